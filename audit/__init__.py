@@ -1,0 +1,117 @@
+"""The audit management application package: ``create_app`` is the only entry point."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from config import CONFIGS
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: Blueprint modules, in navigation order. Each exposes ``bp``.
+BLUEPRINTS = (
+    "audit.auth.views",
+    "audit.home.views",
+    "audit.organisation.views",
+    "audit.people.views",
+    "audit.trail.views",
+)
+
+
+class ConfigurationError(RuntimeError):
+    """The application cannot start with the configuration it was given."""
+
+
+def create_app(config_name: str | None = None, overrides: dict | None = None) -> Flask:
+    """Build the Flask application.
+
+    ``config_name`` selects a class from ``config.CONFIGS`` (default: ``AUDIT_CONFIG`` or
+    ``development``). Outside testing, ``instance/settings.py`` and ``AUDIT_*`` / ``DATABASE_URL``
+    environment variables override it; ``overrides`` wins over everything.
+    """
+    config_name = config_name or os.environ.get("AUDIT_CONFIG", "development")
+    if config_name not in CONFIGS:
+        raise ConfigurationError(
+            f"unknown configuration {config_name!r}; choose one of {', '.join(CONFIGS)}"
+        )
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("AUDIT_INSTANCE_PATH") or str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.from_object(CONFIGS[config_name])
+    app.config["CONFIG_NAME"] = config_name
+    if not app.config.get("TESTING"):
+        app.config.from_pyfile("settings.py", silent=True)
+        app.config.from_prefixed_env(prefix="AUDIT")
+        if os.environ.get("DATABASE_URL"):
+            app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    if overrides:
+        app.config.update(overrides)
+
+    _finish_config(app)
+
+    from audit import extensions
+    from audit.core import database, security
+
+    extensions.db.init_app(app)
+    extensions.migrate.init_app(
+        app, extensions.db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True
+    )
+    extensions.csrf.init_app(app)
+    database.configure_engines(app)
+    security.init_app(app)
+
+    import importlib
+
+    for module_name in BLUEPRINTS:
+        app.register_blueprint(importlib.import_module(module_name).bp)
+
+    from audit.cli import register_cli
+    from audit.core import errors, templating
+
+    errors.init_app(app)
+    templating.init_app(app)
+    register_cli(app)
+    return app
+
+
+def _finish_config(app: Flask) -> None:
+    """Fill derived settings and refuse unsafe production settings."""
+    cfg = app.config
+    if not cfg.get("SQLALCHEMY_DATABASE_URI"):
+        cfg["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(Path(app.instance_path) / "audit.db")
+    uri = cfg["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgres://"):  # Heroku-style URLs
+        uri = "postgresql+psycopg://" + uri[len("postgres://") :]
+    elif uri.startswith("postgresql://"):
+        uri = "postgresql+psycopg://" + uri[len("postgresql://") :]
+    cfg["SQLALCHEMY_DATABASE_URI"] = uri
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+
+    key = cfg.get("SECRET_KEY")
+    if cfg["CONFIG_NAME"] == "production":
+        if not key or len(key) < 32 or key.lower().startswith(("change", "dev", "secret")):
+            raise ConfigurationError(
+                "production needs a real SECRET_KEY (32+ random characters): set AUDIT_SECRET_KEY"
+            )
+    elif not key:
+        cfg["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+
+
+def _instance_secret(instance: Path) -> str:
+    """A random key kept in instance/ so development sessions survive restarts."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

@@ -1,0 +1,1 @@
+"""Cross-cutting infrastructure: database set-up, security, errors, templating, domain errors."""

@@ -1,0 +1,122 @@
+"""List / detail / create / edit pages for simple reference data, declared once per resource.
+
+Each resource names its form, its service functions and its list columns; this module wires
+the four routes so that every resource behaves the same way: permission checks, CSRF, a
+clear message on bad input with nothing stored, a trail entry for every write (via the
+service), and a detail page that shows the object's trail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import Select
+
+from audit.auth.permissions import Permission, requires
+from audit.core.errors import DomainError
+from audit.core.forms import attach_error, form_values
+from audit.extensions import db
+from audit.models import utcnow
+from audit.trail.services import entries_for
+
+
+@dataclass
+class Column:
+    """A list column: heading and a function from row to display value."""
+
+    label: str
+    value: Callable[[Any], Any]
+    #: endpoint-free link to the row's detail page when True
+    link: bool = False
+
+
+@dataclass
+class Resource:
+    """Declares one kind of reference data and how to manage it."""
+
+    name: str  #: singular, used in URLs and messages ("site")
+    plural: str  #: used in URLs ("sites")
+    title: str  #: heading of the list page ("Sites")
+    model: type
+    form: type
+    create: Callable[..., Any]  #: create(values, *, actor, now) -> obj
+    update: Callable[..., Any]  #: update(obj, values, *, actor, now) -> None
+    columns: list[Column]
+    list_query: Callable[[], Select]
+    label: Callable[[Any], str]
+    write_permission: Permission
+    read_permission: Permission = Permission.VIEW_ORGANISATION
+    #: Values to pre-fill the edit form with (defaults to the form's fields read off the object).
+    form_data: Callable[[Any], dict] | None = None
+    #: Extra detail rows (label, value) for the detail page.
+    details: Callable[[Any], list[tuple[str, Any]]] | None = None
+    intro: str = ""
+    extra_actions: list[tuple[str, str]] = field(default_factory=list)
+
+
+def register(bp: Blueprint, res: Resource) -> None:
+    """Add list, new, detail and edit routes for ``res`` to ``bp``."""
+
+    def list_view():
+        rows = list(db.session.scalars(res.list_query()).unique())
+        return render_template("crud/list.html", res=res, rows=rows)
+
+    def new_view():
+        form = res.form()
+        if form.validate_on_submit():
+            try:
+                obj = res.create(form_values(form), actor=current_user, now=utcnow())
+                db.session.commit()
+            except DomainError as exc:
+                db.session.rollback()
+                attach_error(form, exc)
+            else:
+                flash(f"{res.name.capitalize()} “{res.label(obj)}” created.", "success")
+                return redirect(url_for(f".{res.name}_detail", obj_id=obj.id))
+        status = 400 if request.method == "POST" else 200
+        return render_template("crud/form.html", res=res, form=form, obj=None), status
+
+    def detail_view(obj_id: int):
+        obj = db.session.get(res.model, obj_id) or abort(404)
+        details = res.details(obj) if res.details else []
+        return render_template(
+            "crud/detail.html", res=res, obj=obj, details=details, trail=entries_for(obj)
+        )
+
+    def edit_view(obj_id: int):
+        obj = db.session.get(res.model, obj_id) or abort(404)
+        if request.method == "POST":
+            form = res.form()
+        else:
+            data = res.form_data(obj) if res.form_data else None
+            form = res.form(data=data) if data is not None else res.form(obj=obj)
+        form.editing = obj
+        if form.validate_on_submit():
+            try:
+                res.update(obj, form_values(form), actor=current_user, now=utcnow())
+                db.session.commit()
+            except DomainError as exc:
+                db.session.rollback()
+                attach_error(form, exc)
+            else:
+                flash(f"{res.name.capitalize()} “{res.label(obj)}” saved.", "success")
+                return redirect(url_for(f".{res.name}_detail", obj_id=obj.id))
+        status = 400 if request.method == "POST" else 200
+        return render_template("crud/form.html", res=res, form=form, obj=obj), status
+
+    read, write = requires(res.read_permission), requires(res.write_permission)
+    bp.add_url_rule(f"/{res.plural}/", f"{res.name}_list", read(list_view))
+    bp.add_url_rule(
+        f"/{res.plural}/new", f"{res.name}_new", write(new_view), methods=["GET", "POST"]
+    )
+    bp.add_url_rule(f"/{res.plural}/<int:obj_id>", f"{res.name}_detail", read(detail_view))
+    bp.add_url_rule(
+        f"/{res.plural}/<int:obj_id>/edit",
+        f"{res.name}_edit",
+        write(edit_view),
+        methods=["GET", "POST"],
+    )

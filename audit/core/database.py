@@ -1,0 +1,51 @@
+"""Engine set-up: SQLite pragmas and explicit transaction starts, PostgreSQL as is.
+
+SQLite's Python driver starts transactions lazily and with a plain deferred BEGIN, which fails
+with "database is locked" when two workers upgrade their read locks to write locks at once,
+even with a busy timeout. We take over BEGIN (SQLAlchemy's documented recipe) and issue
+``BEGIN IMMEDIATE`` for transactions that may write, so writers queue on the busy timeout
+instead of failing; read-only requests keep a deferred BEGIN and never block anyone under WAL.
+"""
+
+from __future__ import annotations
+
+import contextvars
+
+from flask import Flask, request
+from sqlalchemy import event
+
+from audit.extensions import db
+
+#: False inside requests that promise not to write (GET/HEAD/OPTIONS): a deferred BEGIN suffices.
+write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=True)
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def configure_engines(app: Flask) -> None:
+    """Attach dialect-specific hooks to the app's engine(s)."""
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+
+        @app.before_request
+        def _declare_write_intent():
+            write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS"))
+
+
+def _configure_sqlite(engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let us emit BEGIN ourselves (see module docstring).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")

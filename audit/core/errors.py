@@ -1,0 +1,49 @@
+"""Domain exceptions raised by services, and the HTTP error pages (never a traceback)."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from werkzeug.exceptions import HTTPException
+
+
+class DomainError(Exception):
+    """A rule of the domain refused the request. ``field`` names the form field at fault."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotAllowed(DomainError):
+    """The actor may not do this to this object (object-level permission)."""
+
+
+class StaleObject(DomainError):
+    """Someone else changed the object since it was loaded."""
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Register the error pages for 400/403/404/405/413/500."""
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if _wants_json():
+            return {"error": exc.name, "message": exc.description}, exc.code
+        return render_template("errors/error.html", error=exc), exc.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        from audit.extensions import db
+
+        db.session.rollback()
+        if _wants_json():
+            return {"error": "Internal Server Error", "message": "Something went wrong."}, 500
+        return render_template("errors/500.html"), 500

@@ -1,0 +1,51 @@
+"""Small building blocks every feature's services use."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+
+from audit.core.errors import DomainError
+from audit.extensions import db
+from audit.trail.services import apply_changes, record, snapshot
+
+
+def require_unique(model, column, value, current=None, *, field: str, what: str) -> None:
+    """Raise a DomainError on ``field`` if another row of ``model`` has ``value`` (case-blind)."""
+    stmt = select(model.id).where(func.lower(column) == str(value).strip().lower())
+    if current is not None:
+        stmt = stmt.where(model.id != current.id)
+    if db.session.scalar(stmt) is not None:
+        raise DomainError(f"Another {what} already uses “{value}”.", field=field)
+
+
+def get_or_fail(model, obj_id, *, field: str, what: str, optional: bool = False):
+    """Load ``model`` by id from form input, or raise a DomainError naming ``field``."""
+    if not obj_id:
+        if optional:
+            return None
+        raise DomainError(f"Choose a {what}.", field=field)
+    obj = db.session.get(model, int(obj_id))
+    if obj is None:
+        raise DomainError(f"That {what} does not exist (any more).", field=field)
+    return obj
+
+
+def save_with_trail(obj, values: dict[str, Any], *, actor, now: dt.datetime, label: str) -> Any:
+    """Create (``obj`` without id) or update ``obj`` with ``values``, writing the trail entry."""
+    if obj.id is None:
+        for key, value in values.items():
+            setattr(obj, key, value)
+        db.session.add(obj)
+        db.session.flush()
+        record(obj, "create", actor=actor, now=now, summary=f"Created {label}",
+               changes=snapshot(values))
+    else:
+        changes = apply_changes(obj, values)
+        if changes:
+            db.session.flush()
+            record(obj, "update", actor=actor, now=now, summary=f"Updated {label}",
+                   changes=changes)
+    return obj

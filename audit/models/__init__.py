@@ -1,0 +1,57 @@
+"""All models, one aggregate per module; importing this package registers every table."""
+
+from audit.models.audit import (
+    Audit,
+    AuditKind,
+    AuditStatus,
+    AuditTeamMember,
+    Programme,
+    ProgrammeStatus,
+    TeamRole,
+    ThirdPartyType,
+)
+from audit.models.checklist import (
+    AnswerType,
+    ChecklistQuestion,
+    ChecklistSection,
+    ChecklistTemplate,
+    ChecklistTemplateVersion,
+    VersionStatus,
+)
+from audit.models.execution import ChecklistAnswer, Evidence, Verdict
+from audit.models.finding import (
+    ActionKind,
+    ActionStatus,
+    CorrectiveAction,
+    Finding,
+    FindingStatus,
+    Grade,
+)
+from audit.models.library import Clause, Standard, StandardStatus
+from audit.models.organisation import (
+    ApprovalStatus,
+    Certificate,
+    CertificateStatus,
+    CertificationBody,
+    RiskClass,
+    Site,
+    SiteHoliday,
+    Supplier,
+    Unit,
+    UnitKind,
+)
+from audit.models.trail import TrailEntry
+from audit.models.types import NaiveDatetimeError, UTCDateTime, utcnow
+from audit.models.user import Qualification, QualificationLevel, Role, TrainingRecord, User, UserRole
+
+__all__ = [
+    "ActionKind", "ActionStatus", "AnswerType", "ApprovalStatus", "Audit", "AuditKind",
+    "AuditStatus", "AuditTeamMember", "Certificate", "CertificateStatus", "CertificationBody",
+    "ChecklistAnswer", "ChecklistQuestion", "ChecklistSection", "ChecklistTemplate",
+    "ChecklistTemplateVersion", "Clause", "CorrectiveAction", "Evidence", "Finding",
+    "FindingStatus", "Grade", "NaiveDatetimeError", "Programme", "ProgrammeStatus",
+    "Qualification", "QualificationLevel", "RiskClass", "Role", "Site", "SiteHoliday",
+    "Standard", "StandardStatus", "Supplier", "TeamRole", "ThirdPartyType", "TrailEntry",
+    "TrainingRecord", "UTCDateTime", "Unit", "UnitKind", "User", "UserRole", "Verdict",
+    "VersionStatus", "utcnow",
+]

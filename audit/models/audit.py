@@ -1,0 +1,243 @@
+"""Audit programmes, audits of all three kinds, and audit teams."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import Column, Date, Enum, ForeignKey, Integer, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from audit.extensions import db
+from audit.models.types import UTCDateTime, utcnow
+
+
+class ProgrammeStatus(enum.Enum):
+    DRAFT = "draft"
+    APPROVED = "approved"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class Programme(db.Model):
+    """Audits planned for a time frame towards a purpose (ISO 19011 clause 5)."""
+
+    __tablename__ = "programmes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(160))
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    objectives: Mapped[str | None] = mapped_column(Text)
+    scope: Mapped[str | None] = mapped_column(Text)
+    risks: Mapped[str | None] = mapped_column(Text)
+    #: Who commissions the programme (top management for internal audits).
+    audit_client: Mapped[str | None] = mapped_column(String(160))
+    status: Mapped[ProgrammeStatus] = mapped_column(
+        Enum(ProgrammeStatus, native_enum=False, length=20), default=ProgrammeStatus.DRAFT
+    )
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    manager = relationship("User", foreign_keys=[manager_id])
+    approved_by = relationship("User", foreign_keys=[approved_by_id])
+    audits: Mapped[list[Audit]] = relationship(back_populates="programme")
+
+    def __repr__(self) -> str:
+        return f"<Programme {self.id} {self.name!r}>"
+
+
+class AuditKind(enum.Enum):
+    INTERNAL = "internal"  #: first-party
+    SECOND_PARTY = "second_party"  #: supplier audit
+    THIRD_PARTY = "third_party"  #: certification body
+
+    @property
+    def label(self) -> str:
+        return {
+            "internal": "Internal",
+            "second_party": "Supplier (second-party)",
+            "third_party": "Certification (third-party)",
+        }[self.value]
+
+
+class ThirdPartyType(enum.Enum):
+    STAGE1 = "stage1"
+    STAGE2 = "stage2"
+    SURVEILLANCE = "surveillance"
+    RECERTIFICATION = "recertification"
+    SPECIAL = "special"
+    SHORT_NOTICE = "short_notice"
+
+    @property
+    def label(self) -> str:
+        return {
+            "stage1": "Stage 1",
+            "stage2": "Stage 2",
+            "surveillance": "Surveillance",
+            "recertification": "Recertification",
+            "special": "Special",
+            "short_notice": "Short-notice",
+        }[self.value]
+
+
+class AuditStatus(enum.Enum):
+    """Audit life cycle (DOMAIN.md §4); POSTPONED and CANCELLED are side exits."""
+
+    PLANNED = "planned"
+    SCHEDULED = "scheduled"
+    PLAN_ISSUED = "plan_issued"
+    IN_PROGRESS = "in_progress"
+    FIELDWORK_COMPLETE = "fieldwork_complete"
+    REPORT_ISSUED = "report_issued"
+    FOLLOW_UP = "follow_up"
+    CLOSED = "closed"
+    POSTPONED = "postponed"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+audit_units = Table(
+    "audit_units",
+    db.metadata,
+    Column("audit_id", ForeignKey("audits.id", ondelete="CASCADE"), primary_key=True),
+    Column("unit_id", ForeignKey("units.id", ondelete="CASCADE"), primary_key=True),
+)
+
+audit_standards = Table(
+    "audit_standards",
+    db.metadata,
+    Column("audit_id", ForeignKey("audits.id", ondelete="CASCADE"), primary_key=True),
+    Column("standard_id", ForeignKey("standards.id", ondelete="CASCADE"), primary_key=True),
+)
+
+audit_clauses = Table(
+    "audit_clauses",
+    db.metadata,
+    Column("audit_id", ForeignKey("audits.id", ondelete="CASCADE"), primary_key=True),
+    Column("clause_id", ForeignKey("clauses.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Audit(db.Model):
+    """One audit. Times are stored in UTC; they are entered and shown in the site's zone."""
+
+    __tablename__ = "audits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)  #: e.g. IA-2026-014
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[AuditKind] = mapped_column(Enum(AuditKind, native_enum=False, length=20))
+    third_party_type: Mapped[ThirdPartyType | None] = mapped_column(
+        Enum(ThirdPartyType, native_enum=False, length=20)
+    )
+    status: Mapped[AuditStatus] = mapped_column(
+        Enum(AuditStatus, native_enum=False, length=30), default=AuditStatus.PLANNED
+    )
+    #: Why the audit was postponed or cancelled (required for those exits).
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    programme_id: Mapped[int | None] = mapped_column(ForeignKey("programmes.id"))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"))
+    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"))
+    certification_body_id: Mapped[int | None] = mapped_column(
+        ForeignKey("certification_bodies.id")
+    )
+    audit_client: Mapped[str | None] = mapped_column(String(160))
+    objectives: Mapped[str | None] = mapped_column(Text)
+    scope: Mapped[str | None] = mapped_column(Text)
+    criteria: Mapped[str | None] = mapped_column(Text)
+    #: The date the programme first planned; kept when the audit is rescheduled.
+    planned_date: Mapped[dt.date | None] = mapped_column(Date)
+    starts_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: The frozen checklist template version this audit uses.
+    checklist_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("checklist_template_versions.id")
+    )
+    #: Bumped whenever dates or team change: calendars use it as SEQUENCE.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    report_due_on: Mapped[dt.date | None] = mapped_column(Date)
+    report_issued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Optimistic lock: several coordinators and auditors edit audits at once.
+    version_id: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+    programme: Mapped[Programme | None] = relationship(back_populates="audits")
+    site = relationship("Site")
+    supplier = relationship("Supplier")
+    certificate = relationship("Certificate")
+    certification_body = relationship("CertificationBody")
+    checklist_version = relationship("ChecklistTemplateVersion")
+    units = relationship("Unit", secondary=audit_units, order_by="Unit.name")
+    standards = relationship("Standard", secondary=audit_standards, order_by="Standard.code")
+    clauses = relationship("Clause", secondary=audit_clauses, order_by="Clause.position")
+    team: Mapped[list[AuditTeamMember]] = relationship(
+        back_populates="audit", cascade="all, delete-orphan", order_by="AuditTeamMember.id"
+    )
+
+    @property
+    def timezone(self) -> str:
+        """IANA zone the audit happens in: its site's, else its supplier's, else UTC."""
+        if self.site is not None:
+            return self.site.timezone
+        if self.supplier is not None:
+            return self.supplier.timezone
+        return "UTC"
+
+    @property
+    def lead(self):
+        for member in self.team:
+            if member.role is TeamRole.LEAD:
+                return member.user
+        return None
+
+    def __repr__(self) -> str:
+        return f"<Audit {self.reference} {self.status.value}>"
+
+
+class TeamRole(enum.Enum):
+    """Roles in an audit team (ISO 19011). Technical experts, observers and guides never audit."""
+
+    LEAD = "lead"
+    AUDITOR = "auditor"
+    TRAINEE = "trainee"
+    TECHNICAL_EXPERT = "technical_expert"
+    OBSERVER = "observer"
+    GUIDE = "guide"
+
+    @property
+    def is_auditing(self) -> bool:
+        return self in (TeamRole.LEAD, TeamRole.AUDITOR, TeamRole.TRAINEE)
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class AuditTeamMember(db.Model):
+    """One person in one audit's team, with their role."""
+
+    __tablename__ = "audit_team_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    role: Mapped[TeamRole] = mapped_column(Enum(TeamRole, native_enum=False, length=20))
+    #: Recorded by a coordinator when impartiality is waived (small organisations).
+    impartiality_justification: Mapped[str | None] = mapped_column(Text)
+
+    audit: Mapped[Audit] = relationship(back_populates="team")
+    user = relationship("User")
+
+    def __repr__(self) -> str:
+        return f"<AuditTeamMember {self.audit_id} {self.user_id} {self.role.value}>"

@@ -1,0 +1,47 @@
+"""Column types shared by all models."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import DateTime
+from sqlalchemy.types import TypeDecorator
+
+
+class NaiveDatetimeError(ValueError):
+    """Raised when a naive datetime would be stored: its zone would be a guess."""
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored in UTC that only accepts aware datetimes and returns aware UTC.
+
+    SQLite hands back naive values; without this they would turn into floating times in
+    calendars and silently shift by the server's offset in comparisons.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime):
+            raise TypeError(f"UTCDateTime expects a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise NaiveDatetimeError(f"naive datetime {value!r} refused: attach a time zone")
+        value = value.astimezone(dt.UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    """The current instant, aware, in UTC. Only views, CLI and jobs call it; services take `now`."""
+    return dt.datetime.now(dt.UTC)

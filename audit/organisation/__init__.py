@@ -1,0 +1,1 @@
+"""Sites, auditable units, suppliers, certification bodies and certificates."""

@@ -1,0 +1,216 @@
+"""Rules for the organisation's reference data. Services flush, never commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import func, select
+
+from audit.core.errors import DomainError
+from audit.core.forms import is_valid_timezone
+from audit.core.services import get_or_fail, require_unique, save_with_trail
+from audit.extensions import db
+from audit.models import (
+    ApprovalStatus,
+    Certificate,
+    CertificateStatus,
+    CertificationBody,
+    RiskClass,
+    Site,
+    Standard,
+    Supplier,
+    Unit,
+    UnitKind,
+    User,
+)
+
+
+def _require_timezone(name: str, field: str = "timezone") -> None:
+    if not is_valid_timezone(name):
+        raise DomainError(f"“{name}” is not an IANA time zone (e.g. Europe/Berlin).", field=field)
+
+
+# Sites ---------------------------------------------------------------------------------------
+
+def _site_values(data: dict, current: Site | None) -> dict:
+    name, code = data["name"].strip(), data["code"].strip().upper()
+    require_unique(Site, Site.name, name, current, field="name", what="site")
+    require_unique(Site, Site.code, code, current, field="code", what="site")
+    _require_timezone(data["timezone"])
+    return {
+        "name": name,
+        "code": code,
+        "address": (data.get("address") or "").strip() or None,
+        "timezone": data["timezone"],
+        "is_active": bool(data.get("is_active", True)),
+    }
+
+
+def create_site(data: dict, *, actor, now: dt.datetime) -> Site:
+    """Create a site; the time zone must be an IANA name."""
+    values = _site_values(data, None)
+    return save_with_trail(Site(), values, actor=actor, now=now, label=f"site {values['name']}")
+
+
+def update_site(site: Site, data: dict, *, actor, now: dt.datetime) -> Site:
+    """Update a site's details."""
+    return save_with_trail(site, _site_values(data, site), actor=actor, now=now, label=f"site {site.name}")
+
+
+# Units ---------------------------------------------------------------------------------------
+
+def _unit_values(data: dict, current: Unit | None) -> dict:
+    site = get_or_fail(Site, data.get("site_id"), field="site_id", what="site")
+    owner = get_or_fail(User, data.get("owner_id"), field="owner_id", what="owner", optional=True)
+    name = data["name"].strip()
+    clash = select(Unit.id).where(func.lower(Unit.name) == name.lower(), Unit.site_id == site.id)
+    if current is not None:
+        clash = clash.where(Unit.id != current.id)
+    if db.session.scalar(clash) is not None:
+        raise DomainError(f"{site.name} already has a unit called “{name}”.", field="name")
+    for key, low, high in (("importance", 1, 3), ("change_level", 0, 2), ("maturity_risk", 0, 1)):
+        value = data.get(key)
+        if value is None or not low <= int(value) <= high:
+            raise DomainError(f"Enter a whole number from {low} to {high}.", field=key)
+    standard_ids = [int(i) for i in data.get("standard_ids") or []]
+    member_ids = [int(i) for i in data.get("member_ids") or []]
+    standards = list(db.session.scalars(select(Standard).where(Standard.id.in_(standard_ids))))
+    members = list(db.session.scalars(select(User).where(User.id.in_(member_ids))))
+    if len(standards) != len(set(standard_ids)):
+        raise DomainError("One of the chosen standards does not exist.", field="standard_ids")
+    if len(members) != len(set(member_ids)):
+        raise DomainError("One of the chosen members does not exist.", field="member_ids")
+    return {
+        "name": name,
+        "kind": UnitKind(data.get("kind") or "process"),
+        "site": site,
+        "owner": owner,
+        "description": (data.get("description") or "").strip() or None,
+        "importance": int(data["importance"]),
+        "change_level": int(data["change_level"]),
+        "maturity_risk": int(data["maturity_risk"]),
+        "standards": standards,
+        "members": members,
+        "is_active": bool(data.get("is_active", True)),
+    }
+
+
+def create_unit(data: dict, *, actor, now: dt.datetime) -> Unit:
+    """Create an auditable unit (process or department) at a site."""
+    values = _unit_values(data, None)
+    return save_with_trail(Unit(), values, actor=actor, now=now, label=f"unit {values['name']}")
+
+
+def update_unit(unit: Unit, data: dict, *, actor, now: dt.datetime) -> Unit:
+    """Update a unit, its owner, members, standards and risk factors."""
+    return save_with_trail(unit, _unit_values(data, unit), actor=actor, now=now, label=f"unit {unit.name}")
+
+
+# Suppliers -----------------------------------------------------------------------------------
+
+def _supplier_values(data: dict, current: Supplier | None) -> dict:
+    name = data["name"].strip()
+    require_unique(Supplier, Supplier.name, name, current, field="name", what="supplier")
+    _require_timezone(data.get("timezone") or "UTC")
+    return {
+        "name": name,
+        "contact_name": (data.get("contact_name") or "").strip() or None,
+        "contact_email": (data.get("contact_email") or "").strip().lower() or None,
+        "phone": (data.get("phone") or "").strip() or None,
+        "country": (data.get("country") or "").strip() or None,
+        "supplies": (data.get("supplies") or "").strip() or None,
+        "timezone": data.get("timezone") or "UTC",
+        "risk_class": RiskClass(data.get("risk_class") or "medium"),
+        "approval_status": ApprovalStatus(data.get("approval_status") or "candidate"),
+        "notes": (data.get("notes") or "").strip() or None,
+    }
+
+
+def create_supplier(data: dict, *, actor, now: dt.datetime) -> Supplier:
+    """Register a supplier with its risk class and approval status."""
+    values = _supplier_values(data, None)
+    return save_with_trail(Supplier(), values, actor=actor, now=now, label=f"supplier {values['name']}")
+
+
+def update_supplier(supplier: Supplier, data: dict, *, actor, now: dt.datetime) -> Supplier:
+    """Update a supplier (approval status changes are recorded in the trail like any field)."""
+    return save_with_trail(supplier, _supplier_values(data, supplier), actor=actor, now=now,
+                 label=f"supplier {supplier.name}")
+
+
+# Certification bodies ------------------------------------------------------------------------
+
+def _cb_values(data: dict, current: CertificationBody | None) -> dict:
+    name = data["name"].strip()
+    require_unique(CertificationBody, CertificationBody.name, name, current, field="name",
+                    what="certification body")
+    return {
+        "name": name,
+        "accreditation": (data.get("accreditation") or "").strip() or None,
+        "contact_email": (data.get("contact_email") or "").strip().lower() or None,
+        "website": (data.get("website") or "").strip() or None,
+    }
+
+
+def create_certification_body(data: dict, *, actor, now: dt.datetime) -> CertificationBody:
+    """Register a certification body."""
+    values = _cb_values(data, None)
+    return save_with_trail(CertificationBody(), values, actor=actor, now=now,
+                 label=f"certification body {values['name']}")
+
+
+def update_certification_body(cb: CertificationBody, data: dict, *, actor, now) -> CertificationBody:
+    """Update a certification body."""
+    return save_with_trail(cb, _cb_values(data, cb), actor=actor, now=now,
+                 label=f"certification body {cb.name}")
+
+
+# Certificates --------------------------------------------------------------------------------
+
+def default_expiry(decision: dt.date, *, years: int = 3, minus_one_day: bool = True) -> dt.date:
+    """Certificate expiry by CB convention: decision + 3 years (− 1 day), leap-day safe."""
+    expiry = decision + relativedelta(years=years)
+    return expiry - dt.timedelta(days=1) if minus_one_day else expiry
+
+
+def _certificate_values(data: dict) -> dict:
+    standard = get_or_fail(Standard, data.get("standard_id"), field="standard_id", what="standard")
+    cb = get_or_fail(CertificationBody, data.get("certification_body_id"), field="certification_body_id",
+              what="certification body", optional=True)
+    supplier = get_or_fail(Supplier, data.get("supplier_id"), field="supplier_id", what="supplier",
+                    optional=True)
+    decision = data.get("decision_date")
+    if not isinstance(decision, dt.date):
+        raise DomainError("Enter the certification decision date.", field="decision_date")
+    expiry = data.get("expiry_date") or default_expiry(decision)
+    if expiry <= decision:
+        raise DomainError("Expiry must come after the certification decision.", field="expiry_date")
+    scope = (data.get("scope") or "").strip()
+    if not scope:
+        raise DomainError("Describe the certified scope.", field="scope")
+    return {
+        "standard": standard,
+        "certification_body": cb,
+        "supplier": supplier,
+        "number": (data.get("number") or "").strip() or None,
+        "scope": scope,
+        "decision_date": decision,
+        "expiry_date": expiry,
+        "status": CertificateStatus(data.get("status") or "active"),
+        "is_accredited": bool(data.get("is_accredited", True)),
+        "cycle_number": int(data.get("cycle_number") or 1),
+    }
+
+
+def create_certificate(data: dict, *, actor, now: dt.datetime) -> Certificate:
+    """Record a certificate; expiry defaults to decision + 3 years − 1 day."""
+    values = _certificate_values(data)
+    return save_with_trail(Certificate(), values, actor=actor, now=now,
+                 label=f"certificate {values['number'] or values['standard'].label}")
+
+
+def update_certificate(cert: Certificate, data: dict, *, actor, now) -> Certificate:
+    """Update a certificate's dates, status or scope."""
+    return save_with_trail(cert, _certificate_values(data), actor=actor, now=now,
+                 label=f"certificate {cert.number or cert.id}")

@@ -1,0 +1,1 @@
+"""People: user accounts, roles, auditor qualifications and training records."""

@@ -1,0 +1,1 @@
+"""The audit trail: append-only change records written by every service."""

@@ -1,0 +1,85 @@
+"""Settings classes: pure data, no I/O at import.
+
+``audit.create_app`` picks a class by name (``development``, ``testing``, ``production``),
+then overlays ``instance/settings.py`` (if present) and ``AUDIT_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+
+class BaseConfig:
+    """Settings shared by every environment."""
+
+    #: Flask's signing key. Development gets a per-instance random key from create_app.
+    SECRET_KEY: str | None = None
+    SQLALCHEMY_DATABASE_URI: str | None = None  # None = instance/audit.db (SQLite)
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    SQLALCHEMY_RECORD_QUERIES = False
+
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None  # tablets stay on one page for hours; the session bounds it
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = False
+    PERMANENT_SESSION_LIFETIME = 60 * 60 * 12  # seconds: one working day
+
+    #: Login throttling: after this many failures the account waits LOGIN_LOCK_SECONDS.
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCK_SECONDS = 15 * 60
+
+    #: Run the APScheduler sweeps inside the web process (single-process demo only).
+    SCHEDULER_IN_PROCESS = False
+
+    #: Outgoing mail. MAIL_SERVER None = mail is logged and stored, not sent.
+    MAIL_SERVER: str | None = None
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_SENDER = "audits@localhost"
+
+    #: Public base URL used in e-mails and calendar feeds (no trailing slash).
+    BASE_URL = "http://127.0.0.1:5000"
+
+    #: Where uploaded evidence lives when the storage backend is the file system.
+    STORAGE_BACKEND = "filesystem"
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+
+    #: Organisation name shown in the header and reports.
+    ORGANISATION_NAME = "Audit Management"
+
+
+class DevelopmentConfig(BaseConfig):
+    """Local development: SQLite in instance/, in-process scheduler allowed."""
+
+    DEBUG = False
+    SCHEDULER_IN_PROCESS = True
+
+
+class TestingConfig(BaseConfig):
+    """The test suite: never reads the developer's environment or instance files."""
+
+    TESTING = True
+    SECRET_KEY = "testing-only-not-secret"
+    WTF_CSRF_ENABLED = False  # tests that prove CSRF switch it back on
+    LOGIN_LOCK_SECONDS = 60
+    SERVER_NAME = None
+
+
+class ProductionConfig(BaseConfig):
+    """Production: a real SECRET_KEY is mandatory and cookies are HTTPS-only."""
+
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+
+
+CONFIGS: dict[str, type[BaseConfig]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

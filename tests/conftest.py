@@ -1,0 +1,144 @@
+"""Shared fixtures: app on a throw-away database (SQLite, or PostgreSQL via TEST_DATABASE_URL),
+client, login helper, query counter and factories.
+
+The schema is created once per session; after every test all rows are deleted, so each test
+starts from an empty database without paying for CREATE TABLE each time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+
+import pytest
+from sqlalchemy import event
+
+from audit import create_app
+from audit.extensions import db
+from tests import factories
+
+FIXED_NOW = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC)
+
+
+def database_url(tmp_dir) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_dir}/test.db"
+
+
+@pytest.fixture(scope="session")
+def db_url(tmp_path_factory):
+    url = database_url(tmp_path_factory.mktemp("db"))
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        db.engine.dispose()
+    return url
+
+
+def _empty_all_tables() -> None:
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+            conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        else:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def app(db_url, tmp_path):
+    """A fresh application on the test database; rows are wiped afterwards."""
+    app = create_app(
+        "testing",
+        {"SQLALCHEMY_DATABASE_URI": db_url, "STORAGE_PATH": str(tmp_path / "storage")},
+    )
+    ctx = app.app_context()
+    ctx.push()
+    try:
+        yield app
+    finally:
+        db.session.remove()
+        _empty_all_tables()
+        db.engine.dispose()
+        ctx.pop()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def now():
+    """A fixed clock for services and jobs."""
+    return FIXED_NOW
+
+
+@pytest.fixture
+def login(client):
+    """Log ``user`` in through the real login form; returns the client."""
+
+    def _login(user, password: str = factories.PASSWORD):
+        client.post("/logout")
+        response = client.post("/login", data={"email": user.email, "password": password})
+        assert response.status_code == 302, response.data[:500]
+        return client
+
+    return _login
+
+
+class QueryCounter:
+    """Counts SQL statements sent to the database while active."""
+
+    def __init__(self):
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(app):
+    """Context manager yielding a QueryCounter: ``with count_queries() as q: ...; q.count``."""
+
+    @contextlib.contextmanager
+    def _count():
+        counter = QueryCounter()
+
+        def _on_execute(conn, cursor, statement, *args):
+            if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA")):
+                counter.statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", _on_execute)
+        try:
+            yield counter
+        finally:
+            event.remove(db.engine, "before_cursor_execute", _on_execute)
+
+    return _count
+
+
+@pytest.fixture
+def library(app, now):
+    """The shipped ISO clause library, loaded."""
+    from audit.library.services import load_library_file
+
+    standards = {s.code: s for s in load_library_file(now=now)}
+    db.session.commit()
+    return standards
+
+
+@pytest.fixture
+def make():
+    """The factories module: ``make.user(...)``, ``make.site(...)`` ..."""
+    return factories
