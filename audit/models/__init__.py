@@ -1,12 +1,14 @@
 """All models, one aggregate per module; importing this package registers every table."""
 
 from audit.models.audit import (
+    AgendaSession,
     Audit,
     AuditKind,
     AuditStatus,
     AuditTeamMember,
     Programme,
     ProgrammeStatus,
+    SessionKind,
     TeamRole,
     ThirdPartyType,
 )
@@ -28,6 +30,7 @@ from audit.models.finding import (
     Grade,
 )
 from audit.models.library import Clause, Standard, StandardStatus
+from audit.models.notification import Notification
 from audit.models.organisation import (
     ApprovalStatus,
     Certificate,
@@ -45,6 +48,7 @@ from audit.models.types import NaiveDatetimeError, UTCDateTime, utcnow
 from audit.models.user import Qualification, QualificationLevel, Role, TrainingRecord, User, UserRole
 
 __all__ = [
+    "AgendaSession", "Notification", "SessionKind",
     "ActionKind", "ActionStatus", "AnswerType", "ApprovalStatus", "Audit", "AuditKind",
     "AuditStatus", "AuditTeamMember", "Certificate", "CertificateStatus", "CertificationBody",
     "ChecklistAnswer", "ChecklistQuestion", "ChecklistSection", "ChecklistTemplate",

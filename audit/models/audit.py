@@ -184,6 +184,9 @@ class Audit(db.Model):
     team: Mapped[list[AuditTeamMember]] = relationship(
         back_populates="audit", cascade="all, delete-orphan", order_by="AuditTeamMember.id"
     )
+    sessions: Mapped[list[AgendaSession]] = relationship(
+        back_populates="audit", cascade="all, delete-orphan", order_by="AgendaSession.starts_at"
+    )
 
     @property
     def timezone(self) -> str:
@@ -241,3 +244,46 @@ class AuditTeamMember(db.Model):
 
     def __repr__(self) -> str:
         return f"<AuditTeamMember {self.audit_id} {self.user_id} {self.role.value}>"
+
+
+class SessionKind(enum.Enum):
+    OPENING = "opening"
+    SESSION = "session"
+    CLOSING = "closing"
+
+
+agenda_session_clauses = Table(
+    "agenda_session_clauses",
+    db.metadata,
+    Column("session_id", ForeignKey("agenda_sessions.id", ondelete="CASCADE"), primary_key=True),
+    Column("clause_id", ForeignKey("clauses.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class AgendaSession(db.Model):
+    """One slot of an audit plan: opening meeting, an audited process, or the closing meeting."""
+
+    __tablename__ = "agenda_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
+    kind: Mapped[SessionKind] = mapped_column(
+        Enum(SessionKind, native_enum=False, length=20), default=SessionKind.SESSION
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    auditor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Auditee contacts for the slot (names, roles), free text.
+    auditee_contacts: Mapped[str | None] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(String(200))
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    audit: Mapped[Audit] = relationship(back_populates="sessions")
+    unit = relationship("Unit")
+    auditor = relationship("User")
+    clauses = relationship("Clause", secondary=agenda_session_clauses, order_by="Clause.position")
+
+    def __repr__(self) -> str:
+        return f"<AgendaSession {self.audit_id} {self.title!r}>"

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: b57a74c24880
+Revision ID: c234ab961712
 Revises: 
-Create Date: 2026-11-25 18:43:38.068175
+Create Date: 2026-11-25 18:44:36.883930
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import audit.models.types
 
 
 # revision identifiers, used by Alembic.
-revision = 'b57a74c24880'
+revision = 'c234ab961712'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -142,6 +142,25 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_checklist_template_versions')),
     sa.UniqueConstraint('template_id', 'number', name=op.f('uq_checklist_template_versions_template_id'))
     )
+    op.create_table('notifications',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=60), nullable=False),
+    sa.Column('title', sa.String(length=250), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('link', sa.String(length=300), nullable=True),
+    sa.Column('dedupe_key', sa.String(length=200), nullable=False),
+    sa.Column('created_at', audit.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('read_at', audit.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('emailed_at', audit.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('email_wanted', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_notifications_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_notifications_dedupe_key'))
+    )
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.create_index('ix_notifications_user_unread', ['user_id', 'read_at'], unique=False)
+
     op.create_table('programmes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=160), nullable=False),
@@ -282,6 +301,23 @@ def upgrade():
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_unit_standards_unit_id_units'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('unit_id', 'standard_id', name=op.f('pk_unit_standards'))
     )
+    op.create_table('agenda_sessions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('audit_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('OPENING', 'SESSION', 'CLOSING', name='sessionkind', native_enum=False, length=20), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=True),
+    sa.Column('auditor_id', sa.Integer(), nullable=True),
+    sa.Column('auditee_contacts', sa.Text(), nullable=True),
+    sa.Column('location', sa.String(length=200), nullable=True),
+    sa.Column('starts_at', audit.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', audit.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', audit.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['audit_id'], ['audits.id'], name=op.f('fk_agenda_sessions_audit_id_audits'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['auditor_id'], ['users.id'], name=op.f('fk_agenda_sessions_auditor_id_users')),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_agenda_sessions_unit_id_units')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_agenda_sessions'))
+    )
     op.create_table('audit_clauses',
     sa.Column('audit_id', sa.Integer(), nullable=False),
     sa.Column('clause_id', sa.Integer(), nullable=False),
@@ -331,6 +367,13 @@ def upgrade():
     sa.Column('condition_value', sa.String(length=120), nullable=True),
     sa.ForeignKeyConstraint(['section_id'], ['checklist_sections.id'], name=op.f('fk_checklist_questions_section_id_checklist_sections'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_checklist_questions'))
+    )
+    op.create_table('agenda_session_clauses',
+    sa.Column('session_id', sa.Integer(), nullable=False),
+    sa.Column('clause_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['clause_id'], ['clauses.id'], name=op.f('fk_agenda_session_clauses_clause_id_clauses'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['session_id'], ['agenda_sessions.id'], name=op.f('fk_agenda_session_clauses_session_id_agenda_sessions'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('session_id', 'clause_id', name=op.f('pk_agenda_session_clauses'))
     )
     op.create_table('checklist_answers',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -442,11 +485,13 @@ def downgrade():
     op.drop_table('findings')
     op.drop_table('checklist_question_clauses')
     op.drop_table('checklist_answers')
+    op.drop_table('agenda_session_clauses')
     op.drop_table('checklist_questions')
     op.drop_table('audit_units')
     op.drop_table('audit_team_members')
     op.drop_table('audit_standards')
     op.drop_table('audit_clauses')
+    op.drop_table('agenda_sessions')
     op.drop_table('unit_standards')
     op.drop_table('unit_members')
     op.drop_table('checklist_sections')
@@ -460,6 +505,10 @@ def downgrade():
     op.drop_table('trail_entries')
     op.drop_table('qualifications')
     op.drop_table('programmes')
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_index('ix_notifications_user_unread')
+
+    op.drop_table('notifications')
     op.drop_table('checklist_template_versions')
     op.drop_table('users')
     op.drop_table('site_holidays')

@@ -1,0 +1,1 @@
+"""Notifications: in-app list and e-mail outbox."""
