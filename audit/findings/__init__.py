@@ -1,0 +1,1 @@
+"""Findings and their corrective-action workflow."""
