@@ -181,6 +181,7 @@ WRITE_ROUTES = [
     ("/organisation/suppliers/new", {Role.ADMIN, Role.COORDINATOR}),
     ("/organisation/certification-bodies/new", {Role.ADMIN, Role.COORDINATOR}),
     ("/organisation/certificates/new", {Role.ADMIN, Role.COORDINATOR}),
+    ("/organisation/holidays/new", {Role.ADMIN, Role.COORDINATOR}),
     ("/people/users/new", {Role.ADMIN}),
     ("/people/qualifications/new", {Role.ADMIN, Role.COORDINATOR}),
     ("/people/training/new", {Role.ADMIN, Role.COORDINATOR}),
@@ -226,3 +227,13 @@ def test_qualification_dates_are_checked(client, coordinator, make):
 
 
 _ = (ApprovalStatus, CertificationBody, TrainingRecord, Unit, User)
+
+
+def test_site_holiday_is_unique_per_site_and_day(client, coordinator, make):
+    """A second holiday on the same day at the same site is refused with a message."""
+    site = make.site(name="Berlin plant")
+    db.session.commit()
+    data = {"site_id": site.id, "day": "2026-12-25", "name": "Christmas Day"}
+    assert client.post("/organisation/holidays/new", data=data).status_code == 302
+    again = client.post("/organisation/holidays/new", data=data)
+    assert again.status_code == 400 and b"already has a holiday" in again.data
