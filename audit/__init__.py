@@ -21,6 +21,7 @@ BLUEPRINTS = (
     "audit.trail.views",
     "audit.audits.views",
     "audit.programme.views",
+    "audit.calendar.views",
 )
 
 
