@@ -20,7 +20,13 @@ from audit.models.checklist import (
     ChecklistTemplateVersion,
     VersionStatus,
 )
-from audit.models.execution import ChecklistAnswer, Evidence, Verdict
+from audit.models.execution import (
+    AppliedMutation,
+    AuditReport,
+    ChecklistAnswer,
+    Evidence,
+    Verdict,
+)
 from audit.models.finding import (
     ActionKind,
     ActionStatus,
@@ -49,6 +55,7 @@ from audit.models.user import Qualification, QualificationLevel, Role, TrainingR
 
 __all__ = [
     "AgendaSession", "Notification", "SessionKind",
+    "AppliedMutation", "AuditReport",
     "ActionKind", "ActionStatus", "AnswerType", "ApprovalStatus", "Audit", "AuditKind",
     "AuditStatus", "AuditTeamMember", "Certificate", "CertificateStatus", "CertificationBody",
     "ChecklistAnswer", "ChecklistQuestion", "ChecklistSection", "ChecklistTemplate",
