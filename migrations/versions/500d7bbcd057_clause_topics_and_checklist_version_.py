@@ -3,9 +3,9 @@
 Harmonized-structure topics link equivalent clauses across standards; template versions
 record when they were created and which version a draft was copied from.
 
-Revision ID: 7c33649e2afd
-Revises: c234ab961712
-Create Date: 2026-11-25 18:57:26.839831
+Revision ID: 500d7bbcd057
+Revises: 76ce94cb603a
+Create Date: 2026-11-25 19:01:51.631313
 
 """
 from alembic import op
@@ -15,8 +15,8 @@ import audit.models.types
 
 
 # revision identifiers, used by Alembic.
-revision = '7c33649e2afd'
-down_revision = 'c234ab961712'
+revision = '500d7bbcd057'
+down_revision = '76ce94cb603a'
 branch_labels = None
 depends_on = None
 
