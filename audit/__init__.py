@@ -22,6 +22,8 @@ BLUEPRINTS = (
     "audit.audits.views",
     "audit.programme.views",
     "audit.calendar.views",
+    "audit.conduct.views",
+    "audit.conduct.api",
 )
 
 
