@@ -21,6 +21,8 @@ BLUEPRINTS = (
     "audit.trail.views",
     "audit.audits.views",
     "audit.programme.views",
+    "audit.notifications.views",
+    "audit.scheduling.views",
     "audit.calendar.views",
     "audit.conduct.views",
     "audit.conduct.api",
