@@ -7,6 +7,7 @@ runs it, so a message is sent once.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import smtplib
@@ -93,8 +94,6 @@ def deliver_outbox(*, now: dt.datetime) -> int:
             sent += 1
     finally:
         if smtp is not None:
-            try:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
                 smtp.quit()
-            except (OSError, smtplib.SMTPException):
-                pass
     return sent
