@@ -149,3 +149,14 @@ def test_second_scheduler_takes_over_when_first_stops(app, db_url, reminder_audi
     second = subprocess.run(base + [later], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert second.returncode == 0 and "ran:" in second.stdout, second
     assert len(inbox.messages) == 6  # 3 first reminders, then 3 day-before reminders
+
+
+def test_scheduler_never_starts_outside_the_dev_server(tmp_path):
+    """Web workers (no `flask run` command context), tests and production never start it in-process."""
+    from audit import create_app
+    from audit.scheduling import runner
+
+    app = create_app("development", {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+                                     "SECRET_KEY": "k" * 40})
+    assert app.config["SCHEDULER_IN_PROCESS"] is True
+    assert runner._in_process is None
