@@ -70,3 +70,33 @@ def test_create_link_shows_qr_and_copy_works(app, make, live_url):
         finally:
             browser.close()
     assert problems == []
+
+
+def test_revoke_asks_for_confirmation(app, make, live_url):
+    """Dismissing the confirmation keeps the link; accepting revokes it."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.calendar.test_views import new_token
+
+    user = make.user()
+    email = user.email
+    new_token(user)
+    db.session.close()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{live_url}/login")
+            page.fill("input[name=email]", email)
+            page.fill("input[name=password]", factories.PASSWORD)
+            page.click("button[type=submit]")
+            page.goto(f"{live_url}/calendar/")
+            page.once("dialog", lambda d: d.dismiss())
+            page.click("text=Revoke")
+            assert "Active" in page.text_content(".calendar-tokens")
+            page.once("dialog", lambda d: d.accept())
+            page.click("text=Revoke")
+            page.wait_for_selector("text=The calendar link is revoked.")
+            assert "Revoked" in page.text_content(".calendar-tokens")
+        finally:
+            browser.close()
