@@ -30,7 +30,7 @@ from audit.models.finding import (
     FindingStatus,
     Grade,
 )
-from audit.models.library import Clause, Standard, StandardStatus
+from audit.models.library import Clause, ClauseTopic, Standard, StandardStatus
 from audit.models.notification import Notification
 from audit.models.organisation import (
     ApprovalStatus,
@@ -54,7 +54,7 @@ __all__ = [
     "ActionKind", "ActionStatus", "AnswerType", "ApprovalStatus", "Audit", "AuditKind",
     "AuditStatus", "AuditTeamMember", "Certificate", "CertificateStatus", "CertificationBody",
     "ChecklistAnswer", "ChecklistQuestion", "ChecklistSection", "ChecklistTemplate",
-    "ChecklistTemplateVersion", "Clause", "CorrectiveAction", "Evidence", "Finding",
+    "ChecklistTemplateVersion", "Clause", "ClauseTopic", "CorrectiveAction", "Evidence", "Finding",
     "FindingStatus", "Grade", "NaiveDatetimeError", "Programme", "ProgrammeStatus",
     "Qualification", "QualificationLevel", "RiskClass", "Role", "Site", "SiteHoliday",
     "Standard", "StandardStatus", "Supplier", "TeamRole", "ThirdPartyType", "TrailEntry",
