@@ -19,6 +19,9 @@ BLUEPRINTS = (
     "audit.organisation.views",
     "audit.people.views",
     "audit.trail.views",
+    "audit.findings.views",
+    "audit.findings.scar_views",
+    "audit.reports.views",
 )
 
 

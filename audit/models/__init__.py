@@ -22,12 +22,20 @@ from audit.models.checklist import (
 )
 from audit.models.execution import ChecklistAnswer, Evidence, Verdict
 from audit.models.finding import (
+    ISHIKAWA_CATEGORIES,
     ActionKind,
     ActionStatus,
     CorrectiveAction,
+    CostCategory,
+    DeadlinePolicy,
+    ExtensionRequest,
+    ExtensionStatus,
     Finding,
     FindingStatus,
     Grade,
+    PoorQualityCost,
+    RootCauseMethod,
+    ScarStage,
 )
 from audit.models.library import Clause, Standard, StandardStatus
 from audit.models.notification import Notification
@@ -58,4 +66,6 @@ __all__ = [
     "Standard", "StandardStatus", "Supplier", "TeamRole", "ThirdPartyType", "TrailEntry",
     "TrainingRecord", "UTCDateTime", "Unit", "UnitKind", "User", "UserRole", "Verdict",
     "VersionStatus", "utcnow",
+    "ISHIKAWA_CATEGORIES", "CostCategory", "DeadlinePolicy", "ExtensionRequest",
+    "ExtensionStatus", "PoorQualityCost", "RootCauseMethod", "ScarStage",
 ]
