@@ -22,6 +22,7 @@ BLUEPRINTS = (
     "audit.findings.views",
     "audit.findings.scar_views",
     "audit.reports.views",
+    "audit.calendar.views",
 )
 
 
@@ -50,7 +51,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     app.config.from_object(CONFIGS[config_name])
     app.config["CONFIG_NAME"] = config_name
     if not app.config.get("TESTING"):
-        app.config.from_pyfile("settings.py", silent=True)
+        app.config.from_pyfile(os.path.join(app.instance_path, "settings.py"), silent=True)
         app.config.from_prefixed_env(prefix="AUDIT")
         if os.environ.get("DATABASE_URL"):
             app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
