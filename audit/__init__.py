@@ -23,6 +23,8 @@ BLUEPRINTS = (
     "audit.findings.scar_views",
     "audit.reports.views",
     "audit.calendar.views",
+    "audit.conduct.views",
+    "audit.conduct.api",
 )
 
 

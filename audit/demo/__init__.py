@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 #: Modules with a ``seed(ctx)`` function, in dependency order.
 STEPS = (
     "audit.demo.organisation",
+    "audit.demo.library",
 )
 
 DEMO_PASSWORD = "demo-audit-2026"

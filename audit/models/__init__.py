@@ -21,7 +21,13 @@ from audit.models.checklist import (
     ChecklistTemplateVersion,
     VersionStatus,
 )
-from audit.models.execution import ChecklistAnswer, Evidence, Verdict
+from audit.models.execution import (
+    AppliedMutation,
+    AuditReport,
+    ChecklistAnswer,
+    Evidence,
+    Verdict,
+)
 from audit.models.finding import (
     ISHIKAWA_CATEGORIES,
     ActionKind,
@@ -38,7 +44,7 @@ from audit.models.finding import (
     RootCauseMethod,
     ScarStage,
 )
-from audit.models.library import Clause, Standard, StandardStatus
+from audit.models.library import Clause, ClauseTopic, Standard, StandardStatus
 from audit.models.notification import Notification
 from audit.models.organisation import (
     ApprovalStatus,
@@ -59,10 +65,11 @@ from audit.models.user import Qualification, QualificationLevel, Role, TrainingR
 __all__ = [
     "AgendaSession", "Notification", "SessionKind",
     "CalendarToken", "FeedKind",
+    "AppliedMutation", "AuditReport",
     "ActionKind", "ActionStatus", "AnswerType", "ApprovalStatus", "Audit", "AuditKind",
     "AuditStatus", "AuditTeamMember", "Certificate", "CertificateStatus", "CertificationBody",
     "ChecklistAnswer", "ChecklistQuestion", "ChecklistSection", "ChecklistTemplate",
-    "ChecklistTemplateVersion", "Clause", "CorrectiveAction", "Evidence", "Finding",
+    "ChecklistTemplateVersion", "Clause", "ClauseTopic", "CorrectiveAction", "Evidence", "Finding",
     "FindingStatus", "Grade", "NaiveDatetimeError", "Programme", "ProgrammeStatus",
     "Qualification", "QualificationLevel", "RiskClass", "Role", "Site", "SiteHoliday",
     "Standard", "StandardStatus", "Supplier", "TeamRole", "ThirdPartyType", "TrailEntry",
