@@ -69,3 +69,19 @@ def send_certification_warnings(*, now: dt.datetime) -> int:
     return made
 
 
+
+
+def cycle_warnings(cert: Certificate, audits: list[Audit], *, today: dt.date, horizon_months: int = 15) -> list[str]:
+    """Rules of the cycle broken by the real audits' dates. Needs beyond the rolling horizon are
+    not generated yet: they count at their computed dates, so only real dates raise warnings."""
+    from dateutil.relativedelta import relativedelta
+
+    from audit.programme.cycle import check_cycle
+
+    horizon = today + relativedelta(months=horizon_months)
+    planned = [(a.third_party_type, (a.local_dates() or (a.planned_date,))[0]) for a in audits
+               if a.third_party_type and a.status is not AuditStatus.CANCELLED and (a.starts_at or a.planned_date)]
+    for row in cycle_status(cert, audits):
+        if row["audit"] is None and row["item"].planned > horizon:
+            planned.append((row["item"].type, row["item"].planned))
+    return check_cycle(cert.decision_date, cert.expiry_date, planned)

@@ -321,9 +321,9 @@ def workload():
 @requires(Permission.VIEW_ORGANISATION)
 def cycles():
     """Our certificates' 3-year cycles: needed audits, the real audits covering them, warnings."""
-    from audit.models import Certificate, ThirdPartyType
-    from audit.programme.cycle import check_cycle, restoration_deadline, restoration_status
-    from audit.programme.deadlines import cycle_status
+    from audit.models import Certificate
+    from audit.programme.cycle import restoration_deadline, restoration_status
+    from audit.programme.deadlines import cycle_status, cycle_warnings
 
     today = utcnow().date()
     certs = db.session.scalars(select(Certificate).where(Certificate.supplier_id.is_(None))
@@ -333,11 +333,8 @@ def cycles():
     rows = []
     for cert in certs:
         mine = [a for a in audits if a.certificate_id == cert.id]
-        planned = [(a.third_party_type, (a.local_dates() or (a.planned_date,))[0]) for a in mine
-                   if a.third_party_type in (ThirdPartyType.SURVEILLANCE, ThirdPartyType.RECERTIFICATION)
-                   and a.status.value != "cancelled" and (a.starts_at or a.planned_date)]
         rows.append({"cert": cert, "needed": cycle_status(cert, mine),
-                     "warnings": check_cycle(cert.decision_date, cert.expiry_date, planned),
+                     "warnings": cycle_warnings(cert, mine, today=today),
                      "status": restoration_status(cert.expiry_date, today),
                      "restore_until": restoration_deadline(cert.expiry_date)})
     return render_template("programme/cycles.html", rows=rows, today=today)
