@@ -19,6 +19,7 @@ BLUEPRINTS = (
     "audit.organisation.views",
     "audit.people.views",
     "audit.trail.views",
+    "audit.calendar.views",
 )
 
 

@@ -88,6 +88,7 @@ def login(client):
     """Log ``user`` in through the real login form; returns the client."""
 
     def _login(user, password: str = factories.PASSWORD):
+        db.session.commit()  # the request runs in its own session: make the user visible
         client.post("/logout")
         response = client.post("/login", data={"email": user.email, "password": password})
         assert response.status_code == 302, response.data[:500]

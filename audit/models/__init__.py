@@ -12,6 +12,7 @@ from audit.models.audit import (
     TeamRole,
     ThirdPartyType,
 )
+from audit.models.calendar import CalendarToken, FeedKind
 from audit.models.checklist import (
     AnswerType,
     ChecklistQuestion,
@@ -49,6 +50,7 @@ from audit.models.user import Qualification, QualificationLevel, Role, TrainingR
 
 __all__ = [
     "AgendaSession", "Notification", "SessionKind",
+    "CalendarToken", "FeedKind",
     "ActionKind", "ActionStatus", "AnswerType", "ApprovalStatus", "Audit", "AuditKind",
     "AuditStatus", "AuditTeamMember", "Certificate", "CertificateStatus", "CertificationBody",
     "ChecklistAnswer", "ChecklistQuestion", "ChecklistSection", "ChecklistTemplate",

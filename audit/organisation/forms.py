@@ -164,3 +164,14 @@ class CertificateForm(FlaskForm):
     def validate_expiry_date(self, field):
         if field.data and self.decision_date.data and field.data <= self.decision_date.data:
             raise ValidationError("Expiry must come after the certification decision.")
+
+
+class SiteHolidayForm(FlaskForm):
+    site_id = SelectField("Site", coerce=int, validators=[InputRequired()])
+    day = DateField("Day", validators=[InputRequired()])
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)],
+                       description="e.g. Christmas Day, plant shutdown")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.site_id.choices = site_choices()

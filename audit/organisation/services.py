@@ -18,6 +18,7 @@ from audit.models import (
     CertificationBody,
     RiskClass,
     Site,
+    SiteHoliday,
     Standard,
     Supplier,
     Unit,
@@ -214,3 +215,31 @@ def update_certificate(cert: Certificate, data: dict, *, actor, now) -> Certific
     """Update a certificate's dates, status or scope."""
     return save_with_trail(cert, _certificate_values(data), actor=actor, now=now,
                  label=f"certificate {cert.number or cert.id}")
+
+
+# Site holidays -------------------------------------------------------------------------------
+
+def _holiday_values(data: dict, current: SiteHoliday | None) -> dict:
+    site = get_or_fail(Site, data.get("site_id"), field="site_id", what="site")
+    day = data.get("day")
+    if not isinstance(day, dt.date):
+        raise DomainError("Enter the day.", field="day")
+    clash = select(SiteHoliday.id).where(SiteHoliday.site_id == site.id, SiteHoliday.day == day)
+    if current is not None:
+        clash = clash.where(SiteHoliday.id != current.id)
+    if db.session.scalar(clash) is not None:
+        raise DomainError(f"{site.name} already has a holiday on {day:%d %b %Y}.", field="day")
+    return {"site": site, "day": day, "name": data["name"].strip()}
+
+
+def create_site_holiday(data: dict, *, actor, now: dt.datetime) -> SiteHoliday:
+    """Add a day the site is closed; the planner never schedules audits on it."""
+    values = _holiday_values(data, None)
+    return save_with_trail(SiteHoliday(), values, actor=actor, now=now,
+                           label=f"holiday {values['name']} at {values['site'].name}")
+
+
+def update_site_holiday(holiday: SiteHoliday, data: dict, *, actor, now) -> SiteHoliday:
+    """Correct a site holiday."""
+    return save_with_trail(holiday, _holiday_values(data, holiday), actor=actor, now=now,
+                           label=f"holiday {holiday.name}")

@@ -8,7 +8,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from audit.auth.permissions import Permission
 from audit.core.crud import Column, Resource, register
-from audit.models import Certificate, CertificationBody, Site, Supplier, Unit
+from audit.models import Certificate, CertificationBody, Site, SiteHoliday, Supplier, Unit
 from audit.organisation import forms, services
 
 bp = Blueprint("organisation", __name__, url_prefix="/organisation")
@@ -173,6 +173,27 @@ CERTIFICATES = Resource(
     intro="The 3-year cycle starts at the certification decision (ISO/IEC 17021-1).",
 )
 
-RESOURCES = (SITES, UNITS, SUPPLIERS, CERTIFICATION_BODIES, CERTIFICATES)
+HOLIDAYS = Resource(
+    name="holiday",
+    plural="holidays",
+    title="Site holidays",
+    model=SiteHoliday,
+    form=forms.SiteHolidayForm,
+    create=services.create_site_holiday,
+    update=services.update_site_holiday,
+    columns=[
+        Column("Day", lambda h: f"{h.day:%a %d %b %Y}", link=True),
+        Column("Site", lambda h: h.site.name),
+        Column("Name", lambda h: h.name),
+    ],
+    list_query=lambda: select(SiteHoliday).options(joinedload(SiteHoliday.site))
+    .order_by(SiteHoliday.day),
+    label=lambda h: f"{h.name} ({h.day:%d %b %Y})",
+    write_permission=Permission.MANAGE_ORGANISATION,
+    details=lambda h: [("Site", h.site.name), ("Day", f"{h.day:%A %d %B %Y}"), ("Name", h.name)],
+    intro="Days a site is closed. The audit planner never proposes them.",
+)
+
+RESOURCES = (SITES, UNITS, SUPPLIERS, CERTIFICATION_BODIES, CERTIFICATES, HOLIDAYS)
 for _resource in RESOURCES:
     register(bp, _resource)

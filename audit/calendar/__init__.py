@@ -1,0 +1,1 @@
+"""Calendar subscriptions: the pure iCalendar serialiser, feeds, tokens and downloads."""

@@ -1,0 +1,398 @@
+"""Which events each feed holds: the queries and visibility rules, feeding the pure serialiser.
+
+``build_feed(kind, target, user, day=..., links=...)`` returns an ``ical.Feed``;
+``render_feed_bytes`` the bytes. Every feed kind runs a fixed number of queries whatever the
+number of rows (related rows are loaded with ``selectinload``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from flask import Flask
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import selectinload
+
+from audit.auth.permissions import Permission, permissions_for
+from audit.calendar import ical
+from audit.extensions import db
+from audit.models import (
+    ActionStatus,
+    AgendaSession,
+    Audit,
+    AuditKind,
+    AuditStatus,
+    AuditTeamMember,
+    Certificate,
+    CorrectiveAction,
+    FeedKind,
+    Finding,
+    FindingStatus,
+    Programme,
+    Role,
+    SessionKind,
+    Site,
+    Supplier,
+    TeamRole,
+    Unit,
+    User,
+)
+from audit.models.audit import audit_units
+from audit.models.organisation import unit_members
+
+#: Coordinator feeds (programme, site, supplier, certificate) need one of these capabilities.
+COORDINATOR_FEED_PERMISSIONS = frozenset({Permission.MANAGE_PROGRAMME, Permission.VIEW_REPORTS})
+
+#: Candidate endpoints for the links put in events; the first one the app has wins. Other
+#: features name their pages; the calendar only links to what exists.
+LINK_ENDPOINTS = {
+    "audit": ("audits.detail", "audits.audit_detail", "audits.show", "audits.view"),
+    "finding": ("findings.detail", "findings.finding_detail", "findings.show", "findings.view"),
+    "programme": ("programmes.detail", "programme.detail", "programmes.programme_detail",
+                  "programme.programme_detail"),
+    "site": ("organisation.site_detail",),
+    "supplier": ("organisation.supplier_detail",),
+    "certificate": ("organisation.certificate_detail",),
+}
+
+#: Finding statuses whose deadlines still matter to the owner (drafts are the auditors' own).
+OPEN_FINDING = (
+    FindingStatus.ISSUED, FindingStatus.AWAITING_RESPONSE, FindingStatus.RESPONSE_SUBMITTED,
+    FindingStatus.ACTION_IN_PROGRESS, FindingStatus.PENDING_VERIFICATION,
+)
+AWAITING_RESPONSE = (FindingStatus.ISSUED, FindingStatus.AWAITING_RESPONSE)
+
+
+class Links:
+    """Absolute links to pages, built without a request (feeds, e-mail attachments)."""
+
+    def __init__(self, app: Flask):
+        self.base = app.config.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+        self.domain = app.config.get("CALENDAR_UID_DOMAIN") or (
+            urlsplit(self.base).hostname or "audit.invalid"
+        )
+        self._adapter = app.url_map.bind("localhost")
+        self._rules: dict[str, tuple[str, str] | None] = {}
+        for kind, candidates in LINK_ENDPOINTS.items():
+            self._rules[kind] = None
+            for endpoint in candidates:
+                rules = list(app.url_map.iter_rules(endpoint)) if endpoint in app.view_functions else []
+                if rules and len(rules[0].arguments) == 1:
+                    self._rules[kind] = (endpoint, next(iter(rules[0].arguments)))
+                    break
+
+    def url(self, kind: str, obj_id: int) -> str | None:
+        """Absolute URL of the page of ``kind`` (audit, finding, ...) or None if there is none."""
+        rule = self._rules.get(kind)
+        if rule is None:
+            return None
+        endpoint, arg = rule
+        return self.base + self._adapter.build(endpoint, {arg: obj_id})
+
+
+def may_subscribe(user: User, kind: FeedKind) -> bool:
+    """Personal feeds are for everyone with an account; the others for coordinators.
+
+    MANAGE_PROGRAMME or VIEW_REPORTS (coordinators, admins, auditors, viewers): people who may
+    already read every audit's dates in the programme pages and reports.
+    """
+    if not user.is_active:
+        return False
+    held = permissions_for(user.roles)
+    if kind is FeedKind.PERSONAL:
+        return Permission.OWN_ACCOUNT in held
+    return bool(held & COORDINATOR_FEED_PERMISSIONS)
+
+
+TARGET_MODELS = {
+    FeedKind.PROGRAMME: Programme,
+    FeedKind.SITE: Site,
+    FeedKind.SUPPLIER: Supplier,
+    FeedKind.CERTIFICATE: Certificate,
+}
+
+
+def target_name(kind: FeedKind, obj) -> str:
+    if kind is FeedKind.PROGRAMME:
+        return f"Programme {obj.name}"
+    if kind is FeedKind.SITE:
+        return f"Site {obj.name}"
+    if kind is FeedKind.SUPPLIER:
+        return f"Supplier {obj.name}"
+    if kind is FeedKind.CERTIFICATE:
+        holder = obj.supplier.name if obj.supplier is not None else "our organisation"
+        number = obj.number or f"#{obj.id}"
+        return f"Certificate {obj.standard.code} {number} ({holder})"
+    return "My audits and deadlines"
+
+
+def load_target(kind: FeedKind, target_id: int | None):
+    """The object a feed is about, or None when it no longer exists (the feed then 404s)."""
+    model = TARGET_MODELS.get(kind)
+    if model is None or target_id is None:
+        return None
+    return db.session.get(model, target_id)
+
+
+# --------------------------------------------------------------------------------------------
+# Queries
+
+
+def _window_clause(start: dt.date, end: dt.date):
+    """Audits that touch the window (with a day's margin for zones), or have only a planned date."""
+    lo = dt.datetime.combine(start - dt.timedelta(days=1), dt.time(), dt.UTC)
+    hi = dt.datetime.combine(end + dt.timedelta(days=2), dt.time(), dt.UTC)
+    return or_(
+        and_(Audit.starts_at.is_not(None), Audit.starts_at < hi, Audit.ends_at >= lo),
+        and_(Audit.starts_at.is_(None), Audit.planned_date.between(start, end)),
+    )
+
+
+def _visible_status(day: dt.date):
+    """Postponed audits are out; cancelled ones only during their grace period."""
+    since = dt.datetime.combine(day - dt.timedelta(days=ical.CANCELLED_GRACE_DAYS), dt.time(), dt.UTC)
+    return and_(
+        Audit.status != AuditStatus.POSTPONED,
+        or_(Audit.status != AuditStatus.CANCELLED, Audit.cancelled_at >= since),
+    )
+
+
+def _audit_query(*criteria, with_sessions: bool = False):
+    options = [selectinload(Audit.site), selectinload(Audit.supplier)]
+    if with_sessions:
+        options += [
+            selectinload(Audit.team),
+            selectinload(Audit.sessions),
+            selectinload(Audit.units),
+        ]
+    return select(Audit).where(*criteria).options(*options).order_by(Audit.id)
+
+
+def _audit_events(audits: Iterable[Audit], links: Links, day: dt.date) -> list[ical.Event]:
+    events = []
+    for audit in audits:
+        if not ical.visible_on(audit, day):
+            continue
+        event = ical.audit_event(audit, domain=links.domain, url=links.url("audit", audit.id))
+        if event is not None:
+            events.append(event)
+    return events
+
+
+def personal_events(user: User, *, day: dt.date, links: Links) -> list[ical.Event]:
+    """Audits and agenda sessions I lead, join or am audited in; deadlines of findings and
+    actions I own. Only references, titles and links leave the application."""
+    start, end = ical.feed_window(day)
+    my_units = select(Unit.id).where(
+        or_(Unit.owner_id == user.id,
+            Unit.id.in_(select(unit_members.c.unit_id).where(unit_members.c.user_id == user.id)))
+    )
+    involvement = [
+        exists().where(AuditTeamMember.audit_id == Audit.id, AuditTeamMember.user_id == user.id),
+        exists().where(audit_units.c.audit_id == Audit.id, audit_units.c.unit_id.in_(my_units)),
+    ]
+    if user.supplier_id is not None and Role.SUPPLIER in user.roles:
+        # A supplier contact is audited in their own company's second-party audits.
+        involvement.append(and_(Audit.supplier_id == user.supplier_id,
+                                Audit.kind == AuditKind.SECOND_PARTY))
+    audits = db.session.scalars(
+        _audit_query(or_(*involvement), _window_clause(start, end), _visible_status(day),
+                     with_sessions=True)
+    ).all()
+    unit_ids = set(db.session.scalars(my_units))
+
+    events = []
+    for audit in audits:
+        if not ical.visible_on(audit, day):
+            continue
+        url = links.url("audit", audit.id)
+        event = ical.audit_event(audit, domain=links.domain, url=url)
+        if event is not None:
+            events.append(event)
+        roles = {m.role for m in audit.team if m.user_id == user.id}
+        for session in audit.sessions:
+            if _attends(session, user, roles, unit_ids):
+                events.append(ical.session_event(session, audit, domain=links.domain, url=url))
+
+    events += _finding_events(user, start, end, links)
+    events += _action_events(user, start, end, links)
+    return [e for e in events if ical.in_window(e, start, end)]
+
+
+def _attends(session: AgendaSession, user: User, roles: set[TeamRole], unit_ids: set[int]) -> bool:
+    """The lead attends everything; others their own slots and the opening/closing meetings."""
+    if TeamRole.LEAD in roles:
+        return True
+    if session.kind in (SessionKind.OPENING, SessionKind.CLOSING):
+        return True
+    if roles and session.auditor_id == user.id:
+        return True
+    return session.unit_id is not None and session.unit_id in unit_ids
+
+
+def _finding_events(user: User, start: dt.date, end: dt.date, links: Links) -> list[ical.Event]:
+    findings = db.session.scalars(
+        select(Finding)
+        .where(
+            Finding.owner_id == user.id,
+            Finding.status.in_(OPEN_FINDING),
+            or_(Finding.response_due_on.between(start, end),
+                Finding.closure_due_on.between(start, end)),
+        )
+        .order_by(Finding.id)
+    ).all()
+    events = []
+    for finding in findings:
+        url = links.url("finding", finding.id)
+        if finding.response_due_on and finding.status in AWAITING_RESPONSE:
+            events.append(ical.due_event(
+                f"finding-{finding.id}-response", finding.response_due_on,
+                f"Response due: finding {finding.reference}", stamp=finding.updated_at,
+                domain=links.domain, url=url))
+        if finding.closure_due_on:
+            events.append(ical.due_event(
+                f"finding-{finding.id}-closure", finding.closure_due_on,
+                f"Closure due: finding {finding.reference}", stamp=finding.updated_at,
+                domain=links.domain, url=url))
+    return events
+
+
+def _action_events(user: User, start: dt.date, end: dt.date, links: Links) -> list[ical.Event]:
+    actions = db.session.scalars(
+        select(CorrectiveAction)
+        .where(
+            CorrectiveAction.owner_id == user.id,
+            CorrectiveAction.status == ActionStatus.OPEN,
+            CorrectiveAction.due_on.between(start, end),
+        )
+        .options(selectinload(CorrectiveAction.finding))
+        .order_by(CorrectiveAction.id)
+    ).all()
+    return [
+        ical.due_event(
+            f"action-{action.id}", action.due_on,
+            f"{action.kind.value.capitalize()} action due: finding {action.finding.reference}",
+            stamp=action.completed_at or action.finding.updated_at, domain=links.domain,
+            url=links.url("finding", action.finding_id))
+        for action in actions
+    ]
+
+
+def coordinator_events(kind: FeedKind, obj, *, day: dt.date, links: Links) -> list[ical.Event]:
+    """Every visible audit of a programme, site, supplier or certificate, with report due
+    dates; certificates add their cycle deadlines."""
+    start, end = ical.feed_window(day)
+    column = {
+        FeedKind.PROGRAMME: Audit.programme_id,
+        FeedKind.SITE: Audit.site_id,
+        FeedKind.SUPPLIER: Audit.supplier_id,
+        FeedKind.CERTIFICATE: Audit.certificate_id,
+    }[kind]
+    audits = db.session.scalars(
+        _audit_query(column == obj.id, _window_clause(start, end), _visible_status(day))
+    ).all()
+    events = _audit_events(audits, links, day)
+    for audit in audits:
+        if audit.report_due_on and ical.visible_on(audit, day) and not ical.is_cancelled(audit) \
+                and audit.report_issued_at is None:
+            events.append(ical.due_event(
+                f"audit-{audit.id}-report", audit.report_due_on,
+                f"Report due: {audit.reference}", stamp=ical.audit_stamp(audit),
+                domain=links.domain, url=links.url("audit", audit.id)))
+    if kind is FeedKind.CERTIFICATE:
+        events += certificate_events(obj, links=links)
+    return [e for e in events if ical.in_window(e, start, end)]
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return dt.date(year, month, min(day.day, ical._days_in_month(year, month)))
+
+
+def certification_deadlines(certificate) -> list[tuple[str, dt.date, str]]:
+    """(key, date, label) of a certificate's cycle deadlines (DOMAIN.md §3).
+
+    Surveillance 1 no later than 12 months after the decision; one surveillance in the next
+    calendar year (planned at month 24); recertification audit planned around month 33;
+    expiry. Keys are stable so each deadline keeps its UID while its date holds.
+    """
+    decision = certificate.decision_date
+    return [
+        ("surveillance1", _add_months(decision, 12), "Surveillance 1 due (latest)"),
+        ("surveillance2", _add_months(decision, 24), "Surveillance 2 due (planned)"),
+        ("recertification", _add_months(decision, 33), "Recertification audit (planned)"),
+        ("expiry", certificate.expiry_date, "Certificate expires"),
+    ]
+
+
+def certificate_events(certificate, *, links: Links) -> list[ical.Event]:
+    """All-day deadlines of one certificate's cycle."""
+    if certificate.status.value in ("withdrawn",):
+        return []
+    number = certificate.number or f"#{certificate.id}"
+    url = links.url("certificate", certificate.id)
+    stamp = dt.datetime.combine(certificate.decision_date, dt.time(), dt.UTC)
+    return [
+        ical.due_event(f"certificate-{certificate.id}-{key}", day, f"{label}: {number}",
+                       stamp=stamp, domain=links.domain, url=url, category="Certification")
+        for key, day, label in certification_deadlines(certificate)
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Whole feeds
+
+
+def build_feed(kind: FeedKind, target, user: User, *, day: dt.date, links: Links,
+               org_name: str = "Audits") -> ical.Feed:
+    """The feed of ``kind`` for ``user`` (``target`` is the programme/site/... or None)."""
+    start, end = ical.feed_window(day)
+    if kind is FeedKind.PERSONAL:
+        events = personal_events(user, day=day, links=links)
+        name = f"{org_name}: {user.name}"
+    else:
+        events = coordinator_events(kind, target, day=day, links=links)
+        name = f"{org_name}: {target_name(kind, target)}"
+    return ical.Feed(name=name, window_start=start, window_end=end, events=tuple(events),
+                     description=f"Audits and deadlines from {org_name}")
+
+
+def render_coordinator_feed(kind: FeedKind, target, user: User, *, day: dt.date,
+                            app: Flask) -> bytes:
+    """Bytes of a coordinator feed, for benchmarks and tools (needs an app context)."""
+    return ical.render_feed(build_feed(kind, target, user, day=day, links=Links(app),
+                                       org_name=app.config.get("ORGANISATION_NAME", "Audits")))
+
+
+def subscription_choices(user: User) -> dict[str, list[tuple[str, str]]]:
+    """Grouped choices for the subscription form: ``{"group": [("kind:id", label)]}``."""
+    choices: dict[str, list[tuple[str, str]]] = {}
+    if may_subscribe(user, FeedKind.PERSONAL):
+        choices["Personal"] = [("personal", FeedKind.PERSONAL.label)]
+    if may_subscribe(user, FeedKind.PROGRAMME):
+        groups = (
+            ("Programmes", FeedKind.PROGRAMME, select(Programme).order_by(Programme.period_start.desc(), Programme.id)),
+            ("Sites", FeedKind.SITE, select(Site).where(Site.is_active.is_(True)).order_by(Site.name)),
+            ("Suppliers", FeedKind.SUPPLIER, select(Supplier).order_by(Supplier.name)),
+            ("Certificates", FeedKind.CERTIFICATE,
+             select(Certificate).options(selectinload(Certificate.standard),
+                                         selectinload(Certificate.supplier)).order_by(Certificate.id)),
+        )
+        for group, kind, query in groups:
+            rows = db.session.scalars(query).all()
+            if rows:
+                choices[group] = [(f"{kind.value}:{row.id}", target_name(kind, row)) for row in rows]
+    return choices
+
+
+def parse_choice(value: str) -> tuple[FeedKind, int | None]:
+    """``"site:3"`` → (FeedKind.SITE, 3); ``"personal"`` → (FeedKind.PERSONAL, None)."""
+    kind_text, _, id_text = (value or "").partition(":")
+    try:
+        kind = FeedKind(kind_text)
+    except ValueError:
+        return FeedKind.PERSONAL, None
+    return kind, int(id_text) if id_text.isdigit() else None

@@ -1,0 +1,260 @@
+"""Calendar feeds (token-authorised), subscription management, and single-audit downloads.
+
+Feed URLs carry the only credential a calendar client has: ``/calendar/feed/<token>.ics``.
+The token is redacted from request logs (werkzeug, gunicorn, the app logger) and the feed
+answers ``Referrer-Policy: no-referrer``; unknown, malformed and revoked tokens get 404.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+
+import segno
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from audit.audits import AUDIT_PAGE_SECTIONS
+from audit.auth.permissions import Permission, public, requires
+from audit.calendar import feeds, ical, services
+from audit.calendar.forms import ConfirmForm, TokenForm
+from audit.core.errors import DomainError
+from audit.core.forms import attach_error
+from audit.core.templating import NAVIGATION
+from audit.extensions import db
+from audit.models import Audit, CalendarToken, FeedKind, utcnow
+
+bp = Blueprint("calendar", __name__)
+
+NAVIGATION.append(("calendar.index", "Calendar", Permission.OWN_ACCOUNT))
+
+CONTENT_TYPE = "text/calendar; charset=utf-8"
+FEED_PATH = re.compile(r"(/calendar/feed/)[^\s/?\"']+")
+REDACTED = r"\1[token]"
+
+
+class RedactFeedTokens(logging.Filter):
+    """Rewrite log records so feed tokens never reach a log file (access and error logs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "/calendar/feed/" in message:
+            record.msg = FEED_PATH.sub(REDACTED, message)
+            record.args = ()
+        return True
+
+
+def install_log_filter(app: Flask) -> None:
+    """Attach the redacting filter to every logger that prints request paths (idempotent)."""
+    for logger in (logging.getLogger("werkzeug"), logging.getLogger("gunicorn.access"),
+                   logging.getLogger("gunicorn.error"), app.logger):
+        if not any(isinstance(f, RedactFeedTokens) for f in logger.filters):
+            logger.addFilter(RedactFeedTokens())
+
+
+bp.record_once(lambda state: install_log_filter(state.app))
+
+
+def _links() -> feeds.Links:
+    return feeds.Links(current_app)
+
+
+def _org_name() -> str:
+    return current_app.config.get("ORGANISATION_NAME", "Audits")
+
+
+# --------------------------------------------------------------------------------------------
+# Feeds
+
+
+@bp.get("/calendar/feed/<token>.ics")
+@public
+def feed(token: str):
+    """A subscribed calendar: authorised by the secret token in its URL, nothing else."""
+    row = services.find_active_token(token)
+    if row is None or not feeds.may_subscribe(row.user, row.kind):
+        abort(404)
+    target = None
+    if row.kind is not FeedKind.PERSONAL:
+        target = feeds.load_target(row.kind, row.target_id)
+        if target is None:
+            abort(404)
+    now = utcnow()
+    body = ical.render_feed(
+        feeds.build_feed(row.kind, target, row.user, day=now.date(), links=_links(),
+                         org_name=_org_name())
+    )
+    etag = hashlib.sha256(body).hexdigest()
+    if services.note_served(row, etag, now=now):
+        db.session.commit()
+    headers = {
+        "ETag": f'"{etag}"',
+        "Cache-Control": "private, no-cache",
+        "Referrer-Policy": "no-referrer",
+        "X-Robots-Tag": "noindex, nofollow",
+    }
+    response = Response(status=304, headers=headers) if _not_modified(etag, row.content_changed_at) \
+        else Response(body, headers=headers, content_type=CONTENT_TYPE)
+    response.last_modified = row.content_changed_at
+    return response
+
+
+def _not_modified(etag: str, last_modified) -> bool:
+    """RFC 9110 13.2.2: If-None-Match decides when present; else If-Modified-Since."""
+    if "If-None-Match" in request.headers:
+        return request.if_none_match.contains_weak(etag)
+    since = request.if_modified_since
+    return since is not None and last_modified is not None and last_modified.replace(microsecond=0) <= since
+
+
+@bp.get("/audits/<int:audit_id>/calendar.ics")
+@requires(Permission.VIEW_ORGANISATION)
+def audit_download(audit_id: int):
+    """One audit and its agenda sessions as an .ics file (the same serialiser as the feeds)."""
+    audit = db.session.get(Audit, audit_id)
+    if audit is None:
+        abort(404)
+    body = audit_ics(audit)
+    filename = re.sub(r"[^A-Za-z0-9._-]+", "-", audit.reference) + ".ics"
+    return Response(body, content_type=CONTENT_TYPE,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def audit_ics(audit: Audit, sessions=None) -> bytes:
+    """The .ics of one audit (and ``sessions``, default all of its agenda) for downloads and
+    plan e-mails. Needs an application context (for links and the UID domain)."""
+    links = _links()
+    url = links.url("audit", audit.id)
+    return ical.audit_ics(audit, sessions, domain=links.domain, url=url)
+
+
+def _audit_section(audit: Audit, user):
+    """The audit page's calendar box: download link for the audit and its agenda."""
+    if not user.can(Permission.VIEW_ORGANISATION):
+        return None
+    return {
+        "title": "Calendar",
+        "template": "calendar/_audit_section.html",
+        "context": {"ics_url": url_for("calendar.audit_download", audit_id=audit.id)},
+    }
+
+
+AUDIT_PAGE_SECTIONS.append(_audit_section)
+
+
+# --------------------------------------------------------------------------------------------
+# Subscription management
+
+
+@bp.get("/calendar/")
+@requires(Permission.OWN_ACCOUNT)
+def index():
+    """My calendar links: create, revoke, rotate."""
+    form = _token_form()
+    return _render_index(form)
+
+
+def _token_form(**kwargs) -> TokenForm:
+    form = TokenForm(**kwargs)
+    form.feed.choices = feeds.subscription_choices(current_user)
+    return form
+
+
+def _render_index(form: TokenForm, status: int = 200, created=None):
+    tokens = services.tokens_of(current_user)
+    names = {}
+    for token in tokens:
+        target = feeds.load_target(token.kind, token.target_id)
+        names[token.id] = feeds.target_name(token.kind, target) if (
+            target is not None or token.kind is FeedKind.PERSONAL) else f"{token.kind.label} (deleted)"
+    response = current_app.make_response((render_template(
+        "calendar/index.html", form=form, tokens=tokens, names=names, confirm=ConfirmForm(),
+        created=created), status))
+    if created is not None:
+        # The page shows a secret: never let it leak through a Referer header or a cache.
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _created(token: CalendarToken, secret: str) -> dict:
+    """What the page shows once: the https and webcal links and a QR code of the webcal one."""
+    https = current_app.config.get("BASE_URL", request.host_url).rstrip("/") + url_for(
+        "calendar.feed", token=secret)
+    webcal = "webcal://" + https.split("://", 1)[1]
+    qr = segno.make(webcal, error="m").svg_inline(scale=5, border=2, dark="#000", light="#fff")
+    return {"token": token, "https": https, "webcal": webcal, "qr_svg": qr,
+            "name": feeds.target_name(token.kind, feeds.load_target(token.kind, token.target_id))}
+
+
+@bp.post("/calendar/tokens")
+@requires(Permission.OWN_ACCOUNT)
+def create():
+    """Create a subscription link; the page shows its secret this once."""
+    form = _token_form()
+    if not form.validate():
+        return _render_index(form, 400)
+    kind, target_id = feeds.parse_choice(form.feed.data)
+    try:
+        token, secret = services.create_token(current_user, kind, target_id, form.label.data,
+                                              actor=current_user, now=utcnow())
+    except DomainError as exc:
+        db.session.rollback()
+        attach_error(form, exc)
+        return _render_index(form, 400)
+    db.session.commit()
+    return _render_index(_token_form(formdata=None), created=_created(token, secret))
+
+
+def _own_token(token_id: int) -> CalendarToken:
+    token = db.session.get(CalendarToken, token_id)
+    if token is None or token.user_id != current_user.id:
+        abort(404)
+    return token
+
+
+@bp.post("/calendar/tokens/<int:token_id>/revoke")
+@requires(Permission.OWN_ACCOUNT)
+def revoke(token_id: int):
+    """Revoke a link: calendar apps using it get 404 from now on."""
+    token = _own_token(token_id)
+    if not ConfirmForm().validate():
+        abort(400)
+    try:
+        services.revoke_token(token, actor=current_user, now=utcnow())
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("calendar.index"))
+    db.session.commit()
+    flash("The calendar link is revoked.", "success")
+    return redirect(url_for("calendar.index"))
+
+
+@bp.post("/calendar/tokens/<int:token_id>/rotate")
+@requires(Permission.OWN_ACCOUNT)
+def rotate(token_id: int):
+    """Replace a link by a new one (the old one stops working); shows the new secret once."""
+    token = _own_token(token_id)
+    if not ConfirmForm().validate():
+        abort(400)
+    try:
+        new, secret = services.rotate_token(token, actor=current_user, now=utcnow())
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("calendar.index"))
+    db.session.commit()
+    return _render_index(_token_form(formdata=None), created=_created(new, secret))
