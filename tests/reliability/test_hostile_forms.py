@@ -186,3 +186,20 @@ def test_every_write_route_enforces_csrf(seeded, admin_client):
         assert row_counts() == before
     finally:
         seeded.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_nul_characters_are_refused_on_every_database(seeded, admin_client, role_users):
+    """A NUL in a form value, a query argument or a JSON body is a 400 and stores nothing (PostgreSQL cannot)."""
+    from audit.models import Role
+
+    admin = role_users[Role.ADMIN]
+    before = row_counts()
+    response = admin_client.post("/account", data={"account-name": "Eve\x00", "account-timezone": "UTC"})
+    assert response.status_code == 400
+    assert admin_client.get("/account?q=a%00b").status_code == 400
+    assert admin_client.post("/organisation/sites/new", json={"name": "x\x00"}).status_code == 400
+    assert row_counts() == before
+    from audit.extensions import db
+
+    db.session.refresh(admin)
+    assert "\x00" not in admin.name
