@@ -19,7 +19,11 @@ BLUEPRINTS = (
     "audit.organisation.views",
     "audit.people.views",
     "audit.trail.views",
+    "audit.audits.views",
+    "audit.programme.views",
     "audit.calendar.views",
+    "audit.conduct.views",
+    "audit.conduct.api",
 )
 
 

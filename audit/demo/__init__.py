@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 #: Modules with a ``seed(ctx)`` function, in dependency order.
 STEPS = (
     "audit.demo.organisation",
+    "audit.demo.library",
+    "audit.demo.programme",
 )
 
 DEMO_PASSWORD = "demo-audit-2026"

@@ -73,17 +73,31 @@ class ChecklistTemplateVersion(db.Model):
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     change_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: The version this draft was copied from (None for a first version or an import).
+    based_on_id: Mapped[int | None] = mapped_column(ForeignKey("checklist_template_versions.id"))
 
     template: Mapped[ChecklistTemplate] = relationship(back_populates="versions")
+    published_by = relationship("User")
     sections: Mapped[list[ChecklistSection]] = relationship(
         back_populates="version", order_by="ChecklistSection.position", cascade="all, delete-orphan"
     )
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == VersionStatus.DRAFT
+
+    @property
+    def label(self) -> str:
+        return f"{self.template.name} v{self.number}" if self.template else f"v{self.number}"
 
     def __repr__(self) -> str:
         return f"<ChecklistTemplateVersion {self.template_id} v{self.number}>"
 
 
 class ChecklistSection(db.Model):
+    """An ordered group of questions within one template version."""
+
     __tablename__ = "checklist_sections"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,7 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, Date, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from audit.extensions import db
@@ -64,6 +75,10 @@ class Clause(db.Model):
 
     standard: Mapped[Standard] = relationship(back_populates="clauses")
     parent: Mapped[Clause | None] = relationship(remote_side=[id])
+    #: Harmonized-structure topics this clause belongs to (cross-standard equivalence).
+    topics: Mapped[list[ClauseTopic]] = relationship(
+        secondary="clause_topic_links", back_populates="clauses", order_by="ClauseTopic.position"
+    )
 
     @property
     def is_untitled(self) -> bool:
@@ -75,3 +90,37 @@ class Clause(db.Model):
 
     def __repr__(self) -> str:
         return f"<Clause {self.standard_id} {self.number}>"
+
+
+clause_topic_links = Table(
+    "clause_topic_links",
+    db.metadata,
+    Column("topic_id", ForeignKey("clause_topics.id", ondelete="CASCADE"), primary_key=True),
+    Column("clause_id", ForeignKey("clauses.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class ClauseTopic(db.Model):
+    """A meaning shared by clauses of several standards (the harmonized structure).
+
+    Clauses linked to one topic are equivalent: a checklist question mapped to one of them
+    serves the others in an integrated audit. Equivalence is by meaning, not by number
+    (ISO 14001 8.2 is emergency preparedness, ISO 9001 8.2 is product requirements).
+    """
+
+    __tablename__ = "clause_topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Stable identifier used by data files, e.g. "hs-4.1-context".
+    key: Mapped[str] = mapped_column(String(60), unique=True)
+    #: Our own short name of the shared meaning (not a clause title of any standard).
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    clauses: Mapped[list[Clause]] = relationship(
+        secondary=clause_topic_links, back_populates="topics", order_by="Clause.position"
+    )
+
+    def __repr__(self) -> str:
+        return f"<ClauseTopic {self.key}>"
