@@ -19,6 +19,8 @@ BLUEPRINTS = (
     "audit.organisation.views",
     "audit.people.views",
     "audit.trail.views",
+    "audit.audits.views",
+    "audit.programme.views",
     "audit.calendar.views",
     "audit.conduct.views",
     "audit.conduct.api",

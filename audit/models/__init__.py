@@ -37,7 +37,7 @@ from audit.models.finding import (
     Grade,
 )
 from audit.models.library import Clause, ClauseTopic, Standard, StandardStatus
-from audit.models.notification import Notification
+from audit.models.notification import Notification, NotificationPreference
 from audit.models.organisation import (
     ApprovalStatus,
     Certificate,
@@ -50,6 +50,7 @@ from audit.models.organisation import (
     Unit,
     UnitKind,
 )
+from audit.models.programme import JobRun, PlannerRun, ProgrammeRule, RuleKind, SchedulerLease
 from audit.models.trail import TrailEntry
 from audit.models.types import NaiveDatetimeError, UTCDateTime, utcnow
 from audit.models.user import Qualification, QualificationLevel, Role, TrainingRecord, User, UserRole
@@ -67,4 +68,5 @@ __all__ = [
     "Standard", "StandardStatus", "Supplier", "TeamRole", "ThirdPartyType", "TrailEntry",
     "TrainingRecord", "UTCDateTime", "Unit", "UnitKind", "User", "UserRole", "Verdict",
     "VersionStatus", "utcnow",
+    "JobRun", "NotificationPreference", "PlannerRun", "ProgrammeRule", "RuleKind", "SchedulerLease",
 ]
