@@ -51,6 +51,7 @@ class LiveServer:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
+        self.server = None
 
     @property
     def url(self) -> str:
@@ -76,10 +77,7 @@ def live(db_url, tmp_path, app):
         yield server
     finally:
         if server.server is not None:
-            try:
-                server.stop()
-            except OSError:
-                pass
+            server.stop()
         with live_app.app_context():
             db.session.remove()
             db.engine.dispose()
