@@ -26,6 +26,27 @@ from audit.trail.services import entries_for
 bp = Blueprint("programme", __name__, url_prefix="/programme")
 
 
+@bp.get("/planner/preview")
+@requires(Permission.MANAGE_PROGRAMME)
+def planner_preview():
+    """What the planner would propose for a programme (default: the current active one), without
+    storing anything: a read-only dry run, also what benchmarks time."""
+    from audit.programme.planner import propose_plan
+
+    programme_id = request.args.get("programme", type=int)
+    if programme_id:
+        programme = db.session.get(Programme, programme_id) or abort(404)
+    else:
+        programme = db.session.scalar(select(Programme).where(Programme.status == ProgrammeStatus.ACTIVE)
+                                      .order_by(Programme.period_start.desc()).limit(1)) or abort(404)
+    import time
+
+    started = time.perf_counter()
+    proposals, unplaced = propose_plan(programme, now=utcnow())
+    return render_template("programme/planner_preview.html", programme=programme, proposals=proposals,
+                           unplaced=unplaced, seconds=time.perf_counter() - started)
+
+
 @bp.get("/")
 @requires(Permission.VIEW_ORGANISATION)
 def index():
