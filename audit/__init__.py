@@ -20,6 +20,7 @@ BLUEPRINTS = (
     "audit.people.views",
     "audit.trail.views",
     "audit.calendar.views",
+    "audit.library.views",
 )
 
 
