@@ -19,8 +19,12 @@ BLUEPRINTS = (
     "audit.organisation.views",
     "audit.people.views",
     "audit.trail.views",
+    "audit.audits.views",
+    "audit.programme.views",
     "audit.calendar.views",
     "audit.library.views",
+    "audit.conduct.views",
+    "audit.conduct.api",
 )
 
 

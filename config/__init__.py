@@ -47,6 +47,12 @@ class BaseConfig:
 
     #: Where uploaded evidence lives when the storage backend is the file system.
     STORAGE_BACKEND = "filesystem"
+    #: Folder of the file-system storage backend (None = instance/storage).
+    STORAGE_PATH: str | None = None
+    #: Largest evidence file accepted (photos from tablets are 2-8 MB).
+    EVIDENCE_MAX_BYTES = 12 * 1024 * 1024
+    #: Default report due date: this many days after the audit's last day.
+    REPORT_DUE_DAYS = 14
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
     #: Organisation name shown in the header and reports.

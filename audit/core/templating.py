@@ -16,6 +16,8 @@ NAVIGATION: list[tuple[str, str, Permission | None]] = [
     ("organisation.site_list", "Organisation", Permission.VIEW_ORGANISATION),
     ("people.user_list", "People", Permission.VIEW_ORGANISATION),
     ("trail.index", "Trail", Permission.VIEW_TRAIL),
+    ("programme.index", "Programme", Permission.VIEW_ORGANISATION),
+    ("audits.audit_list", "Audits", Permission.VIEW_ORGANISATION),
 ]
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 STEPS = (
     "audit.demo.organisation",
     "audit.demo.library",
+    "audit.demo.programme",
 )
 
 DEMO_PASSWORD = "demo-audit-2026"

@@ -21,7 +21,13 @@ from audit.models.checklist import (
     ChecklistTemplateVersion,
     VersionStatus,
 )
-from audit.models.execution import ChecklistAnswer, Evidence, Verdict
+from audit.models.execution import (
+    AppliedMutation,
+    AuditReport,
+    ChecklistAnswer,
+    Evidence,
+    Verdict,
+)
 from audit.models.finding import (
     ActionKind,
     ActionStatus,
@@ -31,7 +37,7 @@ from audit.models.finding import (
     Grade,
 )
 from audit.models.library import Clause, ClauseTopic, Standard, StandardStatus
-from audit.models.notification import Notification
+from audit.models.notification import Notification, NotificationPreference
 from audit.models.organisation import (
     ApprovalStatus,
     Certificate,
@@ -44,6 +50,7 @@ from audit.models.organisation import (
     Unit,
     UnitKind,
 )
+from audit.models.programme import JobRun, PlannerRun, ProgrammeRule, RuleKind, SchedulerLease
 from audit.models.trail import TrailEntry
 from audit.models.types import NaiveDatetimeError, UTCDateTime, utcnow
 from audit.models.user import Qualification, QualificationLevel, Role, TrainingRecord, User, UserRole
@@ -51,6 +58,7 @@ from audit.models.user import Qualification, QualificationLevel, Role, TrainingR
 __all__ = [
     "AgendaSession", "Notification", "SessionKind",
     "CalendarToken", "FeedKind",
+    "AppliedMutation", "AuditReport",
     "ActionKind", "ActionStatus", "AnswerType", "ApprovalStatus", "Audit", "AuditKind",
     "AuditStatus", "AuditTeamMember", "Certificate", "CertificateStatus", "CertificationBody",
     "ChecklistAnswer", "ChecklistQuestion", "ChecklistSection", "ChecklistTemplate",
@@ -60,4 +68,5 @@ __all__ = [
     "Standard", "StandardStatus", "Supplier", "TeamRole", "ThirdPartyType", "TrailEntry",
     "TrainingRecord", "UTCDateTime", "Unit", "UnitKind", "User", "UserRole", "Verdict",
     "VersionStatus", "utcnow",
+    "JobRun", "NotificationPreference", "PlannerRun", "ProgrammeRule", "RuleKind", "SchedulerLease",
 ]

@@ -44,6 +44,8 @@ class Programme(db.Model):
     manager = relationship("User", foreign_keys=[manager_id])
     approved_by = relationship("User", foreign_keys=[approved_by_id])
     audits: Mapped[list[Audit]] = relationship(back_populates="programme")
+    rules = relationship("ProgrammeRule", back_populates="programme", cascade="all, delete-orphan",
+                         order_by="ProgrammeRule.id")
 
     def __repr__(self) -> str:
         return f"<Programme {self.id} {self.name!r}>"
@@ -162,6 +164,12 @@ class Audit(db.Model):
     )
     #: Bumped whenever dates or team change: calendars use it as SEQUENCE.
     revision: Mapped[int] = mapped_column(Integer, default=0)
+    #: Planned length in working days, used by the planner when no dates are set yet.
+    planned_days: Mapped[int] = mapped_column(Integer, default=1)
+    #: The programme rule that generated this audit, and which occurrence of it
+    #: (e.g. "rule:4:2026-05-01"): a unique key makes generation idempotent.
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("programme_rules.id", ondelete="SET NULL"))
+    generation_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     report_due_on: Mapped[dt.date | None] = mapped_column(Date)
     report_issued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
@@ -178,6 +186,7 @@ class Audit(db.Model):
     certificate = relationship("Certificate")
     certification_body = relationship("CertificationBody")
     checklist_version = relationship("ChecklistTemplateVersion")
+    rule = relationship("ProgrammeRule", back_populates="audits")
     units = relationship("Unit", secondary=audit_units, order_by="Unit.name")
     standards = relationship("Standard", secondary=audit_standards, order_by="Standard.code")
     clauses = relationship("Clause", secondary=audit_clauses, order_by="Clause.position")
@@ -203,6 +212,26 @@ class Audit(db.Model):
             if member.role is TeamRole.LEAD:
                 return member.user
         return None
+
+    @property
+    def auditors(self) -> list:
+        """Members who actually audit (lead, auditors, trainees): experts and observers never count."""
+        return [m.user for m in self.team if m.role.is_auditing]
+
+    @property
+    def is_open(self) -> bool:
+        """Not yet finished nor abandoned: still occupies people's calendars."""
+        return self.status not in (AuditStatus.CANCELLED, AuditStatus.POSTPONED, AuditStatus.CLOSED)
+
+    def local_dates(self) -> tuple[dt.date, dt.date] | None:
+        """First and last day of the audit in its site's zone, or None without dates."""
+        if self.starts_at is None or self.ends_at is None:
+            return None
+        import zoneinfo
+
+        zone = zoneinfo.ZoneInfo(self.timezone)
+        last = self.ends_at - dt.timedelta(microseconds=1)
+        return self.starts_at.astimezone(zone).date(), max(last, self.starts_at).astimezone(zone).date()
 
     def __repr__(self) -> str:
         return f"<Audit {self.reference} {self.status.value}>"

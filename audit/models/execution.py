@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from audit.extensions import db
@@ -68,6 +68,9 @@ class Evidence(db.Model):
     client_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     audit_id: Mapped[int] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
     answer_id: Mapped[int | None] = mapped_column(ForeignKey("checklist_answers.id"))
+    #: The checklist question the evidence was taken for (independent of the answer row, so a
+    #: photo taken before the verdict never bumps the answer's version).
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("checklist_questions.id"))
     finding_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id"))
     storage_key: Mapped[str] = mapped_column(String(200))
     thumbnail_key: Mapped[str | None] = mapped_column(String(200))
@@ -83,6 +86,77 @@ class Evidence(db.Model):
 
     audit = relationship("Audit")
     answer = relationship("ChecklistAnswer")
+    question = relationship("ChecklistQuestion")
+    uploaded_by = relationship("User")
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
 
     def __repr__(self) -> str:
         return f"<Evidence {self.id} {self.content_type}>"
+
+
+class AppliedMutation(db.Model):
+    """A client-generated mutation id already applied, with the response it produced.
+
+    Tablets queue changes offline and replay them when the connection returns; a replay whose
+    response was lost arrives twice. The second arrival returns the stored result instead of
+    applying the change again.
+    """
+
+    __tablename__ = "applied_mutations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mutation_id: Mapped[str] = mapped_column(String(64), unique=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: What was applied: "answer" or "evidence".
+    kind: Mapped[str] = mapped_column(String(20))
+    #: The JSON body returned the first time.
+    result: Mapped[dict] = mapped_column(JSON)
+    applied_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<AppliedMutation {self.mutation_id} {self.kind}>"
+
+
+class AuditReport(db.Model):
+    """The closing record of an audit (ISO 19011 6.4.10 and 6.5.1): what the report states."""
+
+    __tablename__ = "audit_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"), unique=True)
+    conclusions: Mapped[str | None] = mapped_column(Text)
+    #: Degree to which the audit criteria are fulfilled, in the team's words.
+    fulfilment: Mapped[str | None] = mapped_column(Text)
+    #: Good practices and other positive findings.
+    positive_findings: Mapped[str | None] = mapped_column(Text)
+    #: Areas within the scope that were not covered, and why.
+    areas_not_covered: Mapped[str | None] = mapped_column(Text)
+    #: Unresolved diverging opinions between the team and the auditee.
+    diverging_opinions: Mapped[str | None] = mapped_column(Text)
+    follow_up: Mapped[str | None] = mapped_column(Text)
+    #: Sampling statement; every report must say audits are based on samples.
+    sampling_statement: Mapped[str | None] = mapped_column(Text)
+    signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    signed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: The auditee representative who acknowledged the report (name as given at closing).
+    acknowledged_by_name: Mapped[str | None] = mapped_column(String(160))
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    issued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    version_id: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+    audit = relationship("Audit")
+    signed_by = relationship("User", foreign_keys=[signed_by_id])
+    acknowledged_by = relationship("User", foreign_keys=[acknowledged_by_id])
+    issued_by = relationship("User", foreign_keys=[issued_by_id])
+
+    def __repr__(self) -> str:
+        return f"<AuditReport {self.audit_id} issued={self.issued_at is not None}>"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from audit.extensions import db
@@ -38,3 +38,22 @@ class Notification(db.Model):
 
     def __repr__(self) -> str:
         return f"<Notification {self.id} {self.kind} → {self.user_id}>"
+
+
+class NotificationPreference(db.Model):
+    """One user's choice for one kind of notification: in the app, by e-mail, or both.
+
+    No row = the default: shown in the app and e-mailed.
+    """
+
+    __tablename__ = "notification_preferences"
+    __table_args__ = (UniqueConstraint("user_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(60))
+    in_app: Mapped[bool] = mapped_column(default=True)
+    email: Mapped[bool] = mapped_column(default=True)
+
+    def __repr__(self) -> str:
+        return f"<NotificationPreference {self.user_id} {self.kind} app={self.in_app} mail={self.email}>"

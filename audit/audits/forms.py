@@ -1,0 +1,152 @@
+"""Audit forms. Choices are filled from the database per request (``fill_choices``)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import (
+    DateField,
+    DateTimeLocalField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from audit.core.forms import MultiCheckboxField
+from audit.extensions import db
+from audit.models import (
+    AuditKind,
+    AuditStatus,
+    Certificate,
+    CertificationBody,
+    ChecklistTemplateVersion,
+    Programme,
+    Site,
+    Standard,
+    Supplier,
+    TeamRole,
+    ThirdPartyType,
+    Unit,
+    User,
+)
+
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+
+
+def _enum_choices(enum_cls, blank: str | None = None) -> list[SelectChoice]:
+    choices = [SelectChoice(m.value, m.label) for m in enum_cls]
+    return [SelectChoice("", blank)] + choices if blank is not None else choices
+
+
+def _rows(model, order, blank: str | None = "—", label=lambda o: o.name) -> list[tuple[int, str]]:
+    choices = [(o.id, label(o)) for o in db.session.scalars(select(model).order_by(order))]
+    return [(0, blank)] + choices if blank is not None else choices
+
+
+class AuditForm(FlaskForm):
+    """Create or edit an audit: kind, auditee, scope, dates in the audit's local time."""
+
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    kind = SelectField("Kind", choices=_enum_choices(AuditKind))
+    third_party_type = SelectField("Certification audit type",
+                                   choices=_enum_choices(ThirdPartyType, blank="— (not third-party)"),
+                                   validate_choice=False, default="")
+    programme_id = SelectField("Programme", coerce=int, validate_choice=False)
+    site_id = SelectField("Site", coerce=int, validate_choice=False)
+    supplier_id = SelectField("Supplier (second-party audits)", coerce=int, validate_choice=False)
+    certificate_id = SelectField("Certificate (third-party audits)", coerce=int, validate_choice=False)
+    certification_body_id = SelectField("Certification body", coerce=int, validate_choice=False)
+    audit_client = StringField("Audit client", validators=[Optional(), Length(max=160)],
+                               description="Who commissions the audit (e.g. top management).")
+    objectives = TextAreaField("Objectives", validators=[Optional()])
+    scope = TextAreaField("Scope", validators=[Optional()])
+    criteria = TextAreaField("Criteria", validators=[Optional()],
+                             description="Standards, clauses, procedures the audit checks against.")
+    unit_ids = MultiCheckboxField("Units in scope", coerce=int, validate_choice=False)
+    standard_ids = MultiCheckboxField("Standards", coerce=int, validate_choice=False)
+    checklist_version_id = SelectField("Checklist version", coerce=int, validate_choice=False)
+    planned_date = DateField("Planned date", validators=[Optional()],
+                             description="Kept when the audit is rescheduled.")
+    planned_days = IntegerField("Planned days", default=1, validators=[NumberRange(1, 30)])
+    starts_local = DateTimeLocalField("Starts (local time at the site)", format=DATETIME_FORMATS,
+                                      validators=[Optional()])
+    ends_local = DateTimeLocalField("Ends (local time at the site)", format=DATETIME_FORMATS,
+                                    validators=[Optional()])
+    report_due_on = DateField("Report due", validators=[Optional()])
+    version = HiddenField()
+
+    def fill_choices(self) -> None:
+        self.programme_id.choices = _rows(Programme, Programme.period_start.desc())
+        self.site_id.choices = _rows(Site, Site.name)
+        self.supplier_id.choices = _rows(Supplier, Supplier.name)
+        self.certificate_id.choices = _rows(
+            Certificate, Certificate.number, label=lambda c: f"{c.number} ({c.scope[:40]})")
+        self.certification_body_id.choices = _rows(CertificationBody, CertificationBody.name)
+        self.unit_ids.choices = _rows(Unit, Unit.name, blank=None)
+        self.standard_ids.choices = _rows(Standard, Standard.code, blank=None, label=lambda s: s.label)
+        self.checklist_version_id.choices = _rows(
+            ChecklistTemplateVersion, ChecklistTemplateVersion.id,
+            label=lambda v: f"{getattr(v.template, 'name', 'Template')} v{getattr(v, 'number', v.id)}")
+
+    def values(self) -> dict:
+        """Form data as the service expects it (0 = none)."""
+        data = {name: f.data for name, f in self._fields.items() if name not in ("csrf_token", "version")}
+        for key in ("programme_id", "site_id", "supplier_id", "certificate_id",
+                    "certification_body_id", "checklist_version_id"):
+            data[key] = data.get(key) or None
+        return data
+
+
+class TeamMemberForm(FlaskForm):
+    """Add one person to the team."""
+
+    user_id = SelectField("Person", coerce=int, validate_choice=False)
+    role = SelectField("Role", choices=_enum_choices(TeamRole))
+    justification = TextAreaField(
+        "Impartiality justification", validators=[Optional()],
+        description="Only when the person owns or belongs to an audited unit (small organisations).")
+
+    def fill_choices(self) -> None:
+        stmt = select(User).where(User.is_active.is_(True), User.supplier_id.is_(None)).order_by(User.name)
+        self.user_id.choices = [(0, "— choose —")] + [(u.id, u.name) for u in db.session.scalars(stmt)]
+
+
+class StatusForm(FlaskForm):
+    """Move the audit along its life cycle."""
+
+    status = SelectField("New status", choices=_enum_choices(AuditStatus))
+    reason = TextAreaField("Reason", validators=[Optional()],
+                           description="Required when postponing or cancelling.")
+
+
+class RescheduleForm(FlaskForm):
+    """Move an audit's dates (the originally planned date stays)."""
+
+    starts_local = DateTimeLocalField("New start (local)", format=DATETIME_FORMATS, validators=[DataRequired()])
+    ends_local = DateTimeLocalField("New end (local)", format=DATETIME_FORMATS, validators=[DataRequired()])
+    reason = StringField("Reason", validators=[Optional(), Length(max=200)])
+
+
+class AuditFilterForm(FlaskForm):
+    """Filters of the audit list and the calendar (GET, no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    site = SelectField("Site", coerce=int, validate_choice=False)
+    auditor = SelectField("Auditor", coerce=int, validate_choice=False)
+    kind = SelectField("Kind", choices=_enum_choices(AuditKind, blank="All kinds"))
+    status = SelectField("Status", choices=_enum_choices(AuditStatus, blank="All statuses"))
+    programme = SelectField("Programme", coerce=int, validate_choice=False)
+
+    def fill_choices(self) -> None:
+        from audit.models import Role, UserRole
+
+        self.site.choices = _rows(Site, Site.name, blank="All sites")
+        stmt = (select(User).join(UserRole).where(UserRole.role == Role.AUDITOR).order_by(User.name))
+        self.auditor.choices = [(0, "All auditors")] + [(u.id, u.name) for u in db.session.scalars(stmt)]
+        self.programme.choices = _rows(Programme, Programme.period_start.desc(), blank="All programmes")

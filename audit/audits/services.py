@@ -1,0 +1,331 @@
+"""Audit rules: creating and editing audits, their team, and their life cycle.
+
+Wall-clock times arrive as naive local datetimes in the audit's zone (its site's, else its
+supplier's) and are stored in UTC. Any change that moves a date or changes the team bumps
+``revision`` (calendar SEQUENCE) and is re-checked against every team rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from sqlalchemy import func, select
+
+from audit.audits.team import member_problems, team_problems
+from audit.core.errors import DomainError, StaleObject
+from audit.core.services import get_or_fail
+from audit.extensions import db
+from audit.models import (
+    Audit,
+    AuditKind,
+    AuditStatus,
+    AuditTeamMember,
+    Certificate,
+    CertificationBody,
+    Programme,
+    Site,
+    Standard,
+    Supplier,
+    TeamRole,
+    ThirdPartyType,
+    Unit,
+    User,
+)
+from audit.trail.services import apply_changes, record, snapshot
+
+REFERENCE_PREFIX = {AuditKind.INTERNAL: "IA", AuditKind.SECOND_PARTY: "SA", AuditKind.THIRD_PARTY: "CA"}
+
+#: Allowed moves of the life cycle (DOMAIN.md §4). Side exits need a reason.
+TRANSITIONS: dict[AuditStatus, tuple[AuditStatus, ...]] = {
+    AuditStatus.PLANNED: (AuditStatus.SCHEDULED, AuditStatus.POSTPONED, AuditStatus.CANCELLED),
+    AuditStatus.SCHEDULED: (AuditStatus.PLAN_ISSUED, AuditStatus.IN_PROGRESS, AuditStatus.PLANNED,
+                            AuditStatus.POSTPONED, AuditStatus.CANCELLED),
+    AuditStatus.PLAN_ISSUED: (AuditStatus.IN_PROGRESS, AuditStatus.POSTPONED, AuditStatus.CANCELLED),
+    AuditStatus.IN_PROGRESS: (AuditStatus.FIELDWORK_COMPLETE,),
+    AuditStatus.FIELDWORK_COMPLETE: (AuditStatus.REPORT_ISSUED, AuditStatus.IN_PROGRESS),
+    AuditStatus.REPORT_ISSUED: (AuditStatus.FOLLOW_UP, AuditStatus.CLOSED),
+    AuditStatus.FOLLOW_UP: (AuditStatus.CLOSED,),
+    AuditStatus.POSTPONED: (AuditStatus.PLANNED, AuditStatus.SCHEDULED, AuditStatus.CANCELLED),
+    AuditStatus.CLOSED: (),
+    AuditStatus.CANCELLED: (),
+}
+NEEDS_REASON = (AuditStatus.POSTPONED, AuditStatus.CANCELLED)
+#: Statuses from which the audit counts as staffed and dated.
+NEEDS_LEAD_AND_DATES = (AuditStatus.SCHEDULED, AuditStatus.PLAN_ISSUED, AuditStatus.IN_PROGRESS)
+
+#: Default days between the last audit day and the report due date (DEFAULT, configurable).
+REPORT_DUE_DAYS = 14
+
+
+def next_reference(kind: AuditKind, year: int) -> str:
+    """``IA-2026-014``: prefix by kind, year, and a running number per prefix and year."""
+    prefix = f"{REFERENCE_PREFIX[kind]}-{year}-"
+    last = db.session.scalar(select(func.max(Audit.reference)).where(Audit.reference.like(prefix + "%")))
+    number = int(last.rsplit("-", 1)[1]) + 1 if last else 1
+    return f"{prefix}{number:03d}"
+
+
+def to_utc(local: dt.datetime | None, zone: str) -> dt.datetime | None:
+    """A naive wall-clock time in ``zone`` → aware UTC (a time in a DST gap moves forward)."""
+    if local is None:
+        return None
+    if local.tzinfo is not None:
+        return local.astimezone(dt.UTC)
+    tz = zoneinfo.ZoneInfo(zone)
+    aware = local.replace(tzinfo=tz)
+    # Round-trip to detect wall times that do not exist (spring-forward gap).
+    back = aware.astimezone(dt.UTC).astimezone(tz)
+    if back.replace(tzinfo=None) != local:
+        aware = back
+    return aware.astimezone(dt.UTC)
+
+
+def to_local(value: dt.datetime | None, zone: str) -> dt.datetime | None:
+    """Aware UTC → naive wall-clock time in ``zone`` (for forms)."""
+    if value is None:
+        return None
+    return value.astimezone(zoneinfo.ZoneInfo(zone)).replace(tzinfo=None)
+
+
+def _ids(values) -> list[int]:
+    return [int(v) for v in (values or []) if v]
+
+
+def _scope_values(data: dict, audit: Audit | None) -> dict:
+    """Validate the form data into model values (everything but dates and team)."""
+    title = (data.get("title") or "").strip()
+    if not title:
+        raise DomainError("Give the audit a title.", field="title")
+    kind = data.get("kind")
+    kind = AuditKind(kind) if isinstance(kind, str) else kind
+    if kind is None:
+        raise DomainError("Choose the kind of audit.", field="kind")
+    tp = data.get("third_party_type") or None
+    tp = ThirdPartyType(tp) if isinstance(tp, str) else tp
+    if kind is AuditKind.THIRD_PARTY and tp is None:
+        raise DomainError("A certification audit needs its type (stage 1, surveillance, ...).",
+                          field="third_party_type")
+    if kind is not AuditKind.THIRD_PARTY:
+        tp = None
+    site = get_or_fail(Site, data.get("site_id"), field="site_id", what="site", optional=True)
+    supplier = get_or_fail(Supplier, data.get("supplier_id"), field="supplier_id", what="supplier",
+                           optional=True)
+    if kind is AuditKind.SECOND_PARTY and supplier is None:
+        raise DomainError("A supplier audit needs the supplier.", field="supplier_id")
+    if kind is not AuditKind.SECOND_PARTY and site is None:
+        raise DomainError("Choose the site where the audit happens.", field="site_id")
+    programme = get_or_fail(Programme, data.get("programme_id"), field="programme_id",
+                            what="programme", optional=True)
+    certificate = get_or_fail(Certificate, data.get("certificate_id"), field="certificate_id",
+                              what="certificate", optional=True)
+    cb = get_or_fail(CertificationBody, data.get("certification_body_id"),
+                     field="certification_body_id", what="certification body", optional=True)
+    units = list(db.session.scalars(select(Unit).where(Unit.id.in_(_ids(data.get("unit_ids"))))))
+    standards = list(db.session.scalars(select(Standard).where(Standard.id.in_(_ids(data.get("standard_ids"))))))
+    if kind is AuditKind.THIRD_PARTY and certificate is not None and cb is None:
+        cb = certificate.certification_body
+    planned_days = int(data.get("planned_days") or 1)
+    if not 1 <= planned_days <= 30:
+        raise DomainError("An audit lasts between 1 and 30 days.", field="planned_days")
+    values = {
+        "title": title, "kind": kind, "third_party_type": tp, "site": site, "supplier": supplier,
+        "programme": programme, "certificate": certificate, "certification_body": cb,
+        "audit_client": (data.get("audit_client") or "").strip() or None,
+        "objectives": (data.get("objectives") or "").strip() or None,
+        "scope": (data.get("scope") or "").strip() or None,
+        "criteria": (data.get("criteria") or "").strip() or None,
+        "units": units, "standards": standards, "planned_days": planned_days,
+    }
+    if "checklist_version_id" in data:
+        from audit.models import ChecklistTemplateVersion
+
+        values["checklist_version"] = get_or_fail(
+            ChecklistTemplateVersion, data.get("checklist_version_id"), field="checklist_version_id",
+            what="checklist version", optional=True)
+    if "planned_date" in data and (audit is None or audit.planned_date is None):
+        # The originally planned date is kept once set: rescheduling moves starts_at only.
+        values["planned_date"] = data.get("planned_date")
+    if "report_due_on" in data:
+        values["report_due_on"] = data.get("report_due_on")
+    return values
+
+
+def _date_values(data: dict, zone: str) -> dict:
+    """Local start/end → UTC, validated."""
+    if "starts_local" not in data and "ends_local" not in data:
+        return {}
+    starts = to_utc(data.get("starts_local"), zone)
+    ends = to_utc(data.get("ends_local"), zone)
+    if (starts is None) != (ends is None):
+        raise DomainError("Give both the start and the end, or neither.",
+                          field="ends_local" if ends is None else "starts_local")
+    if starts is not None and ends <= starts:
+        raise DomainError("The audit must end after it starts.", field="ends_local")
+    return {"starts_at": starts, "ends_at": ends}
+
+
+def _raise_first(problems, field: str | None = None) -> None:
+    if problems:
+        raise DomainError(" ".join(p.message for p in problems), field=field)
+
+
+def create_audit(data: dict, *, actor, now: dt.datetime) -> Audit:
+    """Create an audit from form data; the reference is generated from kind and year."""
+    values = _scope_values(data, None)
+    zone = (values["site"] or values["supplier"]).timezone if (values["site"] or values["supplier"]) else "UTC"
+    values.update(_date_values(data, zone))
+    year_source = values.get("starts_at") or values.get("planned_date") or now
+    audit = Audit(reference=next_reference(values["kind"], year_source.year), status=AuditStatus.PLANNED,
+                  revision=0, created_at=now, updated_at=now)
+    for key, value in values.items():
+        setattr(audit, key, value)
+    if audit.planned_date is None and audit.starts_at is not None:
+        audit.planned_date = to_local(audit.starts_at, zone).date()
+    if audit.report_due_on is None and audit.ends_at is not None:
+        audit.report_due_on = to_local(audit.ends_at, zone).date() + dt.timedelta(days=REPORT_DUE_DAYS)
+    db.session.add(audit)
+    db.session.flush()
+    record(audit, "create", actor=actor, now=now, summary=f"Created audit {audit.reference}",
+           changes=snapshot({k: v for k, v in values.items()}))
+    return audit
+
+
+def _check_version(audit: Audit, version: int | None) -> None:
+    if version is not None and int(version) != audit.version_id:
+        raise StaleObject("Someone else changed this audit while you were editing: reload and try again.")
+
+
+def update_audit(audit: Audit, data: dict, *, actor, now: dt.datetime, version: int | None = None) -> Audit:
+    """Edit an audit. Moving dates bumps the revision and re-checks the team rules."""
+    _check_version(audit, version)
+    if audit.status in (AuditStatus.CLOSED, AuditStatus.CANCELLED):
+        raise DomainError(f"A {audit.status.label.lower()} audit can no longer be edited.")
+    values = _scope_values(data, audit)
+    zone = (values["site"] or values["supplier"]).timezone if (values["site"] or values["supplier"]) else "UTC"
+    values.update(_date_values(data, zone))
+    changes = apply_changes(audit, values)
+    if not changes:
+        return audit
+    if {"starts_at", "ends_at"} & changes.keys():
+        audit.revision += 1
+        if audit.ends_at is not None and "report_due_on" not in changes:
+            audit.report_due_on = to_local(audit.ends_at, zone).date() + dt.timedelta(days=REPORT_DUE_DAYS)
+    audit.updated_at = now
+    db.session.flush()
+    if {"starts_at", "ends_at", "units", "standards"} & changes.keys():
+        _raise_first(team_problems(audit, today=now.date()))
+    record(audit, "update", actor=actor, now=now, summary=f"Updated audit {audit.reference}",
+           changes=changes)
+    return audit
+
+
+def reschedule_audit(audit: Audit, *, starts_local: dt.datetime, ends_local: dt.datetime, actor,
+                     now: dt.datetime, reason: str | None = None) -> Audit:
+    """Move an audit's dates (the planned date is kept); the team must still be valid."""
+    if not audit.is_open:
+        raise DomainError(f"A {audit.status.label.lower()} audit cannot be rescheduled.")
+    values = _date_values({"starts_local": starts_local, "ends_local": ends_local}, audit.timezone)
+    if values["starts_at"] is None:
+        raise DomainError("Give the new start and end.", field="starts_local")
+    changes = apply_changes(audit, values)
+    if not changes:
+        return audit
+    audit.revision += 1
+    audit.updated_at = now
+    if audit.planned_date is None:
+        audit.planned_date = to_local(audit.starts_at, audit.timezone).date()
+    audit.report_due_on = to_local(audit.ends_at, audit.timezone).date() + dt.timedelta(days=REPORT_DUE_DAYS)
+    db.session.flush()
+    _raise_first(team_problems(audit, today=now.date()), field="starts_local")
+    record(audit, "reschedule", actor=actor, now=now,
+           summary=f"Rescheduled {audit.reference}" + (f": {reason}" if reason else ""), changes=changes)
+    return audit
+
+
+def add_team_member(audit: Audit, user: User, role: TeamRole, *, justification: str | None = None,
+                    actor, now: dt.datetime) -> AuditTeamMember:
+    """Put ``user`` in the team, enforcing competence, impartiality and no double booking."""
+    if not audit.is_open:
+        raise DomainError(f"The team of a {audit.status.label.lower()} audit cannot change.")
+    for member in audit.team:
+        if member.user_id == user.id:
+            raise DomainError(f"{user.name} is already in the team as {member.role.label.lower()}.",
+                              field="user_id")
+    if role is TeamRole.LEAD and audit.lead is not None:
+        raise DomainError(f"{audit.lead.name} already leads this audit: remove them first.", field="role")
+    _raise_first(member_problems(audit, user, role, justification=justification, today=now.date()),
+                 field="user_id")
+    justification = (justification or "").strip() or None
+    member = AuditTeamMember(user=user, role=role, impartiality_justification=justification)
+    audit.team.append(member)
+    audit.revision += 1
+    audit.updated_at = now
+    db.session.flush()
+    changes = {"user": user.id, "role": role.value}
+    if justification:
+        changes["impartiality_justification"] = justification
+    record(audit, "team_add", actor=actor, now=now,
+           summary=f"{user.name} joined {audit.reference} as {role.label.lower()}", changes=changes)
+    return member
+
+
+def remove_team_member(audit: Audit, member: AuditTeamMember, *, actor, now: dt.datetime) -> None:
+    """Take someone out of the team; a scheduled audit keeps its lead."""
+    if member.audit_id != audit.id:
+        raise DomainError("That person is not in this audit's team.")
+    if member.role is TeamRole.LEAD and audit.status in NEEDS_LEAD_AND_DATES:
+        raise DomainError("A scheduled audit needs its lead: assign another lead first "
+                          "or move the audit back to planned.")
+    audit.team.remove(member)
+    audit.revision += 1
+    audit.updated_at = now
+    db.session.flush()
+    record(audit, "team_remove", actor=actor, now=now,
+           summary=f"{member.user.name} left {audit.reference}",
+           changes={"user": member.user_id, "role": member.role.value})
+
+
+def change_status(audit: Audit, new: AuditStatus, *, reason: str | None = None, actor,
+                  now: dt.datetime) -> Audit:
+    """Move the audit along its life cycle; postponement and cancellation need a reason."""
+    old = audit.status
+    if new is old:
+        return audit
+    if new not in TRANSITIONS[old]:
+        raise DomainError(f"An audit cannot go from {old.label.lower()} to {new.label.lower()}.",
+                          field="status")
+    reason = (reason or "").strip() or None
+    if new in NEEDS_REASON and not reason:
+        raise DomainError(f"Say why the audit is {new.label.lower()}.", field="reason")
+    if new in NEEDS_LEAD_AND_DATES:
+        # Third-party audits are staffed by the certification body; our people join as guides.
+        if audit.lead is None and audit.kind is not AuditKind.THIRD_PARTY:
+            raise DomainError("Assign a lead auditor first (technical experts and observers do not "
+                              "count as auditors).", field="status")
+        if audit.starts_at is None:
+            raise DomainError("Set the audit dates first.", field="status")
+        _raise_first(team_problems(audit, today=now.date()), field="status")
+    audit.status = new
+    if new in NEEDS_REASON:
+        audit.status_reason = reason
+        audit.revision += 1  # calendars must show the cancellation / removal
+    if new is AuditStatus.CANCELLED:
+        audit.cancelled_at = now
+    if new is AuditStatus.REPORT_ISSUED and audit.report_issued_at is None:
+        audit.report_issued_at = now
+    if old is AuditStatus.POSTPONED:
+        audit.revision += 1
+    audit.updated_at = now
+    db.session.flush()
+    changes = {"status": [old.value, new.value]}
+    if reason:
+        changes["reason"] = reason
+    record(audit, "status", actor=actor, now=now,
+           summary=f"{audit.reference}: {old.label.lower()} → {new.label.lower()}", changes=changes)
+    return audit
+
+
+def allowed_transitions(audit: Audit) -> tuple[AuditStatus, ...]:
+    """Where the audit may go next (for the status form)."""
+    return TRANSITIONS[audit.status]

@@ -1,0 +1,182 @@
+"""Team assignment rules (ISO 19011 clause 7, ISO 9001 9.2.2 c), shared by services and the planner.
+
+Every rule returns plain-language problems instead of raising, so the planner can try many
+candidates cheaply and the services can raise the first problem as a DomainError.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from audit.extensions import db
+from audit.models import Audit, AuditStatus, AuditTeamMember, QualificationLevel, TeamRole, Unit, User
+
+#: Statuses whose audits no longer occupy anybody's calendar.
+INACTIVE_STATUSES = (AuditStatus.CANCELLED, AuditStatus.POSTPONED)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule: ``rule`` is a stable code (tests, planner), ``message`` is for people."""
+
+    rule: str
+    message: str
+
+
+def _fmt(day: dt.date) -> str:
+    return day.strftime("%d %b %Y")
+
+
+def audit_days(audit: Audit, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The days an assignment must be valid on: the audit's dates, else its planned date, else today."""
+    local = audit.local_dates()
+    if local:
+        return local
+    day = audit.planned_date or today
+    return day, day + dt.timedelta(days=max((audit.planned_days or 1) - 1, 0))
+
+
+def qualification_problems(user: User, role: TeamRole, standards, first: dt.date, last: dt.date) -> list[Problem]:
+    """Competence: auditing members need a valid qualification for every standard in scope on
+    every audit day; trainees may hold a trainee level; the lead needs a lead qualification."""
+    if not role.is_auditing:
+        return []
+    if not standards:
+        return [Problem("no_standard", "Add the standards in scope before assigning auditors: "
+                                       "qualifications are checked per standard.")]
+    problems: list[Problem] = []
+    needed = QualificationLevel.TRAINEE if role is TeamRole.TRAINEE else QualificationLevel.AUDITOR
+    has_lead = False
+    for standard in standards:
+        valid = [q for q in user.qualifications
+                 if q.standard_id == standard.id and q.is_valid_on(first) and q.is_valid_on(last)]
+        if not valid:
+            held = [q for q in user.qualifications if q.standard_id == standard.id]
+            if held:
+                until = max((q.valid_until for q in held if q.valid_until), default=None)
+                detail = f" (expired {_fmt(until)})" if until and until < last else ""
+                problems.append(Problem(
+                    "qualification_expired",
+                    f"{user.name}'s {standard.code} qualification is not valid on the audit dates "
+                    f"{_fmt(first)} – {_fmt(last)}{detail}."))
+            else:
+                problems.append(Problem(
+                    "not_qualified", f"{user.name} holds no {standard.code} auditor qualification."))
+            continue
+        best = max(valid, key=lambda q: q.level.rank)
+        if best.level.rank < needed.rank:
+            problems.append(Problem(
+                "level_too_low",
+                f"{user.name} is only qualified as {best.level.label} for {standard.code}; "
+                f"the {role.label.lower()} role needs {needed.label}."))
+        if best.level is QualificationLevel.LEAD:
+            has_lead = True
+    if role is TeamRole.LEAD and not problems and not has_lead:
+        codes = ", ".join(s.code for s in standards)
+        problems.append(Problem(
+            "lead_not_qualified",
+            f"{user.name} cannot lead: no valid lead-auditor qualification for {codes}."))
+    return problems
+
+
+def impartiality_problems(user: User, role: TeamRole, units, justification: str | None) -> list[Problem]:
+    """Objectivity: no auditing a unit you own or belong to, unless a justification is recorded."""
+    if not role.is_auditing or (justification or "").strip():
+        return []
+    problems = []
+    for unit in units:
+        if unit.owner_id == user.id:
+            why = "owns"
+        elif any(m.id == user.id for m in unit.members):
+            why = "belongs to"
+        else:
+            continue
+        problems.append(Problem(
+            "impartiality",
+            f"{user.name} {why} {unit.name} and may not audit it. A coordinator may record a "
+            f"justification (e.g. a small organisation) to allow it."))
+    return problems
+
+
+def overlapping_audits(user_ids, starts_at: dt.datetime | None, ends_at: dt.datetime | None,
+                       *, exclude_audit_id: int | None = None) -> dict[int, list[Audit]]:
+    """Other live audits of each user that overlap the interval (one query)."""
+    if starts_at is None or ends_at is None or not user_ids:
+        return {}
+    stmt = (
+        select(AuditTeamMember.user_id, Audit)
+        .join(Audit, AuditTeamMember.audit_id == Audit.id)
+        .where(AuditTeamMember.user_id.in_(list(user_ids)),
+               AuditTeamMember.role != TeamRole.GUIDE,
+               Audit.status.not_in(INACTIVE_STATUSES),
+               Audit.starts_at < ends_at, Audit.ends_at > starts_at)
+    )
+    if exclude_audit_id is not None:
+        stmt = stmt.where(Audit.id != exclude_audit_id)
+    result: dict[int, list[Audit]] = {}
+    for user_id, other in db.session.execute(stmt):
+        result.setdefault(user_id, []).append(other)
+    return result
+
+
+def double_booking_problems(user: User, role: TeamRole, audit: Audit) -> list[Problem]:
+    """Nobody (guides aside: the auditee appoints them) is in two overlapping audits."""
+    if role is TeamRole.GUIDE:
+        return []
+    clashes = overlapping_audits([user.id], audit.starts_at, audit.ends_at,
+                                 exclude_audit_id=audit.id).get(user.id, [])
+    return [Problem("double_booking",
+                    f"{user.name} is already booked on {other.reference} ({other.title}) at that time.")
+            for other in clashes]
+
+
+def member_problems(audit: Audit, user: User, role: TeamRole, *, justification: str | None = None,
+                    today: dt.date) -> list[Problem]:
+    """Every rule for putting ``user`` in ``audit``'s team as ``role``."""
+    first, last = audit_days(audit, today)
+    problems: list[Problem] = []
+    if not user.is_active:
+        problems.append(Problem("inactive", f"{user.name}'s account is deactivated."))
+    problems += qualification_problems(user, role, audit.standards, first, last)
+    problems += impartiality_problems(user, role, audit.units, justification)
+    problems += double_booking_problems(user, role, audit)
+    return problems
+
+
+def team_problems(audit: Audit, *, today: dt.date) -> list[Problem]:
+    """Re-check the whole current team (after dates, scope or standards change)."""
+    problems: list[Problem] = []
+    leads = [m for m in audit.team if m.role is TeamRole.LEAD]
+    if len(leads) > 1:
+        problems.append(Problem("two_leads", "An audit has exactly one lead auditor."))
+    for member in audit.team:
+        problems += member_problems(audit, member.user, member.role,
+                                    justification=member.impartiality_justification, today=today)
+    return problems
+
+
+def load_candidates() -> list[User]:
+    """Active auditors with qualifications loaded (the planner's pool, one query each)."""
+    from audit.models import Role, UserRole
+
+    stmt = (
+        select(User)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(User.is_active.is_(True), UserRole.role == Role.AUDITOR)
+        .options(selectinload(User.qualifications))
+        .order_by(User.id)
+        .distinct()
+    )
+    return list(db.session.scalars(stmt))
+
+
+def units_with_people(unit_ids) -> list[Unit]:
+    """Units with owner and members loaded, for impartiality checks."""
+    if not unit_ids:
+        return []
+    return list(db.session.scalars(select(Unit).where(Unit.id.in_(list(unit_ids)))
+                                   .options(selectinload(Unit.members))))

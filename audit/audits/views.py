@@ -1,0 +1,241 @@
+"""Audit pages: the list, create/edit, the audit page with its sections, team and status."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from audit.audits import AUDIT_PAGE_SECTIONS, forms, services
+from audit.audits.queries import audit_list_query, read_filters
+from audit.auth.permissions import Permission, requires
+from audit.core.errors import DomainError
+from audit.core.forms import attach_error
+from audit.extensions import db
+from audit.models import (
+    Audit,
+    AuditStatus,
+    AuditTeamMember,
+    TeamRole,
+    User,
+    utcnow,
+)
+from audit.trail.services import entries_for
+
+bp = Blueprint("audits", __name__, url_prefix="/audits")
+
+PAGE_SIZE = 50
+
+
+def _safe_next() -> str | None:
+    """A local path to return to after a form (never another host)."""
+    target = request.form.get("next") or ""
+    return target if target.startswith("/") and not target.startswith("//") else None
+
+
+@bp.get("/")
+@requires(Permission.VIEW_ORGANISATION)
+def audit_list():
+    """All audits, newest dates first, filterable by site, auditor, kind, status and programme."""
+    form, filters = read_filters(request.args)
+    page = max(request.args.get("page", 1, type=int), 1)
+    stmt = audit_list_query(filters)
+    total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(Audit.id).subquery()))
+    audits = db.session.scalars(
+        stmt.order_by(Audit.starts_at.desc().nulls_last(), Audit.planned_date.desc(), Audit.id.desc())
+        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+    ).unique().all()
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template("audits/list.html", audits=audits, form=form, page=page, total=total,
+                           pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), args=args)
+
+
+def _form_for(audit: Audit | None) -> forms.AuditForm:
+    if audit is None or request.method == "POST":
+        form = forms.AuditForm()
+    else:
+        form = forms.AuditForm(data={
+            "title": audit.title, "kind": audit.kind.value,
+            "third_party_type": audit.third_party_type.value if audit.third_party_type else "",
+            "programme_id": audit.programme_id or 0, "site_id": audit.site_id or 0,
+            "supplier_id": audit.supplier_id or 0, "certificate_id": audit.certificate_id or 0,
+            "certification_body_id": audit.certification_body_id or 0,
+            "audit_client": audit.audit_client, "objectives": audit.objectives, "scope": audit.scope,
+            "criteria": audit.criteria, "unit_ids": [u.id for u in audit.units],
+            "standard_ids": [s.id for s in audit.standards],
+            "checklist_version_id": audit.checklist_version_id or 0,
+            "planned_date": audit.planned_date, "planned_days": audit.planned_days,
+            "starts_local": services.to_local(audit.starts_at, audit.timezone),
+            "ends_local": services.to_local(audit.ends_at, audit.timezone),
+            "report_due_on": audit.report_due_on, "version": audit.version_id,
+        })
+    form.fill_choices()
+    return form
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires(Permission.MANAGE_PROGRAMME)
+def audit_new():
+    """Create an audit."""
+    form = _form_for(None)
+    if request.method == "GET" and request.args.get("programme"):
+        form.programme_id.data = request.args.get("programme", type=int)
+    if form.validate_on_submit():
+        try:
+            audit = services.create_audit(form.values(), actor=current_user, now=utcnow())
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+        else:
+            flash(f"Audit {audit.reference} created. Now assign the team.", "success")
+            return redirect(url_for("audits.detail", audit_id=audit.id))
+    return render_template("audits/form.html", form=form, audit=None)
+
+
+@bp.route("/<int:audit_id>/edit", methods=["GET", "POST"])
+@requires(Permission.MANAGE_PROGRAMME)
+def audit_edit(audit_id: int):
+    """Edit an audit's scope and dates."""
+    audit = db.session.get(Audit, audit_id) or abort(404)
+    form = _form_for(audit)
+    if form.validate_on_submit():
+        try:
+            services.update_audit(audit, form.values(), actor=current_user, now=utcnow(),
+                                  version=form.version.data or None)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+        else:
+            flash("Audit saved.", "success")
+            return redirect(url_for("audits.detail", audit_id=audit_id))
+    return render_template("audits/form.html", form=form, audit=audit)
+
+
+def _load_audit(audit_id: int) -> Audit:
+    stmt = (
+        select(Audit).where(Audit.id == audit_id)
+        .options(joinedload(Audit.site), joinedload(Audit.supplier), joinedload(Audit.programme),
+                 joinedload(Audit.certificate), joinedload(Audit.certification_body),
+                 selectinload(Audit.units), selectinload(Audit.standards),
+                 selectinload(Audit.team).joinedload(AuditTeamMember.user))
+    )
+    return db.session.scalars(stmt).unique().one_or_none() or abort(404)
+
+
+@bp.get("/<int:audit_id>")
+@requires(Permission.VIEW_ORGANISATION)
+def detail(audit_id: int, team_form=None, status_form=None, reschedule_form=None):
+    """One audit: scope, team, status, the sections other features add, and the trail."""
+    audit = _load_audit(audit_id)
+    sections = []
+    for section in AUDIT_PAGE_SECTIONS:
+        result = section(audit, current_user)
+        if result:
+            # Rendered here so a section's context keys are plain variables in its template.
+            html = Markup(render_template(result["template"], audit=audit, section=result,
+                                          **(result.get("context") or {})))
+            sections.append({**result, "html": html})
+    can_manage = current_user.can(Permission.MANAGE_PROGRAMME)
+    if can_manage:
+        team_form = team_form or forms.TeamMemberForm(formdata=None)
+        team_form.fill_choices()
+        status_form = status_form or forms.StatusForm(formdata=None)
+        allowed = services.allowed_transitions(audit)
+        status_form.status.choices = [(s.value, s.label) for s in allowed]
+        reschedule_form = reschedule_form or forms.RescheduleForm(formdata=None, data={
+            "starts_local": services.to_local(audit.starts_at, audit.timezone),
+            "ends_local": services.to_local(audit.ends_at, audit.timezone)})
+    return render_template(
+        "audits/detail.html", audit=audit, sections=sections, can_manage=can_manage,
+        team_form=team_form, status_form=status_form, reschedule_form=reschedule_form,
+        trail=entries_for(audit, limit=50),
+    )
+
+
+@bp.post("/<int:audit_id>/team")
+@requires(Permission.MANAGE_PROGRAMME)
+def team_add(audit_id: int):
+    """Add a team member (all assignment rules apply)."""
+    audit = _load_audit(audit_id)
+    form = forms.TeamMemberForm()
+    form.fill_choices()
+    if form.validate_on_submit():
+        try:
+            user = db.session.get(User, form.user_id.data or 0)
+            if user is None:
+                raise DomainError("Choose a person.", field="user_id")
+            services.add_team_member(audit, user, TeamRole(form.role.data),
+                                     justification=form.justification.data,
+                                     actor=current_user, now=utcnow())
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+        else:
+            flash(f"{user.name} added to the team.", "success")
+            return redirect(url_for("audits.detail", audit_id=audit_id) + "#team")
+    return detail(audit_id, team_form=form), 422
+
+
+@bp.post("/<int:audit_id>/team/<int:member_id>/remove")
+@requires(Permission.MANAGE_PROGRAMME)
+def team_remove(audit_id: int, member_id: int):
+    """Remove a team member."""
+    audit = _load_audit(audit_id)
+    member = db.session.get(AuditTeamMember, member_id)
+    if member is None or member.audit_id != audit.id:
+        abort(404)
+    try:
+        services.remove_team_member(audit, member, actor=current_user, now=utcnow())
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash("Team member removed.", "success")
+    return redirect(url_for("audits.detail", audit_id=audit_id) + "#team")
+
+
+@bp.post("/<int:audit_id>/status")
+@requires(Permission.MANAGE_PROGRAMME)
+def status(audit_id: int):
+    """Move the audit along its life cycle (with a reason for postponement/cancellation)."""
+    audit = _load_audit(audit_id)
+    form = forms.StatusForm()
+    if form.validate_on_submit():
+        try:
+            services.change_status(audit, AuditStatus(form.status.data), reason=form.reason.data,
+                                   actor=current_user, now=utcnow())
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+        else:
+            flash(f"Audit is now {audit.status.label.lower()}.", "success")
+            return redirect(url_for("audits.detail", audit_id=audit_id))
+    return detail(audit_id, status_form=form), 422
+
+
+@bp.post("/<int:audit_id>/reschedule")
+@requires(Permission.MANAGE_PROGRAMME)
+def reschedule(audit_id: int):
+    """Move the audit's dates through a form (no drag and drop needed)."""
+    audit = _load_audit(audit_id)
+    form = forms.RescheduleForm()
+    if form.validate_on_submit():
+        try:
+            services.reschedule_audit(audit, starts_local=form.starts_local.data,
+                                      ends_local=form.ends_local.data, reason=form.reason.data,
+                                      actor=current_user, now=utcnow())
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+        else:
+            flash("Audit rescheduled.", "success")
+            return redirect(_safe_next() or url_for("audits.detail", audit_id=audit_id))
+    return detail(audit_id, reschedule_form=form), 422

@@ -1,0 +1,1 @@
+"""Audit programmes: rules that generate audits, certification cycles, planner, coverage, workload."""

@@ -1,0 +1,70 @@
+"""Home panels: "My next audits" for everyone in an audit team, programme health for coordinators."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from audit.auth.permissions import Permission
+from audit.extensions import db
+from audit.home.views import HOME_PANELS
+from audit.models import Audit, AuditKind, AuditStatus, AuditTeamMember, TeamRole, utcnow
+
+LIVE = (AuditStatus.PLANNED, AuditStatus.SCHEDULED, AuditStatus.PLAN_ISSUED, AuditStatus.IN_PROGRESS,
+        AuditStatus.FIELDWORK_COMPLETE)
+
+
+def my_next_audits(user, *, now: dt.datetime, limit: int = 6) -> list[Audit]:
+    """Open audits ``user`` is in the team of, current and upcoming first."""
+    stmt = (
+        select(Audit).join(AuditTeamMember)
+        .where(AuditTeamMember.user_id == user.id, Audit.status.in_(LIVE),
+               (Audit.ends_at.is_(None)) | (Audit.ends_at >= now - dt.timedelta(days=1)))
+        .options(joinedload(Audit.site), joinedload(Audit.supplier),
+                 selectinload(Audit.team).joinedload(AuditTeamMember.user))
+        .order_by(Audit.starts_at.nulls_last(), Audit.planned_date).limit(limit)
+    )
+    return list(db.session.scalars(stmt).unique())
+
+
+def programme_health(*, today: dt.date) -> dict:
+    """Counts a coordinator acts on: undated or unstaffed soon, overdue, reports late."""
+    soon = today + dt.timedelta(days=45)
+    base = select(func.count(Audit.id))
+    return {
+        "unstaffed_soon": db.session.scalar(base.where(
+            Audit.status.in_((AuditStatus.PLANNED, AuditStatus.SCHEDULED)), Audit.kind != AuditKind.THIRD_PARTY,
+            Audit.planned_date <= soon, Audit.planned_date >= today,
+            ~Audit.team.any(AuditTeamMember.role == TeamRole.LEAD))),
+        "undated": db.session.scalar(base.where(Audit.status == AuditStatus.PLANNED,
+                                                Audit.starts_at.is_(None))),
+        "overdue": db.session.scalar(base.where(Audit.status.in_((AuditStatus.PLANNED, AuditStatus.SCHEDULED,
+                                                                  AuditStatus.PLAN_ISSUED)),
+                                                Audit.planned_date < today,
+                                                (Audit.ends_at.is_(None)) | (func.date(Audit.ends_at) < today))),
+        "reports_late": db.session.scalar(base.where(Audit.status.in_((AuditStatus.IN_PROGRESS,
+                                                                       AuditStatus.FIELDWORK_COMPLETE)),
+                                                     Audit.report_due_on < today)),
+        "in_progress": db.session.scalar(base.where(Audit.status == AuditStatus.IN_PROGRESS)),
+    }
+
+
+def _my_audits_panel(user):
+    audits = my_next_audits(user, now=utcnow())
+    if not audits:
+        return None
+    return {"title": "My next audits", "template": "programme/panel_my_audits.html",
+            "context": {"audits": audits}}
+
+
+def _health_panel(user):
+    if not user.can(Permission.MANAGE_PROGRAMME):
+        return None
+    return {"title": "Programme health", "template": "programme/panel_health.html",
+            "context": {"health": programme_health(today=utcnow().date())}}
+
+
+HOME_PANELS.append(_my_audits_panel)
+HOME_PANELS.append(_health_panel)

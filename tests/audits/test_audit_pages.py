@@ -1,0 +1,171 @@
+"""Audit list, audit page (with sections of other features), create/edit, team and status forms."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from audit.audits import AUDIT_PAGE_SECTIONS
+from audit.audits.services import add_team_member, change_status, create_audit
+from audit.core.errors import DomainError
+from audit.extensions import db
+from audit.models import Audit, AuditKind, AuditStatus, QualificationLevel, Role, TeamRole, TrailEntry
+
+
+@pytest.fixture
+def coordinator(make):
+    return make.user(roles=(Role.COORDINATOR,), name="Cora Coordinator")
+
+
+def _audits(make, count, std):
+    audits = []
+    for i in range(count):
+        person = make.user(name=f"Lead {i}")
+        make.qualification(person, std, level=QualificationLevel.LEAD)
+        a = make.audit(starts_at=dt.datetime(2026, 5, 1 + i % 20, 7, tzinfo=dt.UTC),
+                       ends_at=dt.datetime(2026, 5, 1 + i % 20, 15, tzinfo=dt.UTC))
+        a.standards.append(std)
+        a.team.append(__import__("audit.models", fromlist=["AuditTeamMember"]).AuditTeamMember(
+            user=person, role=TeamRole.LEAD))
+        audits.append(a)
+    db.session.commit()
+    return audits
+
+
+def test_list_and_detail_render(make, login, coordinator):
+    """The audit list links each audit; the audit page shows team and status."""
+    std = make.standard()
+    audit = _audits(make, 1, std)[0]
+    client = login(coordinator)
+    page = client.get("/audits/").get_data(as_text=True)
+    assert audit.reference in page and f"/audits/{audit.id}" in page
+    detail = client.get(f"/audits/{audit.id}").get_data(as_text=True)
+    assert "Lead 0" in detail and "Planned" in detail
+
+
+def test_audit_page_renders_registered_sections(make, login, coordinator, monkeypatch, tmp_path, app):
+    """Sections appended to AUDIT_PAGE_SECTIONS appear on the page; a None section is skipped."""
+    audit = make.audit(title="Sectioned")
+    db.session.commit()
+    app.jinja_loader.searchpath.append(str(tmp_path))
+    (tmp_path / "_probe.html").write_text("<p>probe {{ greeting }} {{ audit.title }}</p>")
+
+    def probe(a, user):
+        return {"title": "Probe section", "template": "_probe.html", "context": {"greeting": "hello"}}
+
+    monkeypatch.setattr("audit.audits.views.AUDIT_PAGE_SECTIONS", [probe, lambda a, u: None])
+    assert AUDIT_PAGE_SECTIONS is not None
+    page = login(coordinator).get(f"/audits/{audit.id}").get_data(as_text=True)
+    assert "Probe section" in page and "probe hello Sectioned" in page
+
+
+def test_list_query_count_is_constant(make, login, coordinator, count_queries):
+    """The audit list costs the same number of queries for 2 and for 20 audits."""
+    std = make.standard()
+    client = login(coordinator)
+    _audits(make, 2, std)
+    with count_queries() as few:
+        assert client.get("/audits/").status_code == 200
+    _audits(make, 18, std)
+    with count_queries() as many:
+        assert client.get("/audits/").status_code == 200
+    assert few.count == many.count
+
+
+def test_create_audit_through_form(make, login, coordinator):
+    """A coordinator creates an audit; times are entered in the site's zone and stored in UTC."""
+    site = make.site(timezone="America/Chicago")
+    std = make.standard()
+    response = login(coordinator).post("/audits/new", data={
+        "title": "Assembly audit", "kind": "internal", "third_party_type": "", "site_id": site.id,
+        "programme_id": 0, "supplier_id": 0, "certificate_id": 0, "certification_body_id": 0,
+        "checklist_version_id": 0, "standard_ids": [std.id], "planned_days": 1,
+        "starts_local": "2026-07-06T09:00", "ends_local": "2026-07-06T17:00"})
+    assert response.status_code == 302
+    audit = db.session.query(Audit).one()
+    assert audit.reference == "IA-2026-001"
+    assert audit.starts_at == dt.datetime(2026, 7, 6, 14, 0, tzinfo=dt.UTC)  # CDT = UTC-5
+    assert audit.planned_date == dt.date(2026, 7, 6)
+    assert db.session.query(TrailEntry).filter_by(object_type="Audit", action="create").count() == 1
+
+
+def test_create_refuses_bad_input_and_stores_nothing(make, login, coordinator):
+    """End before start gives a clear message on the field and stores nothing."""
+    site = make.site()
+    response = login(coordinator).post("/audits/new", data={
+        "title": "Backwards", "kind": "internal", "site_id": site.id, "planned_days": 1,
+        "starts_local": "2026-07-06T17:00", "ends_local": "2026-07-06T09:00"})
+    assert response.status_code == 200
+    assert "The audit must end after it starts." in response.get_data(as_text=True)
+    assert db.session.query(Audit).count() == 0
+
+
+def test_team_form_shows_rule_message(make, login, coordinator):
+    """Adding an unqualified person through the page shows the rule's message."""
+    std = make.standard()
+    audit = make.audit(starts_at=dt.datetime(2026, 5, 4, 7, tzinfo=dt.UTC),
+                       ends_at=dt.datetime(2026, 5, 4, 15, tzinfo=dt.UTC))
+    audit.standards.append(std)
+    person = make.user(name="Unq Ualified")
+    db.session.commit()
+    response = login(coordinator).post(f"/audits/{audit.id}/team", data={"user_id": person.id, "role": "auditor"})
+    assert response.status_code == 422
+    assert "Unq Ualified holds no ISO 9001 auditor qualification." in response.get_data(as_text=True)
+
+
+def test_status_needs_reason_for_postponement(make, login, coordinator, now):
+    """Postponing without a reason is refused; with one it is stored and the revision bumps."""
+    audit = make.audit()
+    db.session.commit()
+    client = login(coordinator)
+    response = client.post(f"/audits/{audit.id}/status", data={"status": "postponed", "reason": ""})
+    assert "Say why the audit is postponed." in response.get_data(as_text=True)
+    rev = audit.revision
+    client.post(f"/audits/{audit.id}/status", data={"status": "postponed", "reason": "Plant shutdown"})
+    db.session.refresh(audit)
+    assert audit.status is AuditStatus.POSTPONED and audit.status_reason == "Plant shutdown"
+    assert audit.revision == rev + 1
+
+
+def test_illegal_transition_is_refused(app, make, now):
+    """An audit cannot jump from planned to report issued."""
+    audit = make.audit()
+    with pytest.raises(DomainError, match="cannot go from planned to report issued"):
+        change_status(audit, AuditStatus.REPORT_ISSUED, actor=None, now=now)
+
+
+def test_reschedule_keeps_planned_date_and_bumps_revision(make, login, coordinator):
+    """Rescheduling moves the dates, keeps the originally planned date, and bumps the revision."""
+    site = make.site(timezone="Europe/Berlin")
+    audit = create_audit({"title": "Move me", "kind": AuditKind.INTERNAL, "site_id": site.id,
+                          "starts_local": dt.datetime(2026, 6, 1, 9), "ends_local": dt.datetime(2026, 6, 1, 17)},
+                         actor=None, now=dt.datetime(2026, 3, 1, tzinfo=dt.UTC))
+    db.session.commit()
+    response = login(coordinator).post(f"/audits/{audit.id}/reschedule", data={
+        "starts_local": "2026-06-08T09:00", "ends_local": "2026-06-08T17:00", "reason": "Auditor ill"})
+    assert response.status_code == 302
+    db.session.refresh(audit)
+    assert audit.planned_date == dt.date(2026, 6, 1)
+    assert audit.starts_at == dt.datetime(2026, 6, 8, 7, tzinfo=dt.UTC)
+    assert audit.revision == 1
+
+
+def test_auditee_cannot_write(make, login):
+    """Only people who manage the programme create audits."""
+    auditee = make.user(roles=(Role.AUDITEE,))
+    assert login(auditee).get("/audits/new").status_code == 403
+
+
+def test_team_changes_bump_revision(app, make, now):
+    """Adding and removing team members bumps the revision each time (calendar SEQUENCE)."""
+    std = make.standard()
+    audit = make.audit()
+    audit.standards.append(std)
+    expert = make.user()
+    add_team_member(audit, expert, TeamRole.TECHNICAL_EXPERT, actor=None, now=now)
+    from audit.audits.services import remove_team_member
+
+    remove_team_member(audit, audit.team[0], actor=None, now=now)
+    assert audit.revision == 2
+

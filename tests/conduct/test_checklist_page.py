@@ -1,0 +1,136 @@
+"""The tablet checklist page: who sees it, what it shows, constant queries, small first load."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from audit.conduct import services
+from audit.extensions import db
+from audit.models import ChecklistAnswer, Finding, FindingStatus, Grade, TeamRole, Verdict
+
+
+def test_team_member_gets_answer_buttons(login, setup):
+    """An auditor sees the questions with tappable verdicts, clauses, guidance and the sync state."""
+    client = login(setup.auditor)
+    r = client.get(f"/audits/{setup.audit.id}/checklist")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert 'data-set="minor_nc"' in html and "disabled" not in html.split('data-set="minor_nc"')[1][:60]
+    assert "7.5 Documented information" in html
+    assert "Look at records for S1Q1." in html
+    assert 'data-sync="saved"' in html
+    assert "js/checklist.js" in html and 'rel="manifest"' in html
+
+
+def test_auditee_sees_read_only(login, setup):
+    """The process owner sees the checklist but every control is disabled."""
+    client = login(setup.auditee)
+    html = client.get(f"/audits/{setup.audit.id}/checklist").get_data(as_text=True)
+    assert 'data-can-answer="0"' in html
+    assert 'data-set="conforming" aria-pressed="false" disabled' in html
+    assert "Raise finding" not in html
+
+
+def test_page_permissions(login, setup, client):
+    """Supplier contacts and unrelated auditees get 403, anonymous users are sent to log in."""
+    url = f"/audits/{setup.audit.id}/checklist"
+    client.post("/logout")
+    assert client.get(url).status_code == 302
+    login(setup.supplier_contact)
+    assert client.get(url).status_code == 403
+    login(setup.coordinator)
+    assert client.get(url).status_code == 200
+    assert client.get("/audits/424242/checklist").status_code == 404
+
+
+def test_conditional_question_hidden_until_condition(login, setup, now):
+    """S1Q3 shows only once S1Q1 is a minor NC, and progress counts visible questions only."""
+    checklist = services.build_checklist(setup.audit)
+    row = next(r for r in checklist.rows if r.question.key == "S1Q3")
+    assert row.visible is False
+    assert checklist.total == 5
+    services.save_answer(setup.audit, setup.questions["S1Q1"], verdict="minor_nc", base_version=0,
+                         actor=setup.auditor, now=now)
+    checklist = services.build_checklist(setup.audit)
+    row = next(r for r in checklist.rows if r.question.key == "S1Q3")
+    assert row.visible is True
+    assert (checklist.done, checklist.total) == (1, 6)
+
+
+def test_carry_forward_shows_previous_answer_and_open_findings(login, setup, make, now):
+    """The previous audit of the unit gives its answer beside the question; open findings are listed."""
+    unit = setup.audit.units[0]
+    earlier = make.audit(units=[unit], site=unit.site, checklist_version_id=setup.audit.checklist_version_id,
+                         starts_at=now - dt.timedelta(days=200), ends_at=now - dt.timedelta(days=199),
+                         team=[(setup.lead, TeamRole.LEAD)])
+    db.session.add(ChecklistAnswer(audit_id=earlier.id, question_id=setup.questions["S1Q1"].id,
+                                   verdict=Verdict.MINOR_NC, note="Old WI in use", version=1,
+                                   answered_at=now - dt.timedelta(days=200)))
+    db.session.add(Finding(reference="OLD-F01", audit_id=earlier.id, grade=Grade.MINOR,
+                           status=FindingStatus.ACTION_IN_PROGRESS, statement="Obsolete work instruction",
+                           unit_id=unit.id, raised_at=now - dt.timedelta(days=200)))
+    db.session.commit()
+    client = login(setup.auditor)
+    html = client.get(f"/audits/{setup.audit.id}/checklist").get_data(as_text=True)
+    assert "Last audit: <b>Minor NC</b> — Old WI in use" in html
+    assert "OLD-F01" in html and "Obsolete work instruction" in html
+    assert f"compared with {earlier.reference}" in html
+
+
+def _audit_with_questions(make, setup, n_sections, per_section, now):
+    from tests.conduct.conftest import build_checklist_version
+
+    version, questions = build_checklist_version(f"Size {n_sections}x{per_section}",
+                                                 questions_per_section=per_section,
+                                                 sections=n_sections,
+                                                 clauses=list(setup.clauses.values()))
+    unit = setup.audit.units[0]
+    audit = make.audit(units=[unit], site=unit.site, checklist_version_id=version.id,
+                       starts_at=now, ends_at=now + dt.timedelta(hours=8),
+                       team=[(setup.auditor, TeamRole.AUDITOR)])
+    for i, q in enumerate(questions.values()):
+        db.session.add(ChecklistAnswer(audit_id=audit.id, question_id=q.id, version=1,
+                                       verdict=Verdict.CONFORMING if i % 2 else Verdict.OFI,
+                                       note="n", answered_by_id=setup.auditor.id, answered_at=now))
+    db.session.commit()
+    return audit
+
+
+def test_checklist_page_query_count_is_constant(login, setup, make, now, count_queries):
+    """The page runs the same number of queries for 2 and for 20 questions."""
+    small = _audit_with_questions(make, setup, 1, 2, now)
+    large = _audit_with_questions(make, setup, 4, 5, now)
+    client = login(setup.auditor)
+    counts = []
+    for audit in (small, large):
+        client.get(f"/audits/{audit.id}/checklist")  # warm caches (user loader etc.)
+        with count_queries() as q:
+            assert client.get(f"/audits/{audit.id}/checklist").status_code == 200
+        counts.append(q.count)
+    assert counts[0] == counts[1], counts
+
+
+def test_checklist_first_load_is_small(login, setup, make, now):
+    """A 20-question checklist page is under 40 kB of HTML; its scripts under 25 kB."""
+    audit = _audit_with_questions(make, setup, 4, 5, now)
+    client = login(setup.auditor)
+    html = client.get(f"/audits/{audit.id}/checklist").data
+    assert len(html) < 40_000, len(html)
+    scripts = 0
+    for path in ("/static/js/checklist.js", "/static/js/offline-queue.js", "/static/js/app.js"):
+        with client.get(path) as r:
+            scripts += len(r.data)
+    assert scripts < 25_000, scripts
+
+
+def test_service_worker_and_manifest_are_served_from_root(client):
+    """/sw.js (scope /) and the manifest need no login: they hold no data."""
+    with client.get("/sw.js") as r:
+        assert r.status_code == 200
+        assert r.mimetype == "text/javascript"
+        assert r.headers["Service-Worker-Allowed"] == "/"
+    m = client.get("/manifest.webmanifest")
+    assert m.status_code == 200 and m.mimetype == "application/manifest+json"
+    assert m.json["display"] == "standalone"
+    with client.get(m.json["icons"][0]["src"]) as icon:
+        assert icon.status_code == 200

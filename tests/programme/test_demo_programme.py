@@ -1,0 +1,51 @@
+"""The demo programme: an audit in progress today, past reports, supplier audit, certificate cycle."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from audit.audits.team import team_problems
+from audit.demo import DEMO_PASSWORD, seed_demo
+from audit.extensions import db
+from audit.models import Audit, AuditStatus, ThirdPartyType
+
+
+def test_demo_programme_contents(app, now):
+    """The demo has today's Berlin audit led by Jonas Weber, past reports, the castings audit, and
+    generated surveillance audits; no team rule is broken anywhere; a second run adds nothing."""
+    from audit.demo import DemoContext  # noqa: F401  (documented context)
+
+    seed_demo(now=now)
+    db.session.commit()
+    count = db.session.scalar(select(func.count(Audit.id)))
+    audits = db.session.scalars(select(Audit)).all()
+    today = [a for a in audits if a.status is AuditStatus.IN_PROGRESS]
+    assert len(today) == 1
+    current = today[0]
+    assert current.site.code == "BER" and current.lead.email == "lead@example.com"
+    assert current.local_dates() == (now.date(), now.date())
+    assert "auditor@example.com" in {u.email for u in current.auditors}
+    supplier = [a for a in audits if a.supplier and a.supplier.name == "Precision Castings Ltd"]
+    assert supplier and supplier[0].status is AuditStatus.REPORT_ISSUED
+    assert sum(a.status in (AuditStatus.REPORT_ISSUED, AuditStatus.CLOSED) for a in audits) >= 4
+    surveillances = [a for a in audits if a.third_party_type is ThirdPartyType.SURVEILLANCE]
+    assert any(a.planned_date > now.date() and a.status is AuditStatus.PLANNED for a in surveillances)
+    assert any(a.status is AuditStatus.REPORT_ISSUED for a in surveillances)
+    for audit in audits:
+        if audit.is_open:
+            assert team_problems(audit, today=now.date()) == [], audit
+    seed_demo(now=now)
+    db.session.commit()
+    assert db.session.scalar(select(func.count(Audit.id))) == count
+
+
+def test_demo_pages_render_for_coordinator(app, client, now):
+    """Audit list, audit pages, programme, calendar render for the demo coordinator."""
+    seed_demo(now=now)
+    db.session.commit()
+    client.post("/login", data={"email": "coordinator@example.com", "password": DEMO_PASSWORD})
+    pages = ["/", "/audits/", "/programme/", "/programme/calendar", "/programme/calendar?view=year"]
+    pages += [f"/audits/{a.id}" for a in db.session.scalars(select(Audit)).all()]
+    pages += [f"/programme/{a.programme_id}" for a in db.session.scalars(select(Audit).limit(1))]
+    for page in pages:
+        assert client.get(page).status_code == 200, page
