@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -396,3 +396,40 @@ def parse_choice(value: str) -> tuple[FeedKind, int | None]:
     except ValueError:
         return FeedKind.PERSONAL, None
     return kind, int(id_text) if id_text.isdigit() else None
+
+
+def token_names(tokens) -> dict[int, str]:
+    """Display names of tokens' feeds, loading targets in one query per kind (not per token)."""
+    wanted: dict[FeedKind, set[int]] = {}
+    for token in tokens:
+        if token.kind is not FeedKind.PERSONAL and token.target_id is not None:
+            wanted.setdefault(token.kind, set()).add(token.target_id)
+    found: dict[tuple[FeedKind, int], object] = {}
+    for kind, ids in wanted.items():
+        model = TARGET_MODELS[kind]
+        query = select(model).where(model.id.in_(ids))
+        if kind is FeedKind.CERTIFICATE:
+            query = query.options(selectinload(Certificate.standard), selectinload(Certificate.supplier))
+        for obj in db.session.scalars(query):
+            found[(kind, obj.id)] = obj
+    names = {}
+    for token in tokens:
+        if token.kind is FeedKind.PERSONAL:
+            names[token.id] = target_name(token.kind, None)
+        elif (token.kind, token.target_id) in found:
+            names[token.id] = target_name(token.kind, found[(token.kind, token.target_id)])
+        else:
+            names[token.id] = f"{token.kind.label} (deleted)"
+    return names
+
+
+def audit_ics(audit: Audit, sessions=None, *, app: Flask | None = None) -> bytes:
+    """The .ics of one audit and its agenda sessions, for downloads and plan e-mails.
+
+    ``sessions`` defaults to all of ``audit.sessions``. Needs an application (``app`` or the
+    current one) for the UID domain and the link to the audit page; the bytes are the same
+    serialiser's as the feeds', with the same UIDs, so an imported audit and a subscribed one
+    are recognised as the same event by calendar apps.
+    """
+    links = Links(app or current_app)
+    return ical.audit_ics(audit, sessions, domain=links.domain, url=links.url("audit", audit.id))

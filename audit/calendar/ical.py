@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 #: Product identifier (RFC 5545 3.7.3).
 PRODID = "-//Audit Management//Audit Calendar 1.0//EN"
@@ -83,7 +83,6 @@ class Feed:
     events: tuple[Event, ...] = ()
     description: str | None = None
     refresh: dt.timedelta = DEFAULT_REFRESH
-    extra_zones: tuple[str, ...] = field(default=())
 
 
 def feed_window(day: dt.date) -> tuple[dt.date, dt.date]:
@@ -214,8 +213,7 @@ def render_event(event: Event) -> str:
 def render_feed(feed: Feed) -> bytes:
     """The whole VCALENDAR as UTF-8 bytes with CRLF line ends and 75-octet folding."""
     events = sorted(feed.events, key=lambda e: e.sort_key)
-    zones = sorted({e.tzid for e in events if not e.all_day and e.tzid != "UTC"}
-                   | {z for z in feed.extra_zones if z != "UTC"})
+    zones = sorted({e.tzid for e in events if not e.all_day and e.tzid != "UTC"})
     head = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",

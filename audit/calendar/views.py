@@ -126,18 +126,10 @@ def audit_download(audit_id: int):
     audit = db.session.get(Audit, audit_id)
     if audit is None:
         abort(404)
-    body = audit_ics(audit)
+    body = feeds.audit_ics(audit)
     filename = re.sub(r"[^A-Za-z0-9._-]+", "-", audit.reference) + ".ics"
     return Response(body, content_type=CONTENT_TYPE,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
-
-def audit_ics(audit: Audit, sessions=None) -> bytes:
-    """The .ics of one audit (and ``sessions``, default all of its agenda) for downloads and
-    plan e-mails. Needs an application context (for links and the UID domain)."""
-    links = _links()
-    url = links.url("audit", audit.id)
-    return ical.audit_ics(audit, sessions, domain=links.domain, url=url)
 
 
 def _audit_section(audit: Audit, user):
@@ -174,11 +166,7 @@ def _token_form(**kwargs) -> TokenForm:
 
 def _render_index(form: TokenForm, status: int = 200, created=None):
     tokens = services.tokens_of(current_user)
-    names = {}
-    for token in tokens:
-        target = feeds.load_target(token.kind, token.target_id)
-        names[token.id] = feeds.target_name(token.kind, target) if (
-            target is not None or token.kind is FeedKind.PERSONAL) else f"{token.kind.label} (deleted)"
+    names = feeds.token_names(tokens)
     response = current_app.make_response((render_template(
         "calendar/index.html", form=form, tokens=tokens, names=names, confirm=ConfirmForm(),
         created=created), status))

@@ -1,4 +1,4 @@
-// Calendar page: copy buttons for the subscription links. Our own code, no CDN.
+// Calendar page: copy buttons for the subscription links, confirmations. Our own code, no CDN.
 (function () {
   "use strict";
   var status = document.querySelector(".copy-status");
@@ -30,6 +30,13 @@
       } else {
         failed();
       }
+    });
+  });
+
+  // Revoke and rotate cannot be undone: ask first (no inline handlers under our CSP).
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
     });
   });
 })();

@@ -197,3 +197,17 @@ def test_audit_ics_holds_audit_and_sessions():
     events = parse_everywhere(data)
     assert set(events) == {f"audit-6@{DOMAIN}", f"session-11@{DOMAIN}", f"session-12@{DOMAIN}"}
     assert events[f"session-12@{DOMAIN}"][0] == dt.datetime(2026, 3, 9, 14, tzinfo=UTC)  # CDT
+
+
+def test_icalendar_library_reads_the_same_events_as_ours():
+    """Our bytes and icalendar's own serialisation of the same Feed describe the same events."""
+    from audit.calendar.reference import icalendar_bytes
+
+    events = []
+    for i, tz in enumerate(("Europe/Berlin", "America/Chicago", "Asia/Shanghai", "UTC"), start=1):
+        events.append(ical.audit_event(make_audit(i, tz, local(tz, 2026, 3, 27 + i, 9),
+                                                  local(tz, 2026, 3, 27 + i, 12)), domain=DOMAIN))
+    events.append(ical.due_event("finding-1-response", dt.date(2026, 4, 1), "Response due: F-1",
+                                 stamp=STAMP, domain=DOMAIN))
+    feed = feed_of(*events)
+    assert parse_everywhere(ical.render_feed(feed)) == parse_everywhere(icalendar_bytes(feed))

@@ -224,3 +224,44 @@ def test_audit_page_section_offers_the_download(app, make, cal):
     with app.test_request_context():
         section = _audit_section(audit, user)
     assert section["context"]["ics_url"] == f"/audits/{audit.id}/calendar.ics"
+
+
+def test_calendar_page_queries_do_not_grow_with_tokens(app, client, login, make, cal, count_queries):
+    """The calendar page costs the same queries with 2 or 20 links of every kind."""
+    coordinator = make.user(roles=(Role.COORDINATOR,))
+    login(coordinator)
+
+    def add(n):
+        for _ in range(n):
+            new_token(coordinator, FeedKind.SITE, make.site().id)
+            new_token(coordinator, FeedKind.CERTIFICATE, cal.certificate().id)
+            new_token(coordinator, FeedKind.PROGRAMME, cal.programme().id)
+            new_token(coordinator)
+
+    def count():
+        db.session.expire_all()
+        with count_queries() as q:
+            assert client.get("/calendar/").status_code == 200
+        return q.count
+
+    add(2)
+    small = count()
+    add(18)
+    assert count() == small
+
+
+def test_supplier_contact_gets_own_company_audits_only(app, make, cal):
+    """A supplier contact's personal feed has their company's second-party audits, no others."""
+    from audit.calendar import feeds, ical
+    from audit.models import AuditKind
+
+    supplier = make.supplier(timezone="Asia/Shanghai")
+    contact = make.user(roles=(Role.SUPPLIER,), supplier_id=supplier.id)
+    theirs = cal.scheduled_audit(supplier=supplier, kind=AuditKind.SECOND_PARTY, day=SOON)
+    other = cal.scheduled_audit(supplier=make.supplier(), kind=AuditKind.SECOND_PARTY, day=SOON)
+    db.session.commit()
+    data = ical.render_feed(feeds.build_feed(FeedKind.PERSONAL, None, contact, day=utcnow().date(),
+                                             links=feeds.Links(app)))
+    found = {uid.split("@")[0] for uid in parse_everywhere(data)}
+    assert found == {f"audit-{theirs.id}"} and other.id
+    assert not feeds.may_subscribe(contact, FeedKind.SUPPLIER)
