@@ -18,6 +18,9 @@ NAVIGATION: list[tuple[str, str, Permission | None]] = [
     ("trail.index", "Trail", Permission.VIEW_TRAIL),
     ("programme.index", "Programme", Permission.VIEW_ORGANISATION),
     ("audits.audit_list", "Audits", Permission.VIEW_ORGANISATION),
+    ("findings.index", "Findings", Permission.VIEW_ORGANISATION),
+    ("scar.index", "My SCARs", Permission.RESPOND_SCAR),
+    ("reports.index", "Reports", Permission.VIEW_REPORTS),
 ]
 
 

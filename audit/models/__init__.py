@@ -29,12 +29,20 @@ from audit.models.execution import (
     Verdict,
 )
 from audit.models.finding import (
+    ISHIKAWA_CATEGORIES,
     ActionKind,
     ActionStatus,
     CorrectiveAction,
+    CostCategory,
+    DeadlinePolicy,
+    ExtensionRequest,
+    ExtensionStatus,
     Finding,
     FindingStatus,
     Grade,
+    PoorQualityCost,
+    RootCauseMethod,
+    ScarStage,
 )
 from audit.models.library import Clause, ClauseTopic, Standard, StandardStatus
 from audit.models.notification import Notification, NotificationPreference
@@ -69,4 +77,6 @@ __all__ = [
     "TrainingRecord", "UTCDateTime", "Unit", "UnitKind", "User", "UserRole", "Verdict",
     "VersionStatus", "utcnow",
     "JobRun", "NotificationPreference", "PlannerRun", "ProgrammeRule", "RuleKind", "SchedulerLease",
+    "ISHIKAWA_CATEGORIES", "CostCategory", "DeadlinePolicy", "ExtensionRequest",
+    "ExtensionStatus", "PoorQualityCost", "RootCauseMethod", "ScarStage",
 ]

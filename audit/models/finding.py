@@ -5,7 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Column, Date, Enum, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    Enum,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from audit.extensions import db
@@ -58,6 +71,41 @@ class FindingStatus(enum.Enum):
     def label(self) -> str:
         return self.value.replace("_", " ").capitalize()
 
+    @property
+    def is_open(self) -> bool:
+        return self not in (FindingStatus.CLOSED, FindingStatus.DRAFT)
+
+
+class ScarStage(enum.Enum):
+    """8D-style stages a supplier walks through on a SCAR (DOMAIN.md §5)."""
+
+    ISSUED = "issued"
+    ACKNOWLEDGED = "acknowledged"
+    CONTAINMENT = "containment"  #: containment recorded (24 h)
+    ROOT_CAUSE = "root_cause"  #: root cause recorded (14 days)
+    ACTION_PLAN = "action_plan"  #: plan submitted (30 days)
+    IMPLEMENTED = "implemented"
+    VERIFIED = "verified"
+    CLOSED = "closed"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class RootCauseMethod(enum.Enum):
+    FIVE_WHYS = "five_whys"
+    ISHIKAWA = "ishikawa"
+    EIGHT_D = "eight_d"
+
+    @property
+    def label(self) -> str:
+        return {"five_whys": "5 Whys", "ishikawa": "Ishikawa (6M)", "eight_d": "8D"}[self.value]
+
+
+#: Ishikawa categories (6M), in the order a fishbone shows them.
+ISHIKAWA_CATEGORIES = ("man", "machine", "method", "material", "measurement", "environment")
+
 
 class Finding(db.Model):
     """A finding: cites a criterion, states objective evidence, and is owned by the auditee."""
@@ -90,9 +138,56 @@ class Finding(db.Model):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     version_id: Mapped[int] = mapped_column(Integer, default=1)
 
+    # Response (ISO 9001 10.2.1 a/b) ----------------------------------------------------------
+    #: Correction and containment: what was done about the detected NC and its consequences.
+    containment: Mapped[str | None] = mapped_column(Text)
+    #: Extent check: does the same NC exist, or could it occur, elsewhere?
+    extent_check: Mapped[str | None] = mapped_column(Text)
+    root_cause_method: Mapped[RootCauseMethod | None] = mapped_column(
+        Enum(RootCauseMethod, native_enum=False, length=20)
+    )
+    #: The 5 Whys chain, first why first (list of strings).
+    whys: Mapped[list | None] = mapped_column(JSON)
+    #: Ishikawa contributions by 6M category ({category: text}).
+    ishikawa: Mapped[dict | None] = mapped_column(JSON)
+    #: The root cause statement the analysis concluded with.
+    root_cause: Mapped[str | None] = mapped_column(Text)
+    response_submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: Reason given the last time a response was rejected.
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    rejection_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: OFI / observation: why it was accepted or declined.
+    decision_rationale: Mapped[str | None] = mapped_column(Text)
+    # Verification -------------------------------------------------------------------------
+    #: True once a verifier confirmed the actions were implemented.
+    implementation_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: True once a verifier judged the actions effective (required to close a major).
+    effectiveness_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    verification_note: Mapped[str | None] = mapped_column(Text)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Links ------------------------------------------------------------------------------------
+    #: The earlier finding this one repeats (a repeated NC triggers a follow-up audit).
+    repeat_of_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id"))
+    is_repeat: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Follow-up verification audit proposed for this finding (PLANNED audit).
+    follow_up_audit_id: Mapped[int | None] = mapped_column(ForeignKey("audits.id"))
+    #: The certification body's own numbering, for findings entered from a third-party report.
+    external_reference: Mapped[str | None] = mapped_column(String(60))
+    #: SCAR stage for findings raised against a supplier (None for other findings).
+    scar_stage: Mapped[ScarStage | None] = mapped_column(Enum(ScarStage, native_enum=False, length=20))
+    scar_acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    scar_containment_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    scar_root_cause_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
     __mapper_args__ = {"version_id_col": version_id}
 
-    audit = relationship("Audit")
+    audit = relationship("Audit", foreign_keys=[audit_id])
+    follow_up_audit = relationship("Audit", foreign_keys=[follow_up_audit_id])
+    repeat_of = relationship("Finding", remote_side=[id], foreign_keys=[repeat_of_id])
+    verified_by = relationship("User", foreign_keys=[verified_by_id])
+    closed_by = relationship("User", foreign_keys=[closed_by_id])
     unit = relationship("Unit")
     site = relationship("Site")
     supplier = relationship("Supplier")
@@ -103,6 +198,32 @@ class Finding(db.Model):
     actions: Mapped[list[CorrectiveAction]] = relationship(
         back_populates="finding", cascade="all, delete-orphan", order_by="CorrectiveAction.id"
     )
+    costs: Mapped[list[PoorQualityCost]] = relationship(
+        back_populates="finding", cascade="all, delete-orphan", order_by="PoorQualityCost.id"
+    )
+    extensions: Mapped[list[ExtensionRequest]] = relationship(
+        back_populates="finding", cascade="all, delete-orphan", order_by="ExtensionRequest.id"
+    )
+
+    @property
+    def is_scar(self) -> bool:
+        return self.scar_stage is not None
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status is FindingStatus.CLOSED
+
+    def current_due_on(self) -> dt.date | None:
+        """The deadline that matters now: the response while awaiting it, else closure."""
+        if self.status in (FindingStatus.DRAFT, FindingStatus.CLOSED, FindingStatus.DECLINED):
+            return None
+        if self.status is FindingStatus.AWAITING_RESPONSE and self.response_due_on:
+            return self.response_due_on
+        return self.closure_due_on
+
+    def is_overdue(self, today: dt.date) -> bool:
+        due = self.current_due_on()
+        return due is not None and due < today
 
     def __repr__(self) -> str:
         return f"<Finding {self.reference} {self.grade.value} {self.status.value}>"
@@ -136,9 +257,98 @@ class CorrectiveAction(db.Model):
     )
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     implementation_evidence: Mapped[str | None] = mapped_column(Text)
+    #: Verification round the action belongs to (recurrence count when it was planned).
+    round: Mapped[int] = mapped_column(Integer, default=0)
 
     finding: Mapped[Finding] = relationship(back_populates="actions")
     owner = relationship("User")
 
     def __repr__(self) -> str:
         return f"<CorrectiveAction {self.id} {self.kind.value}>"
+
+
+class CostCategory(enum.Enum):
+    SCRAP = "scrap"
+    REWORK = "rework"
+    CONCESSION = "concession"
+    CUSTOMER_RETURN = "customer_return"
+    EXTRA_INSPECTION = "extra_inspection"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class PoorQualityCost(db.Model):
+    """A cost a nonconformity caused (cost of poor quality), in its own currency."""
+
+    __tablename__ = "poor_quality_costs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"))
+    category: Mapped[CostCategory] = mapped_column(Enum(CostCategory, native_enum=False, length=30))
+    amount: Mapped[float] = mapped_column(Numeric(12, 2))
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")  #: ISO 4217 code
+    incurred_on: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    finding: Mapped[Finding] = relationship(back_populates="costs")
+
+    def __repr__(self) -> str:
+        return f"<PoorQualityCost {self.id} {self.amount} {self.currency}>"
+
+
+class ExtensionStatus(enum.Enum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class ExtensionRequest(db.Model):
+    """A request by the finding's owner to move a deadline, decided by a coordinator."""
+
+    __tablename__ = "finding_extension_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"))
+    #: Which deadline: "response" or "closure".
+    deadline: Mapped[str] = mapped_column(String(20))
+    current_due_on: Mapped[dt.date | None] = mapped_column(Date)
+    requested_due_on: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[ExtensionStatus] = mapped_column(
+        Enum(ExtensionStatus, native_enum=False, length=20), default=ExtensionStatus.PENDING
+    )
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+    finding: Mapped[Finding] = relationship(back_populates="extensions")
+    requested_by = relationship("User", foreign_keys=[requested_by_id])
+    decided_by = relationship("User", foreign_keys=[decided_by_id])
+
+    def __repr__(self) -> str:
+        return f"<ExtensionRequest {self.id} {self.deadline} {self.status.value}>"
+
+
+class DeadlinePolicy(db.Model):
+    """Response and closure deadlines per audit kind and grade: editable reference data.
+
+    ``None`` days mean no formal deadline (observations and OFIs only need a recorded decision).
+    """
+
+    __tablename__ = "finding_deadline_policies"
+    __table_args__ = (UniqueConstraint("audit_kind", "grade"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_kind: Mapped[str] = mapped_column(String(20))  #: AuditKind value
+    grade: Mapped[Grade] = mapped_column(Enum(Grade, native_enum=False, length=20))
+    response_days: Mapped[int | None] = mapped_column(Integer)
+    closure_days: Mapped[int | None] = mapped_column(Integer)
+
+    def __repr__(self) -> str:
+        return f"<DeadlinePolicy {self.audit_kind} {self.grade.value} {self.response_days}/{self.closure_days}>"

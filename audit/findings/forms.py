@@ -1,0 +1,197 @@
+"""Forms for the findings pages: one small form per transition, plus the list filters."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from audit.models import (
+    ISHIKAWA_CATEGORIES,
+    ActionKind,
+    CostCategory,
+    FindingStatus,
+    Grade,
+    RootCauseMethod,
+)
+
+ACTION_ROWS = 3
+WHY_ROWS = 5
+
+ISHIKAWA_HELP = {
+    "man": "People: skills, workload, shifts — not just “operator error”.",
+    "machine": "Equipment, tools, fixtures, software.",
+    "method": "Procedures, instructions, sequence.",
+    "material": "Raw materials, parts, consumables.",
+    "measurement": "Gauges, calibration, inspection method.",
+    "environment": "Temperature, light, noise, layout.",
+}
+
+
+class FilterForm(FlaskForm):
+    """List filters, read from the query string (GET: no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField("Status", choices=dict([("", "Any status"), ("open", "All open")]
+                                             + [(s.value, s.label) for s in FindingStatus]), default="")
+    grade = SelectField("Grade", choices=dict([("", "Any grade")] + [(g.value, g.label) for g in Grade]),
+                        default="")
+    unit = SelectField("Unit", coerce=int, default=0)
+    site = SelectField("Site", coerce=int, default=0)
+    supplier = SelectField("Supplier", coerce=int, default=0)
+    owner = SelectField("Owner", coerce=int, default=0)
+    clause = StringField("Clause", validators=[Optional(), Length(max=20)],
+                         description="Clause number, e.g. 8.5 (includes sub-clauses)")
+    overdue = BooleanField("Overdue only")
+
+
+class ConfirmForm(FlaskForm):
+    """A button that only needs the CSRF token (issue, accept, acknowledge)."""
+
+
+class ResponseForm(FlaskForm):
+    """The auditee's answer to an NC: containment, extent, root cause, actions."""
+
+    containment = TextAreaField("Correction / containment", validators=[Optional()],
+                                description="What was done about the nonconformity and its "
+                                            "consequences right away.")
+    extent_check = TextAreaField("Extent check", validators=[Optional()],
+                                 description="Does it exist, or could it occur, elsewhere?")
+    root_cause_method = SelectField("Root-cause method",
+                                    choices=dict([(m.value, m.label) for m in RootCauseMethod
+                                             if m is not RootCauseMethod.EIGHT_D]))
+    root_cause = TextAreaField("Root cause", validators=[Optional()],
+                               description="What let it happen. “Operator error” or “retrain” "
+                                           "alone is not accepted: ask why once more.")
+
+
+for _i in range(1, WHY_ROWS + 1):
+    setattr(ResponseForm, f"why{_i}", StringField(f"Why {_i}?", validators=[Optional(),
+                                                                             Length(max=500)]))
+for _cat in ISHIKAWA_CATEGORIES:
+    setattr(ResponseForm, f"ishikawa_{_cat}",
+            StringField(f"Ishikawa: {_cat}", validators=[Optional(), Length(max=500)],
+                        description=ISHIKAWA_HELP[_cat]))
+for _i in range(1, ACTION_ROWS + 1):
+    setattr(ResponseForm, f"action{_i}_kind",
+            SelectField(f"Action {_i}: type", choices=dict([(k.value, k.value.capitalize())
+                                                       for k in ActionKind]),
+                        default="corrective"))
+    setattr(ResponseForm, f"action{_i}_description",
+            StringField(f"Action {_i}: description", validators=[Optional(), Length(max=1000)]))
+    setattr(ResponseForm, f"action{_i}_due_on",
+            DateField(f"Action {_i}: due on", validators=[Optional()]))
+
+
+class ScarContainmentForm(FlaskForm):
+    containment = TextAreaField("Containment (D3)", validators=[Optional()],
+                                description="Stop shipments, sort stock at your site and in "
+                                            "transit; due within 24 hours.")
+
+
+class ScarRootCauseForm(FlaskForm):
+    root_cause_method = SelectField("Root-cause method",
+                                    choices=dict([(m.value, m.label) for m in RootCauseMethod]))
+    root_cause = TextAreaField("Root cause (D4)", validators=[Optional()],
+                               description="“Operator error” or “retrain” alone is not accepted.")
+    extent_check = TextAreaField("Other lots, parts or sites affected?", validators=[Optional()])
+
+
+class ScarPlanForm(FlaskForm):
+    """The action plan (D5/D6); rows reuse the response form's fields."""
+
+
+for _i in range(1, ACTION_ROWS + 1):
+    setattr(ScarPlanForm, f"action{_i}_kind",
+            SelectField(f"Action {_i}: type", choices=dict([(k.value, k.value.capitalize())
+                                                       for k in ActionKind]),
+                        default="corrective"))
+    setattr(ScarPlanForm, f"action{_i}_description",
+            StringField(f"Action {_i}: description", validators=[Optional(), Length(max=1000)]))
+    setattr(ScarPlanForm, f"action{_i}_due_on",
+            DateField(f"Action {_i}: due on", validators=[Optional()]))
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField("Reason", validators=[Optional()])
+
+
+class VerifyForm(FlaskForm):
+    effective = SelectField("Were the actions effective?",
+                            choices=dict([("yes", "Effective: close the finding"),
+                                     ("no", "Not effective: back to action")]))
+    note = TextAreaField("What the verification looked at", validators=[Optional()])
+
+
+class CloseForm(FlaskForm):
+    note = TextAreaField("Verification / closing note", validators=[Optional()])
+
+
+class DecideForm(FlaskForm):
+    decision = SelectField("Decision", choices=dict([("accept", "Accept: plan an improvement"),
+                                                ("decline", "Decline")]))
+    rationale = TextAreaField("Rationale", validators=[Optional()])
+    action_description = StringField("Improvement action (when accepted)",
+                                     validators=[Optional(), Length(max=1000)])
+    action_due_on = DateField("Improvement due on", validators=[Optional()])
+
+
+class CompleteActionForm(FlaskForm):
+    evidence = TextAreaField("Implementation evidence", validators=[Optional()])
+
+
+class AddActionForm(FlaskForm):
+    kind = SelectField("Type", choices=dict([(k.value, k.value.capitalize()) for k in ActionKind]),
+                       default="corrective")
+    description = StringField("Description", validators=[Optional(), Length(max=1000)])
+    due_on = DateField("Due on", validators=[Optional()])
+
+
+class ExtensionForm(FlaskForm):
+    deadline = SelectField("Deadline", choices=dict([("closure", "Closure"), ("response", "Response")]))
+    new_due_on = DateField("New date", validators=[Optional()])
+    reason = TextAreaField("Why more time is needed", validators=[Optional()])
+
+
+class ExtensionDecisionForm(FlaskForm):
+    approve = SelectField("Decision", choices=dict([("yes", "Approve"), ("no", "Reject")]))
+    note = TextAreaField("Note", validators=[Optional()])
+
+
+class CostForm(FlaskForm):
+    category = SelectField("Category", choices=dict([(c.value, c.label) for c in CostCategory]))
+    amount = DecimalField("Amount", places=2, validators=[InputRequired(message="Enter the amount.")])
+    currency = StringField("Currency", default="EUR", validators=[DataRequired(), Length(min=3,
+                                                                                         max=3)])
+    incurred_on = DateField("Incurred on", validators=[InputRequired(message="Enter the date.")])
+    note = StringField("Note", validators=[Optional(), Length(max=500)])
+
+
+class AssignOwnerForm(FlaskForm):
+    owner_id = SelectField("Owner", coerce=int)
+
+
+class PolicyForm(FlaskForm):
+    kind = SelectField("Audit kind")
+    grade = SelectField("Grade", choices=dict([(g.value, g.label) for g in Grade]))
+    response_days = IntegerField("Response (days)", validators=[Optional(), NumberRange(1, 730)])
+    closure_days = IntegerField("Closure (days)", validators=[Optional(), NumberRange(1, 730)])
+
+
+class ImportForm(FlaskForm):
+    audit_id = SelectField("Third-party audit", coerce=int)
+    file = FileField("CSV file")
+    text = TextAreaField("…or paste the CSV", validators=[Optional()],
+                         description="Columns: reference, grade, clauses (e.g. 7.5.3;8.5.1), "
+                                     "statement, evidence.")

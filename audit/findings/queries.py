@@ -1,0 +1,167 @@
+"""Read-side queries for findings: list filters, overdue logic in SQL, dashboard figures.
+
+Shared by the list, the dashboards and the management review pack so that all show the same
+numbers. Every function loads its related rows explicitly: pages keep a constant query count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import and_, case, exists, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from audit.extensions import db
+from audit.models import Clause, Finding, FindingStatus, Grade
+from audit.models.finding import finding_clauses
+
+OPEN = [s for s in FindingStatus if s.is_open]
+NO_DEADLINE = [FindingStatus.DRAFT, FindingStatus.CLOSED, FindingStatus.DECLINED]
+
+
+def current_due_expr():
+    """SQL twin of ``Finding.current_due_on``."""
+    return case(
+        (Finding.status.in_(NO_DEADLINE), None),
+        (and_(Finding.status == FindingStatus.AWAITING_RESPONSE,
+              Finding.response_due_on.is_not(None)), Finding.response_due_on),
+        else_=Finding.closure_due_on,
+    )
+
+
+def overdue_clause(today: dt.date):
+    return and_(Finding.status.notin_(NO_DEADLINE), current_due_expr() < today)
+
+
+@dataclass
+class Filters:
+    status: str = ""
+    grade: str = ""
+    unit: int = 0
+    site: int = 0
+    supplier: int = 0
+    owner: int = 0
+    clause: str = ""
+    overdue: bool = False
+
+    @classmethod
+    def from_form(cls, form) -> Filters:
+        return cls(status=form.status.data or "", grade=form.grade.data or "",
+                   unit=form.unit.data or 0, site=form.site.data or 0,
+                   supplier=form.supplier.data or 0, owner=form.owner.data or 0,
+                   clause=(form.clause.data or "").strip(), overdue=bool(form.overdue.data))
+
+
+def filtered(stmt, filters: Filters, today: dt.date):
+    """Apply ``filters`` to a select of Finding."""
+    if filters.status == "open":
+        stmt = stmt.where(Finding.status.in_(OPEN))
+    elif filters.status:
+        stmt = stmt.where(Finding.status == FindingStatus(filters.status))
+    if filters.grade:
+        stmt = stmt.where(Finding.grade == Grade(filters.grade))
+    for column, value in ((Finding.unit_id, filters.unit), (Finding.site_id, filters.site),
+                          (Finding.supplier_id, filters.supplier),
+                          (Finding.owner_id, filters.owner)):
+        if value:
+            stmt = stmt.where(column == value)
+    if filters.clause:
+        stmt = stmt.where(exists(
+            select(finding_clauses.c.finding_id)
+            .join(Clause, Clause.id == finding_clauses.c.clause_id)
+            .where(finding_clauses.c.finding_id == Finding.id,
+                   or_(Clause.number == filters.clause,
+                       Clause.number.like(filters.clause + ".%")))))
+    if filters.overdue:
+        stmt = stmt.where(overdue_clause(today))
+    return stmt
+
+
+def list_findings(filters: Filters, today: dt.date, *, limit: int = 200, offset: int = 0):
+    """Findings for the list page, newest first, with what the rows show loaded."""
+    stmt = filtered(select(Finding), filters, today).options(
+        joinedload(Finding.audit), joinedload(Finding.unit), joinedload(Finding.site),
+        joinedload(Finding.supplier), joinedload(Finding.owner),
+        selectinload(Finding.clauses),
+    ).order_by(Finding.raised_at.desc(), Finding.id.desc()).limit(limit).offset(offset)
+    return db.session.scalars(stmt).unique().all()
+
+
+def _all(filters: Filters | None, today: dt.date, *, since=None, until=None):
+    stmt = select(Finding).options(selectinload(Finding.clauses), joinedload(Finding.unit),
+                                   selectinload(Finding.costs))
+    if filters is not None:
+        stmt = filtered(stmt, filters, today)
+    if since is not None:
+        stmt = stmt.where(Finding.raised_at >= since)
+    if until is not None:
+        stmt = stmt.where(Finding.raised_at < until)
+    stmt = stmt.where(Finding.status != FindingStatus.DRAFT)
+    return db.session.scalars(stmt).unique().all()
+
+
+AGE_BUCKETS = ((0, 30, "0–30 days"), (31, 60, "31–60 days"), (61, 90, "61–90 days"),
+               (91, 180, "91–180 days"), (181, None, "over 180 days"))
+
+
+def dashboard(filters: Filters | None, today: dt.date, *, months: int = 12) -> dict:
+    """Ageing of open findings, days to close, clause heat map of NCs, monthly trend."""
+    findings = _all(filters, today)
+    ageing = Counter()
+    for f in findings:
+        if not f.status.is_open:
+            continue
+        start = (f.issued_at or f.raised_at).date()
+        age = (today - start).days
+        for low, high, label in AGE_BUCKETS:
+            if age >= low and (high is None or age <= high):
+                ageing[label] += 1
+    closed_days = [((f.closed_at - (f.issued_at or f.raised_at)).days, f.grade)
+                   for f in findings if f.status is FindingStatus.CLOSED and f.closed_at
+                   and f.grade is not Grade.GOOD_PRACTICE]
+    by_grade: dict[Grade, list[int]] = defaultdict(list)
+    for days, grade in closed_days:
+        by_grade[grade].append(days)
+    days_to_close = [(g.label, len(v), round(sum(v) / len(v), 1), max(v))
+                     for g, v in sorted(by_grade.items(), key=lambda kv: list(Grade).index(kv[0]))]
+    heat: dict[str, dict[str, int]] = defaultdict(lambda: {"major": 0, "minor": 0})
+    titles: dict[str, str] = {}
+    for f in findings:
+        if not f.grade.is_nonconformity:
+            continue
+        for c in f.clauses:
+            top = ".".join(c.number.split(".")[:2])
+            heat[top][f.grade.value] += 1
+            titles.setdefault(top, c.title or "")
+    heat_rows = sorted(heat.items(), key=lambda kv: [int(p) if p.isdigit() else 0
+                                                     for p in kv[0].split(".")])
+    month_keys = []
+    y, m = today.year, today.month
+    for _ in range(months):
+        month_keys.append((y, m))
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+    month_keys.reverse()
+    trend = {k: {"raised": 0, "closed": 0, "nc": 0} for k in month_keys}
+    for f in findings:
+        raised = (f.issued_at or f.raised_at)
+        key = (raised.year, raised.month)
+        if key in trend:
+            trend[key]["raised"] += 1
+            if f.grade.is_nonconformity:
+                trend[key]["nc"] += 1
+        if f.closed_at is not None:
+            key = (f.closed_at.year, f.closed_at.month)
+            if key in trend:
+                trend[key]["closed"] += 1
+    return {
+        "ageing": [(label, ageing.get(label, 0)) for _, _, label in AGE_BUCKETS],
+        "days_to_close": days_to_close,
+        "heat": [(k, titles.get(k, ""), v["major"], v["minor"]) for k, v in heat_rows],
+        "trend": [(f"{y}-{m:02d}", v["raised"], v["closed"], v["nc"])
+                  for (y, m), v in trend.items()],
+        "open": sum(1 for f in findings if f.status.is_open),
+        "overdue": sum(1 for f in findings if f.is_overdue(today)),
+        "total": len(findings),
+    }

@@ -1,0 +1,174 @@
+"""SCAR pages for supplier contacts: their own company's requests only, stage by stage.
+
+Every route loads the SCAR through ``_own_scar``, which answers 404 for anything that is not a
+SCAR of the contact's own company: a supplier learns nothing about other findings, not even
+that they exist.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from audit.auth.permissions import Permission, requires
+from audit.core.errors import DomainError
+from audit.core.forms import attach_error
+from audit.extensions import db
+from audit.findings import forms
+from audit.findings import services as fs
+from audit.models import (
+    ActionKind,
+    ActionStatus,
+    CorrectiveAction,
+    Finding,
+    Role,
+    RootCauseMethod,
+    ScarStage,
+    utcnow,
+)
+
+bp = Blueprint("scar", __name__, url_prefix="/scar")
+
+
+def _scope(stmt):
+    """Only SCARs of the contact's company (an administrator sees all)."""
+    stmt = stmt.where(Finding.scar_stage.is_not(None))
+    if Role.ADMIN in current_user.roles and current_user.supplier_id is None:
+        return stmt
+    if current_user.supplier_id is None:
+        return stmt.where(False)
+    return stmt.where(Finding.supplier_id == current_user.supplier_id)
+
+
+def _own_scar(finding_id: int) -> Finding:
+    finding = db.session.scalar(_scope(select(Finding).where(Finding.id == finding_id)).options(
+        joinedload(Finding.audit), joinedload(Finding.supplier),
+        selectinload(Finding.clauses),
+        selectinload(Finding.actions).joinedload(CorrectiveAction.owner)))
+    if finding is None:
+        abort(404)
+    return finding
+
+
+@bp.get("/")
+@requires(Permission.RESPOND_SCAR)
+def index():
+    """The contact's own SCARs, newest first."""
+    rows = db.session.scalars(_scope(select(Finding)).options(
+        joinedload(Finding.audit), selectinload(Finding.clauses))
+        .order_by(Finding.issued_at.desc(), Finding.id.desc())).unique().all()
+    return render_template("scar/list.html", rows=rows, today=utcnow().date())
+
+
+def _forms_for(finding: Finding) -> dict:
+    if finding.is_closed or not fs.can_respond(finding, current_user):
+        return {}
+    stage = finding.scar_stage
+    result = {}
+    if stage is ScarStage.ISSUED:
+        result["acknowledge"] = forms.ConfirmForm(prefix="ack")
+    if stage in (ScarStage.ACKNOWLEDGED, ScarStage.CONTAINMENT) and \
+            finding.status.value == "awaiting_response":
+        result["containment"] = forms.ScarContainmentForm(prefix="d3")
+    if stage in (ScarStage.CONTAINMENT, ScarStage.ROOT_CAUSE) and \
+            finding.status.value == "awaiting_response":
+        result["root_cause"] = forms.ScarRootCauseForm(prefix="d4")
+    if stage is ScarStage.ROOT_CAUSE and finding.status.value == "awaiting_response":
+        result["plan"] = forms.ScarPlanForm(prefix="d5")
+    if finding.status.value == "action_in_progress" and any(
+            a.status is ActionStatus.OPEN for a in finding.actions):
+        result["complete"] = forms.CompleteActionForm(prefix="complete")
+    return result
+
+
+def _render(finding: Finding, failed: dict | None = None, status: int = 200):
+    available = _forms_for(finding)
+    available.update(failed or {})
+    return render_template("scar/detail.html", finding=finding, forms=available,
+                           due=fs.scar_stage_due(finding), today=utcnow().date()), status
+
+
+@bp.get("/<int:finding_id>")
+@requires(Permission.RESPOND_SCAR)
+def detail(finding_id: int):
+    """One SCAR with the stage the supplier is at and the form for the next one."""
+    return _render(_own_scar(finding_id))
+
+
+def _run(finding_id: int, name: str, form_cls, prefix: str, call, message: str):
+    finding = _own_scar(finding_id)
+    form = form_cls(prefix=prefix)
+    if form.validate_on_submit():
+        try:
+            call(finding, form)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+            return _render(_own_scar(finding_id), {name: form}, 400)
+        flash(message, "success")
+        return redirect(url_for(".detail", finding_id=finding_id))
+    return _render(finding, {name: form}, 400)
+
+
+@bp.post("/<int:finding_id>/acknowledge")
+@requires(Permission.RESPOND_SCAR)
+def acknowledge(finding_id: int):
+    """D1/D2: confirm receipt."""
+    return _run(finding_id, "acknowledge", forms.ConfirmForm, "ack",
+                lambda f, form: fs.acknowledge_scar(f, actor=current_user, now=utcnow()),
+                "SCAR acknowledged.")
+
+
+@bp.post("/<int:finding_id>/containment")
+@requires(Permission.RESPOND_SCAR)
+def containment(finding_id: int):
+    """D3: containment."""
+    return _run(finding_id, "containment", forms.ScarContainmentForm, "d3",
+                lambda f, form: fs.submit_scar_containment(f, form.containment.data,
+                                                           actor=current_user, now=utcnow()),
+                "Containment recorded.")
+
+
+@bp.post("/<int:finding_id>/root-cause")
+@requires(Permission.RESPOND_SCAR)
+def root_cause(finding_id: int):
+    """D4: root cause and extent."""
+    return _run(finding_id, "root_cause", forms.ScarRootCauseForm, "d4",
+                lambda f, form: fs.submit_scar_root_cause(
+                    f, root_cause_method=RootCauseMethod(form.root_cause_method.data),
+                    root_cause=form.root_cause.data, extent_check=form.extent_check.data,
+                    actor=current_user, now=utcnow()),
+                "Root cause recorded.")
+
+
+@bp.post("/<int:finding_id>/plan")
+@requires(Permission.RESPOND_SCAR)
+def plan(finding_id: int):
+    """D5/D6: the action plan; submits the response for review."""
+    def call(f, form):
+        rows = []
+        for i in range(1, forms.ACTION_ROWS + 1):
+            description = (getattr(form, f"action{i}_description").data or "").strip()
+            due = getattr(form, f"action{i}_due_on").data
+            if description or due:
+                rows.append({"kind": ActionKind(getattr(form, f"action{i}_kind").data),
+                             "description": description, "due_on": due})
+        fs.submit_scar_plan(f, rows, actor=current_user, now=utcnow())
+    return _run(finding_id, "plan", forms.ScarPlanForm, "d5", call,
+                "Action plan submitted for review.")
+
+
+@bp.post("/<int:finding_id>/actions/<int:action_id>/complete")
+@requires(Permission.RESPOND_SCAR)
+def complete_action(finding_id: int, action_id: int):
+    """D7: an action implemented, with evidence."""
+    def call(f, form):
+        action = next((a for a in f.actions if a.id == action_id), None)
+        if action is None:
+            abort(404)
+        fs.complete_action(action, form.evidence.data, actor=current_user, now=utcnow())
+    return _run(finding_id, "complete", forms.CompleteActionForm, "complete", call,
+                "Action marked implemented.")

@@ -1,0 +1,466 @@
+"""Findings pages: list with filters, dashboard, each finding's workflow, policy, CSV import.
+
+Views are thin: parse the form, call one service, commit, redirect. Which forms a finding's
+page offers is decided here from the services' own permission predicates, so the page never
+shows a button the service would refuse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from audit.auth.permissions import Permission, requires
+from audit.core.errors import DomainError
+from audit.core.forms import attach_error
+from audit.extensions import db
+from audit.findings import charts, forms, queries
+from audit.findings import services as fs
+from audit.models import (
+    ActionKind,
+    Audit,
+    AuditKind,
+    CorrectiveAction,
+    CostCategory,
+    ExtensionRequest,
+    ExtensionStatus,
+    Finding,
+    FindingStatus,
+    Grade,
+    RootCauseMethod,
+    Site,
+    Supplier,
+    Unit,
+    User,
+    utcnow,
+)
+from audit.trail.services import entries_for
+
+bp = Blueprint("findings", __name__, url_prefix="/findings")
+
+PAGE_SIZE = 100
+
+
+def _today() -> dt.date:
+    return utcnow().date()
+
+
+def _filter_form() -> forms.FilterForm:
+    form = forms.FilterForm(request.args)
+    form.unit.choices = [(0, "Any unit")] + [
+        (u.id, u.name) for u in db.session.scalars(select(Unit).order_by(Unit.name))]
+    form.site.choices = [(0, "Any site")] + [
+        (s.id, s.name) for s in db.session.scalars(select(Site).order_by(Site.name))]
+    form.supplier.choices = [(0, "Any supplier")] + [
+        (s.id, s.name) for s in db.session.scalars(select(Supplier).order_by(Supplier.name))]
+    form.owner.choices = [(0, "Anyone")] + [
+        (u.id, u.name) for u in db.session.scalars(
+            select(User).where(User.id.in_(select(Finding.owner_id).distinct()))
+            .order_by(User.name))]
+    form.validate()
+    return form
+
+
+@bp.get("/")
+@requires(Permission.VIEW_ORGANISATION)
+def index():
+    """All findings, filterable by status, grade, unit, site, supplier, clause, owner, overdue."""
+    form = _filter_form()
+    filters = queries.Filters.from_form(form)
+    page = max(request.args.get("page", 1, type=int), 1)
+    today = _today()
+    rows = queries.list_findings(filters, today, limit=PAGE_SIZE + 1,
+                                 offset=(page - 1) * PAGE_SIZE)
+    has_more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template("findings/list.html", form=form, rows=rows, today=today, page=page,
+                           has_more=has_more, args=args)
+
+
+@bp.get("/dashboard")
+@requires(Permission.VIEW_ORGANISATION)
+def dashboard():
+    """Ageing, days to close, clause heat map and trend, as server-rendered SVG."""
+    form = _filter_form()
+    filters = queries.Filters.from_form(form)
+    today = _today()
+    data = queries.dashboard(filters, today)
+    svgs = {
+        "ageing": Markup(charts.bar_chart(data["ageing"], title="Open findings by age")),
+        "trend": Markup(charts.trend_chart(data["trend"], title="Findings raised and closed "
+                                                                "per month")),
+        "heat": Markup(charts.heat_map(data["heat"], title="Nonconformities by clause")),
+    }
+    return render_template("findings/dashboard.html", form=form, data=data, svgs=svgs,
+                           today=today)
+
+
+def _load(finding_id: int) -> Finding:
+    finding = db.session.scalar(
+        select(Finding).where(Finding.id == finding_id).options(
+            joinedload(Finding.audit), joinedload(Finding.unit).joinedload(Unit.owner),
+            joinedload(Finding.site), joinedload(Finding.supplier), joinedload(Finding.owner),
+            joinedload(Finding.raised_by), joinedload(Finding.verified_by),
+            joinedload(Finding.follow_up_audit), joinedload(Finding.repeat_of),
+            selectinload(Finding.clauses),
+            selectinload(Finding.actions).joinedload(CorrectiveAction.owner),
+            selectinload(Finding.costs),
+            selectinload(Finding.extensions).joinedload(ExtensionRequest.requested_by),
+        ))
+    if finding is None:
+        abort(404)
+    return finding
+
+
+def _owner_choices(finding: Finding) -> list[tuple[int, str]]:
+    users = db.session.scalars(select(User).where(User.is_active.is_(True),
+                                                  User.supplier_id.is_(None))
+                               .order_by(User.name)).all()
+    return [(u.id, u.name) for u in users]
+
+
+def available_forms(finding: Finding, user) -> dict:
+    """The workflow forms this user may use on this finding now (keyed by name)."""
+    result: dict = {}
+    s = finding.status
+    if s is FindingStatus.CLOSED:
+        if fs.can_issue(finding, user):
+            result["reopen"] = forms.ReasonForm(prefix="reopen")
+        return result
+    responder = fs.can_respond(finding, user) and not finding.is_scar
+    verifier = fs.can_verify(finding, user)
+    issuer = fs.can_issue(finding, user)
+    if s is FindingStatus.DRAFT and issuer:
+        result["issue"] = forms.ConfirmForm(prefix="issue")
+    if s is FindingStatus.ISSUED and finding.grade.is_nonconformity and issuer:
+        form = forms.AssignOwnerForm(prefix="assign")
+        form.owner_id.choices = _owner_choices(finding)
+        result["assign"] = form
+    if s is FindingStatus.ISSUED and finding.grade in (Grade.OFI, Grade.OBSERVATION) and responder:
+        result["decide"] = forms.DecideForm(prefix="decide")
+    if s is FindingStatus.AWAITING_RESPONSE and responder:
+        result["respond"] = forms.ResponseForm(prefix="respond")
+    if s is FindingStatus.RESPONSE_SUBMITTED and verifier:
+        result["accept"] = forms.ConfirmForm(prefix="accept")
+        result["reject"] = forms.ReasonForm(prefix="reject")
+    if s in (FindingStatus.ACTION_IN_PROGRESS, FindingStatus.ACCEPTED):
+        if responder:
+            result["add_action"] = forms.AddActionForm(prefix="add")
+        if responder or any(a.owner_id == getattr(user, "id", None) for a in finding.actions):
+            result["complete"] = forms.CompleteActionForm(prefix="complete")
+    if s is FindingStatus.PENDING_VERIFICATION and verifier:
+        result["verify"] = forms.VerifyForm(prefix="verify")
+    if verifier and finding.grade is not Grade.MAJOR and (
+            s is FindingStatus.PENDING_VERIFICATION or s is FindingStatus.DECLINED
+            or (s is FindingStatus.ACCEPTED and finding.actions
+                and all(a.status.value != "open" for a in finding.actions))):
+        result["close"] = forms.CloseForm(prefix="close")
+    if fs.can_respond(finding, user) and (finding.response_due_on or finding.closure_due_on) \
+            and not any(e.status is ExtensionStatus.PENDING for e in finding.extensions):
+        result["extension"] = forms.ExtensionForm(prefix="ext")
+    if user.can(Permission.MANAGE_PROGRAMME) and any(
+            e.status is ExtensionStatus.PENDING and e.requested_by_id != user.id
+            for e in finding.extensions):
+        result["extension_decision"] = forms.ExtensionDecisionForm(prefix="extd")
+    if finding.grade.is_nonconformity and (fs.can_respond(finding, user) or issuer or verifier):
+        result["cost"] = forms.CostForm(prefix="cost")
+    return result
+
+
+def _render_detail(finding: Finding, failed: dict | None = None, status: int = 200):
+    available = available_forms(finding, current_user)
+    if failed:
+        available.update(failed)
+    return render_template(
+        "findings/detail.html", finding=finding, forms=available, today=_today(),
+        trail=entries_for(finding), scar_due=fs.scar_stage_due(finding),
+        ishikawa_categories=forms.ISHIKAWA_CATEGORIES,
+    ), status
+
+
+@bp.get("/<int:finding_id>")
+@requires(Permission.VIEW_ORGANISATION)
+def detail(finding_id: int):
+    """One finding: statement, evidence, response, actions, verification, trail."""
+    return _render_detail(_load(finding_id))
+
+
+def _run(finding_id: int, name: str, form_cls, call, message: str, *, prefix: str):
+    """Validate ``form_cls``, call the service, commit; on error re-render the page."""
+    finding = _load(finding_id)
+    form = form_cls(prefix=prefix)
+    if hasattr(form, "owner_id"):
+        form.owner_id.choices = _owner_choices(finding)
+    if form.validate_on_submit():
+        try:
+            call(finding, form)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            finding = _load(finding_id)
+            attach_error(form, exc)
+            return _render_detail(finding, {name: form}, 400)
+        flash(message, "success")
+        return redirect(url_for(".detail", finding_id=finding_id))
+    return _render_detail(finding, {name: form}, 400)
+
+
+def _actions_from(form) -> list[dict]:
+    rows = []
+    for i in range(1, forms.ACTION_ROWS + 1):
+        description = (getattr(form, f"action{i}_description").data or "").strip()
+        due = getattr(form, f"action{i}_due_on").data
+        if not description and due is None:
+            continue
+        rows.append({"kind": ActionKind(getattr(form, f"action{i}_kind").data),
+                     "description": description, "due_on": due})
+    return rows
+
+
+@bp.post("/<int:finding_id>/issue")
+@requires(Permission.VERIFY_FINDING)
+def issue(finding_id: int):
+    """Issue a draft to the auditee (deadlines start)."""
+    return _run(finding_id, "issue", forms.ConfirmForm,
+                lambda f, form: fs.issue_finding(f, actor=current_user, now=utcnow()),
+                "Finding issued.", prefix="issue")
+
+
+@bp.post("/<int:finding_id>/assign")
+@requires(Permission.VERIFY_FINDING)
+def assign(finding_id: int):
+    """Name the auditee-side owner of an issued NC."""
+    def call(f, form):
+        owner = db.session.get(User, form.owner_id.data)
+        fs.assign_owner(f, owner, actor=current_user, now=utcnow())
+    return _run(finding_id, "assign", forms.AssignOwnerForm, call, "Owner assigned.",
+                prefix="assign")
+
+
+@bp.post("/<int:finding_id>/respond")
+@requires(Permission.RESPOND_FINDING)
+def respond(finding_id: int):
+    """Submit containment, extent, root cause and actions."""
+    def call(f, form):
+        fs.submit_response(
+            f, containment=form.containment.data, extent_check=form.extent_check.data,
+            root_cause_method=RootCauseMethod(form.root_cause_method.data),
+            whys=[getattr(form, f"why{i}").data for i in range(1, forms.WHY_ROWS + 1)],
+            ishikawa={c: getattr(form, f"ishikawa_{c}").data
+                      for c in forms.ISHIKAWA_CATEGORIES},
+            root_cause=form.root_cause.data, actions=_actions_from(form),
+            actor=current_user, now=utcnow())
+    return _run(finding_id, "respond", forms.ResponseForm, call, "Response submitted.",
+                prefix="respond")
+
+
+@bp.post("/<int:finding_id>/accept")
+@requires(Permission.VERIFY_FINDING)
+def accept(finding_id: int):
+    """Accept the submitted response."""
+    return _run(finding_id, "accept", forms.ConfirmForm,
+                lambda f, form: fs.accept_response(f, actor=current_user, now=utcnow()),
+                "Response accepted: actions are in progress.", prefix="accept")
+
+
+@bp.post("/<int:finding_id>/reject")
+@requires(Permission.VERIFY_FINDING)
+def reject(finding_id: int):
+    """Reject the submitted response with a reason."""
+    return _run(finding_id, "reject", forms.ReasonForm,
+                lambda f, form: fs.reject_response(f, form.reason.data, actor=current_user,
+                                                   now=utcnow()),
+                "Response rejected: the owner answers again.", prefix="reject")
+
+
+@bp.post("/<int:finding_id>/decide")
+@requires(Permission.RESPOND_FINDING)
+def decide(finding_id: int):
+    """Accept or decline an OFI / observation."""
+    return _run(finding_id, "decide", forms.DecideForm,
+                lambda f, form: fs.decide_finding(
+                    f, accept=form.decision.data == "accept", rationale=form.rationale.data,
+                    action_description=form.action_description.data,
+                    action_due_on=form.action_due_on.data, actor=current_user, now=utcnow()),
+                "Decision recorded.", prefix="decide")
+
+
+@bp.post("/<int:finding_id>/actions")
+@requires(Permission.RESPOND_FINDING)
+def add_action(finding_id: int):
+    """Plan a further action."""
+    return _run(finding_id, "add_action", forms.AddActionForm,
+                lambda f, form: fs.add_action(
+                    f, kind=ActionKind(form.kind.data), description=form.description.data,
+                    due_on=form.due_on.data, actor=current_user, now=utcnow()),
+                "Action planned.", prefix="add")
+
+
+@bp.post("/<int:finding_id>/actions/<int:action_id>/complete")
+@requires(Permission.VIEW_ORGANISATION)
+def complete_action(finding_id: int, action_id: int):
+    """Mark one action implemented (its owner or the finding's owner; checked in the service)."""
+    def call(f, form):
+        action = next((a for a in f.actions if a.id == action_id), None)
+        if action is None:
+            abort(404)
+        fs.complete_action(action, form.evidence.data, actor=current_user, now=utcnow())
+    return _run(finding_id, "complete", forms.CompleteActionForm, call, "Action completed.",
+                prefix="complete")
+
+
+@bp.post("/<int:finding_id>/verify")
+@requires(Permission.VERIFY_FINDING)
+def verify(finding_id: int):
+    """Effectiveness review: effective closes, not effective returns to action."""
+    return _run(finding_id, "verify", forms.VerifyForm,
+                lambda f, form: fs.verify_effectiveness(
+                    f, effective=form.effective.data == "yes", note=form.note.data,
+                    actor=current_user, now=utcnow()),
+                "Verification recorded.", prefix="verify")
+
+
+@bp.post("/<int:finding_id>/close")
+@requires(Permission.VERIFY_FINDING)
+def close(finding_id: int):
+    """Close a minor / OFI / observation where the rules allow it."""
+    return _run(finding_id, "close", forms.CloseForm,
+                lambda f, form: fs.close_finding(f, note=form.note.data, actor=current_user,
+                                                 now=utcnow()),
+                "Finding closed.", prefix="close")
+
+
+@bp.post("/<int:finding_id>/reopen")
+@requires(Permission.VERIFY_FINDING)
+def reopen(finding_id: int):
+    """Raise a new finding linked to this closed one."""
+    finding = _load(finding_id)
+    form = forms.ReasonForm(prefix="reopen")
+    if form.validate_on_submit():
+        try:
+            new = fs.reopen_finding(finding, form.reason.data, actor=current_user, now=utcnow())
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+            return _render_detail(_load(finding_id), {"reopen": form}, 400)
+        flash(f"Raised {new.reference} as a repeat of {finding.reference}.", "success")
+        return redirect(url_for(".detail", finding_id=new.id))
+    return _render_detail(finding, {"reopen": form}, 400)
+
+
+@bp.post("/<int:finding_id>/extensions")
+@requires(Permission.VIEW_ORGANISATION)
+def request_extension(finding_id: int):
+    """The owner asks for more time (object-level check in the service)."""
+    return _run(finding_id, "extension", forms.ExtensionForm,
+                lambda f, form: fs.request_extension(
+                    f, deadline=form.deadline.data, new_due_on=form.new_due_on.data,
+                    reason=form.reason.data, actor=current_user, now=utcnow()),
+                "Extension requested.", prefix="ext")
+
+
+@bp.post("/<int:finding_id>/extensions/decide")
+@requires(Permission.MANAGE_PROGRAMME)
+def decide_extension(finding_id: int):
+    """A coordinator decides the pending extension request."""
+    def call(f, form):
+        ext = next((e for e in f.extensions if e.status is ExtensionStatus.PENDING), None)
+        if ext is None:
+            raise DomainError("No extension request is waiting.")
+        fs.decide_extension(ext, approve=form.approve.data == "yes", note=form.note.data,
+                            actor=current_user, now=utcnow())
+    return _run(finding_id, "extension_decision", forms.ExtensionDecisionForm, call,
+                "Extension decided.", prefix="extd")
+
+
+@bp.post("/<int:finding_id>/costs")
+@requires(Permission.VIEW_ORGANISATION)
+def add_cost(finding_id: int):
+    """Record a cost of poor quality on a nonconformity."""
+    return _run(finding_id, "cost", forms.CostForm,
+                lambda f, form: fs.add_cost(
+                    f, category=CostCategory(form.category.data), amount=form.amount.data,
+                    currency=form.currency.data, incurred_on=form.incurred_on.data,
+                    note=form.note.data, actor=current_user, now=utcnow()),
+                "Cost recorded.", prefix="cost")
+
+
+# --- deadline policy -------------------------------------------------------------------------
+
+@bp.route("/policy", methods=["GET", "POST"])
+@requires(Permission.MANAGE_PROGRAMME)
+def policy():
+    """Edit the response / closure deadlines per audit kind and grade."""
+    form = forms.PolicyForm()
+    form.kind.choices = [(k.value, k.label) for k in AuditKind]
+    if form.validate_on_submit():
+        try:
+            fs.set_deadline_policy(AuditKind(form.kind.data), Grade(form.grade.data),
+                                   response_days=form.response_days.data,
+                                   closure_days=form.closure_days.data,
+                                   actor=current_user, now=utcnow())
+            db.session.commit()
+            flash("Deadline policy saved.", "success")
+            return redirect(url_for(".policy"))
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+    status = 400 if request.method == "POST" else 200
+    return render_template("findings/policy.html", form=form, rows=fs.policy_rows()), status
+
+
+# --- third-party findings from CSV ------------------------------------------------------------
+
+@bp.route("/import", methods=["GET", "POST"])
+@requires(Permission.VERIFY_FINDING)
+def import_cb():
+    """Enter a certification body's findings from a CSV file."""
+    form = forms.ImportForm()
+    form.audit_id.choices = [(a.id, f"{a.reference} — {a.title}") for a in db.session.scalars(
+        select(Audit).where(Audit.kind == AuditKind.THIRD_PARTY).order_by(Audit.reference))]
+    if form.validate_on_submit():
+        text = form.text.data or ""
+        if form.file.data:
+            try:
+                text = form.file.data.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = None
+        try:
+            if text is None:
+                raise DomainError("The file is not UTF-8 text (save it as CSV UTF-8).",
+                                  field="file")
+            audit = db.session.get(Audit, form.audit_id.data)
+            if audit is None:
+                raise DomainError("Choose the audit.", field="audit_id")
+            created = fs.import_cb_findings(audit, text, actor=current_user, now=utcnow())
+            db.session.commit()
+            flash(f"{len(created)} findings entered and issued.", "success")
+            return redirect(url_for(".index", status="open"))
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+    status = 400 if request.method == "POST" else 200
+    return render_template("findings/import.html", form=form,
+                           columns=fs.CSV_COLUMNS), status
+
+
+def grade_pill(grade: Grade) -> str:
+    return {"major": "bad", "minor": "warn", "observation": "", "ofi": "",
+            "good_practice": "ok"}[grade.value]
+
+
+@bp.app_template_filter("grade_class")
+def _grade_class(grade: Grade) -> str:
+    return grade_pill(grade)
+
+
+from audit.findings import panels  # noqa: E402  (registers the home panel and audit section)
+
+panels.register()

@@ -1,0 +1,249 @@
+"""Findings pages through the client: list, filters, detail workflow, query counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from audit.extensions import db
+from audit.findings import services as fs
+from audit.models import FindingStatus, Grade, Role, utcnow
+from tests.findings.helpers import draft, to_status, world
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+
+
+def test_list_and_detail_render_for_auditee(app, make, library, login, now):
+    """An auditee sees the list and a finding's page with the response form."""
+    w = world(make, library)
+    f = draft(w, Grade.MAJOR, now=now)
+    fs.issue_finding(f, actor=w.auditor, now=now)
+    db.session.commit()
+    client = login(w.owner)
+    page = client.get("/findings/")
+    assert page.status_code == 200 and f.reference in page.text
+    detail = client.get(f"/findings/{f.id}")
+    assert detail.status_code == 200 and "Submit response" in detail.text
+    assert "Accept response" not in detail.text
+
+
+def test_response_through_the_form_and_refusal_message(app, make, library, login, now):
+    """A blame-only root cause is refused on the form; a good one moves the finding on."""
+    w = world(make, library)
+    f = draft(w, Grade.MINOR, now=now)
+    fs.issue_finding(f, actor=w.auditor, now=now)
+    db.session.commit()
+    client = login(w.owner)
+    token = _csrf(client.get(f"/findings/{f.id}").text)
+    due = (now.date() + dt.timedelta(days=10)).isoformat()
+    data = {"csrf_token": token, "respond-containment": "Sorted stock",
+            "respond-extent_check": "Only line 2", "respond-root_cause_method": "five_whys",
+            "respond-why1": "Torque low", "respond-why2": "Tool not calibrated",
+            "respond-root_cause": "Operator error", "respond-action1_kind": "corrective",
+            "respond-action1_description": "Add tool to calibration plan",
+            "respond-action1_due_on": due}
+    bad = client.post(f"/findings/{f.id}/respond", data=data)
+    assert bad.status_code == 400 and "is not a root cause" in bad.text
+    db.session.expire_all()
+    assert f.status is FindingStatus.AWAITING_RESPONSE and f.actions == []
+    data["respond-root_cause"] = "Calibration plan omitted new tool type"
+    ok = client.post(f"/findings/{f.id}/respond", data=data)
+    assert ok.status_code == 302
+    db.session.expire_all()
+    assert f.status is FindingStatus.RESPONSE_SUBMITTED and len(f.actions) == 1
+
+
+def test_other_auditee_cannot_respond_by_post(app, make, library, login, now):
+    """A POST by an auditee who owns neither the finding nor the unit changes nothing."""
+    w = world(make, library)
+    f = draft(w, Grade.MINOR, now=now)
+    fs.issue_finding(f, actor=w.auditor, now=now)
+    db.session.commit()
+    client = login(w.other_auditee)
+    page = client.get(f"/findings/{f.id}")
+    assert "Submit response" not in page.text
+    response = client.post(f"/findings/{f.id}/respond", data={
+        "csrf_token": _csrf(page.text), "respond-containment": "x", "respond-extent_check": "y",
+        "respond-root_cause_method": "five_whys", "respond-root_cause": "whatever cause here"})
+    assert response.status_code == 400
+    db.session.expire_all()
+    assert f.status is FindingStatus.AWAITING_RESPONSE
+
+
+def test_auditee_cannot_verify(app, make, library, login, now):
+    """Verification routes need VERIFY_FINDING: an auditee gets 403."""
+    w = world(make, library)
+    f = to_status(w, draft(w, Grade.MAJOR, now=now), "pending_verification", now=now)
+    db.session.commit()
+    client = login(w.owner)
+    token = _csrf(client.get(f"/findings/{f.id}").text)
+    assert client.post(f"/findings/{f.id}/verify", data={
+        "csrf_token": token, "verify-effective": "yes", "verify-note": "x"}).status_code == 403
+
+
+def test_verifier_closes_through_the_page(app, make, library, login, now):
+    """An auditor verifies effectiveness of a major from its page; it closes read-only."""
+    w = world(make, library)
+    f = to_status(w, draft(w, Grade.MAJOR, now=now), "pending_verification", now=now)
+    db.session.commit()
+    client = login(w.auditor)
+    page = client.get(f"/findings/{f.id}")
+    assert "Record verification" in page.text and "Close finding" not in page.text
+    r = client.post(f"/findings/{f.id}/verify", data={
+        "csrf_token": _csrf(page.text), "verify-effective": "yes", "verify-note": "3 lots OK"})
+    assert r.status_code == 302
+    page = client.get(f"/findings/{f.id}")
+    assert "read-only" in page.text and "Raise repeat finding" in page.text
+
+
+def test_filters(app, make, library, login):
+    """Grade, status, clause and overdue filters narrow the list."""
+    now = utcnow()  # pages judge "overdue" against the real clock
+    w = world(make, library)
+    major = draft(w, Grade.MAJOR, now=now)
+    fs.issue_finding(major, actor=w.auditor, now=now - dt.timedelta(days=40))
+    ofi = draft(w, Grade.OFI, now=now)
+    other_clause = next(c for c in library["ISO 9001"].clauses if c.number == "7.5.3")
+    minor = draft(w, Grade.MINOR, now=now, clause=other_clause)
+    fs.issue_finding(minor, actor=w.auditor, now=now)
+    db.session.commit()
+    client = login(w.coordinator)
+
+    def refs(query):
+        text = client.get("/findings/?" + query).text
+        return {r for r in (major.reference, ofi.reference, minor.reference)
+                if f">{r}</a>" in text}
+
+    assert refs("grade=major") == {major.reference}
+    assert refs("status=draft") == {ofi.reference}
+    assert refs("clause=8.5") == {major.reference, ofi.reference}
+    assert refs("clause=7.5.3") == {minor.reference}
+    assert refs("overdue=y") == {major.reference}
+    assert refs(f"unit={w.unit.id}&status=open") == {major.reference, minor.reference}
+    assert refs(f"owner={w.owner.id}") == {major.reference, ofi.reference, minor.reference}
+
+
+def _seed_findings(make, library, now, n):
+    """``n`` issued findings spread over two audits with different owners and units."""
+    worlds = [world(make, library), world(make, library)]
+    w = worlds[0]
+    for i in range(n):
+        w = worlds[i % 2]
+        f = draft(w, [Grade.MAJOR, Grade.MINOR, Grade.OFI][i % 3], now=now)
+        fs.issue_finding(f, actor=w.auditor, now=now)
+        if i % 2:
+            fs.add_cost(f, category=fs.CostCategory.SCRAP, amount=10, currency="EUR",
+                        incurred_on=now.date(), actor=w.auditor, now=now) \
+                if f.grade.is_nonconformity else None
+    db.session.commit()
+    return worlds[0]
+
+
+def _count_page(client, count_queries, url):
+    db.session.expire_all()  # the test's own session must not pre-load rows for the page
+    with count_queries() as q:
+        assert client.get(url).status_code == 200
+    return q.count
+
+
+def test_list_and_dashboard_query_count_is_constant(app, make, library, login, now,
+                                                    count_queries):
+    """The list and the dashboard issue as many queries for 20 findings as for 2."""
+    w = _seed_findings(make, library, now, 2)
+    client = login(w.coordinator)
+    small = {u: _count_page(client, count_queries, u)
+             for u in ("/findings/", "/findings/dashboard", "/findings/?status=open&clause=8")}
+    _seed_findings(make, library, now, 18)
+    large = {u: _count_page(client, count_queries, u) for u in small}
+    assert small == large
+
+
+def test_detail_query_count_is_constant(app, make, library, login, now, count_queries):
+    """A finding's page costs the same queries with 1 action and cost as with 10."""
+    w = world(make, library)
+    f = to_status(w, draft(w, Grade.MINOR, now=now), "action_in_progress", now=now)
+    db.session.commit()
+    client = login(w.owner)
+    small = _count_page(client, count_queries, f"/findings/{f.id}")
+    for i in range(9):
+        fs.add_action(f, kind=fs.ActionKind.CORRECTIVE, description=f"a{i}",
+                      due_on=now.date() + dt.timedelta(days=5), actor=w.owner, now=now)
+        fs.add_cost(f, category=fs.CostCategory.REWORK, amount=5, currency="EUR",
+                    incurred_on=now.date(), actor=w.owner, now=now)
+    db.session.commit()
+    assert _count_page(client, count_queries, f"/findings/{f.id}") == small
+
+
+def test_policy_page_for_coordinator_only(app, make, library, login, now):
+    """Coordinators edit deadline policy; auditors get 403."""
+    w = world(make, library)
+    db.session.commit()
+    client = login(w.auditor)
+    assert client.get("/findings/policy").status_code == 403
+    client = login(w.coordinator)
+    page = client.get("/findings/policy")
+    assert page.status_code == 200
+    r = client.post("/findings/policy", data={"csrf_token": _csrf(page.text), "kind": "internal",
+                                              "grade": "minor", "response_days": "20",
+                                              "closure_days": "70"})
+    assert r.status_code == 302
+    assert fs.deadline_days(fs.AuditKind.INTERNAL, Grade.MINOR) == (20, 70)
+
+
+def test_import_cb_findings_csv(app, make, library, login, now):
+    """A CB's findings import from CSV and are issued; a bad row stores nothing."""
+    w = world(make, library, kind=fs.AuditKind.THIRD_PARTY)
+    db.session.commit()
+    client = login(w.coordinator)
+    page = client.get("/findings/import")
+    good = ("reference,grade,clauses,statement,evidence\n"
+            "CB-1,Minor NC,8.5.1,Work instruction outdated,WI-12 rev 3 at station\n"
+            "CB-2,Area of concern,,Consider KPI review,\n")
+    bad = good + "CB-3,critical,8.5.1,x,y\n"
+    r = client.post("/findings/import", data={"csrf_token": _csrf(page.text),
+                                              "audit_id": w.audit.id, "text": bad})
+    assert r.status_code == 400 and "Line 4" in r.text
+    assert db.session.query(fs.Finding).count() == 0
+    r = client.post("/findings/import", data={"csrf_token": _csrf(page.text),
+                                              "audit_id": w.audit.id, "text": good})
+    assert r.status_code == 302
+    found = {f.external_reference: f for f in db.session.query(fs.Finding)}
+    assert found["CB-1"].status is FindingStatus.AWAITING_RESPONSE
+    assert found["CB-1"].closure_due_on - found["CB-1"].issued_at.date() == dt.timedelta(days=90)
+    assert found["CB-2"].grade is Grade.OBSERVATION
+
+
+def test_home_panel_lists_my_open_findings(app, make, library, login, now):
+    """The auditee's home page lists their open findings."""
+    w = world(make, library)
+    f = draft(w, Grade.MINOR, now=now)
+    fs.issue_finding(f, actor=w.auditor, now=now)
+    db.session.commit()
+    page = login(w.owner).get("/")
+    assert "My open findings and actions" in page.text and f.reference in page.text
+
+
+def test_audit_page_section_shows_unit_findings(app, make, library, now):
+    """The audit-page section lists open findings of the audit's units from earlier audits."""
+    from audit.findings.panels import audit_findings_section
+
+    w = world(make, library)
+    f = draft(w, Grade.MINOR, now=now)
+    fs.issue_finding(f, actor=w.auditor, now=now)
+    nxt = make.audit(site=w.audit.site)
+    nxt.units = [w.unit]
+    unrelated = make.audit()
+    db.session.commit()
+    section = audit_findings_section(nxt, w.auditor)
+    assert [x.id for x in section["context"]["findings"]] == [f.id]
+    assert audit_findings_section(unrelated, w.auditor)["context"]["findings"] == []
+
+
+def test_navigation_shows_findings_and_reports(app, make, login):
+    """Coordinators see Findings and Reports in the navigation; suppliers see neither."""
+    coordinator = make.user(roles=(Role.COORDINATOR,))
+    db.session.commit()
+    page = login(coordinator).get("/").text
+    assert ">Findings<" in page and ">Reports<" in page
