@@ -195,13 +195,19 @@ def raise_finding(
     """
     if audit.report_issued_at is not None:
         raise DomainError("The report of this audit is issued: no new findings can be added.")
-    return _new_finding(audit, grade=grade, statement=statement, evidence=evidence,
+    return record_finding(audit, grade=grade, statement=statement, evidence=evidence,
                         clauses=clauses, unit=unit, owner=owner, answer=answer, actor=actor,
                         now=now)
 
 
-def _new_finding(audit: Audit, *, grade: Grade, statement: str, evidence: str | None,
-                 clauses, unit, owner, answer, actor, now: dt.datetime) -> Finding:
+def record_finding(audit: Audit, *, grade: Grade, statement: str, evidence: str | None,
+                   clauses, unit=None, owner=None, answer=None, actor,
+                   now: dt.datetime) -> Finding:
+    """Record a draft finding without the report freeze check.
+
+    Only for transcribing findings that were raised before a report was issued: a
+    certification body's report, or demo history. Everything else uses ``raise_finding``.
+    """
     statement = (statement or "").strip()
     if not statement:
         raise DomainError("State the finding: what requirement is not met, and how.",
@@ -354,6 +360,8 @@ def issue_finding(finding: Finding, *, actor, now: dt.datetime) -> Finding:
                 summary=f"Issued {finding.grade.label} {finding.reference}", extra=extra)
     if finding.grade is Grade.MAJOR or finding.is_repeat:
         propose_follow_up_audit(finding, actor=actor, now=now)
+    if finding.supplier_id is not None and finding.grade is Grade.MAJOR:
+        update_supplier_status(finding.supplier, actor=actor, now=now)
     _notify_issued(finding, now)
     return finding
 
@@ -1155,7 +1163,7 @@ def import_cb_findings(audit: Audit, csv_text: str, *, actor, now: dt.datetime) 
         raise DomainError("The file holds no findings.", field="file")
     created = []
     for row, grade, clauses in parsed:
-        finding = _new_finding(audit, grade=grade, statement=row["statement"],
+        finding = record_finding(audit, grade=grade, statement=row["statement"],
                                evidence=row.get("evidence"), clauses=clauses, unit=None,
                                owner=None, answer=None, actor=actor, now=now)
         finding.external_reference = row.get("reference") or None
