@@ -1117,6 +1117,32 @@ _GRADE_NAMES = {
 CSV_COLUMNS = ("reference", "grade", "clauses", "statement", "evidence")
 
 
+def record_manual_finding(audit: Audit, *, grade: Grade, statement: str, evidence: str | None,
+                          clause_numbers: str, external_reference: str | None, actor,
+                          now: dt.datetime) -> Finding:
+    """Record one finding typed in by hand.
+
+    Our own audits follow ``raise_finding`` (refused once the report is issued); a third-party
+    audit's findings are transcribed from the CB's report, so the freeze does not apply.
+    """
+    _require(can_issue(None, actor), "Only auditors and coordinators record findings.")
+    numbers = [n.strip() for n in re.split(r"[;,\s]+", clause_numbers or "") if n.strip()]
+    clause_map = {c.number: c for std in audit.standards for c in std.clauses}
+    unknown = [n for n in numbers if n not in clause_map]
+    if unknown:
+        raise DomainError(f"Clause(s) {', '.join(unknown)} are not in the audit's standards.",
+                          field="clauses")
+    clauses = [clause_map[n] for n in numbers]
+    if audit.kind is AuditKind.THIRD_PARTY:
+        finding = record_finding(audit, grade=grade, statement=statement, evidence=evidence,
+                                 clauses=clauses, actor=actor, now=now)
+        finding.external_reference = _text(external_reference) or None
+    else:
+        finding = raise_finding(audit, grade=grade, statement=statement, evidence=evidence,
+                                clauses=clauses, actor=actor, now=now)
+    return finding
+
+
 def import_cb_findings(audit: Audit, csv_text: str, *, actor, now: dt.datetime) -> list[Finding]:
     """Enter the certification body's findings from its report (CSV) and issue them.
 
