@@ -187,6 +187,9 @@ class PolicyForm(FlaskForm):
     grade = SelectField("Grade", choices=dict([(g.value, g.label) for g in Grade]))
     response_days = IntegerField("Response (days)", validators=[Optional(), NumberRange(1, 730)])
     closure_days = IntegerField("Closure (days)", validators=[Optional(), NumberRange(1, 730)])
+    label = StringField("Name in this kind of audit", validators=[Optional(), Length(max=60)],
+                        description="Leave empty for the standard name.")
+    is_enabled = BooleanField("Used in this kind of audit", default=True)
 
 
 class ImportForm(FlaskForm):

@@ -212,6 +212,10 @@ def record_finding(audit: Audit, *, grade: Grade, statement: str, evidence: str 
     if not statement:
         raise DomainError("State the finding: what requirement is not met, and how.",
                           field="statement")
+    policy = _policy_row(audit.kind, grade)
+    if policy is not None and not policy.is_enabled:
+        raise DomainError(f"{grade_label(audit.kind, grade)} is not used in "
+                          f"{audit.kind.label.lower()} audits.", field="grade")
     if grade.is_nonconformity and not clauses:
         raise DomainError("A nonconformity must cite the clause it breaches.", field="clause_ids")
     if grade.is_nonconformity and not (evidence or "").strip():
@@ -244,10 +248,20 @@ def record_finding(audit: Audit, *, grade: Grade, statement: str, evidence: str 
     return finding
 
 
+def _policy_row(audit_kind: AuditKind, grade: Grade) -> DeadlinePolicy | None:
+    return db.session.scalar(select(DeadlinePolicy).where(
+        DeadlinePolicy.audit_kind == audit_kind.value, DeadlinePolicy.grade == grade))
+
+
+def grade_label(audit_kind: AuditKind, grade: Grade) -> str:
+    """The grade's name in this kind of audit (configurable; CBs use their own names)."""
+    row = _policy_row(audit_kind, grade)
+    return row.label if row is not None and row.label else grade.label
+
+
 def deadline_days(audit_kind: AuditKind, grade: Grade) -> tuple[int | None, int | None]:
     """(response, closure) days for a grade in an audit kind: the policy table, else defaults."""
-    row = db.session.scalar(select(DeadlinePolicy).where(
-        DeadlinePolicy.audit_kind == audit_kind.value, DeadlinePolicy.grade == grade))
+    row = _policy_row(audit_kind, grade)
     if row is not None:
         return row.response_days, row.closure_days
     return DEFAULT_DEADLINES[(audit_kind.value, grade)]
@@ -923,8 +937,8 @@ def add_cost(finding: Finding, *, category: CostCategory, amount, currency: str,
 # Deadline policy (reference data)
 # ---------------------------------------------------------------------------------------------
 
-def policy_rows() -> list[tuple[AuditKind, Grade, int | None, int | None, bool]]:
-    """Every (kind, grade) with its current days and whether it differs from the default."""
+def policy_rows() -> list[dict]:
+    """Every (kind, grade) with its days, name, use, and whether it was edited."""
     stored = {(p.audit_kind, p.grade): p for p in db.session.scalars(select(DeadlinePolicy))}
     rows = []
     for kind in AuditKind:
@@ -932,13 +946,17 @@ def policy_rows() -> list[tuple[AuditKind, Grade, int | None, int | None, bool]]
             row = stored.get((kind.value, grade))
             days = (row.response_days, row.closure_days) if row else \
                 DEFAULT_DEADLINES[(kind.value, grade)]
-            rows.append((kind, grade, days[0], days[1], row is not None))
+            rows.append({"kind": kind, "grade": grade, "response_days": days[0],
+                         "closure_days": days[1], "custom": row is not None,
+                         "label": (row.label if row and row.label else grade.label),
+                         "enabled": row.is_enabled if row else True})
     return rows
 
 
 def set_deadline_policy(kind: AuditKind, grade: Grade, *, response_days: int | None,
-                        closure_days: int | None, actor, now: dt.datetime) -> DeadlinePolicy:
-    """Change the deadlines for a grade in an audit kind (affects findings issued later)."""
+                        closure_days: int | None, actor, now: dt.datetime,
+                        label: str | None = None, is_enabled: bool = True) -> DeadlinePolicy:
+    """Change the deadlines, name or use of a grade in an audit kind (affects later findings)."""
     _require(actor is not None and actor.can(Permission.MANAGE_PROGRAMME),
              "Only coordinators edit deadline policy.")
     for name, value in (("response_days", response_days), ("closure_days", closure_days)):
@@ -951,18 +969,23 @@ def set_deadline_policy(kind: AuditKind, grade: Grade, *, response_days: int | N
                           field="closure_days")
     row = db.session.scalar(select(DeadlinePolicy).where(
         DeadlinePolicy.audit_kind == kind.value, DeadlinePolicy.grade == grade))
+    label = _text(label) or None
+    if label is not None and len(label) > 60:
+        raise DomainError("Keep the name under 60 characters.", field="label")
     if row is None:
         row = DeadlinePolicy(audit_kind=kind.value, grade=grade)
-        old = DEFAULT_DEADLINES[(kind.value, grade)]
+        old = (*DEFAULT_DEADLINES[(kind.value, grade)], None, True)
         db.session.add(row)
     else:
-        old = (row.response_days, row.closure_days)
+        old = (row.response_days, row.closure_days, row.label, row.is_enabled)
     row.response_days, row.closure_days = response_days, closure_days
+    row.label, row.is_enabled = label, bool(is_enabled)
     db.session.flush()
     record(row, "update", actor=actor, now=now,
-           summary=f"Deadlines for {grade.label} in {kind.label} audits",
+           summary=f"Policy for {grade.label} in {kind.label} audits",
            changes={"response_days": [old[0], response_days],
-                    "closure_days": [old[1], closure_days]})
+                    "closure_days": [old[1], closure_days],
+                    "label": [old[2], label], "is_enabled": [old[3], bool(is_enabled)]})
     return row
 
 

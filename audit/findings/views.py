@@ -179,6 +179,7 @@ def _render_detail(finding: Finding, failed: dict | None = None, status: int = 2
         available.update(failed)
     return render_template(
         "findings/detail.html", finding=finding, forms=available, today=_today(),
+        grade_name=fs.grade_label(finding.audit.kind, finding.grade),
         trail=entries_for(finding), scar_due=fs.scar_stage_due(finding),
         ishikawa_categories=forms.ISHIKAWA_CATEGORIES,
     ), status
@@ -438,6 +439,7 @@ def policy():
             fs.set_deadline_policy(AuditKind(form.kind.data), Grade(form.grade.data),
                                    response_days=form.response_days.data,
                                    closure_days=form.closure_days.data,
+                                   label=form.label.data, is_enabled=form.is_enabled.data,
                                    actor=current_user, now=utcnow())
             db.session.commit()
             flash("Deadline policy saved.", "success")
