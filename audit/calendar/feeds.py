@@ -306,26 +306,21 @@ def coordinator_events(kind: FeedKind, obj, *, day: dt.date, links: Links) -> li
     return [e for e in events if ical.in_window(e, start, end)]
 
 
-def _add_months(day: dt.date, months: int) -> dt.date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    return dt.date(year, month, min(day.day, ical._days_in_month(year, month)))
-
-
 def certification_deadlines(certificate) -> list[tuple[str, dt.date, str]]:
     """(key, date, label) of a certificate's cycle deadlines (DOMAIN.md §3).
 
-    Surveillance 1 no later than 12 months after the decision; one surveillance in the next
-    calendar year (planned at month 24); recertification audit planned around month 33;
-    expiry. Keys are stable so each deadline keeps its UID while its date holds.
+    The latest dates the cycle allows for each surveillance and the recertification audit,
+    from the programme's certification-cycle rules (``audit.programme.cycle``), plus expiry.
+    Keys are stable so each deadline keeps its UID while its date holds.
     """
-    decision = certificate.decision_date
-    return [
-        ("surveillance1", _add_months(decision, 12), "Surveillance 1 due (latest)"),
-        ("surveillance2", _add_months(decision, 24), "Surveillance 2 due (planned)"),
-        ("recertification", _add_months(decision, 33), "Recertification audit (planned)"),
-        ("expiry", certificate.expiry_date, "Certificate expires"),
+    from audit.programme.cycle import certification_cycle
+
+    items = [
+        (f"{item.type.value}{item.number}", item.due, f"{item.label} due (latest)")
+        for item in certification_cycle(certificate.decision_date, certificate.expiry_date)
     ]
+    items.append(("expiry", certificate.expiry_date, "Certificate expires"))
+    return items
 
 
 def certificate_events(certificate, *, links: Links) -> list[ical.Event]:

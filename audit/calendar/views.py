@@ -153,8 +153,12 @@ AUDIT_PAGE_SECTIONS.append(_audit_section)
 @bp.get("/calendar/")
 @requires(Permission.OWN_ACCOUNT)
 def index():
-    """My calendar links: create, revoke, rotate."""
-    form = _token_form()
+    """My calendar links: create, revoke, rotate. ``?feed=site:3`` preselects a calendar, so
+    other pages can offer "Subscribe to this site's calendar"."""
+    form = _token_form(formdata=None)
+    wanted = request.args.get("feed")
+    if wanted and any(value == wanted for group in form.feed.choices.values() for value, _ in group):
+        form.feed.data = wanted
     return _render_index(form)
 
 

@@ -137,7 +137,7 @@ def test_every_coordinator_feed_kind_parses_with_three_parsers(app, make, cal, k
     assert f"audit-{unrelated.id}@{domain}" not in events
     assert f"audit-{expected[0].id}-report-20260501@{domain}" in events
     if kind is FeedKind.CERTIFICATE:
-        assert f"certificate-{certificate.id}-surveillance1-20260601@{domain}" in events
+        assert f"certificate-{certificate.id}-surveillance1-20260601@{domain}" in events  # decision + 12 months
         assert f"certificate-{certificate.id}-expiry-20280531@{domain}" not in events  # beyond window
         assert f"certificate-{certificate.id}-recertification-20280301@{domain}" not in events
 
@@ -171,9 +171,37 @@ def test_coordinator_feed_queries_do_not_grow_with_rows(app, make, cal, count_qu
 
 
 def test_certification_deadlines_follow_the_cycle(cal, app):
-    """Surveillance 1 within 12 months of the decision, recertification planned at month 33."""
+    """Surveillance 1 within 12 months of the decision, a surveillance every calendar year,
+    recertification before expiry, and expiry itself."""
     certificate = cal.certificate(decision=dt.date(2026, 2, 28))
     keys = {key: day for key, day, _label in feeds.certification_deadlines(certificate)}
     assert keys["surveillance1"] == dt.date(2027, 2, 28)
-    assert keys["recertification"] == dt.date(2028, 11, 28)
+    assert keys["surveillance2"].year == 2028
+    assert keys["recertification1"] < certificate.expiry_date
     assert keys["expiry"] == certificate.expiry_date
+
+
+def test_demo_organisation_feeds_all_parse(app, now):
+    """With the demo data, every feed of every kind and every user's personal feed parses
+    identically in icalendar, ical and vobject and stays well-formed."""
+    from sqlalchemy import select
+
+    from audit.demo import seed_demo
+    from audit.models import Certificate, Programme, Site, Supplier, User
+
+    seed_demo(now=now)
+    db.session.commit()
+    links = feeds.Links(app)
+    coordinator = db.session.scalar(select(User).where(User.email == "coordinator@example.com"))
+    total = 0
+    for kind, model in ((FeedKind.PROGRAMME, Programme), (FeedKind.SITE, Site),
+                        (FeedKind.SUPPLIER, Supplier), (FeedKind.CERTIFICATE, Certificate)):
+        for obj in db.session.scalars(select(model)):
+            data = ical.render_feed(feeds.build_feed(kind, obj, coordinator, day=now.date(), links=links))
+            assert_wellformed(data)
+            total += len(parse_everywhere(data))
+    for user in db.session.scalars(select(User)):
+        data = ical.render_feed(feeds.build_feed(FeedKind.PERSONAL, None, user, day=now.date(), links=links))
+        assert_wellformed(data)
+        total += len(parse_everywhere(data))
+    assert total > 0

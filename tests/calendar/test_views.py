@@ -265,3 +265,24 @@ def test_supplier_contact_gets_own_company_audits_only(app, make, cal):
     found = {uid.split("@")[0] for uid in parse_everywhere(data)}
     assert found == {f"audit-{theirs.id}"} and other.id
     assert not feeds.may_subscribe(contact, FeedKind.SUPPLIER)
+
+
+def test_calendar_page_preselects_a_feed_from_the_query(app, client, login, make):
+    """/calendar/?feed=site:<id> preselects that site; unknown values are ignored."""
+    coordinator = make.user(roles=(Role.COORDINATOR,))
+    site = make.site()
+    db.session.commit()
+    login(coordinator)
+    html = client.get(f"/calendar/?feed=site:{site.id}").get_data(as_text=True)
+    assert f'<option selected value="site:{site.id}">' in html
+    assert client.get("/calendar/?feed=site:99999").status_code == 200
+
+
+def test_audit_page_shows_the_calendar_section(app, client, login, make, cal):
+    """The audit page (issue 4) renders our section with the .ics link."""
+    user = make.user(roles=(Role.COORDINATOR,))
+    audit = cal.scheduled_audit(team=[(user, TeamRole.LEAD)], day=SOON)
+    db.session.commit()
+    login(user)
+    html = client.get(f"/audits/{audit.id}").get_data(as_text=True)
+    assert f"/audits/{audit.id}/calendar.ics" in html
