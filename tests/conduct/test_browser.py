@@ -251,5 +251,9 @@ def test_conflicting_edit_is_surfaced(live, browser, setup):
     _wait(lambda: _counts(setup.audit.id)[setup.questions["S2Q2"].id].version == 2, what="resolution saved")
     row = _counts(setup.audit.id)[setup.questions["S2Q2"].id]
     assert row.verdict.value == "conforming"
+    # The other tablet picks up the resolved answer when it comes back to the foreground.
+    b.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    b.wait_for_selector(f'{sel} [data-set="conforming"][aria-pressed="true"]')
+    assert "Updated by Arne Auditor" in b.text_content(f"{sel} [data-q-status]")
     a_ctx.close()
     b_ctx.close()
