@@ -57,10 +57,11 @@ LINK_ENDPOINTS = {
     "certificate": ("organisation.certificate_detail",),
 }
 
-#: Finding statuses whose deadlines still matter to the owner (drafts are the auditors' own).
+#: Finding statuses whose deadlines still matter to the owner (as ``Finding.current_due_on``:
+#: drafts are the auditors' own, closed and declined ones have none).
 OPEN_FINDING = (
     FindingStatus.ISSUED, FindingStatus.AWAITING_RESPONSE, FindingStatus.RESPONSE_SUBMITTED,
-    FindingStatus.ACTION_IN_PROGRESS, FindingStatus.PENDING_VERIFICATION,
+    FindingStatus.ACTION_IN_PROGRESS, FindingStatus.PENDING_VERIFICATION, FindingStatus.ACCEPTED,
 )
 AWAITING_RESPONSE = (FindingStatus.ISSUED, FindingStatus.AWAITING_RESPONSE)
 
