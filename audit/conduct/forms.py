@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, SubmitField, TextAreaField
+from wtforms import DateTimeLocalField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from audit.core.forms import MultiCheckboxField
 from audit.models import Grade
 
 
@@ -54,3 +55,39 @@ def report_values(form: ReportForm) -> dict:
     return {name: getattr(form, name).data for name in
             ("conclusions", "fulfilment", "positive_findings", "areas_not_covered",
              "diverging_opinions", "follow_up")}
+
+
+class SessionForm(FlaskForm):
+    """One agenda slot; times are wall-clock times in the audit's zone."""
+
+    kind = SelectField("Kind", choices=[SelectChoice("opening", "Opening meeting"),
+                                        SelectChoice("session", "Audit session"),
+                                        SelectChoice("closing", "Closing meeting")])
+    title = StringField("Title", validators=[Optional(), Length(max=200)],
+                        description="Process or area audited (opening/closing get a default title).")
+    unit_id = SelectField("Unit / process", validate_choice=False)
+    auditor_id = SelectField("Auditor", validate_choice=False)
+    clause_ids = MultiCheckboxField("Clauses", validate_choice=False)
+    auditee_contacts = TextAreaField("Auditee contacts", validators=[Optional(), Length(max=2000)])
+    location = StringField("Location", validators=[Optional(), Length(max=200)])
+    starts_local = DateTimeLocalField("Starts", format="%Y-%m-%dT%H:%M",
+                                      validators=[DataRequired(message="Give the start time.")])
+    ends_local = DateTimeLocalField("Ends", format="%Y-%m-%dT%H:%M",
+                                    validators=[DataRequired(message="Give the end time.")])
+    submit = SubmitField("Save session")
+
+    def fill_choices(self, audit, clauses) -> None:
+        """Offer the audit's units, its auditing team members and the clauses in scope."""
+        self.unit_id.choices = [SelectChoice("", "—")] + [SelectChoice(str(u.id), u.name) for u in audit.units]
+        self.auditor_id.choices = [SelectChoice("", "—")] + [
+            SelectChoice(str(m.user_id), f"{m.user.name} ({m.role.label})")
+            for m in audit.team if m.role.is_auditing]
+        self.clause_ids.choices = [SelectChoice(str(c.id), f"{c.number} {c.title or ''}") for c in clauses]
+
+
+def session_values(form: SessionForm) -> dict:
+    """The submitted values of a session form, explicitly."""
+    return {"kind": form.kind.data, "title": form.title.data, "unit_id": form.unit_id.data or None,
+            "auditor_id": form.auditor_id.data or None, "clause_ids": form.clause_ids.data or [],
+            "auditee_contacts": form.auditee_contacts.data, "location": form.location.data,
+            "starts_local": form.starts_local.data, "ends_local": form.ends_local.data}

@@ -115,8 +115,11 @@ def require_answerer(audit: Audit, user) -> None:
 
 
 def require_not_frozen(audit: Audit) -> None:
+    """Raise AuditFrozen once the report is issued (or the audit was cancelled or postponed)."""
     if audit.report_issued_at is not None:
         raise AuditFrozen("The report of this audit is issued: its records can no longer change.")
+    if audit.status in (AuditStatus.CANCELLED, AuditStatus.POSTPONED):
+        raise AuditFrozen(f"This audit is {audit.status.label.lower()}: its checklist cannot change.")
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -478,22 +481,30 @@ def save_answer(
             record(answer, "update", actor=actor, now=now,
                    summary=f"Changed answer {question.key} in {audit.reference}", changes=changes)
         db.session.flush()
-        if audit.status in (AuditStatus.PLAN_ISSUED, AuditStatus.SCHEDULED, AuditStatus.PLANNED):
+        if audit.status in (AuditStatus.PLAN_ISSUED, AuditStatus.SCHEDULED):
             start_fieldwork(audit, actor=actor, now=now)
     payload = answer_payload(answer, question.id)
     _remember(mutation_id, audit, "answer", payload, actor=actor, now=now)
     return SaveResult(payload, False)
 
 
+def _advance(audit: Audit, target: AuditStatus, *, actor, now: dt.datetime) -> bool:
+    """Move the audit to ``target`` through the audit life-cycle service when its rules allow."""
+    from audit.audits.services import allowed_transitions, change_status
+
+    if target not in allowed_transitions(audit):
+        return False
+    try:
+        with db.session.begin_nested():
+            change_status(audit, target, actor=actor, now=now)
+    except DomainError:
+        return False  # e.g. no dates yet: the answer still counts, the status stays
+    return True
+
+
 def start_fieldwork(audit: Audit, *, actor, now: dt.datetime) -> None:
-    """The first answer puts a planned audit in progress."""
-    old = audit.status
-    audit.status = AuditStatus.IN_PROGRESS
-    audit.updated_at = now
-    db.session.flush()
-    record(audit, "transition", actor=actor, now=now,
-           summary=f"{audit.reference} in progress (first checklist answer)",
-           changes={"status": [old.value, AuditStatus.IN_PROGRESS.value]})
+    """The first answer puts a scheduled audit in progress (when the life cycle allows it)."""
+    _advance(audit, AuditStatus.IN_PROGRESS, actor=actor, now=now)
 
 
 # --- evidence --------------------------------------------------------------------------------
@@ -761,19 +772,24 @@ def issue_report(audit: Audit, *, actor, now: dt.datetime) -> AuditReport:
     problems = report_blockers(audit, report, build_checklist(audit))
     if problems:
         raise DomainError("The report cannot be issued yet: " + " ".join(problems))
-    old = audit.status
     report.issued_at = now
     report.issued_by_id = actor.id
     report.updated_at = now
     audit.report_issued_at = now
-    audit.status = AuditStatus.REPORT_ISSUED
-    audit.updated_at = now
     db.session.flush()
     record(report, "transition", actor=actor, now=now, summary=f"Issued the report of {audit.reference}",
            changes={"issued_at": [None, now.isoformat()]})
-    record(audit, "transition", actor=actor, now=now, summary=f"{audit.reference}: report issued",
-           changes={"status": [old.value, AuditStatus.REPORT_ISSUED.value],
-                    "report_issued_at": [None, now.isoformat()]})
+    if audit.status is AuditStatus.IN_PROGRESS:
+        _advance(audit, AuditStatus.FIELDWORK_COMPLETE, actor=actor, now=now)
+    if not _advance(audit, AuditStatus.REPORT_ISSUED, actor=actor, now=now):
+        # The issued report is what freezes the audit; its status follows whatever came before.
+        old = audit.status
+        audit.status = AuditStatus.REPORT_ISSUED
+        audit.updated_at = now
+        db.session.flush()
+        record(audit, "transition", actor=actor, now=now, summary=f"{audit.reference}: report issued",
+               changes={"status": [old.value, AuditStatus.REPORT_ISSUED.value],
+                        "report_issued_at": [None, now.isoformat()]})
     return report
 
 

@@ -20,7 +20,7 @@ from flask_login import current_user
 
 from audit import PROJECT_ROOT
 from audit.auth.permissions import Permission, public, requires
-from audit.conduct import forms, services
+from audit.conduct import agenda, forms, sections, services  # noqa: F401  (sections registers itself)
 from audit.core.errors import DomainError
 from audit.core.forms import attach_error
 from audit.extensions import db
@@ -285,3 +285,162 @@ def report_pdf(audit_id: int):
     response = current_app.response_class(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{audit.reference}-report.pdf"'
     return response
+
+
+# --- the audit plan --------------------------------------------------------------------------
+
+
+def _plan_clauses(audit):
+    from sqlalchemy import select
+
+    from audit.models import Clause
+
+    if audit.clauses:
+        return list(audit.clauses)
+    ids = [s.id for s in audit.standards]
+    if not ids:
+        return []
+    return list(db.session.scalars(select(Clause).where(Clause.standard_id.in_(ids), Clause.depth <= 1)
+                                   .order_by(Clause.standard_id, Clause.position)))
+
+
+def _plan_page(audit, form=None, editing=None, status=200):
+    can_edit = agenda.can_edit_plan(audit, current_user)
+    if form is None and can_edit:
+        form = forms.SessionForm(formdata=None)
+    if form is not None:
+        form.fill_choices(audit, _plan_clauses(audit))
+    return render_template("conduct/plan.html", audit=audit, sessions=agenda.load_sessions(audit),
+                           form=form, editing=editing, can_edit=can_edit,
+                           confirm=forms.ConfirmForm()), status
+
+
+@bp.get("/audits/<int:audit_id>/plan")
+@requires(Permission.VIEW_ORGANISATION)
+def plan(audit_id: int):
+    """The audit plan: agenda sessions, calendar files, and issuing it to the auditees."""
+    return _plan_page(_viewable_audit(audit_id))
+
+
+def _save_session_view(audit, session):
+    form = forms.SessionForm()
+    form.fill_choices(audit, _plan_clauses(audit))
+    if form.validate_on_submit():
+        try:
+            agenda.save_session(audit, session, forms.session_values(form), actor=current_user, now=utcnow())
+            db.session.commit()
+        except services.NotAllowed:
+            db.session.rollback()
+            abort(403)
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+        else:
+            flash("Session saved.", "success")
+            return redirect(url_for("conduct.plan", audit_id=audit.id))
+    return _plan_page(audit, form=form, editing=session, status=422)
+
+
+@bp.post("/audits/<int:audit_id>/plan/sessions")
+@requires(Permission.VIEW_ORGANISATION)
+def add_session(audit_id: int):
+    """Add an agenda slot (lead auditor or programme manager)."""
+    audit = _viewable_audit(audit_id)
+    if not agenda.can_edit_plan(audit, current_user):
+        abort(403)
+    return _save_session_view(audit, None)
+
+
+def _session_of(audit, session_id: int):
+    from audit.models import AgendaSession
+
+    session = db.session.get(AgendaSession, session_id)
+    if session is None or session.audit_id != audit.id:
+        abort(404)
+    return session
+
+
+@bp.route("/audits/<int:audit_id>/plan/sessions/<int:session_id>", methods=["GET", "POST"])
+@requires(Permission.VIEW_ORGANISATION)
+def edit_session(audit_id: int, session_id: int):
+    """Change an agenda slot."""
+    from audit.audits.services import to_local
+
+    audit = _viewable_audit(audit_id)
+    if not agenda.can_edit_plan(audit, current_user):
+        abort(403)
+    session = _session_of(audit, session_id)
+    if request.method == "POST":
+        return _save_session_view(audit, session)
+    form = forms.SessionForm(formdata=None, data={
+        "kind": session.kind.value, "title": session.title, "unit_id": str(session.unit_id or ""),
+        "auditor_id": str(session.auditor_id or ""), "clause_ids": [str(c.id) for c in session.clauses],
+        "auditee_contacts": session.auditee_contacts, "location": session.location,
+        "starts_local": to_local(session.starts_at, audit.timezone),
+        "ends_local": to_local(session.ends_at, audit.timezone)})
+    return _plan_page(audit, form=form, editing=session)
+
+
+@bp.post("/audits/<int:audit_id>/plan/sessions/<int:session_id>/delete")
+@requires(Permission.VIEW_ORGANISATION)
+def delete_session(audit_id: int, session_id: int):
+    """Remove an agenda slot."""
+    audit = _viewable_audit(audit_id)
+    session = _session_of(audit, session_id)
+    if not forms.ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        agenda.delete_session(audit, session, actor=current_user, now=utcnow())
+        db.session.commit()
+    except services.NotAllowed:
+        db.session.rollback()
+        abort(403)
+    flash("Session removed.", "success")
+    return redirect(url_for("conduct.plan", audit_id=audit.id))
+
+
+@bp.post("/audits/<int:audit_id>/plan/issue")
+@requires(Permission.VIEW_ORGANISATION)
+def issue_plan(audit_id: int):
+    """Send the plan to the auditees and the team."""
+    audit = _viewable_audit(audit_id)
+    if not forms.ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        recipients = agenda.issue_plan(audit, actor=current_user, now=utcnow())
+        db.session.commit()
+    except services.NotAllowed:
+        db.session.rollback()
+        abort(403)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(f"Plan issued to {len(recipients)} people.", "success")
+    return redirect(url_for("conduct.plan", audit_id=audit.id))
+
+
+def _ics_response(audit, sessions, name: str):
+    body = agenda.session_ics(audit, sessions)
+    response = current_app.response_class(body, mimetype="text/calendar")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.ics"'
+    return response
+
+
+@bp.get("/audits/<int:audit_id>/plan.ics")
+@requires(Permission.VIEW_ORGANISATION)
+def plan_ics(audit_id: int):
+    """All sessions of the plan as one calendar file."""
+    audit = _viewable_audit(audit_id)
+    sessions = agenda.load_sessions(audit)
+    if not sessions:
+        abort(404)
+    return _ics_response(audit, sessions, f"{audit.reference}-plan")
+
+
+@bp.get("/audits/<int:audit_id>/plan/sessions/<int:session_id>.ics")
+@requires(Permission.VIEW_ORGANISATION)
+def session_ics(audit_id: int, session_id: int):
+    """One session as a calendar file (one per session, as attached to the plan e-mail)."""
+    audit = _viewable_audit(audit_id)
+    return _ics_response(audit, [_session_of(audit, session_id)], f"{audit.reference}-session-{session_id}")

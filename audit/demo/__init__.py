@@ -16,6 +16,7 @@ STEPS = (
     "audit.demo.organisation",
     "audit.demo.library",
     "audit.demo.programme",
+    "audit.demo.conduct",
 )
 
 DEMO_PASSWORD = "demo-audit-2026"

@@ -100,6 +100,7 @@ def setup(app, make, now) -> ConductSetup:
         criteria="ISO 9001:2015 clauses 7-9",
     )
     audit.clauses = list(clauses.values())
+    audit.standards = [std]
     db.session.commit()
     return ConductSetup(audit, lead, auditor, trainee, observer, auditee, outsider, coordinator,
                         supplier_contact, questions, clauses)

@@ -35,14 +35,30 @@ def test_save_answer_returns_new_version(login, setup):
     assert (answer.verdict.value, answer.note, answer.version) == ("minor_nc", "WI-7 outdated", 2)
 
 
-def test_first_answer_puts_audit_in_progress(login, setup):
-    """The first saved answer moves a planned audit to in progress, with a trail row."""
+def test_first_answer_puts_audit_in_progress(login, setup, make):
+    """The first saved answer moves a scheduled audit to in progress, with a trail row."""
+    from audit.models import QualificationLevel
+
+    make.qualification(setup.lead, level=QualificationLevel.LEAD)
+    for user in (setup.auditor, setup.trainee):
+        make.qualification(user)
+    setup.audit.status = AuditStatus.SCHEDULED
+    db.session.commit()
     client = login(setup.lead)
     _put(client, setup, "S1Q1", verdict="conforming")
     db.session.refresh(setup.audit)
     assert setup.audit.status is AuditStatus.IN_PROGRESS
     assert db.session.scalar(select(func.count(TrailEntry.id)).where(
-        TrailEntry.object_type == "Audit", TrailEntry.action == "transition")) == 1
+        TrailEntry.object_type == "Audit", TrailEntry.summary.contains("n progress"))) == 1
+
+
+def test_cancelled_audit_refuses_answers(login, setup):
+    """A cancelled audit's checklist cannot change (423)."""
+    setup.audit.status = AuditStatus.CANCELLED
+    db.session.commit()
+    client = login(setup.auditor)
+    r = _put(client, setup, "S1Q1", verdict="conforming")
+    assert r.status_code == 423 and "cancelled" in r.json["message"]
 
 
 def test_replayed_mutation_is_applied_once(login, setup):

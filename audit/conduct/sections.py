@@ -1,0 +1,38 @@
+"""The conduct sections of the audit page (plan and agenda, checklist progress, report).
+
+Registered in ``AUDIT_PAGE_SECTIONS`` when this module is imported (by ``audit.conduct.views``).
+"""
+
+from __future__ import annotations
+
+from audit.audits import AUDIT_PAGE_SECTIONS
+from audit.conduct import agenda, services
+
+
+def plan_section(audit, user) -> dict | None:
+    """The agenda with a link to edit and issue it."""
+    if not services.can_view(audit, user):
+        return None
+    return {"title": "Plan and agenda", "template": "conduct/_section_plan.html",
+            "context": {"sessions": agenda.load_sessions(audit),
+                        "can_edit_plan": agenda.can_edit_plan(audit, user)}}
+
+
+def checklist_section(audit, user) -> dict | None:
+    """Checklist progress per section with the link to the tablet screen."""
+    if not services.can_view(audit, user) or audit.checklist_version_id is None:
+        return None
+    return {"title": "Checklist", "template": "conduct/_section_checklist.html",
+            "context": {"checklist": services.build_checklist(audit),
+                        "can_answer": services.can_answer(audit, user)}}
+
+
+def report_section(audit, user) -> dict | None:
+    """Where the report stands: draft, signed, issued; due date; links to page and PDF."""
+    if not services.can_view(audit, user):
+        return None
+    return {"title": "Report", "template": "conduct/_section_report.html",
+            "context": {"report": services.get_report(audit)}}
+
+
+AUDIT_PAGE_SECTIONS.extend([plan_section, checklist_section, report_section])

@@ -1,0 +1,252 @@
+"""The tablet journey in real headless Chromium: tap answers, photo, finding, offline, conflict.
+
+A live server (werkzeug ``make_server`` in a thread) runs the app on the test database. "Going
+offline" both switches the browser context offline and stops the server, because Chromium's
+offline emulation does not cover the service worker's own fetches (playwright issue #2311):
+with the server gone, only the service worker's cache can serve the reload.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from audit import create_app
+from audit.extensions import db
+from audit.models import AppliedMutation, ChecklistAnswer, Evidence, Finding
+from tests.conduct.conftest import jpeg_bytes
+from tests.factories import PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed at /usr/bin/chromium"),
+]
+
+
+class LiveServer:
+    """The app served on 127.0.0.1; ``stop``/``start`` simulate losing and regaining the network."""
+
+    def __init__(self, app):
+        self.app = app
+        self.port = 0
+        self.server = None
+        self.thread = None
+
+    def start(self):
+        self.server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self.port = self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+        self.server = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@pytest.fixture
+def live(db_url, tmp_path, app):
+    """A second app instance on the same database (CSRF on, as in production), served live.
+
+    The test thread only reads while the server writes: a deferred BEGIN keeps SQLite's write
+    lock free for the server (outside requests every transaction otherwise declares writing).
+    """
+    from audit.core.database import write_intent
+
+    token = write_intent.set(False)
+    live_app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": db_url,
+                                      "STORAGE_PATH": app.config["STORAGE_PATH"],
+                                      "WTF_CSRF_ENABLED": True})
+    server = LiveServer(live_app)
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.server is not None:
+            server.stop()
+        with live_app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        write_intent.reset(token)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _tablet(browser):
+    return browser.new_context(viewport={"width": 768, "height": 1024}, has_touch=True,
+                               is_mobile=False, service_workers="allow")
+
+
+def _login(page, base, user):
+    page.goto(f"{base}/login")
+    page.fill("input[name=email]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def _wait(predicate, timeout=10.0, what="condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _q(setup, key) -> str:
+    return f"#q{setup.questions[key].id}"
+
+
+def _counts(audit_id):
+    db.session.rollback()  # a fresh snapshot of what the live server wrote
+    answers = db.session.execute(
+        select(ChecklistAnswer.question_id, ChecklistAnswer.verdict, ChecklistAnswer.value,
+               ChecklistAnswer.version)
+        .where(ChecklistAnswer.audit_id == audit_id)).all()
+    return {row.question_id: row for row in answers}
+
+
+def test_tablet_journey_offline_and_back(live, browser, setup):
+    """Tap, photo, finding, offline answers that survive a reload, then sync exactly once."""
+    base = live.url
+    context = _tablet(browser)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _login(page, base, setup.auditor)
+    checklist_url = f"{base}/audits/{setup.audit.id}/checklist"
+    page.goto(checklist_url)
+    # The service worker is installed and has kept a copy of this page.
+    assert page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    _wait(lambda: page.evaluate("caches.match(location.pathname, {ignoreVary: true}).then(r => !!r)"),
+          what="the page in the offline cache")
+
+    # Online: answer by tapping.
+    page.tap(f'{_q(setup, "S1Q1")} [data-set="minor_nc"]')
+    page.wait_for_selector(f'{_q(setup, "S1Q1")} [data-q-status][data-kind="saved"]')
+    assert page.is_visible(_q(setup, "S1Q3")), "the conditional question appears after a minor NC"
+    page.fill(f'{_q(setup, "S1Q1")} [data-note]', "Work instruction WI-7 outdated at station 3")
+    page.tap(f'{_q(setup, "S1Q2")} [data-set="conforming"]')  # blur the note: saves at once
+    page.wait_for_selector('[data-sync="saved"]')
+
+    # A photo from the "camera".
+    page.set_input_files(f'{_q(setup, "S1Q1")} [data-photo]',
+                         files=[{"name": "station3.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes()}])
+    page.wait_for_selector(f'{_q(setup, "S1Q1")} .thumb[data-evidence-id]')
+
+    # Raise a finding from the answer: grade, clause and evidence come pre-filled.
+    _wait(lambda: _counts(setup.audit.id).get(setup.questions["S1Q1"].id) is not None
+          and _counts(setup.audit.id)[setup.questions["S1Q1"].id].version == 2, what="note saved")
+    page.click(f'{_q(setup, "S1Q1")} >> text=Raise finding')
+    assert page.input_value("select[name=grade]") == "minor"
+    assert "WI-7 outdated" in page.input_value("textarea[name=evidence]")
+    page.fill("textarea[name=statement]", "The work instruction in use is not the released revision.")
+    page.click("main form.form button[type=submit]")
+    page.wait_for_url(f"{checklist_url}#q{setup.questions['S1Q1'].id}")
+    assert "-F01" in page.text_content(_q(setup, "S1Q1"))
+
+    # Lose the network: the browser goes offline and the server is gone too.
+    live.stop()
+    context.set_offline(True)
+    page.tap(f'{_q(setup, "S1Q3")} [data-set="observation"]')
+    page.fill(f'{_q(setup, "S2Q1")} [data-value-input]', "42")
+    page.press(f'{_q(setup, "S2Q1")} [data-value-input]', "Tab")
+    page.tap(f'{_q(setup, "S2Q2")} [data-set="not_applicable"]')
+    page.set_input_files(f'{_q(setup, "S1Q2")} [data-photo]',
+                         files=[{"name": "gauge.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes(color=(0, 0, 200))}])
+    page.wait_for_selector('[data-sync="offline"]')
+    assert "kept on this tablet" in page.text_content("[data-sync]")
+
+    # Reload while offline: the service worker serves page and assets, the queue is still there.
+    page.reload()
+    page.wait_for_selector('[data-sync="offline"]')
+    assert page.get_attribute(f'{_q(setup, "S2Q2")} [data-set="not_applicable"]', "aria-pressed") == "true"
+    assert page.input_value(f'{_q(setup, "S2Q1")} [data-value-input]') == "42"
+    assert page.get_attribute(f'{_q(setup, "S1Q1")} [data-set="minor_nc"]', "aria-pressed") == "true"
+    assert page.is_visible(f'{_q(setup, "S1Q2")} .thumb.pending')
+    # Close the tab and open a new one: the queue survives.
+    page.close()
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(checklist_url)
+    page.wait_for_selector('[data-sync="offline"]')
+    page.tap(f'{_q(setup, "S2Q3")} [data-set="ofi"]')
+    assert db.session.scalar(select(func.count(ChecklistAnswer.id))) == 2  # nothing reached the server
+
+    # Back online: everything arrives, in order, exactly once.
+    live.start()
+    context.set_offline(False)
+    page.wait_for_selector('[data-sync="saved"]', timeout=20_000)
+    answers = _counts(setup.audit.id)
+    q = setup.questions
+    assert {qid: (row.verdict.value if row.verdict else row.value) for qid, row in answers.items()} == {
+        q["S1Q1"].id: "minor_nc", q["S1Q2"].id: "conforming", q["S1Q3"].id: "observation",
+        q["S2Q1"].id: "42", q["S2Q2"].id: "not_applicable", q["S2Q3"].id: "ofi"}
+    assert answers[q["S1Q3"].id].version == 1
+    assert db.session.scalar(select(func.count(Evidence.id))) == 2
+    assert db.session.scalar(select(func.count(Finding.id))) == 1
+    mutations = db.session.scalar(select(func.count(AppliedMutation.id)))
+    assert mutations == 7  # 3 online saves (S1Q1 twice, S1Q2) + 4 offline answers
+
+    # Reloading online shows the server's state, nothing is queued twice.
+    page.reload()
+    page.wait_for_selector('[data-sync="saved"]')
+    assert page.evaluate("indexedDB.databases().then(d => d.length)") == 1
+    assert _counts(setup.audit.id) == answers
+    assert errors == []
+    context.close()
+
+
+def test_conflicting_edit_is_surfaced(live, browser, setup):
+    """Two tablets change the same answer: the second sees both versions and chooses; nothing is lost."""
+    base = live.url
+    url = f"{base}/audits/{setup.audit.id}/checklist"
+    a_ctx, b_ctx = _tablet(browser), _tablet(browser)
+    a, b = a_ctx.new_page(), b_ctx.new_page()
+    _login(a, base, setup.auditor)
+    _login(b, base, setup.lead)
+    a.goto(url)
+    b.goto(url)
+    sel = _q(setup, "S2Q2")
+    b.tap(f'{sel} [data-set="major_nc"]')
+    b.wait_for_selector(f'{sel} [data-q-status][data-kind="saved"]')
+    a.tap(f'{sel} [data-set="conforming"]')  # a still believes the question is unanswered
+    a.wait_for_selector(f"{sel} [data-conflict]:not([hidden])")
+    panel = a.text_content(f"{sel} [data-conflict]")
+    assert "Lena Lead changed this answer" in panel
+    assert "Theirs: Major NC" in panel and "Yours: Conforming" in panel
+    assert a.get_attribute("[data-sync]", "data-sync") == "conflict"
+    row = _counts(setup.audit.id)[setup.questions["S2Q2"].id]
+    assert (row.verdict.value, row.version) == ("major_nc", 1)
+    a.click(f'{sel} [data-resolve="mine"]')
+    a.wait_for_selector('[data-sync="saved"]')
+    _wait(lambda: _counts(setup.audit.id)[setup.questions["S2Q2"].id].version == 2, what="resolution saved")
+    row = _counts(setup.audit.id)[setup.questions["S2Q2"].id]
+    assert row.verdict.value == "conforming"
+    a_ctx.close()
+    b_ctx.close()
