@@ -65,13 +65,15 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     _finish_config(app)
 
     from audit import extensions
-    from audit.core import database, security
+    from audit.core import database, hygiene, routing, security
 
     extensions.db.init_app(app)
     extensions.migrate.init_app(
         app, extensions.db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True
     )
     extensions.csrf.init_app(app)
+    routing.init_app(app)  # before any route is added
+    hygiene.init_app(app)
     database.configure_engines(app)
     security.init_app(app)
 

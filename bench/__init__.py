@@ -1,0 +1,1 @@
+"""The benchmark suite run by ``make bench`` (see bench/__main__.py)."""

@@ -1,0 +1,248 @@
+"""``make bench``: demo data at several scales, the app under gunicorn, ONE results table.
+
+    .venv/bin/python -m bench [--scales 1,10,50] [--databases sqlite,postgresql] [--write]
+
+For each database kind (PostgreSQL only when 127.0.0.1:5432 answers) and scale it builds a fresh
+database (migrations + ``flask demo-data --scale N``), starts the application and the bare
+baseline (bench/baseline_app.py) under the same gunicorn settings, runs every entry of
+``bench.measures.MEASURES`` side by side, and prints one Markdown table on stdout (progress on
+stderr). ``--write`` also stores it as bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import sys
+import time
+
+from bench import harness
+from bench.harness import ROOT, Server, build_database, log, postgres_reachable
+from bench.measures import MEASURES, Context, Result
+
+
+def app_rules(db) -> list[tuple[str, frozenset, str]]:
+    """The application's URL map, read in-process against the bench database."""
+    os.environ.update({k: v for k, v in db.env().items() if k.startswith(("AUDIT_", "DATABASE_URL"))})
+    from audit import create_app
+
+    app = create_app()
+    return [(r.rule, frozenset(r.methods or ()), r.endpoint) for r in app.url_map.iter_rules()]
+
+
+def facts(db) -> dict:
+    """Ids and counts the measurements need, read from the bench database."""
+    from sqlalchemy import func, select
+
+    from audit import create_app
+    from audit.demo import DEMO_PASSWORD
+    from audit.extensions import db as sqla
+    from audit.models import Role, Site, User
+
+    os.environ.update({k: v for k, v in db.env().items() if k.startswith(("AUDIT_", "DATABASE_URL"))})
+    app = create_app()
+    found: dict = {"password": DEMO_PASSWORD, "users": {}}
+    with app.app_context():
+        found["sites"] = sqla.session.scalar(select(func.count()).select_from(Site))
+        for user in sqla.session.scalars(select(User).order_by(User.id)):
+            for role in user.roles:
+                found["users"].setdefault(role.value, user.email)
+        found["users"].setdefault("auditor_on_audit", found["users"].get(Role.AUDITOR.value))
+        for probe in PROBES:
+            try:
+                probe(sqla.session, found)
+            except Exception as exc:  # noqa: BLE001 - a feature not there yet is not an error
+                sqla.session.rollback()
+                log(f"facts: {probe.__name__} not available ({exc.__class__.__name__}: {str(exc)[:100]})")
+        sqla.engine.dispose()
+    return found
+
+
+def _probe_answerable(session, found: dict) -> None:
+    """An audit with checklist questions and an auditor on its team (for answer saves)."""
+    from sqlalchemy import select
+
+    from audit.models import Audit
+
+    for audit in session.scalars(select(Audit).order_by(Audit.id)):
+        questions = _audit_question_ids(session, audit)
+        auditors = [m.user.email for m in audit.team if m.user and m.user.is_active]
+        if questions and auditors:
+            found["answerable"] = {"audit_id": audit.id, "questions": questions, "auditor": auditors[0]}
+            found["audit_id"] = audit.id
+            found["questions_per_audit"] = len(questions)
+            found["users"]["auditor_on_audit"] = auditors[0]
+            return
+
+
+def _audit_question_ids(session, audit) -> list[int]:
+    """The checklist question ids of ``audit`` (through its template version, however linked)."""
+    from sqlalchemy import select
+
+    from audit.models import ChecklistQuestion
+
+    version_id = getattr(audit, "checklist_version_id", None) or getattr(audit, "template_version_id", None)
+    if version_id is None:
+        return []
+    from audit.models import ChecklistSection
+
+    stmt = (select(ChecklistQuestion.id).join(ChecklistSection)
+            .where(ChecklistSection.version_id == version_id).order_by(ChecklistQuestion.id))
+    return list(session.scalars(stmt))
+
+
+def _probe_programme(session, found: dict) -> None:
+    from sqlalchemy import func, select
+
+    from audit.models import Audit, Programme
+
+    row = session.execute(
+        select(Programme.id, func.count(Audit.id)).join(Audit, Audit.programme_id == Programme.id)
+        .group_by(Programme.id).order_by(func.count(Audit.id).desc()).limit(1)
+    ).first()
+    if row:
+        found["programme_id"], found["audits_in_programme"] = row
+
+
+def _probe_findings(session, found: dict) -> None:
+    from sqlalchemy import func, select
+
+    from audit.models import Finding
+
+    found["findings"] = session.scalar(select(func.count()).select_from(Finding))
+
+
+PROBES = [_probe_answerable, _probe_programme, _probe_findings]
+
+
+# --------------------------------------------------------------------------- table
+
+
+def _ms(x: float) -> str:
+    return "—" if x is None or math.isnan(x) else (f"{x * 1000:.1f}" if x < 10 else f"{x * 1000:.0f}")
+
+
+def _cell(result: Result | None) -> str:
+    if result is None:
+        return ""
+    if result.skipped:
+        return "—"
+    if result.value is not None:
+        return f"{result.value:.0f} {result.unit}"
+    return f"{_ms(result.app.p50)} / {_ms(result.app.p99)}"
+
+
+def render(results: dict, scales: list[int], databases: list[str], skipped: dict) -> str:
+    """ONE Markdown table: a row per (measure, database), scales side by side."""
+    top = max(scales)
+    head = (["Measure", "DB"] + [f"scale {s} p50 / p99 (ms)" for s in scales]
+            + [f"baseline @{top} p50 / p99", f"ratio p50 @{top}", f"growth {min(scales)}→{top} (p50)", "notes"])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for measure in MEASURES:
+        for kind in databases:
+            if (measure.name, kind) in skipped:
+                lines.append(f"| {measure.name} | {kind} | " + " | ".join([""] * len(scales))
+                             + f" | | | | {skipped[(measure.name, kind)]} |")
+                continue
+            per_scale = results.get((measure.name, kind), {})
+            cells = [_cell(per_scale.get(s)) for s in scales]
+            last, first = per_scale.get(top), per_scale.get(min(scales))
+            base = ratio = growth = ""
+            notes = ""
+            if last and not last.skipped:
+                if last.value is not None:
+                    base = f"{last.base_value:.0f} {last.unit}"
+                    ratio = f"{last.value / last.base_value:.2f}×" if last.base_value else ""
+                    if first and first.value:
+                        growth = f"{last.value / first.value:.2f}×"
+                else:
+                    base = f"{_ms(last.base.p50)} / {_ms(last.base.p99)}"
+                    ratio = f"{last.app.p50 / last.base.p50:.1f}×" if last.base.p50 else ""
+                    if first and first.app and first.app.p50:
+                        growth = f"{last.app.p50 / first.app.p50:.2f}× (may: {measure.growth})"
+                    errors = last.app.errors
+                    if errors:
+                        notes = f"**{errors} errors**; "
+                notes += "; ".join(last.notes)
+            lines.append(f"| {measure.name} | {kind} | " + " | ".join(cells)
+                         + f" | {base} | {ratio} | {growth} | {notes} |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def run_scale(kind: str, scale: int, results: dict, skipped: dict) -> None:
+    db = build_database(kind, scale)
+    rules = app_rules(db)
+    found = facts(db)
+    base_url = (f"sqlite:///{db.instance}/baseline.db" if kind == "sqlite"
+                else harness.fresh_postgres(f"audit_issue8_bench_base_s{scale}"))
+    base_env = {**db.env(), "BASELINE_DATABASE_URL": base_url}
+    os.environ["BASELINE_DATABASE_URL"] = base_url
+    import bench.baseline_app as baseline
+
+    baseline.URL = base_url
+    baseline._local.__dict__.clear()
+    baseline.setup_schema()
+    baseline._local.conn.close()
+    baseline._local.__dict__.clear()
+    with Server("app:app", db.env(), name=f"app-{kind}-{scale}") as app_server, \
+            Server("bench.baseline_app:app", base_env, name=f"base-{kind}-{scale}") as base_server:
+        ctx = Context(db=db, app_port=app_server.port, base_port=base_server.port, rules=rules,
+                      facts=found, app_server=app_server, base_server=base_server)
+        for measure in MEASURES:
+            reason = measure.needs(ctx)
+            if reason:
+                skipped[(measure.name, kind)] = reason
+                continue
+            started = time.perf_counter()
+            try:
+                result = measure.run(ctx)
+            except Exception as exc:  # noqa: BLE001 - one broken entry must not sink the table
+                log(f"{measure.name} failed: {exc.__class__.__name__}: {exc}")
+                skipped[(measure.name, kind)] = f"failed: {exc.__class__.__name__}: {str(exc)[:120]}"
+                continue
+            results.setdefault((measure.name, kind), {})[scale] = result
+            log(f"{kind} s{scale} {measure.name}: {_cell(result)} ({time.perf_counter() - started:.1f}s)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", default=os.environ.get("BENCH_SCALES", "1,10,50"))
+    parser.add_argument("--databases", default=os.environ.get("BENCH_DATABASES", "sqlite,postgresql"))
+    parser.add_argument("--write", action="store_true", help="also write bench/RESULTS.md")
+    args = parser.parse_args(argv)
+    scales = sorted(int(s) for s in args.scales.split(","))
+    databases = [d.strip() for d in args.databases.split(",") if d.strip()]
+    started = time.perf_counter()
+    notes = []
+    if "postgresql" in databases:
+        reason = postgres_reachable()
+        if reason:
+            log(f"PostgreSQL not reachable ({reason}): SQLite only")
+            notes.append(f"PostgreSQL not measured: not reachable ({reason}).")
+            databases.remove("postgresql")
+    results: dict = {}
+    skipped: dict = {}
+    for kind in databases:
+        for scale in scales:
+            log(f"== {kind} at scale {scale}")
+            run_scale(kind, scale, results, skipped)
+    table = render(results, scales, databases, skipped)
+    elapsed = time.perf_counter() - started
+    header = (f"Benchmark of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, "
+              f"{os.cpu_count()} CPUs, Python {platform.python_version()}, gunicorn {harness.WORKERS} sync "
+              f"workers for the app and for the baseline; {elapsed / 60:.1f} min in all.")
+    text = "\n".join([header, "", table, "", *notes])
+    print(text)
+    if args.write:
+        (ROOT / "bench" / "RESULTS.md").write_text("# Benchmark results (`make bench`)\n\n" + text + "\n")
+        log("wrote bench/RESULTS.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""The measurements: each a small pluggable entry that says what it needs and how to run.
+
+An entry's ``needs(ctx)`` returns None when it can run, or the reason it cannot ("not available
+yet: ..."), which becomes a row of the table instead of a crash. ``run(ctx)`` returns a
+``Result``: the application's series and, side by side, the bare baseline's series doing the
+least the same work needs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bench.harness import Session, Stats, concurrent_series, request, timed_series
+
+#: Requests per page measurement, and seconds per concurrent measurement (kept modest so the
+#: whole bench stays under 15 minutes on 2 cores).
+PAGE_REQUESTS = 60
+SAVE_SECONDS = 4.0
+SAVE_CLIENTS = 16
+
+
+@dataclass
+class Result:
+    """The figures of one measurement at one scale on one database."""
+
+    app: Stats | None = None
+    base: Stats | None = None
+    notes: list[str] = field(default_factory=list)
+    #: A single number instead of latencies (memory), with its unit.
+    value: float | None = None
+    base_value: float | None = None
+    unit: str = "ms"
+    skipped: str | None = None
+
+
+@dataclass
+class Context:
+    """What a measurement can use: ports, the database, and facts about the app."""
+
+    db: object  # harness.Database
+    app_port: int
+    base_port: int
+    rules: list[tuple[str, frozenset, str]]  #: (rule, methods, endpoint)
+    facts: dict  #: ids and counts read from the database (see bench.__main__.facts)
+    app_server: object = None
+    base_server: object = None
+    sessions: dict = field(default_factory=dict)
+
+    def find_rule(self, pattern: str, method: str = "GET") -> str | None:
+        for rule, methods, _endpoint in self.rules:
+            if method in methods and re.search(pattern, rule):
+                return rule
+        return None
+
+    def session(self, email: str) -> Session:
+        if email not in self.sessions:
+            s = Session(self.app_port)
+            s.login(email, self.facts["password"])
+            self.sessions[email] = s
+        return self.sessions[email]
+
+
+def fill(rule: str, **values) -> str:
+    """``/audits/<int:audit_id>/x`` → ``/audits/7/x``."""
+    def sub(match):
+        name = match.group(1).split(":")[-1]
+        return str(values[name])
+    return re.sub(r"<([^>]+)>", sub, rule)
+
+
+def _page(ctx: Context, session: Session, path: str, base_rows: int, *, n: int = PAGE_REQUESTS) -> Result:
+    def app_call():
+        status, _h, body = session.get(path)
+        return status == 200, len(body)
+
+    def base_call():
+        status, _h, body = request(ctx.base_port, "GET", f"/page?n={base_rows}")
+        return status == 200, len(body)
+
+    app_call()  # warm each worker's caches before timing
+    return Result(app=timed_series(app_call, n), base=timed_series(base_call, n),
+                  notes=[f"{{bytes}} B page, baseline {base_rows} rows"])
+
+
+@dataclass
+class Measure:
+    name: str
+    needs: Callable[[Context], str | None]
+    run: Callable[[Context], Result]
+    #: "flat" for pages, "linear" for feeds/planner: how it may grow from scale 1 to the largest.
+    growth: str = "flat"
+
+
+# --------------------------------------------------------------------------- answer save
+
+ANSWER_RULE = r"^/api/audits/<[^>]*audit_id>/answers/<[^>]*question_id>$"
+
+
+def _needs_answer_save(ctx: Context) -> str | None:
+    if not ctx.find_rule(ANSWER_RULE, "PUT"):
+        return "not available yet: no PUT /api/audits/<audit_id>/answers/<question_id> route"
+    if not ctx.facts.get("answerable"):
+        return "not available yet: demo data has no audit with checklist questions and an auditor"
+    return None
+
+
+def _run_answer_save(ctx: Context) -> Result:
+    rule = ctx.find_rule(ANSWER_RULE, "PUT")
+    target = ctx.facts["answerable"]
+    session = ctx.session(target["auditor"])
+    questions = target["questions"]
+
+    def make_app_call(i):
+        counter = iter(range(10**9))
+
+        def call():
+            q = questions[(i * 7 + next(counter)) % len(questions)]
+            body = json.dumps({"verdict": "conforming", "note": f"bench {i}",
+                               "mutation_id": str(uuid.uuid4())}).encode()
+            status, _h, _b = session.send(
+                "PUT", fill(rule, audit_id=target["audit_id"], question_id=q), body,
+                "application/json", {"X-CSRFToken": session.csrf or ""})
+            return status in (200, 409), 0
+        return call
+
+    def make_base_call(i):
+        counter = iter(range(10**9))
+
+        def call():
+            q = questions[(i * 7 + next(counter)) % len(questions)]
+            body = json.dumps({"verdict": "conforming", "note": f"bench {i}"}).encode()
+            status, _h, _b = request(ctx.base_port, "PUT", f"/answers/{target['audit_id']}/{q}", body,
+                                     {"Content-Type": "application/json"})
+            return status == 200, 0
+        return call
+
+    app = concurrent_series(make_app_call, SAVE_CLIENTS, SAVE_SECONDS)
+    base = concurrent_series(make_base_call, SAVE_CLIENTS, SAVE_SECONDS)
+    return Result(app=app, base=base, notes=[
+        f"{app.throughput:.0f} saves/s vs {base.throughput:.0f}/s at {SAVE_CLIENTS} clients, "
+        f"{app.errors} errors"])
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def _page_measure(name: str, pattern: str, fact: str, who: str, *, arg: str | None = None,
+                  rows_fact: str | None = None) -> Measure:
+    """A GET page found by ``pattern`` in the URL map, filled with ``facts[fact]``."""
+
+    def needs(ctx: Context) -> str | None:
+        if not ctx.find_rule(pattern):
+            return f"not available yet: no GET route matching {pattern}"
+        if arg and not ctx.facts.get(fact):
+            return f"not available yet: demo data has no {fact}"
+        return None
+
+    def run(ctx: Context) -> Result:
+        rule = ctx.find_rule(pattern)
+        path = fill(rule, **{a: ctx.facts[fact] for a in re.findall(r"<(?:[^:>]+:)?([^>]+)>", rule)}) if arg else rule
+        rows = ctx.facts.get(rows_fact, 50) if rows_fact else 50
+        result = _page(ctx, ctx.session(ctx.facts["users"][who]), path, rows)
+        result.notes = [n.replace("{bytes}", str(result.app.bytes)) for n in result.notes]
+        return result
+
+    return Measure(name, needs, run)
+
+
+def _reference_page() -> Measure:
+    """A page that exists from the start (sites list), so the harness proves itself end to end."""
+    return _page_measure("reference: sites list", r"^/organisation/sites/$", "", "coordinator",
+                         rows_fact="sites")
+
+
+# --------------------------------------------------------------------------- feeds
+
+FEED_PATTERN = r"(feed|calendar|\.ics)"
+
+
+def _feed_rule(ctx: Context) -> str | None:
+    for rule, methods, _e in ctx.rules:
+        if "GET" in methods and re.search(FEED_PATTERN, rule) and "<" in rule and "token" in rule:
+            return rule
+    return None
+
+
+def _needs_feed(ctx: Context) -> str | None:
+    if not _feed_rule(ctx):
+        return "not available yet: no token calendar feed route"
+    if not ctx.facts.get("feed_path"):
+        return "not available yet: no coordinator feed token in the demo data"
+    return None
+
+
+def _run_feed(ctx: Context, conditional: bool) -> Result:
+    path = ctx.facts["feed_path"]
+    status, headers, body = request(ctx.app_port, "GET", path)
+    events = body.count(b"BEGIN:VEVENT")
+    etag = headers.get("etag", "")
+    base_status, base_headers, _b = request(ctx.base_port, "GET", f"/ical?n={events}")
+    base_etag = base_headers.get("etag", "")
+
+    def app_call():
+        h = {"If-None-Match": etag} if conditional else {}
+        s, _h, b = request(ctx.app_port, "GET", path, headers=h)
+        return s == (304 if conditional else 200), len(b)
+
+    def base_call():
+        h = {"If-None-Match": base_etag} if conditional else {}
+        s, _h, b = request(ctx.base_port, "GET", f"/ical?n={events}", headers=h)
+        return s == (304 if conditional else 200), len(b)
+
+    n = PAGE_REQUESTS
+    result = Result(app=timed_series(app_call, n), base=timed_series(base_call, n),
+                    notes=[f"{events} events, {len(body)} B" + (", ETag" if etag else ", no ETag!")])
+    return result
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def _run_memory(ctx: Context) -> Result:
+    app = ctx.app_server.worker_rss_mib()
+    base = ctx.base_server.worker_rss_mib()
+    return Result(value=max(app) if app else float("nan"), base_value=max(base) if base else float("nan"),
+                  unit="MiB", notes=[f"max RSS of {len(app)} workers after the run"])
+
+
+MEASURES: list[Measure] = [
+    Measure("checklist answer save (16 clients)", _needs_answer_save, _run_answer_save),
+    _page_measure("checklist page", r"^/audits/<[^>]+>/checklist", "audit_id", "auditor_on_audit",
+                  arg="audit_id", rows_fact="questions_per_audit"),
+    _page_measure("coordinator programme page", r"^/programmes/<[^>]+>/?$", "programme_id", "coordinator",
+                  arg="programme_id", rows_fact="audits_in_programme"),
+    _page_measure("findings list", r"^/findings/?$", "", "coordinator", rows_fact="findings"),
+    _page_measure("dashboard", r"dashboard", "", "coordinator", rows_fact="findings"),
+    Measure("coordinator feed full", _needs_feed, lambda ctx: _run_feed(ctx, False), growth="linear"),
+    Measure("coordinator feed 304", _needs_feed, lambda ctx: _run_feed(ctx, True)),
+    _page_measure("planner on the scaled programme", r"planner", "", "coordinator",
+                  rows_fact="audits_in_programme"),
+    _reference_page(),
+    # memory last: it reads the workers after everything above has run through them
+    Measure("worker memory (RSS)", lambda ctx: None, _run_memory),
+]
+for _m in MEASURES:
+    if _m.name.startswith("planner"):
+        _m.growth = "linear"
