@@ -178,7 +178,8 @@ def _place(audit: Audit, candidates, busy, load, first: dt.date, last: dt.date) 
         span = audit.local_dates()
         day_options = [(span[0], [span[0] + dt.timedelta(days=i) for i in range((span[1] - span[0]).days + 1)])]
     else:
-        target = audit.planned_date or first
+        # An overdue audit (planned date already past) is placed as soon as possible.
+        target = max(audit.planned_date or first, first)
         lo, hi = max(first, target - dt.timedelta(days=WINDOW_BEFORE)), min(last, target + dt.timedelta(days=WINDOW_AFTER))
         day_options = []
         day = lo
