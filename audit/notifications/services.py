@@ -25,6 +25,11 @@ KINDS: dict[str, str] = {
     "report_overdue": "Audit report overdue (escalation)",
     "audit_overdue": "Audit overdue (escalation to coordinators)",
     "certification_deadline": "Certification deadline approaching",
+    "finding_issued": "A finding was issued to you",
+    "finding_due_soon": "A finding response or closure is due soon",
+    "finding_overdue": "A finding you own is overdue",
+    "finding_escalated": "Overdue findings escalated to you (coordinators, unit owners)",
+    "action_due": "A corrective action you own is due",
 }
 
 

@@ -66,8 +66,16 @@ def deliver_email(app: Flask, now: dt.datetime) -> dict:
             db.session.remove()
 
 
+def finding_deadlines(app: Flask, now: dt.datetime) -> dict:
+    """Finding and corrective-action reminders, overdue flags, escalation, supplier probation."""
+    from audit.findings.jobs import finding_deadlines as sweep
+
+    return sweep(app, now)
+
+
 JOBS: list[Job] = [
     Job("extend_programme_horizons", extend_programme_horizons, 6 * 3600),
     Job("audit_reminders", audit_reminders, 15 * 60),
+    Job("finding_deadlines", finding_deadlines, 15 * 60),
     Job("deliver_email", deliver_email, 60),
 ]
