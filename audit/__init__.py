@@ -25,6 +25,7 @@ BLUEPRINTS = (
     "audit.findings.scar_views",
     "audit.reports.views",
     "audit.calendar.views",
+    "audit.library.views",
     "audit.conduct.views",
     "audit.conduct.api",
 )

@@ -59,6 +59,11 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET") return;
   const url = new URL(request.url);
   if (url.origin !== self.location.origin || url.pathname.startsWith("/api/")) return;
+  if (request.mode === "navigate" && url.pathname === "/login") {
+    // Someone (maybe someone else) is logging in: drop the previous user's cached pages.
+    event.waitUntil(caches.delete(PAGE_CACHE));
+    return;
+  }
   if (url.pathname.startsWith("/static/") || url.pathname === "/manifest.webmanifest") {
     event.respondWith(staleWhileRevalidate(request));
   } else if (OFFLINE_PAGES.some((re) => re.test(url.pathname))) {

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 from sqlalchemy import and_, exists, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from audit.auth.permissions import Permission, permissions_for
 from audit.calendar import ical
@@ -57,12 +57,16 @@ LINK_ENDPOINTS = {
     "certificate": ("organisation.certificate_detail",),
 }
 
-#: Finding statuses whose deadlines still matter to the owner (drafts are the auditors' own).
+#: Finding statuses whose deadlines still matter to the owner (as ``Finding.current_due_on``:
+#: drafts are the auditors' own, closed and declined ones have none).
 OPEN_FINDING = (
     FindingStatus.ISSUED, FindingStatus.AWAITING_RESPONSE, FindingStatus.RESPONSE_SUBMITTED,
-    FindingStatus.ACTION_IN_PROGRESS, FindingStatus.PENDING_VERIFICATION,
+    FindingStatus.ACTION_IN_PROGRESS, FindingStatus.PENDING_VERIFICATION, FindingStatus.ACCEPTED,
 )
 AWAITING_RESPONSE = (FindingStatus.ISSUED, FindingStatus.AWAITING_RESPONSE)
+
+
+_PLACEHOLDER_ID = 918273645
 
 
 class Links:
@@ -73,23 +77,23 @@ class Links:
         self.domain = app.config.get("CALENDAR_UID_DOMAIN") or (
             urlsplit(self.base).hostname or "audit.invalid"
         )
-        self._adapter = app.url_map.bind("localhost")
-        self._rules: dict[str, tuple[str, str] | None] = {}
+        adapter = app.url_map.bind("localhost")
+        #: kind -> URL with a placeholder id: building through werkzeug once per kind, not per event.
+        self._templates: dict[str, str | None] = {}
         for kind, candidates in LINK_ENDPOINTS.items():
-            self._rules[kind] = None
+            self._templates[kind] = None
             for endpoint in candidates:
                 rules = list(app.url_map.iter_rules(endpoint)) if endpoint in app.view_functions else []
                 if rules and len(rules[0].arguments) == 1:
-                    self._rules[kind] = (endpoint, next(iter(rules[0].arguments)))
+                    arg = next(iter(rules[0].arguments))
+                    path = adapter.build(endpoint, {arg: _PLACEHOLDER_ID})
+                    self._templates[kind] = self.base + path.replace(str(_PLACEHOLDER_ID), "{id}")
                     break
 
     def url(self, kind: str, obj_id: int) -> str | None:
         """Absolute URL of the page of ``kind`` (audit, finding, ...) or None if there is none."""
-        rule = self._rules.get(kind)
-        if rule is None:
-            return None
-        endpoint, arg = rule
-        return self.base + self._adapter.build(endpoint, {arg: obj_id})
+        template = self._templates.get(kind)
+        return None if template is None else template.replace("{id}", str(int(obj_id)))
 
 
 def may_subscribe(user: User, kind: FeedKind) -> bool:
@@ -160,7 +164,8 @@ def _visible_status(day: dt.date):
 
 
 def _audit_query(*criteria, with_sessions: bool = False):
-    options = [selectinload(Audit.site), selectinload(Audit.supplier)]
+    # Many-to-one zones join in the same query (selectin's IN list costs more than the join).
+    options = [joinedload(Audit.site), joinedload(Audit.supplier)]
     if with_sessions:
         options += [
             selectinload(Audit.team),

@@ -123,3 +123,9 @@ def tokens_of(user: User) -> list[CalendarToken]:
         select(CalendarToken).where(CalendarToken.user_id == user.id).order_by(CalendarToken.id.desc())
     ).all()
     return sorted(rows, key=lambda t: t.revoked_at is not None)
+
+
+def feed_path(secret: str) -> str:
+    """The path of the feed for a token secret (what ``url_for('calendar.feed', token=...)``
+    builds), for tools without a request context such as the benchmark's probes."""
+    return f"/calendar/feed/{secret}.ics"

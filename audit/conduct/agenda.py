@@ -144,8 +144,11 @@ def plan_recipients(audit: Audit) -> list[User]:
 
 
 def plan_text(audit: Audit, sessions: list[AgendaSession]) -> str:
-    """The agenda as plain text (notification body, e-mail body)."""
+    """The agenda as plain text (notification body, e-mail body), each session with the link to
+    its calendar file."""
     from audit.core.templating import localtime
+
+    base = current_app.config.get("BASE_URL", "").rstrip("/")
 
     lines = [f"{audit.reference} {audit.title}", f"Objectives: {audit.objectives or '-'}",
              f"Scope: {audit.scope or '-'}", f"Criteria: {audit.criteria or '-'}", ""]
@@ -153,6 +156,7 @@ def plan_text(audit: Audit, sessions: list[AgendaSession]) -> str:
         lines.append(f"{localtime(s.starts_at, audit.timezone)} – {localtime(s.ends_at, audit.timezone, '%H:%M')}"
                      f"  {s.title}" + (f" · {s.location}" if s.location else "")
                      + (f" · auditor {s.auditor.name}" if s.auditor else ""))
+        lines.append("    calendar: " + base + url_for("conduct.session_ics", audit_id=audit.id, session_id=s.id))
     return "\n".join(lines)
 
 

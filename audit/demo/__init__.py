@@ -17,6 +17,7 @@ STEPS = (
     "audit.demo.library",
     "audit.demo.programme",
     "audit.demo.conduct",
+    "audit.demo.findings",
 )
 
 DEMO_PASSWORD = "demo-audit-2026"

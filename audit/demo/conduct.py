@@ -33,6 +33,16 @@ NOTES = {
 }
 
 
+#: The note of a conforming answer whose question asks for evidence.
+EVIDENCE_NOTE = "Records sampled: 3 of the last month, complete and signed."
+
+
+def _note(question: ChecklistQuestion, verdict: Verdict | None) -> str | None:
+    if verdict in NOTES:
+        return NOTES[verdict]
+    return EVIDENCE_NOTE if question.evidence_required or question.photo_required else None
+
+
 def _questions(version_id: int) -> list[ChecklistQuestion]:
     return list(db.session.scalars(
         select(ChecklistQuestion).join(ChecklistSection)
@@ -80,7 +90,7 @@ def _complete_past(audit) -> int:
         verdict, value = _demo_value(q, i + audit.id, when.date())
         db.session.add(ChecklistAnswer(
             audit_id=audit.id, question_id=q.id, verdict=verdict, value=value,
-            note=NOTES.get(verdict), answered_by_id=lead.id if lead else None,
+            note=_note(q, verdict), answered_by_id=lead.id if lead else None,
             answered_at=when + dt.timedelta(minutes=5 * i), version=1))
         count += 1
     if audit.report_issued_at is not None and db.session.scalar(
@@ -155,12 +165,14 @@ def _answer_today(ctx, audit) -> int:
 
     if audit.checklist_version_id is None or _answered(audit) or audit.lead is None:
         return 0
-    questions = [q for q in _questions(audit.checklist_version_id) if not q.condition_key]
+    # Photo questions are left for the tablet: the demo has no photos to show.
+    questions = [q for q in _questions(audit.checklist_version_id)
+                 if not q.condition_key and not q.photo_required]
     count = 0
     for i, q in enumerate(questions[: max(3, len(questions) // 3)]):
         verdict, value = _demo_value(q, i, ctx.today)
         services.save_answer(audit, q, verdict=verdict.value if verdict else None, value=value,
-                             note=NOTES.get(verdict), base_version=0, actor=audit.lead,
+                             note=_note(q, verdict), base_version=0, actor=audit.lead,
                              now=ctx.now - dt.timedelta(minutes=60 - i))
         count += 1
     return count

@@ -57,7 +57,7 @@ def trend_chart(rows: list[tuple[str, int, int, int]], *, title: str, width: int
         body.append(f'<rect x="{x + step * 0.15:.1f}" y="{top_pad + plot_h - hn:.1f}" '
                     f'width="{step * 0.7:.1f}" height="{hn:.1f}" fill="#b3261e" opacity="0.7"/>')
         points.append(f"{x + step / 2:.1f},{top_pad + plot_h - plot_h * closed / peak:.1f}")
-        if i % max(1, n // 6) == 0 or i == n - 1:
+        if i % max(1, (n + 5) // 6) == 0:
             body.append(f'<text x="{x + step / 2:.1f}" y="{height - bottom + 16}" '
                         f'text-anchor="middle" {_FONT}>{escape(month)}</text>')
     if points:

@@ -187,6 +187,9 @@ class PolicyForm(FlaskForm):
     grade = SelectField("Grade", choices=dict([(g.value, g.label) for g in Grade]))
     response_days = IntegerField("Response (days)", validators=[Optional(), NumberRange(1, 730)])
     closure_days = IntegerField("Closure (days)", validators=[Optional(), NumberRange(1, 730)])
+    label = StringField("Name in this kind of audit", validators=[Optional(), Length(max=60)],
+                        description="Leave empty for the standard name.")
+    is_enabled = BooleanField("Used in this kind of audit", default=True)
 
 
 class ImportForm(FlaskForm):
@@ -195,3 +198,16 @@ class ImportForm(FlaskForm):
     text = TextAreaField("…or paste the CSV", validators=[Optional()],
                          description="Columns: reference, grade, clauses (e.g. 7.5.3;8.5.1), "
                                      "statement, evidence.")
+
+
+class NewFindingForm(FlaskForm):
+    """Record a finding by hand: an own audit's (before its report) or a CB's."""
+
+    audit_id = SelectField("Audit", coerce=int)
+    grade = SelectField("Grade", choices=dict([(g.value, g.label) for g in Grade]))
+    statement = TextAreaField("Statement", validators=[Optional()])
+    evidence = TextAreaField("Objective evidence", validators=[Optional()])
+    clauses = StringField("Clauses", validators=[Optional(), Length(max=200)],
+                          description="Clause numbers of the audit's standards, e.g. 7.5.3; 8.5.1")
+    external_reference = StringField("CB reference (third-party audits)",
+                                     validators=[Optional(), Length(max=60)])

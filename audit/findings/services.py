@@ -195,17 +195,27 @@ def raise_finding(
     """
     if audit.report_issued_at is not None:
         raise DomainError("The report of this audit is issued: no new findings can be added.")
-    return _new_finding(audit, grade=grade, statement=statement, evidence=evidence,
+    return record_finding(audit, grade=grade, statement=statement, evidence=evidence,
                         clauses=clauses, unit=unit, owner=owner, answer=answer, actor=actor,
                         now=now)
 
 
-def _new_finding(audit: Audit, *, grade: Grade, statement: str, evidence: str | None,
-                 clauses, unit, owner, answer, actor, now: dt.datetime) -> Finding:
+def record_finding(audit: Audit, *, grade: Grade, statement: str, evidence: str | None,
+                   clauses, unit=None, owner=None, answer=None, actor,
+                   now: dt.datetime) -> Finding:
+    """Record a draft finding without the report freeze check.
+
+    Only for transcribing findings that were raised before a report was issued: a
+    certification body's report, or demo history. Everything else uses ``raise_finding``.
+    """
     statement = (statement or "").strip()
     if not statement:
         raise DomainError("State the finding: what requirement is not met, and how.",
                           field="statement")
+    policy = _policy_row(audit.kind, grade)
+    if policy is not None and not policy.is_enabled:
+        raise DomainError(f"{grade_label(audit.kind, grade)} is not used in "
+                          f"{audit.kind.label.lower()} audits.", field="grade")
     if grade.is_nonconformity and not clauses:
         raise DomainError("A nonconformity must cite the clause it breaches.", field="clause_ids")
     if grade.is_nonconformity and not (evidence or "").strip():
@@ -238,10 +248,20 @@ def _new_finding(audit: Audit, *, grade: Grade, statement: str, evidence: str | 
     return finding
 
 
+def _policy_row(audit_kind: AuditKind, grade: Grade) -> DeadlinePolicy | None:
+    return db.session.scalar(select(DeadlinePolicy).where(
+        DeadlinePolicy.audit_kind == audit_kind.value, DeadlinePolicy.grade == grade))
+
+
+def grade_label(audit_kind: AuditKind, grade: Grade) -> str:
+    """The grade's name in this kind of audit (configurable; CBs use their own names)."""
+    row = _policy_row(audit_kind, grade)
+    return row.label if row is not None and row.label else grade.label
+
+
 def deadline_days(audit_kind: AuditKind, grade: Grade) -> tuple[int | None, int | None]:
     """(response, closure) days for a grade in an audit kind: the policy table, else defaults."""
-    row = db.session.scalar(select(DeadlinePolicy).where(
-        DeadlinePolicy.audit_kind == audit_kind.value, DeadlinePolicy.grade == grade))
+    row = _policy_row(audit_kind, grade)
     if row is not None:
         return row.response_days, row.closure_days
     return DEFAULT_DEADLINES[(audit_kind.value, grade)]
@@ -354,6 +374,8 @@ def issue_finding(finding: Finding, *, actor, now: dt.datetime) -> Finding:
                 summary=f"Issued {finding.grade.label} {finding.reference}", extra=extra)
     if finding.grade is Grade.MAJOR or finding.is_repeat:
         propose_follow_up_audit(finding, actor=actor, now=now)
+    if finding.supplier_id is not None and finding.grade is Grade.MAJOR:
+        update_supplier_status(finding.supplier, actor=actor, now=now)
     _notify_issued(finding, now)
     return finding
 
@@ -915,8 +937,8 @@ def add_cost(finding: Finding, *, category: CostCategory, amount, currency: str,
 # Deadline policy (reference data)
 # ---------------------------------------------------------------------------------------------
 
-def policy_rows() -> list[tuple[AuditKind, Grade, int | None, int | None, bool]]:
-    """Every (kind, grade) with its current days and whether it differs from the default."""
+def policy_rows() -> list[dict]:
+    """Every (kind, grade) with its days, name, use, and whether it was edited."""
     stored = {(p.audit_kind, p.grade): p for p in db.session.scalars(select(DeadlinePolicy))}
     rows = []
     for kind in AuditKind:
@@ -924,13 +946,17 @@ def policy_rows() -> list[tuple[AuditKind, Grade, int | None, int | None, bool]]
             row = stored.get((kind.value, grade))
             days = (row.response_days, row.closure_days) if row else \
                 DEFAULT_DEADLINES[(kind.value, grade)]
-            rows.append((kind, grade, days[0], days[1], row is not None))
+            rows.append({"kind": kind, "grade": grade, "response_days": days[0],
+                         "closure_days": days[1], "custom": row is not None,
+                         "label": (row.label if row and row.label else grade.label),
+                         "enabled": row.is_enabled if row else True})
     return rows
 
 
 def set_deadline_policy(kind: AuditKind, grade: Grade, *, response_days: int | None,
-                        closure_days: int | None, actor, now: dt.datetime) -> DeadlinePolicy:
-    """Change the deadlines for a grade in an audit kind (affects findings issued later)."""
+                        closure_days: int | None, actor, now: dt.datetime,
+                        label: str | None = None, is_enabled: bool = True) -> DeadlinePolicy:
+    """Change the deadlines, name or use of a grade in an audit kind (affects later findings)."""
     _require(actor is not None and actor.can(Permission.MANAGE_PROGRAMME),
              "Only coordinators edit deadline policy.")
     for name, value in (("response_days", response_days), ("closure_days", closure_days)):
@@ -943,18 +969,23 @@ def set_deadline_policy(kind: AuditKind, grade: Grade, *, response_days: int | N
                           field="closure_days")
     row = db.session.scalar(select(DeadlinePolicy).where(
         DeadlinePolicy.audit_kind == kind.value, DeadlinePolicy.grade == grade))
+    label = _text(label) or None
+    if label is not None and len(label) > 60:
+        raise DomainError("Keep the name under 60 characters.", field="label")
     if row is None:
         row = DeadlinePolicy(audit_kind=kind.value, grade=grade)
-        old = DEFAULT_DEADLINES[(kind.value, grade)]
+        old = (*DEFAULT_DEADLINES[(kind.value, grade)], None, True)
         db.session.add(row)
     else:
-        old = (row.response_days, row.closure_days)
+        old = (row.response_days, row.closure_days, row.label, row.is_enabled)
     row.response_days, row.closure_days = response_days, closure_days
+    row.label, row.is_enabled = label, bool(is_enabled)
     db.session.flush()
     record(row, "update", actor=actor, now=now,
-           summary=f"Deadlines for {grade.label} in {kind.label} audits",
+           summary=f"Policy for {grade.label} in {kind.label} audits",
            changes={"response_days": [old[0], response_days],
-                    "closure_days": [old[1], closure_days]})
+                    "closure_days": [old[1], closure_days],
+                    "label": [old[2], label], "is_enabled": [old[3], bool(is_enabled)]})
     return row
 
 
@@ -1109,6 +1140,32 @@ _GRADE_NAMES = {
 CSV_COLUMNS = ("reference", "grade", "clauses", "statement", "evidence")
 
 
+def record_manual_finding(audit: Audit, *, grade: Grade, statement: str, evidence: str | None,
+                          clause_numbers: str, external_reference: str | None, actor,
+                          now: dt.datetime) -> Finding:
+    """Record one finding typed in by hand.
+
+    Our own audits follow ``raise_finding`` (refused once the report is issued); a third-party
+    audit's findings are transcribed from the CB's report, so the freeze does not apply.
+    """
+    _require(can_issue(None, actor), "Only auditors and coordinators record findings.")
+    numbers = [n.strip() for n in re.split(r"[;,\s]+", clause_numbers or "") if n.strip()]
+    clause_map = {c.number: c for std in audit.standards for c in std.clauses}
+    unknown = [n for n in numbers if n not in clause_map]
+    if unknown:
+        raise DomainError(f"Clause(s) {', '.join(unknown)} are not in the audit's standards.",
+                          field="clauses")
+    clauses = [clause_map[n] for n in numbers]
+    if audit.kind is AuditKind.THIRD_PARTY:
+        finding = record_finding(audit, grade=grade, statement=statement, evidence=evidence,
+                                 clauses=clauses, actor=actor, now=now)
+        finding.external_reference = _text(external_reference) or None
+    else:
+        finding = raise_finding(audit, grade=grade, statement=statement, evidence=evidence,
+                                clauses=clauses, actor=actor, now=now)
+    return finding
+
+
 def import_cb_findings(audit: Audit, csv_text: str, *, actor, now: dt.datetime) -> list[Finding]:
     """Enter the certification body's findings from its report (CSV) and issue them.
 
@@ -1155,7 +1212,7 @@ def import_cb_findings(audit: Audit, csv_text: str, *, actor, now: dt.datetime) 
         raise DomainError("The file holds no findings.", field="file")
     created = []
     for row, grade, clauses in parsed:
-        finding = _new_finding(audit, grade=grade, statement=row["statement"],
+        finding = record_finding(audit, grade=grade, statement=row["statement"],
                                evidence=row.get("evidence"), clauses=clauses, unit=None,
                                owner=None, answer=None, actor=actor, now=now)
         finding.external_reference = row.get("reference") or None

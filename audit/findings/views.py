@@ -179,6 +179,7 @@ def _render_detail(finding: Finding, failed: dict | None = None, status: int = 2
         available.update(failed)
     return render_template(
         "findings/detail.html", finding=finding, forms=available, today=_today(),
+        grade_name=fs.grade_label(finding.audit.kind, finding.grade),
         trail=entries_for(finding), scar_due=fs.scar_stage_due(finding),
         ishikawa_categories=forms.ISHIKAWA_CATEGORIES,
     ), status
@@ -392,6 +393,39 @@ def add_cost(finding_id: int):
                 "Cost recorded.", prefix="cost")
 
 
+@bp.route("/new", methods=["GET", "POST"])
+@requires(Permission.VERIFY_FINDING)
+def new():
+    """Record a finding by hand (e.g. from a certification body's report)."""
+    form = forms.NewFindingForm()
+    audits = db.session.scalars(
+        select(Audit).where((Audit.report_issued_at.is_(None))
+                            | (Audit.kind == AuditKind.THIRD_PARTY))
+        .order_by(Audit.reference.desc()).limit(300)).all()
+    form.audit_id.choices = [(a.id, f"{a.reference} — {a.title}") for a in audits]
+    if request.method == "GET" and request.args.get("audit_id", type=int):
+        form.audit_id.data = request.args.get("audit_id", type=int)
+    if form.validate_on_submit():
+        try:
+            audit = db.session.get(Audit, form.audit_id.data)
+            if audit is None:
+                raise DomainError("Choose the audit.", field="audit_id")
+            finding = fs.record_manual_finding(
+                audit, grade=Grade(form.grade.data), statement=form.statement.data,
+                evidence=form.evidence.data, clause_numbers=form.clauses.data,
+                external_reference=form.external_reference.data, actor=current_user,
+                now=utcnow())
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+        else:
+            flash(f"Draft {finding.reference} recorded: issue it when ready.", "success")
+            return redirect(url_for(".detail", finding_id=finding.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("findings/new.html", form=form), status
+
+
 # --- deadline policy -------------------------------------------------------------------------
 
 @bp.route("/policy", methods=["GET", "POST"])
@@ -405,6 +439,7 @@ def policy():
             fs.set_deadline_policy(AuditKind(form.kind.data), Grade(form.grade.data),
                                    response_days=form.response_days.data,
                                    closure_days=form.closure_days.data,
+                                   label=form.label.data, is_enabled=form.is_enabled.data,
                                    actor=current_user, now=utcnow())
             db.session.commit()
             flash("Deadline policy saved.", "success")

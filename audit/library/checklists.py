@@ -259,6 +259,11 @@ def _num_out(value: float | None):
     return int(value) if float(value).is_integer() else value
 
 
+def sorted_clauses(clauses) -> list[Clause]:
+    """Clauses in a stable order: by standard (code, edition), then document order."""
+    return sorted(clauses, key=lambda c: (c.standard.code, c.standard.edition, c.position))
+
+
 def question_document(q: ChecklistQuestion) -> dict:
     """The data-file form of one question (defaults left out to keep files short)."""
     doc: dict = {"key": q.key, "text": q.text}
@@ -270,7 +275,7 @@ def question_document(q: ChecklistQuestion) -> dict:
     for attr in ("min_value", "max_value"):
         if getattr(q, attr) is not None:
             doc[attr] = _num_out(getattr(q, attr))
-    doc["clauses"] = [clause_ref(c) for c in q.clauses]
+    doc["clauses"] = [clause_ref(c) for c in sorted_clauses(q.clauses)]
     if q.evidence_required:
         doc["evidence_required"] = True
     if q.photo_required:
@@ -705,15 +710,24 @@ def _refuse_if_conditioned_on(version: ChecklistTemplateVersion, keys: set[str],
                               " change that condition first.")
 
 
-def _resolve_clauses(clause_ids) -> list[Clause]:
-    ids = [int(i) for i in clause_ids or []]
+def _resolve_clauses(values: dict) -> list[Clause]:
+    """The clauses chosen by id, plus their equivalents when ``include_equivalents`` is set."""
+    ids = list(dict.fromkeys(int(i) for i in values.get("clause_ids") or []))
     if not ids:
         return []
-    found = {c.id: c for c in db.session.scalars(select(Clause).where(Clause.id.in_(ids)))}
-    missing = [i for i in ids if i not in found]
-    if missing:
+    found = {c.id: c for c in db.session.scalars(
+        select(Clause).where(Clause.id.in_(ids))
+        .options(joinedload(Clause.standard),
+                 selectinload(Clause.topics).selectinload(ClauseTopic.clauses)))}
+    if any(i not in found for i in ids):
         raise DomainError("Some chosen clauses do not exist (any more).", field="clause_ids")
-    return [found[i] for i in ids]
+    clauses = [found[i] for i in ids]
+    if values.get("include_equivalents"):
+        from audit.library.services import equivalent_clauses
+
+        for clause in list(clauses):
+            clauses.extend(c for c in equivalent_clauses(clause) if c not in clauses)
+    return sorted(clauses, key=lambda c: (c.standard.code, c.standard.edition, c.position))
 
 
 def _validate_in_version(version, values: dict, current: ChecklistQuestion | None) -> None:
@@ -740,7 +754,7 @@ def add_question(section: ChecklistSection, values: dict, *, actor,
     """
     version = section.version
     ensure_draft(version)
-    clean, problems = clean_question(values, clauses=_resolve_clauses(values.get("clause_ids")))
+    clean, problems = clean_question(values, clauses=_resolve_clauses(values))
     if problems:
         field, message = problems[0]
         raise DomainError(message[0].upper() + message[1:] + ".", field=field)
@@ -767,7 +781,7 @@ def update_question(question: ChecklistQuestion, values: dict, *, actor,
     """Change a question of a draft (same rules as ``add_question``)."""
     version = question.section.version
     ensure_draft(version)
-    clean, problems = clean_question(values, clauses=_resolve_clauses(values.get("clause_ids")))
+    clean, problems = clean_question(values, clauses=_resolve_clauses(values))
     if problems:
         field, message = problems[0]
         raise DomainError(message[0].upper() + message[1:] + ".", field=field)

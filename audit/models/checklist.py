@@ -153,7 +153,8 @@ class ChecklistQuestion(db.Model):
     condition_value: Mapped[str | None] = mapped_column(String(120))
 
     section: Mapped[ChecklistSection] = relationship(back_populates="questions")
-    clauses = relationship("Clause", secondary=question_clauses, order_by="Clause.position")
+    clauses = relationship("Clause", secondary=question_clauses,
+                           order_by="[Clause.standard_id, Clause.position]")
 
     def __repr__(self) -> str:
         return f"<ChecklistQuestion {self.id} {self.key}>"

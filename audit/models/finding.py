@@ -336,9 +336,10 @@ class ExtensionRequest(db.Model):
 
 
 class DeadlinePolicy(db.Model):
-    """Response and closure deadlines per audit kind and grade: editable reference data.
+    """Per audit kind and grade: deadlines, the name used, and whether the grade is used at all.
 
-    ``None`` days mean no formal deadline (observations and OFIs only need a recorded decision).
+    Editable reference data (CBs use their own grade names). ``None`` days mean no formal
+    deadline (observations and OFIs only need a recorded decision).
     """
 
     __tablename__ = "finding_deadline_policies"
@@ -349,6 +350,10 @@ class DeadlinePolicy(db.Model):
     grade: Mapped[Grade] = mapped_column(Enum(Grade, native_enum=False, length=20))
     response_days: Mapped[int | None] = mapped_column(Integer)
     closure_days: Mapped[int | None] = mapped_column(Integer)
+    #: The grade's name in this kind of audit (e.g. "Area of concern"); None = standard name.
+    label: Mapped[str | None] = mapped_column(String(60))
+    #: False when this kind of audit does not use the grade.
+    is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
 
     def __repr__(self) -> str:
         return f"<DeadlinePolicy {self.audit_kind} {self.grade.value} {self.response_days}/{self.closure_days}>"

@@ -277,7 +277,13 @@ function init(root) {
 
   function showConflict(art, current) {
     const mine = Object.assign({ question_id: Number(art.dataset.question) }, bodyOf(art));
-    const panel = art.querySelector("[data-conflict]");
+    let panel = art.querySelector("[data-conflict]");
+    if (!panel) {
+      panel = document.createElement("div");
+      panel.className = "q-conflict";
+      panel.dataset.conflict = "";
+      art.appendChild(panel);
+    }
     panel.replaceChildren();
     const title = document.createElement("p");
     title.innerHTML = "<b></b>";

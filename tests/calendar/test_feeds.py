@@ -205,3 +205,18 @@ def test_demo_organisation_feeds_all_parse(app, now):
         assert_wellformed(data)
         total += len(parse_everywhere(data))
     assert total > 0
+
+
+def test_events_link_to_the_audit_and_finding_pages(app, make, cal):
+    """Event URLs are absolute links (BASE_URL) to the audit and finding pages."""
+    import icalendar
+
+    me = make.user()
+    audit = cal.scheduled_audit(team=[(me, TeamRole.LEAD)])
+    finding = cal.finding(audit, me)
+    db.session.commit()
+    cal_ = icalendar.Calendar.from_ical(render(app, FeedKind.PERSONAL, None, me))
+    urls = {str(e["UID"]).split("@")[0]: str(e["URL"]) for e in cal_.walk("VEVENT")}
+    base = app.config["BASE_URL"]
+    assert urls[f"audit-{audit.id}"] == f"{base}/audits/{audit.id}"
+    assert urls[f"finding-{finding.id}-response-20260430"] == f"{base}/findings/{finding.id}"

@@ -42,6 +42,7 @@ def test_create_shows_token_once_and_stores_only_its_hash(app, client, login, ma
     assert f"webcal://{url.split('://', 1)[1]}" in html
     assert "<svg" in html and response.headers["Referrer-Policy"] == "no-referrer"
     token = db.session.scalar(select(CalendarToken))
+    assert url.endswith(services.feed_path(secret))
     assert token.token_hash == hashlib.sha256(secret.encode()).hexdigest()
     assert secret not in repr(token.__dict__)
     assert db.session.scalar(select(TrailEntry).where(TrailEntry.object_type == "CalendarToken"))

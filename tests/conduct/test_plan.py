@@ -77,6 +77,7 @@ def test_issue_plan_notifies_auditees_and_team(login, setup, make):
     assert {n.user_id for n in notes} == {setup.auditee.id, setup.lead.id, setup.auditor.id,
                                           setup.trainee.id, setup.observer.id}
     assert "Opening meeting" in notes[0].body and "Assembly" in notes[0].body
+    assert f"/audits/{setup.audit.id}/plan/sessions/" in notes[0].body and ".ics" in notes[0].body
     # A change after issue moves the calendar revision, so re-issuing reaches everyone again.
     revision = setup.audit.revision
     _session(client, setup, "session", "2026-03-10T13:00", "2026-03-10T14:00", title="Warehouse")

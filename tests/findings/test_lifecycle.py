@@ -534,3 +534,18 @@ def test_costs_on_nonconformities_only(app, make, library, now):
             fs.add_cost(nc, category=fs.CostCategory.SCRAP, amount=amount, currency=currency,
                         incurred_on=now.date(), actor=w.owner, now=now)
         assert exc.value.field == field
+
+
+def test_grade_names_and_use_per_audit_kind(app, make, library, now):
+    """A kind of audit may rename a grade or not use it; raising a disabled grade is refused."""
+    w = world(make, library, kind=AuditKind.THIRD_PARTY)
+    fs.set_deadline_policy(AuditKind.THIRD_PARTY, Grade.OBSERVATION, response_days=None,
+                           closure_days=None, label="Area of concern", actor=w.coordinator,
+                           now=now)
+    fs.set_deadline_policy(AuditKind.THIRD_PARTY, Grade.GOOD_PRACTICE, response_days=None,
+                           closure_days=None, is_enabled=False, actor=w.coordinator, now=now)
+    assert fs.grade_label(AuditKind.THIRD_PARTY, Grade.OBSERVATION) == "Area of concern"
+    assert fs.grade_label(AuditKind.INTERNAL, Grade.OBSERVATION) == "Observation"
+    with pytest.raises(DomainError, match="not used") as exc:
+        draft(w, Grade.GOOD_PRACTICE, now=now)
+    assert exc.value.field == "grade"

@@ -247,3 +247,24 @@ def test_navigation_shows_findings_and_reports(app, make, login):
     db.session.commit()
     page = login(coordinator).get("/").text
     assert ">Findings<" in page and ">Reports<" in page
+
+
+def test_record_cb_finding_by_hand(app, make, library, login, now):
+    """A coordinator records a CB finding on a third-party audit with a frozen report."""
+    w = world(make, library, kind=fs.AuditKind.THIRD_PARTY)
+    w.audit.report_issued_at = now
+    db.session.commit()
+    client = login(w.coordinator)
+    page = client.get(f"/findings/new?audit_id={w.audit.id}")
+    assert page.status_code == 200
+    data = {"csrf_token": _csrf(page.text), "audit_id": w.audit.id, "grade": "minor",
+            "statement": "Records of competence incomplete", "evidence": "3 of 8 files",
+            "clauses": "9.9.9", "external_reference": "CB-17"}
+    bad = client.post("/findings/new", data=data)
+    assert bad.status_code == 400 and "9.9.9" in bad.text
+    data["clauses"] = "7.2"
+    assert client.post("/findings/new", data=data).status_code == 302
+    f = db.session.query(fs.Finding).one()
+    assert (f.external_reference, f.status, [c.number for c in f.clauses]) == (
+        "CB-17", FindingStatus.DRAFT, ["7.2"])
+    assert login(w.owner).get("/findings/new").status_code == 403
