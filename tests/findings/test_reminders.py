@@ -99,3 +99,17 @@ def test_action_owner_reminded_before_action_due(app, make, library, now):
     clock = dt.datetime.combine(due - dt.timedelta(days=2), dt.time(6), tzinfo=dt.UTC)
     assert sweep_finding_deadlines(clock)["action_reminders"] == 1
     assert sweep_finding_deadlines(clock)["action_reminders"] == 0
+
+
+def test_job_commits_and_is_idempotent(app, make, library, now):
+    """The scheduler-shaped job commits its notifications; a second run adds none."""
+    from audit.findings.jobs import finding_deadlines
+
+    w, f = _issued_major(make, library, now)
+    db.session.commit()
+    later = now + dt.timedelta(days=30)
+    first = finding_deadlines(app, later)["sweep_finding_deadlines"]
+    assert first["overdue"] == 1 and first["escalations"] >= 1
+    second = finding_deadlines(app, later)["sweep_finding_deadlines"]
+    assert second["overdue"] == 0 and second["escalations"] == 0
+    assert db.session.query(Notification).filter_by(kind="finding_overdue").count() == 1
