@@ -230,7 +230,9 @@ def run_scale(kind: str, scale: int, results: dict, skipped: dict) -> None:
                 skipped[(measure.name, kind)] = f"failed: {exc.__class__.__name__}: {str(exc)[:120]}"
                 continue
             results.setdefault((measure.name, kind), {})[scale] = result
-            log(f"{kind} s{scale} {measure.name}: {_cell(result)} ({time.perf_counter() - started:.1f}s)")
+            base = f"{_ms(result.base.p50)} / {_ms(result.base.p99)}" if result.base else result.base_value
+            log(f"{kind} s{scale} {measure.name}: {_cell(result)}, baseline {base} "
+                f"({time.perf_counter() - started:.1f}s)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -255,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         for scale in scales:
             log(f"== {kind} at scale {scale}")
             run_scale(kind, scale, results, skipped)
+            # Keep what is measured so far: a run stopped early still leaves its figures.
+            harness.OUT.mkdir(parents=True, exist_ok=True)
+            (harness.OUT / "partial.md").write_text(render(results, scales, databases, skipped) + "\n")
     table = render(results, scales, databases, skipped)
     elapsed = time.perf_counter() - started
     header = (f"Benchmark of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, "

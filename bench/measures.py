@@ -214,17 +214,20 @@ def _run_feed(ctx: Context, conditional: bool) -> Result:
     status, headers, body = request(ctx.app_port, "GET", path)
     events = body.count(b"BEGIN:VEVENT")
     etag = headers.get("etag", "")
-    base_status, base_headers, _b = request(ctx.base_port, "GET", f"/ical?n={events}")
-    base_etag = base_headers.get("etag", "")
+    base_etag = request(ctx.base_port, "GET", f"/ical?n={events}")[1].get("etag", "")
 
     def app_call():
         h = {"If-None-Match": etag} if conditional else {}
         s, _h, b = request(ctx.app_port, "GET", path, headers=h)
         return s == (304 if conditional else 200), len(b)
 
+    base_path = f"/ical-etag?n={events}" if conditional else f"/ical?n={events}"
+    if conditional:
+        base_etag = request(ctx.base_port, "GET", base_path)[1].get("etag", "")
+
     def base_call():
         h = {"If-None-Match": base_etag} if conditional else {}
-        s, _h, b = request(ctx.base_port, "GET", f"/ical?n={events}", headers=h)
+        s, _h, b = request(ctx.base_port, "GET", base_path, headers=h)
         return s == (304 if conditional else 200), len(b)
 
     n = PAGE_REQUESTS
