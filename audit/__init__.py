@@ -21,6 +21,8 @@ BLUEPRINTS = (
     "audit.trail.views",
     "audit.audits.views",
     "audit.programme.views",
+    "audit.notifications.views",
+    "audit.scheduling.views",
     "audit.findings.views",
     "audit.findings.scar_views",
     "audit.reports.views",

@@ -34,6 +34,7 @@ from audit.library.io import (
 from audit.library.services import clause_index, clause_ref, split_clause_ref
 from audit.models import (
     AnswerType,
+    Audit,
     ChecklistQuestion,
     ChecklistSection,
     ChecklistTemplate,
@@ -493,12 +494,22 @@ def _new_question(values: dict, position: int) -> ChecklistQuestion:
 # --- versioning -------------------------------------------------------------------------------
 
 
-def ensure_draft(version: ChecklistTemplateVersion) -> None:
-    """Refuse any change to a version that is not a draft (published versions are frozen)."""
+def ensure_draft(version: ChecklistTemplateVersion, *, content: bool = True) -> None:
+    """Refuse any change to a version that is not a draft (published versions are frozen).
+
+    With ``content`` (every edit of sections and questions), a draft that an audit already
+    uses is frozen too: the audit must keep exactly the questions it was started with.
+    """
     if version.status != VersionStatus.DRAFT:
         raise DomainError(
             f"{version.label} is {version.status.value} and cannot change; "
             "start a new draft to edit this checklist."
+        )
+    if content and version.id is not None and db.session.scalar(
+            select(Audit.id).where(Audit.checklist_version_id == version.id).limit(1)) is not None:
+        raise DomainError(
+            f"{version.label} is used by an audit and cannot change; publish it and start a "
+            "new draft to edit this checklist."
         )
 
 
@@ -599,7 +610,7 @@ def publish_version(version: ChecklistTemplateVersion, *, actor, now: dt.datetim
                     change_note: str | None = None) -> ChecklistTemplateVersion:
     """Freeze a draft: it becomes the template's published version; the previous published
     version is retired (audits that use it keep it)."""
-    ensure_draft(version)
+    ensure_draft(version, content=False)
     problems = publishing_problems(version)
     if problems:
         raise DomainError("Cannot publish: " + " ".join(problems))

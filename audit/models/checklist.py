@@ -16,8 +16,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
+    inspect,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from audit.extensions import db
 from audit.models.types import UTCDateTime, utcnow
@@ -158,3 +160,55 @@ class ChecklistQuestion(db.Model):
 
     def __repr__(self) -> str:
         return f"<ChecklistQuestion {self.id} {self.key}>"
+
+
+# --- immutability guard -------------------------------------------------------------------------
+
+_FROZEN = (VersionStatus.PUBLISHED, VersionStatus.RETIRED)
+
+
+class FrozenVersionError(Exception):
+    """Something tried to change a published or retired checklist version in the database."""
+
+
+def _stored_status(version: ChecklistTemplateVersion) -> VersionStatus | None:
+    """The status the version has in the database (None for a version not stored yet)."""
+    state = inspect(version)
+    if not state.persistent:
+        return None
+    history = state.attrs.status.history
+    return history.deleted[0] if history.deleted else version.status
+
+
+def _version_of(obj) -> ChecklistTemplateVersion | None:
+    if isinstance(obj, ChecklistTemplateVersion):
+        return obj
+    if isinstance(obj, ChecklistSection):
+        return obj.version
+    if isinstance(obj, ChecklistQuestion):
+        return obj.section.version if obj.section is not None else None
+    return None
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes_to_frozen_versions(session: Session, _context, _instances) -> None:
+    """Last line of defence behind the services: published content never changes in the database.
+
+    Only retiring a published version (status published → retired) is allowed. Rows of versions
+    being created in this flush are not checked, so published versions can be built in one go.
+    """
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if not isinstance(obj, ChecklistTemplateVersion | ChecklistSection | ChecklistQuestion):
+            continue
+        if obj in session.dirty and not session.is_modified(obj):
+            continue
+        version = _version_of(obj)
+        if version is None or _stored_status(version) not in _FROZEN:
+            continue
+        if isinstance(obj, ChecklistTemplateVersion) and obj not in session.deleted:
+            state = inspect(obj)
+            changed = {a.key for a in state.attrs if a.history.has_changes()}
+            if changed <= {"status"} and obj.status == VersionStatus.RETIRED:
+                continue
+        raise FrozenVersionError(
+            f"{version!r} is {_stored_status(version).value}: its content cannot change")

@@ -59,12 +59,12 @@ def certification_cycle(decision: dt.date, expiry: dt.date | None = None, *,
     recert_planned = min(decision + relativedelta(months=recert_month),
                          expiry - dt.timedelta(days=DECISION_DAYS + 1))
     items = [CycleAudit(ThirdPartyType.SURVEILLANCE, 1,
-                        s1_due - relativedelta(months=margin_months), s1_due)]
+                        decision + relativedelta(months=SURVEILLANCE_1_MONTHS - margin_months), s1_due)]
     number = 1
     while True:
         number += 1
         due = decision + relativedelta(months=SURVEILLANCE_1_MONTHS * number)
-        planned = due - relativedelta(months=margin_months)
+        planned = decision + relativedelta(months=SURVEILLANCE_1_MONTHS * number - margin_months)
         if planned >= recert_planned:
             break
         # Keep it inside the calendar year that still needs a surveillance.
@@ -107,7 +107,7 @@ def check_cycle(decision: dt.date, expiry: dt.date, planned: list[tuple[ThirdPar
     elif (expiry - recert).days < DECISION_DAYS:
         warnings.append(f"Recertification on {_fmt(recert)} leaves less than {DECISION_DAYS} days for the "
                         f"certification decision before expiry on {_fmt(expiry)}.")
-    last_year = (recert.year - 1) if recert else expiry.year
+    last_year = (recert.year if recert else expiry.year) - 1
     covered = {d.year for d in surveillances} | {d.year for d in recerts}
     for year in range(decision.year + 1, last_year + 1):
         if year not in covered:

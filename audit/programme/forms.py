@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from audit.extensions import db
-from audit.models import ProgrammeStatus, Role, User, UserRole
+from audit.models import ProgrammeStatus, Role, RuleKind, User, UserRole
 
 
 class ProgrammeForm(FlaskForm):
@@ -34,3 +34,33 @@ class ProgrammeStatusForm(FlaskForm):
     """Approve / activate / close."""
 
     status = SelectField("New status", choices=[SelectChoice(s.value, s.value.capitalize()) for s in ProgrammeStatus])
+
+
+class RuleForm(FlaskForm):
+    """Add a rule that generates audits."""
+
+    kind = SelectField("Kind", choices=[SelectChoice(k.value, k.label) for k in RuleKind])
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    unit_id = SelectField("Unit (risk-based internal audits)", coerce=int, validate_choice=False)
+    supplier_id = SelectField("Supplier (supplier audits)", coerce=int, validate_choice=False)
+    certificate_id = SelectField("Certificate (certification cycle)", coerce=int, validate_choice=False)
+    site_id = SelectField("Site (certification audits, RRULE)", coerce=int, validate_choice=False)
+    standard_id = SelectField("Standard", coerce=int, validate_choice=False)
+    rrule = StringField("Recurrence (RFC 5545 RRULE)", validators=[Optional(), Length(max=250)],
+                        description="e.g. FREQ=MONTHLY;INTERVAL=6;BYDAY=1TU")
+    starts_on = DateField("First occurrence / count from", validators=[Optional()])
+    start_time = StringField("Local start time", default="09:00", validators=[Optional(), Length(max=5)])
+    planned_days = IntegerField("Days per audit", default=1, validators=[NumberRange(1, 30)])
+    horizon_months = IntegerField("Rolling horizon (months)", default=15, validators=[NumberRange(1, 36)])
+
+    def fill_choices(self) -> None:
+        from audit.models import Certificate, Site, Standard, Supplier, Unit
+
+        def rows(model, order, label=lambda o: o.name):
+            return [(0, "—")] + [(o.id, label(o)) for o in db.session.scalars(select(model).order_by(order))]
+
+        self.unit_id.choices = rows(Unit, Unit.name)
+        self.supplier_id.choices = rows(Supplier, Supplier.name)
+        self.certificate_id.choices = rows(Certificate, Certificate.number, lambda c: c.number or str(c.id))
+        self.site_id.choices = rows(Site, Site.name)
+        self.standard_id.choices = rows(Standard, Standard.code, lambda s: s.label)

@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from audit.audits import AUDIT_PAGE_SECTIONS
 from audit.auth.permissions import Permission
 from audit.extensions import db
 from audit.home.views import HOME_PANELS
@@ -68,3 +69,22 @@ def _health_panel(user):
 
 HOME_PANELS.append(_my_audits_panel)
 HOME_PANELS.append(_health_panel)
+
+
+def _cycle_section(audit, user):
+    """On a certification audit's page: where it sits in the certificate's cycle, and any rule
+    its planned date breaks (surveillance deadline, one per calendar year, recertification)."""
+    if audit.certificate_id is None or audit.third_party_type is None:
+        return None
+    from audit.programme.deadlines import cycle_status, cycle_warnings
+
+    cert = audit.certificate
+    siblings = db.session.scalars(select(Audit).where(Audit.certificate_id == cert.id)).all()
+    rows = cycle_status(cert, siblings)
+    mine = next((r["item"] for r in rows if r["audit"] is not None and r["audit"].id == audit.id), None)
+    return {"title": "Certification cycle", "template": "programme/section_cycle.html",
+            "context": {"cert": cert, "item": mine,
+                        "warnings": cycle_warnings(cert, siblings, today=utcnow().date())}}
+
+
+AUDIT_PAGE_SECTIONS.append(_cycle_section)

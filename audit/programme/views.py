@@ -26,12 +26,25 @@ from audit.trail.services import entries_for
 bp = Blueprint("programme", __name__, url_prefix="/programme")
 
 
-@bp.app_context_processor
-def _endpoints():
-    """Which optional programme pages exist (templates link only to those)."""
-    from flask import current_app
+@bp.get("/planner/preview")
+@requires(Permission.MANAGE_PROGRAMME)
+def planner_preview():
+    """What the planner would propose for a programme (default: the current active one), without
+    storing anything: a read-only dry run, also what benchmarks time."""
+    from audit.programme.planner import propose_plan
 
-    return {"url_rules": current_app.view_functions.keys()}
+    programme_id = request.args.get("programme", type=int)
+    if programme_id:
+        programme = db.session.get(Programme, programme_id) or abort(404)
+    else:
+        programme = db.session.scalar(select(Programme).where(Programme.status == ProgrammeStatus.ACTIVE)
+                                      .order_by(Programme.period_start.desc()).limit(1)) or abort(404)
+    import time
+
+    started = time.perf_counter()
+    proposals, unplaced = propose_plan(programme, now=utcnow())
+    return render_template("programme/planner_preview.html", programme=programme, proposals=proposals,
+                           unplaced=unplaced, seconds=time.perf_counter() - started)
 
 
 @bp.get("/")
@@ -172,3 +185,177 @@ def calendar():
                                today=today, status_class=cal.STATUS_CLASS)
     return render_template("programme/calendar_year.html", months=cal.year_grid(year, audits), year=year,
                            form=form, args=args, today=today, status_class=cal.STATUS_CLASS)
+
+
+# --- rules ------------------------------------------------------------------------------------
+
+@bp.route("/<int:programme_id>/rules", methods=["GET", "POST"])
+@requires(Permission.MANAGE_PROGRAMME)
+def rules(programme_id: int):
+    """The programme's generating rules; add one; generate now."""
+    from audit.models import ProgrammeRule
+    from audit.programme.generation import add_rule
+
+    programme = db.session.get(Programme, programme_id) or abort(404)
+    form = forms.RuleForm()
+    form.fill_choices()
+    if form.validate_on_submit():
+        try:
+            add_rule(programme, form.data, actor=current_user, now=utcnow())
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+        else:
+            flash("Rule added. Generate to create its audits.", "success")
+            return redirect(url_for("programme.rules", programme_id=programme_id))
+    rule_rows = db.session.scalars(
+        select(ProgrammeRule).where(ProgrammeRule.programme_id == programme_id)
+        .options(joinedload(ProgrammeRule.unit), joinedload(ProgrammeRule.supplier),
+                 joinedload(ProgrammeRule.certificate), joinedload(ProgrammeRule.site))
+        .order_by(ProgrammeRule.id)).unique().all()
+    return render_template("programme/rules.html", programme=programme, form=form, rules=rule_rows)
+
+
+@bp.post("/<int:programme_id>/generate")
+@requires(Permission.MANAGE_PROGRAMME)
+def generate(programme_id: int):
+    """Run the programme's rules now (the scheduler also does this daily)."""
+    from audit.programme.generation import generate_programme
+
+    programme = db.session.get(Programme, programme_id) or abort(404)
+    try:
+        created = generate_programme(programme, actor=current_user, now=utcnow())
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(f"{created} audit{'' if created == 1 else 's'} generated.", "success")
+    return redirect(url_for("programme.detail", programme_id=programme_id))
+
+
+# --- planner ----------------------------------------------------------------------------------
+
+@bp.get("/<int:programme_id>/planner")
+@requires(Permission.MANAGE_PROGRAMME)
+def planner(programme_id: int):
+    """The latest planner run: proposals to accept or edit, and unplaceable audits with reasons."""
+    from audit.models import PlannerRun, User
+
+    programme = db.session.get(Programme, programme_id) or abort(404)
+    run = db.session.scalar(select(PlannerRun).where(PlannerRun.programme_id == programme_id)
+                            .order_by(PlannerRun.id.desc()).limit(1))
+    people = {}
+    if run is not None:
+        ids = {p["lead_id"] for p in run.proposals if p["lead_id"]} | {
+            i for p in run.proposals for i in p.get("auditor_ids") or []}
+        people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+    from audit.audits.team import load_candidates
+
+    leads = load_candidates()
+    return render_template("programme/planner.html", programme=programme, run=run, people=people, leads=leads)
+
+
+@bp.post("/<int:programme_id>/planner/run")
+@requires(Permission.MANAGE_PROGRAMME)
+def planner_run(programme_id: int):
+    """Let the planner propose dates and teams."""
+    from audit.programme.planner import plan_programme
+
+    programme = db.session.get(Programme, programme_id) or abort(404)
+    run = plan_programme(programme, now=utcnow(), actor=current_user)
+    db.session.commit()
+    flash(f"Planner proposed {len(run.proposals)} audits in {run.duration:.2f} s"
+          + (f"; {len(run.unplaced)} could not be placed." if run.unplaced else "."), "info")
+    return redirect(url_for("programme.planner", programme_id=programme_id))
+
+
+@bp.post("/<int:programme_id>/planner/<int:run_id>/accept")
+@requires(Permission.MANAGE_PROGRAMME)
+def planner_accept(programme_id: int, run_id: int):
+    """Accept the proposals, with the coordinator's edits (date, lead) and exclusions."""
+    from audit.models import PlannerRun
+    from audit.programme.planner import accept_planner_run
+
+    run = db.session.get(PlannerRun, run_id)
+    if run is None or run.programme_id != programme_id:
+        abort(404)
+    edits, skip = {}, set()
+    for p in run.proposals:
+        aid = p["audit_id"]
+        if request.form.get(f"take-{aid}") != "on":
+            skip.add(aid)
+            continue
+        edit = {}
+        if request.form.get(f"day-{aid}"):
+            try:
+                edit["day"] = dt.date.fromisoformat(request.form[f"day-{aid}"])
+            except ValueError:
+                flash(f"{p['reference']}: give the date as YYYY-MM-DD.", "error")
+                return redirect(url_for("programme.planner", programme_id=programme_id))
+        if request.form.get(f"lead-{aid}", type=int):
+            edit["lead_id"] = request.form.get(f"lead-{aid}", type=int)
+        edits[aid] = edit
+    try:
+        applied = accept_planner_run(run, actor=current_user, now=utcnow(), edits=edits, skip=skip)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(f"Nothing was applied. {exc.message}", "error")
+        return redirect(url_for("programme.planner", programme_id=programme_id))
+    flash(f"{applied} audits scheduled.", "success")
+    return redirect(url_for("programme.detail", programme_id=programme_id))
+
+
+# --- coverage, workload, cycles --------------------------------------------------------------
+
+@bp.get("/coverage")
+@requires(Permission.VIEW_ORGANISATION)
+def coverage():
+    """Clauses × units: last audited, result, and gaps before they happen."""
+    from audit.models import Site
+    from audit.programme.coverage import coverage_matrix
+
+    matrix = coverage_matrix(today=utcnow().date(), standard_id=request.args.get("standard", type=int),
+                             site_id=request.args.get("site", type=int))
+    sites = db.session.scalars(select(Site).order_by(Site.name)).all()
+    return render_template("programme/coverage.html", m=matrix, sites=sites,
+                           site_id=request.args.get("site", type=int))
+
+
+@bp.get("/workload")
+@requires(Permission.VIEW_ORGANISATION)
+def workload():
+    """Audit-days per auditor and month for the next 12 months."""
+    from dateutil.relativedelta import relativedelta
+
+    from audit.programme.coverage import workload as compute
+
+    today = utcnow().date()
+    first = today.replace(day=1) - relativedelta(months=2)
+    data = compute(first=first, last=first + relativedelta(months=14) - dt.timedelta(days=1))
+    return render_template("programme/workload.html", w=data, limit=6)
+
+
+@bp.get("/cycles")
+@requires(Permission.VIEW_ORGANISATION)
+def cycles():
+    """Our certificates' 3-year cycles: needed audits, the real audits covering them, warnings."""
+    from audit.models import Certificate
+    from audit.programme.cycle import restoration_deadline, restoration_status
+    from audit.programme.deadlines import cycle_status, cycle_warnings
+
+    today = utcnow().date()
+    certs = db.session.scalars(select(Certificate).where(Certificate.supplier_id.is_(None))
+                               .options(joinedload(Certificate.standard), joinedload(Certificate.certification_body))
+                               .order_by(Certificate.expiry_date)).unique().all()
+    audits = db.session.scalars(select(Audit).where(Audit.certificate_id.in_([c.id for c in certs]))).all() if certs else []
+    rows = []
+    for cert in certs:
+        mine = [a for a in audits if a.certificate_id == cert.id]
+        rows.append({"cert": cert, "needed": cycle_status(cert, mine),
+                     "warnings": cycle_warnings(cert, mine, today=today),
+                     "status": restoration_status(cert.expiry_date, today),
+                     "restore_until": restoration_deadline(cert.expiry_date)})
+    return render_template("programme/cycles.html", rows=rows, today=today)

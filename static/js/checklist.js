@@ -267,6 +267,31 @@ function init(root) {
     if (canAnswer && syncEl) { syncEl.textContent = text; syncEl.dataset.sync = kind; }
   }
 
+  // --- other auditors' answers: pulled now and then so tablets see each other's work ------------
+  async function pull() {
+    if (!navigator.onLine || flushing) return;
+    let data;
+    try {
+      const response = await fetch(answersApi, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (!response.ok) return;
+      data = await response.json();
+    } catch (e) {
+      return;
+    }
+    const waiting = new Set((await queue.pending(auditId)).map((i) => i.question));
+    data.answers.forEach((answer) => {
+      const art = article(answer.question_id);
+      if (!art || waiting.has(answer.question_id) || art.classList.contains("conflict")) return;
+      const typing = document.activeElement && document.activeElement.matches("textarea, input") &&
+        art.contains(document.activeElement);
+      if (typing || answer.version <= Number(art.dataset.version)) return;
+      applyServer(art, answer);
+      remember(answer);
+      setStatus(art, `Updated by ${answer.answered_by || "a colleague"}`, "saved");
+    });
+    refresh();
+  }
+
   // --- conflicts --------------------------------------------------------------------------------
   function label(answer) {
     const art = article(answer.question_id);
@@ -364,6 +389,8 @@ function init(root) {
     window.addEventListener("online", () => flush());
     window.addEventListener("offline", () => updateSync());
     setInterval(() => { if (navigator.onLine) flush(); }, 5000);
+    setInterval(pull, 60000);
+    document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") pull(); });
   }
 
   // --- start: show what the server already has, then what is still queued -----------------------

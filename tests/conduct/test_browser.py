@@ -96,9 +96,9 @@ def browser():
             chromium.close()
 
 
-def _tablet(browser):
-    return browser.new_context(viewport={"width": 768, "height": 1024}, has_touch=True,
-                               is_mobile=False, service_workers="allow")
+def _tablet(browser, landscape: bool = False):
+    size = {"width": 1024, "height": 768} if landscape else {"width": 768, "height": 1024}
+    return browser.new_context(viewport=size, has_touch=True, is_mobile=False, service_workers="allow")
 
 
 def _login(page, base, user):
@@ -223,10 +223,11 @@ def test_tablet_journey_offline_and_back(live, browser, setup):
 
 
 def test_conflicting_edit_is_surfaced(live, browser, setup):
-    """Two tablets change the same answer: the second sees both versions and chooses; nothing is lost."""
+    """Two tablets (one in landscape) change the same answer: the second sees both versions and
+    chooses; nothing is lost."""
     base = live.url
     url = f"{base}/audits/{setup.audit.id}/checklist"
-    a_ctx, b_ctx = _tablet(browser), _tablet(browser)
+    a_ctx, b_ctx = _tablet(browser, landscape=True), _tablet(browser)
     a, b = a_ctx.new_page(), b_ctx.new_page()
     _login(a, base, setup.auditor)
     _login(b, base, setup.lead)
@@ -236,6 +237,8 @@ def test_conflicting_edit_is_surfaced(live, browser, setup):
     b.tap(f'{sel} [data-set="major_nc"]')
     b.wait_for_selector(f'{sel} [data-q-status][data-kind="saved"]')
     a.tap(f'{sel} [data-set="conforming"]')  # a still believes the question is unanswered
+    box = a.locator(f'{sel} [data-set="conforming"]').bounding_box()
+    assert box["height"] >= 44 and box["width"] >= 44, "touch targets of at least 44 px"
     a.wait_for_selector(f"{sel} [data-conflict]:not([hidden])")
     panel = a.text_content(f"{sel} [data-conflict]")
     assert "Lena Lead changed this answer" in panel
@@ -248,5 +251,9 @@ def test_conflicting_edit_is_surfaced(live, browser, setup):
     _wait(lambda: _counts(setup.audit.id)[setup.questions["S2Q2"].id].version == 2, what="resolution saved")
     row = _counts(setup.audit.id)[setup.questions["S2Q2"].id]
     assert row.verdict.value == "conforming"
+    # The other tablet picks up the resolved answer when it comes back to the foreground.
+    b.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    b.wait_for_selector(f'{sel} [data-set="conforming"][aria-pressed="true"]')
+    assert "Updated by Arne Auditor" in b.text_content(f"{sel} [data-q-status]")
     a_ctx.close()
     b_ctx.close()

@@ -315,3 +315,47 @@ def test_clause_fk_kept_when_library_reloads(defaults, now):
     db.session.commit()
     assert db.session.scalar(select(func.count(Clause.id)).where(Clause.id.in_(ids))) == len(ids)
     assert db.session.scalar(select(func.count(Standard.id))) == 3
+
+
+def test_database_guard_refuses_direct_changes_to_published_content(defaults, now):
+    """Even code that bypasses the services cannot flush a change to a published question."""
+    from audit.models.checklist import FrozenVersionError
+
+    question = defaults["surveillance"].sections[0].questions[0]
+    original = question.text
+    question.text = "Changed behind the services' back"
+    with pytest.raises(FrozenVersionError):
+        db.session.flush()
+    db.session.rollback()
+    assert db.session.get(ChecklistQuestion, question.id).text == original
+    section = defaults["surveillance"].sections[0]
+    db.session.delete(section)
+    with pytest.raises(FrozenVersionError):
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_database_guard_allows_retiring_and_building_published_versions(defaults, now):
+    """Retiring a published version and creating an already-published one are allowed."""
+    draft = svc.start_draft(defaults["supplier"].template, actor=None, now=now)
+    svc.publish_version(draft, actor=None, now=now)
+    db.session.commit()
+    assert defaults["supplier"].status is VersionStatus.RETIRED
+    template = ChecklistTemplate(name="Built in one go")
+    version = ChecklistTemplateVersion(template=template, number=1, status=VersionStatus.PUBLISHED)
+    version.sections.append(svc.ChecklistSection(title="S", questions=[
+        ChecklistQuestion(key="k", text="Q?", position=0)]))
+    db.session.add(version)
+    db.session.commit()
+
+
+def test_draft_used_by_an_audit_cannot_change(library, make, now):
+    """A draft an audit already points at is frozen for content edits but can be published."""
+    version = svc.import_template(SMALL, "yaml", actor=None, now=now)
+    make.audit(checklist_version_id=version.id)
+    with pytest.raises(DomainError, match="used by an audit"):
+        svc.add_section(version, "More", actor=None, now=now)
+    with pytest.raises(DomainError, match="used by an audit"):
+        svc.discard_draft(version, actor=None, now=now)
+    svc.publish_version(version, actor=None, now=now)
+    assert version.status is VersionStatus.PUBLISHED

@@ -49,3 +49,25 @@ def test_demo_pages_render_for_coordinator(app, client, now):
     pages += [f"/programme/{a.programme_id}" for a in db.session.scalars(select(Audit).limit(1))]
     for page in pages:
         assert client.get(page).status_code == 200, page
+
+
+def test_certification_audit_page_warns_when_a_date_breaks_the_cycle(app, client):
+    """Moving the demo's upcoming surveillance past the next surveillance's year shows a warning
+    on its page (the page uses the real clock, so the demo is seeded on it too)."""
+    import datetime as dt
+
+    from audit.audits.services import reschedule_audit
+
+    now = dt.datetime.now(dt.UTC)
+    seed_demo(now=now)
+    db.session.commit()
+    s2 = db.session.scalars(select(Audit).where(Audit.third_party_type == ThirdPartyType.SURVEILLANCE,
+                                                Audit.status == AuditStatus.PLANNED)).one()
+    client.post("/login", data={"email": "coordinator@example.com", "password": DEMO_PASSWORD})
+    page = client.get(f"/audits/{s2.id}").get_data(as_text=True)
+    assert "Certification cycle" in page and "Surveillance 2" in page and "keeps every rule" in page
+    late = dt.datetime(s2.planned_date.year + 1, 12, 1, 9)
+    reschedule_audit(s2, starts_local=late, ends_local=late + dt.timedelta(hours=8), actor=None, now=now)
+    db.session.commit()
+    page = client.get(f"/audits/{s2.id}").get_data(as_text=True)
+    assert "keeps every rule" not in page and "flash flash-warning" in page

@@ -1,0 +1,179 @@
+"""Reminders and escalations about audits, computed from state (so a sweep can run any time).
+
+Each reminder is a notification with a dedupe key naming the audit, the stage, the person and
+the audit's start date: a sweep that runs twice, or two schedulers racing, send it once; an
+audit moved to new dates is reminded again for the new dates. After downtime only the latest
+due stage per audience is sent (one catch-up, not a burst of stale reminders).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from audit.extensions import db
+from audit.models import Audit, AuditKind, AuditStatus, AuditTeamMember, Role, TeamRole, Unit, User, UserRole
+from audit.notifications.services import notify
+
+#: DEFAULT lead times in days per audit kind and stage (config REMINDER_LEAD_DAYS overrides).
+DEFAULT_LEAD_DAYS = {
+    "internal": {"prepare": 14, "plan": 7, "day_before": 1},
+    "second_party": {"prepare": 21, "plan": 14, "day_before": 1},
+    "third_party": {"prepare": 30, "plan": 14, "day_before": 1},
+}
+#: Days before the report due date the lead is reminded.
+REPORT_REMINDER_DAYS = 3
+UPCOMING = (AuditStatus.PLANNED, AuditStatus.SCHEDULED, AuditStatus.PLAN_ISSUED)
+REPORT_PENDING = (AuditStatus.IN_PROGRESS, AuditStatus.FIELDWORK_COMPLETE)
+
+#: Who hears of each stage: the auditing team, the auditees (unit owners and members), or both.
+STAGE_AUDIENCE = {"prepare": ("team",), "plan": ("auditees",), "day_before": ("team", "auditees")}
+STAGE_TEXT = {
+    "prepare": ("Prepare for audit {ref} on {date}", "Review the scope, previous findings and the "
+                "checklist for {title} at {where}."),
+    "plan": ("Audit {ref} of your area on {date}", "The audit plan for {title} at {where} is ready. "
+             "Please make the people and records available."),
+    "day_before": ("Tomorrow: audit {ref}", "{title} at {where} starts {start}."),
+}
+
+
+def lead_days(kind: AuditKind) -> dict[str, int]:
+    """Lead times for ``kind`` from config, falling back to the defaults."""
+    configured = current_app.config.get("REMINDER_LEAD_DAYS") or {}
+    return {**DEFAULT_LEAD_DAYS[kind.value], **configured.get(kind.value, {})}
+
+
+def _auditees(audit: Audit) -> list[User]:
+    people: dict[int, User] = {}
+    for unit in audit.units:
+        if unit.owner is not None:
+            people[unit.owner.id] = unit.owner
+        for member in unit.members:
+            people[member.id] = member
+    team_ids = {m.user_id for m in audit.team}
+    return [p for pid, p in people.items() if pid not in team_ids]
+
+
+def _team(audit: Audit) -> list[User]:
+    # Guides are appointed by the auditee; they hear of the audit with the auditees.
+    return [m.user for m in audit.team if m.role is not TeamRole.GUIDE]
+
+
+def _where(audit: Audit) -> str:
+    if audit.site is not None:
+        return audit.site.name
+    return audit.supplier.name if audit.supplier else "the auditee"
+
+
+def _coordinators() -> list[User]:
+    return list(db.session.scalars(
+        select(User).join(UserRole).where(UserRole.role == Role.COORDINATOR, User.is_active.is_(True))))
+
+
+def send_audit_reminders(*, now: dt.datetime) -> int:
+    """Reminders before audits (prepare, plan to auditees, day before). Returns notifications made."""
+    horizon = now + dt.timedelta(days=max(max(d.values()) for d in DEFAULT_LEAD_DAYS.values()) + 31)
+    audits = db.session.scalars(
+        select(Audit).where(Audit.status.in_(UPCOMING), Audit.starts_at.is_not(None),
+                            Audit.starts_at > now, Audit.starts_at <= horizon)
+        .options(joinedload(Audit.site), joinedload(Audit.supplier),
+                 selectinload(Audit.team).joinedload(AuditTeamMember.user),
+                 selectinload(Audit.units).joinedload(Unit.owner),
+                 selectinload(Audit.units).selectinload(Unit.members))
+    ).unique().all()
+    made = 0
+    for audit in audits:
+        days = lead_days(audit.kind)
+        due = [(stage, audit.starts_at - dt.timedelta(days=n)) for stage, n in days.items()]
+        due = [(stage, at) for stage, at in due if at <= now]
+        for audience in ("team", "auditees"):
+            stages = [(s, at) for s, at in due if audience in STAGE_AUDIENCE.get(s, ())]
+            if not stages:
+                continue
+            stage = max(stages, key=lambda x: x[1])[0]  # the latest due stage only
+            people = _team(audit) if audience == "team" else _auditees(audit)
+            made += _remind(audit, stage, people, now=now)
+    return made
+
+
+def _remind(audit: Audit, stage: str, people, *, now: dt.datetime) -> int:
+    import zoneinfo
+
+    local = audit.starts_at.astimezone(zoneinfo.ZoneInfo(audit.timezone))
+    values = {"ref": audit.reference, "title": audit.title, "where": _where(audit),
+              "date": local.strftime("%d %b %Y"), "start": local.strftime("%d %b %Y %H:%M %Z")}
+    title, body = (t.format(**values) for t in STAGE_TEXT[stage])
+    made = 0
+    for person in people:
+        key = f"audit:{audit.id}:{stage}:{person.id}:{audit.starts_at:%Y%m%d%H%M}"
+        if notify(person, kind=f"audit_{stage}", title=title, body=body, link=f"/audits/{audit.id}",
+                  dedupe_key=key, now=now):
+            made += 1
+    return made
+
+
+def send_report_reminders(*, now: dt.datetime) -> int:
+    """Remind the lead before the report is due; escalate an overdue report to the programme's
+    coordinator(s) and the owners of the audited units."""
+    today = now.date()
+    audits = db.session.scalars(
+        select(Audit).where(Audit.status.in_(REPORT_PENDING), Audit.report_due_on.is_not(None),
+                            Audit.report_due_on <= today + dt.timedelta(days=REPORT_REMINDER_DAYS))
+        .options(selectinload(Audit.team).joinedload(AuditTeamMember.user),
+                 selectinload(Audit.units).joinedload(Unit.owner), joinedload(Audit.programme))
+    ).unique().all()
+    made = 0
+    coordinators = None
+    for audit in audits:
+        due = audit.report_due_on.strftime("%d %b %Y")
+        link = f"/audits/{audit.id}"
+        lead = audit.lead
+        if audit.report_due_on >= today:
+            if lead and notify(lead, kind="report_due", title=f"Report for {audit.reference} due {due}",
+                               body=f"The report of {audit.title} is due on {due}.", link=link,
+                               dedupe_key=f"audit:{audit.id}:report-due:{audit.report_due_on}", now=now):
+                made += 1
+            continue
+        if coordinators is None:
+            coordinators = _coordinators()
+        manager = audit.programme.manager if audit.programme and audit.programme.manager_id else None
+        escalate = {u.id: u for u in ([manager] if manager else coordinators)}
+        for unit in audit.units:
+            if unit.owner is not None:
+                escalate[unit.owner.id] = unit.owner
+        if lead is not None:
+            escalate[lead.id] = lead
+        for person in escalate.values():
+            if notify(person, kind="report_overdue", title=f"Overdue: report for {audit.reference}",
+                      body=f"The report of {audit.title} was due on {due} and is not issued.",
+                      link=link, dedupe_key=f"audit:{audit.id}:report-overdue:{audit.report_due_on}:{person.id}",
+                      now=now):
+                made += 1
+    return made
+
+
+def send_overdue_audits(*, now: dt.datetime) -> int:
+    """Audits whose dates passed without being started: escalate to the coordinator(s)."""
+    today = now.date()
+    audits = db.session.scalars(
+        select(Audit).where(Audit.status.in_(UPCOMING),
+                            ((Audit.ends_at.is_not(None)) & (Audit.ends_at < now))
+                            | ((Audit.starts_at.is_(None)) & (Audit.planned_date < today)))
+        .options(joinedload(Audit.programme))
+    ).unique().all()
+    made = 0
+    coordinators = _coordinators() if audits else []
+    for audit in audits:
+        manager = audit.programme.manager if audit.programme and audit.programme.manager_id else None
+        for person in ([manager] if manager else coordinators):
+            when = audit.ends_at.date() if audit.ends_at else audit.planned_date
+            if notify(person, kind="audit_overdue", title=f"Overdue: {audit.reference} {audit.title}",
+                      body=f"Planned for {when:%d %b %Y} and still {audit.status.label.lower()}: "
+                           f"hold it, reschedule it or postpone it with a reason.",
+                      link=f"/audits/{audit.id}", dedupe_key=f"audit:{audit.id}:overdue:{when}:{person.id}",
+                      now=now):
+                made += 1
+    return made

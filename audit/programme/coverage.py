@@ -1,0 +1,166 @@
+"""Coverage matrix (clauses × units) and auditor workload, each built from a fixed number of queries.
+
+A cell says when the unit was last audited against the clause (an audit of the unit whose scope
+lists the clause, or, with no clauses listed, covers its whole standard), the worst finding
+then, and whether the next audit is due: ``ok``, ``planned`` (an audit is planned before the
+due date), ``due`` (due within the warning window, nothing planned) or ``gap`` (overdue or never
+audited and nothing planned): gaps are visible before they happen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from audit.extensions import db
+from audit.models import (
+    Audit,
+    AuditStatus,
+    AuditTeamMember,
+    Clause,
+    Finding,
+    Grade,
+    Role,
+    Standard,
+    TeamRole,
+    Unit,
+    User,
+    UserRole,
+)
+
+#: DEFAULT coverage cycle (DOMAIN.md §2), configurable up to 36 months.
+COVERAGE_MONTHS = 12
+WARN_DAYS = 60
+DONE = (AuditStatus.FIELDWORK_COMPLETE, AuditStatus.REPORT_ISSUED, AuditStatus.FOLLOW_UP, AuditStatus.CLOSED)
+PLANNED = (AuditStatus.PLANNED, AuditStatus.SCHEDULED, AuditStatus.PLAN_ISSUED, AuditStatus.IN_PROGRESS)
+GRADE_ORDER = {Grade.MAJOR: 0, Grade.MINOR: 1, Grade.OBSERVATION: 2, Grade.OFI: 3, Grade.GOOD_PRACTICE: 4}
+
+
+@dataclass
+class Cell:
+    last: dt.date | None = None
+    result: str = ""  #: worst grade label at the last audit, or "conform"
+    next_planned: dt.date | None = None
+    due: dt.date | None = None
+    state: str = "gap"
+
+
+def _day(audit: Audit) -> dt.date | None:
+    return audit.starts_at.date() if audit.starts_at else audit.planned_date
+
+
+def coverage_matrix(*, today: dt.date, standard_id: int | None = None, site_id: int | None = None,
+                    months: int = COVERAGE_MONTHS) -> dict:
+    """Rows = main clauses (depth 0..1 of clauses 4–10) of the chosen standard; columns = units."""
+    standards = list(db.session.scalars(select(Standard).order_by(Standard.code)))
+    if not standards:
+        return {"standards": [], "standard": None, "clauses": [], "units": [], "cells": {}}
+    standard = next((s for s in standards if s.id == standard_id), standards[0])
+    clauses = [c for c in db.session.scalars(select(Clause).where(Clause.standard_id == standard.id)
+                                             .order_by(Clause.position))
+               if c.depth <= 1 and c.number.split(".")[0].isdigit() and int(c.number.split(".")[0]) >= 4]
+    unit_stmt = (select(Unit).where(Unit.is_active.is_(True), Unit.standards.any(Standard.id == standard.id))
+                 .options(selectinload(Unit.site)).order_by(Unit.name))
+    if site_id:
+        unit_stmt = unit_stmt.where(Unit.site_id == site_id)
+    units = list(db.session.scalars(unit_stmt))
+    unit_ids = {u.id for u in units}
+    clause_ids = {c.id for c in clauses}
+    # Sub-clauses count for their nearest listed ancestor ("7.1.5.1" → "7.1").
+    listed = {c.number: c.id for c in clauses}
+    top_of: dict[int, int] = {}
+    for cid, number in db.session.execute(select(Clause.id, Clause.number).where(Clause.standard_id == standard.id)):
+        parts = number.split(".")
+        for n in range(len(parts), 0, -1):
+            prefix = ".".join(parts[:n])
+            if prefix in listed:
+                top_of[cid] = listed[prefix]
+                break
+    audits = list(db.session.scalars(
+        select(Audit).where(Audit.units.any(Unit.id.in_(unit_ids)), Audit.standards.any(Standard.id == standard.id),
+                            Audit.status.in_(DONE + PLANNED))
+        .options(selectinload(Audit.units), selectinload(Audit.clauses))))
+    findings = db.session.execute(
+        select(Finding.audit_id, Finding.unit_id, Finding.grade, Clause.id)
+        .join(Finding.clauses).where(Finding.unit_id.in_(unit_ids), Clause.standard_id == standard.id)).all()
+    worst: dict[tuple, Grade] = {}
+    for audit_id, unit_id, grade, clause_id in findings:
+        key = (audit_id, unit_id, top_of.get(clause_id, clause_id))
+        if key not in worst or GRADE_ORDER[grade] < GRADE_ORDER[worst[key]]:
+            worst[key] = grade
+    last: dict[tuple, tuple[dt.date, int]] = {}
+    nxt: dict[tuple, dt.date] = {}
+    for audit in audits:
+        day = _day(audit)
+        if day is None:
+            continue
+        covered = {top_of.get(c.id, c.id) for c in audit.clauses if c.standard_id == standard.id} or clause_ids
+        for unit in audit.units:
+            if unit.id not in unit_ids:
+                continue
+            for cid in covered & clause_ids:
+                key = (cid, unit.id)
+                if audit.status in DONE and day <= today:
+                    if key not in last or day > last[key][0]:
+                        last[key] = (day, audit.id)
+                elif audit.status in PLANNED and day >= today and (key not in nxt or day < nxt[key]):
+                    nxt[key] = day
+    cells: dict[tuple, Cell] = {}
+    for clause in clauses:
+        for unit in units:
+            key = (clause.id, unit.id)
+            cell = Cell()
+            if key in last:
+                cell.last, audit_id = last[key]
+                grade = worst.get((audit_id, unit.id, clause.id))
+                cell.result = grade.label if grade else "conform"
+                cell.due = cell.last + relativedelta(months=months)
+            else:
+                cell.due = today  # never audited: due now
+            cell.next_planned = nxt.get(key)
+            if cell.next_planned and cell.next_planned <= cell.due + dt.timedelta(days=14):
+                cell.state = "planned" if cell.last is None or cell.due <= today + dt.timedelta(days=WARN_DAYS) else "ok"
+            elif cell.due > today + dt.timedelta(days=WARN_DAYS):
+                cell.state = "ok"
+            elif cell.due >= today:
+                cell.state = "due" if cell.last else "gap"
+            else:
+                cell.state = "gap"
+            cells[key] = cell
+    return {"standards": standards, "standard": standard, "clauses": clauses, "units": units, "cells": cells}
+
+
+def workload(*, first: dt.date, last: dt.date) -> dict:
+    """Audit-days per auditor and month in [first, last], and who is over the monthly limit."""
+    months = []
+    day = first.replace(day=1)
+    while day <= last:
+        months.append(day)
+        day += relativedelta(months=1)
+    auditors = list(db.session.scalars(select(User).join(UserRole).where(UserRole.role == Role.AUDITOR,
+                                                                          User.is_active.is_(True))
+                                       .order_by(User.name)))
+    lo = dt.datetime.combine(first, dt.time(), dt.UTC)
+    hi = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), dt.UTC)
+    rows = db.session.execute(
+        select(AuditTeamMember.user_id, AuditTeamMember.role, Audit.planned_date, Audit.starts_at,
+               Audit.planned_days)
+        .join(Audit, AuditTeamMember.audit_id == Audit.id)
+        .where(Audit.status.not_in((AuditStatus.CANCELLED, AuditStatus.POSTPONED)),
+               AuditTeamMember.role.in_((TeamRole.LEAD, TeamRole.AUDITOR, TeamRole.TRAINEE)),
+               ((Audit.starts_at >= lo) & (Audit.starts_at < hi))
+               | (Audit.starts_at.is_(None) & (Audit.planned_date >= first) & (Audit.planned_date <= last)))
+    ).all()
+    days: dict[int, dict[dt.date, int]] = defaultdict(lambda: defaultdict(int))
+    leads: dict[int, int] = defaultdict(int)
+    for user_id, role, planned, starts, planned_days in rows:
+        day = starts.date() if starts else planned
+        days[user_id][day.replace(day=1)] += planned_days or 1
+        if role is TeamRole.LEAD:
+            leads[user_id] += 1
+    return {"months": months, "auditors": auditors, "days": days, "leads": leads}

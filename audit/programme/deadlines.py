@@ -1,0 +1,87 @@
+"""Certification deadlines approaching: the sweep warns coordinators before a cycle rule breaks."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from audit.extensions import db
+from audit.models import Audit, AuditStatus, Certificate, CertificateStatus, Role, User, UserRole
+from audit.notifications.services import notify
+from audit.programme.cycle import certification_cycle
+
+#: Warn this many days before a surveillance is due or the certificate expires.
+WARN_DAYS = (60, 14)
+
+
+def cycle_status(cert: Certificate, audits: list[Audit]) -> list[dict]:
+    """Each audit the cycle needs, with the real audit covering it (if any) and its state."""
+    live = [a for a in audits if a.status is not AuditStatus.CANCELLED and a.third_party_type]
+    rows = []
+    used: set[int] = set()
+    for item in certification_cycle(cert.decision_date, cert.expiry_date):
+        match = next((a for a in sorted(live, key=lambda a: a.planned_date or dt.date.max)
+                      if a.id not in used and a.third_party_type is item.type
+                      and a.planned_date and abs((a.planned_date - item.planned).days) <= 200), None)
+        if match is not None:
+            used.add(match.id)
+        rows.append({"item": item, "audit": match})
+    return rows
+
+
+def send_certification_warnings(*, now: dt.datetime) -> int:
+    """Warn coordinators when a surveillance or recertification deadline, or expiry, is near
+    and no audit covering it has been held."""
+    today = now.date()
+    certs = db.session.scalars(select(Certificate).where(Certificate.supplier_id.is_(None),
+                                                         Certificate.status == CertificateStatus.ACTIVE)
+                               .options(joinedload(Certificate.standard))).all()
+    if not certs:
+        return 0
+    audits = db.session.scalars(select(Audit).where(Audit.certificate_id.in_([c.id for c in certs]))).all()
+    coordinators = list(db.session.scalars(
+        select(User).join(UserRole).where(UserRole.role == Role.COORDINATOR, User.is_active.is_(True))))
+    made = 0
+    done = (AuditStatus.FIELDWORK_COMPLETE, AuditStatus.REPORT_ISSUED, AuditStatus.FOLLOW_UP, AuditStatus.CLOSED)
+    for cert in certs:
+        mine = [a for a in audits if a.certificate_id == cert.id]
+        for row in cycle_status(cert, mine):
+            item, audit = row["item"], row["audit"]
+            if audit is not None and audit.status in done:
+                continue
+            days_left = (item.due - today).days
+            threshold = next((d for d in sorted(WARN_DAYS) if days_left <= d), None)
+            if threshold is None:
+                continue
+            state = "is overdue" if days_left < 0 else f"is due by {item.due:%d %b %Y}"
+            for person in coordinators:
+                if notify(person, kind="certification_deadline",
+                          title=f"{cert.standard.code} {item.label} {state}",
+                          body=f"Certificate {cert.number}: {item.label.lower()} {state}"
+                               + (f"; audit {audit.reference} is {audit.status.label.lower()}." if audit
+                                  else "; no audit is planned for it."),
+                          link=f"/audits/{audit.id}" if audit else "/programme/cycles",
+                          dedupe_key=f"cert:{cert.id}:{item.type.value}{item.number}:{item.due}:{threshold}:{person.id}",
+                          now=now):
+                    made += 1
+    return made
+
+
+
+
+def cycle_warnings(cert: Certificate, audits: list[Audit], *, today: dt.date, horizon_months: int = 15) -> list[str]:
+    """Rules of the cycle broken by the real audits' dates. Needs beyond the rolling horizon are
+    not generated yet: they count at their computed dates, so only real dates raise warnings."""
+    from dateutil.relativedelta import relativedelta
+
+    from audit.programme.cycle import check_cycle
+
+    horizon = today + relativedelta(months=horizon_months)
+    planned = [(a.third_party_type, (a.local_dates() or (a.planned_date,))[0]) for a in audits
+               if a.third_party_type and a.status is not AuditStatus.CANCELLED and (a.starts_at or a.planned_date)]
+    for row in cycle_status(cert, audits):
+        if row["audit"] is None and row["item"].planned > horizon:
+            planned.append((row["item"].type, row["item"].planned))
+    return check_cycle(cert.decision_date, cert.expiry_date, planned)

@@ -1,0 +1,74 @@
+"""Coverage matrix and workload: last audited date/result per clause and unit, gaps ahead."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from audit.extensions import db
+from audit.models import AuditStatus, Finding, Grade, Role
+from audit.programme.coverage import coverage_matrix, workload
+
+TODAY = dt.date(2026, 3, 10)
+
+
+def test_coverage_cells(app, make, library):
+    """A closed audit with a minor NC on 8.5 marks the unit's clause 8.5 with its date and result;
+    clauses never audited are gaps; a planned audit before the due date shows as planned."""
+    std = library["ISO 9001"]
+    unit, other = make.unit(name="Machining"), make.unit(name="Assembly")
+    unit.standards.append(std)
+    other.standards.append(std)
+    clause8 = next(c for c in std.clauses if c.number == "8")
+    clause85 = next(c for c in std.clauses if c.number == "8.5")
+    past = make.audit(units=[unit], standards=[std], status=AuditStatus.CLOSED, planned_date=dt.date(2025, 4, 1),
+                      starts_at=dt.datetime(2025, 4, 1, 8, tzinfo=dt.UTC), ends_at=dt.datetime(2025, 4, 1, 16, tzinfo=dt.UTC))
+    past.clauses.append(clause85)
+    finding = Finding(reference="F-1", audit_id=past.id, grade=Grade.MINOR, statement="x", unit_id=unit.id,
+                      raised_at=dt.datetime(2025, 4, 1, 12, tzinfo=dt.UTC))
+    finding.clauses.append(clause85)
+    db.session.add(finding)
+    make.audit(units=[other], standards=[std], planned_date=dt.date(2026, 3, 20))
+    db.session.flush()
+    m = coverage_matrix(today=TODAY, standard_id=std.id)
+    assert [c.number for c in m["clauses"]][:2] == ["4", "4.1"]
+    assert m["cells"][(clause8.id, unit.id)].last is None  # only 8.5 was in scope
+    cell = m["cells"][(clause85.id, unit.id)]
+    assert cell.last == dt.date(2025, 4, 1) and cell.result == "Minor NC"
+    assert cell.due == dt.date(2026, 4, 1) and cell.state == "due"  # due in 3 weeks, nothing planned
+    clause4 = m["clauses"][0]
+    assert m["cells"][(clause4.id, unit.id)].state == "gap"  # never audited against clause 4
+    assert m["cells"][(clause4.id, other.id)].state == "planned"
+
+
+def test_coverage_page_constant_queries(app, make, library, login, count_queries):
+    """The coverage page costs the same queries for 2 and for 20 audited units."""
+    std = library["ISO 9001"]
+    coordinator = make.user(roles=(Role.COORDINATOR,))
+    client = login(coordinator)
+
+    def add(n):
+        for _ in range(n):
+            unit = make.unit()
+            unit.standards.append(std)
+            make.audit(units=[unit], standards=[std], status=AuditStatus.CLOSED, planned_date=dt.date(2025, 9, 1),
+                       starts_at=dt.datetime(2025, 9, 1, 8, tzinfo=dt.UTC), ends_at=dt.datetime(2025, 9, 1, 16, tzinfo=dt.UTC))
+        db.session.commit()
+
+    add(2)
+    with count_queries() as few:
+        assert client.get(f"/programme/coverage?standard={std.id}").status_code == 200
+    add(18)
+    with count_queries() as many:
+        assert client.get(f"/programme/coverage?standard={std.id}").status_code == 200
+    assert few.count == many.count
+
+
+def test_workload_counts_audit_days(app, make):
+    """Lead and auditor days count per month; experts and observers do not."""
+    from audit.models import TeamRole
+
+    lead, expert = make.user(), make.user()
+    make.audit(planned_date=dt.date(2026, 4, 7), planned_days=2, team=[(lead, TeamRole.LEAD), (expert, TeamRole.TECHNICAL_EXPERT)])
+    data = workload(first=dt.date(2026, 3, 1), last=dt.date(2026, 6, 30))
+    assert data["days"][lead.id][dt.date(2026, 4, 1)] == 2 and data["leads"][lead.id] == 1
+    assert expert.id not in data["days"]

@@ -1,0 +1,156 @@
+"""The automatic planner: places the demo programme with no rule broken, explains what it cannot
+place, avoids weekends and site holidays, spreads load; the coordinator accepts or edits."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from audit.audits.team import team_problems
+from audit.demo import DEMO_PASSWORD, seed_demo
+from audit.extensions import db
+from audit.models import (
+    Audit,
+    AuditKind,
+    AuditStatus,
+    PlannerRun,
+    Programme,
+    ProgrammeStatus,
+    QualificationLevel,
+    Role,
+    SiteHoliday,
+    TeamRole,
+)
+from audit.programme.planner import accept_planner_run, plan_programme, propose_plan
+
+NOW = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC)  # a Tuesday
+
+
+def test_planner_places_demo_programme_without_breaking_rules(app):
+    """Every undated/unstaffed audit of the demo programme is placed; accepted, no rule is broken."""
+    seed_demo(now=NOW)
+    db.session.commit()
+    programme = db.session.scalars(select(Programme)).first()
+    run = plan_programme(programme, now=NOW)
+    assert run.unplaced == [] and len(run.proposals) >= 3
+    for p in run.proposals:
+        assert dt.date.fromisoformat(p["day"]).weekday() < 5
+    accept_planner_run(run, actor=None, now=NOW)
+    db.session.commit()
+    for audit in db.session.scalars(select(Audit)).all():
+        if audit.is_open:
+            assert team_problems(audit, today=NOW.date()) == [], audit
+    placed = [db.session.get(Audit, p["audit_id"]) for p in run.proposals]
+    assert all(a.status is AuditStatus.SCHEDULED and a.starts_at is not None for a in placed)
+    assert all(a.lead is not None for a in placed if a.kind is not AuditKind.THIRD_PARTY)
+
+
+@pytest.fixture
+def setup(app, make):
+    std = make.standard()
+    site = make.site(timezone="Europe/Berlin")
+    programme = Programme(name="P", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 12, 31),
+                          status=ProgrammeStatus.ACTIVE)
+    db.session.add(programme)
+    db.session.flush()
+    return {"std": std, "site": site, "programme": programme}
+
+
+def _audit(make, s, planned, **kw):
+    return make.audit(programme=s["programme"], site=s["site"], planned_date=planned, standards=[s["std"]], **kw)
+
+
+def test_unplaceable_audit_is_explained(make, setup):
+    """Without any qualified lead the planner says why instead of placing the audit."""
+    s = setup
+    _audit(make, s, dt.date(2026, 4, 15))
+    proposals, unplaced = propose_plan(s["programme"], now=NOW)
+    assert proposals == []
+    assert len(unplaced) == 1
+    assert unplaced[0]["reasons"][0].startswith("No lead auditor for ISO 9001 on any working day near 15 Apr 2026")
+
+
+def test_planner_avoids_weekends_and_site_holidays(make, setup):
+    """A planned Saturday next to a site holiday moves to the nearest working day."""
+    s = setup
+    lead = make.user(roles=(Role.AUDITOR,))
+    make.qualification(lead, s["std"], level=QualificationLevel.LEAD)
+    db.session.add(SiteHoliday(site=s["site"], day=dt.date(2026, 5, 1), name="Labour Day"))  # Friday
+    _audit(make, s, dt.date(2026, 5, 2))  # Saturday
+    proposals, unplaced = propose_plan(s["programme"], now=NOW)
+    assert unplaced == []
+    assert proposals[0].day == dt.date(2026, 4, 30)  # Thursday: Fri holiday, Sat/Sun weekend, Mon further
+
+
+def test_planner_respects_impartiality_and_spreads_load(make, setup):
+    """The owner of the unit is never proposed; two audits in one month go to two leads."""
+    s = setup
+    owner, other, third = (make.user(roles=(Role.AUDITOR,), name=n) for n in ("Owner", "Other", "Third"))
+    for person in (owner, other, third):
+        make.qualification(person, s["std"], level=QualificationLevel.LEAD)
+    unit = make.unit(site=s["site"], owner=owner)
+    _audit(make, s, dt.date(2026, 6, 9), units=[unit])
+    _audit(make, s, dt.date(2026, 6, 10), units=[unit])
+    proposals, unplaced = propose_plan(s["programme"], now=NOW)
+    assert unplaced == []
+    leads = [p.lead_id for p in proposals]
+    assert owner.id not in leads and len(set(leads)) == 2
+
+
+def test_planner_skips_busy_leads(make, setup):
+    """A lead already booked that day is not proposed for it."""
+    s = setup
+    busy = make.user(roles=(Role.AUDITOR,), name="Busy")
+    make.qualification(busy, s["std"], level=QualificationLevel.LEAD)
+    _audit(make, s, dt.date(2026, 6, 9), team=[(busy, TeamRole.LEAD)],
+           starts_at=dt.datetime(2026, 6, 9, 6, 30, tzinfo=dt.UTC), ends_at=dt.datetime(2026, 6, 9, 14, 30, tzinfo=dt.UTC),
+           status=AuditStatus.SCHEDULED)
+    _audit(make, s, dt.date(2026, 6, 9))
+    proposals, _ = propose_plan(s["programme"], now=NOW)
+    assert proposals[0].lead_id == busy.id and proposals[0].day != dt.date(2026, 6, 9)
+
+
+def test_coordinator_edits_and_accepts_through_page(make, setup, login):
+    """The planner page proposes; the coordinator changes the date and accepts; rules re-checked."""
+    s = setup
+    lead = make.user(roles=(Role.AUDITOR,), name="Lea Lead")
+    make.qualification(lead, s["std"], level=QualificationLevel.LEAD)
+    today = dt.datetime.now(dt.UTC).date()  # the page plans from the real clock
+    s["programme"].period_end = today + dt.timedelta(days=400)
+    planned = today + dt.timedelta(days=28 - today.weekday())  # a Monday four weeks ahead
+    edited = planned + dt.timedelta(days=2)  # that Wednesday
+    audit = _audit(make, s, planned)
+    coordinator = make.user(roles=(Role.COORDINATOR,))
+    db.session.commit()
+    client = login(coordinator)
+    assert client.post(f"/programme/{s['programme'].id}/planner/run").status_code == 302
+    page = client.get(f"/programme/{s['programme'].id}/planner").get_data(as_text=True)
+    assert audit.reference in page and "Lea Lead" in page
+    run = db.session.scalars(select(PlannerRun)).one()
+    response = client.post(f"/programme/{s['programme'].id}/planner/{run.id}/accept",
+                           data={f"take-{audit.id}": "on", f"day-{audit.id}": edited.isoformat(), f"lead-{audit.id}": lead.id})
+    assert response.status_code == 302
+    db.session.expire_all()
+    audit = db.session.get(Audit, audit.id)
+    assert audit.local_dates() == (edited, edited)
+    assert audit.lead.id == lead.id and audit.status is AuditStatus.SCHEDULED
+    assert audit.planned_date == planned
+
+
+def test_programme_views_render(app, client):
+    """Coverage, workload, cycles, rules and planner pages render for the demo coordinator."""
+    seed_demo(now=NOW)
+    db.session.commit()
+    client.post("/login", data={"email": "coordinator@example.com", "password": DEMO_PASSWORD})
+    programme = db.session.scalars(select(Programme)).first()
+    for page in ["/programme/coverage", "/programme/workload", "/programme/cycles",
+                 f"/programme/{programme.id}/rules", f"/programme/{programme.id}/planner",
+                 "/programme/planner/preview",
+                 "/notifications/", "/notifications/preferences", "/admin/scheduler/"]:
+        response = client.get(page)
+        assert response.status_code in (200, 403), page
+    assert "Nothing was stored" in client.get("/programme/planner/preview").get_data(as_text=True)
+    cycles = client.get("/programme/cycles").get_data(as_text=True)
+    assert "QM-2024-0815" in cycles and "Surveillance 2" in cycles
