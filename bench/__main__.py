@@ -64,11 +64,16 @@ def _probe_answerable(session, found: dict) -> None:
     """An audit with checklist questions and an auditor on its team (for answer saves)."""
     from sqlalchemy import select
 
+    from audit.conduct import services
     from audit.models import Audit
 
     for audit in session.scalars(select(Audit).order_by(Audit.id)):
+        try:
+            services.require_not_frozen(audit)
+        except Exception:  # noqa: BLE001 - an issued report cannot be answered
+            continue
         questions = _audit_question_ids(session, audit)
-        auditors = [m.user.email for m in audit.team if m.user and m.user.is_active]
+        auditors = [m.user.email for m in audit.team if services.can_answer(audit, m.user)]
         if questions and auditors:
             found["answerable"] = {"audit_id": audit.id, "questions": questions, "auditor": auditors[0]}
             found["audit_id"] = audit.id
@@ -81,7 +86,7 @@ def _audit_question_ids(session, audit) -> list[int]:
     """The checklist question ids of ``audit`` (through its template version, however linked)."""
     from sqlalchemy import select
 
-    from audit.models import ChecklistQuestion
+    from audit.models import AnswerType, ChecklistQuestion
 
     version_id = getattr(audit, "checklist_version_id", None) or getattr(audit, "template_version_id", None)
     if version_id is None:
@@ -89,7 +94,8 @@ def _audit_question_ids(session, audit) -> list[int]:
     from audit.models import ChecklistSection
 
     stmt = (select(ChecklistQuestion.id).join(ChecklistSection)
-            .where(ChecklistSection.version_id == version_id).order_by(ChecklistQuestion.id))
+            .where(ChecklistSection.version_id == version_id,
+                   ChecklistQuestion.answer_type == AnswerType.VERDICT).order_by(ChecklistQuestion.id))
     return list(session.scalars(stmt))
 
 
@@ -114,7 +120,25 @@ def _probe_findings(session, found: dict) -> None:
     found["findings"] = session.scalar(select(func.count()).select_from(Finding))
 
 
-PROBES = [_probe_answerable, _probe_programme, _probe_findings]
+def _probe_feed(session, found: dict) -> None:
+    """A programme feed token for the coordinator (the secret is only known at creation)."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from audit.calendar.services import create_token, feed_path
+    from audit.models import FeedKind, User
+
+    if not found.get("programme_id"):
+        return
+    coordinator = session.scalar(select(User).where(User.email == found["users"]["coordinator"]))
+    _token, secret = create_token(coordinator, FeedKind.PROGRAMME, found["programme_id"], "bench",
+                                  actor=coordinator, now=dt.datetime.now(dt.UTC))
+    session.commit()
+    found["feed_path"] = feed_path(secret)
+
+
+PROBES = [_probe_answerable, _probe_programme, _probe_findings, _probe_feed]
 
 
 # --------------------------------------------------------------------------- table
@@ -206,7 +230,9 @@ def run_scale(kind: str, scale: int, results: dict, skipped: dict) -> None:
                 skipped[(measure.name, kind)] = f"failed: {exc.__class__.__name__}: {str(exc)[:120]}"
                 continue
             results.setdefault((measure.name, kind), {})[scale] = result
-            log(f"{kind} s{scale} {measure.name}: {_cell(result)} ({time.perf_counter() - started:.1f}s)")
+            base = f"{_ms(result.base.p50)} / {_ms(result.base.p99)}" if result.base else result.base_value
+            log(f"{kind} s{scale} {measure.name}: {_cell(result)}, baseline {base} "
+                f"({time.perf_counter() - started:.1f}s)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         for scale in scales:
             log(f"== {kind} at scale {scale}")
             run_scale(kind, scale, results, skipped)
+            # Keep what is measured so far: a run stopped early still leaves its figures.
+            harness.OUT.mkdir(parents=True, exist_ok=True)
+            (harness.OUT / "partial.md").write_text(render(results, scales, databases, skipped) + "\n")
     table = render(results, scales, databases, skipped)
     elapsed = time.perf_counter() - started
     header = (f"Benchmark of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, "

@@ -121,14 +121,15 @@ def build_database(kind: str, scale: int, tag: str = "") -> Database:
 class Server:
     """A gunicorn process serving ``target`` (``module:app``) on a free loopback port."""
 
-    def __init__(self, target: str, env: dict, *, workers: int = WORKERS, name: str = "app"):
+    def __init__(self, target: str, env: dict, *, workers: int = WORKERS, name: str = "app",
+                 log_dir: Path = OUT):
         self.target, self.env, self.workers, self.name = target, env, workers, name
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
-        self.log_path = OUT / f"gunicorn-{name}-{self.port}.log"
+        self.log_path = Path(log_dir) / f"gunicorn-{name}-{self.port}.log"
 
     def __enter__(self) -> Server:
-        OUT.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in __exit__
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "gunicorn"), "--workers", str(self.workers), "--bind",

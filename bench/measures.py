@@ -113,25 +113,38 @@ def _run_answer_save(ctx: Context) -> Result:
     target = ctx.facts["answerable"]
     session = ctx.session(target["auditor"])
     questions = target["questions"]
+    _status, _h, data = session.get(f"/api/audits/{target['audit_id']}/answers")
+    known = {a["question_id"]: a["version"] for a in json.loads(data).get("answers", [])} if _status == 200 else {}
+
+    versions: dict = dict(known)
 
     def make_app_call(i):
+        # Each client owns its own questions and sends the version it last saw: real saves,
+        # not conflicts (a 409 would still count as answered, but measures less work).
+        mine = questions[i::SAVE_CLIENTS] or questions
         counter = iter(range(10**9))
 
         def call():
-            q = questions[(i * 7 + next(counter)) % len(questions)]
-            body = json.dumps({"verdict": "conforming", "note": f"bench {i}",
+            q = mine[next(counter) % len(mine)]
+            body = json.dumps({"verdict": "conforming", "note": f"bench {i} {uuid.uuid4().hex[:6]}",
+                               "base_version": versions.get(q, 0),
                                "mutation_id": str(uuid.uuid4())}).encode()
-            status, _h, _b = session.send(
+            status, _h, data = session.send(
                 "PUT", fill(rule, audit_id=target["audit_id"], question_id=q), body,
                 "application/json", {"X-CSRFToken": session.csrf or ""})
-            return status in (200, 409), 0
+            if status == 200:
+                versions[q] = json.loads(data)["answer"]["version"]
+            elif status == 409:
+                versions[q] = (json.loads(data).get("current") or {}).get("version", 0)
+            return status == 200, 0
         return call
 
     def make_base_call(i):
         counter = iter(range(10**9))
 
         def call():
-            q = questions[(i * 7 + next(counter)) % len(questions)]
+            mine = questions[i::SAVE_CLIENTS] or questions
+            q = mine[next(counter) % len(mine)]
             body = json.dumps({"verdict": "conforming", "note": f"bench {i}"}).encode()
             status, _h, _b = request(ctx.base_port, "PUT", f"/answers/{target['audit_id']}/{q}", body,
                                      {"Content-Type": "application/json"})
@@ -201,23 +214,78 @@ def _run_feed(ctx: Context, conditional: bool) -> Result:
     status, headers, body = request(ctx.app_port, "GET", path)
     events = body.count(b"BEGIN:VEVENT")
     etag = headers.get("etag", "")
-    base_status, base_headers, _b = request(ctx.base_port, "GET", f"/ical?n={events}")
-    base_etag = base_headers.get("etag", "")
+    base_etag = request(ctx.base_port, "GET", f"/ical?n={events}")[1].get("etag", "")
 
     def app_call():
         h = {"If-None-Match": etag} if conditional else {}
         s, _h, b = request(ctx.app_port, "GET", path, headers=h)
         return s == (304 if conditional else 200), len(b)
 
+    base_path = f"/ical-etag?n={events}" if conditional else f"/ical?n={events}"
+    if conditional:
+        base_etag = request(ctx.base_port, "GET", base_path)[1].get("etag", "")
+
     def base_call():
         h = {"If-None-Match": base_etag} if conditional else {}
-        s, _h, b = request(ctx.base_port, "GET", f"/ical?n={events}", headers=h)
+        s, _h, b = request(ctx.base_port, "GET", base_path, headers=h)
         return s == (304 if conditional else 200), len(b)
 
     n = PAGE_REQUESTS
     result = Result(app=timed_series(app_call, n), base=timed_series(base_call, n),
                     notes=[f"{events} events, {len(body)} B" + (", ETag" if etag else ", no ETag!")])
     return result
+
+
+# --------------------------------------------------------------------------- planner
+
+
+def _needs_planner(ctx: Context) -> str | None:
+    try:
+        from audit.programme.generation import generate_programme  # noqa: F401
+    except ImportError:
+        return "not available yet: no audit.programme.generation.generate_programme"
+    if not ctx.facts.get("programme_id"):
+        return "not available yet: demo data has no programme with audits"
+    return None
+
+
+def _run_planner(ctx: Context) -> Result:
+    """The planner regenerating the largest programme, in-process (rolled back), vs rrule alone."""
+    import datetime as dt
+    import time
+
+    from dateutil.rrule import MONTHLY, rrule
+
+    from audit import create_app
+    from audit.extensions import db
+    from audit.models import Programme, User
+    from audit.programme.generation import generate_programme
+
+    app = create_app()
+    app_stats, base_stats = Stats(), Stats()
+    now = dt.datetime.now(dt.UTC)
+    with app.app_context():
+        programme = db.session.get(Programme, ctx.facts["programme_id"])
+        actor = db.session.query(User).filter_by(email=ctx.facts["users"]["coordinator"]).one()
+        rules = len(getattr(programme, "rules", []) or []) or 1
+        for _ in range(5):
+            t0 = time.perf_counter()
+            generate_programme(programme, actor=actor, now=now)
+            db.session.flush()
+            app_stats.latencies.append(time.perf_counter() - t0)
+            db.session.rollback()
+        audits = ctx.facts.get("audits_in_programme", 10)
+        for _ in range(5):
+            t0 = time.perf_counter()
+            slots = [{"start": d, "rule": i % rules} for i, d in enumerate(
+                rrule(MONTHLY, dtstart=now, count=max(1, audits)))]
+            base_stats.latencies.append(time.perf_counter() - t0)
+            assert slots
+        db.session.remove()
+        db.engine.dispose()
+    return Result(app=app_stats, base=base_stats,
+                  notes=[f"generate_programme, {rules} rules, {ctx.facts.get('audits_in_programme')} audits "
+                         "(in-process, rolled back); baseline: dateutil rrule for as many dates"])
 
 
 # --------------------------------------------------------------------------- memory
@@ -234,14 +302,14 @@ MEASURES: list[Measure] = [
     Measure("checklist answer save (16 clients)", _needs_answer_save, _run_answer_save),
     _page_measure("checklist page", r"^/audits/<[^>]+>/checklist", "audit_id", "auditor_on_audit",
                   arg="audit_id", rows_fact="questions_per_audit"),
-    _page_measure("coordinator programme page", r"^/programmes/<[^>]+>/?$", "programme_id", "coordinator",
+    _page_measure("coordinator programme page", r"^/programmes?/<[^>]+>/?$", "programme_id", "coordinator",
                   arg="programme_id", rows_fact="audits_in_programme"),
     _page_measure("findings list", r"^/findings/?$", "", "coordinator", rows_fact="findings"),
     _page_measure("dashboard", r"dashboard", "", "coordinator", rows_fact="findings"),
     Measure("coordinator feed full", _needs_feed, lambda ctx: _run_feed(ctx, False), growth="linear"),
     Measure("coordinator feed 304", _needs_feed, lambda ctx: _run_feed(ctx, True)),
-    _page_measure("planner on the scaled programme", r"planner", "", "coordinator",
-                  rows_fact="audits_in_programme"),
+    Measure("planner on the scaled programme", lambda ctx: _needs_planner(ctx), lambda ctx: _run_planner(ctx),
+            growth="linear"),
     _reference_page(),
     # memory last: it reads the workers after everything above has run through them
     Measure("worker memory (RSS)", lambda ctx: None, _run_memory),

@@ -17,7 +17,7 @@ from audit.models import Role
 from tests import factories
 from tests.reliability.routes import int_args, login_as, routes, string_args
 
-EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "5"))
 
 TRAVERSALS = [
     "/static/../app.py", "/static/%2e%2e/app.py", "/static/..%2fapp.py", "/static/..%5capp.py",
