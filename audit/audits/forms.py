@@ -18,12 +18,12 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from audit.core.forms import MultiCheckboxField
 from audit.extensions import db
+from audit.library.checklists import published_versions
 from audit.models import (
     AuditKind,
     AuditStatus,
     Certificate,
     CertificationBody,
-    ChecklistTemplateVersion,
     Programme,
     Site,
     Standard,
@@ -88,9 +88,9 @@ class AuditForm(FlaskForm):
         self.certification_body_id.choices = _rows(CertificationBody, CertificationBody.name)
         self.unit_ids.choices = _rows(Unit, Unit.name, blank=None)
         self.standard_ids.choices = _rows(Standard, Standard.code, blank=None, label=lambda s: s.label)
-        self.checklist_version_id.choices = _rows(
-            ChecklistTemplateVersion, ChecklistTemplateVersion.id,
-            label=lambda v: f"{getattr(v.template, 'name', 'Template')} v{getattr(v, 'number', v.id)}")
+        # Only published versions: drafts may still change under the audit.
+        self.checklist_version_id.choices = [(0, "— none —")] + [
+            (v.id, f"{v.template.name} v{v.number}") for v in published_versions()]
 
     def values(self) -> dict:
         """Form data as the service expects it (0 = none)."""

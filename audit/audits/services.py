@@ -55,7 +55,17 @@ NEEDS_REASON = (AuditStatus.POSTPONED, AuditStatus.CANCELLED)
 NEEDS_LEAD_AND_DATES = (AuditStatus.SCHEDULED, AuditStatus.PLAN_ISSUED, AuditStatus.IN_PROGRESS)
 
 #: Default days between the last audit day and the report due date (DEFAULT, configurable).
+#: Fallback when the app sets no REPORT_DUE_DAYS (days after the audit's last local day).
 REPORT_DUE_DAYS = 14
+
+
+def report_due_days() -> int:
+    """Days after the audit ends by which the report is due (config ``REPORT_DUE_DAYS``)."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        return int(current_app.config.get("REPORT_DUE_DAYS", REPORT_DUE_DAYS))
+    return REPORT_DUE_DAYS
 
 
 def next_reference(kind: AuditKind, year: int) -> str:
@@ -183,7 +193,7 @@ def create_audit(data: dict, *, actor, now: dt.datetime) -> Audit:
     if audit.planned_date is None and audit.starts_at is not None:
         audit.planned_date = to_local(audit.starts_at, zone).date()
     if audit.report_due_on is None and audit.ends_at is not None:
-        audit.report_due_on = to_local(audit.ends_at, zone).date() + dt.timedelta(days=REPORT_DUE_DAYS)
+        audit.report_due_on = to_local(audit.ends_at, zone).date() + dt.timedelta(days=report_due_days())
     db.session.add(audit)
     db.session.flush()
     record(audit, "create", actor=actor, now=now, summary=f"Created audit {audit.reference}",
@@ -210,7 +220,7 @@ def update_audit(audit: Audit, data: dict, *, actor, now: dt.datetime, version: 
     if {"starts_at", "ends_at"} & changes.keys():
         audit.revision += 1
         if audit.ends_at is not None and "report_due_on" not in changes:
-            audit.report_due_on = to_local(audit.ends_at, zone).date() + dt.timedelta(days=REPORT_DUE_DAYS)
+            audit.report_due_on = to_local(audit.ends_at, zone).date() + dt.timedelta(days=report_due_days())
     audit.updated_at = now
     db.session.flush()
     if {"starts_at", "ends_at", "units", "standards"} & changes.keys():
@@ -235,7 +245,7 @@ def reschedule_audit(audit: Audit, *, starts_local: dt.datetime, ends_local: dt.
     audit.updated_at = now
     if audit.planned_date is None:
         audit.planned_date = to_local(audit.starts_at, audit.timezone).date()
-    audit.report_due_on = to_local(audit.ends_at, audit.timezone).date() + dt.timedelta(days=REPORT_DUE_DAYS)
+    audit.report_due_on = to_local(audit.ends_at, audit.timezone).date() + dt.timedelta(days=report_due_days())
     db.session.flush()
     _raise_first(team_problems(audit, today=now.date()), field="starts_local")
     record(audit, "reschedule", actor=actor, now=now,
@@ -287,11 +297,18 @@ def remove_team_member(audit: Audit, member: AuditTeamMember, *, actor, now: dt.
 
 
 def change_status(audit: Audit, new: AuditStatus, *, reason: str | None = None, actor,
-                  now: dt.datetime) -> Audit:
-    """Move the audit along its life cycle; postponement and cancellation need a reason."""
+                  now: dt.datetime, manual: bool = False) -> Audit:
+    """Move the audit along its life cycle; postponement and cancellation need a reason.
+
+    ``manual`` marks a coordinator's status form: our own audits cannot be set to "report
+    issued" that way, because issuing goes through the report (sign-off, frozen records).
+    """
     old = audit.status
     if new is old:
         return audit
+    if manual and new is AuditStatus.REPORT_ISSUED and audit.kind is not AuditKind.THIRD_PARTY:
+        raise DomainError("Issue the report from the audit's report page: it records the lead "
+                          "auditor's sign-off and freezes the audit.", field="status")
     if new not in TRANSITIONS[old]:
         raise DomainError(f"An audit cannot go from {old.label.lower()} to {new.label.lower()}.",
                           field="status")
@@ -326,6 +343,9 @@ def change_status(audit: Audit, new: AuditStatus, *, reason: str | None = None, 
     return audit
 
 
-def allowed_transitions(audit: Audit) -> tuple[AuditStatus, ...]:
-    """Where the audit may go next (for the status form)."""
-    return TRANSITIONS[audit.status]
+def allowed_transitions(audit: Audit, *, manual: bool = False) -> tuple[AuditStatus, ...]:
+    """Where the audit may go next; ``manual`` leaves out what only the report page may do."""
+    allowed = TRANSITIONS[audit.status]
+    if manual and audit.kind is not AuditKind.THIRD_PARTY:
+        allowed = tuple(s for s in allowed if s is not AuditStatus.REPORT_ISSUED)
+    return allowed

@@ -144,7 +144,7 @@ def detail(audit_id: int, team_form=None, status_form=None, reschedule_form=None
         team_form = team_form or forms.TeamMemberForm(formdata=None)
         team_form.fill_choices()
         status_form = status_form or forms.StatusForm(formdata=None)
-        allowed = services.allowed_transitions(audit)
+        allowed = services.allowed_transitions(audit, manual=True)
         status_form.status.choices = [(s.value, s.label) for s in allowed]
         reschedule_form = reschedule_form or forms.RescheduleForm(formdata=None, data={
             "starts_local": services.to_local(audit.starts_at, audit.timezone),
@@ -208,7 +208,7 @@ def status(audit_id: int):
     form = forms.StatusForm()
     if form.validate_on_submit():
         try:
-            services.change_status(audit, AuditStatus(form.status.data), reason=form.reason.data,
+            services.change_status(audit, AuditStatus(form.status.data), reason=form.reason.data, manual=True,
                                    actor=current_user, now=utcnow())
             db.session.commit()
         except DomainError as exc:
