@@ -170,9 +170,15 @@ def update_certification_body(cb: CertificationBody, data: dict, *, actor, now) 
 # Certificates --------------------------------------------------------------------------------
 
 def default_expiry(decision: dt.date, *, years: int = 3, minus_one_day: bool = True) -> dt.date:
-    """Certificate expiry by CB convention: decision + 3 years (− 1 day), leap-day safe."""
-    expiry = decision + relativedelta(years=years)
-    return expiry - dt.timedelta(days=1) if minus_one_day else expiry
+    """Certificate expiry by CB convention: the day before the 3-year anniversary of the decision.
+
+    A decision on 29 February has its anniversary on 1 March in common years (relativedelta would
+    clamp to 28 February and so cut the last day of validity off).
+    """
+    anniversary = decision + relativedelta(years=years)
+    if decision.month == 2 and decision.day == 29 and anniversary.day == 28:
+        anniversary += dt.timedelta(days=1)
+    return anniversary - dt.timedelta(days=1) if minus_one_day else anniversary
 
 
 def _certificate_values(data: dict) -> dict:

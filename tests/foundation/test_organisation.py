@@ -127,13 +127,15 @@ def test_every_organisation_service_write_is_in_the_trail(app, make, now, librar
         assert len(_trail(obj, action)) == 1, (obj, action)
     assert _trail(supplier, "update")[0].changes["approval_status"] == ["approved" if False else "candidate", "on_probation"]
     assert _trail(user, "update")[0].changes["roles"] == [["auditor"], ["auditee", "auditor"]]
-    assert cert.expiry_date == dt.date(2027, 2, 27)  # 2024-02-29 + 3 y = 2027-02-28, − 1 day
+    assert cert.expiry_date == dt.date(2027, 2, 28)  # anniversary 2027-03-01, − 1 day
 
 
 def test_certificate_expiry_defaults_to_three_years_minus_a_day():
     """Expiry = decision + 3 years − 1 day, leap-day safe."""
     assert default_expiry(dt.date(2026, 1, 31)) == dt.date(2029, 1, 30)
-    assert default_expiry(dt.date(2024, 2, 29)) == dt.date(2027, 2, 27)
+    assert default_expiry(dt.date(2024, 2, 29)) == dt.date(2027, 2, 28)
+    assert default_expiry(dt.date(2024, 2, 29), years=4) == dt.date(2028, 2, 28)
+    assert default_expiry(dt.date(2024, 2, 28)) == dt.date(2027, 2, 27)
 
 
 def test_supplier_contact_must_belong_to_a_supplier(app, now):
