@@ -17,6 +17,7 @@ from audit.conduct.services import _advance, can_answer, team_role
 from audit.core.errors import DomainError, NotAllowed
 from audit.extensions import db
 from audit.models import AgendaSession, Audit, AuditStatus, Clause, SessionKind, TeamRole, User
+from audit.notifications.email import ATTACHMENTS as EMAIL_ATTACHMENTS
 from audit.notifications.services import notify
 from audit.trail.services import apply_changes, record, snapshot
 
@@ -180,7 +181,7 @@ def issue_plan(audit: Audit, *, actor, now: dt.datetime) -> list[User]:
     body = plan_text(audit, sessions)
     for user in recipients:
         notify(user, kind="audit_plan", title=f"Audit plan {audit.reference}: {audit.title}", body=body,
-               link=link, dedupe_key=f"audit-plan:{audit.id}:r{audit.revision}:u{user.id}", now=now)
+               link=link, dedupe_key=plan_dedupe_key(audit, user), now=now)
     record(audit, "transition", actor=actor, now=now, summary=f"Issued the plan of {audit.reference}",
            changes={"plan_recipients": [u.id for u in recipients], "revision": audit.revision})
     db.session.flush()
@@ -200,3 +201,24 @@ def session_ics(audit: Audit, sessions: list[AgendaSession]) -> bytes:
     feed = ical.Feed(name=f"{audit.reference} {audit.title}", window_start=min(days) - dt.timedelta(days=1),
                      window_end=max(days) + dt.timedelta(days=2), events=events)
     return ical.render_feed(feed)
+
+
+def plan_dedupe_key(audit: Audit, user: User) -> str:
+    """One plan notification per person and audit revision (re-issuing after a change resends)."""
+    return f"audit-plan:{audit.id}:r{audit.revision}:u{user.id}"
+
+
+def plan_attachments(note) -> list[tuple[str, bytes, str, str]]:
+    """The plan e-mail's attachments: one .ics per agenda session, as they stand when sent."""
+    try:
+        audit_id = int(note.dedupe_key.split(":")[1])
+    except (IndexError, ValueError):
+        return []
+    audit = db.session.get(Audit, audit_id)
+    if audit is None:
+        return []
+    return [(f"{audit.reference}-{number:02d}-{s.kind.value}.ics", session_ics(audit, [s]), "text", "calendar")
+            for number, s in enumerate(load_sessions(audit), start=1)]
+
+
+EMAIL_ATTACHMENTS["audit_plan"] = plan_attachments

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import logging
 import smtplib
+from collections.abc import Callable
 from email.message import EmailMessage
 
 from flask import current_app
@@ -23,6 +24,11 @@ from audit.models import Notification
 
 log = logging.getLogger(__name__)
 BATCH = 200
+
+#: kind → function(notification) returning ``[(filename, data, maintype, subtype)]`` to attach to
+#: that kind's e-mails (e.g. the audit plan attaches one .ics per agenda session). Features
+#: register their own; the outbox row stays small because files are built at sending time.
+ATTACHMENTS: dict[str, Callable[[Notification], list[tuple[str, bytes, str, str]]]] = {}
 
 
 def _render(note: Notification, ext: str) -> str:
@@ -38,7 +44,7 @@ def _render(note: Notification, ext: str) -> str:
 
 
 def build_message(note: Notification) -> EmailMessage:
-    """The e-mail for one notification: text part, HTML alternative."""
+    """The e-mail for one notification: text part, HTML alternative, and the kind's attachments."""
     msg = EmailMessage()
     msg["Subject"] = note.title
     msg["From"] = current_app.config.get("MAIL_SENDER", "audits@localhost")
@@ -46,6 +52,9 @@ def build_message(note: Notification) -> EmailMessage:
     msg["Message-ID"] = f"<notification-{note.id}-{note.dedupe_key.replace(':', '.')[:120]}@audit>"
     msg.set_content(_render(note, "txt"))
     msg.add_alternative(_render(note, "html"), subtype="html")
+    provider = ATTACHMENTS.get(note.kind)
+    for filename, data, maintype, subtype in (provider(note) if provider else []):
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return msg
 
 

@@ -109,3 +109,27 @@ def test_audit_page_shows_conduct_sections(login, setup, now):
     assert "Plan and agenda" in html
     assert "0/5 answered" in html and f"/audits/{setup.audit.id}/checklist" in html
     assert f"/audits/{setup.audit.id}/report.pdf" in html
+
+
+def test_plan_email_attaches_one_calendar_file_per_session(login, setup, make):
+    """The plan e-mail carries an .ics per agenda session that a calendar parser accepts."""
+    import icalendar
+
+    from audit.notifications.email import build_message
+
+    _qualify(setup, make)
+    setup.audit.status = AuditStatus.SCHEDULED
+    db.session.commit()
+    client = login(setup.lead)
+    _session(client, setup, "opening", "2026-03-10T08:00", "2026-03-10T08:30")
+    _session(client, setup, "session", "2026-03-10T08:30", "2026-03-10T12:00", title="Assembly")
+    _session(client, setup, "closing", "2026-03-10T15:00", "2026-03-10T15:30")
+    client.post(f"/audits/{setup.audit.id}/plan/issue")
+    note = db.session.scalars(select(Notification).where(Notification.kind == "audit_plan")).first()
+    message = build_message(note)
+    files = [part for part in message.iter_attachments() if part.get_content_type() == "text/calendar"]
+    assert [f.get_filename().split("-")[-1] for f in files] == ["opening.ics", "session.ics", "closing.ics"]
+    events = [icalendar.Calendar.from_ical(f.get_content()).walk("VEVENT")[0] for f in files]
+    berlin_start = events[1].decoded("DTSTART")
+    assert (berlin_start.hour, str(berlin_start.tzinfo)) == (8, "Europe/Berlin")
+    assert message.get_body(("plain",)) is not None
