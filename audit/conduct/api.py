@@ -73,9 +73,10 @@ def put_answer(audit_id: int, question_id: int):
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return jsonify(error="invalid", message="Send a JSON object.", field=None), 400
-    try:
-        base_version = int(body.get("base_version", 0))
-    except (TypeError, ValueError):
+    base_version = body.get("base_version", 0)
+    if isinstance(base_version, str) and base_version.isascii() and base_version.isdigit():
+        base_version = int(base_version)
+    if isinstance(base_version, bool) or not isinstance(base_version, int) or base_version < 0:
         return jsonify(error="invalid", message="base_version must be a whole number.",
                        field="base_version"), 422
     mutation_id = body.get("mutation_id") or None
@@ -124,8 +125,11 @@ def post_evidence(audit_id: int):
     data = upload.stream.read(max_bytes + 1)
     try:
         question = None
-        if request.form.get("question_id"):
-            question = services.get_question(audit, int(request.form["question_id"]))
+        raw_question_id = request.form.get("question_id")
+        if raw_question_id:
+            if not (raw_question_id.isascii() and raw_question_id.isdigit()):
+                raise DomainError("question_id must be a whole number.", field="question_id")
+            question = services.get_question(audit, int(raw_question_id))
         evidence, replayed = services.add_evidence(
             audit, data=data, filename=upload.filename, question=question,
             client_id=request.form.get("client_id") or None,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from audit.auth.permissions import Permission, permissions_for
 from audit.core.errors import DomainError, NotAllowed, StaleObject
+from audit.core.routing import MAX_DATABASE_INT
 from audit.extensions import db
 from audit.models import (
     AnswerType,
@@ -172,6 +173,8 @@ def answer_payload(answer: ChecklistAnswer | None, question_id: int | None = Non
 
 def get_question(audit: Audit, question_id: int) -> ChecklistQuestion:
     """A question of the audit's frozen checklist version, or DomainError."""
+    if not isinstance(question_id, int) or not 0 < question_id <= MAX_DATABASE_INT:
+        raise DomainError("That question is not part of this audit's checklist.", field="question_id")
     question = db.session.scalar(
         select(ChecklistQuestion)
         .join(ChecklistSection)
@@ -441,6 +444,13 @@ def save_answer(
     if previous is not None:
         return SaveResult(previous, True)
     require_answerer(audit, actor)
+    # JSON clients can send any type; only text (and numbers/booleans for values) make sense.
+    if verdict is not None and not isinstance(verdict, str):
+        raise DomainError("The verdict must be text, e.g. “conforming”.", field="verdict")
+    if value is not None and not isinstance(value, (str, int, float, bool)):
+        raise DomainError("The value must be text or a number.", field="value")
+    if note is not None and not isinstance(note, str):
+        raise DomainError("The note must be text.", field="note")
     verdict_obj, clean = _clean_value(question, verdict, value)
     note = (note or "").strip() or None
     if note and len(note) > 5000:

@@ -29,10 +29,10 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _refuse_nul_characters():
-        if any(NUL in k or NUL in v for k, v in request.args.items(multi=True)):
+        if any(_has_nul(k) or _has_nul(v) for k, v in request.args.items(multi=True)):
             abort(400, description=MESSAGE)
         if request.method in ("POST", "PUT", "PATCH", "DELETE"):
-            if any(NUL in k or NUL in v for k, v in request.form.items(multi=True)):
+            if any(_has_nul(k) or _has_nul(v) for k, v in request.form.items(multi=True)):
                 abort(400, description=MESSAGE)
             if any(NUL in (f.filename or "") for f in request.files.values()):
                 abort(400, description=MESSAGE)

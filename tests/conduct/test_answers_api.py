@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from audit.extensions import db
@@ -121,6 +122,16 @@ def test_typed_values_are_validated(login, setup):
     r = _put(client, setup, "S1Q1", verdict="great")
     assert r.status_code == 422 and "Unknown verdict" in r.json["message"]
     assert _count_answers(setup) == 1
+
+
+@pytest.mark.parametrize("field, bad", [("note", 1), ("note", ["x"]), ("verdict", 3),
+                                        ("verdict", {"a": 1}), ("value", {"a": 1})])
+def test_wrongly_typed_json_is_refused_not_crashed(login, setup, field, bad):
+    """JSON of the wrong type (a number as note, an object as value) gets 422, never a 500."""
+    client = login(setup.auditor)
+    r = _put(client, setup, "S1Q1", **{field: bad})
+    assert r.status_code == 422 and r.json["field"] == field
+    assert _count_answers(setup) == 0
 
 
 def test_question_of_another_checklist_is_refused(login, setup, app):
