@@ -241,16 +241,16 @@ def _run_feed(ctx: Context, conditional: bool) -> Result:
 
 def _needs_planner(ctx: Context) -> str | None:
     try:
-        from audit.programme.generation import generate_programme  # noqa: F401
+        from audit.programme.planner import propose_plan  # noqa: F401
     except ImportError:
-        return "not available yet: no audit.programme.generation.generate_programme"
+        return "not available yet: no audit.programme.planner.propose_plan"
     if not ctx.facts.get("programme_id"):
         return "not available yet: demo data has no programme with audits"
     return None
 
 
 def _run_planner(ctx: Context) -> Result:
-    """The planner regenerating the largest programme, in-process (rolled back), vs rrule alone."""
+    """The planner proposing dates and teams for the largest programme (read-only), vs rrule alone."""
     import datetime as dt
     import time
 
@@ -258,21 +258,21 @@ def _run_planner(ctx: Context) -> Result:
 
     from audit import create_app
     from audit.extensions import db
-    from audit.models import Programme, User
-    from audit.programme.generation import generate_programme
+    from audit.models import Programme
+    from audit.programme.planner import propose_plan
 
     app = create_app()
     app_stats, base_stats = Stats(), Stats()
     now = dt.datetime.now(dt.UTC)
     with app.app_context():
         programme = db.session.get(Programme, ctx.facts["programme_id"])
-        actor = db.session.query(User).filter_by(email=ctx.facts["users"]["coordinator"]).one()
         rules = len(getattr(programme, "rules", []) or []) or 1
+        placed = unplaced = 0
         for _ in range(5):
             t0 = time.perf_counter()
-            generate_programme(programme, actor=actor, now=now)
-            db.session.flush()
+            proposals, not_placed = propose_plan(programme, now=now)
             app_stats.latencies.append(time.perf_counter() - t0)
+            placed, unplaced = len(proposals), len(not_placed)
             db.session.rollback()
         audits = ctx.facts.get("audits_in_programme", 10)
         for _ in range(5):
@@ -284,8 +284,9 @@ def _run_planner(ctx: Context) -> Result:
         db.session.remove()
         db.engine.dispose()
     return Result(app=app_stats, base=base_stats,
-                  notes=[f"generate_programme, {rules} rules, {ctx.facts.get('audits_in_programme')} audits "
-                         "(in-process, rolled back); baseline: dateutil rrule for as many dates"])
+                  notes=[f"propose_plan: {placed} proposed, {unplaced} unplaceable, programme of "
+                         f"{ctx.facts.get('audits_in_programme')} audits (in-process, read-only); "
+                         "baseline: dateutil rrule for as many dates"])
 
 
 # --------------------------------------------------------------------------- memory
