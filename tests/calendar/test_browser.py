@@ -59,7 +59,8 @@ def test_create_link_shows_qr_and_copy_works(app, make, live_url):
             page.select_option("select[name=feed]", "personal")
             page.fill("input[name=label]", "Phone")
             page.click("text=Create link")
-            assert page.locator(".calendar-qr svg").is_visible()
+            # is_visible() does not wait: wait for the next page to render the QR code first.
+            page.wait_for_selector(".calendar-qr svg", state="visible")
             webcal = page.input_value("#link-webcal")
             assert webcal.startswith("webcal://") and webcal.endswith(".ics")
             page.click("button[data-copy=link-webcal]")

@@ -84,8 +84,10 @@ def test_reorder_buttons_work_at_tablet_width(page):
     page.wait_for_url("**/library/versions/*")
     first = page.locator(".builder-question").first
     assert "sv-changes" in first.inner_text()
-    page.get_by_role("button", name="Move sv-changes down").tap()
-    page.wait_for_load_state()
+    # The move is a form POST answered by a redirect: wait for that navigation, not for the
+    # current page's load state, which is already "loaded" when the tap returns.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Move sv-changes down").tap()
     assert "sv-changes-controlled" in page.locator(".builder-question").first.inner_text()
     box = page.get_by_role("button", name="Move sv-changes up").bounding_box()
     assert box["height"] >= 44 and box["width"] >= 44
