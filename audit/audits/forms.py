@@ -24,6 +24,7 @@ from audit.models import (
     AuditStatus,
     Certificate,
     CertificationBody,
+    Clause,
     Programme,
     Site,
     Standard,
@@ -68,6 +69,10 @@ class AuditForm(FlaskForm):
                              description="Standards, clauses, procedures the audit checks against.")
     unit_ids = MultiCheckboxField("Units in scope", coerce=int, validate_choice=False)
     standard_ids = MultiCheckboxField("Standards", coerce=int, validate_choice=False)
+    clause_ids = MultiCheckboxField(
+        "Clauses in scope", coerce=int, validate_choice=False,
+        description="Leave a standard's clauses unticked to audit all of it; tick clauses to "
+                    "narrow the scope (sub-clauses are included).")
     checklist_version_id = SelectField("Checklist version", coerce=int, validate_choice=False)
     planned_date = DateField("Planned date", validators=[Optional()],
                              description="Kept when the audit is rescheduled.")
@@ -87,10 +92,35 @@ class AuditForm(FlaskForm):
             Certificate, Certificate.number, label=lambda c: f"{c.number} ({c.scope[:40]})")
         self.certification_body_id.choices = _rows(CertificationBody, CertificationBody.name)
         self.unit_ids.choices = _rows(Unit, Unit.name, blank=None)
-        self.standard_ids.choices = _rows(Standard, Standard.code, blank=None, label=lambda s: s.label)
+        standards = list(db.session.scalars(select(Standard).order_by(Standard.code, Standard.edition)))
+        self.standard_ids.choices = [(s.id, s.label) for s in standards]
+        self.fill_clause_groups(standards)
         # Only published versions: drafts may still change under the audit.
         self.checklist_version_id.choices = [(0, "— none —")] + [
             (v.id, f"{v.template.name} v{v.number}") for v in published_versions()]
+
+    def fill_clause_groups(self, standards: list[Standard]) -> None:
+        """Titled clauses grouped by standard, for the scope picker (one query).
+
+        Untitled numbered paragraphs (e.g. 9001 6.1.1) are left out: a scope names clauses,
+        and a ticked clause includes its paragraphs.
+        """
+        by_standard: dict[int, list[Clause]] = {s.id: [] for s in standards}
+        stmt = select(Clause).where(Clause.title.is_not(None)).order_by(Clause.standard_id, Clause.position)
+        for clause in db.session.scalars(stmt):
+            by_standard.setdefault(clause.standard_id, []).append(clause)
+        self._clause_groups = [(s, by_standard[s.id]) for s in standards if by_standard[s.id]]
+        self.clause_ids.choices = [(c.id, c.number) for _, group in self._clause_groups for c in group]
+
+    def clause_picker_groups(self) -> dict[str, list[tuple[Clause, bool]]]:
+        """``{standard label: [(clause, ticked), ...]}`` for the ``clause_picker`` macro."""
+        ticked = set(self.clause_ids.data or ())
+        return {s.label: [(c, c.id in ticked) for c in group] for s, group in self._clause_groups}
+
+    def standards_in_scope(self) -> list[str]:
+        """Labels of the ticked standards: their clause groups start open."""
+        ticked = set(self.standard_ids.data or ())
+        return [s.label for s, _ in self._clause_groups if s.id in ticked]
 
     def values(self) -> dict:
         """Form data as the service expects it (0 = none)."""

@@ -23,6 +23,7 @@ from audit.models import (
     AuditTeamMember,
     Certificate,
     CertificationBody,
+    Clause,
     Programme,
     Site,
     Standard,
@@ -135,6 +136,7 @@ def _scope_values(data: dict, audit: Audit | None) -> dict:
     standards = list(db.session.scalars(select(Standard).where(Standard.id.in_(_ids(data.get("standard_ids"))))))
     if kind is AuditKind.THIRD_PARTY and certificate is not None and cb is None:
         cb = certificate.certification_body
+    clauses = _scope_clauses(data, audit, standards)
     planned_days = int(data.get("planned_days") or 1)
     if not 1 <= planned_days <= 30:
         raise DomainError("An audit lasts between 1 and 30 days.", field="planned_days")
@@ -147,6 +149,8 @@ def _scope_values(data: dict, audit: Audit | None) -> dict:
         "criteria": (data.get("criteria") or "").strip() or None,
         "units": units, "standards": standards, "planned_days": planned_days,
     }
+    if clauses is not None:
+        values["clauses"] = clauses
     if "checklist_version_id" in data:
         from audit.models import ChecklistTemplateVersion
 
@@ -159,6 +163,33 @@ def _scope_values(data: dict, audit: Audit | None) -> dict:
     if "report_due_on" in data:
         values["report_due_on"] = data.get("report_due_on")
     return values
+
+
+def _scope_clauses(data: dict, audit: Audit | None, standards: list[Standard]) -> list[Clause] | None:
+    """The clauses that narrow the scope, each inside a standard in scope (None = unchanged).
+
+    Without ``clause_ids`` in ``data`` (callers that do not edit clauses) an edited audit keeps
+    its clauses, but they are still checked against the new standards.
+    """
+    if "clause_ids" in data:
+        wanted = _ids(data.get("clause_ids"))
+        clauses = list(db.session.scalars(
+            select(Clause).where(Clause.id.in_(wanted)).order_by(Clause.standard_id, Clause.position)))
+        if len(clauses) != len(set(wanted)):
+            raise DomainError("One of the chosen clauses no longer exists: reload the page and choose again.",
+                              field="clause_ids")
+    elif audit is not None:
+        clauses = list(audit.clauses)
+    else:
+        return None
+    in_scope = {s.id for s in standards}
+    outside = [c for c in clauses if c.standard_id not in in_scope]
+    if outside:
+        names = ", ".join(f"{c.standard.label} {c.number}" for c in outside)
+        verb = "is" if len(outside) == 1 else "are"
+        raise DomainError(f"{names} {verb} not in a standard in scope: tick the standard too, "
+                          "or untick the clause.", field="clause_ids")
+    return clauses if "clause_ids" in data else None
 
 
 def _date_values(data: dict, zone: str) -> dict:

@@ -65,6 +65,7 @@ def _form_for(audit: Audit | None) -> forms.AuditForm:
             "audit_client": audit.audit_client, "objectives": audit.objectives, "scope": audit.scope,
             "criteria": audit.criteria, "unit_ids": [u.id for u in audit.units],
             "standard_ids": [s.id for s in audit.standards],
+            "clause_ids": [c.id for c in audit.clauses],
             "checklist_version_id": audit.checklist_version_id or 0,
             "planned_date": audit.planned_date, "planned_days": audit.planned_days,
             "starts_local": services.to_local(audit.starts_at, audit.timezone),
@@ -120,7 +121,7 @@ def _load_audit(audit_id: int) -> Audit:
         select(Audit).where(Audit.id == audit_id)
         .options(joinedload(Audit.site), joinedload(Audit.supplier), joinedload(Audit.programme),
                  joinedload(Audit.certificate), joinedload(Audit.certification_body),
-                 selectinload(Audit.units), selectinload(Audit.standards),
+                 selectinload(Audit.units), selectinload(Audit.standards), selectinload(Audit.clauses),
                  selectinload(Audit.team).joinedload(AuditTeamMember.user))
     )
     return db.session.scalars(stmt).unique().one_or_none() or abort(404)

@@ -1,4 +1,5 @@
-// Site-wide behaviour: the navigation toggle on small screens. Our own code, no CDN.
+// Site-wide behaviour: the navigation toggle on small screens, and the filter box of clause
+// pickers (question form, audit scope). Our own code, no CDN; without JS every clause shows.
 (function () {
   "use strict";
   var toggle = document.querySelector(".nav-toggle");
@@ -7,6 +8,26 @@
     toggle.addEventListener("click", function () {
       var open = nav.classList.toggle("open");
       toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+
+  var filter = document.querySelector(".clause-filter");
+  if (filter) {
+    filter.hidden = false;
+    filter.addEventListener("input", function () {
+      var term = filter.value.trim().toLowerCase();
+      var groups = document.querySelectorAll(".clause-picker details");
+      for (var g = 0; g < groups.length; g++) {
+        var items = groups[g].querySelectorAll("li");
+        var shown = 0;
+        for (var i = 0; i < items.length; i++) {
+          var text = items[i].textContent.trim().toLowerCase();
+          var match = !term || text.indexOf(term) === 0 || text.indexOf(" " + term) !== -1;
+          items[i].hidden = !match;
+          if (match) { shown++; }
+        }
+        if (term) { groups[g].open = shown > 0; }
+      }
     });
   }
 })();

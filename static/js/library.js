@@ -1,5 +1,5 @@
-// Library pages: conditional questions in the checklist preview, and the clause filter of the
-// question form. Progressive enhancement only: without JS every question and clause shows.
+// Library pages: conditional questions in the checklist preview. Progressive enhancement only:
+// without JS every question shows.
 (function () {
   "use strict";
 
@@ -34,25 +34,5 @@
     preview.addEventListener("input", function () { refresh(preview); });
     preview.addEventListener("submit", function (e) { e.preventDefault(); });
     refresh(preview);
-  }
-
-  var filter = document.querySelector(".clause-filter");
-  if (filter) {
-    filter.hidden = false;
-    filter.addEventListener("input", function () {
-      var term = filter.value.trim().toLowerCase();
-      var groups = document.querySelectorAll(".clause-picker details");
-      for (var g = 0; g < groups.length; g++) {
-        var items = groups[g].querySelectorAll("li");
-        var shown = 0;
-        for (var i = 0; i < items.length; i++) {
-          var text = items[i].textContent.trim().toLowerCase();
-          var match = !term || text.indexOf(term) === 0 || text.indexOf(" " + term) !== -1;
-          items[i].hidden = !match;
-          if (match) { shown++; }
-        }
-        if (term) { groups[g].open = shown > 0; }
-      }
-    });
   }
 })();

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from audit.audits import AUDIT_PAGE_SECTIONS
-from audit.audits.services import add_team_member, change_status, create_audit
+from audit.audits.services import add_team_member, change_status, create_audit, update_audit
 from audit.core.errors import DomainError
 from audit.extensions import db
 from audit.models import Audit, AuditKind, AuditStatus, QualificationLevel, Role, TeamRole, TrailEntry
@@ -169,3 +169,81 @@ def test_team_changes_bump_revision(app, make, now):
     remove_team_member(audit, audit.team[0], actor=None, now=now)
     assert audit.revision == 2
 
+
+
+def _clause(standards, code: str, number: str):
+    return next(c for c in standards[code].clauses if c.number == number)
+
+
+def _scope_form(site, ids_of_standards, clause_ids, **extra):
+    """Audit form fields (strings, as posted); service calls override ``planned_date``."""
+    return {"title": "Calibration audit", "kind": "internal", "third_party_type": "",
+            "site_id": site.id, "programme_id": 0, "supplier_id": 0, "certificate_id": 0,
+            "certification_body_id": 0, "checklist_version_id": 0,
+            "standard_ids": ids_of_standards, "clause_ids": clause_ids, "planned_days": 1,
+            "planned_date": "2026-09-14", **extra}
+
+
+def test_form_narrows_scope_to_clauses_and_page_shows_them(make, login, coordinator, library):
+    """Ticked clauses narrow the scope of their standard; a standard with none ticked is whole."""
+    site = make.site()
+    q, e = library["ISO 9001"], library["ISO 14001"]
+    calibration, production = _clause(library, "ISO 9001", "7.1.5"), _clause(library, "ISO 9001", "8.5")
+    client = login(coordinator)
+    form_page = client.get("/audits/new").get_data(as_text=True)
+    assert 'name="clause_ids"' in form_page and "7.1.5 Monitoring and measuring resources" in form_page
+    assert "4.4.1" not in form_page  # untitled paragraphs are not scope items
+    response = client.post("/audits/new", data=_scope_form(site, [q.id, e.id], [calibration.id, production.id]))
+    assert response.status_code == 302
+    audit = db.session.query(Audit).one()
+    assert {c.id for c in audit.clauses} == {calibration.id, production.id}
+    page = client.get(f"/audits/{audit.id}").get_data(as_text=True)
+    assert "ISO 9001:2015: clauses 7.1.5, 8.5" in page
+    assert "ISO 14001:2015: <span class=\"muted\">all clauses</span>" in page
+    # The edit form shows the ticked clauses ticked.
+    edit = client.get(f"/audits/{audit.id}/edit").get_data(as_text=True)
+    assert f'value="{calibration.id}" checked' in edit and "(2 chosen)" in edit
+
+
+def test_clause_outside_standards_in_scope_is_refused_and_input_kept(make, login, coordinator, library):
+    """A clause of an unticked standard gets a clear message; nothing is stored, ticks are kept."""
+    site = make.site()
+    q = library["ISO 9001"]
+    emergency = _clause(library, "ISO 14001", "8.2")
+    calibration = _clause(library, "ISO 9001", "7.1.5")
+    response = login(coordinator).post(
+        "/audits/new", data=_scope_form(site, [q.id], [calibration.id, emergency.id]))
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "ISO 14001:2015 8.2 is not in a standard in scope" in page
+    assert f'value="{calibration.id}" checked' in page and f'value="{emergency.id}" checked' in page
+    assert db.session.query(Audit).count() == 0
+
+
+def test_unticking_a_standard_with_narrowed_clauses_is_refused(app, make, coordinator, library, now):
+    """Editing keeps clauses consistent: dropping their standard needs dropping them too."""
+    site = make.site()
+    q, e = library["ISO 9001"], library["ISO 14001"]
+    calibration = _clause(library, "ISO 9001", "7.1.5")
+    day = dt.date(2026, 9, 14)
+    audit = create_audit(_scope_form(site, [q.id, e.id], [calibration.id], planned_date=day),
+                         actor=coordinator, now=now)
+    db.session.commit()
+    # A caller that does not send clause_ids keeps the clauses, and they are still checked.
+    with pytest.raises(DomainError, match="ISO 9001:2015 7.1.5 is not in a standard in scope"):
+        update_audit(audit, {k: v for k, v in _scope_form(site, [e.id], [], planned_date=day).items()
+                             if k != "clause_ids"}, actor=coordinator, now=now)
+    db.session.rollback()
+    update_audit(audit, _scope_form(site, [e.id], [], planned_date=day), actor=coordinator, now=now)
+    db.session.commit()
+    assert audit.clauses == [] and [s.code for s in audit.standards] == ["ISO 14001"]
+    trail = db.session.query(TrailEntry).filter_by(object_type="Audit", action="update").one()
+    assert trail.changes["clauses"] == [[calibration.id], []]
+
+
+def test_unknown_clause_id_is_a_clear_error(app, make, coordinator, library, now):
+    """A stale page posting a clause that no longer exists gets told to reload."""
+    site = make.site()
+    with pytest.raises(DomainError, match="no longer exists"):
+        create_audit(_scope_form(site, [library["ISO 9001"].id], [999_999], planned_date=None),
+                     actor=coordinator, now=now)
