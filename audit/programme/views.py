@@ -6,15 +6,15 @@ import datetime as dt
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import Date, and_, func, or_, select, type_coerce
+from sqlalchemy.orm import joinedload
 
 from audit.audits.queries import audit_list_query, read_filters
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
 from audit.core.forms import attach_error
 from audit.extensions import db
-from audit.models import Audit, Programme, ProgrammeStatus, utcnow
+from audit.models import Audit, AuditStatus, Programme, ProgrammeRule, ProgrammeStatus, utcnow
 from audit.programme import calendar as cal
 from audit.programme import (
     forms,
@@ -24,6 +24,10 @@ from audit.programme import (
 from audit.trail.services import entries_for
 
 bp = Blueprint("programme", __name__, url_prefix="/programme")
+
+#: Audits per page of the programme page, and rules listed before "and N more".
+PAGE_SIZE = 50
+RULES_SHOWN = 12
 
 
 @bp.get("/planner/preview")
@@ -110,26 +114,52 @@ def edit(programme_id: int):
     return render_template("programme/form.html", form=form, programme=programme)
 
 
+def _audit_day():
+    """The day an audit sorts by: its (UTC) start date once dated, else its planned date."""
+    return type_coerce(func.coalesce(func.date(Audit.starts_at), Audit.planned_date), Date)
+
+
 @bp.get("/<int:programme_id>")
 @requires(Permission.VIEW_ORGANISATION)
 def detail(programme_id: int):
-    """A programme: objectives, rules, its audits in date order."""
+    """A programme: objectives, rules, status counts and one page of its audits in date order.
+
+    Without ``page`` the page holding today's date opens, so a long programme shows what is
+    coming up rather than January. Every part is a fixed number of queries.
+    """
     programme = db.session.scalars(
         select(Programme).where(Programme.id == programme_id)
-        .options(joinedload(Programme.manager), joinedload(Programme.approved_by),
-                 selectinload(Programme.rules))
+        .options(joinedload(Programme.manager), joinedload(Programme.approved_by))
     ).unique().one_or_none() or abort(404)
+    today = utcnow().date()
+    by_status = dict(db.session.execute(
+        select(Audit.status, func.count(Audit.id)).where(Audit.programme_id == programme_id)
+        .group_by(Audit.status)).all())
+    status_counts = [(s, by_status[s]) for s in AuditStatus if by_status.get(s)]
+    total = sum(by_status.values())
+    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    page = request.args.get("page", type=int)
+    if page is None:
+        earlier = db.session.scalar(select(func.count(Audit.id)).where(
+            Audit.programme_id == programme_id, _audit_day() < today)) or 0
+        page = min(earlier // PAGE_SIZE + 1, pages)
+    page = min(max(page, 1), pages)
     audits = db.session.scalars(
         audit_list_query({"programme": programme_id})
-        .order_by(func.coalesce(Audit.planned_date, func.date(Audit.starts_at)), Audit.starts_at, Audit.id)
+        .order_by(_audit_day().asc().nulls_last(), Audit.starts_at, Audit.id)
+        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
     ).unique().all()
-    audits.sort(key=lambda a: (cal.audit_span(a) or (dt.date.max,))[0])
+    rules = db.session.scalars(select(ProgrammeRule).where(ProgrammeRule.programme_id == programme_id)
+                               .order_by(ProgrammeRule.id).limit(RULES_SHOWN + 1)).all()
+    rule_count = len(rules) if len(rules) <= RULES_SHOWN else db.session.scalar(
+        select(func.count(ProgrammeRule.id)).where(ProgrammeRule.programme_id == programme_id))
     status_form = forms.ProgrammeStatusForm(formdata=None)
     status_form.status.choices = [(s.value, s.value.capitalize())
                                   for s in services.PROGRAMME_TRANSITIONS[programme.status]]
     return render_template("programme/detail.html", programme=programme, audits=audits,
-                           status_form=status_form, trail=entries_for(programme, limit=30),
-                           today=utcnow().date())
+                           total=total, page=page, pages=pages, status_counts=status_counts,
+                           rules=rules[:RULES_SHOWN], rule_count=rule_count,
+                           status_form=status_form, trail=entries_for(programme, limit=30), today=today)
 
 
 @bp.post("/<int:programme_id>/status")
@@ -193,7 +223,6 @@ def calendar():
 @requires(Permission.MANAGE_PROGRAMME)
 def rules(programme_id: int):
     """The programme's generating rules; add one; generate now."""
-    from audit.models import ProgrammeRule
     from audit.programme.generation import add_rule
 
     programme = db.session.get(Programme, programme_id) or abort(404)

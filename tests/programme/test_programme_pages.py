@@ -56,6 +56,57 @@ def test_programme_pages_constant_queries(make, login, coordinator, programme, c
     assert page.get_data(as_text=True).count("/audits/") >= 20
 
 
+def _dated_audits(make, programme, first: dt.date, count: int) -> list:
+    """``count`` dated audits of ``programme``, one a day from ``first`` (no team: quick to make)."""
+    site = make.site()
+    audits = []
+    for i in range(count):
+        day = first + dt.timedelta(days=i)
+        audits.append(make.audit(programme=programme, site=site, title=f"Day {i:03d}", planned_date=day,
+                                 starts_at=dt.datetime.combine(day, dt.time(8), dt.UTC),
+                                 ends_at=dt.datetime.combine(day, dt.time(16), dt.UTC)))
+    db.session.commit()
+    return audits
+
+
+def test_programme_page_pages_audits_and_opens_at_today(make, login, coordinator, programme, monkeypatch):
+    """120 audits: 50 a page in date order; without ``page`` the page holding today opens."""
+    audits = _dated_audits(make, programme, dt.date(2026, 1, 1), 120)
+    today = dt.date(2026, 1, 1) + dt.timedelta(days=75)  # the 76th audit is today's
+    monkeypatch.setattr("audit.programme.views.utcnow",
+                        lambda: dt.datetime.combine(today, dt.time(12), dt.UTC))
+    client = login(coordinator)
+    page = client.get(f"/programme/{programme.id}").get_data(as_text=True)
+    assert "Audits (120)" in page and "Page 2 of 3" in page and "Planned: 120" in page
+    assert audits[75].reference in page and audits[50].reference in page and audits[99].reference in page
+    assert audits[49].reference not in page and audits[100].reference not in page
+    assert page.index(audits[50].reference) < page.index(audits[99].reference)
+    first = client.get(f"/programme/{programme.id}?page=1").get_data(as_text=True)
+    assert audits[0].reference in first and audits[50].reference not in first and "Later" in first
+    # Out-of-range pages clamp to the last page instead of showing an empty list.
+    last = client.get(f"/programme/{programme.id}?page=99").get_data(as_text=True)
+    assert "Page 3 of 3" in last and audits[119].reference in last
+
+
+def test_programme_page_query_count_flat_across_pages(make, login, coordinator, programme, count_queries):
+    """Programme page queries do not grow with audits or rules beyond one page."""
+    from audit.models import ProgrammeRule, RuleKind
+
+    client = login(coordinator)
+    _dated_audits(make, programme, dt.date(2026, 2, 1), 3)
+    with count_queries() as few:
+        assert client.get(f"/programme/{programme.id}").status_code == 200
+    _dated_audits(make, programme, dt.date(2026, 3, 1), 150)
+    for i in range(20):
+        db.session.add(ProgrammeRule(programme=programme, kind=RuleKind.RRULE, title=f"Rule {i}",
+                                     rrule="FREQ=YEARLY"))
+    db.session.commit()
+    with count_queries() as many:
+        page = client.get(f"/programme/{programme.id}").get_data(as_text=True)
+    assert "and 8 more" in page
+    assert many.count <= few.count + 1  # + the rule count, asked only when rules are cut off
+
+
 def test_calendar_filters_by_auditor(make, login, coordinator, programme):
     """The calendar filter by auditor shows only that person's audits."""
     add_audits(make, programme, 3)
