@@ -53,6 +53,9 @@ class BaseConfig:
     EVIDENCE_MAX_BYTES = 12 * 1024 * 1024
     #: Default report due date: this many days after the audit's last day.
     REPORT_DUE_DAYS = 14
+    #: A complaint, incident, significant change or major NC asks for an audit within this many
+    #: days (DOMAIN.md §2).
+    TRIGGER_AUDIT_DAYS = 60
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
     #: Organisation name shown in the header and reports.

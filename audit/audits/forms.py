@@ -82,6 +82,9 @@ class AuditForm(FlaskForm):
     ends_local = DateTimeLocalField("Ends (local time at the site)", format=DATETIME_FORMATS,
                                     validators=[Optional()])
     report_due_on = DateField("Report due", validators=[Optional()])
+    due_by = DateField("Must happen by", validators=[Optional()],
+                       description="Set by complaints, incidents, changes and major NCs; the audit "
+                                   "cannot be dated later.")
     version = HiddenField()
 
     def fill_choices(self) -> None:

@@ -162,6 +162,8 @@ def _scope_values(data: dict, audit: Audit | None) -> dict:
         values["planned_date"] = data.get("planned_date")
     if "report_due_on" in data:
         values["report_due_on"] = data.get("report_due_on")
+    if "due_by" in data:
+        values["due_by"] = data.get("due_by")
     return values
 
 
@@ -206,6 +208,22 @@ def _date_values(data: dict, zone: str) -> dict:
     return {"starts_at": starts, "ends_at": ends}
 
 
+def _check_due_by(audit: Audit, now: dt.datetime) -> None:
+    """A dated audit must start by its ``due_by`` day (trigger and major-NC follow-ups).
+
+    Once that day has passed at the site the deadline cannot be met any more, and dating the
+    audit is the way to catch up, so it is no longer enforced.
+    """
+    span = audit.local_dates()
+    if audit.due_by is None or span is None:
+        return
+    today = now.astimezone(zoneinfo.ZoneInfo(audit.timezone)).date()
+    if audit.due_by >= today and span[0] > audit.due_by:
+        raise DomainError(f"{audit.reference} must happen by {audit.due_by:%d %b %Y}: choose an earlier "
+                          "start, or change \u201cMust happen by\u201d if that deadline was agreed to move.",
+                          field="starts_local")
+
+
 def _raise_first(problems, field: str | None = None) -> None:
     if problems:
         raise DomainError(" ".join(p.message for p in problems), field=field)
@@ -225,6 +243,7 @@ def create_audit(data: dict, *, actor, now: dt.datetime) -> Audit:
         audit.planned_date = to_local(audit.starts_at, zone).date()
     if audit.report_due_on is None and audit.ends_at is not None:
         audit.report_due_on = to_local(audit.ends_at, zone).date() + dt.timedelta(days=report_due_days())
+    _check_due_by(audit, now)
     db.session.add(audit)
     db.session.flush()
     record(audit, "create", actor=actor, now=now, summary=f"Created audit {audit.reference}",
@@ -253,6 +272,7 @@ def update_audit(audit: Audit, data: dict, *, actor, now: dt.datetime, version: 
         if audit.ends_at is not None and "report_due_on" not in changes:
             audit.report_due_on = to_local(audit.ends_at, zone).date() + dt.timedelta(days=report_due_days())
     audit.updated_at = now
+    _check_due_by(audit, now)
     db.session.flush()
     if {"starts_at", "ends_at", "units", "standards"} & changes.keys():
         _raise_first(team_problems(audit, today=now.date()))
@@ -277,6 +297,7 @@ def reschedule_audit(audit: Audit, *, starts_local: dt.datetime, ends_local: dt.
     if audit.planned_date is None:
         audit.planned_date = to_local(audit.starts_at, audit.timezone).date()
     audit.report_due_on = to_local(audit.ends_at, audit.timezone).date() + dt.timedelta(days=report_due_days())
+    _check_due_by(audit, now)
     db.session.flush()
     _raise_first(team_problems(audit, today=now.date()), field="starts_local")
     record(audit, "reschedule", actor=actor, now=now,

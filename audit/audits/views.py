@@ -70,7 +70,7 @@ def _form_for(audit: Audit | None) -> forms.AuditForm:
             "planned_date": audit.planned_date, "planned_days": audit.planned_days,
             "starts_local": services.to_local(audit.starts_at, audit.timezone),
             "ends_local": services.to_local(audit.ends_at, audit.timezone),
-            "report_due_on": audit.report_due_on, "version": audit.version_id,
+            "report_due_on": audit.report_due_on, "due_by": audit.due_by, "version": audit.version_id,
         })
     form.fill_choices()
     return form

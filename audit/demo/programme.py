@@ -188,6 +188,29 @@ def _seed_copy(ctx, programme, n: int) -> dict:
     return made
 
 
+#: Demo triggers: reference, kind, unit, days from today, title, details.
+TRIGGERS = [
+    ("CC-0142", "complaint", "Production – assembly", -12, "Pump housings delivered with loose fasteners",
+     "Key account reports 6 of 250 pumps with under-torqued housing screws (lot 24-118)."),
+    ("MOC-0031", "significant_change", "Warehouse & logistics", -20, "New warehouse management system went live",
+     "Paper pick lists are replaced by handheld scanners; stock locations are re-numbered."),
+]
+
+
+def _seed_triggers(ctx) -> None:
+    """A customer complaint and a planned change, each answered by an audit (idempotent by reference)."""
+    from audit.models import AuditTrigger
+    from audit.programme.triggers import record_trigger
+
+    for reference, kind, unit_name, offset, title, details in TRIGGERS:
+        if db.session.scalar(select(AuditTrigger.id).where(AuditTrigger.external_reference == reference)):
+            continue
+        record_trigger({"kind": kind, "title": title, "description": details, "external_reference": reference,
+                        "occurred_on": ctx.now.date() + dt.timedelta(days=offset),
+                        "unit_id": _unit(ctx, unit_name, 1).id},
+                       actor=ctx.users["coordinator"], now=ctx.now)
+
+
 def seed(ctx) -> None:
     """This year's programme; audits past, today and upcoming; scaled copies for benchmarks."""
     programme = _programme(ctx)
@@ -201,6 +224,7 @@ def seed(ctx) -> None:
     from audit.demo.programme_cycle import seed_cycle
 
     seed_cycle(ctx, programme)
+    _seed_triggers(ctx)
     db.session.flush()
     ctx.extra["programme"] = programme
     ctx.extra["audit_in_progress"] = first["in_progress"]

@@ -70,8 +70,6 @@ SCAR_STAGE_DEADLINES = {
     ScarStage.ACTION_PLAN: dt.timedelta(days=30),
 }
 
-#: Follow-up verification audit proposed this many days after a major / repeated NC is issued.
-FOLLOW_UP_DAYS = 60
 #: A nonconformity on the same unit and clause within this window counts as repeated.
 REPEAT_WINDOW_DAYS = 365
 
@@ -431,10 +429,13 @@ def propose_follow_up_audit(finding: Finding, *, actor, now: dt.datetime) -> Aud
     Audits belong to the programme feature; the proposal is a plain PLANNED row the coordinator
     schedules or cancels there.
     """
+    from audit.programme.triggers import trigger_audit_days
+
     if finding.follow_up_audit_id is not None:
         return finding.follow_up_audit
     original = finding.audit
-    planned = local_date(finding, now) + dt.timedelta(days=FOLLOW_UP_DAYS)
+    # Within the trigger days of the NC being issued (DOMAIN.md §2, config TRIGGER_AUDIT_DAYS).
+    planned = local_date(finding, now) + dt.timedelta(days=trigger_audit_days())
     reference = f"FU-{finding.reference}"[:40]
     why = "repeated nonconformity" if finding.is_repeat else "major nonconformity"
     proposal = Audit(
@@ -453,6 +454,7 @@ def propose_follow_up_audit(finding: Finding, *, actor, now: dt.datetime) -> Aud
                    f"({why}) and their effectiveness.",
         scope=original.scope,
         planned_date=planned,
+        due_by=planned,
         created_at=now,
         updated_at=now,
     )

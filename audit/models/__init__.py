@@ -58,7 +58,15 @@ from audit.models.organisation import (
     Unit,
     UnitKind,
 )
-from audit.models.programme import JobRun, PlannerRun, ProgrammeRule, RuleKind, SchedulerLease
+from audit.models.programme import (
+    AuditTrigger,
+    JobRun,
+    PlannerRun,
+    ProgrammeRule,
+    RuleKind,
+    SchedulerLease,
+    TriggerKind,
+)
 from audit.models.trail import TrailEntry
 from audit.models.types import NaiveDatetimeError, UTCDateTime, utcnow
 from audit.models.user import Qualification, QualificationLevel, Role, TrainingRecord, User, UserRole
@@ -77,6 +85,7 @@ __all__ = [
     "TrainingRecord", "UTCDateTime", "Unit", "UnitKind", "User", "UserRole", "Verdict",
     "VersionStatus", "utcnow",
     "JobRun", "NotificationPreference", "PlannerRun", "ProgrammeRule", "RuleKind", "SchedulerLease",
+    "AuditTrigger", "TriggerKind",
     "ISHIKAWA_CATEGORIES", "CostCategory", "DeadlinePolicy", "ExtensionRequest",
     "ExtensionStatus", "PoorQualityCost", "RootCauseMethod", "ScarStage",
 ]

@@ -156,6 +156,9 @@ class Audit(db.Model):
     criteria: Mapped[str | None] = mapped_column(Text)
     #: The date the programme first planned; kept when the audit is rescheduled.
     planned_date: Mapped[dt.date | None] = mapped_column(Date)
+    #: Latest day the audit may happen (a trigger or a major NC asks for an audit within N
+    #: days, DOMAIN.md §2); the planner never proposes a later day.
+    due_by: Mapped[dt.date | None] = mapped_column(Date)
     starts_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     #: The frozen checklist template version this audit uses.

@@ -121,3 +121,59 @@ class JobRun(db.Model):
 
     def __repr__(self) -> str:
         return f"<JobRun {self.job_id} {self.last_run_at}>"
+
+
+class TriggerKind(enum.Enum):
+    """Events that call for an audit soon (DOMAIN.md §2); a major NC does so from findings."""
+
+    COMPLAINT = "complaint"
+    INCIDENT = "incident"
+    SIGNIFICANT_CHANGE = "significant_change"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class AuditTrigger(db.Model):
+    """A complaint, incident or significant change that asks for an audit of a unit or supplier
+    within ``TRIGGER_AUDIT_DAYS``; it links the audit that answers it (new or already planned)."""
+
+    __tablename__ = "audit_triggers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[TriggerKind] = mapped_column(Enum(TriggerKind, native_enum=False, length=30))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    #: The complaint, incident or change number in the system where it is handled.
+    external_reference: Mapped[str | None] = mapped_column(String(60))
+    occurred_on: Mapped[dt.date] = mapped_column(Date)
+    #: occurred_on + the configured days: the audit must happen by then.
+    due_by: Mapped[dt.date] = mapped_column(Date)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"))
+    programme_id: Mapped[int | None] = mapped_column(ForeignKey("programmes.id", ondelete="SET NULL"))
+    audit_id: Mapped[int | None] = mapped_column(ForeignKey("audits.id", ondelete="SET NULL"), index=True)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    unit = relationship("Unit")
+    supplier = relationship("Supplier")
+    programme = relationship("Programme")
+    audit = relationship("Audit")
+    recorded_by = relationship("User")
+
+    @property
+    def recorded_late(self) -> bool:
+        """Recorded only after its audit deadline had passed."""
+        return self.created_at.date() > self.due_by
+
+    @property
+    def subject(self) -> str:
+        """What the trigger is about: the unit (with its site) or the supplier."""
+        if self.unit is not None:
+            return f"{self.unit.name} ({self.unit.site.name})"
+        return self.supplier.name if self.supplier is not None else "—"
+
+    def __repr__(self) -> str:
+        return f"<AuditTrigger {self.id} {self.kind.value}>"

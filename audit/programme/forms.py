@@ -9,7 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from audit.extensions import db
-from audit.models import ProgrammeStatus, Role, RuleKind, User, UserRole
+from audit.models import ProgrammeStatus, Role, RuleKind, TriggerKind, User, UserRole
 
 
 class ProgrammeForm(FlaskForm):
@@ -64,3 +64,30 @@ class RuleForm(FlaskForm):
         self.certificate_id.choices = rows(Certificate, Certificate.number, lambda c: c.number or str(c.id))
         self.site_id.choices = rows(Site, Site.name)
         self.standard_id.choices = rows(Standard, Standard.code, lambda s: s.label)
+
+
+class TriggerForm(FlaskForm):
+    """Record a complaint, incident or significant change that calls for an audit."""
+
+    kind = SelectField("What happened", choices=[SelectChoice(k.value, k.label) for k in TriggerKind])
+    title = StringField("In a few words", validators=[DataRequired(), Length(max=200)])
+    occurred_on = DateField("Date", validators=[DataRequired()],
+                            description="When it happened; for a change, when it takes effect.")
+    unit_id = SelectField("Unit", coerce=int, validate_choice=False)
+    supplier_id = SelectField("or supplier", coerce=int, validate_choice=False)
+    external_reference = StringField("Complaint / incident / change number", validators=[Optional(), Length(max=60)])
+    description = TextAreaField("Details", validators=[Optional()])
+    programme_id = SelectField("Programme", coerce=int, validate_choice=False,
+                               description="Empty: the active programme covering the deadline.")
+
+    def fill_choices(self) -> None:
+        from audit.models import Programme, Site, Supplier, Unit
+
+        units = db.session.execute(select(Unit.id, Unit.name, Site.name).join(Site, Unit.site_id == Site.id)
+                                   .where(Unit.is_active.is_(True)).order_by(Site.name, Unit.name)).all()
+        self.unit_id.choices = [(0, "—")] + [(uid, f"{site} · {name}") for uid, name, site in units]
+        self.supplier_id.choices = [(0, "—")] + [
+            (s.id, s.name) for s in db.session.scalars(select(Supplier).order_by(Supplier.name))]
+        open_programmes = select(Programme).where(Programme.status != ProgrammeStatus.CLOSED)
+        self.programme_id.choices = [(0, "— automatic —")] + [
+            (p.id, p.name) for p in db.session.scalars(open_programmes.order_by(Programme.period_start.desc()))]

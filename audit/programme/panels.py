@@ -88,3 +88,17 @@ def _cycle_section(audit, user):
 
 
 AUDIT_PAGE_SECTIONS.append(_cycle_section)
+
+
+def _trigger_section(audit, user):
+    """On an audit's page: the complaints, incidents and changes this audit answers."""
+    from audit.programme.triggers import triggers_of
+
+    found = triggers_of([audit.id])
+    if not found:
+        return None
+    return {"title": "Why this audit", "template": "programme/section_triggers.html",
+            "context": {"triggers": found}}
+
+
+AUDIT_PAGE_SECTIONS.append(_trigger_section)

@@ -140,6 +140,8 @@ def propose_plan(programme, *, now: dt.datetime) -> tuple[list[Proposal], list[d
     audits = _audits_to_place(programme)
     if not audits:
         return [], []
+    # Audits with a deadline (triggers, major NCs) take their pick of days and auditors first.
+    audits.sort(key=lambda a: (a.due_by is None, a.due_by or dt.date.max))
     first = max(today + dt.timedelta(days=1), programme.period_start)
     last = programme.period_end
     candidates = _candidates()
@@ -174,18 +176,27 @@ def _place(audit: Audit, candidates, busy, load, first: dt.date, last: dt.date) 
     length = audit.planned_days or 1
     needs_lead = audit.kind is not AuditKind.THIRD_PARTY and not any(m.role is TeamRole.LEAD for m in audit.team)
     team_ids = [m.user_id for m in audit.team if m.role is not TeamRole.GUIDE]
+    # A deadline already behind the window cannot be met: place the audit as soon as possible.
+    deadline = audit.due_by if audit.due_by is not None and audit.due_by >= first else None
+    note = f"late: was due by {audit.due_by:%d %b %Y}" if audit.due_by is not None and deadline is None else ""
     if audit.starts_at is not None:
         span = audit.local_dates()
         day_options = [(span[0], [span[0] + dt.timedelta(days=i) for i in range((span[1] - span[0]).days + 1)])]
+        target = span[0]
     else:
-        # An overdue audit (planned date already past) is placed as soon as possible.
-        target = max(audit.planned_date or first, first)
+        # An overdue audit (planned date or deadline already past) is placed as soon as possible.
+        target = first if note else max(audit.planned_date or first, first)
         lo, hi = max(first, target - dt.timedelta(days=WINDOW_BEFORE)), min(last, target + dt.timedelta(days=WINDOW_AFTER))
+        if deadline is not None:
+            # A trigger or major-NC deadline is hard: search before it, from as early as needed.
+            hi = min(hi, deadline)
+            target = min(target, hi)
+            lo = min(lo, max(first, hi - dt.timedelta(days=WINDOW_BEFORE + WINDOW_AFTER)))
         day_options = []
         day = lo
         while day <= hi:
             days = _working_days(day, length, holidays)
-            if days and days[-1] <= last + dt.timedelta(days=7):
+            if days and days[-1] <= last + dt.timedelta(days=7) and (deadline is None or days[0] <= deadline):
                 day_options.append((day, days))
             day += dt.timedelta(days=1)
         day_options.sort(key=lambda o: (abs((o[0] - target).days), o[0]))
@@ -201,7 +212,7 @@ def _place(audit: Audit, candidates, busy, load, first: dt.date, last: dt.date) 
             reasons["the people already in the team are booked elsewhere"] += 1
             continue
         if not needs_lead:
-            return Proposal(audit.id, audit.reference, start, None, [], "dates only")
+            return Proposal(audit.id, audit.reference, start, None, [], note or "dates only")
         ranked = []
         for user in candidates:
             if qualification_problems(user, TeamRole.LEAD, audit.standards, days[0], days[-1]):
@@ -218,7 +229,6 @@ def _place(audit: Audit, candidates, busy, load, first: dt.date, last: dt.date) 
         if not ranked:
             continue
         month_load, lead_id = min(ranked)
-        target = audit.planned_date or start
         score = abs((start - target).days) + LOAD_WEIGHT * month_load
         if best is None or score < best[0]:
             best = (score, start, days, lead_id)
@@ -240,7 +250,7 @@ def _place(audit: Audit, candidates, busy, load, first: dt.date, last: dt.date) 
                 continue
             auditor_ids.append(user.id)
             break
-    return Proposal(audit.id, audit.reference, start, lead_id, auditor_ids)
+    return Proposal(audit.id, audit.reference, start, lead_id, auditor_ids, note)
 
 
 def plan_programme(programme, *, now: dt.datetime, actor=None) -> PlannerRun:

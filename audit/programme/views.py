@@ -388,3 +388,50 @@ def cycles():
                      "status": restoration_status(cert.expiry_date, today),
                      "restore_until": restoration_deadline(cert.expiry_date)})
     return render_template("programme/cycles.html", rows=rows, today=today)
+
+
+# --- triggers ---------------------------------------------------------------------------------
+
+@bp.get("/triggers")
+@requires(Permission.VIEW_ORGANISATION)
+def triggers():
+    """Complaints, incidents and significant changes, newest first, with the audit answering each."""
+    from audit.models import AuditTrigger, Unit
+
+    page = max(request.args.get("page", 1, type=int), 1)
+    total = db.session.scalar(select(func.count(AuditTrigger.id)))
+    rows = db.session.scalars(
+        select(AuditTrigger)
+        .options(joinedload(AuditTrigger.unit).joinedload(Unit.site), joinedload(AuditTrigger.supplier),
+                 joinedload(AuditTrigger.audit), joinedload(AuditTrigger.recorded_by))
+        .order_by(AuditTrigger.occurred_on.desc(), AuditTrigger.id.desc())
+        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).unique().all()
+    return render_template("programme/triggers.html", triggers=rows, page=page, total=total,
+                           pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1))
+
+
+@bp.route("/triggers/new", methods=["GET", "POST"])
+@requires(Permission.MANAGE_PROGRAMME)
+def trigger_new():
+    """Record a trigger; an audit of its unit or supplier is planned (or joined) by its deadline."""
+    from audit.programme.triggers import record_trigger, trigger_audit_days
+
+    form = forms.TriggerForm()
+    form.fill_choices()
+    if request.method == "GET":
+        form.unit_id.data = request.args.get("unit", 0, type=int)
+        form.supplier_id.data = request.args.get("supplier", 0, type=int)
+    if form.validate_on_submit():
+        try:
+            trigger, joined = record_trigger(form.data, actor=current_user, now=utcnow())
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            attach_error(form, exc)
+        else:
+            audit = trigger.audit
+            flash(f"{trigger.kind.label} recorded. {'It joins' if joined else 'New'} audit {audit.reference}"
+                  + (f", which must happen by {audit.due_by:%d %b %Y}." if audit.due_by else
+                     ": its deadline had already passed, so plan it as soon as possible."), "success")
+            return redirect(url_for("audits.detail", audit_id=audit.id))
+    return render_template("programme/trigger_form.html", form=form, days=trigger_audit_days())

@@ -448,14 +448,15 @@ def test_reopen_refuses_open_findings(app, make, library, now):
 
 
 def test_major_proposes_follow_up_audit(app, make, library, now):
-    """A major NC creates a PLANNED follow-up audit of the same kind, trailed."""
+    """A major NC creates a PLANNED follow-up audit of the same kind, due within the trigger days."""
+    app.config["TRIGGER_AUDIT_DAYS"] = 45
     w = world(make, library)
     f = draft(w, Grade.MAJOR, now=now)
     fs.issue_finding(f, actor=w.auditor, now=now)
     proposal = f.follow_up_audit
     assert proposal.status is AuditStatus.PLANNED and proposal.kind is w.audit.kind
     assert proposal.units == [w.unit]
-    assert proposal.planned_date == now.date() + dt.timedelta(days=fs.FOLLOW_UP_DAYS)
+    assert proposal.planned_date == proposal.due_by == now.date() + dt.timedelta(days=45)
     assert trail_count(proposal) == 1
 
 
