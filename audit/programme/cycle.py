@@ -83,6 +83,23 @@ def certification_cycle(decision: dt.date, expiry: dt.date | None = None, *,
     return items
 
 
+#: What every surveillance covers (DOMAIN.md §3), by harmonized-structure clause number, the same
+#: in ISO 9001, 14001 and 45001: objectives, operational control, internal audit, management
+#: review, nonconformity and corrective action, continual improvement.
+SURVEILLANCE_CORE = ("6.2", "8.1", "9.2", "9.3", "10.2", "10.3")
+
+
+def surveillance_focus(main_clauses: list[str], number: int, count: int) -> list[str]:
+    """Clause numbers surveillance ``number`` of ``count`` covers: the core, plus its share of the
+    remaining ``main_clauses`` (in document order), so the surveillances of a cycle cover every
+    clause between them. Pure: numbers in, numbers out."""
+    count = max(count, 1)
+    core = [c for c in main_clauses if c in SURVEILLANCE_CORE]
+    rest = [c for c in main_clauses if c not in SURVEILLANCE_CORE]
+    share = set(rest[(number - 1) % count::count])
+    return [c for c in main_clauses if c in core or c in share]
+
+
 def _fmt(day: dt.date) -> str:
     return day.strftime("%d %b %Y")
 

@@ -35,9 +35,10 @@ from audit.models import (
     ProgrammeRule,
     RiskClass,
     RuleKind,
+    ThirdPartyType,
 )
 from audit.models.audit import audit_units
-from audit.programme.cycle import certification_cycle
+from audit.programme.cycle import certification_cycle, surveillance_focus
 from audit.trail.services import record
 
 #: DEFAULT (DOMAIN.md §2): score ≥ 6 → 6 months, 3..5 → 12, ≤ 2 → 24.
@@ -253,6 +254,9 @@ def _audit_data(rule: ProgrammeRule, slot: dict) -> dict:
         "audit_client": rule.programme.audit_client if rule.programme else None,
         "criteria": slot.get("criteria"), "scope": slot.get("scope"),
     }
+    if slot.get("clause_numbers") and rule.certificate is not None:
+        wanted = set(slot["clause_numbers"])
+        data["clause_ids"] = [c.id for c in rule.certificate.standard.clauses if c.number in wanted]
     if slot.get("starts_at") is not None:
         zone = (site or rule.supplier).timezone if (site or rule.supplier) else "UTC"
         local = slot["starts_at"].astimezone(zoneinfo.ZoneInfo(zone)).replace(tzinfo=None)
@@ -275,10 +279,15 @@ def wanted_slots(rule: ProgrammeRule, *, today: dt.date, until: dt.date, context
         cert = rule.certificate
         if cert is None:
             return []
+        cycle = certification_cycle(cert.decision_date, cert.expiry_date)
+        surveillances = sum(1 for item in cycle if item.type is ThirdPartyType.SURVEILLANCE)
+        main = [c.number for c in cert.standard.clauses if c.depth == 1 and c.title is not None]
         return [{"day": item.planned, "type": item.type, "title": f"{item.label} – {cert.standard.code}",
-                 "scope": cert.scope}
-                for item in certification_cycle(cert.decision_date, cert.expiry_date)
-                if item.planned <= until]
+                 "scope": cert.scope,
+                 # Surveillances cover the core and rotate the rest; recertification covers all.
+                 "clause_numbers": surveillance_focus(main, item.number, surveillances)
+                 if item.type is ThirdPartyType.SURVEILLANCE else []}
+                for item in cycle if item.planned <= until]
     if rule.kind is RuleKind.RISK_INTERNAL:
         unit = rule.unit
         if unit is None:

@@ -182,6 +182,37 @@ def test_certification_rule_generates_cycle_audits(make, programme):
     assert audits[0].certificate_id == cert.id and audits[0].kind.value == "third_party"
 
 
+def test_surveillance_focus_covers_core_and_rotates_the_rest():
+    """Each surveillance covers the DOMAIN §3 core; between them they cover every main clause."""
+    from audit.programme.cycle import SURVEILLANCE_CORE, surveillance_focus
+
+    main = ["4.1", "4.2", "5.1", "6.1", "6.2", "7.1", "8.1", "8.2", "9.1", "9.2", "9.3", "10.2", "10.3"]
+    first, second = surveillance_focus(main, 1, 2), surveillance_focus(main, 2, 2)
+    assert set(SURVEILLANCE_CORE) <= set(first) and set(SURVEILLANCE_CORE) <= set(second)
+    assert set(first) | set(second) == set(main)
+    rest_first, rest_second = set(first) - set(SURVEILLANCE_CORE), set(second) - set(SURVEILLANCE_CORE)
+    assert not rest_first & rest_second and abs(len(rest_first) - len(rest_second)) <= 1
+    assert first == sorted(first, key=main.index)  # document order kept
+
+
+def test_certification_surveillances_get_their_clause_focus(make, programme, library):
+    """Generated surveillances are narrowed to the core plus their share of ISO 9001's clauses."""
+    site = make.site()
+    std = library["ISO 9001"]
+    cert = Certificate(standard_id=std.id, scope="All", decision_date=dt.date(2025, 6, 2),
+                       expiry_date=dt.date(2028, 6, 1), number="Q-2")
+    db.session.add(cert)
+    db.session.flush()
+    add_rule(programme, {"kind": "certification", "title": "ISO 9001 cycle", "certificate_id": cert.id,
+                         "site_id": site.id}, actor=None, now=NOW)
+    generate_programme(programme, actor=None, now=NOW)
+    s1, s2 = db.session.scalars(select(Audit).order_by(Audit.planned_date)).all()
+    first, second = {c.number for c in s1.clauses}, {c.number for c in s2.clauses}
+    assert {"9.2", "9.3", "10.2", "6.2", "8.1", "10.3"} <= first & second
+    main = {c.number for c in std.clauses if c.depth == 1}
+    assert first | second == main and first != second
+
+
 def test_rule_validation_messages(programme):
     """Rules say what they are missing."""
     from audit.core.errors import DomainError
