@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from audit.extensions import db
-from audit.findings.services import OPEN_STATUSES, update_supplier_status
+from audit.findings.services import OPEN_STATUSES, local_date, update_supplier_status
 from audit.models import (
     ActionStatus,
+    Audit,
     CorrectiveAction,
     Finding,
     FindingStatus,
@@ -56,13 +57,14 @@ def sweep_finding_deadlines(now: dt.datetime) -> dict[str, int]:
     Returns counts of notifications queued by kind (for the job log and the tests). The caller
     (job) commits.
     """
-    today = now.date()
     counts = {"reminders": 0, "overdue": 0, "escalations": 0, "action_reminders": 0,
               "suppliers_changed": 0}
+    # Deadlines are calendar days where the audit happened: "today" is the auditee's date.
+    with_zone = selectinload(Finding.audit).options(joinedload(Audit.site), joinedload(Audit.supplier))
     findings = db.session.scalars(
         select(Finding)
         .where(Finding.status.in_(OPEN_STATUSES))
-        .options(selectinload(Finding.owner),
+        .options(selectinload(Finding.owner), with_zone,
                  selectinload(Finding.unit).selectinload(Unit.owner))
         .order_by(Finding.id)
     ).all()
@@ -73,7 +75,7 @@ def sweep_finding_deadlines(now: dt.datetime) -> dict[str, int]:
             continue
         which = "response" if finding.status is FindingStatus.AWAITING_RESPONSE and \
             finding.response_due_on == due else "closure"
-        days_left = (due - today).days
+        days_left = (due - local_date(finding, now)).days
         label = f"{finding.grade.label} {finding.reference}"
         if 0 <= days_left <= REMIND_DAYS_BEFORE:
             for user in _responders(finding):
@@ -117,12 +119,15 @@ def sweep_finding_deadlines(now: dt.datetime) -> dict[str, int]:
         .where(CorrectiveAction.status == ActionStatus.OPEN,
                Finding.status.in_(OPEN_STATUSES),
                CorrectiveAction.due_on.is_not(None),
-               CorrectiveAction.due_on <= today + dt.timedelta(days=REMIND_DAYS_BEFORE))
-        .options(selectinload(CorrectiveAction.owner), selectinload(CorrectiveAction.finding))
+               # A day of margin: zones east of UTC are already a day ahead.
+               CorrectiveAction.due_on <= now.date() + dt.timedelta(days=REMIND_DAYS_BEFORE + 1))
+        .options(selectinload(CorrectiveAction.owner),
+                 selectinload(CorrectiveAction.finding).options(with_zone))
         .order_by(CorrectiveAction.id)
     ).all()
     for action in actions:
-        if action.owner is None:
+        today = local_date(action.finding, now)
+        if action.owner is None or action.due_on > today + dt.timedelta(days=REMIND_DAYS_BEFORE):
             continue
         state = "overdue" if action.due_on < today else "due"
         if notify(action.owner, kind="action_due",

@@ -113,3 +113,17 @@ def test_job_commits_and_is_idempotent(app, make, library, now):
     second = finding_deadlines(app, later)["sweep_finding_deadlines"]
     assert second["overdue"] == 0 and second["escalations"] == 0
     assert db.session.query(Notification).filter_by(kind="finding_overdue").count() == 1
+
+
+def test_overdue_counts_in_the_sites_calendar_not_utc(app, make, library, now):
+    """At 20:00 UTC on the due day it is already the next day in Shanghai: overdue there."""
+    w, f = _issued_major(make, library, now)
+    w.audit.site.timezone = "Asia/Shanghai"
+    db.session.flush()
+    due = f.current_due_on()
+    evening_utc = dt.datetime.combine(due, dt.time(20), dt.UTC)  # 04:00 next day in Shanghai
+    assert sweep_finding_deadlines(evening_utc)["overdue"] == 1
+    w.audit.site.timezone = "America/Los_Angeles"
+    db.session.query(Notification).delete()
+    next_morning_utc = dt.datetime.combine(due + dt.timedelta(days=1), dt.time(6), dt.UTC)  # 22:00/23:00 on the due day
+    assert sweep_finding_deadlines(next_morning_utc)["overdue"] == 0
