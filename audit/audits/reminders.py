@@ -9,6 +9,7 @@ due stage per audience is sent (one catch-up, not a burst of stale reminders).
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 from flask import current_app
 from sqlalchemy import select
@@ -44,6 +45,11 @@ def lead_days(kind: AuditKind) -> dict[str, int]:
     """Lead times for ``kind`` from config, falling back to the defaults."""
     configured = current_app.config.get("REMINDER_LEAD_DAYS") or {}
     return {**DEFAULT_LEAD_DAYS[kind.value], **configured.get(kind.value, {})}
+
+
+def local_today(audit: Audit, now: dt.datetime) -> dt.date:
+    """The calendar date at the audit's site (or supplier) at ``now``."""
+    return now.astimezone(zoneinfo.ZoneInfo(audit.timezone)).date()
 
 
 def _auditees(audit: Audit) -> list[User]:
@@ -100,8 +106,6 @@ def send_audit_reminders(*, now: dt.datetime) -> int:
 
 
 def _remind(audit: Audit, stage: str, people, *, now: dt.datetime) -> int:
-    import zoneinfo
-
     local = audit.starts_at.astimezone(zoneinfo.ZoneInfo(audit.timezone))
     values = {"ref": audit.reference, "title": audit.title, "where": _where(audit),
               "date": local.strftime("%d %b %Y"), "start": local.strftime("%d %b %Y %H:%M %Z")}
@@ -118,16 +122,20 @@ def _remind(audit: Audit, stage: str, people, *, now: dt.datetime) -> int:
 def send_report_reminders(*, now: dt.datetime) -> int:
     """Remind the lead before the report is due; escalate an overdue report to the programme's
     coordinator(s) and the owners of the audited units."""
-    today = now.date()
     audits = db.session.scalars(
         select(Audit).where(Audit.status.in_(REPORT_PENDING), Audit.report_due_on.is_not(None),
-                            Audit.report_due_on <= today + dt.timedelta(days=REPORT_REMINDER_DAYS))
+                            # A day of margin: zones east of UTC are already a day ahead.
+                            Audit.report_due_on <= now.date() + dt.timedelta(days=REPORT_REMINDER_DAYS + 1))
         .options(selectinload(Audit.team).joinedload(AuditTeamMember.user),
-                 selectinload(Audit.units).joinedload(Unit.owner), joinedload(Audit.programme))
+                 selectinload(Audit.units).joinedload(Unit.owner), joinedload(Audit.programme),
+                 joinedload(Audit.site), joinedload(Audit.supplier))
     ).unique().all()
     made = 0
     coordinators = None
     for audit in audits:
+        today = local_today(audit, now)
+        if audit.report_due_on > today + dt.timedelta(days=REPORT_REMINDER_DAYS):
+            continue
         due = audit.report_due_on.strftime("%d %b %Y")
         link = f"/audits/{audit.id}"
         lead = audit.lead
@@ -157,19 +165,20 @@ def send_report_reminders(*, now: dt.datetime) -> int:
 
 def send_overdue_audits(*, now: dt.datetime) -> int:
     """Audits whose dates passed without being started: escalate to the coordinator(s)."""
-    today = now.date()
     audits = db.session.scalars(
         select(Audit).where(Audit.status.in_(UPCOMING),
                             ((Audit.ends_at.is_not(None)) & (Audit.ends_at < now))
-                            | ((Audit.starts_at.is_(None)) & (Audit.planned_date < today)))
-        .options(joinedload(Audit.programme))
+                            | ((Audit.starts_at.is_(None)) & (Audit.planned_date < now.date() + dt.timedelta(days=1))))
+        .options(joinedload(Audit.programme), joinedload(Audit.site), joinedload(Audit.supplier))
     ).unique().all()
+    # An undated audit is overdue once its planned day is over at its own site.
+    audits = [a for a in audits if a.starts_at is not None or a.planned_date < local_today(a, now)]
     made = 0
     coordinators = _coordinators() if audits else []
     for audit in audits:
         manager = audit.programme.manager if audit.programme and audit.programme.manager_id else None
         for person in ([manager] if manager else coordinators):
-            when = audit.ends_at.date() if audit.ends_at else audit.planned_date
+            when = audit.local_dates()[1] if audit.ends_at else audit.planned_date
             if notify(person, kind="audit_overdue", title=f"Overdue: {audit.reference} {audit.title}",
                       body=f"Planned for {when:%d %b %Y} and still {audit.status.label.lower()}: "
                            f"hold it, reschedule it or postpone it with a reason.",
