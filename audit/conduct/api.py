@@ -34,6 +34,17 @@ def _audit_for(audit_id: int, *, write: bool = False):
     return audit
 
 
+def _other_author():
+    """403 when a queued change names an author other than the signed-in user (shared tablets:
+    one person's offline changes must never be saved under another person's session)."""
+    claimed = request.headers.get("X-Audit-Author")
+    if claimed and claimed.strip() != str(current_user.id):
+        return jsonify(error="other_author",
+                       message="This change was made on this tablet by another person; it waits "
+                               "until they sign in again."), 403
+    return None
+
+
 def _error(exc: DomainError):
     db.session.rollback()
     if isinstance(exc, services.AnswerConflict):
@@ -70,6 +81,8 @@ def answers(audit_id: int):
 def put_answer(audit_id: int, question_id: int):
     """Save one answer: 200 with its new version, 409 with the server's answer on a conflict."""
     audit = _audit_for(audit_id, write=True)
+    if (refused := _other_author()) is not None:
+        return refused
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return jsonify(error="invalid", message="Send a JSON object.", field=None), 400
@@ -118,6 +131,8 @@ def _parse_taken_at(text: str | None) -> dt.datetime | None:
 def post_evidence(audit_id: int):
     """Attach a photo or PDF (multipart ``file``); 201 new, 200 when ``client_id`` was stored."""
     audit = _audit_for(audit_id, write=True)
+    if (refused := _other_author()) is not None:
+        return refused
     upload = request.files.get("file")
     if upload is None:
         return jsonify(error="invalid", message="Send the file in the 'file' field.", field="file"), 422

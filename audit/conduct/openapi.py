@@ -27,6 +27,10 @@ def openapi_document() -> dict:
     question_id = {"name": "question_id", "in": "path", "required": True, "schema": {"type": "integer"}}
     csrf = {"name": "X-CSRFToken", "in": "header", "required": True, "schema": {"type": "string"},
             "description": "The token from the page's <meta name=\"csrf-token\">."}
+    author = {"name": "X-Audit-Author", "in": "header", "required": False, "schema": {"type": "integer"},
+              "description": "Id of the person who made a queued change. When it is not the signed-in "
+                             "user the change is refused with 403 `other_author` and should be kept "
+                             "for its author (shared tablets)."}
     return {
         "openapi": "3.0.3",
         "info": {
@@ -73,7 +77,7 @@ def openapi_document() -> dict:
                         "`mutation_id` already applied returns the original result with "
                         "`replayed: true` and changes nothing."
                     ),
-                    "parameters": [audit_id, question_id, csrf],
+                    "parameters": [audit_id, question_id, csrf, author],
                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
                         "$ref": "#/components/schemas/AnswerInput"}}}},
                     "responses": {
@@ -85,7 +89,7 @@ def openapi_document() -> dict:
                                         "replayed": {"type": "boolean"},
                                     }}}}},
                         "400": _error("Not a JSON object, or the CSRF token is missing"),
-                        "403": _error("Not a member of the audit team's auditors"),
+                        "403": _error("Not a member of the audit team's auditors, or `other_author`"),
                         "404": _error("No such audit"),
                         "409": {"description": "Conflicting edit",
                                 "content": {"application/json": {"schema": {
@@ -106,7 +110,7 @@ def openapi_document() -> dict:
                         "server's limit. A `client_id` already stored returns that evidence with "
                         "200 and `replayed: true`."
                     ),
-                    "parameters": [audit_id, csrf],
+                    "parameters": [audit_id, csrf, author],
                     "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
                         "type": "object",
                         "required": ["file"],
@@ -124,7 +128,7 @@ def openapi_document() -> dict:
                                 "evidence": {"$ref": "#/components/schemas/Evidence"},
                                 "replayed": {"type": "boolean"}}}}}},
                         "200": {"description": "Replay of a stored client_id"},
-                        "403": _error("Not a member of the audit team's auditors"),
+                        "403": _error("Not a member of the audit team's auditors, or `other_author`"),
                         "413": _error("Larger than the request limit"),
                         "422": _error("Wrong type, too large, empty or damaged"),
                         "423": _error("The report is issued: the audit is frozen"),

@@ -9,6 +9,9 @@ if (root) init(root);
 
 function init(root) {
   const auditId = Number(root.dataset.audit);
+  // Queued changes belong to the person who made them: on a shared tablet, another person's
+  // session must never send them (they wait until their author signs in again).
+  const userId = Number(root.dataset.user);
   const answersApi = root.dataset.api;
   const evidenceApi = root.dataset.evidenceApi;
   const canAnswer = root.dataset.canAnswer === "1";
@@ -22,6 +25,8 @@ function init(root) {
 
   registerServiceWorker();
 
+  const mine = () => queue.pending(auditId).then((rows) => rows.filter((r) => r.user === userId));
+  const othersWaiting = () => queue.pending(auditId).then((rows) => rows.filter((r) => r.user !== userId).length);
   const article = (qid) => root.querySelector(`[data-question="${qid}"]`);
   const articles = () => Array.from(root.querySelectorAll("[data-question]"));
 
@@ -105,7 +110,7 @@ function init(root) {
   async function queueAnswer(art) {
     const qid = Number(art.dataset.question);
     const body = bodyOf(art);
-    const items = await queue.pending(auditId);
+    const items = await mine();
     const last = items.filter((i) => i.kind === "answer" && i.question === qid).pop();
     if (last && last.seq !== inflight) {
       // Not sent yet: replace it (a new id, so a lost earlier response cannot shadow it).
@@ -113,7 +118,7 @@ function init(root) {
       last.id = queue.newId();
       await queue.update(last);
     } else {
-      await queue.enqueue({ audit: auditId, kind: "answer", question: qid, id: queue.newId(),
+      await queue.enqueue({ audit: auditId, user: userId, kind: "answer", question: qid, id: queue.newId(),
         base_version: Number(art.dataset.version), body, created: new Date().toISOString() });
     }
     setStatus(art, "Waiting to save", "pending");
@@ -121,7 +126,7 @@ function init(root) {
   }
 
   async function queuePhoto(art, file) {
-    const entry = { audit: auditId, kind: "evidence", question: Number(art.dataset.question),
+    const entry = { audit: auditId, user: userId, kind: "evidence", question: Number(art.dataset.question),
       id: queue.newId(), blob: file, filename: file.name || "photo.jpg",
       taken_at: new Date(file.lastModified || Date.now()).toISOString(), created: new Date().toISOString() };
     const seq = await queue.enqueue(entry);
@@ -157,16 +162,17 @@ function init(root) {
       form.append("client_id", item.id);
       form.append("taken_at", item.taken_at);
       return fetch(evidenceApi, { method: "POST", body: form, credentials: "same-origin",
-        headers: { "X-CSRFToken": csrf, Accept: "application/json" } });
+        headers: { "X-CSRFToken": csrf, "X-Audit-Author": String(item.user), Accept: "application/json" } });
     }
     const payload = Object.assign({}, item.body, { base_version: item.base_version, mutation_id: item.id });
     return fetch(`${answersApi}/${item.question}`, { method: "PUT", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, "X-Audit-Author": String(item.user),
+        Accept: "application/json" },
       body: JSON.stringify(payload) });
   }
 
   async function rebase(qid, from, to) {
-    const items = await queue.pending(auditId);
+    const items = await mine();
     for (const later of items) {
       if (later.kind === "answer" && later.question === qid && later.base_version === from) {
         later.base_version = to;
@@ -176,7 +182,7 @@ function init(root) {
   }
 
   async function dropLater(qid) {
-    const items = await queue.pending(auditId);
+    const items = await mine();
     for (const later of items) {
       if (later.kind === "answer" && later.question === qid) await queue.remove(later.seq);
     }
@@ -193,7 +199,7 @@ function init(root) {
         await rebase(item.question, item.base_version, json.answer.version);
         if (art) {
           art.dataset.version = String(json.answer.version);
-          const stillPending = (await queue.pending(auditId))
+          const stillPending = (await mine())
             .some((i) => i.kind === "answer" && i.question === item.question);
           if (!stillPending) setStatus(art, "Saved", "saved");
         }
@@ -209,6 +215,11 @@ function init(root) {
       await dropLater(item.question);
       if (art) showConflict(art, json.current);
       return true;
+    }
+    if (response.status === 403 && json.error === "other_author") {
+      // Someone else signed in on this tablet meanwhile: keep the change for its author.
+      problem = "Signed in as someone else: these changes wait for their author";
+      return false;
     }
     if (response.status === 401) {
       problem = "Log in again to save (changes are kept on this tablet)";
@@ -231,7 +242,7 @@ function init(root) {
     problem = null;
     try {
       for (;;) {
-        const items = await queue.pending(auditId);
+        const items = await mine();
         if (!items.length) break;
         const item = items[0];
         inflight = item.seq;
@@ -253,7 +264,7 @@ function init(root) {
   }
 
   async function updateSync() {
-    const waiting = (await queue.pending(auditId)).length;
+    const waiting = (await mine()).length;
     const conflicts = root.querySelectorAll(".q.conflict").length;
     let text = "All changes saved";
     let kind = "saved";
@@ -264,6 +275,8 @@ function init(root) {
     }
     if (problem && waiting) { kind = "error"; text = `${problem} (${waiting} waiting)`; }
     else if (problem) { kind = "error"; text = problem; }
+    const others = await othersWaiting();
+    if (others) text += ` · ${others} change${others > 1 ? "s" : ""} by another person wait on this tablet for them to sign in`;
     if (canAnswer && syncEl) { syncEl.textContent = text; syncEl.dataset.sync = kind; }
   }
 
@@ -278,7 +291,7 @@ function init(root) {
     } catch (e) {
       return;
     }
-    const waiting = new Set((await queue.pending(auditId)).map((i) => i.question));
+    const waiting = new Set((await mine()).map((i) => i.question));
     data.answers.forEach((answer) => {
       const art = article(answer.question_id);
       if (!art || waiting.has(answer.question_id) || art.classList.contains("conflict")) return;
@@ -395,7 +408,7 @@ function init(root) {
 
   // --- start: show what the server already has, then what is still queued -----------------------
   restoreKnown();
-  queue.pending(auditId).then((items) => {
+  mine().then((items) => {
     items.forEach((item) => {
       const art = article(item.question);
       if (!art) return;

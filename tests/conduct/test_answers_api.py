@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from sqlalchemy import func, select
 
@@ -233,3 +235,25 @@ def test_openapi_document_describes_the_api(login, setup):
                                  "/api/audits/{audit_id}/evidence"}
     put = doc["paths"]["/api/audits/{audit_id}/answers/{question_id}"]["put"]
     assert {"200", "409", "403", "423"} <= set(put["responses"])
+
+
+def test_change_queued_by_another_person_is_refused_and_kept(login, setup, client):
+    """A shared tablet: the next person's session must not save the previous person's queue."""
+    from audit.models import Evidence
+    from tests.conduct.conftest import jpeg_bytes
+
+    login(setup.lead)
+    q = setup.questions["S1Q1"]
+    r = client.put(f"/api/audits/{setup.audit.id}/answers/{q.id}", json={"verdict": "ofi", "base_version": 0},
+                   headers={"X-Audit-Author": str(setup.auditor.id)})
+    assert r.status_code == 403 and r.json["error"] == "other_author"
+    upload = client.post(f"/api/audits/{setup.audit.id}/evidence",
+                         data={"file": (io.BytesIO(jpeg_bytes()), "p.jpg"), "client_id": "c-1"},
+                         content_type="multipart/form-data", headers={"X-Audit-Author": str(setup.auditor.id)})
+    assert upload.status_code == 403 and upload.json["error"] == "other_author"
+    assert _count_answers(setup) == 0 and db.session.scalar(select(func.count(Evidence.id))) == 0
+    # Its author, signed in again, saves it; so does a client that names no author.
+    login(setup.auditor)
+    r = client.put(f"/api/audits/{setup.audit.id}/answers/{q.id}", json={"verdict": "ofi", "base_version": 0},
+                   headers={"X-Audit-Author": str(setup.auditor.id)})
+    assert r.status_code == 200 and _count_answers(setup) == 1

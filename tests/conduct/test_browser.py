@@ -257,3 +257,43 @@ def test_conflicting_edit_is_surfaced(live, browser, setup):
     assert "Updated by Arne Auditor" in b.text_content(f"{sel} [data-q-status]")
     a_ctx.close()
     b_ctx.close()
+
+
+def test_shared_tablet_keeps_each_persons_queue_for_them(live, browser, setup):
+    """Arne queues an answer offline and his session ends; Lena signs in on the same tablet:
+    her session never sends Arne's change, the page says it waits; Arne signs in, it is saved as his."""
+    base = live.url
+    url = f"{base}/audits/{setup.audit.id}/checklist"
+    sel = _q(setup, "S2Q2")
+    context = _tablet(browser)
+    arne = context.new_page()
+    _login(arne, base, setup.auditor)
+    arne.goto(url)
+    context.set_offline(True)
+    arne.tap(f'{sel} [data-set="not_applicable"]')
+    arne.wait_for_selector('[data-sync="offline"]')
+    arne.close()
+    context.clear_cookies()  # Arne's session is over
+    context.set_offline(False)
+
+    lena = context.new_page()
+    _login(lena, base, setup.lead)
+    lena.goto(url)
+    # (wait_for_function would need eval, which the page's CSP forbids)
+    _wait(lambda: "another person" in lena.text_content("[data-sync]"), what="the other person's queue noted")
+    assert lena.get_attribute(f'{sel} [data-set="not_applicable"]', "aria-pressed") != "true"
+    lena.tap(f'{_q(setup, "S1Q1")} [data-set="conforming"]')
+    lena.wait_for_selector(f'{_q(setup, "S1Q1")} [data-q-status][data-kind="saved"]')
+    assert setup.questions["S2Q2"].id not in _counts(setup.audit.id)
+    lena.close()
+
+    context.clear_cookies()
+    arne = context.new_page()
+    _login(arne, base, setup.auditor)
+    arne.goto(url)
+    arne.wait_for_selector('[data-sync="saved"]', timeout=20_000)
+    _wait(lambda: setup.questions["S2Q2"].id in _counts(setup.audit.id), what="Arne's answer saved")
+    answers = db.session.scalars(select(ChecklistAnswer).where(ChecklistAnswer.audit_id == setup.audit.id)).all()
+    by_question = {a.question_id: a.answered_by_id for a in answers}
+    assert by_question == {setup.questions["S2Q2"].id: setup.auditor.id, setup.questions["S1Q1"].id: setup.lead.id}
+    context.close()
