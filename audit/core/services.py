@@ -5,16 +5,25 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, literal, select
 
 from audit.core.errors import DomainError
 from audit.extensions import db
 from audit.trail.services import apply_changes, record, snapshot
 
 
+def same_text(column, value: str):
+    """``column`` equals ``value`` ignoring case, folded by the database on both sides.
+
+    Python's ``str.lower`` folds all of Unicode but SQLite's ``lower()`` only ASCII: mixing the
+    two let "Ö" pass a duplicate check and then break the unique constraint (a 500).
+    """
+    return func.lower(column) == func.lower(literal(value, String))
+
+
 def require_unique(model, column, value, current=None, *, field: str, what: str) -> None:
     """Raise a DomainError on ``field`` if another row of ``model`` has ``value`` (case-blind)."""
-    stmt = select(model.id).where(func.lower(column) == str(value).strip().lower())
+    stmt = select(model.id).where(same_text(column, str(value).strip()))
     if current is not None:
         stmt = stmt.where(model.id != current.id)
     if db.session.scalar(stmt) is not None:

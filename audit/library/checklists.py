@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from audit.core.errors import DomainError
+from audit.core.services import same_text
 from audit.extensions import db
 from audit.library.io import (
     ImportFailed,
@@ -522,7 +523,7 @@ def create_template(name: str, description: str | None = None, *, actor,
     if len(name) > 160:
         raise DomainError("Keep the name under 160 characters.", field="name")
     if db.session.scalar(select(ChecklistTemplate.id).where(
-            func.lower(ChecklistTemplate.name) == name.lower())) is not None:
+            same_text(ChecklistTemplate.name, name))) is not None:
         raise DomainError(f"Another checklist is already called “{name}”.", field="name")
     template = ChecklistTemplate(name=name, description=_text(description) or None, created_at=now)
     version = ChecklistTemplateVersion(template=template, number=1, created_at=now)
@@ -540,7 +541,7 @@ def update_template(template: ChecklistTemplate, name: str, description: str | N
     if not name:
         raise DomainError("Give the checklist a name.", field="name")
     if db.session.scalar(select(ChecklistTemplate.id).where(
-            func.lower(ChecklistTemplate.name) == name.lower(),
+            same_text(ChecklistTemplate.name, name),
             ChecklistTemplate.id != template.id)) is not None:
         raise DomainError(f"Another checklist is already called “{name}”.", field="name")
     changes = {}

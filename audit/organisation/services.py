@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from audit.core.errors import DomainError
 from audit.core.forms import is_valid_timezone
-from audit.core.services import get_or_fail, require_unique, save_with_trail
+from audit.core.services import get_or_fail, require_unique, same_text, save_with_trail
 from audit.extensions import db
 from audit.models import (
     ApprovalStatus,
@@ -65,7 +65,7 @@ def _unit_values(data: dict, current: Unit | None) -> dict:
     site = get_or_fail(Site, data.get("site_id"), field="site_id", what="site")
     owner = get_or_fail(User, data.get("owner_id"), field="owner_id", what="owner", optional=True)
     name = data["name"].strip()
-    clash = select(Unit.id).where(func.lower(Unit.name) == name.lower(), Unit.site_id == site.id)
+    clash = select(Unit.id).where(same_text(Unit.name, name), Unit.site_id == site.id)
     if current is not None:
         clash = clash.where(Unit.id != current.id)
     if db.session.scalar(clash) is not None:

@@ -359,3 +359,13 @@ def test_draft_used_by_an_audit_cannot_change(library, make, now):
         svc.discard_draft(version, actor=None, now=now)
     svc.publish_version(version, actor=None, now=now)
     assert version.status is VersionStatus.PUBLISHED
+
+
+@pytest.mark.parametrize("name", ["Ölprüfung", "\x85Önorm"])
+def test_duplicate_non_ascii_name_is_a_message_not_a_crash(app, now, name):
+    """SQLite's lower() folds ASCII only: the duplicate check must fold on both sides alike,
+    or a second "Ölprüfung" passes it and breaks the unique constraint (found by the fuzzer)."""
+    svc.create_template(name, actor=None, now=now)
+    db.session.commit()
+    with pytest.raises(DomainError, match="already called"):
+        svc.create_template(name, actor=None, now=now)
