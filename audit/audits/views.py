@@ -12,7 +12,7 @@ from audit.audits import AUDIT_PAGE_SECTIONS, forms, services
 from audit.audits.queries import audit_list_query, read_filters
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
-from audit.core.forms import attach_error
+from audit.core.forms import saving
 from audit.extensions import db
 from audit.models import (
     Audit,
@@ -84,13 +84,9 @@ def audit_new():
     if request.method == "GET" and request.args.get("programme"):
         form.programme_id.data = request.args.get("programme", type=int)
     if form.validate_on_submit():
-        try:
+        with saving(form) as saved:
             audit = services.create_audit(form.values(), actor=current_user, now=utcnow())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
-        else:
+        if saved.ok:
             flash(f"Audit {audit.reference} created. Now assign the team.", "success")
             return redirect(url_for("audits.detail", audit_id=audit.id))
     return render_template("audits/form.html", form=form, audit=None)
@@ -103,14 +99,10 @@ def audit_edit(audit_id: int):
     audit = db.session.get(Audit, audit_id) or abort(404)
     form = _form_for(audit)
     if form.validate_on_submit():
-        try:
+        with saving(form) as saved:
             services.update_audit(audit, form.values(), actor=current_user, now=utcnow(),
                                   version=form.version.data or None)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
-        else:
+        if saved.ok:
             flash("Audit saved.", "success")
             return redirect(url_for("audits.detail", audit_id=audit_id))
     return render_template("audits/form.html", form=form, audit=audit)
@@ -165,18 +157,14 @@ def team_add(audit_id: int):
     form = forms.TeamMemberForm()
     form.fill_choices()
     if form.validate_on_submit():
-        try:
+        with saving(form) as saved:
             user = db.session.get(User, form.user_id.data or 0)
             if user is None:
                 raise DomainError("Choose a person.", field="user_id")
             services.add_team_member(audit, user, TeamRole(form.role.data),
                                      justification=form.justification.data,
                                      actor=current_user, now=utcnow())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
-        else:
+        if saved.ok:
             flash(f"{user.name} added to the team.", "success")
             return redirect(url_for("audits.detail", audit_id=audit_id) + "#team")
     return detail(audit_id, team_form=form), 422
@@ -208,14 +196,10 @@ def status(audit_id: int):
     audit = _load_audit(audit_id)
     form = forms.StatusForm()
     if form.validate_on_submit():
-        try:
+        with saving(form) as saved:
             services.change_status(audit, AuditStatus(form.status.data), reason=form.reason.data, manual=True,
                                    actor=current_user, now=utcnow())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
-        else:
+        if saved.ok:
             flash(f"Audit is now {audit.status.label.lower()}.", "success")
             return redirect(url_for("audits.detail", audit_id=audit_id))
     return detail(audit_id, status_form=form), 422
@@ -228,15 +212,11 @@ def reschedule(audit_id: int):
     audit = _load_audit(audit_id)
     form = forms.RescheduleForm()
     if form.validate_on_submit():
-        try:
+        with saving(form) as saved:
             services.reschedule_audit(audit, starts_local=form.starts_local.data,
                                       ends_local=form.ends_local.data, reason=form.reason.data,
                                       actor=current_user, now=utcnow())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
-        else:
+        if saved.ok:
             flash("Audit rescheduled.", "success")
             return redirect(_safe_next() or url_for("audits.detail", audit_id=audit_id))
     return detail(audit_id, reschedule_form=form), 422

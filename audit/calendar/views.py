@@ -31,7 +31,7 @@ from audit.auth.permissions import Permission, public, requires
 from audit.calendar import feeds, ical, services
 from audit.calendar.forms import ConfirmForm, TokenForm
 from audit.core.errors import DomainError
-from audit.core.forms import attach_error
+from audit.core.forms import saving
 from audit.core.templating import NAVIGATION
 from audit.extensions import db
 from audit.models import Audit, CalendarToken, FeedKind, utcnow
@@ -199,14 +199,11 @@ def create():
     if not form.validate():
         return _render_index(form, 400)
     kind, target_id = feeds.parse_choice(form.feed.data)
-    try:
+    with saving(form) as saved:
         token, secret = services.create_token(current_user, kind, target_id, form.label.data,
                                               actor=current_user, now=utcnow())
-    except DomainError as exc:
-        db.session.rollback()
-        attach_error(form, exc)
+    if not saved.ok:
         return _render_index(form, 400)
-    db.session.commit()
     return _render_index(_token_form(formdata=None), created=_created(token, secret))
 
 

@@ -22,7 +22,7 @@ from audit import PROJECT_ROOT
 from audit.auth.permissions import Permission, public, requires
 from audit.conduct import agenda, forms, sections, services  # noqa: F401  (sections registers itself)
 from audit.core.errors import DomainError
-from audit.core.forms import attach_error
+from audit.core.forms import saving
 from audit.extensions import db
 from audit.models import Evidence, Grade, utcnow
 from audit.storage import StorageError, get_storage
@@ -109,15 +109,11 @@ def raise_finding(audit_id: int, question_id: int):
     form = forms.RaiseFindingForm(data=None if request.method == "POST"
                                   else services.finding_defaults(audit, question))
     if form.validate_on_submit():
-        try:
+        with saving(form) as saved:
             finding = services.raise_finding_from_answer(
                 audit, question, grade=Grade(form.grade.data), statement=form.statement.data,
                 evidence=form.evidence.data, actor=current_user, now=utcnow())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
-        else:
+        if saved.ok:
             flash(f"Finding {finding.reference} raised.", "success")
             return redirect(url_for("conduct.checklist", audit_id=audit.id) + f"#q{question.id}")
     return render_template("conduct/raise_finding.html", audit=audit, question=question, form=form)
@@ -193,15 +189,9 @@ def report(audit_id: int):
         abort(403)
     form = forms.ReportForm()
     if form.validate_on_submit():
-        try:
+        with saving(form, forbidden_aborts=True) as saved:
             services.save_report(audit, forms.report_values(form), actor=current_user, now=utcnow())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            if isinstance(exc, services.NotAllowed):
-                abort(403)
-            attach_error(form, exc)
-        else:
+        if saved.ok:
             flash("Report saved.", "success")
             return redirect(url_for("conduct.report", audit_id=audit.id))
     return _report_page(audit, form=form, status=422)
@@ -326,16 +316,9 @@ def _save_session_view(audit, session):
     form = forms.SessionForm()
     form.fill_choices(audit, _plan_clauses(audit))
     if form.validate_on_submit():
-        try:
+        with saving(form, forbidden_aborts=True) as saved:
             agenda.save_session(audit, session, forms.session_values(form), actor=current_user, now=utcnow())
-            db.session.commit()
-        except services.NotAllowed:
-            db.session.rollback()
-            abort(403)
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
-        else:
+        if saved.ok:
             flash("Session saved.", "success")
             return redirect(url_for("conduct.plan", audit_id=audit.id))
     return _plan_page(audit, form=form, editing=session, status=422)

@@ -17,8 +17,7 @@ from flask_login import current_user
 from sqlalchemy import Select
 
 from audit.auth.permissions import Permission, requires
-from audit.core.errors import DomainError
-from audit.core.forms import attach_error, form_values
+from audit.core.forms import form_values, saving
 from audit.extensions import db
 from audit.models import utcnow
 from audit.trail.services import entries_for
@@ -68,13 +67,9 @@ def register(bp: Blueprint, res: Resource) -> None:
     def new_view():
         form = res.form()
         if form.validate_on_submit():
-            try:
+            with saving(form) as saved:
                 obj = res.create(form_values(form), actor=current_user, now=utcnow())
-                db.session.commit()
-            except DomainError as exc:
-                db.session.rollback()
-                attach_error(form, exc)
-            else:
+            if saved.ok:
                 flash(f"{res.name.capitalize()} “{res.label(obj)}” created.", "success")
                 return redirect(url_for(f".{res.name}_detail", obj_id=obj.id))
         status = 400 if request.method == "POST" else 200
@@ -96,13 +91,9 @@ def register(bp: Blueprint, res: Resource) -> None:
             form = res.form(data=data) if data is not None else res.form(obj=obj)
         form.editing = obj
         if form.validate_on_submit():
-            try:
+            with saving(form) as saved:
                 res.update(obj, form_values(form), actor=current_user, now=utcnow())
-                db.session.commit()
-            except DomainError as exc:
-                db.session.rollback()
-                attach_error(form, exc)
-            else:
+            if saved.ok:
                 flash(f"{res.name.capitalize()} “{res.label(obj)}” saved.", "success")
                 return redirect(url_for(f".{res.name}_detail", obj_id=obj.id))
         status = 400 if request.method == "POST" else 200

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import zoneinfo
+from dataclasses import dataclass
 
+from flask import abort
 from wtforms import SelectMultipleField, widgets
 from wtforms.validators import ValidationError
+
+from audit.core.errors import DomainError, NotAllowed
+from audit.extensions import db
 
 
 @functools.cache
@@ -53,3 +59,36 @@ def attach_error(form, exc) -> None:
         field.errors = list(field.errors) + [exc.message]
     else:
         form.form_errors.append(exc.message)
+
+
+@dataclass
+class SaveOutcome:
+    """What ``saving`` did: ``ok`` once the block's changes are committed."""
+
+    ok: bool = False
+
+
+@contextlib.contextmanager
+def saving(form, *, forbidden_aborts: bool = False):
+    """Commit what the block changes through services; on a DomainError roll back and show its
+    message on ``form`` (its field, else the form), so the page re-renders with the user's input
+    and nothing is stored::
+
+        with saving(form) as saved:
+            audit = services.create_audit(form.values(), actor=current_user, now=utcnow())
+        if saved.ok:
+            return redirect(...)
+
+    ``forbidden_aborts`` turns a ``NotAllowed`` into a 403 page instead of a form message.
+    """
+    outcome = SaveOutcome()
+    try:
+        yield outcome
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        if forbidden_aborts and isinstance(exc, NotAllowed):
+            abort(403)
+        attach_error(form, exc)
+    else:
+        outcome.ok = True

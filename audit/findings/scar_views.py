@@ -13,8 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from audit.auth.permissions import Permission, requires
-from audit.core.errors import DomainError
-from audit.core.forms import attach_error
+from audit.core.forms import saving
 from audit.extensions import db
 from audit.findings import forms
 from audit.findings import services as fs
@@ -101,12 +100,9 @@ def _run(finding_id: int, name: str, form_cls, prefix: str, call, message: str):
     finding = _own_scar(finding_id)
     form = form_cls(prefix=prefix)
     if form.validate_on_submit():
-        try:
+        with saving(form) as saved:
             call(finding, form)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
+        if not saved.ok:
             return _render(_own_scar(finding_id), {name: form}, 400)
         flash(message, "success")
         return redirect(url_for(".detail", finding_id=finding_id))

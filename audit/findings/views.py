@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
-from audit.core.forms import attach_error
+from audit.core.forms import saving
 from audit.extensions import db
 from audit.findings import charts, forms, queries
 from audit.findings import services as fs
@@ -199,14 +199,10 @@ def _run(finding_id: int, name: str, form_cls, call, message: str, *, prefix: st
     if hasattr(form, "owner_id"):
         form.owner_id.choices = _owner_choices(finding)
     if form.validate_on_submit():
-        try:
+        with saving(form) as saved:
             call(finding, form)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            finding = _load(finding_id)
-            attach_error(form, exc)
-            return _render_detail(finding, {name: form}, 400)
+        if not saved.ok:
+            return _render_detail(_load(finding_id), {name: form}, 400)
         flash(message, "success")
         return redirect(url_for(".detail", finding_id=finding_id))
     return _render_detail(finding, {name: form}, 400)
@@ -344,12 +340,9 @@ def reopen(finding_id: int):
     finding = _load(finding_id)
     form = forms.ReasonForm(prefix="reopen")
     if form.validate_on_submit():
-        try:
+        with saving(form) as saved:
             new = fs.reopen_finding(finding, form.reason.data, actor=current_user, now=utcnow())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
+        if not saved.ok:
             return _render_detail(_load(finding_id), {"reopen": form}, 400)
         flash(f"Raised {new.reference} as a repeat of {finding.reference}.", "success")
         return redirect(url_for(".detail", finding_id=new.id))
@@ -406,7 +399,7 @@ def new():
     if request.method == "GET" and request.args.get("audit_id", type=int):
         form.audit_id.data = request.args.get("audit_id", type=int)
     if form.validate_on_submit():
-        try:
+        with saving(form) as saved:
             audit = db.session.get(Audit, form.audit_id.data)
             if audit is None:
                 raise DomainError("Choose the audit.", field="audit_id")
@@ -415,11 +408,7 @@ def new():
                 evidence=form.evidence.data, clause_numbers=form.clauses.data,
                 external_reference=form.external_reference.data, actor=current_user,
                 now=utcnow())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
-        else:
+        if saved.ok:
             flash(f"Draft {finding.reference} recorded: issue it when ready.", "success")
             return redirect(url_for(".detail", finding_id=finding.id))
     status = 400 if request.method == "POST" else 200
@@ -435,18 +424,15 @@ def policy():
     form = forms.PolicyForm()
     form.kind.choices = [(k.value, k.label) for k in AuditKind]
     if form.validate_on_submit():
-        try:
+        with saving(form) as saved:
             fs.set_deadline_policy(AuditKind(form.kind.data), Grade(form.grade.data),
                                    response_days=form.response_days.data,
                                    closure_days=form.closure_days.data,
                                    label=form.label.data, is_enabled=form.is_enabled.data,
                                    actor=current_user, now=utcnow())
-            db.session.commit()
+        if saved.ok:
             flash("Deadline policy saved.", "success")
             return redirect(url_for(".policy"))
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
     status = 400 if request.method == "POST" else 200
     return render_template("findings/policy.html", form=form, rows=fs.policy_rows()), status
 
@@ -467,7 +453,7 @@ def import_cb():
                 text = form.file.data.read().decode("utf-8-sig")
             except UnicodeDecodeError:
                 text = None
-        try:
+        with saving(form) as saved:
             if text is None:
                 raise DomainError("The file is not UTF-8 text (save it as CSV UTF-8).",
                                   field="file")
@@ -475,12 +461,9 @@ def import_cb():
             if audit is None:
                 raise DomainError("Choose the audit.", field="audit_id")
             created = fs.import_cb_findings(audit, text, actor=current_user, now=utcnow())
-            db.session.commit()
+        if saved.ok:
             flash(f"{len(created)} findings entered and issued.", "success")
             return redirect(url_for(".index", status="open"))
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
     status = 400 if request.method == "POST" else 200
     return render_template("findings/import.html", form=form,
                            columns=fs.CSV_COLUMNS), status

@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
-from audit.core.forms import attach_error
+from audit.core.forms import saving
 from audit.core.templating import NAVIGATION
 from audit.extensions import db
 from audit.library import checklists, forms, services
@@ -110,14 +110,10 @@ def standard_import():
     """Import (or update) clause trees from a YAML or CSV file."""
     form = forms.ImportForm()
     if form.validate_on_submit():
-        try:
+        with saving(form) as saved:
             standards = services.import_standards(form.content(), form.fmt.data,
                                                   actor=current_user, now=utcnow())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
-        else:
+        if saved.ok:
             flash("Imported " + ", ".join(f"{s.label} ({len(s.clauses)} clauses)"
                                           for s in standards) + ".", "success")
             return redirect(url_for(".standard_detail", standard_id=standards[0].id))
@@ -144,14 +140,10 @@ def template_new():
     """Create a checklist template with an empty draft."""
     form = forms.TemplateForm()
     if form.validate_on_submit():
-        try:
+        with saving(form) as saved:
             version = checklists.create_template(form.name.data, form.description.data,
                                                  actor=current_user, now=utcnow())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
-        else:
+        if saved.ok:
             flash("Checklist created: add sections and questions, then publish.", "success")
             return redirect(url_for(".version_detail", version_id=version.id))
     status = 400 if request.method == "POST" else 200
@@ -166,14 +158,10 @@ def template_edit(template_id: int):
     template = db.session.get(ChecklistTemplate, template_id) or abort(404)
     form = forms.TemplateForm(obj=template)
     if form.validate_on_submit():
-        try:
+        with saving(form) as saved:
             checklists.update_template(template, form.name.data, form.description.data,
                                        actor=current_user, now=utcnow())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
-        else:
+        if saved.ok:
             flash("Checklist saved.", "success")
             return redirect(url_for(".template_detail", template_id=template.id))
     status = 400 if request.method == "POST" else 200
@@ -211,15 +199,11 @@ def template_import():
     """Import a checklist template (new template or new version of an existing one)."""
     form = forms.TemplateImportForm()
     if form.validate_on_submit():
-        try:
+        with saving(form) as saved:
             version = checklists.import_template(
                 form.content(), form.fmt.data, actor=current_user, now=utcnow(),
                 publish=form.publish.data, change_note=form.change_note.data)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
-        else:
+        if saved.ok:
             flash(f"Imported {version.label} ({version.status.value}).", "success")
             return redirect(url_for(".version_detail", version_id=version.id))
     status = 400 if request.method == "POST" else 200
@@ -395,13 +379,9 @@ def section_edit(section_id: int):
     section = _section_or_404(section_id)
     form = forms.SectionForm(obj=section)
     if form.validate_on_submit():
-        try:
+        with saving(form) as saved:
             checklists.update_section(section, form.title.data, actor=current_user, now=utcnow())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
-        else:
+        if saved.ok:
             return _back(section.version_id, f"section-{section.id}")
     status = 400 if request.method == "POST" else 200
     return render_template("library/form.html", form=form, title="Rename section",
@@ -461,14 +441,10 @@ def question_new(section_id: int):
     version = _version_or_404(section.version_id)
     form = _question_form(version, None)
     if form.validate_on_submit():
-        try:
+        with saving(form) as saved:
             question = checklists.add_question(section, form.values(), actor=current_user,
                                                now=utcnow())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
-        else:
+        if saved.ok:
             flash(f"Question {question.key} added.", "success")
             return _back(version.id, f"question-{question.id}")
     return _question_page(form, version, None, section)
@@ -497,13 +473,9 @@ def question_edit(question_id: int):
         }
     form = _question_form(version, question, data=data)
     if form.validate_on_submit():
-        try:
+        with saving(form) as saved:
             checklists.update_question(question, form.values(), actor=current_user, now=utcnow())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
-        else:
+        if saved.ok:
             flash(f"Question {question.key} saved.", "success")
             return _back(version.id, f"question-{question.id}")
     return _question_page(form, version, question, question.section)

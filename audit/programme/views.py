@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 from audit.audits.queries import audit_list_query, read_filters
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
-from audit.core.forms import attach_error
+from audit.core.forms import saving
 from audit.extensions import db
 from audit.models import Audit, AuditStatus, Programme, ProgrammeRule, ProgrammeStatus, utcnow
 from audit.programme import calendar as cal
@@ -83,13 +83,9 @@ def new():
     """Create a draft programme."""
     form = _programme_form(None)
     if form.validate_on_submit():
-        try:
+        with saving(form) as saved:
             programme = services.create_programme(form.data, actor=current_user, now=utcnow())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
-        else:
+        if saved.ok:
             flash("Programme created.", "success")
             return redirect(url_for("programme.detail", programme_id=programme.id))
     return render_template("programme/form.html", form=form, programme=None)
@@ -102,13 +98,9 @@ def edit(programme_id: int):
     programme = db.session.get(Programme, programme_id) or abort(404)
     form = _programme_form(programme)
     if form.validate_on_submit():
-        try:
+        with saving(form) as saved:
             services.update_programme(programme, form.data, actor=current_user, now=utcnow())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
-        else:
+        if saved.ok:
             flash("Programme saved.", "success")
             return redirect(url_for("programme.detail", programme_id=programme_id))
     return render_template("programme/form.html", form=form, programme=programme)
@@ -229,13 +221,9 @@ def rules(programme_id: int):
     form = forms.RuleForm()
     form.fill_choices()
     if form.validate_on_submit():
-        try:
+        with saving(form) as saved:
             add_rule(programme, form.data, actor=current_user, now=utcnow())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
-        else:
+        if saved.ok:
             flash("Rule added. Generate to create its audits.", "success")
             return redirect(url_for("programme.rules", programme_id=programme_id))
     rule_rows = db.session.scalars(
@@ -422,13 +410,9 @@ def trigger_new():
         form.unit_id.data = request.args.get("unit", 0, type=int)
         form.supplier_id.data = request.args.get("supplier", 0, type=int)
     if form.validate_on_submit():
-        try:
+        with saving(form) as saved:
             trigger, joined = record_trigger(form.data, actor=current_user, now=utcnow())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            attach_error(form, exc)
-        else:
+        if saved.ok:
             audit = trigger.audit
             flash(f"{trigger.kind.label} recorded. {'It joins' if joined else 'New'} audit {audit.reference}"
                   + (f", which must happen by {audit.due_by:%d %b %Y}." if audit.due_by else
