@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from wtforms import (
     DateField,
     DateTimeLocalField,
@@ -36,6 +38,15 @@ from audit.models import (
 )
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+
+
+class ClauseChoice(NamedTuple):
+    """One clause of the scope picker (what ``clause_picker`` shows)."""
+
+    id: int
+    number: str
+    title: str | None
+    depth: int
 
 
 def _enum_choices(enum_cls, blank: str | None = None) -> list[SelectChoice]:
@@ -87,7 +98,9 @@ class AuditForm(FlaskForm):
                                    "cannot be dated later.")
     version = HiddenField()
 
-    def fill_choices(self) -> None:
+    def fill_choices(self, keep_clause_ids=()) -> None:
+        """Choices from the database; ``keep_clause_ids`` (the audit's own clauses) are offered
+        even when the picker would leave them out, so saving never drops them silently."""
         self.programme_id.choices = _rows(Programme, Programme.period_start.desc())
         self.site_id.choices = _rows(Site, Site.name)
         self.supplier_id.choices = _rows(Supplier, Supplier.name)
@@ -97,33 +110,41 @@ class AuditForm(FlaskForm):
         self.unit_ids.choices = _rows(Unit, Unit.name, blank=None)
         standards = list(db.session.scalars(select(Standard).order_by(Standard.code, Standard.edition)))
         self.standard_ids.choices = [(s.id, s.label) for s in standards]
-        self.fill_clause_groups(standards)
+        self.fill_clause_groups(standards, keep_clause_ids)
         # Only published versions: drafts may still change under the audit.
         self.checklist_version_id.choices = [(0, "— none —")] + [
             (v.id, f"{v.template.name} v{v.number}") for v in published_versions()]
 
-    def fill_clause_groups(self, standards: list[Standard]) -> None:
+    def fill_clause_groups(self, standards: list[Standard], keep_ids=()) -> None:
         """Titled clauses grouped by standard, for the scope picker (one query).
 
-        Untitled numbered paragraphs (e.g. 9001 6.1.1) are left out: a scope names clauses,
-        and a ticked clause includes its paragraphs.
+        Untitled numbered paragraphs (e.g. 9001 6.1.1) are left out unless already in the
+        audit's scope (a follow-up audit takes the clauses its finding cites): a scope names
+        clauses, and a ticked clause includes its paragraphs. Plain tuples, not ORM rows, so a
+        rollback after a refused save does not reload every clause to re-render the form.
         """
-        by_standard: dict[int, list[Clause]] = {s.id: [] for s in standards}
-        stmt = select(Clause).where(Clause.title.is_not(None)).order_by(Clause.standard_id, Clause.position)
-        for clause in db.session.scalars(stmt):
-            by_standard.setdefault(clause.standard_id, []).append(clause)
-        self._clause_groups = [(s, by_standard[s.id]) for s in standards if by_standard[s.id]]
-        self.clause_ids.choices = [(c.id, c.number) for _, group in self._clause_groups for c in group]
+        labels = {s.id: s.label for s in standards}
+        by_standard: dict[int, list[ClauseChoice]] = {s.id: [] for s in standards}
+        wanted = Clause.title.is_not(None)
+        if keep_ids:
+            wanted = or_(wanted, Clause.id.in_(list(keep_ids)))
+        rows = db.session.execute(select(Clause.id, Clause.number, Clause.title, Clause.depth, Clause.standard_id)
+                                  .where(wanted).order_by(Clause.standard_id, Clause.position))
+        for row in rows:
+            by_standard.setdefault(row.standard_id, []).append(
+                ClauseChoice(row.id, row.number, row.title, row.depth))
+        self._clause_groups = [(s.id, labels[s.id], by_standard[s.id]) for s in standards if by_standard[s.id]]
+        self.clause_ids.choices = [(c.id, c.number) for _, _, group in self._clause_groups for c in group]
 
-    def clause_picker_groups(self) -> dict[str, list[tuple[Clause, bool]]]:
+    def clause_picker_groups(self) -> dict[str, list[tuple[ClauseChoice, bool]]]:
         """``{standard label: [(clause, ticked), ...]}`` for the ``clause_picker`` macro."""
         ticked = set(self.clause_ids.data or ())
-        return {s.label: [(c, c.id in ticked) for c in group] for s, group in self._clause_groups}
+        return {label: [(c, c.id in ticked) for c in group] for _, label, group in self._clause_groups}
 
     def standards_in_scope(self) -> list[str]:
         """Labels of the ticked standards: their clause groups start open."""
         ticked = set(self.standard_ids.data or ())
-        return [s.label for s, _ in self._clause_groups if s.id in ticked]
+        return [label for sid, label, _ in self._clause_groups if sid in ticked]
 
     def values(self) -> dict:
         """Form data as the service expects it (0 = none)."""

@@ -282,8 +282,11 @@ def update_audit(audit: Audit, data: dict, *, actor, now: dt.datetime, version: 
 
 
 def reschedule_audit(audit: Audit, *, starts_local: dt.datetime, ends_local: dt.datetime, actor,
-                     now: dt.datetime, reason: str | None = None) -> Audit:
-    """Move an audit's dates (the planned date is kept); the team must still be valid."""
+                     now: dt.datetime, reason: str | None = None, allow_late: bool = False) -> Audit:
+    """Move an audit's dates (the planned date is kept); the team must still be valid.
+
+    ``allow_late`` accepts a start after ``due_by`` (the planner's "late" proposals: no working
+    day with a free lead is left before the deadline)."""
     if not audit.is_open:
         raise DomainError(f"A {audit.status.label.lower()} audit cannot be rescheduled.")
     values = _date_values({"starts_local": starts_local, "ends_local": ends_local}, audit.timezone)
@@ -297,7 +300,8 @@ def reschedule_audit(audit: Audit, *, starts_local: dt.datetime, ends_local: dt.
     if audit.planned_date is None:
         audit.planned_date = to_local(audit.starts_at, audit.timezone).date()
     audit.report_due_on = to_local(audit.ends_at, audit.timezone).date() + dt.timedelta(days=report_due_days())
-    _check_due_by(audit, now)
+    if not allow_late:
+        _check_due_by(audit, now)
     db.session.flush()
     _raise_first(team_problems(audit, today=now.date()), field="starts_local")
     record(audit, "reschedule", actor=actor, now=now,

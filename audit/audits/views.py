@@ -40,16 +40,18 @@ def _safe_next() -> str | None:
 def audit_list():
     """All audits, newest dates first, filterable by site, auditor, kind, status and programme."""
     form, filters = read_filters(request.args)
-    page = max(request.args.get("page", 1, type=int), 1)
     stmt = audit_list_query(filters)
     total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(Audit.id).subquery()))
+    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    # Clamped: past the last page shows the last one (and a huge number cannot overflow OFFSET).
+    page = min(max(request.args.get("page", 1, type=int), 1), pages)
     audits = db.session.scalars(
         stmt.order_by(Audit.starts_at.desc().nulls_last(), Audit.planned_date.desc(), Audit.id.desc())
         .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
     ).unique().all()
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template("audits/list.html", audits=audits, form=form, page=page, total=total,
-                           pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1), args=args)
+                           pages=pages, args=args)
 
 
 def _form_for(audit: Audit | None) -> forms.AuditForm:
@@ -72,7 +74,7 @@ def _form_for(audit: Audit | None) -> forms.AuditForm:
             "ends_local": services.to_local(audit.ends_at, audit.timezone),
             "report_due_on": audit.report_due_on, "due_by": audit.due_by, "version": audit.version_id,
         })
-    form.fill_choices()
+    form.fill_choices(keep_clause_ids=[c.id for c in audit.clauses] if audit is not None else ())
     return form
 
 

@@ -435,7 +435,9 @@ def propose_follow_up_audit(finding: Finding, *, actor, now: dt.datetime) -> Aud
         return finding.follow_up_audit
     original = finding.audit
     # Within the trigger days of the NC being issued (DOMAIN.md §2, config TRIGGER_AUDIT_DAYS).
-    planned = local_date(finding, now) + dt.timedelta(days=trigger_audit_days())
+    # Planned at the deadline itself: the follow-up verifies actions, which need the time, and
+    # an earlier planned date would pull the unit's minors' closure ("by the next audit") in.
+    due_by = planned = local_date(finding, now) + dt.timedelta(days=trigger_audit_days())
     reference = f"FU-{finding.reference}"[:40]
     why = "repeated nonconformity" if finding.is_repeat else "major nonconformity"
     proposal = Audit(
@@ -454,7 +456,7 @@ def propose_follow_up_audit(finding: Finding, *, actor, now: dt.datetime) -> Aud
                    f"({why}) and their effectiveness.",
         scope=original.scope,
         planned_date=planned,
-        due_by=planned,
+        due_by=due_by,
         created_at=now,
         updated_at=now,
     )

@@ -165,8 +165,14 @@ class AuditTrigger(db.Model):
 
     @property
     def recorded_late(self) -> bool:
-        """Recorded only after its audit deadline had passed."""
-        return self.created_at.date() > self.due_by
+        """Recorded only after its audit deadline had passed (by the calendar where it happened)."""
+        import zoneinfo
+
+        if self.unit is not None:
+            zone = self.unit.site.timezone
+        else:
+            zone = self.supplier.timezone if self.supplier is not None else "UTC"
+        return self.created_at.astimezone(zoneinfo.ZoneInfo(zone)).date() > self.due_by
 
     @property
     def subject(self) -> str:

@@ -39,7 +39,7 @@ from audit.models import (
 )
 from audit.models.audit import audit_units
 from audit.programme.cycle import certification_cycle, surveillance_focus
-from audit.trail.services import record
+from audit.trail.services import apply_changes, record
 
 #: DEFAULT (DOMAIN.md §2): score ≥ 6 → 6 months, 3..5 → 12, ≤ 2 → 24.
 RISK_INTERVALS = ((6, 6), (3, 12), (0, 24))
@@ -210,14 +210,14 @@ def _reconcile(rule: ProgrammeRule, wanted: list[dict], existing: list[Audit], *
     for slot, audit in zip(slots, free, strict=False):
         key = f"rule:{rule.id}:{slot['day'].isoformat()}"
         if audit.planned_date != slot["day"]:
-            old = audit.planned_date
-            audit.planned_date = slot["day"]
-            audit.generation_key = key
+            changes = apply_changes(audit, {"planned_date": slot["day"], "generation_key": key})
+            if slot.get("clause_numbers"):
+                # A surveillance moved into another slot takes that slot's clause focus.
+                changes.update(apply_changes(audit, {"clauses": _slot_clauses(rule, slot)}))
             audit.updated_at = now
             db.session.flush()
             record(audit, "regenerate", actor=actor, now=now,
-                   summary=f"{audit.reference} moved by rule “{rule.title}”",
-                   changes={"planned_date": [old.isoformat(), slot["day"].isoformat()]})
+                   summary=f"{audit.reference} moved by rule “{rule.title}”", changes=changes)
     for audit in free[len(slots):]:
         from audit.audits.services import change_status
 
@@ -233,6 +233,14 @@ def _reconcile(rule: ProgrammeRule, wanted: list[dict], existing: list[Audit], *
         created += 1
     db.session.flush()
     return created
+
+
+def _slot_clauses(rule: ProgrammeRule, slot: dict) -> list:
+    """The clauses a slot narrows its audit to (a surveillance's focus), else none."""
+    if not slot.get("clause_numbers") or rule.certificate is None:
+        return []
+    wanted = set(slot["clause_numbers"])
+    return [c for c in rule.certificate.standard.clauses if c.number in wanted]
 
 
 def _audit_data(rule: ProgrammeRule, slot: dict) -> dict:
@@ -254,9 +262,8 @@ def _audit_data(rule: ProgrammeRule, slot: dict) -> dict:
         "audit_client": rule.programme.audit_client if rule.programme else None,
         "criteria": slot.get("criteria"), "scope": slot.get("scope"),
     }
-    if slot.get("clause_numbers") and rule.certificate is not None:
-        wanted = set(slot["clause_numbers"])
-        data["clause_ids"] = [c.id for c in rule.certificate.standard.clauses if c.number in wanted]
+    if slot.get("clause_numbers"):
+        data["clause_ids"] = [c.id for c in _slot_clauses(rule, slot)]
     if slot.get("starts_at") is not None:
         zone = (site or rule.supplier).timezone if (site or rule.supplier) else "UTC"
         local = slot["starts_at"].astimezone(zoneinfo.ZoneInfo(zone)).replace(tzinfo=None)

@@ -295,9 +295,10 @@ def accept_planner_run(run: PlannerRun, *, actor, now: dt.datetime, edits: dict[
                 days = _working_days(day, audit.planned_days or 1, _holidays(audit))
                 if days is None:
                     raise DomainError(f"{day:%d %b %Y} is a weekend day or a site holiday.")
+                # A proposal the planner marked late has no day left before its deadline.
                 reschedule_audit(audit, starts_local=dt.datetime.combine(days[0], DAY_START),
                                  ends_local=dt.datetime.combine(days[-1], DAY_END), actor=actor, now=now,
-                                 reason="planner")
+                                 reason="planner", allow_late=str(p.get("note", "")).startswith("late"))
             if lead_id and audit.lead is None:
                 add_team_member(audit, db.session.get(User, lead_id), TeamRole.LEAD, actor=actor, now=now)
             for uid in p.get("auditor_ids") or []:

@@ -74,7 +74,7 @@ def _subject(data: dict) -> tuple[Unit | None, Supplier | None]:
     return unit, supplier
 
 
-def _programme(data: dict, day: dt.date, today: dt.date) -> Programme | None:
+def _programme(data: dict, day: dt.date, today: dt.date) -> Programme:
     """The chosen programme, else the active one whose period holds ``day``, else ``today``."""
     chosen = get_or_fail(Programme, data.get("programme_id"), field="programme_id", what="programme",
                          optional=True)
@@ -90,7 +90,9 @@ def _programme(data: dict, day: dt.date, today: dt.date) -> Programme | None:
             .order_by(Programme.period_start.desc()).limit(1))
         if found is not None:
             return found
-    return None
+    # Without a programme the audit would be seen by no planner and no programme page.
+    raise DomainError(f"No active programme covers {day:%d %b %Y}: choose the programme the audit belongs to.",
+                      field="programme_id")
 
 
 def _audit_day(audit: Audit) -> dt.date | None:
@@ -101,11 +103,13 @@ def _audit_day(audit: Audit) -> dt.date | None:
 def _joinable_audit(unit: Unit | None, supplier: Supplier | None, first: dt.date,
                     last: dt.date) -> Audit | None:
     """The earliest open audit of the subject happening in [first, last], if any."""
+    # Only our own audits: a certification body's audit is not ours to extend.
     stmt = select(Audit).where(Audit.status.in_(JOINABLE)).options(selectinload(Audit.units))
     if unit is not None:
-        stmt = stmt.where(Audit.id.in_(select(audit_units.c.audit_id).where(audit_units.c.unit_id == unit.id)))
+        stmt = stmt.where(Audit.kind == AuditKind.INTERNAL,
+                          Audit.id.in_(select(audit_units.c.audit_id).where(audit_units.c.unit_id == unit.id)))
     else:
-        stmt = stmt.where(Audit.supplier_id == supplier.id)
+        stmt = stmt.where(Audit.kind == AuditKind.SECOND_PARTY, Audit.supplier_id == supplier.id)
     # Dates are compared in the audit's own zone, so filter in Python; a subject has few open audits.
     candidates = [(day, a.id, a) for a in db.session.scalars(stmt)
                   if (day := _audit_day(a)) is not None and first <= day <= last]
@@ -166,36 +170,46 @@ def record_trigger(data: dict, *, actor, now: dt.datetime) -> tuple[AuditTrigger
     record(trigger, "create", actor=actor, now=now, summary=f"Recorded {_describe(trigger)}",
            changes=snapshot({"kind": kind, "occurred_on": occurred, "due_by": due_by,
                              "unit_id": trigger.unit_id, "supplier_id": trigger.supplier_id}))
-    existing = _joinable_audit(unit, supplier, min(occurred, today), due_by)
+    # From the event on: an audit before a change takes effect cannot judge it.
+    existing = _joinable_audit(unit, supplier, occurred, due_by)
     if existing is not None:
-        _join(existing, trigger, actor=actor, now=now)
+        _join(existing, trigger, today, actor=actor, now=now)
     else:
         _add_audit(trigger, today, actor=actor, now=now)
     _notify_owner(trigger, actor=actor, now=now)
     return trigger, existing is not None
 
 
-def _join(audit: Audit, trigger: AuditTrigger, *, actor, now: dt.datetime) -> None:
-    """Let an already planned audit answer the trigger: its objectives name the event."""
+def _join(audit: Audit, trigger: AuditTrigger, today: dt.date, *, actor, now: dt.datetime) -> None:
+    """Let an already planned audit answer the trigger: its objectives name the event, and its
+    lead (who may have prepared the plan already) is told."""
     line = f"Also follow up {_describe(trigger)}."
     objectives = f"{audit.objectives}\n{line}" if audit.objectives else line
     changes = apply_changes(audit, {"objectives": objectives})
-    if audit.due_by is None or audit.due_by > trigger.due_by:
+    if trigger.due_by >= today and (audit.due_by is None or audit.due_by > trigger.due_by):
         changes.update(apply_changes(audit, {"due_by": trigger.due_by}))
     audit.updated_at = now
     trigger.audit = audit
     db.session.flush()
     record(audit, "update", actor=actor, now=now,
            summary=f"{audit.reference} also answers {_describe(trigger)}", changes=changes)
+    lead = audit.lead
+    if lead is not None and lead.id != getattr(actor, "id", None) and lead.is_active:
+        notify(lead, kind="audit_triggered", now=now, dedupe_key=f"trigger:{trigger.id}:{lead.id}",
+               title=f"{audit.reference} now also covers a {trigger.kind.label.lower()}",
+               body=f"{_describe(trigger)} was added to the objectives of {audit.reference}.",
+               link=f"/audits/{audit.id}")
 
 
 def _add_audit(trigger: AuditTrigger, today: dt.date, *, actor, now: dt.datetime) -> Audit:
     """A PLANNED audit of the trigger's subject, due by the trigger's deadline."""
     unit, supplier = trigger.unit, trigger.supplier
     kind = AuditKind.INTERNAL if unit is not None else AuditKind.SECOND_PARTY
-    # Recorded after its deadline: plan it as soon as possible, without a deadline that is
-    # already past (the trigger list shows it as late).
-    planned = max(trigger.due_by, today)
+    # Aim half-way to the deadline, leaving the planner room on both sides. Recorded after its
+    # deadline: plan it as soon as possible, without a deadline that is already past (the
+    # trigger list shows it as late).
+    halfway = trigger.occurred_on + dt.timedelta(days=(trigger.due_by - trigger.occurred_on).days // 2)
+    planned = max(halfway, today)
     standards = _standards_for(unit, supplier)
     audit = Audit(
         reference=next_reference(kind, planned.year),

@@ -386,16 +386,16 @@ def triggers():
     """Complaints, incidents and significant changes, newest first, with the audit answering each."""
     from audit.models import AuditTrigger, Unit
 
-    page = max(request.args.get("page", 1, type=int), 1)
     total = db.session.scalar(select(func.count(AuditTrigger.id)))
+    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    page = min(max(request.args.get("page", 1, type=int), 1), pages)
     rows = db.session.scalars(
         select(AuditTrigger)
         .options(joinedload(AuditTrigger.unit).joinedload(Unit.site), joinedload(AuditTrigger.supplier),
                  joinedload(AuditTrigger.audit), joinedload(AuditTrigger.recorded_by))
         .order_by(AuditTrigger.occurred_on.desc(), AuditTrigger.id.desc())
         .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).unique().all()
-    return render_template("programme/triggers.html", triggers=rows, page=page, total=total,
-                           pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1))
+    return render_template("programme/triggers.html", triggers=rows, page=page, total=total, pages=pages)
 
 
 @bp.route("/triggers/new", methods=["GET", "POST"])

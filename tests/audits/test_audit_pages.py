@@ -247,3 +247,33 @@ def test_unknown_clause_id_is_a_clear_error(app, make, coordinator, library, now
     with pytest.raises(DomainError, match="no longer exists"):
         create_audit(_scope_form(site, [library["ISO 9001"].id], [999_999], planned_date=None),
                      actor=coordinator, now=now)
+
+
+def test_untitled_clauses_of_a_follow_up_survive_an_edit(make, login, coordinator, library, app):
+    """A follow-up audit takes the clauses its finding cites, untitled paragraphs included, which
+    the picker otherwise leaves out: they are offered ticked, and saving keeps them."""
+    site = make.site()
+    q = library["ISO 9001"]
+    paragraph = next(c for c in q.clauses if c.title is None)
+    audit = make.audit(site=site, planned_date=dt.date(2026, 9, 14), standards=[q])
+    audit.clauses = [paragraph]
+    db.session.commit()
+    client = login(coordinator)
+    page = client.get(f"/audits/{audit.id}/edit").get_data(as_text=True)
+    assert f'value="{paragraph.id}" checked' in page
+    response = client.post(f"/audits/{audit.id}/edit", data=_scope_form(
+        site, [q.id], [paragraph.id], title=audit.title, version=audit.version_id))
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert [c.id for c in db.session.get(Audit, audit.id).clauses] == [paragraph.id]
+
+
+def test_refused_save_rerenders_without_reloading_each_clause(make, login, coordinator, library, count_queries):
+    """The scope picker holds plain values: a refused save costs no query per clause."""
+    site = make.site()
+    client = login(coordinator)
+    with count_queries() as refused:
+        response = client.post("/audits/new", data=_scope_form(
+            site, [library["ISO 9001"].id], [], starts_local="2026-07-06T17:00", ends_local="2026-07-06T09:00"))
+    assert response.status_code == 200 and "The audit must end after it starts." in response.get_data(as_text=True)
+    assert refused.count < 40  # the picker lists ~180 clauses

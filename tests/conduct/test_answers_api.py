@@ -257,3 +257,6 @@ def test_change_queued_by_another_person_is_refused_and_kept(login, setup, clien
     r = client.put(f"/api/audits/{setup.audit.id}/answers/{q.id}", json={"verdict": "ofi", "base_version": 0},
                    headers={"X-Audit-Author": str(setup.auditor.id)})
     assert r.status_code == 200 and _count_answers(setup) == 1
+    other = setup.questions["S1Q2"]
+    r = client.put(f"/api/audits/{setup.audit.id}/answers/{other.id}", json={"verdict": "conforming", "base_version": 0})
+    assert r.status_code == 200 and _count_answers(setup) == 2

@@ -62,7 +62,8 @@ def test_complaint_plans_an_audit_of_its_unit_within_60_days(world):
     assert not joined
     assert trigger.due_by == dt.date(2026, 5, 1)
     assert audit.status is AuditStatus.PLANNED and audit.kind is AuditKind.INTERNAL
-    assert audit.due_by == audit.planned_date == dt.date(2026, 5, 1)
+    assert audit.due_by == dt.date(2026, 5, 1)
+    assert audit.planned_date == dt.date(2026, 4, 1)  # half-way: the planner has room both sides
     assert audit.units == [world["unit"]] and audit.standards == [world["std"]]
     assert audit.site == world["site"] and audit.programme == world["programme"]
     assert audit.reference == "IA-2026-001" and "C-2026-017" in audit.objectives
@@ -105,7 +106,7 @@ def test_audit_after_the_deadline_or_cancelled_is_not_joined(world, make):
                status=AuditStatus.CANCELLED)
     db.session.commit()
     trigger, joined = _complaint(world)
-    assert not joined and trigger.audit.planned_date == dt.date(2026, 5, 1)
+    assert not joined and trigger.audit.due_by == dt.date(2026, 5, 1)
 
 
 def test_supplier_incident_plans_second_party_audit_with_last_standards(world, make):
@@ -236,17 +237,27 @@ def test_auditor_cannot_record_a_trigger(world, login, make):
     assert db.session.scalar(select(db.func.count(AuditTrigger.id))) == 0
 
 
-def test_trigger_list_query_count_is_constant(world, login, count_queries):
-    """The list costs the same for 2 and for 12 triggers."""
+def test_trigger_list_query_count_is_constant(world, login, count_queries, make):
+    """The list costs the same for 2 and for 12 triggers, each of another unit, site, supplier
+    and recorder (so nothing is answered from the identity map)."""
     client = login(world["coordinator"])
-    for i in range(2):
-        _complaint(world, title=f"Complaint {i}")
-    db.session.commit()
+
+    def record_some(count, prefix):
+        for i in range(count):
+            recorder = make.user(roles=(Role.COORDINATOR,))
+            if i % 2:
+                subject = {"unit_id": 0, "supplier_id": make.supplier().id}
+            else:
+                subject = {"unit_id": make.unit(site=make.site()).id, "supplier_id": 0}
+            record_trigger({"kind": "incident", "title": f"{prefix} {i}", "occurred_on": dt.date(2026, 3, 1),
+                            "programme_id": world["programme"].id, **subject}, actor=recorder, now=NOW)
+        db.session.commit()
+        db.session.expire_all()
+
+    record_some(2, "First")
     with count_queries() as few:
         assert client.get("/programme/triggers").status_code == 200
-    for i in range(10):
-        _complaint(world, title=f"More {i}", occurred_on=dt.date(2026, 2, 1 + i))
-    db.session.commit()
+    record_some(10, "More")
     with count_queries() as many:
         assert "More 9" in client.get("/programme/triggers").get_data(as_text=True)
     assert few.count == many.count
@@ -263,3 +274,58 @@ def test_programme_is_the_active_one_covering_the_deadline_else_today(world):
     next_year.status = ProgrammeStatus.DRAFT
     fallback, _ = _complaint(world, kind="significant_change", title="New MES", occurred_on=dt.date(2026, 12, 2))
     assert fallback.programme == world["programme"]
+
+
+def test_future_change_does_not_join_an_audit_before_it_takes_effect(world, make):
+    """An audit next week cannot judge a change that takes effect in two months."""
+    make.audit(site=world["site"], units=[world["unit"]], planned_date=dt.date(2026, 3, 17))
+    db.session.commit()
+    trigger, joined = _complaint(world, kind="significant_change", title="New press line",
+                                 occurred_on=dt.date(2026, 5, 11))
+    assert not joined and trigger.audit.planned_date >= dt.date(2026, 5, 11)
+
+
+def test_certification_body_audit_is_never_joined(world, make):
+    """A third-party audit of the unit is the certification body's, not ours to extend."""
+    make.audit(site=world["site"], units=[world["unit"]], planned_date=dt.date(2026, 4, 20),
+               kind=AuditKind.THIRD_PARTY)
+    db.session.commit()
+    trigger, joined = _complaint(world)
+    assert not joined and trigger.audit.kind is AuditKind.INTERNAL
+
+
+def test_joined_audits_lead_is_told(world, make):
+    """The lead of the audit that takes the trigger on hears of it."""
+    from audit.models import TeamRole
+
+    lead = make.user(name="Lea Lead")
+    make.audit(site=world["site"], units=[world["unit"]], planned_date=dt.date(2026, 4, 20),
+               team=[(lead, TeamRole.LEAD)])
+    db.session.commit()
+    _, joined = _complaint(world)
+    assert joined
+    notes = db.session.scalars(select(Notification).where(Notification.user_id == lead.id)).all()
+    assert len(notes) == 1 and "now also covers a complaint" in notes[0].title
+
+
+def test_without_an_active_programme_the_coordinator_must_choose(world):
+    """No programme covers the dates: a clear message instead of an audit nobody plans."""
+    world["programme"].status = ProgrammeStatus.DRAFT
+    with pytest.raises(DomainError, match="No active programme covers") as raised:
+        _complaint(world)
+    assert raised.value.field == "programme_id"
+
+
+def test_planner_late_proposal_is_accepted(world, make):
+    """A proposal the planner marks late (deadline behind the window) is accepted as proposed."""
+    from audit.programme.planner import accept_planner_run, plan_programme
+
+    lead = make.user(roles=(Role.AUDITOR,), name="Lea Lead")
+    make.qualification(lead, world["std"], level=QualificationLevel.LEAD)
+    trigger, _ = _complaint(world)
+    trigger.audit.due_by = dt.date(2026, 3, 10)  # today: no day after today meets it
+    db.session.commit()
+    run = plan_programme(world["programme"], now=NOW)
+    assert run.proposals[0]["note"].startswith("late")
+    assert accept_planner_run(run, actor=world["coordinator"], now=NOW) == 1
+    assert trigger.audit.status is AuditStatus.SCHEDULED
