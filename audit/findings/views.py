@@ -12,7 +12,7 @@ import datetime as dt
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from audit.auth.permissions import Permission, requires
@@ -50,18 +50,22 @@ def _today() -> dt.date:
     return utcnow().date()
 
 
+def _facet(model, finding_column, blank: str, selected: int, order) -> list[tuple[int, str]]:
+    """Choices of one filter: only what findings refer to (plus the current selection), so the
+    filter stays short and fast however many units, sites or suppliers the organisation has."""
+    used = model.id.in_(select(finding_column).where(finding_column.is_not(None)).distinct())
+    wanted = or_(used, model.id == selected) if selected else used
+    return [(0, blank)] + [(o.id, o.name) for o in db.session.scalars(select(model).where(wanted).order_by(order))]
+
+
 def _filter_form() -> forms.FilterForm:
     form = forms.FilterForm(request.args)
-    form.unit.choices = [(0, "Any unit")] + [
-        (u.id, u.name) for u in db.session.scalars(select(Unit).order_by(Unit.name))]
-    form.site.choices = [(0, "Any site")] + [
-        (s.id, s.name) for s in db.session.scalars(select(Site).order_by(Site.name))]
-    form.supplier.choices = [(0, "Any supplier")] + [
-        (s.id, s.name) for s in db.session.scalars(select(Supplier).order_by(Supplier.name))]
-    form.owner.choices = [(0, "Anyone")] + [
-        (u.id, u.name) for u in db.session.scalars(
-            select(User).where(User.id.in_(select(Finding.owner_id).distinct()))
-            .order_by(User.name))]
+    selected = {name: request.args.get(name, 0, type=int) for name in ("unit", "site", "supplier", "owner")}
+    form.unit.choices = _facet(Unit, Finding.unit_id, "Any unit", selected["unit"], Unit.name)
+    form.site.choices = _facet(Site, Finding.site_id, "Any site", selected["site"], Site.name)
+    form.supplier.choices = _facet(Supplier, Finding.supplier_id, "Any supplier", selected["supplier"],
+                                   Supplier.name)
+    form.owner.choices = _facet(User, Finding.owner_id, "Anyone", selected["owner"], User.name)
     form.validate()
     return form
 

@@ -125,6 +125,23 @@ def test_filters(app, make, library, login):
     assert refs(f"owner={w.owner.id}") == {major.reference, ofi.reference, minor.reference}
 
 
+def test_filter_offers_only_what_findings_refer_to(app, make, library, login):
+    """Units, sites and suppliers without findings are not offered (the lists stay short in a
+    large organisation); a chosen one without findings stays chosen."""
+    now = utcnow()
+    w = world(make, library)
+    finding = draft(w, Grade.MINOR, now=now)
+    idle_unit = make.unit(name="Idle unit")
+    idle_supplier = make.supplier(name="Idle supplier")
+    db.session.commit()
+    client = login(w.coordinator)
+    page = client.get("/findings/").text
+    assert f'value="{w.unit.id}"' in page and "Idle unit" not in page and "Idle supplier" not in page
+    chosen = client.get(f"/findings/?unit={idle_unit.id}&supplier={idle_supplier.id}").text
+    assert f'<option selected value="{idle_unit.id}">Idle unit</option>' in chosen
+    assert f">{finding.reference}</a>" in page and f">{finding.reference}</a>" not in chosen
+
+
 def _seed_findings(make, library, now, n):
     """``n`` issued findings spread over two audits with different owners and units."""
     worlds = [world(make, library), world(make, library)]
