@@ -228,7 +228,10 @@ def test_import_cb_findings_csv(app, make, library, login, now):
     assert r.status_code == 302
     found = {f.external_reference: f for f in db.session.query(fs.Finding)}
     assert found["CB-1"].status is FindingStatus.AWAITING_RESPONSE
-    assert found["CB-1"].closure_due_on - found["CB-1"].issued_at.date() == dt.timedelta(days=90)
+    # Deadlines count calendar days at the audit's site (Berlin here), not UTC: the test must
+    # also pass between 23:00 and 24:00 UTC, when Berlin is already a day ahead.
+    issued_locally = fs.local_date(found["CB-1"], found["CB-1"].issued_at)
+    assert found["CB-1"].closure_due_on - issued_locally == dt.timedelta(days=90)
     assert found["CB-2"].grade is Grade.OBSERVATION
 
 
