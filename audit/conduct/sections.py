@@ -24,7 +24,7 @@ def checklist_section(audit, user) -> dict | None:
         return None
     return {"title": "Checklist", "template": "conduct/_section_checklist.html",
             "context": {"checklist": services.build_checklist(audit),
-                        "can_answer": services.can_answer(audit, user)}}
+                        "can_answer": services.can_edit_records(audit, user)}}
 
 
 def report_section(audit, user) -> dict | None:

@@ -115,6 +115,16 @@ def require_answerer(audit: Audit, user) -> None:
     require_not_frozen(audit)
 
 
+def is_frozen(audit: Audit) -> bool:
+    """The audit's records no longer change: report issued, or the audit cancelled or postponed."""
+    return audit.report_issued_at is not None or audit.status in (AuditStatus.CANCELLED, AuditStatus.POSTPONED)
+
+
+def can_edit_records(audit: Audit, user) -> bool:
+    """``user`` may change the checklist and evidence now (pages show controls only then)."""
+    return can_answer(audit, user) and not is_frozen(audit)
+
+
 def require_not_frozen(audit: Audit) -> None:
     """Raise AuditFrozen once the report is issued (or the audit was cancelled or postponed)."""
     if audit.report_issued_at is not None:

@@ -89,7 +89,7 @@ def checklist(audit_id: int):
     data = services.build_checklist(audit)
     return render_template(
         "conduct/checklist.html", audit=audit, checklist=data,
-        can_answer=services.can_answer(audit, current_user) and audit.report_issued_at is None,
+        can_answer=services.can_edit_records(audit, current_user),
         verdicts=list(services.Verdict),
     )
 
@@ -170,7 +170,7 @@ def _report_page(audit, form=None, ack_form=None, status=200):
     return render_template(
         "conduct/report.html", **contents, form=form,
         ack_form=ack_form or forms.AcknowledgeForm(), confirm=forms.ConfirmForm(),
-        can_edit=services.can_answer(audit, current_user) and audit.report_issued_at is None,
+        can_edit=services.can_edit_records(audit, current_user),
         is_lead=lead and services.can_answer(audit, current_user),
         can_acknowledge=(services.is_auditee(audit, current_user)
                          or services.can_answer(audit, current_user)) and report is not None,

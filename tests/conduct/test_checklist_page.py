@@ -31,6 +31,17 @@ def test_auditee_sees_read_only(login, setup):
     assert "Raise finding" not in html
 
 
+def test_cancelled_audit_shows_its_checklist_read_only_to_the_team(login, setup):
+    """The API refuses changes to a cancelled audit (423), so the page offers none either."""
+    from audit.models import AuditStatus
+
+    setup.audit.status = AuditStatus.CANCELLED
+    db.session.commit()
+    html = login(setup.auditor).get(f"/audits/{setup.audit.id}/checklist").get_data(as_text=True)
+    assert 'data-can-answer="0"' in html and "Raise finding" not in html
+    assert 'data-set="conforming" aria-pressed="false" disabled' in html
+
+
 def test_page_permissions(login, setup, client):
     """Supplier contacts and unrelated auditees get 403, anonymous users are sent to log in."""
     url = f"/audits/{setup.audit.id}/checklist"
