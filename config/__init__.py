@@ -53,6 +53,10 @@ class BaseConfig:
     EVIDENCE_MAX_BYTES = 12 * 1024 * 1024
     #: Default report due date: this many days after the audit's last day.
     REPORT_DUE_DAYS = 14
+    #: Reminder lead times in days, per audit kind and stage, overriding the defaults in
+    #: audit/audits/reminders.py, e.g. {"internal": {"prepare": 10, "plan": 5, "day_before": 1}}.
+    #: Kinds: internal, second_party, third_party.
+    REMINDER_LEAD_DAYS: dict = {}
     #: A complaint, incident, significant change or major NC asks for an audit within this many
     #: days (DOMAIN.md §2).
     TRIGGER_AUDIT_DAYS = 60

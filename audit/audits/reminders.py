@@ -81,7 +81,9 @@ def _coordinators() -> list[User]:
 
 def send_audit_reminders(*, now: dt.datetime) -> int:
     """Reminders before audits (prepare, plan to auditees, day before). Returns notifications made."""
-    horizon = now + dt.timedelta(days=max(max(d.values()) for d in DEFAULT_LEAD_DAYS.values()) + 31)
+    # Look as far ahead as the longest lead time, configured ones included.
+    longest = max(max(lead_days(kind).values()) for kind in AuditKind)
+    horizon = now + dt.timedelta(days=longest + 1)
     audits = db.session.scalars(
         select(Audit).where(Audit.status.in_(UPCOMING), Audit.starts_at.is_not(None),
                             Audit.starts_at > now, Audit.starts_at <= horizon)

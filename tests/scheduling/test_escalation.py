@@ -64,3 +64,14 @@ def test_undated_audit_past_its_planned_day_escalates_to_coordinators_once(app, 
     assert send_overdue_audits(now=dt.datetime(2026, 4, 1, 11, 30, tzinfo=dt.UTC)) == 1
     assert send_overdue_audits(now=dt.datetime(2026, 4, 2, 11, tzinfo=dt.UTC)) == 0
     assert _notes("audit_overdue") == [("Cora Coordinator", f"Overdue: {audit.reference} {audit.title}")]
+
+
+def test_configured_lead_time_longer_than_the_defaults_is_honoured(app, reminder_audit):
+    """REMINDER_LEAD_DAYS may ask for a reminder 90 days ahead; the sweep looks that far."""
+    from audit.audits.reminders import send_audit_reminders
+
+    app.config["REMINDER_LEAD_DAYS"] = {"internal": {"prepare": 90}}
+    starts = reminder_audit["audit"].starts_at
+    assert send_audit_reminders(now=starts - dt.timedelta(days=91)) == 0
+    assert send_audit_reminders(now=starts - dt.timedelta(days=89)) == 2  # lead and auditor
+    assert {name for name, _ in _notes("audit_prepare")} == {"Lena Lead", "Arno Auditor"}
