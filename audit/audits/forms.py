@@ -18,7 +18,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from audit.core.forms import MultiCheckboxField
+from audit.core.forms import MultiCheckboxField, model_choices
 from audit.extensions import db
 from audit.library.checklists import published_versions
 from audit.models import (
@@ -52,11 +52,6 @@ class ClauseChoice(NamedTuple):
 def _enum_choices(enum_cls, blank: str | None = None) -> list[SelectChoice]:
     choices = [SelectChoice(m.value, m.label) for m in enum_cls]
     return [SelectChoice("", blank)] + choices if blank is not None else choices
-
-
-def _rows(model, order, blank: str | None = "—", label=lambda o: o.name) -> list[tuple[int, str]]:
-    choices = [(o.id, label(o)) for o in db.session.scalars(select(model).order_by(order))]
-    return [(0, blank)] + choices if blank is not None else choices
 
 
 class AuditForm(FlaskForm):
@@ -101,13 +96,13 @@ class AuditForm(FlaskForm):
     def fill_choices(self, keep_clause_ids=()) -> None:
         """Choices from the database; ``keep_clause_ids`` (the audit's own clauses) are offered
         even when the picker would leave them out, so saving never drops them silently."""
-        self.programme_id.choices = _rows(Programme, Programme.period_start.desc())
-        self.site_id.choices = _rows(Site, Site.name)
-        self.supplier_id.choices = _rows(Supplier, Supplier.name)
-        self.certificate_id.choices = _rows(
+        self.programme_id.choices = model_choices(Programme, Programme.period_start.desc())
+        self.site_id.choices = model_choices(Site, Site.name)
+        self.supplier_id.choices = model_choices(Supplier, Supplier.name)
+        self.certificate_id.choices = model_choices(
             Certificate, Certificate.number, label=lambda c: f"{c.number} ({c.scope[:40]})")
-        self.certification_body_id.choices = _rows(CertificationBody, CertificationBody.name)
-        self.unit_ids.choices = _rows(Unit, Unit.name, blank=None)
+        self.certification_body_id.choices = model_choices(CertificationBody, CertificationBody.name)
+        self.unit_ids.choices = model_choices(Unit, Unit.name, blank=None)
         standards = list(db.session.scalars(select(Standard).order_by(Standard.code, Standard.edition)))
         self.standard_ids.choices = [(s.id, s.label) for s in standards]
         self.fill_clause_groups(standards, keep_clause_ids)
@@ -166,7 +161,7 @@ class TeamMemberForm(FlaskForm):
 
     def fill_choices(self) -> None:
         stmt = select(User).where(User.is_active.is_(True), User.supplier_id.is_(None)).order_by(User.name)
-        self.user_id.choices = [(0, "— choose —")] + [(u.id, u.name) for u in db.session.scalars(stmt)]
+        self.user_id.choices = model_choices(stmt, blank="— choose —")
 
 
 class StatusForm(FlaskForm):
@@ -200,7 +195,7 @@ class AuditFilterForm(FlaskForm):
     def fill_choices(self) -> None:
         from audit.models import Role, UserRole
 
-        self.site.choices = _rows(Site, Site.name, blank="All sites")
+        self.site.choices = model_choices(Site, Site.name, blank="All sites")
         stmt = (select(User).join(UserRole).where(UserRole.role == Role.AUDITOR).order_by(User.name))
-        self.auditor.choices = [(0, "All auditors")] + [(u.id, u.name) for u in db.session.scalars(stmt)]
-        self.programme.choices = _rows(Programme, Programme.period_start.desc(), blank="All programmes")
+        self.auditor.choices = model_choices(stmt, blank="All auditors")
+        self.programme.choices = model_choices(Programme, Programme.period_start.desc(), blank="All programmes")

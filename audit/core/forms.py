@@ -8,6 +8,7 @@ import zoneinfo
 from dataclasses import dataclass
 
 from flask import abort
+from sqlalchemy import select
 from wtforms import SelectMultipleField, widgets
 from wtforms.validators import ValidationError
 
@@ -41,6 +42,15 @@ class MultiCheckboxField(SelectMultipleField):
 
     widget = widgets.ListWidget(prefix_label=False)
     option_widget = widgets.CheckboxInput()
+
+
+def model_choices(query, order=None, *, blank: str | None = "—",
+                  label=lambda o: o.name) -> list[tuple[int, str]]:
+    """``(id, label)`` select choices from a model (ordered by ``order``) or a ready select
+    statement, led by ``(0, blank)`` unless ``blank`` is None (0 means "none" in our forms)."""
+    stmt = select(query).order_by(order) if isinstance(query, type) else query
+    choices = [(o.id, label(o)) for o in db.session.scalars(stmt)]
+    return [(0, blank)] + choices if blank is not None else choices
 
 
 def form_values(form) -> dict:

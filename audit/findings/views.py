@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
-from audit.core.forms import saving
+from audit.core.forms import model_choices, saving
 from audit.extensions import db
 from audit.findings import charts, forms, queries
 from audit.findings import services as fs
@@ -55,7 +55,7 @@ def _facet(model, finding_column, blank: str, selected: int, order) -> list[tupl
     filter stays short and fast however many units, sites or suppliers the organisation has."""
     used = model.id.in_(select(finding_column).where(finding_column.is_not(None)).distinct())
     wanted = or_(used, model.id == selected) if selected else used
-    return [(0, blank)] + [(o.id, o.name) for o in db.session.scalars(select(model).where(wanted).order_by(order))]
+    return model_choices(select(model).where(wanted).order_by(order), blank=blank)
 
 
 def _filter_form() -> forms.FilterForm:

@@ -25,6 +25,7 @@ KINDS: dict[str, str] = {
     "report_overdue": "Audit report overdue (escalation)",
     "audit_overdue": "Audit overdue (escalation to coordinators)",
     "certification_deadline": "Certification deadline approaching",
+    "audit_triggered": "An audit of your area was triggered (complaint, incident, change)",
     "finding_issued": "A finding was issued to you",
     "finding_due_soon": "A finding response or closure is due soon",
     "finding_overdue": "A finding you own is overdue",

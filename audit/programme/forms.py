@@ -8,6 +8,7 @@ from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from audit.core.forms import model_choices
 from audit.extensions import db
 from audit.models import ProgrammeStatus, Role, RuleKind, TriggerKind, User, UserRole
 
@@ -27,7 +28,7 @@ class ProgrammeForm(FlaskForm):
 
     def fill_choices(self) -> None:
         stmt = (select(User).join(UserRole).where(UserRole.role == Role.COORDINATOR).order_by(User.name))
-        self.manager_id.choices = [(0, "—")] + [(u.id, u.name) for u in db.session.scalars(stmt)]
+        self.manager_id.choices = model_choices(stmt)
 
 
 class ProgrammeStatusForm(FlaskForm):
@@ -56,14 +57,12 @@ class RuleForm(FlaskForm):
     def fill_choices(self) -> None:
         from audit.models import Certificate, Site, Standard, Supplier, Unit
 
-        def rows(model, order, label=lambda o: o.name):
-            return [(0, "—")] + [(o.id, label(o)) for o in db.session.scalars(select(model).order_by(order))]
-
-        self.unit_id.choices = rows(Unit, Unit.name)
-        self.supplier_id.choices = rows(Supplier, Supplier.name)
-        self.certificate_id.choices = rows(Certificate, Certificate.number, lambda c: c.number or str(c.id))
-        self.site_id.choices = rows(Site, Site.name)
-        self.standard_id.choices = rows(Standard, Standard.code, lambda s: s.label)
+        self.unit_id.choices = model_choices(Unit, Unit.name)
+        self.supplier_id.choices = model_choices(Supplier, Supplier.name)
+        self.certificate_id.choices = model_choices(Certificate, Certificate.number,
+                                                    label=lambda c: c.number or str(c.id))
+        self.site_id.choices = model_choices(Site, Site.name)
+        self.standard_id.choices = model_choices(Standard, Standard.code, label=lambda s: s.label)
 
 
 class TriggerForm(FlaskForm):
@@ -86,8 +85,7 @@ class TriggerForm(FlaskForm):
         units = db.session.execute(select(Unit.id, Unit.name, Site.name).join(Site, Unit.site_id == Site.id)
                                    .where(Unit.is_active.is_(True)).order_by(Site.name, Unit.name)).all()
         self.unit_id.choices = [(0, "—")] + [(uid, f"{site} · {name}") for uid, name, site in units]
-        self.supplier_id.choices = [(0, "—")] + [
-            (s.id, s.name) for s in db.session.scalars(select(Supplier).order_by(Supplier.name))]
-        open_programmes = select(Programme).where(Programme.status != ProgrammeStatus.CLOSED)
-        self.programme_id.choices = [(0, "— automatic —")] + [
-            (p.id, p.name) for p in db.session.scalars(open_programmes.order_by(Programme.period_start.desc()))]
+        self.supplier_id.choices = model_choices(Supplier, Supplier.name)
+        open_programmes = (select(Programme).where(Programme.status != ProgrammeStatus.CLOSED)
+                           .order_by(Programme.period_start.desc()))
+        self.programme_id.choices = model_choices(open_programmes, blank="— automatic —")

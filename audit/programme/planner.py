@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from audit.audits.team import impartiality_problems, qualification_problems
+from audit.audits.team import impartiality_problems, load_candidates, qualification_problems
 from audit.core.errors import DomainError
+from audit.core.services import get_or_fail
 from audit.extensions import db
 from audit.models import (
     Audit,
@@ -32,12 +33,10 @@ from audit.models import (
     AuditStatus,
     AuditTeamMember,
     PlannerRun,
-    Role,
     Site,
     TeamRole,
     Unit,
     User,
-    UserRole,
 )
 from audit.trail.services import record
 
@@ -56,6 +55,8 @@ class Proposal:
     lead_id: int | None
     auditor_ids: list[int] = field(default_factory=list)
     note: str = ""
+    #: No day before the audit's deadline was left: accepting may date it after ``due_by``.
+    late: bool = False
 
 
 def _working_days(start: dt.date, days: int, holidays: set[dt.date]) -> list[dt.date] | None:
@@ -110,13 +111,6 @@ def _load(user_ids, first: dt.date, last: dt.date) -> Counter:
     return load
 
 
-def _candidates() -> list[User]:
-    stmt = (select(User).join(UserRole, UserRole.user_id == User.id)
-            .where(User.is_active.is_(True), UserRole.role == Role.AUDITOR)
-            .options(selectinload(User.qualifications)).order_by(User.id))
-    return list(db.session.scalars(stmt).unique())
-
-
 def _audits_to_place(programme) -> list[Audit]:
     stmt = (
         select(Audit).where(Audit.programme_id == programme.id, Audit.status == AuditStatus.PLANNED)
@@ -144,7 +138,7 @@ def propose_plan(programme, *, now: dt.datetime) -> tuple[list[Proposal], list[d
     audits.sort(key=lambda a: (a.due_by is None, a.due_by or dt.date.max))
     first = max(today + dt.timedelta(days=1), programme.period_start)
     last = programme.period_end
-    candidates = _candidates()
+    candidates = load_candidates()
     ids = [u.id for u in candidates]
     busy = _busy_days(ids, first, last + dt.timedelta(days=WINDOW_AFTER))
     load = _load(ids, first - dt.timedelta(days=31), last + dt.timedelta(days=31))
@@ -212,7 +206,7 @@ def _place(audit: Audit, candidates, busy, load, first: dt.date, last: dt.date) 
             reasons["the people already in the team are booked elsewhere"] += 1
             continue
         if not needs_lead:
-            return Proposal(audit.id, audit.reference, start, None, [], note or "dates only")
+            return Proposal(audit.id, audit.reference, start, None, [], note or "dates only", late=bool(note))
         ranked = []
         for user in candidates:
             if qualification_problems(user, TeamRole.LEAD, audit.standards, days[0], days[-1]):
@@ -250,7 +244,7 @@ def _place(audit: Audit, candidates, busy, load, first: dt.date, last: dt.date) 
                 continue
             auditor_ids.append(user.id)
             break
-    return Proposal(audit.id, audit.reference, start, lead_id, auditor_ids, note)
+    return Proposal(audit.id, audit.reference, start, lead_id, auditor_ids, note, late=bool(note))
 
 
 def plan_programme(programme, *, now: dt.datetime, actor=None) -> PlannerRun:
@@ -260,7 +254,8 @@ def plan_programme(programme, *, now: dt.datetime, actor=None) -> PlannerRun:
     run = PlannerRun(
         programme_id=programme.id, created_at=now, created_by_id=getattr(actor, "id", None),
         proposals=[{"audit_id": p.audit_id, "reference": p.reference, "day": p.day.isoformat(),
-                    "lead_id": p.lead_id, "auditor_ids": p.auditor_ids, "note": p.note} for p in proposals],
+                    "lead_id": p.lead_id, "auditor_ids": p.auditor_ids, "note": p.note, "late": p.late}
+                   for p in proposals],
         unplaced=unplaced, duration=round(time.perf_counter() - started, 4),
     )
     db.session.add(run)
@@ -298,12 +293,15 @@ def accept_planner_run(run: PlannerRun, *, actor, now: dt.datetime, edits: dict[
                 # A proposal the planner marked late has no day left before its deadline.
                 reschedule_audit(audit, starts_local=dt.datetime.combine(days[0], DAY_START),
                                  ends_local=dt.datetime.combine(days[-1], DAY_END), actor=actor, now=now,
-                                 reason="planner", allow_late=str(p.get("note", "")).startswith("late"))
+                                 reason="planner", allow_late=bool(p.get("late")))
             if lead_id and audit.lead is None:
-                add_team_member(audit, db.session.get(User, lead_id), TeamRole.LEAD, actor=actor, now=now)
+                # The lead may come from the edited form: an unknown id is a message, not a 500.
+                lead = get_or_fail(User, lead_id, field="lead_id", what="lead auditor")
+                add_team_member(audit, lead, TeamRole.LEAD, actor=actor, now=now)
             for uid in p.get("auditor_ids") or []:
                 if uid != lead_id and all(m.user_id != uid for m in audit.team):
-                    add_team_member(audit, db.session.get(User, uid), TeamRole.AUDITOR, actor=actor, now=now)
+                    auditor = get_or_fail(User, uid, field="auditor_ids", what="auditor")
+                    add_team_member(audit, auditor, TeamRole.AUDITOR, actor=actor, now=now)
             if audit.lead is not None or audit.kind is AuditKind.THIRD_PARTY:
                 change_status(audit, AuditStatus.SCHEDULED, actor=actor, now=now)
         except DomainError as exc:

@@ -16,7 +16,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from audit.audits.services import next_reference
+from audit.audits.services import create_audit
 from audit.core.errors import DomainError
 from audit.core.services import get_or_fail
 from audit.extensions import db
@@ -32,7 +32,7 @@ from audit.models import (
     Unit,
 )
 from audit.models.audit import audit_units
-from audit.notifications.services import KINDS, notify
+from audit.notifications.services import notify
 from audit.trail.services import apply_changes, record, snapshot
 
 #: DEFAULT days between the triggering event and the latest day of its audit.
@@ -41,8 +41,6 @@ TRIGGER_AUDIT_DAYS = 60
 MAX_DAYS_AHEAD = 366
 #: Statuses of an audit that can still take a trigger on board (fieldwork not finished).
 JOINABLE = (AuditStatus.PLANNED, AuditStatus.SCHEDULED, AuditStatus.PLAN_ISSUED, AuditStatus.IN_PROGRESS)
-
-KINDS.setdefault("audit_triggered", "An audit of your area was triggered (complaint, incident, change)")
 
 
 def trigger_audit_days() -> int:
@@ -210,26 +208,20 @@ def _add_audit(trigger: AuditTrigger, today: dt.date, *, actor, now: dt.datetime
     # trigger list shows it as late).
     halfway = trigger.occurred_on + dt.timedelta(days=(trigger.due_by - trigger.occurred_on).days // 2)
     planned = max(halfway, today)
-    standards = _standards_for(unit, supplier)
-    audit = Audit(
-        reference=next_reference(kind, planned.year),
-        title=f"{trigger.kind.label}: {trigger.title}"[:200],
-        kind=kind, status=AuditStatus.PLANNED, revision=0,
-        programme=trigger.programme, site=unit.site if unit is not None else None, supplier=supplier,
-        audit_client=trigger.programme.audit_client if trigger.programme is not None else None,
-        objectives=f"Audit {_describe(trigger)}: its causes, the controls in place and whether the "
-                   "actions taken are effective.",
-        planned_date=planned, due_by=trigger.due_by if trigger.due_by >= today else None,
-        created_at=now, updated_at=now,
-    )
-    db.session.add(audit)
-    audit.units = [unit] if unit is not None else []
-    audit.standards = standards
-    db.session.flush()
+    # Through the audit service: reference, validation, dates and the trail as for any audit.
+    audit = create_audit({
+        "title": f"{trigger.kind.label}: {trigger.title}"[:200], "kind": kind,
+        "programme_id": trigger.programme_id, "site_id": unit.site_id if unit is not None else None,
+        "supplier_id": supplier.id if supplier is not None else None,
+        "unit_ids": [unit.id] if unit is not None else [],
+        "standard_ids": [s.id for s in _standards_for(unit, supplier)],
+        "audit_client": trigger.programme.audit_client if trigger.programme is not None else None,
+        "objectives": f"Audit {_describe(trigger)}: its causes, the controls in place and whether the "
+                      "actions taken are effective.",
+        "planned_date": planned, "due_by": trigger.due_by if trigger.due_by >= today else None,
+    }, actor=actor, now=now)
     trigger.audit = audit
-    record(audit, "create", actor=actor, now=now, summary=f"Audit {audit.reference} added for {_describe(trigger)}",
-           changes=snapshot({"status": audit.status, "kind": kind, "planned_date": planned,
-                             "due_by": audit.due_by, "trigger": trigger.id}))
+    db.session.flush()
     return audit
 
 

@@ -68,9 +68,9 @@ def deliver_email(app: Flask, now: dt.datetime) -> dict:
 
 def finding_deadlines(app: Flask, now: dt.datetime) -> dict:
     """Finding and corrective-action reminders, overdue flags, escalation, supplier probation."""
-    from audit.findings.jobs import finding_deadlines as sweep
+    from audit.findings.reminders import sweep_finding_deadlines
 
-    return sweep(app, now)
+    return _run(app, now, sweep_finding_deadlines)
 
 
 JOBS: list[Job] = [

@@ -103,7 +103,7 @@ def test_action_owner_reminded_before_action_due(app, make, library, now):
 
 def test_job_commits_and_is_idempotent(app, make, library, now):
     """The scheduler-shaped job commits its notifications; a second run adds none."""
-    from audit.findings.jobs import finding_deadlines
+    from audit.scheduling.jobs import finding_deadlines
 
     w, f = _issued_major(make, library, now)
     db.session.commit()
