@@ -155,3 +155,16 @@ def test_programme_views_render(app, client):
     assert "Nothing was stored" in client.get("/programme/planner/preview").get_data(as_text=True)
     cycles = client.get("/programme/cycles").get_data(as_text=True)
     assert "QM-2024-0815" in cycles and "Surveillance 2" in cycles
+
+
+def test_accepting_with_an_unknown_lead_is_a_message(make, setup):
+    """A forged or stale lead id in the accept form is refused with a message, nothing applied."""
+    from audit.core.errors import DomainError
+
+    s = setup
+    lead = make.user(roles=(Role.AUDITOR,))
+    make.qualification(lead, s["std"], level=QualificationLevel.LEAD)
+    audit = _audit(make, s, dt.date(2026, 6, 9))
+    run = plan_programme(s["programme"], now=NOW)
+    with pytest.raises(DomainError, match="lead auditor does not exist"):
+        accept_planner_run(run, actor=None, now=NOW, edits={audit.id: {"lead_id": 999_999}})
