@@ -184,12 +184,6 @@ def _awaiting(finding, user) -> str | None:
     return f"The SCAR is {finding.status.label.lower()}: nothing is asked of the supplier now."
 
 
-def _scar_acting(finding, user) -> str | None:
-    if finding.status is not S.ACTION_IN_PROGRESS:
-        return f"The SCAR is {finding.status.label.lower()}: no action is being implemented."
-    return _has_open_action(finding, user)
-
-
 _SUPPLIER = "Only the supplier's own contacts answer this SCAR."
 SCAR = Workflow("SCAR", state=lambda f: f.scar_stage,
                 state_label=lambda f: f"at stage “{f.scar_stage.label}”" if f.scar_stage else "not a SCAR", steps=[
@@ -199,7 +193,6 @@ SCAR = Workflow("SCAR", state=lambda f: f.scar_stage,
     Step("root_cause", "Record the root cause", frozenset({ScarStage.CONTAINMENT, ScarStage.ROOT_CAUSE}),
          _supplier, _SUPPLIER, _awaiting),
     Step("plan", "Submit the action plan", frozenset({ScarStage.ROOT_CAUSE}), _supplier, _SUPPLIER, _awaiting),
-    Step("complete_action", "Mark an action implemented", frozenset(), _supplier, _SUPPLIER, _scar_acting),
 ])
 
 
