@@ -85,9 +85,11 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     for module_name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(module_name).bp)
 
+    from audit import management
     from audit.cli import register_cli
     from audit.core import errors, templating
 
+    management.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
     register_cli(app)

@@ -55,6 +55,12 @@ class Resource:
     details: Callable[[Any], list[tuple[str, Any]]] | None = None
     intro: str = ""
     extra_actions: list[tuple[str, str]] = field(default_factory=list)
+    #: A template extending ``crud/detail.html`` (block ``extra``) and its context (obj, user).
+    detail_template: str = "crud/detail.html"
+    detail_context: Callable[[Any, Any], dict] | None = None
+    #: Sections other features add to the detail page: (obj, user) -> dict(title, template,
+    #: context) or None, like the audit page's sections. Registered by the feature's init_app.
+    sections: list[Callable[[Any, Any], dict | None]] = field(default_factory=list)
 
 
 def register(bp: Blueprint, res: Resource) -> None:
@@ -78,8 +84,11 @@ def register(bp: Blueprint, res: Resource) -> None:
     def detail_view(obj_id: int):
         obj = db.session.get(res.model, obj_id) or abort(404)
         details = res.details(obj) if res.details else []
+        extra = res.detail_context(obj, current_user) if res.detail_context else {}
+        sections = [s for s in (section(obj, current_user) for section in res.sections) if s]
         return render_template(
-            "crud/detail.html", res=res, obj=obj, details=details, trail=entries_for(obj)
+            res.detail_template, res=res, obj=obj, details=details, trail=entries_for(obj),
+            sections=sections, **extra,
         )
 
     def edit_view(obj_id: int):
