@@ -74,12 +74,18 @@ def _fmt(value: Decimal | None) -> str:
     return "" if value is None else f"{Decimal(value).normalize():f}"
 
 
-def build_review_pack(start: dt.date, end: dt.date, *, review: ManagementReview | None = None) -> ReviewPack:
-    """The 9.3.2 input pack for [start, end], as it stood at the end of ``end``."""
+def build_review_pack(start: dt.date, end: dt.date, *, review: ManagementReview | None = None,
+                      today: dt.date | None = None) -> ReviewPack:
+    """The 9.3.2 input pack for [start, end], as it stood at the end of ``end``.
+
+    Read before the period has ended (``today`` < ``end``), an action counts as overdue only
+    when its due date has passed by ``today``: the pack never reports a future as a fact.
+    """
     lo, hi = period_bounds(start, end)
+    day = min(end, today) if today is not None else end
     base = build_pack(start, end, today=end, as_of_end=True)
     sections = [
-        _previous_actions(start, end, lo, hi, review),
+        _previous_actions(start, end, lo, hi, review, day),
         _context(start, end, hi),
         _customers(start, end, hi),
         _objectives(start, end, hi),
@@ -106,14 +112,14 @@ def build_review_pack(start: dt.date, end: dt.date, *, review: ManagementReview 
                   [[s["name"], s["risk"], s["status"], s["ncs"], s["open_scars"], s["overdue_scars"]]
                    for s in base.suppliers if s["ncs"] or s["open_scars"] or s["overdue_scars"]]),
         ]),
-        _resources(start, end, hi, base),
+        _resources(start, end, hi, base, day),
         _risks(start, end, hi),
         _improvement(start, end, lo, hi),
     ]
     return ReviewPack(start=start, end=end, base=base, sections=sections)
 
 
-def _previous_actions(start, end, lo, hi, review) -> Section:
+def _previous_actions(start, end, lo, hi, review, day) -> Section:
     """(a) Actions of earlier reviews still relevant in the period: not done before it began."""
     stmt = (select(ReviewAction).join(ReviewAction.review)
             .where(ManagementReview.period_end < end, ReviewAction.created_at < hi)
@@ -125,7 +131,7 @@ def _previous_actions(start, end, lo, hi, review) -> Section:
     for action in db.session.scalars(stmt):
         if action.completed_at is not None and action.completed_at < lo:
             continue
-        status = action.status_as_of(hi, end)
+        status = action.status_as_of(hi, day)
         rows.append([action.review.title, action.kind.label, action.decision,
                      action.owner.name, action.due_on, status,
                      action.completion_note if status == "done" else ""])
@@ -236,7 +242,7 @@ def _monitoring(start, end, hi, base) -> Section:
     ])
 
 
-def _resources(start, end, hi, base) -> Section:
+def _resources(start, end, hi, base, day) -> Section:
     """(d) Adequacy of resources: resource needs decided earlier, auditors, audits not done."""
     needs = db.session.scalars(select(ReviewAction).join(ReviewAction.review).where(
         ReviewAction.kind == OutputKind.RESOURCES, ReviewAction.created_at < hi)
@@ -252,7 +258,7 @@ def _resources(start, end, hi, base) -> Section:
                 ["Audits cancelled", cancelled]] if (auditors or planned or cancelled) else []
     return Section("d", "Adequacy of resources", [
         Table("Resource needs from management reviews", ["Need", "Owner", "Due", "Status at period end"],
-              [[a.decision, a.owner.name, a.due_on, a.status_as_of(hi, end)] for a in needs]),
+              [[a.decision, a.owner.name, a.due_on, a.status_as_of(hi, day)] for a in needs]),
         Table("Audit resources", ["Measure", "Value"], staffing),
     ])
 

@@ -78,7 +78,7 @@ def _page(review, status=200, **forms_in):
     allowed = reviews.allowed_actions(review, current_user)
     context = {
         "review": review, "allowed": allowed, "pack": build_review_pack(
-            review.period_start, review.period_end, review=review),
+            review.period_start, review.period_end, review=review, today=utcnow().date()),
         "nothing": NOTHING, "trail": entries_for(review),
         "hold_form": forms_in.get("hold_form") or forms.HoldForm(formdata=None, data={
             "held_on": review.held_on or utcnow().date(), "attendees": review.attendees}),
@@ -180,7 +180,7 @@ def _filename(review, ext: str) -> str:
 def review_pack_pdf(review_id: int):
     """The input pack (and, once held, the minutes and outputs) as a PDF."""
     review = _load(review_id)
-    pack = build_review_pack(review.period_start, review.period_end, review=review)
+    pack = build_review_pack(review.period_start, review.period_end, review=review, today=utcnow().date())
     html = render_template("management/review_print.html", review=review, pack=pack, nothing=NOTHING,
                            generated=utcnow())
     return Response(pack_pdf(html), mimetype="application/pdf", headers={
@@ -192,6 +192,6 @@ def review_pack_pdf(review_id: int):
 def review_pack_xlsx(review_id: int):
     """The input pack as a workbook: one sheet per 9.3.2 item."""
     review = _load(review_id)
-    pack = build_review_pack(review.period_start, review.period_end, review=review)
+    pack = build_review_pack(review.period_start, review.period_end, review=review, today=utcnow().date())
     return Response(packs.review_pack_xlsx(pack, title=review.title), mimetype=XLSX, headers={
         "Content-Disposition": f'attachment; filename="{_filename(review, "xlsx")}"'})
