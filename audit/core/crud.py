@@ -18,6 +18,7 @@ from sqlalchemy import Select
 
 from audit.auth.permissions import Permission, requires
 from audit.core.forms import form_values, saving
+from audit.core.registry import registry
 from audit.extensions import db
 from audit.models import utcnow
 from audit.trail.services import entries_for
@@ -58,9 +59,6 @@ class Resource:
     #: A template extending ``crud/detail.html`` (block ``extra``) and its context (obj, user).
     detail_template: str = "crud/detail.html"
     detail_context: Callable[[Any, Any], dict] | None = None
-    #: Sections other features add to the detail page: (obj, user) -> dict(title, template,
-    #: context) or None, like the audit page's sections. Registered by the feature's init_app.
-    sections: list[Callable[[Any, Any], dict | None]] = field(default_factory=list)
 
 
 def register(bp: Blueprint, res: Resource) -> None:
@@ -85,7 +83,9 @@ def register(bp: Blueprint, res: Resource) -> None:
         obj = db.session.get(res.model, obj_id) or abort(404)
         details = res.details(obj) if res.details else []
         extra = res.detail_context(obj, current_user) if res.detail_context else {}
-        sections = [s for s in (section(obj, current_user) for section in res.sections) if s]
+        # Other features' sections for this page (registry: "<blueprint>.<resource>").
+        added = registry().detail_sections.get(f"{bp.name}.{res.name}", [])
+        sections = [s for s in (section(obj, current_user) for section in added) if s]
         return render_template(
             res.detail_template, res=res, obj=obj, details=details, trail=entries_for(obj),
             sections=sections, **extra,

@@ -1,47 +1,33 @@
 """Top management's side: quality objectives, process indicators, customer feedback, risks and
 opportunities, context changes, and management reviews whose outputs are tracked to closure.
 
-``init_app`` is the feature's only registration point (blueprints, navigation, home panels,
-sections on the unit and audit pages, the reminder job, notification kinds); ``create_app``
-calls it. Until the shared registry exists it appends to the existing lists, once.
+``init_app`` is the feature's only registration point: blueprints, navigation, home panels,
+the indicators section on the unit and audit pages, the reminder job and notification kinds.
 """
 
 from __future__ import annotations
 
 from flask import Flask
 
-
-def _append_once(items: list, item) -> None:
-    if item not in items:
-        items.append(item)
+from audit.auth.permissions import Permission
+from audit.core.registry import registry
 
 
 def init_app(app: Flask) -> None:
     """Register everything this feature adds to the application."""
-    from audit.audits import AUDIT_PAGE_SECTIONS
-    from audit.auth.permissions import Permission
-    from audit.core.templating import NAVIGATION
-    from audit.home.views import HOME_PANELS
+    # Own views only, and only here: nothing imports views at import time.
     from audit.management import panels, review_views, reviews, views
-    from audit.notifications.services import KINDS
-    from audit.organisation.views import UNITS
-    from audit.scheduling.jobs import JOBS, Job
+    from audit.scheduling.jobs import sweep
 
     app.register_blueprint(views.bp)
     app.register_blueprint(review_views.bp)
-    _append_once(NAVIGATION, ("management.index", "Management", Permission.VIEW_ORGANISATION))
-    _append_once(HOME_PANELS, panels.management_panel)
-    _append_once(HOME_PANELS, panels.my_review_actions_panel)
-    _append_once(UNITS.sections, views.unit_indicators_section)
-    _append_once(AUDIT_PAGE_SECTIONS, views.audit_indicators_section)
-    if not any(job.id == "management_review_reminders" for job in JOBS):
-        JOBS.append(Job("management_review_reminders", review_reminders, 3600))
-    KINDS.update(reviews.KINDS)
-
-
-def review_reminders(app: Flask, now) -> dict:
-    """Scheduler job: remind of coming reviews and due review actions."""
-    from audit.management.reviews import send_review_reminders
-    from audit.scheduling.jobs import _run
-
-    return _run(app, now, send_review_reminders)
+    reg = registry(app)
+    reg.add_navigation("management.index", "Management", Permission.VIEW_ORGANISATION)
+    reg.add_home_panel(panels.management_panel)
+    reg.add_home_panel(panels.my_review_actions_panel)
+    reg.add_detail_section("organisation.unit", views.unit_indicators_section)
+    reg.add_audit_section("indicators", views.audit_indicators_section)
+    reg.add_notification_kinds(reviews.KINDS)
+    reg.add_job("management_review_reminders", sweep(
+        reviews.send_review_reminders,
+        doc="Reminders before management reviews and before review actions fall due."), 3600)
