@@ -166,3 +166,19 @@ def test_list_pages_keep_a_constant_query_count(app, make, now, login, count_que
     with count_queries() as many:
         assert client.get(path).status_code == 200
     assert many.count == few.count, "\n".join(s[:150] for s in many.statements) + "\n---\n" + "\n".join(s[:150] for s in few.statements)
+
+
+def test_indicators_show_on_the_unit_page_and_the_audit_page(app, make, now, login):
+    """A unit's indicators and latest results appear on its page and on the page of an audit of it."""
+    coordinator = make.user(roles=(Role.COORDINATOR,))
+    unit = make.unit(owner=coordinator)
+    indicator = registers.create_indicator({"unit_id": unit.id, "name": "Picking accuracy", "target": "99.5",
+                                            "target_unit": "%", "direction": "higher"}, actor=coordinator, now=now)
+    registers.record_indicator_result(indicator, {"period_end": dt.date(2026, 2, 28), "value": "99.7"},
+                                      actor=coordinator, now=now)
+    audit = make.audit(site=unit.site)
+    audit.units = [unit]
+    client = login(coordinator)
+    for path in (f"/organisation/units/{unit.id}", f"/audits/{audit.id}"):
+        page = client.get(path).text
+        assert "<h2>Process indicators</h2>" in page and "Picking accuracy" in page and "99.7" in page
