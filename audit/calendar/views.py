@@ -26,6 +26,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from audit.audits.access import can_read_audit
 from audit.auth.permissions import Permission, public, requires
 from audit.calendar import feeds, ical, services
 from audit.calendar.forms import ConfirmForm, TokenForm
@@ -121,8 +122,8 @@ def _not_modified(etag: str, last_modified) -> bool:
 def audit_download(audit_id: int):
     """One audit and its agenda sessions as an .ics file (the same serialiser as the feeds)."""
     audit = db.session.get(Audit, audit_id)
-    if audit is None:
-        abort(404)
+    if audit is None or not can_read_audit(audit, current_user):
+        abort(404)  # the same rule as the audit's page and plan
     body = feeds.audit_ics(audit)
     filename = re.sub(r"[^A-Za-z0-9._-]+", "-", audit.reference) + ".ics"
     return Response(body, content_type=CONTENT_TYPE,
