@@ -85,6 +85,10 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     for module_name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(module_name).bp)
 
+    from audit.conduct import offline
+
+    offline.init_app(app)  # the service worker's cache version, hashed once from the assets
+
     from audit.cli import register_cli
     from audit.core import errors, templating
 
