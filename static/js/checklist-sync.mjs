@@ -217,7 +217,9 @@ export class Syncer {
       await this.conflict(item, json.current);
       return true;
     }
-    if (status === 401) {
+    // A lost session shows as 401, or as a 400 about the CSRF token when the session cookie (and
+    // the token's secret in it) is gone: both keep the queue and need a login, not a refusal.
+    if (status === 401 || (status === 400 && /csrf/i.test(`${kind} ${errorMessage(json, status)}`))) {
       this.problem = "Log in again to save (changes are kept on this tablet)";
       this.needsLogin = true;
       return false;

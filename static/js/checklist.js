@@ -248,7 +248,25 @@ function init(root) {
 
   async function flush() {
     await syncer.flush();
+    // The session may be fine and only this page's CSRF token stale: fetch a fresh one first.
+    if (syncer.needsLogin && await renewToken()) await syncer.flush();
     await updateSync();
+  }
+
+  /** A fresh CSRF token from this page, if the session is still signed in as the same person. */
+  async function renewToken() {
+    try {
+      const response = await fetch(location.pathname, { credentials: "same-origin" });
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      const meta = page.querySelector('meta[name="csrf-token"]');
+      const other = page.getElementById("checklist");
+      if (!response.ok || !meta || !other || Number(other.dataset.user) !== userId) return false;
+      csrf = meta.content;
+      syncer.needsLogin = false;
+      return true;
+    } catch (e) {
+      return false;
+    }
   }
 
   async function updateSync() {
@@ -297,7 +315,8 @@ function init(root) {
       const response = await fetch(`${loginUrl}?next=${next}`, { method: "POST", body: form, credentials: "same-origin" });
       const landed = new DOMParser().parseFromString(await response.text(), "text/html");
       const meta = landed.querySelector('meta[name="csrf-token"]');
-      if (!response.ok || !landed.getElementById("checklist") || !meta) {
+      const again = landed.getElementById("checklist");
+      if (!response.ok || !again || !meta || Number(again.dataset.user) !== userId) {
         const flash = landed.querySelector(".flash, .flashes, [role=alert]");
         message.textContent = flash ? flash.textContent.trim() : "Not logged in: check the password";
         return;

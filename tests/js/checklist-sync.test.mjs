@@ -271,6 +271,16 @@ test("re-login: a 401 keeps the queue and asks for a login; afterwards the same 
   assert.equal(store.rows.size, 0);
 });
 
+test("re-login: a 400 about the CSRF token (session cookie gone) keeps the queue and asks for a login", async () => {
+  const server = scriptedServer({ status: 400, json: { error: "Bad Request", message: "The CSRF session token is missing." } });
+  const { syncer, store } = makeSyncer({ server });
+  await syncer.queueAnswer(11, { verdict: "ofi" }, EMPTY);
+  await syncer.flush();
+  assert.equal(store.rows.size, 1);
+  assert.equal((await syncer.mine())[0].state, "pending");
+  assert.equal(syncer.needsLogin, true);
+});
+
 test("another person's queued changes on a shared tablet are never sent, only counted", async () => {
   const store = memoryStore();
   const arne = makeSyncer({ store, server: scriptedServer("offline"), userId: 3 });
