@@ -82,10 +82,6 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     registry.init_app(app)
     registry.install(app, FEATURES)
 
-    from audit.conduct import offline
-
-    offline.init_app(app)  # the service worker's cache version, hashed once from the assets
-
     from audit.cli import register_cli
     from audit.core import errors, templating
 

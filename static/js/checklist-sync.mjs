@@ -112,6 +112,9 @@ export class Syncer {
   constructor({ store, send, auditId, userId, newId, listener = () => {}, now = () => new Date() }) {
     Object.assign(this, { store, send, auditId, userId, newId, listener, now });
     this.flushing = false;
+    this.running = null;   // the sender under way, if any
+    this.again = false;    // a flush was asked for while sending
+    this.needsLogin = false;
     this.inflight = null;
     this.problem = null;   // why sending stopped (login, another person, server): shown in the pill
     this.offline = false;  // the last attempt could not reach the server
@@ -173,34 +176,54 @@ export class Syncer {
     return entry;
   }
 
-  /** Send every pending entry in order until the queue is empty or sending must stop. */
-  async flush() {
-    if (this.flushing) return;
+  /**
+   * Send every pending entry in order until the queue is empty or sending must stop. A call
+   * while sending is under way does not start a second sender: it makes the running one go
+   * round once more (it may carry news, e.g. a fresh login) and resolves when that one ends.
+   */
+  flush() {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
     this.flushing = true;
-    this.problem = null;
-    const merges = new Map();
-    try {
-      for (;;) {
-        const item = (await this.mine()).find(isPending);
-        if (!item) break;
-        this.inflight = item.seq;
-        let response;
-        try {
-          response = await this.send(item);
-        } catch (e) {
-          this.offline = true;
-          break; // unreachable: keep the order, try again when the connection returns
-        } finally {
-          this.inflight = null;
-        }
-        this.offline = false;
-        const count = (merges.get(item.seq) || 0) + 1;
-        merges.set(item.seq, count);
-        if (count > 5) { this.problem = "The answer keeps changing on the server; retrying"; break; }
-        if (!(await this.handle(item, response.status, response.json || {}))) break;
+    this.running = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.sendAll();
+        } while (this.again);
+      } finally {
+        this.flushing = false;
+        this.running = null;
       }
-    } finally {
-      this.flushing = false;
+    })();
+    return this.running;
+  }
+
+  async sendAll() {
+    // Each round re-learns why sending stops: the pill and the login box show the latest truth.
+    this.problem = null;
+    this.needsLogin = false;
+    const merges = new Map();
+    for (;;) {
+      const item = (await this.mine()).find(isPending);
+      if (!item) break;
+      this.inflight = item.seq;
+      let response;
+      try {
+        response = await this.send(item);
+      } catch (e) {
+        this.offline = true;
+        break; // unreachable: keep the order, try again when the connection returns
+      } finally {
+        this.inflight = null;
+      }
+      this.offline = false;
+      const count = (merges.get(item.seq) || 0) + 1;
+      merges.set(item.seq, count);
+      if (count > 5) { this.problem = "The answer keeps changing on the server; retrying"; break; }
+      if (!(await this.handle(item, response.status, response.json || {}))) break;
     }
   }
 
@@ -243,7 +266,6 @@ export class Syncer {
 
   /** Later entries of a question were made on top of the accepted one: move their base. */
   async rebase(question, answer) {
-    this.needsLogin = false;
     for (const later of await this.mine()) {
       if (later.kind === "answer" && later.question === question && isPending(later)) {
         later.base_version = answer.version;

@@ -263,8 +263,7 @@ test("re-login: a 401 keeps the queue and asks for a login; afterwards the same 
   const pill = await syncer.summary(true);
   assert.equal(pill.kind, "error");
   assert.match(pill.text, /Log in again/);
-  syncer.needsLogin = false;  // the page logged in again in place
-  await syncer.flush();
+  await syncer.flush();  // the page logged in again in place
   assert.equal(server.sent.length, 2);
   assert.equal(server.sent[1].id, server.sent[0].id);  // the same mutation: exactly once
   assert.equal(server.sent[1].user, 3);
@@ -279,6 +278,33 @@ test("re-login: a 400 about the CSRF token (session cookie gone) keeps the queue
   assert.equal(store.rows.size, 1);
   assert.equal((await syncer.mine())[0].state, "pending");
   assert.equal(syncer.needsLogin, true);
+});
+
+test("a flush asked for while sending makes the sender go round again, never a second sender", async () => {
+  let syncer;
+  let inFlight = 0;
+  let most = 0;
+  const reply = async (item) => {
+    most = Math.max(most, ++inFlight);
+    await new Promise((r) => setTimeout(r, 5));
+    inFlight -= 1;
+    return ok(answer(item.question, 1, item.body));
+  };
+  const server = scriptedServer(
+    async (item) => {
+      // Sending stopped for a login: a re-login asks for a flush while this one is still busy.
+      syncer.flush();
+      await syncer.queueAnswer(12, { verdict: "ofi" }, EMPTY);
+      return { status: 401, json: {} };
+    },
+    reply, reply);
+  ({ syncer } = makeSyncer({ server }));
+  await syncer.queueAnswer(11, { verdict: "conforming" }, EMPTY);
+  await syncer.flush();
+  assert.deepEqual(server.sent.map((s) => s.question), [11, 11, 12]);
+  assert.equal(most, 1);
+  assert.equal(syncer.needsLogin, false);
+  assert.equal((await syncer.summary(true)).text, "All changes saved");
 });
 
 test("another person's queued changes on a shared tablet are never sent, only counted", async () => {
