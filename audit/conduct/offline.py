@@ -24,6 +24,7 @@ PRECACHE_STATIC = (
     "js/checklist.js",
     "js/checklist-sync.mjs",
     "js/offline-queue.js",
+    "js/relogin.js",
 )
 
 #: The worker's own template: a change to its code is a new version too.

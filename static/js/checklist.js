@@ -1,8 +1,9 @@
 // The tablet checklist page: wires the queue logic (checklist-sync.mjs, no DOM) and the
 // IndexedDB queue (offline-queue.js) to the page — one-tap answers, notes, photos, conditional
-// questions, progress, conflicts, refusals, and logging in again without leaving the page.
+// questions, progress, conflicts and refusals; relogin.js renews a lost session in place.
 import * as queue from "./offline-queue.js";
 import { Syncer } from "./checklist-sync.mjs";
+import { loginBox, renewToken } from "./relogin.js";
 
 const root = document.getElementById("checklist");
 if (root) init(root);
@@ -249,86 +250,23 @@ function init(root) {
   async function flush() {
     await syncer.flush();
     // The session may be fine and only this page's CSRF token stale: fetch a fresh one first.
-    if (syncer.needsLogin && await renewToken()) await syncer.flush();
+    if (syncer.needsLogin) {
+      const fresh = await renewToken(userId);
+      if (fresh) { csrf = fresh; await syncer.flush(); }
+    }
     await updateSync();
   }
 
-  /** A fresh CSRF token from this page, if the session is still signed in as the same person. */
-  async function renewToken() {
-    try {
-      const response = await fetch(location.pathname, { credentials: "same-origin" });
-      const page = new DOMParser().parseFromString(await response.text(), "text/html");
-      const meta = page.querySelector('meta[name="csrf-token"]');
-      const other = page.getElementById("checklist");
-      if (!response.ok || !meta || !other || Number(other.dataset.user) !== userId) return false;
-      csrf = meta.content;
-      syncer.needsLogin = false;
-      return true;
-    } catch (e) {
-      return false;
-    }
-  }
+  // Logging in again in place: the queue stays, and is sent only under the same person.
+  const relogin = loginBox(syncEl, {
+    loginUrl: root.dataset.login, email: root.dataset.userEmail || "", userId,
+    onToken: (fresh) => { csrf = fresh; return flush(); },  // a new session has a new CSRF secret
+  });
 
   async function updateSync() {
     const { text, kind } = await syncer.summary(navigator.onLine);
     if (canAnswer && syncEl) { syncEl.textContent = text; syncEl.dataset.sync = kind; }
-    showLogin(syncer.needsLogin && navigator.onLine);
-  }
-
-  // --- logging in again in place: the queue stays, and is sent only under the same person ------
-  let loginBox = null;
-  function showLogin(needed) {
-    if (!needed) { if (loginBox) loginBox.hidden = true; return; }
-    if (!loginBox) {
-      loginBox = document.createElement("form");
-      loginBox.className = "relogin";
-      loginBox.dataset.relogin = "";
-      const email = document.createElement("input");
-      email.type = "email"; email.name = "email"; email.readOnly = true;
-      email.value = root.dataset.userEmail || ""; email.setAttribute("aria-label", "E-mail");
-      const password = document.createElement("input");
-      password.type = "password"; password.name = "password"; password.required = true;
-      password.autocomplete = "current-password"; password.setAttribute("aria-label", "Password");
-      password.placeholder = "Password";
-      const go = document.createElement("button");
-      go.type = "submit"; go.className = "button primary"; go.textContent = "Log in again";
-      const message = document.createElement("span");
-      message.dataset.reloginMessage = "";
-      loginBox.append(email, password, go, message);
-      loginBox.addEventListener("submit", (event) => { event.preventDefault(); relogin(password.value, message); });
-      syncEl.after(loginBox);
-    }
-    loginBox.hidden = false;
-  }
-
-  async function relogin(password, message) {
-    message.textContent = "Logging in…";
-    try {
-      const loginUrl = root.dataset.login;
-      const page = new DOMParser().parseFromString(await (await fetch(loginUrl, { credentials: "same-origin" })).text(), "text/html");
-      const token = page.querySelector('input[name="csrf_token"]');
-      const form = new FormData();
-      form.append("email", root.dataset.userEmail || "");
-      form.append("password", password);
-      if (token) form.append("csrf_token", token.value);
-      const next = encodeURIComponent(location.pathname);
-      const response = await fetch(`${loginUrl}?next=${next}`, { method: "POST", body: form, credentials: "same-origin" });
-      const landed = new DOMParser().parseFromString(await response.text(), "text/html");
-      const meta = landed.querySelector('meta[name="csrf-token"]');
-      const again = landed.getElementById("checklist");
-      if (!response.ok || !again || !meta || Number(again.dataset.user) !== userId) {
-        const flash = landed.querySelector(".flash, .flashes, [role=alert]");
-        message.textContent = flash ? flash.textContent.trim() : "Not logged in: check the password";
-        return;
-      }
-      csrf = meta.content;  // the new session has a new CSRF secret
-      message.textContent = "";
-      syncer.needsLogin = false;
-      loginBox.querySelector('[name="password"]').value = "";
-      await flush();
-    } catch (e) {
-      message.textContent = "Could not reach the server";
-    }
+    if (canAnswer) relogin.show(syncer.needsLogin && navigator.onLine);
   }
 
   // --- other auditors' answers: pulled now and then so tablets see each other's work ------------

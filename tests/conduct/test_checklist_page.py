@@ -130,7 +130,7 @@ def test_checklist_first_load_is_small(login, setup, make, now):
     assert len(html) < 40_000, len(html)
     scripts = 0
     for path in ("/static/js/checklist.js", "/static/js/checklist-sync.mjs", "/static/js/offline-queue.js",
-                 "/static/js/app.js"):
+                 "/static/js/relogin.js", "/static/js/app.js"):
         with client.get(path) as r:
             scripts += len(r.data)
     assert scripts < 40_000, scripts
