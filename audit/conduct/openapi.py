@@ -72,8 +72,11 @@ def openapi_document() -> dict:
                         "The body replaces the answer (verdict or value, and note). `base_version` is "
                         "the version the client last saw (0 = unanswered). If the server's version "
                         "differs and the content differs too, nothing is saved and 409 returns the "
-                        "server's answer under `current`; the client shows both and the user "
-                        "resolves by saving again with the current version as base. A "
+                        "server's answer under `current`. The tablet then merges field by field "
+                        "(verdict/value and note) against the answer it started from: fields only "
+                        "one side changed are combined and saved again with `current.version` as "
+                        "base (so nothing the user did not change is overwritten); only a field "
+                        "both changed is shown to the user to resolve. A "
                         "`mutation_id` already applied returns the original result with "
                         "`replayed: true` and changes nothing."
                     ),

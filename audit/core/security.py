@@ -21,7 +21,10 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"
-    login_manager.session_protection = "strong"
+    # "basic", not "strong": a tablet moving between Wi-Fi and mobile data changes its client
+    # address, and "strong" then drops the session for good (saves answer 401, issue 15). The
+    # signed session cookie still authenticates; "basic" only marks such a session not fresh.
+    login_manager.session_protection = "basic"
 
     @login_manager.user_loader
     def _load_user(user_id: str):

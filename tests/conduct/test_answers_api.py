@@ -260,3 +260,18 @@ def test_change_queued_by_another_person_is_refused_and_kept(login, setup, clien
     other = setup.questions["S1Q2"]
     r = client.put(f"/api/audits/{setup.audit.id}/answers/{other.id}", json={"verdict": "conforming", "base_version": 0})
     assert r.status_code == 200 and _count_answers(setup) == 2
+
+
+def test_session_survives_a_change_of_client_address(login, setup):
+    """A tablet that moves to another network (new client address) stays signed in and saves."""
+    from flask import g
+
+    client = login(setup.auditor)
+    q = setup.questions["S1Q1"]
+    for attempt, address in enumerate(("10.20.30.40", "192.0.2.7")):
+        # The test app context outlives requests: forget the user it cached, as a new request would.
+        g.pop("_login_user", None)
+        r = client.put(f"/api/audits/{setup.audit.id}/answers/{q.id}",
+                       json={"verdict": ("conforming", "ofi")[attempt], "base_version": attempt},
+                       environ_base={"REMOTE_ADDR": address})
+        assert r.status_code == 200, r.json
