@@ -2,7 +2,7 @@
 // Static assets: served from the cache, refreshed in the background.
 // Checklist pages and evidence thumbnails: network first, the cached copy when offline.
 // The JSON API is never cached: the page's own queue (IndexedDB) handles offline writes.
-const VERSION = "v2";  // bump when cached assets change meaning (v2: queued changes carry their author)
+const VERSION = "v3";  // bump when cached assets change meaning (v3: API errors are problem details)
 const STATIC_CACHE = "audit-static-" + VERSION;
 const PAGE_CACHE = "audit-pages-v1";
 const PRECACHE = [

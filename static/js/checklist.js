@@ -216,7 +216,7 @@ function init(root) {
       if (art) showConflict(art, json.current);
       return true;
     }
-    if (response.status === 403 && json.error === "other_author") {
+    if (response.status === 403 && json.code === "other_author") {
       // Someone else signed in on this tablet meanwhile: keep the change for its author.
       problem = "Signed in as someone else: these changes wait for their author";
       return false;
@@ -231,8 +231,8 @@ function init(root) {
     }
     // Refused for good (invalid, forbidden, frozen): tell the user, drop it from the queue.
     await queue.remove(item.seq);
-    if (art) setStatus(art, json.message || `Not saved (${response.status})`, "error");
-    problem = json.message || "A change was refused";
+    if (art) setStatus(art, json.detail || `Not saved (${response.status})`, "error");
+    problem = json.detail || "A change was refused";
     return true;
   }
 
