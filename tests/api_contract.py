@@ -86,6 +86,24 @@ class ApiContract:
                 raise ContractViolation(f"{where}: Allow {sorted(allowed)} lacks {sorted(documented - allowed)}")
         self.checked += 1
 
+    def watch(self, app) -> list[str]:
+        """Check every ``/api/`` response ``app`` sends, for servers the test client does not
+        drive (a live server a browser talks to). Returns the list violations are added to."""
+        from flask import request
+
+        violations: list[str] = []
+
+        @app.after_request
+        def _check_api_response(response):
+            if request.path.startswith("/api/"):
+                try:
+                    self.check(request._get_current_object(), response)
+                except ContractViolation as exc:
+                    violations.append(str(exc))
+            return response
+
+        return violations
+
     def _check_component(self, where: str, response, status: int, name: str) -> None:
         if response.status_code != status:
             raise ContractViolation(f"{where}: undocumented operation answered other than {status}")
