@@ -8,11 +8,12 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from audit.audits import AUDIT_PAGE_SECTIONS, forms, services
+from audit.audits import forms, services
 from audit.audits.queries import audit_list_query, read_filters
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
 from audit.core.forms import saving
+from audit.core.registry import registry
 from audit.extensions import db
 from audit.models import (
     Audit,
@@ -127,7 +128,7 @@ def detail(audit_id: int, team_form=None, status_form=None, reschedule_form=None
     """One audit: scope, team, status, the sections other features add, and the trail."""
     audit = _load_audit(audit_id)
     sections = []
-    for section in AUDIT_PAGE_SECTIONS:
+    for section in registry().ordered_audit_sections():
         result = section(audit, current_user)
         if result:
             # Rendered here so a section's context keys are plain variables in its template.

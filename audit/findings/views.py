@@ -481,8 +481,3 @@ def grade_pill(grade: Grade) -> str:
 @bp.app_template_filter("grade_class")
 def _grade_class(grade: Grade) -> str:
     return grade_pill(grade)
-
-
-from audit.findings import panels  # noqa: E402  (registers the home panel and audit section)
-
-panels.register()
