@@ -161,8 +161,9 @@ class LiveServer:
 
 
 @pytest.fixture
-def live(db_url, tmp_path, app):
+def live(db_url, tmp_path, app, api_contract):
     """A second app instance on the same database (CSRF on, as in production), served live.
+    Every /api/ response it sends the browser is checked against the OpenAPI document.
 
     The test thread only reads while the server writes: a deferred BEGIN keeps SQLite's write
     lock free for the server (outside requests every transaction otherwise declares writing).
@@ -173,10 +174,12 @@ def live(db_url, tmp_path, app):
     live_app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": db_url,
                                       "STORAGE_PATH": app.config["STORAGE_PATH"],
                                       "WTF_CSRF_ENABLED": True})
+    violations = api_contract.watch(live_app)
     server = LiveServer(live_app)
     server.start()
     try:
         yield server
+        assert not violations, violations
     finally:
         if server.server is not None:
             server.stop()
