@@ -44,11 +44,19 @@ def check_new_password(password: str, *, user_inputs: Iterable[str] = ()) -> Non
         raise DomainError(
             f"Passwords can have at most {MAX_PASSWORD_LENGTH} characters.", field="password"
         )
+    inputs = [value for value in user_inputs if value]
+    squeezed = _alnum(password)
+    for value in inputs:
+        # The whole user name or e-mail name in the password is the first thing a guesser tries
+        # (NIST's "context-specific words"); zxcvbn alone lets it pass when the rest is long.
+        for token in (_alnum(value.split("@")[0]), _alnum(value)):
+            if len(token) >= 4 and token in squeezed:
+                raise DomainError("A password must not contain your name or e-mail address.",
+                                  field="password")
     words = []
-    for value in user_inputs:
-        if value:
-            words.append(value)
-            words.extend(part for part in value.replace("@", " ").replace(".", " ").split() if part)
+    for value in inputs:
+        words.append(value)
+        words.extend(part for part in value.replace("@", " ").replace(".", " ").split() if part)
     result = zxcvbn(password[:_SCORED_PREFIX], user_inputs=words)
     if result["score"] < MIN_SCORE:
         reason = (result.get("feedback") or {}).get("warning") or ""
@@ -58,3 +66,7 @@ def check_new_password(password: str, *, user_inputs: Iterable[str] = ()) -> Non
             + ". Choose a longer phrase of unrelated words.",
             field="password",
         )
+
+
+def _alnum(text: str) -> str:
+    return "".join(c for c in text.casefold() if c.isalnum())
