@@ -22,8 +22,9 @@ MAX_PASSWORD_LENGTH = 200
 #: zxcvbn scores 0-4; 3 means "safely unguessable: moderate protection from offline attacks"
 #: (about 10^8 guesses or more), the lowest score that no common password reaches.
 MIN_SCORE = 3
-# zxcvbn's matching grows faster than linearly with length; the first 100 characters decide.
-_SCORED_PREFIX = 100
+# zxcvbn's matching grows faster than linearly with length, and zxcvbn 4.5 raises ValueError
+# beyond 72 characters (its default max_length): the first 72 characters are what is scored.
+_SCORED_PREFIX = 72
 
 POLICY_HINT = (
     f"At least {MIN_PASSWORD_LENGTH} characters; a few unrelated words make a good password. "

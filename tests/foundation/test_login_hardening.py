@@ -9,6 +9,8 @@ import time
 
 import pytest
 from flask import g
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from werkzeug.security import generate_password_hash
 
 from audit.auth.passwords import MIN_PASSWORD_LENGTH, check_new_password
@@ -205,6 +207,26 @@ def test_the_persons_own_name_and_email_do_not_make_a_password():
 def test_no_composition_rules(password):
     """Length and unguessability decide; no digit, capital or symbol is demanded."""
     check_new_password(password)
+
+
+def test_long_passwords_are_scored_on_their_first_72_characters():
+    """zxcvbn refuses inputs over 72 characters; a long passphrase is scored, not a crash."""
+    check_new_password("quiet lantern harbour " * 9)  # 198 characters
+    with pytest.raises(DomainError, match="too common"):
+        check_new_password("a" * 150 + "quiet lantern harbour")
+    with pytest.raises(DomainError, match="at most 200"):
+        check_new_password("quiet lantern harbour " * 10)
+
+
+@settings(max_examples=200, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(password=st.text(max_size=220), name=st.text(max_size=60))
+def test_any_text_is_judged_never_crashes(password, name):
+    """Whatever is typed, the policy accepts it or says why: it never raises anything else."""
+    try:
+        check_new_password(password, user_inputs=(name, f"{name}@example.com"))
+    except DomainError as exc:
+        assert exc.field == "password" and exc.message
 
 
 def test_demo_and_test_passwords_pass_the_policy(make):
