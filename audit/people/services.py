@@ -91,8 +91,9 @@ def create_user(data: dict, *, actor, now: dt.datetime) -> User:
 def update_user(user: User, data: dict, *, actor, now: dt.datetime) -> User:
     """Update an account; a non-empty password replaces the old one.
 
-    A new password, deactivation or a removed role ends every session the person has open,
-    so what was taken away takes effect now rather than when their cookie expires.
+    A new password, deactivation, a removed role or a supplier contact moved to another company
+    ends every session the person has open, so what was taken away takes effect now rather
+    than when their cookie expires.
     """
     values, roles = _user_values(data, user)
     if actor is not None and actor.id == user.id and Role.ADMIN in user.roles and Role.ADMIN not in roles:
@@ -102,6 +103,7 @@ def update_user(user: User, data: dict, *, actor, now: dt.datetime) -> User:
         if data.get("password") else None
     )
     removed_roles = user.roles - roles
+    old_supplier_id = user.supplier_id
     changes = apply_changes(user, values)
     changes.update(_set_roles(user, roles))
     if password_hash is not None:
@@ -117,6 +119,7 @@ def update_user(user: User, data: dict, *, actor, now: dt.datetime) -> User:
             ("deactivated", "is_active" in changes and not user.is_active),
             ("roles removed: " + ", ".join(sorted(r.value for r in removed_roles)),
              bool(removed_roles)),
+            ("supplier company changed", "supplier" in changes and old_supplier_id is not None),
         ) if applies
     ]
     if reasons:

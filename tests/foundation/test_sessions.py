@@ -116,6 +116,20 @@ def test_admin_changes_that_take_something_away_end_sessions(app, make, now, cha
     assert entry.actor_id == admin.id
 
 
+def test_moving_a_supplier_contact_to_another_company_ends_sessions(app, make, now):
+    """A supplier contact moved to another company must not keep seeing the first one."""
+    admin = make.user(roles=(Role.ADMIN,))
+    first, second = make.supplier(), make.supplier()
+    contact = make.user(roles=(Role.SUPPLIER,), supplier=first)
+    db.session.commit()
+    browser = _logged_in_client(app, contact, make.PASSWORD)
+    data = _user_form(contact, supplier_id=second.id)
+    update_user(contact, data, actor=admin, now=now)
+    db.session.commit()
+    assert contact.supplier_id == second.id
+    assert not _is_logged_in(browser)
+
+
 def test_admin_edit_that_takes_nothing_away_keeps_sessions(app, make, now):
     """A new job title or an added role leaves the person logged in."""
     admin = make.user(roles=(Role.ADMIN,))
