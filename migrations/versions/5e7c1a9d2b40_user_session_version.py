@@ -1,7 +1,7 @@
 """users.session_version: server-side revocation of session cookies
 
 Revision ID: 5e7c1a9d2b40
-Revises: 0f1b3c6076e9
+Revises: 572cfae4ca33
 Create Date: 2026-11-30 20:20:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5e7c1a9d2b40'
-down_revision = '0f1b3c6076e9'
+down_revision = '572cfae4ca33'
 branch_labels = None
 depends_on = None
 
