@@ -7,6 +7,7 @@ from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from audit.auth.permissions import Permission, permissions_for, public
+from audit.core.problems import problem
 from audit.extensions import db, login_manager
 
 CONTENT_SECURITY_POLICY = (
@@ -58,9 +59,9 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"
-    # Not "strong": that ends a session whenever the client address changes, which logs out
-    # tablets moving between Wi-Fi and mobile data and everyone behind a rotating NAT, without
-    # stopping a thief on the same network. Revocation comes from the server-side
+    # "basic", not "strong": a tablet moving between Wi-Fi and mobile data changes its client
+    # address, and "strong" then drops the session for good (saves answer 401, issue 15),
+    # without stopping a thief on the same network. Revocation comes from the server-side
     # session_version instead (load_session_user); "basic" only marks such sessions not fresh.
     login_manager.session_protection = "basic"
     login_manager.user_loader(load_session_user)
@@ -75,7 +76,7 @@ def init_app(app: Flask) -> None:
             return None
         if not current_user.is_authenticated:
             if request.path.startswith("/api/"):
-                return {"error": "Unauthorized", "message": "Log in first."}, 401
+                return problem("unauthorized", "Log in first: this API uses the session of a logged-in user.")
             return login_manager.unauthorized()
         # Default deny for supplier contacts: a view that declares no capability is internal.
         if not hasattr(view, "required_permissions") and (

@@ -71,7 +71,8 @@ def test_cookie_replayed_after_logout_gets_the_login_page(app, client, make, log
     assert _call(replay, "GET", "/login").status_code == 200  # the login form, not a redirect home
     api = _call(replay, "GET", API_PATH)
     assert api.status_code == 401
-    assert api.is_json and set(api.get_json()) == {"error", "message"}
+    assert api.mimetype == "application/problem+json"
+    assert api.get_json()["code"] == "unauthorized" and api.get_json()["status"] == 401
 
 
 def test_logout_ends_the_users_sessions_everywhere(app, client, make, login):
