@@ -1,7 +1,7 @@
 """indexes on foreign keys used in filters (calendar feeds, team and agenda loads)
 
 Revision ID: 3c9e1f07a2b4
-Revises: 0f1b3c6076e9
+Revises: 572cfae4ca33
 Create Date: 2026-12-01 10:00:00.000000
 
 EXPLAIN showed full scans for the feed queries (audits by programme/site/supplier/certificate,
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '3c9e1f07a2b4'
-down_revision = '0f1b3c6076e9'
+down_revision = '572cfae4ca33'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """users.session_version: server-side revocation of session cookies
 
 Revision ID: 5e7c1a9d2b40
-Revises: 572cfae4ca33, 3c9e1f07a2b4
+Revises: 3c9e1f07a2b4
 Create Date: 2026-11-30 20:20:00.000000
 
 """
@@ -11,8 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5e7c1a9d2b40'
-# Also the merge point of main's two heads (management and indexes both revise 0f1b3c6076e9).
-down_revision = ('572cfae4ca33', '3c9e1f07a2b4')
+down_revision = '3c9e1f07a2b4'
 branch_labels = None
 depends_on = None
 
