@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from audit.auth.permissions import Permission, permissions_for
-from audit.conduct.services import _advance, can_answer, team_role
+from audit.conduct.access import can_answer, team_role
+from audit.conduct.lifecycle import advance_status
 from audit.core.errors import DomainError, NotAllowed
 from audit.extensions import db
 from audit.models import AgendaSession, Audit, AuditStatus, Clause, SessionKind, TeamRole, User
@@ -174,7 +175,7 @@ def issue_plan(audit: Audit, *, actor, now: dt.datetime) -> list[User]:
         raise DomainError("The plan needs an opening meeting.")
     if not any(s.kind is SessionKind.CLOSING for s in sessions):
         raise DomainError("The plan needs a closing meeting.")
-    _advance(audit, AuditStatus.PLAN_ISSUED, actor=actor, now=now)
+    advance_status(audit, AuditStatus.PLAN_ISSUED, actor=actor, now=now)
     recipients = plan_recipients(audit)
     link = url_for("conduct.plan", audit_id=audit.id, _external=False)
     body = plan_text(audit, sessions)

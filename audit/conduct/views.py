@@ -20,21 +20,22 @@ from flask_login import current_user
 
 from audit import PROJECT_ROOT
 from audit.auth.permissions import Permission, public, requires
-from audit.conduct import agenda, forms, sections, services  # noqa: F401  (sections registers itself)
-from audit.core.errors import DomainError
+from audit.conduct import access, agenda, answers, checklist_read, forms
+from audit.conduct import report as audit_report  # the view functions below include report()
+from audit.core.errors import DomainError, NotAllowed
 from audit.core.forms import saving
 from audit.extensions import db
-from audit.models import Evidence, Grade, utcnow
+from audit.models import Evidence, Grade, TeamRole, Verdict, utcnow
 from audit.storage import StorageError, get_storage
 
 bp = Blueprint("conduct", __name__)
 
 
 def _viewable_audit(audit_id: int):
-    audit = services.load_audit(audit_id)
+    audit = access.load_audit(audit_id)
     if audit is None:
         abort(404)
-    if not services.can_view(audit, current_user):
+    if not access.can_view(audit, current_user):
         abort(403)
     return audit
 
@@ -86,11 +87,11 @@ def manifest():
 def checklist(audit_id: int):
     """The tablet checklist: one-tap verdicts, autosave, evidence, carry-forward."""
     audit = _viewable_audit(audit_id)
-    data = services.build_checklist(audit)
+    data = checklist_read.build_checklist(audit)
     return render_template(
         "conduct/checklist.html", audit=audit, checklist=data,
-        can_answer=services.can_edit_records(audit, current_user),
-        verdicts=list(services.Verdict),
+        can_answer=access.can_edit_records(audit, current_user),
+        verdicts=list(Verdict),
     )
 
 
@@ -100,17 +101,17 @@ def checklist(audit_id: int):
 def raise_finding(audit_id: int, question_id: int):
     """Raise a finding from an answer: audit, clauses, question and evidence pre-filled."""
     audit = _viewable_audit(audit_id)
-    if not services.can_answer(audit, current_user):
+    if not access.can_answer(audit, current_user):
         abort(403)
     try:
-        question = services.get_question(audit, question_id)
+        question = checklist_read.get_question(audit, question_id)
     except DomainError:
         abort(404)
     form = forms.RaiseFindingForm(data=None if request.method == "POST"
-                                  else services.finding_defaults(audit, question))
+                                  else answers.finding_defaults(audit, question))
     if form.validate_on_submit():
         with saving(form) as saved:
-            finding = services.raise_finding_from_answer(
+            finding = answers.raise_finding_from_answer(
                 audit, question, grade=Grade(form.grade.data), statement=form.statement.data,
                 evidence=form.evidence.data, actor=current_user, now=utcnow())
         if saved.ok:
@@ -162,19 +163,19 @@ def evidence_thumbnail(evidence_id: int):
 
 
 def _report_page(audit, form=None, ack_form=None, status=200):
-    contents = services.report_contents(audit)
+    contents = audit_report.report_contents(audit)
     report = contents["report"]
     if form is None:
         form = forms.ReportForm(obj=report)
-    lead = services.team_role(audit, current_user) is services.TeamRole.LEAD
+    lead = access.team_role(audit, current_user) is TeamRole.LEAD
     return render_template(
         "conduct/report.html", **contents, form=form,
         ack_form=ack_form or forms.AcknowledgeForm(), confirm=forms.ConfirmForm(),
-        can_edit=services.can_edit_records(audit, current_user),
-        is_lead=lead and services.can_answer(audit, current_user),
-        can_acknowledge=(services.is_auditee(audit, current_user)
-                         or services.can_answer(audit, current_user)) and report is not None,
-        blockers=services.report_blockers(audit, report, contents["checklist"]),
+        can_edit=access.can_edit_records(audit, current_user),
+        is_lead=lead and access.can_answer(audit, current_user),
+        can_acknowledge=(access.is_auditee(audit, current_user)
+                         or access.can_answer(audit, current_user)) and report is not None,
+        blockers=audit_report.report_blockers(audit, report, contents["checklist"]),
     ), status
 
 
@@ -190,7 +191,7 @@ def report(audit_id: int):
     form = forms.ReportForm()
     if form.validate_on_submit():
         with saving(form, forbidden_aborts=True) as saved:
-            services.save_report(audit, forms.report_values(form), actor=current_user, now=utcnow())
+            audit_report.save_report(audit, forms.report_values(form), actor=current_user, now=utcnow())
         if saved.ok:
             flash("Report saved.", "success")
             return redirect(url_for("conduct.report", audit_id=audit.id))
@@ -211,7 +212,7 @@ def _report_action(audit_id: int, action) -> Response:
     try:
         message = action(audit)
         db.session.commit()
-    except services.NotAllowed:
+    except NotAllowed:
         db.session.rollback()
         abort(403)
     except DomainError as exc:
@@ -227,7 +228,7 @@ def _report_action(audit_id: int, action) -> Response:
 def sign_report(audit_id: int):
     """The lead auditor signs the report."""
     def _sign(audit):
-        services.sign_report(audit, actor=current_user, now=utcnow())
+        audit_report.sign_report(audit, actor=current_user, now=utcnow())
         return "Report signed."
     return _report_action(audit_id, _sign)
 
@@ -237,7 +238,7 @@ def sign_report(audit_id: int):
 def issue_report(audit_id: int):
     """Issue the report: the audit is frozen from now on."""
     def _issue(audit):
-        services.issue_report(audit, actor=current_user, now=utcnow())
+        audit_report.issue_report(audit, actor=current_user, now=utcnow())
         return "Report issued: the audit's records are now frozen."
     return _report_action(audit_id, _issue)
 
@@ -251,9 +252,9 @@ def acknowledge_report(audit_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        services.acknowledge_report(audit, name=form.name.data or "", actor=current_user, now=utcnow())
+        audit_report.acknowledge_report(audit, name=form.name.data or "", actor=current_user, now=utcnow())
         db.session.commit()
-    except services.NotAllowed:
+    except NotAllowed:
         db.session.rollback()
         abort(403)
     except DomainError as exc:
@@ -271,7 +272,7 @@ def report_pdf(audit_id: int):
     from audit.conduct.pdf import render_report_pdf
 
     audit = _viewable_audit(audit_id)
-    pdf = render_report_pdf(services.report_contents(audit))
+    pdf = render_report_pdf(audit_report.report_contents(audit))
     response = current_app.response_class(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{audit.reference}-report.pdf"'
     return response
@@ -375,7 +376,7 @@ def delete_session(audit_id: int, session_id: int):
     try:
         agenda.delete_session(audit, session, actor=current_user, now=utcnow())
         db.session.commit()
-    except services.NotAllowed:
+    except NotAllowed:
         db.session.rollback()
         abort(403)
     flash("Session removed.", "success")
@@ -392,7 +393,7 @@ def issue_plan(audit_id: int):
     try:
         recipients = agenda.issue_plan(audit, actor=current_user, now=utcnow())
         db.session.commit()
-    except services.NotAllowed:
+    except NotAllowed:
         db.session.rollback()
         abort(403)
     except DomainError as exc:
