@@ -62,7 +62,7 @@ def require_answerer(audit: Audit, user) -> None:
 
 def is_frozen(audit: Audit) -> bool:
     """The audit's records no longer change: report issued, or the audit cancelled or postponed."""
-    return audit.report_issued_at is not None or audit.status in (AuditStatus.CANCELLED, AuditStatus.POSTPONED)
+    return audit.report_issued_at is not None or audit.status in AuditStatus.inactive()
 
 
 def can_edit_records(audit: Audit, user) -> bool:
@@ -74,7 +74,7 @@ def require_not_frozen(audit: Audit) -> None:
     """Raise AuditFrozen once the report is issued (or the audit was cancelled or postponed)."""
     if audit.report_issued_at is not None:
         raise AuditFrozen("The report of this audit is issued: its records can no longer change.")
-    if audit.status in (AuditStatus.CANCELLED, AuditStatus.POSTPONED):
+    if audit.status in AuditStatus.inactive():
         raise AuditFrozen(f"This audit is {audit.status.label.lower()}: its checklist cannot change.")
 
 

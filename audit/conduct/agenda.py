@@ -21,9 +21,6 @@ from audit.models import AgendaSession, Audit, AuditStatus, Clause, SessionKind,
 from audit.notifications.services import notify
 from audit.trail.services import apply_changes, record, snapshot
 
-#: Statuses after which the plan counts as issued: later changes bump the calendar SEQUENCE.
-ISSUED_STATUSES = (AuditStatus.PLAN_ISSUED, AuditStatus.IN_PROGRESS, AuditStatus.FIELDWORK_COMPLETE)
-
 
 def can_edit_plan(audit: Audit, user) -> bool:
     """The audit's lead auditor and programme managers edit the plan until the report is issued."""
@@ -125,7 +122,7 @@ def delete_session(audit: Audit, session: AgendaSession, *, actor, now: dt.datet
 
 def _plan_changed(audit: Audit, now: dt.datetime) -> None:
     """After the plan went out, calendars must see the change: bump the audit's revision."""
-    if audit.status in ISSUED_STATUSES:
+    if audit.status in AuditStatus.plan_issued():  # later changes bump the calendar SEQUENCE
         audit.revision = (audit.revision or 0) + 1
         audit.updated_at = now
         db.session.flush()

@@ -137,7 +137,7 @@ def previous_audit_of(audit: Audit) -> Audit | None:
         .join(audit_units, audit_units.c.audit_id == Audit.id)
         .where(audit_units.c.unit_id.in_(unit_ids), Audit.id != audit.id,
                Audit.starts_at < audit.starts_at,
-               Audit.status.not_in([AuditStatus.CANCELLED, AuditStatus.POSTPONED]))
+               Audit.status.not_in(AuditStatus.inactive()))
         .order_by(Audit.starts_at.desc())
         .limit(1)
     )

@@ -34,14 +34,14 @@ def pages_for(total: int, page_size: int) -> int:
 # --- programmes -------------------------------------------------------------------------------
 
 
-def programmes_with_counts() -> tuple[list[Programme], dict[int, dict[str, int]]]:
-    """All programmes, newest period first, and per programme its audit counts by status value."""
+def programmes_with_counts() -> tuple[list[Programme], dict[int, dict[AuditStatus, int]]]:
+    """All programmes, newest period first, and per programme its audit counts by status."""
     programmes = db.session.scalars(select(Programme).order_by(Programme.period_start.desc())).all()
-    counts: dict[int, dict[str, int]] = {}
+    counts: dict[int, dict[AuditStatus, int]] = {}
     for programme_id, status, n in db.session.execute(
             select(Audit.programme_id, Audit.status, func.count(Audit.id))
             .where(Audit.programme_id.is_not(None)).group_by(Audit.programme_id, Audit.status)):
-        counts.setdefault(programme_id, {})[status.value] = n
+        counts.setdefault(programme_id, {})[status] = n
     return list(programmes), counts
 
 

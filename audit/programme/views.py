@@ -166,9 +166,9 @@ def calendar():
         nxt = dt.date(year, month, 28) + dt.timedelta(days=5)
         return render_template("programme/calendar_month.html", weeks=cal.month_grid(year, month, audits),
                                month=dt.date(year, month, 1), prev=prev, nxt=nxt, form=form, args=args,
-                               today=today, status_class=cal.STATUS_CLASS)
+                               today=today, statuses=list(AuditStatus))
     return render_template("programme/calendar_year.html", months=cal.year_grid(year, audits), year=year,
-                           form=form, args=args, today=today, status_class=cal.STATUS_CLASS)
+                           form=form, args=args, today=today, statuses=list(AuditStatus))
 
 
 # --- rules ------------------------------------------------------------------------------------

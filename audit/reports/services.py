@@ -31,8 +31,6 @@ from audit.models import (
     Supplier,
 )
 
-DONE_STATUSES = (AuditStatus.REPORT_ISSUED, AuditStatus.FOLLOW_UP, AuditStatus.CLOSED)
-
 
 @dataclass
 class Pack:
@@ -87,7 +85,7 @@ def build_pack(start: dt.date, end: dt.date, *, today: dt.date) -> Pack:
             per_kind[a.kind][2] += 1
             continue
         per_kind[a.kind][0] += 1
-        if a.status in DONE_STATUSES or a.report_issued_at is not None:
+        if a.status in AuditStatus.reported() or a.report_issued_at is not None:
             per_kind[a.kind][1] += 1
     pack.audits = [(k.label, *v) for k, v in per_kind.items()]
 
