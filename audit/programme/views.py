@@ -16,8 +16,7 @@ from audit.core.errors import DomainError
 from audit.core.forms import saving
 from audit.extensions import db
 from audit.models import AuditStatus, PlannerRun, Programme, ProgrammeStatus, utcnow
-from audit.programme import calendar as cal
-from audit.programme import forms, queries, services
+from audit.programme import calendar_grid, forms, queries, services
 from audit.programme.coverage import coverage_matrix
 from audit.programme.coverage import workload as compute_workload
 from audit.programme.cycle import restoration_deadline, restoration_status
@@ -158,16 +157,16 @@ def calendar():
     month = request.args.get("month", today.month, type=int)
     if not (1 <= month <= 12 and 1900 < year < 2200):
         abort(404)
-    first, last = cal.window(year, month if view == "month" else None)
+    first, last = calendar_grid.window(year, month if view == "month" else None)
     audits = queries.calendar_audits(filters, first, last)
     args = {k: v for k, v in request.args.items() if k not in ("year", "month", "view")}
     if view == "month":
         prev = dt.date(year, month, 1) - dt.timedelta(days=1)
         nxt = dt.date(year, month, 28) + dt.timedelta(days=5)
-        return render_template("programme/calendar_month.html", weeks=cal.month_grid(year, month, audits),
+        return render_template("programme/calendar_month.html", weeks=calendar_grid.month_grid(year, month, audits),
                                month=dt.date(year, month, 1), prev=prev, nxt=nxt, form=form, args=args,
                                today=today, statuses=list(AuditStatus))
-    return render_template("programme/calendar_year.html", months=cal.year_grid(year, audits), year=year,
+    return render_template("programme/calendar_year.html", months=calendar_grid.year_grid(year, audits), year=year,
                            form=form, args=args, today=today, statuses=list(AuditStatus))
 
 
