@@ -266,7 +266,8 @@ def version_coverage(version_id: int):
     rows = coverage.coverage(version, standard, use_equivalents=equivalents)
     return render_template("library/coverage.html", version=version, standards=standards,
                            standard=standard, rows=rows, equivalents=equivalents,
-                           summary=coverage.coverage_summary(rows))
+                           summary=coverage.coverage_summary(rows),
+                           css={s: c for s, (_label, c) in coverage.COVERAGE_STATES.items()})
 
 
 @bp.get("/versions/<int:version_id>/export.<fmt>")

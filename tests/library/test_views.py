@@ -182,7 +182,8 @@ def test_standard_import_page(client, app, coordinator):
 
 
 def test_preview_and_coverage_pages(client, defaults, coordinator, library):
-    """Preview shows answer controls and conditions; coverage lists covered and missed clauses."""
+    """Preview shows answer controls and conditions; coverage lists covered and missed clauses
+    with their pill classes."""
     version = defaults["internal_9001"]
     page = client.get(f"/library/versions/{version.id}/preview").get_data(as_text=True)
     assert 'data-condition-key="dd-applicable"' in page and 'type="date"' in page
@@ -193,6 +194,7 @@ def test_preview_and_coverage_pages(client, defaults, coordinator, library):
     page = client.get(f"/library/versions/{supplier.id}/coverage?standard="
                       f"{library['ISO 9001'].id}").get_data(as_text=True)
     assert "missed" in page and re.search(r"\d+ missed", page)
+    assert '<span class="pill bad">missed</span>' in page and '<span class="pill ok">covered</span>' in page
 
 
 def _measure(client, count_queries, url: str) -> int:

@@ -9,6 +9,13 @@ from audit.extensions import db
 from audit.library.checklists.versions import questions_of
 from audit.models import ChecklistTemplateVersion, Clause, ClauseTopic, Standard
 
+#: Coverage status → (label in the table, pill class); the page's table and summary use both.
+COVERAGE_STATES = {
+    "direct": ("covered", "ok"),
+    "equivalent": ("via equivalent", "ok"),
+    "sub-clauses": ("sub-clauses only", "warn"),
+    "missed": ("missed", "bad"),
+}
 
 def coverage(version: ChecklistTemplateVersion, standard: Standard,
              use_equivalents: bool = True) -> list[dict]:
@@ -27,7 +34,6 @@ def coverage(version: ChecklistTemplateVersion, standard: Standard,
         for c in q.clauses:
             mapped.setdefault(c.id, []).append(q.key)
     rows = []
-    by_id = {c.id: c for c in clauses}
     direct_numbers = set()
     for c in clauses:
         if c.id in mapped:
@@ -51,14 +57,14 @@ def coverage(version: ChecklistTemplateVersion, standard: Standard,
                 status, keys = "equivalent", sorted(set(via))
         if status == "missed" and any(n.startswith(c.number + ".") for n in direct_numbers):
             status = "sub-clauses"
-        rows.append({"clause": c, "status": status, "questions": keys})
-    del by_id
+        label, css = COVERAGE_STATES[status]
+        rows.append({"clause": c, "status": status, "questions": keys, "label": label, "css": css})
     return rows
 
 
 def coverage_summary(rows: list[dict]) -> dict:
     """Counts per status and the share of titled clauses covered at all."""
-    counts = {s: 0 for s in ("direct", "equivalent", "sub-clauses", "missed")}
+    counts = {s: 0 for s in COVERAGE_STATES}
     for row in rows:
         counts[row["status"]] += 1
     total = len(rows)
