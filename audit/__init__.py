@@ -24,6 +24,7 @@ FEATURES = (
     "audit.audits",
     "audit.findings",
     "audit.reports",
+    "audit.management",
     "audit.calendar",
     "audit.library",
     "audit.conduct",

@@ -1,13 +1,14 @@
 """Moving the audit along its life cycle as it is conducted (plan issued, first answer, report).
 
-The rules of the life cycle stay in ``audit.audits.services``; this only asks it.
+The rules of the life cycle stay in ``audit.audits.workflow``; this only asks it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from audit.audits.services import allowed_transitions, change_status
+from audit.audits.services import change_status
+from audit.audits.workflow import can_move
 from audit.core.errors import DomainError
 from audit.extensions import db
 from audit.models import Audit, AuditStatus
@@ -15,7 +16,7 @@ from audit.models import Audit, AuditStatus
 
 def advance_status(audit: Audit, target: AuditStatus, *, actor, now: dt.datetime) -> bool:
     """Move the audit to ``target`` through the audit life-cycle service when its rules allow."""
-    if target not in allowed_transitions(audit):
+    if not can_move(audit, target):
         return False
     try:
         with db.session.begin_nested():
