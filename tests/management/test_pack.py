@@ -12,7 +12,7 @@ from audit.findings import services as fs
 from audit.management import objectives as objs
 from audit.management import registers, reviews
 from audit.management.pack import NOTHING, build_review_pack, review_pack_xlsx
-from audit.models import AuditKind, AuditStatus, Grade, Role
+from audit.models import AuditKind, AuditStatus, Grade, Role, TeamRole
 from tests.findings.helpers import draft, world
 
 START, END = dt.date(2025, 1, 1), dt.date(2025, 12, 31)
@@ -32,7 +32,7 @@ def _seed_period(make, library, now):
     w = world(make, library)
     boss = make.user(roles=(Role.VIEWER,), name="Bea Boss")
     w.audit.planned_date = dt.date(2025, 6, 10)
-    later_audit = make.audit(site=w.audit.site, planned_date=dt.date(2026, 2, 1))
+    later_audit = make.audit(site=w.audit.site, planned_date=dt.date(2026, 2, 1), team=[(w.auditor, TeamRole.LEAD)])
     later_audit.units, later_audit.standards = [w.unit], [library["ISO 9001"]]
     major = draft(w, Grade.MAJOR, now=at(2025, 6, 10))
     fs.issue_finding(major, actor=w.auditor, now=at(2025, 6, 11))
