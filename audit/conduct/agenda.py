@@ -12,10 +12,14 @@ from flask import current_app, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from audit.audits.services import to_utc
 from audit.auth.permissions import Permission, permissions_for
+from audit.calendar import ical
+from audit.calendar.feeds import Links
 from audit.conduct.access import can_answer, team_role
 from audit.conduct.lifecycle import advance_status
 from audit.core.errors import DomainError, NotAllowed
+from audit.core.templating import localtime
 from audit.extensions import db
 from audit.models import AgendaSession, Audit, AuditStatus, Clause, SessionKind, TeamRole, User
 from audit.notifications.services import notify
@@ -50,8 +54,6 @@ def save_session(audit: Audit, session: AgendaSession | None, data: dict, *, act
                  now: dt.datetime) -> AgendaSession:
     """Create or change one agenda slot. ``data``: kind, title, unit_id, auditor_id, clause_ids,
     auditee_contacts, location, starts_local, ends_local (naive wall times in the audit's zone)."""
-    from audit.audits.services import to_utc
-
     _require_editor(audit, actor)
     try:
         kind = SessionKind(data.get("kind") or SessionKind.SESSION.value)
@@ -144,8 +146,6 @@ def plan_recipients(audit: Audit) -> list[User]:
 def plan_text(audit: Audit, sessions: list[AgendaSession]) -> str:
     """The agenda as plain text (notification body, e-mail body), each session with the link to
     its calendar file."""
-    from audit.core.templating import localtime
-
     base = current_app.config.get("BASE_URL", "").rstrip("/")
 
     lines = [f"{audit.reference} {audit.title}", f"Objectives: {audit.objectives or '-'}",
@@ -188,9 +188,6 @@ def issue_plan(audit: Audit, *, actor, now: dt.datetime) -> list[User]:
 def session_ics(audit: Audit, sessions: list[AgendaSession]) -> bytes:
     """An iCalendar file (METHOD:PUBLISH) with the given (one or more) sessions, via the shared
     serialiser: stable UIDs, the audit's revision as SEQUENCE, a VTIMEZONE for the site's zone."""
-    from audit.calendar import ical
-    from audit.calendar.feeds import Links
-
     links = Links(current_app)
     url = links.url("audit", audit.id)
     events = tuple(ical.session_event(s, audit, domain=links.domain, url=url) for s in sessions)

@@ -17,15 +17,18 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from sqlalchemy import select
 
 from audit import PROJECT_ROOT
-from audit.auth.permissions import Permission, public, requires
+from audit.audits.services import to_local
+from audit.auth.permissions import Permission, permissions_for, public, requires
 from audit.conduct import access, agenda, answers, checklist_read, forms
 from audit.conduct import report as audit_report  # the view functions below include report()
+from audit.conduct.pdf import render_report_pdf
 from audit.core.errors import DomainError, NotAllowed
 from audit.core.forms import saving
 from audit.extensions import db
-from audit.models import Evidence, Grade, TeamRole, Verdict, utcnow
+from audit.models import AgendaSession, Clause, Evidence, Grade, TeamRole, Verdict, utcnow
 from audit.storage import StorageError, get_storage
 
 bp = Blueprint("conduct", __name__)
@@ -199,8 +202,6 @@ def report(audit_id: int):
 
 
 def _held():
-    from audit.auth.permissions import permissions_for
-
     return permissions_for(current_user.roles)
 
 
@@ -269,8 +270,6 @@ def acknowledge_report(audit_id: int):
 @requires(Permission.VIEW_ORGANISATION)
 def report_pdf(audit_id: int):
     """The report as a PDF (WeasyPrint), with evidence thumbnails."""
-    from audit.conduct.pdf import render_report_pdf
-
     audit = _viewable_audit(audit_id)
     pdf = render_report_pdf(audit_report.report_contents(audit))
     response = current_app.response_class(pdf, mimetype="application/pdf")
@@ -282,10 +281,6 @@ def report_pdf(audit_id: int):
 
 
 def _plan_clauses(audit):
-    from sqlalchemy import select
-
-    from audit.models import Clause
-
     if audit.clauses:
         return list(audit.clauses)
     ids = [s.id for s in audit.standards]
@@ -336,8 +331,6 @@ def add_session(audit_id: int):
 
 
 def _session_of(audit, session_id: int):
-    from audit.models import AgendaSession
-
     session = db.session.get(AgendaSession, session_id)
     if session is None or session.audit_id != audit.id:
         abort(404)
@@ -348,8 +341,6 @@ def _session_of(audit, session_id: int):
 @requires(Permission.VIEW_ORGANISATION)
 def edit_session(audit_id: int, session_id: int):
     """Change an agenda slot."""
-    from audit.audits.services import to_local
-
     audit = _viewable_audit(audit_id)
     if not agenda.can_edit_plan(audit, current_user):
         abort(403)
