@@ -110,6 +110,8 @@ def _clean_value(question: ChecklistQuestion, verdict: str | None, value) -> tup
 
 @dataclass
 class SaveResult:
+    """What ``save_answer`` returns: the answer as the API sends it, and whether it was a replay."""
+
     payload: dict
     replayed: bool
 

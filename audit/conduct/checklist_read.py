@@ -68,10 +68,12 @@ class QuestionRow:
 
     @property
     def state(self) -> str | None:
+        """The answer as one string (what conditions of later questions compare against)."""
         return answer_state(self.answer)
 
     @property
     def answered(self) -> bool:
+        """True when the question holds a verdict or a value."""
         return is_answered(self.answer)
 
     @property
@@ -89,15 +91,19 @@ class QuestionRow:
 
 @dataclass
 class SectionRow:
+    """One section of the checklist screen with its question rows."""
+
     section: ChecklistSection
     rows: list[QuestionRow]
 
     @property
     def total(self) -> int:
+        """Questions shown (a question hidden by its condition does not count)."""
         return sum(1 for r in self.rows if r.visible)
 
     @property
     def done(self) -> int:
+        """Questions shown and answered."""
         return sum(1 for r in self.rows if r.visible and r.answered)
 
 
@@ -112,18 +118,22 @@ class Checklist:
 
     @property
     def total(self) -> int:
+        """Questions shown in the whole checklist."""
         return sum(s.total for s in self.sections)
 
     @property
     def done(self) -> int:
+        """Questions shown and answered in the whole checklist."""
         return sum(s.done for s in self.sections)
 
     @property
     def rows(self) -> list[QuestionRow]:
+        """Every question row, in section order."""
         return [r for s in self.sections for r in s.rows]
 
     @property
     def incomplete(self) -> list[QuestionRow]:
+        """Answered rows still missing the evidence their question demands."""
         return [r for r in self.rows if r.missing_evidence]
 
 
