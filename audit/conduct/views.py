@@ -13,16 +13,14 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_from_directory,
     url_for,
 )
 from flask_login import current_user
 from sqlalchemy import select
 
-from audit import PROJECT_ROOT
 from audit.audits.services import to_local
 from audit.auth.permissions import Permission, permissions_for, public, requires
-from audit.conduct import access, agenda, answers, checklist_read, forms
+from audit.conduct import access, agenda, answers, checklist_read, forms, offline
 from audit.conduct import report as audit_report  # the view functions below include report()
 from audit.conduct.pdf import render_report_pdf
 from audit.core.errors import DomainError, NotAllowed
@@ -49,9 +47,12 @@ def _viewable_audit(audit_id: int):
 @bp.get("/sw.js")
 @public
 def service_worker():
-    """The service worker, served from the root so its scope covers the checklist pages."""
-    response = send_from_directory(PROJECT_ROOT / "static", "sw.js", mimetype="text/javascript",
-                                   max_age=0)
+    """The service worker, served from the root so its scope covers the checklist pages; its
+    cache version is the content hash computed at start-up (``audit.conduct.offline``)."""
+    shell = offline.shell()
+    body = render_template(offline.WORKER_TEMPLATE, version=shell.version,
+                           precache=list(shell.precache), page_cache=shell.page_cache)
+    response = current_app.response_class(body, mimetype="text/javascript")
     response.headers["Service-Worker-Allowed"] = "/"
     response.headers["Cache-Control"] = "no-cache"
     return response
@@ -94,7 +95,7 @@ def checklist(audit_id: int):
     return render_template(
         "conduct/checklist.html", audit=audit, checklist=data,
         can_answer=access.can_edit_records(audit, current_user),
-        verdicts=list(Verdict),
+        verdicts=list(Verdict), page_cache=offline.PAGE_CACHE,
     )
 
 
