@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrulestr
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from audit.audits.services import create_audit, to_utc
