@@ -177,7 +177,8 @@ class RescheduleForm(FlaskForm):
 
     starts_local = DateTimeLocalField("New start (local)", format=DATETIME_FORMATS, validators=[DataRequired()])
     ends_local = DateTimeLocalField("New end (local)", format=DATETIME_FORMATS, validators=[DataRequired()])
-    reason = StringField("Reason", validators=[Optional(), Length(max=200)])
+    reason = StringField("Reason", validators=[Optional(), Length(max=200)],
+                         description="Required to audit on a weekend or a site holiday; kept in the trail.")
 
 
 class AuditFilterForm(FlaskForm):

@@ -282,11 +282,16 @@ def update_audit(audit: Audit, data: dict, *, actor, now: dt.datetime, version: 
 
 
 def reschedule_audit(audit: Audit, *, starts_local: dt.datetime, ends_local: dt.datetime, actor,
-                     now: dt.datetime, reason: str | None = None, allow_late: bool = False) -> Audit:
-    """Move an audit's dates (the planned date is kept); the team must still be valid.
+                     now: dt.datetime, reason: str | None = None, allow_late: bool = False,
+                     override_reason: str | None = None) -> Audit:
+    """Move an audit's dates (the planned date is kept); the calendar rule and the team rules
+    must still hold.
 
     ``allow_late`` accepts a start after ``due_by`` (the planner's "late" proposals: no working
-    day with a free lead is left before the deadline)."""
+    day with a free lead is left before the deadline). ``override_reason`` allows a weekend or a
+    site holiday and is recorded in the trail; the programme period is never waived."""
+    from audit.audits.dates import date_problems
+
     if not audit.is_open:
         raise DomainError(f"A {audit.status.label.lower()} audit cannot be rescheduled.")
     values = _date_values({"starts_local": starts_local, "ends_local": ends_local}, audit.timezone)
@@ -295,6 +300,15 @@ def reschedule_audit(audit: Audit, *, starts_local: dt.datetime, ends_local: dt.
     changes = apply_changes(audit, values)
     if not changes:
         return audit
+    first, last = audit.local_dates()
+    override_reason = (override_reason or "").strip() or None
+    problems = date_problems(audit, first, last, override_reason=override_reason)
+    # Only waivable days wrong: the reason field is where the coordinator can fix it.
+    waivable_only = all(p.rule in ("weekend", "holiday", "override") for p in problems)
+    _raise_first(problems, field="reason" if waivable_only else "starts_local")
+    waived = date_problems(audit, first, last) if override_reason else []
+    if waived:
+        changes["override_reason"] = override_reason
     audit.revision += 1
     audit.updated_at = now
     if audit.planned_date is None:

@@ -217,7 +217,7 @@ def reschedule(audit_id: int):
         with saving(form) as saved:
             services.reschedule_audit(audit, starts_local=form.starts_local.data,
                                       ends_local=form.ends_local.data, reason=form.reason.data,
-                                      actor=current_user, now=utcnow())
+                                      override_reason=form.reason.data, actor=current_user, now=utcnow())
         if saved.ok:
             flash("Audit rescheduled.", "success")
             return redirect(_safe_next() or url_for("audits.detail", audit_id=audit_id))
