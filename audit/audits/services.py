@@ -12,7 +12,7 @@ import zoneinfo
 
 from sqlalchemy import func, select
 
-from audit.audits.team import member_problems, team_problems
+from audit.audits.team import coverage_problems, member_problems, team_problems
 from audit.core.errors import DomainError, StaleObject
 from audit.core.services import get_or_fail
 from audit.extensions import db
@@ -392,7 +392,8 @@ def change_status(audit: Audit, new: AuditStatus, *, reason: str | None = None, 
                               "count as auditors).", field="status")
         if audit.starts_at is None:
             raise DomainError("Set the audit dates first.", field="status")
-        _raise_first(team_problems(audit, today=now.date()), field="status")
+        _raise_first(team_problems(audit, today=now.date()) + coverage_problems(audit, today=now.date()),
+                     field="status")
     audit.status = new
     if new in NEEDS_REASON:
         audit.status_reason = reason

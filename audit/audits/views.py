@@ -16,6 +16,7 @@ from audit.core.forms import saving
 from audit.extensions import db
 from audit.models import (
     Audit,
+    AuditKind,
     AuditStatus,
     AuditTeamMember,
     TeamRole,
@@ -144,8 +145,13 @@ def detail(audit_id: int, team_form=None, status_form=None, reschedule_form=None
         reschedule_form = reschedule_form or forms.RescheduleForm(formdata=None, data={
             "starts_local": services.to_local(audit.starts_at, audit.timezone),
             "ends_local": services.to_local(audit.ends_at, audit.timezone)})
+    uncovered = []
+    if audit.is_open and audit.kind is not AuditKind.THIRD_PARTY:
+        from audit.audits.team import uncovered_standards
+
+        uncovered = uncovered_standards(audit, today=utcnow().date())
     return render_template(
-        "audits/detail.html", audit=audit, sections=sections, can_manage=can_manage,
+        "audits/detail.html", audit=audit, sections=sections, can_manage=can_manage, uncovered=uncovered,
         team_form=team_form, status_form=status_form, reschedule_form=reschedule_form,
         trail=entries_for(audit, limit=50),
     )
