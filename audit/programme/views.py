@@ -256,8 +256,11 @@ def generate(programme_id: int):
 
 @bp.get("/<int:programme_id>/planner")
 @requires(Permission.MANAGE_PROGRAMME)
-def planner(programme_id: int):
-    """The latest planner run: proposals to accept or edit, and unplaceable audits with reasons."""
+def planner(programme_id: int, form_values: dict | None = None, failed: dict | None = None):
+    """The latest planner run: proposals to accept or edit, and unplaceable audits with reasons.
+
+    After a refused accept the page is shown again with the coordinator's own values
+    (``form_values``) and the reason beside every row that failed (``failed``)."""
     from audit.models import PlannerRun, User
 
     programme = db.session.get(Programme, programme_id) or abort(404)
@@ -265,13 +268,11 @@ def planner(programme_id: int):
                             .order_by(PlannerRun.id.desc()).limit(1))
     people = {}
     if run is not None:
-        ids = {p["lead_id"] for p in run.proposals if p["lead_id"]} | {
-            i for p in run.proposals for i in p.get("auditor_ids") or []}
+        ids = {i for p in run.proposals for i in [p["lead_id"], *(p.get("auditor_ids") or []),
+                                                   *(p.get("lead_options") or [])] if i}
         people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
-    from audit.audits.team import load_candidates
-
-    leads = load_candidates()
-    return render_template("programme/planner.html", programme=programme, run=run, people=people, leads=leads)
+    return render_template("programme/planner.html", programme=programme, run=run, people=people,
+                           values=form_values, failed=failed or {}), 422 if failed else 200
 
 
 @bp.post("/<int:programme_id>/planner/run")
@@ -291,38 +292,49 @@ def planner_run(programme_id: int):
 @bp.post("/<int:programme_id>/planner/<int:run_id>/accept")
 @requires(Permission.MANAGE_PROGRAMME)
 def planner_accept(programme_id: int, run_id: int):
-    """Accept the proposals, with the coordinator's edits (date, lead) and exclusions."""
+    """Accept the proposals, with the coordinator's edits (date, lead) and exclusions. When a
+    rule refuses a row nothing is applied, and the page comes back with her edits kept."""
     from audit.models import PlannerRun
-    from audit.programme.planner import accept_planner_run
+    from audit.programme.planner import AcceptRefused, accept_planner_run
 
     run = db.session.get(PlannerRun, run_id)
     if run is None or run.programme_id != programme_id:
         abort(404)
-    edits, skip = {}, set()
+    edits, skip, failed = {}, set(), {}
+    values = {p["audit_id"]: {"take": request.form.get(f"take-{p['audit_id']}") == "on",
+                              "day": request.form.get(f"day-{p['audit_id']}") or p["day"],
+                              "lead": request.form.get(f"lead-{p['audit_id']}", p["lead_id"], type=int)}
+              for p in run.proposals}
     for p in run.proposals:
         aid = p["audit_id"]
-        if request.form.get(f"take-{aid}") != "on":
+        if not values[aid]["take"]:
             skip.add(aid)
             continue
         edit = {}
-        if request.form.get(f"day-{aid}"):
-            try:
-                edit["day"] = dt.date.fromisoformat(request.form[f"day-{aid}"])
-            except ValueError:
-                flash(f"{p['reference']}: give the date as YYYY-MM-DD.", "error")
-                return redirect(url_for("programme.planner", programme_id=programme_id))
-        if request.form.get(f"lead-{aid}", type=int):
-            edit["lead_id"] = request.form.get(f"lead-{aid}", type=int)
+        try:
+            edit["day"] = dt.date.fromisoformat(values[aid]["day"])
+        except ValueError:
+            failed[aid] = "Give the date as YYYY-MM-DD."
+        if values[aid]["lead"]:
+            edit["lead_id"] = values[aid]["lead"]
         edits[aid] = edit
-    try:
-        applied = accept_planner_run(run, actor=current_user, now=utcnow(), edits=edits, skip=skip)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        flash(f"Nothing was applied. {exc.message}", "error")
-        return redirect(url_for("programme.planner", programme_id=programme_id))
-    flash(f"{applied} audits scheduled.", "success")
-    return redirect(url_for("programme.detail", programme_id=programme_id))
+    if not failed:
+        try:
+            applied = accept_planner_run(run, actor=current_user, now=utcnow(), edits=edits, skip=skip)
+            db.session.commit()
+        except AcceptRefused as exc:
+            db.session.rollback()
+            failed = exc.rows
+        except DomainError as exc:
+            db.session.rollback()
+            flash(f"Nothing was applied. {exc.message}", "error")
+            return redirect(url_for("programme.planner", programme_id=programme_id))
+        else:
+            flash(f"{applied} audits scheduled.", "success")
+            return redirect(url_for("programme.detail", programme_id=programme_id))
+    flash(f"Nothing was applied: {len(failed)} row{'s' if len(failed) != 1 else ''} broke a rule "
+          "(marked below). Your changes are kept: correct them and accept again.", "error")
+    return planner(programme_id, form_values=values, failed=failed)
 
 
 # --- coverage, workload, cycles --------------------------------------------------------------
