@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from audit.extensions import db
 from audit.models import PlannerRun, Programme, ProgrammeStatus, QualificationLevel, Role
-from audit.programme.planner import plan_programme, propose_plan
+from audit.programme.planner import propose_plan
 
 NOW = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC)
 LEAD = QualificationLevel.LEAD
