@@ -72,7 +72,8 @@ def _programme(ctx) -> Programme:
             "scope": "All processes at the Berlin, Chicago and Shanghai sites; critical suppliers.",
             "risks": "New CNC line in Berlin (change); supplier quality of castings; auditor capacity.",
         }, actor=coordinator, now=ctx.now - dt.timedelta(days=150))
-        change_programme_status(programme, ProgrammeStatus.APPROVED, actor=coordinator,
+        # Top management (the audit client) approves; the coordinator who prepared it may not.
+        change_programme_status(programme, ProgrammeStatus.APPROVED, actor=ctx.users["viewer"],
                                 now=ctx.now - dt.timedelta(days=149))
         change_programme_status(programme, ProgrammeStatus.ACTIVE, actor=coordinator,
                                 now=ctx.now - dt.timedelta(days=149))

@@ -121,7 +121,8 @@ def detail(programme_id: int):
     """
     programme = db.session.scalars(
         select(Programme).where(Programme.id == programme_id)
-        .options(joinedload(Programme.manager), joinedload(Programme.approved_by))
+        .options(joinedload(Programme.manager), joinedload(Programme.approved_by),
+                 joinedload(Programme.prepared_by))
     ).unique().one_or_none() or abort(404)
     today = utcnow().date()
     by_status = dict(db.session.execute(
@@ -147,11 +148,13 @@ def detail(programme_id: int):
         select(func.count(ProgrammeRule.id)).where(ProgrammeRule.programme_id == programme_id))
     status_form = forms.ProgrammeStatusForm(formdata=None)
     status_form.status.choices = [(s.value, s.value.capitalize())
-                                  for s in services.PROGRAMME_TRANSITIONS[programme.status]]
+                                  for s in services.PROGRAMME_TRANSITIONS[programme.status]
+                                  if s is not ProgrammeStatus.APPROVED]  # approval has its own button
     return render_template("programme/detail.html", programme=programme, audits=audits,
                            total=total, page=page, pages=pages, status_counts=status_counts,
                            rules=rules[:RULES_SHOWN], rule_count=rule_count,
-                           status_form=status_form, trail=entries_for(programme, limit=30), today=today)
+                           status_form=status_form, trail=entries_for(programme, limit=30), today=today,
+                           approval_problem=services.approval_problem(programme, current_user))
 
 
 @bp.post("/<int:programme_id>/status")
@@ -169,6 +172,22 @@ def status(programme_id: int):
         flash(getattr(exc, "message", "Choose a valid status."), "error")
     else:
         flash(f"Programme is now {programme.status.value}.", "success")
+    return redirect(url_for("programme.detail", programme_id=programme_id))
+
+
+@bp.post("/<int:programme_id>/approve")
+@requires(Permission.APPROVE_PROGRAMME)
+def approve(programme_id: int):
+    """Top management approves the programme as it stands (again after a change)."""
+    programme = db.session.get(Programme, programme_id) or abort(404)
+    try:
+        services.approve_programme(programme, actor=current_user, now=utcnow())
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(f"Programme approved (version {programme.approved_version}).", "success")
     return redirect(url_for("programme.detail", programme_id=programme_id))
 
 
@@ -215,7 +234,7 @@ def calendar():
 @requires(Permission.MANAGE_PROGRAMME)
 def rules(programme_id: int):
     """The programme's generating rules; add one; generate now."""
-    from audit.programme.generation import add_rule
+    from audit.programme.rules import add_rule
 
     programme = db.session.get(Programme, programme_id) or abort(404)
     form = forms.RuleForm()
