@@ -81,9 +81,9 @@ def _cycle_section(audit, user):
     cert = audit.certificate
     siblings = db.session.scalars(select(Audit).where(Audit.certificate_id == cert.id)).all()
     rows = cycle_status(cert, siblings)
-    mine = next((r["item"] for r in rows if r["audit"] is not None and r["audit"].id == audit.id), None)
+    mine = next((r for r in rows if r["audit"] is not None and r["audit"].id == audit.id), None)
     return {"title": "Certification cycle", "template": "programme/section_cycle.html",
-            "context": {"cert": cert, "item": mine,
+            "context": {"cert": cert, "item": mine["item"] if mine else None, "due": mine["due"] if mine else None,
                         "warnings": cycle_warnings(cert, siblings, today=utcnow().date())}}
 
 
