@@ -8,7 +8,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from audit.extensions import db
-from audit.models import Audit, AuditStatus, Certificate, CertificateStatus, Role, ThirdPartyType, User, UserRole
+from audit.models import (
+    Audit,
+    AuditStatus,
+    Certificate,
+    CertificateStatus,
+    Role,
+    ThirdPartyType,
+    User,
+    UserRole,
+)
 from audit.notifications.services import notify
 from audit.programme.cycle import certification_cycle, surveillance_deadline
 
