@@ -90,6 +90,24 @@ def _cycle_section(audit, user):
 AUDIT_PAGE_SECTIONS.append(_cycle_section)
 
 
+def _stage2_section(audit, user):
+    """On a stage-2 audit's page: each major NC's verification deadline (6 months after stage 2)."""
+    from audit.models import ThirdPartyType
+    from audit.programme.stage2 import stage2_findings, stage2_state
+
+    if audit.third_party_type is not ThirdPartyType.STAGE2:
+        return None
+    today = utcnow().date()
+    rows = [s for f in stage2_findings(audit_ids=[audit.id]) if (s := stage2_state(f, today))]
+    if not rows:
+        return None
+    return {"title": "Major nonconformities: 6-month rule", "template": "programme/section_stage2.html",
+            "context": {"rows": rows}}
+
+
+AUDIT_PAGE_SECTIONS.append(_stage2_section)
+
+
 def _trigger_section(audit, user):
     """On an audit's page: the complaints, incidents and changes this audit answers."""
     from audit.programme.triggers import triggers_of

@@ -406,7 +406,10 @@ def cycles():
                      "warnings": cycle_warnings(cert, mine, today=today),
                      "status": restoration_status(cert.expiry_date, today),
                      "restore_until": restoration_deadline(cert.expiry_date)})
-    return render_template("programme/cycles.html", rows=rows, today=today)
+    from audit.programme.stage2 import stage2_findings, stage2_state
+
+    stage2 = [s for f in stage2_findings() if (s := stage2_state(f, today))]
+    return render_template("programme/cycles.html", rows=rows, today=today, stage2=stage2)
 
 
 # --- triggers ---------------------------------------------------------------------------------

@@ -47,12 +47,14 @@ def extend_programme_horizons(app: Flask, now: dt.datetime) -> dict:
 
 
 def audit_reminders(app: Flask, now: dt.datetime) -> dict:
-    """Reminders before audits, report due/overdue, overdue audits, certification deadlines."""
+    """Reminders before audits, report due/overdue, overdue audits, certification deadlines,
+    stage-2 major NC deadlines."""
     from audit.audits.reminders import send_audit_reminders, send_overdue_audits, send_report_reminders
     from audit.programme.deadlines import send_certification_warnings
+    from audit.programme.stage2 import send_stage2_warnings
 
     return _run(app, now, send_audit_reminders, send_report_reminders, send_overdue_audits,
-                send_certification_warnings)
+                send_certification_warnings, send_stage2_warnings)
 
 
 def deliver_email(app: Flask, now: dt.datetime) -> dict:
