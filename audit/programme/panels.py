@@ -108,6 +108,20 @@ def _stage2_section(audit, user):
 AUDIT_PAGE_SECTIONS.append(_stage2_section)
 
 
+def _rule_section(audit, user):
+    """On a generated audit's page: the rule that made it and why its interval is what it is."""
+    if audit.rule is None:
+        return None
+    from audit.programme.rules import explain_rules
+
+    reason = explain_rules([audit.rule], now=utcnow()).get(audit.rule.id)
+    return {"title": "Why it was planned", "template": "programme/section_rule.html",
+            "context": {"rule": audit.rule, "reason": reason}}
+
+
+AUDIT_PAGE_SECTIONS.append(_rule_section)
+
+
 def _trigger_section(audit, user):
     """On an audit's page: the complaints, incidents and changes this audit answers."""
     from audit.programme.triggers import triggers_of

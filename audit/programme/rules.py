@@ -104,3 +104,35 @@ def delete_rule(rule: ProgrammeRule, *, actor, now: dt.datetime) -> int:
     db.session.delete(rule)
     db.session.flush()
     return cancelled
+
+
+def explain_rules(rules, *, now: dt.datetime) -> dict[int, str]:
+    """Why each rule's interval is what it is today (risk score and its parts, supplier risk and
+    certificate, certification cycle, recurrence), for the rules page and the audit page."""
+    from audit.programme.generation import _context, supplier_interval, unit_interval
+
+    rules = list(rules)
+    if not rules:
+        return {}
+    context = _context(rules, now)
+    today = now.date()
+    out: dict[int, str] = {}
+    for rule in rules:
+        if rule.kind is RuleKind.RISK_INTERNAL and rule.unit is not None:
+            unit, history = rule.unit, context["history"].get(rule.unit_id, 0)
+            score, months = unit_interval(unit, history)
+            out[rule.id] = (f"Risk score {score} = importance {unit.importance} + change {unit.change_level} + "
+                            f"history {history} + maturity {unit.maturity_risk}: every {months} months.")
+        elif rule.kind is RuleKind.SUPPLIER and rule.supplier is not None:
+            days = [d for d, _ in context["supplier_last"].get(rule.supplier_id, []) if d <= today]
+            plan = supplier_interval(rule.supplier, rule.supplier.certificates, rule.standard_id, today,
+                                     max(days, default=None))
+            out[rule.id] = f"{plan.reason[0].upper()}{plan.reason[1:]}: every {plan.months} months."
+        elif rule.kind is RuleKind.CERTIFICATION and rule.certificate is not None:
+            cert = rule.certificate
+            out[rule.id] = (f"Certification cycle of {cert.number} (decision {cert.decision_date:%d %b %Y}): "
+                            "surveillance 1 within 12 months, then one each calendar year, recertification "
+                            "before expiry; each step once.")
+        elif rule.kind is RuleKind.RRULE:
+            out[rule.id] = f"Recurrence {rule.rrule}."
+    return out

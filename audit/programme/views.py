@@ -250,7 +250,53 @@ def rules(programme_id: int):
         .options(joinedload(ProgrammeRule.unit), joinedload(ProgrammeRule.supplier),
                  joinedload(ProgrammeRule.certificate), joinedload(ProgrammeRule.site))
         .order_by(ProgrammeRule.id)).unique().all()
-    return render_template("programme/rules.html", programme=programme, form=form, rules=rule_rows)
+    from audit.programme.rules import explain_rules
+
+    return render_template("programme/rules.html", programme=programme, form=form, rules=rule_rows,
+                           reasons=explain_rules(rule_rows, now=utcnow()))
+
+
+def _rule(programme_id: int, rule_id: int) -> ProgrammeRule:
+    rule = db.session.get(ProgrammeRule, rule_id)
+    if rule is None or rule.programme_id != programme_id:
+        abort(404)
+    return rule
+
+
+@bp.route("/<int:programme_id>/rules/<int:rule_id>/edit", methods=["GET", "POST"])
+@requires(Permission.MANAGE_PROGRAMME)
+def rule_edit(programme_id: int, rule_id: int):
+    """Edit a rule (trailed; the programme needs approval again)."""
+    from audit.programme.rules import update_rule
+
+    rule = _rule(programme_id, rule_id)
+    form = forms.RuleForm() if request.method == "POST" else forms.RuleForm(obj=rule, kind=rule.kind.value)
+    form.fill_choices()
+    if form.validate_on_submit():
+        with saving(form) as saved:
+            update_rule(rule, form.data, actor=current_user, now=utcnow())
+        if saved.ok:
+            flash("Rule saved. Generate to apply it.", "success")
+            return redirect(url_for("programme.rules", programme_id=programme_id))
+    return render_template("programme/rule_form.html", programme=rule.programme, rule=rule, form=form)
+
+
+@bp.post("/<int:programme_id>/rules/<int:rule_id>/<any(disable, enable, delete):action>")
+@requires(Permission.MANAGE_PROGRAMME)
+def rule_action(programme_id: int, rule_id: int, action: str):
+    """Disable, enable or delete a rule (trailed)."""
+    from audit.programme.rules import delete_rule, set_rule_active
+
+    rule = _rule(programme_id, rule_id)
+    if action == "delete":
+        cancelled = delete_rule(rule, actor=current_user, now=utcnow())
+        message = f"Rule deleted; {cancelled} untouched audit{'s' if cancelled != 1 else ''} cancelled."
+    else:
+        set_rule_active(rule, action == "enable", actor=current_user, now=utcnow())
+        message = f"Rule {action}d."
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("programme.rules", programme_id=programme_id))
 
 
 @bp.post("/<int:programme_id>/generate")

@@ -136,3 +136,39 @@ def test_certification_step_is_never_created_twice(make, next_year):
     steps = [(a.third_party_type, a.planned_date.year) for a in live]
     assert steps == [(ThirdPartyType.SURVEILLANCE, 2026), (ThirdPartyType.SURVEILLANCE, 2027)]
     assert live[1].programme_id == next_year.id and live[1].generation_key.endswith(":surveillance:2")
+
+
+def test_rules_are_edited_disabled_and_deleted_with_trail_and_reasons(make, next_year, login):
+    """Through the pages: the rules page explains the interval; editing, disabling and deleting
+    a rule are trailed, and deleting cancels its untouched audits; an approved programme is then
+    "changed since approval"; the generated audit's page says why it was planned."""
+    from audit.models import ProgrammeRule, Role, TrailEntry
+
+    std = make.standard()
+    unit = make.unit(name="Welding", importance=2, change_level=1, maturity_risk=0)
+    unit.standards.append(std)
+    rule = add_rule(next_year, {"kind": RuleKind.RISK_INTERNAL, "title": "Welding", "unit_id": unit.id},
+                    actor=None, now=NOW)
+    generate_programme(next_year, actor=None, now=NOW)
+    next_year.approved_version = next_year.content_version
+    client = login(make.user(roles=(Role.COORDINATOR,)))
+    page = client.get(f"/programme/{next_year.id}/rules").get_data(as_text=True)
+    assert "Risk score 3 = importance 2 + change 1 + history 0 + maturity 0: every 12 months." in page
+    (audit,) = _rule_audits(rule)
+    assert "Risk score 3" in client.get(f"/audits/{audit.id}").get_data(as_text=True)
+    response = client.post(f"/programme/{next_year.id}/rules/{rule.id}/edit", data={
+        "kind": "risk_internal", "title": "Welding cell", "unit_id": unit.id, "supplier_id": 0,
+        "certificate_id": 0, "site_id": 0, "standard_id": 0, "rrule": "", "starts_on": "",
+        "start_time": "09:00", "planned_days": 2, "horizon_months": 15})
+    assert response.status_code == 302
+    client.post(f"/programme/{next_year.id}/rules/{rule.id}/disable")
+    db.session.expire_all()
+    assert db.session.get(ProgrammeRule, rule.id).is_active is False
+    assert db.session.get(Programme, next_year.id).changed_since_approval
+    client.post(f"/programme/{next_year.id}/rules/{rule.id}/delete")
+    db.session.expire_all()
+    assert db.session.get(ProgrammeRule, rule.id) is None
+    assert db.session.get(Audit, audit.id).status is AuditStatus.CANCELLED
+    actions = db.session.scalars(select(TrailEntry.action).where(TrailEntry.object_type == "ProgrammeRule")
+                                 .order_by(TrailEntry.id)).all()
+    assert actions == ["create", "update", "disable", "delete"]
