@@ -157,6 +157,24 @@ def detail(programme_id: int):
                            approval_problem=services.approval_problem(programme, current_user))
 
 
+@bp.get("/<int:programme_id>/export.<any(pdf, xlsx):fmt>")
+@requires(Permission.VIEW_ORGANISATION)
+def export(programme_id: int, fmt: str):
+    """The programme as PDF or XLSX: audits, dates, teams, status, coverage."""
+    from flask import Response
+
+    from audit.programme.export import export_pdf, export_xlsx, programme_export
+
+    programme = db.session.get(Programme, programme_id) or abort(404)
+    data = programme_export(programme)
+    if fmt == "xlsx":
+        body, mime = export_xlsx(data), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        body, mime = export_pdf(render_template("programme/export.html", **data)), "application/pdf"
+    name = "".join(c if c.isalnum() else "-" for c in programme.name).strip("-") or "programme"
+    return Response(body, mimetype=mime, headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
+
+
 @bp.post("/<int:programme_id>/status")
 @requires(Permission.MANAGE_PROGRAMME)
 def status(programme_id: int):

@@ -253,3 +253,24 @@ def test_the_year_runs_without_false_alarms(year, app):
     assert dt.date(2027, 8, 4) <= days[1] <= dt.date(2027, 8, 11)
     assert dt.date(2027, 8, 11) < days[2] <= dt.date(2027, 8, 18)
     assert "stage 2 must be repeated" in stage2_notes[-1].title
+
+
+def test_programme_exports_as_pdf_and_xlsx(year, client):
+    """The planned year exports as XLSX (audits with dates, teams, status; coverage) and PDF."""
+    import io
+
+    from openpyxl import load_workbook
+
+    programme = year["programme"]
+    xlsx = client.get(f"/programme/{programme.id}/export.xlsx")
+    assert xlsx.status_code == 200 and "attachment" in xlsx.headers["Content-Disposition"]
+    book = load_workbook(io.BytesIO(xlsx.data))
+    audits = list(book["Audits"].iter_rows(values_only=True))
+    assert audits[0][:3] == ("Reference", "Title", "Kind")
+    references = {row[0] for row in audits[1:]}
+    assert references == {a.reference for a in programme.audits}
+    assert all(row[5] and row[5].startswith("2027-") and row[9] for row in audits[1:] if row[2] == "Internal")
+    coverage = list(book["Coverage"].iter_rows(values_only=True))
+    assert len(coverage) > 10 and coverage[0] == ("Site", "Unit", "Standard", "Audits")
+    pdf = client.get(f"/programme/{programme.id}/export.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
