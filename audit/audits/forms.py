@@ -192,9 +192,15 @@ class AuditFilterForm(FlaskForm):
     kind = SelectField("Kind", choices=_enum_choices(AuditKind, blank="All kinds"))
     status = SelectField("Status", choices=_enum_choices(AuditStatus, blank="All statuses"))
     programme = SelectField("Programme", coerce=int, validate_choice=False)
+    standard = SelectField("Standard", coerce=int, validate_choice=False)
+    q = StringField("Search", validators=[Optional(), Length(max=80)],
+                    description="Reference or title contains")
 
     def fill_choices(self) -> None:
-        from audit.models import Role, UserRole
+        from audit.models import Role, Standard, UserRole
+
+        self.standard.choices = model_choices(Standard, Standard.code, blank="All standards",
+                                              label=lambda s: s.code)
 
         self.site.choices = model_choices(Site, Site.name, blank="All sites")
         stmt = (select(User).join(UserRole).where(UserRole.role == Role.AUDITOR).order_by(User.name))
