@@ -445,9 +445,15 @@ def workload():
     from audit.programme.coverage import workload as compute
 
     today = utcnow().date()
-    first = today.replace(day=1) - relativedelta(months=2)
-    data = compute(first=first, last=first + relativedelta(months=14) - dt.timedelta(days=1))
-    return render_template("programme/workload.html", w=data, limit=6)
+    year = request.args.get("year", type=int)
+    if year and 1900 < year < 2200:
+        first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    else:
+        # Two months back through the end of next year: next year's programme is always in view.
+        year = None
+        first, last = today.replace(day=1) - relativedelta(months=2), dt.date(today.year + 1, 12, 31)
+    data = compute(first=first, last=last)
+    return render_template("programme/workload.html", w=data, limit=6, year=year, this_year=today.year)
 
 
 @bp.get("/cycles")

@@ -98,3 +98,10 @@ def test_coverage_judges_each_unit_by_its_own_interval(app, make, library, login
     page = client.get("/programme/coverage").get_data(as_text=True)
     assert "14 Jan 2025" in page  # the page runs on the real clock: the past audit's date, with its year
     assert "every 24 months" in page and 'class="table-wrap matrix-wrap"' in page
+
+
+def test_workload_page_shows_a_whole_year(app, make, login):
+    """?year=2027 shows January to December 2027 (November and December are not cut off)."""
+    client = login(make.user(roles=(Role.COORDINATOR,)))
+    page = client.get("/programme/workload?year=2027").get_data(as_text=True)
+    assert "Jan 2027" in page and "Dec 2027" in page and "Jan 2028" not in page and "Dec 2026" not in page
