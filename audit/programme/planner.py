@@ -50,6 +50,8 @@ from audit.trail.services import record
 #: Days searched before and after the planned date (DEFAULT).
 WINDOW_BEFORE, WINDOW_AFTER = 14, 28
 DAY_START, DAY_END = dt.time(8, 30), dt.time(16, 30)
+#: Leads offered per proposal row: the planner's choice and the next best free, qualified ones.
+LEAD_OPTIONS = 12
 
 
 @dataclass
@@ -228,7 +230,8 @@ def _place(audit: Audit, pool: Pool, first: dt.date, last: dt.date) -> Proposal 
         why = ("every qualified lead owns or belongs to an audited unit" if pool.leads_for(std_ids)
                else "nobody holds a lead qualification for any of them")
         return [f"No lead auditor for {codes} on any working day near {audit.planned_date or first:%d %b %Y}: {why}."]
-    for lead_id in sorted(leads, key=lambda uid: pool.order_key(uid, as_lead=True)):
+    ordered = sorted(leads, key=lambda uid: pool.order_key(uid, as_lead=True))
+    for lead_id in ordered:
         for start, days in free_options:
             if not pool.covers(lead_id, std_ids, days[0], days[-1], LEAD):
                 reasons["lead qualifications not valid on those days"] += 1
@@ -246,8 +249,13 @@ def _place(audit: Audit, pool: Pool, first: dt.date, last: dt.date) -> Proposal 
             pool.book(lead_id, days, country, lead=True)
             for uid in members + extra:
                 pool.book(uid, days, country, lead=False)
-            options_for_day = [uid for uid in leads if uid == lead_id or (
-                pool.covers(uid, std_ids, days[0], days[-1], LEAD) and not pool.free(uid, days, country))]
+            options_for_day = [lead_id]
+            for uid in ordered:  # the best-placed alternatives, not every lead in the company
+                if len(options_for_day) >= LEAD_OPTIONS:
+                    break
+                if uid != lead_id and pool.covers(uid, std_ids, days[0], days[-1], LEAD) \
+                        and not pool.free(uid, days, country):
+                    options_for_day.append(uid)
             return Proposal(audit.id, audit.reference, start, lead_id, extra, lead_options=sorted(
                 options_for_day, key=lambda uid: pool.users[uid].name), **base)
     codes = ", ".join(s.code for s in audit.standards)
