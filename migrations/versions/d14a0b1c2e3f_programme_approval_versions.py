@@ -1,7 +1,7 @@
 """programme approval: preparer and approved content version
 
 Revision ID: d14a0b1c2e3f
-Revises: 0f1b3c6076e9
+Revises: 572cfae4ca33
 Create Date: 2026-11-30 20:20:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd14a0b1c2e3f'
-down_revision = '0f1b3c6076e9'
+down_revision = '572cfae4ca33'
 branch_labels = None
 depends_on = None
 
