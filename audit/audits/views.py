@@ -91,7 +91,7 @@ def audit_new():
         form.programme_id.data = request.args.get("programme", type=int)
     if form.validate_on_submit():
         with saving(form) as saved:
-            audit = services.create_audit(form.values(), actor=current_user, now=utcnow())
+            audit = services.create_audit(form.values(), actor=current_user, now=utcnow(), manual=True)
         if saved.ok:
             flash(f"Audit {audit.reference} created. Now assign the team.", "success")
             return redirect(url_for("audits.detail", audit_id=audit.id))
@@ -107,7 +107,7 @@ def audit_edit(audit_id: int):
     if form.validate_on_submit():
         with saving(form) as saved:
             services.update_audit(audit, form.values(), actor=current_user, now=utcnow(),
-                                  version=form.version.data or None)
+                                  version=form.version.data or None, manual=True)
         if saved.ok:
             flash("Audit saved.", "success")
             return redirect(url_for("audits.detail", audit_id=audit_id))

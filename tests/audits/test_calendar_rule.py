@@ -59,3 +59,27 @@ def test_days_outside_the_programme_period_are_refused_even_with_a_reason(berlin
 def test_working_day_inside_the_period_has_no_problem(berlin_audit):
     """A Monday that is no holiday, inside the period, breaks no calendar rule."""
     assert date_problems(berlin_audit, dt.date(2026, 12, 14), dt.date(2026, 12, 14)) == []
+
+
+def test_the_audit_form_keeps_the_same_calendar_rule(berlin_audit, make, login):
+    """Editing an audit's dates on its form onto Christmas is refused with the message on the
+    reason field; with a reason it is saved and the reason is trailed."""
+    from audit.models import Audit, Role, TrailEntry
+
+    std = make.standard()
+    berlin_audit.standards.append(std)
+    client = login(make.user(roles=(Role.COORDINATOR,)))
+    form = client.get(f"/audits/{berlin_audit.id}/edit").get_data(as_text=True)
+    assert 'name="date_override_reason"' in form
+    data = {"title": berlin_audit.title, "kind": "internal", "third_party_type": "", "programme_id": berlin_audit.programme_id,
+            "site_id": berlin_audit.site_id, "supplier_id": 0, "certificate_id": 0, "certification_body_id": 0,
+            "standard_ids": [std.id], "planned_date": "2026-12-14", "planned_days": 1, "checklist_version_id": 0,
+            "starts_local": "2026-12-25T09:00", "ends_local": "2026-12-25T17:00", "version": berlin_audit.version_id}
+    response = client.post(f"/audits/{berlin_audit.id}/edit", data=data)
+    assert response.status_code != 302 and "Fri 25 Dec 2026 is a holiday at Berlin" in response.get_data(as_text=True)
+    response = client.post(f"/audits/{berlin_audit.id}/edit", data={**data, "date_override_reason": "Shutdown"})
+    assert response.status_code == 302, response.get_data(as_text=True)[-1500:]
+    db.session.expire_all()
+    assert db.session.get(Audit, berlin_audit.id).local_dates()[0] == dt.date(2026, 12, 25)
+    entry = db.session.query(TrailEntry).filter_by(object_type="Audit", action="update").order_by(TrailEntry.id.desc()).first()
+    assert entry.changes["date_override_reason"] == "Shutdown"
