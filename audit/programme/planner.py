@@ -44,12 +44,16 @@ from audit.models import (
     Unit,
     User,
 )
-from audit.programme.pool import AUDITOR, LEAD, Pool, load_pool
+from audit.programme.pool import AUDITOR, LEAD, Pool, audit_place, load_pool
 from audit.trail.services import record
 
 #: Days searched before and after the planned date (DEFAULT).
 WINDOW_BEFORE, WINDOW_AFTER = 14, 28
 DAY_START, DAY_END = dt.time(8, 30), dt.time(16, 30)
+#: A day next to the lead's audit at the same site, among this many nearest days (about three
+#: days either side of the target), is tried first: audits at one site cluster where their
+#: intervals allow, one trip instead of two.
+CLUSTER_PLACES = 6
 #: Leads offered per proposal row: the planner's choice and the next best free, qualified ones.
 LEAD_OPTIONS = 12
 
@@ -220,7 +224,7 @@ def _place(audit: Audit, pool: Pool, first: dt.date, last: dt.date) -> Proposal 
             if extra is None:
                 continue
             for uid in team_ids + extra:
-                pool.book(uid, days, country, lead=uid == existing_lead)
+                pool.book(uid, days, country, lead=uid == existing_lead, place=audit_place(audit))
             return Proposal(audit.id, audit.reference, start, None, extra, **{**base, "note": note or "dates only"})
         return [f"No day near {audit.planned_date or first:%d %b %Y} fits the team: "
                 f"{'; '.join(sorted(reasons)) or 'no candidate'}."]
@@ -231,8 +235,13 @@ def _place(audit: Audit, pool: Pool, first: dt.date, last: dt.date) -> Proposal 
                else "nobody holds a lead qualification for any of them")
         return [f"No lead auditor for {codes} on any working day near {audit.planned_date or first:%d %b %Y}: {why}."]
     ordered = sorted(leads, key=lambda uid: pool.order_key(uid, as_lead=True))
+    place = audit_place(audit)
     for lead_id in ordered:
-        for start, days in free_options:
+        # Nearest first, except that a day next to this lead's audit at the same site among the
+        # nearest few comes first (only those can win: the jump is CLUSTER_PLACES places).
+        near = [o for o in free_options[:CLUSTER_PLACES] if pool.next_to(lead_id, o[1], place)]
+        lead_options = near + [o for o in free_options if o not in near] if near else free_options
+        for start, days in lead_options:
             if not pool.covers(lead_id, std_ids, days[0], days[-1], LEAD):
                 reasons["lead qualifications not valid on those days"] += 1
                 continue
@@ -246,9 +255,9 @@ def _place(audit: Audit, pool: Pool, first: dt.date, last: dt.date) -> Proposal 
             if not extra and len(members) == 0 and (len(audit.units) > 1 or len(days) > 1):
                 # A longer or wider audit gets a second auditor when someone is free.
                 extra = _second_auditor(pool, lead_id, std_ids, days, country, excluded)
-            pool.book(lead_id, days, country, lead=True)
+            pool.book(lead_id, days, country, lead=True, place=place)
             for uid in members + extra:
-                pool.book(uid, days, country, lead=False)
+                pool.book(uid, days, country, lead=False, place=place)
             options_for_day = [lead_id]
             for uid in ordered:  # the best-placed alternatives, not every lead in the company
                 if len(options_for_day) >= LEAD_OPTIONS:

@@ -24,6 +24,11 @@ from audit.models import Audit, AuditTeamMember, QualificationLevel, Role, TeamR
 LEAD, AUDITOR = QualificationLevel.LEAD.rank, QualificationLevel.AUDITOR.rank
 
 
+def audit_place(audit: Audit) -> str:
+    """Where an audit happens, as a key: its site, else its supplier."""
+    return f"site:{audit.site_id}" if audit.site_id else f"supplier:{audit.supplier_id}"
+
+
 def previous_working_day(day: dt.date) -> dt.date:
     """The working day before ``day`` (Friday before a Monday)."""
     day -= dt.timedelta(days=1)
@@ -51,6 +56,8 @@ class Pool:
     coordinators: set[int]
     #: user → local day → country of the audit booked that day
     busy: dict[int, dict[dt.date, str]] = field(default_factory=lambda: defaultdict(dict))
+    #: user → local day → the site (or supplier) booked that day, to cluster audits at one site
+    where: dict[int, dict[dt.date, str]] = field(default_factory=lambda: defaultdict(dict))
     lead_load: Counter = field(default_factory=Counter)
     load: Counter = field(default_factory=Counter)
     #: position of each person in the stable rotation, and how far it has turned
@@ -92,10 +99,16 @@ class Pool:
         first = self.lead_load[uid] if as_lead else self.load[uid]
         return first, self.load[uid], uid in self.coordinators, turn
 
-    def book(self, uid: int, days: list[dt.date], country: str, *, lead: bool) -> None:
+    def next_to(self, uid: int, days: list[dt.date], place: str) -> bool:
+        """Whether ``uid`` is at ``place`` the working day before or after: a trip saved."""
+        booked = self.where.get(uid, {})
+        return place in (booked.get(previous_working_day(days[0])), booked.get(next_working_day(days[-1])))
+
+    def book(self, uid: int, days: list[dt.date], country: str, *, lead: bool, place: str = "") -> None:
         """Record a proposal so later audits see this person as taken on those days."""
         for d in days:
             self.busy[uid][d] = country
+            self.where[uid][d] = place
         self.load[uid] += 1
         if lead:
             self.lead_load[uid] += 1
@@ -130,10 +143,11 @@ def load_pool(first: dt.date, last: dt.date) -> Pool:
         .options(selectinload(Audit.site), selectinload(Audit.supplier))).all()
     for user_id, role, audit in rows:
         span = audit.local_dates()
-        country = audit_country(audit)
+        country, place = audit_country(audit), audit_place(audit)
         day = span[0]
         while day <= span[1]:
             pool.busy[user_id][day] = country
+            pool.where[user_id][day] = place
             day += dt.timedelta(days=1)
         if first <= span[0] <= last and role in (TeamRole.LEAD, TeamRole.AUDITOR):
             pool.load[user_id] += 1

@@ -125,3 +125,16 @@ def test_refused_accept_keeps_edits_and_marks_the_failing_row(make, world, login
     assert f'value="{kept}"' in html and f'id="failed-{a2.id}"' not in html
     db.session.expire_all()
     assert db.session.get(type(a2), a2.id).starts_at is None
+
+
+def test_audits_at_one_site_cluster_for_their_lead(make, world):
+    """Two Chicago audits planned a few days apart, one lead: the second lands on the working
+    day next to the first, one trip instead of two."""
+    w = world
+    _person(make, "Solo", (w["9001"], LEAD))
+    first = _audit(make, w, dt.date(2026, 6, 9), "9001", site="chicago")  # Tuesday
+    second = _audit(make, w, dt.date(2026, 6, 12), "9001", site="chicago")  # Friday
+    proposals, unplaced = propose_plan(w["programme"], now=NOW)
+    days = {p.audit_id: p.day for p in proposals}
+    assert unplaced == [] and days[first.id] == dt.date(2026, 6, 9)
+    assert days[second.id] in (dt.date(2026, 6, 8), dt.date(2026, 6, 10))
