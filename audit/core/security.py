@@ -6,6 +6,7 @@ from flask import Flask, abort, request
 from flask_login import current_user
 
 from audit.auth.permissions import Permission, permissions_for, public
+from audit.core.problems import problem
 from audit.extensions import db, login_manager
 
 CONTENT_SECURITY_POLICY = (
@@ -21,7 +22,10 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"
-    login_manager.session_protection = "strong"
+    # "basic", not "strong": a tablet moving between Wi-Fi and mobile data changes its client
+    # address, and "strong" then drops the session for good (saves answer 401, issue 15). The
+    # signed session cookie still authenticates; "basic" only marks such a session not fresh.
+    login_manager.session_protection = "basic"
 
     @login_manager.user_loader
     def _load_user(user_id: str):
@@ -42,7 +46,7 @@ def init_app(app: Flask) -> None:
             return None
         if not current_user.is_authenticated:
             if request.path.startswith("/api/"):
-                return {"error": "Unauthorized", "message": "Log in first."}, 401
+                return problem("unauthorized", "Log in first: this API uses the session of a logged-in user.")
             return login_manager.unauthorized()
         # Default deny for supplier contacts: a view that declares no capability is internal.
         if not hasattr(view, "required_permissions") and (
