@@ -1,7 +1,7 @@
 """programme approval: preparer and approved content version
 
 Revision ID: d14a0b1c2e3f
-Revises: 572cfae4ca33
+Revises: 3c9e1f07a2b4
 Create Date: 2026-11-30 20:20:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd14a0b1c2e3f'
-down_revision = '572cfae4ca33'
+down_revision = '3c9e1f07a2b4'
 branch_labels = None
 depends_on = None
 
