@@ -12,6 +12,7 @@ import zoneinfo
 
 from sqlalchemy import func, select
 
+from audit.audits.dates import date_problems
 from audit.audits.team import member_problems, team_problems
 from audit.audits.workflow import AUDIT, NEEDS_LEAD_AND_DATES, NEEDS_REASON, require_move, staffing_problem
 from audit.core.errors import DomainError, StaleObject
@@ -24,6 +25,7 @@ from audit.models import (
     AuditTeamMember,
     Certificate,
     CertificationBody,
+    ChecklistTemplateVersion,
     Clause,
     Programme,
     Site,
@@ -135,7 +137,6 @@ def _scope_values(data: dict, audit: Audit | None) -> dict:
     if clauses is not None:
         values["clauses"] = clauses
     if "checklist_version_id" in data:
-        from audit.models import ChecklistTemplateVersion
 
         values["checklist_version"] = get_or_fail(
             ChecklistTemplateVersion, data.get("checklist_version_id"), field="checklist_version_id",
@@ -215,7 +216,6 @@ def _raise_first(problems, field: str | None = None) -> None:
 def _check_calendar(audit: Audit, data: dict, changes: dict | None = None) -> None:
     """A person's dates keep the one calendar rule (``audit.audits.dates``); a weekend or a
     holiday needs ``date_override_reason``, which is then kept in ``changes`` (the trail)."""
-    from audit.audits.dates import date_problems
 
     span = audit.local_dates()
     if span is None:
@@ -299,7 +299,6 @@ def reschedule_audit(audit: Audit, *, starts_local: dt.datetime, ends_local: dt.
     ``allow_late`` accepts a start after ``due_by`` (the planner's "late" proposals: no working
     day with a free lead is left before the deadline). ``override_reason`` allows a weekend or a
     site holiday and is recorded in the trail; the programme period is never waived."""
-    from audit.audits.dates import date_problems
 
     if not audit.is_open:
         raise DomainError(f"A {audit.status.label.lower()} audit cannot be rescheduled.")
