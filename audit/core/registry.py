@@ -65,8 +65,9 @@ class Registry:
     audit_sections: dict[str, AuditSection] = field(default_factory=dict)
     jobs: list[Job] = field(default_factory=list)
     notification_kinds: dict[str, str] = field(default_factory=dict)
-    #: kind → ``provider(notification) -> [(filename, data, maintype, subtype)]`` attached to that
-    #: kind's e-mails; files are built at sending time so the outbox row stays small.
+    #: kind → ``provider(notification) -> [(filename, data, maintype, subtype[, params])]`` attached
+    #: to that kind's e-mails (``params``: Content-Type parameters such as ``{"method": "REQUEST"}``);
+    #: files are built at sending time so the outbox row stays small.
     email_attachments: dict[str, Callable] = field(default_factory=dict)
     #: ``"<blueprint>.<resource>"`` → sections other features add to a ``core.crud`` detail page
     #: (e.g. a unit's process indicators on ``organisation.unit``), ``(obj, user) -> dict | None``.
