@@ -55,6 +55,10 @@ class BaseConfig:
     STORAGE_PATH: str | None = None
     #: Largest evidence file accepted (photos from tablets are 2-8 MB).
     EVIDENCE_MAX_BYTES = 12 * 1024 * 1024
+    #: Photos are resized on the tablet before upload: longest edge in pixels, JPEG quality
+    #: (0-1). The re-encode also drops EXIF metadata such as the location.
+    PHOTO_LONG_EDGE = 2048
+    PHOTO_JPEG_QUALITY = 0.85
     #: Default report due date: this many days after the audit's last day.
     REPORT_DUE_DAYS = 14
     #: Confidentiality statement printed on every audit report (page, print and PDF).

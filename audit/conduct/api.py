@@ -13,12 +13,14 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from audit.auth.permissions import Permission, requires
 from audit.conduct import services
 from audit.conduct.openapi import openapi_document
 from audit.core.errors import DomainError
 from audit.core.problems import problem, problem_for_domain
+from audit.core.sizes import too_large_message
 from audit.extensions import db
 from audit.models import ChecklistAnswer, utcnow
 
@@ -124,6 +126,24 @@ def _parse_taken_at(text: str | None) -> dt.datetime | None:
     return value
 
 
+def _full_size(upload, read: int) -> int:
+    """The whole upload's size (the form parser spooled it), to name it in the refusal."""
+    try:
+        upload.stream.seek(0, 2)
+        return upload.stream.tell()
+    except (AttributeError, OSError, ValueError):
+        return read
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _request_too_large(exc: RequestEntityTooLarge):
+    """Over MAX_CONTENT_LENGTH: the same words as the evidence limit, not Werkzeug's
+    "The data value transmitted exceeds the capacity limit"."""
+    return problem("payload_too_large",
+                   too_large_message(request.content_length, current_app.config["EVIDENCE_MAX_BYTES"]),
+                   field="file")
+
+
 @bp.post("/audits/<int:audit_id>/evidence")
 @requires(Permission.CONDUCT_AUDIT)
 def post_evidence(audit_id: int):
@@ -135,7 +155,12 @@ def post_evidence(audit_id: int):
     if upload is None:
         return problem("invalid", "Send the file in the 'file' field.", field="file")
     max_bytes = current_app.config["EVIDENCE_MAX_BYTES"]
-    data = upload.stream.read(max_bytes + 1)
+    try:
+        data = upload.stream.read(max_bytes + 1)
+        size = _full_size(upload, len(data)) if len(data) > max_bytes else None
+    finally:
+        # A large upload is spooled to a temporary file: release it now, not at garbage collection.
+        upload.close()
     try:
         question = None
         raw_question_id = request.form.get("question_id")
@@ -147,7 +172,7 @@ def post_evidence(audit_id: int):
             audit, data=data, filename=upload.filename, question=question,
             client_id=request.form.get("client_id") or None,
             taken_at=_parse_taken_at(request.form.get("taken_at")),
-            caption=request.form.get("caption"), max_bytes=max_bytes,
+            caption=request.form.get("caption"), max_bytes=max_bytes, size=size,
             actor=current_user, now=utcnow())
         db.session.commit()
     except DomainError as exc:

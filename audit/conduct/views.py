@@ -96,6 +96,9 @@ def checklist(audit_id: int):
         "conduct/checklist.html", audit=audit, checklist=data,
         can_answer=access.can_edit_records(audit, current_user),
         verdicts=list(Verdict), page_cache=offline.PAGE_CACHE,
+        photo={"max_bytes": current_app.config["EVIDENCE_MAX_BYTES"],
+               "long_edge": current_app.config["PHOTO_LONG_EDGE"],
+               "quality": current_app.config["PHOTO_JPEG_QUALITY"]},
     )
 
 
@@ -111,6 +114,13 @@ def raise_finding(audit_id: int, question_id: int):
         question = checklist_read.get_question(audit, question_id)
     except DomainError:
         abort(404)
+    back = url_for("conduct.checklist", audit_id=audit.id) + f"#q{question.id}"
+    try:
+        access.require_not_frozen(audit)
+    except access.AuditFrozen as exc:
+        # Refuse before showing a form that could only fail on submit.
+        flash(exc.message, "error")
+        return redirect(back)
     form = forms.RaiseFindingForm(data=None if request.method == "POST"
                                   else answers.finding_defaults(audit, question))
     if form.validate_on_submit():
@@ -120,7 +130,7 @@ def raise_finding(audit_id: int, question_id: int):
                 evidence=form.evidence.data, actor=current_user, now=utcnow())
         if saved.ok:
             flash(f"Finding {finding.reference} raised.", "success")
-            return redirect(url_for("conduct.checklist", audit_id=audit.id) + f"#q{question.id}")
+            return redirect(back)
     return render_template("conduct/raise_finding.html", audit=audit, question=question, form=form)
 
 
