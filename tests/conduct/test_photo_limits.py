@@ -102,3 +102,13 @@ def test_raise_finding_has_one_button_and_refuses_an_issued_audit(login, setup, 
     assert r.status_code == 302 and r.location.endswith(f"/checklist#q{setup.questions['S1Q1'].id}")
     page = client.get(r.location).get_data(as_text=True)
     assert "report of this audit is issued" in page
+
+
+def test_open_checklist_link_at_the_top_for_those_who_answer(login, setup):
+    """The audit page offers "Open checklist" in its head to a team auditor, before any
+    section; an auditee (who may not answer) does not get it."""
+    html = login(setup.auditor).get(f"/audits/{setup.audit.id}").get_data(as_text=True)
+    head = html[html.index('<div class="page-head">'):html.index('id="overview"')]
+    assert f'href="/audits/{setup.audit.id}/checklist">Open checklist</a>' in head
+    html = login(setup.auditee).get(f"/audits/{setup.audit.id}").get_data(as_text=True)
+    assert ">Open checklist</a>" not in html
