@@ -96,10 +96,14 @@ def put_answer(audit_id: int, question_id: int):
     for attempt in range(2):
         try:
             question = services.get_question(audit, question_id)
+            answered_at = body.get("answered_at")
+            if answered_at is not None and not isinstance(answered_at, str):
+                raise DomainError("answered_at must be an ISO 8601 date-time.", field="answered_at")
             result = services.save_answer(
                 audit, question, verdict=body.get("verdict"), value=body.get("value"),
                 note=body.get("note"), base_version=base_version,
                 mutation_id=str(mutation_id) if mutation_id else None,
+                answered_at=_parse_time(answered_at, "answered_at"),
                 actor=current_user, now=utcnow())
             db.session.commit()
         except DomainError as exc:
@@ -114,15 +118,16 @@ def put_answer(audit_id: int, question_id: int):
     abort(500)  # pragma: no cover
 
 
-def _parse_taken_at(text: str | None) -> dt.datetime | None:
+def _parse_time(text: str | None, name: str) -> dt.datetime | None:
+    """An aware date-time sent by the tablet (``taken_at``, ``answered_at``), or None."""
     if not text:
         return None
     try:
         value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise DomainError("taken_at must be an ISO 8601 date-time.", field="taken_at") from None
+        raise DomainError(f"{name} must be an ISO 8601 date-time.", field=name) from None
     if value.tzinfo is None:
-        raise DomainError("taken_at needs a time zone offset.", field="taken_at")
+        raise DomainError(f"{name} needs a time zone offset.", field=name)
     return value
 
 
@@ -171,7 +176,7 @@ def post_evidence(audit_id: int):
         evidence, replayed = services.add_evidence(
             audit, data=data, filename=upload.filename, question=question,
             client_id=request.form.get("client_id") or None,
-            taken_at=_parse_taken_at(request.form.get("taken_at")),
+            taken_at=_parse_time(request.form.get("taken_at"), "taken_at"),
             caption=request.form.get("caption"), max_bytes=max_bytes, size=size,
             actor=current_user, now=utcnow())
         db.session.commit()

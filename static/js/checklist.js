@@ -297,7 +297,8 @@ function init(root) {
       form.append("taken_at", item.taken_at);
       return fetch(evidenceApi, { method: "POST", body: form, credentials: "same-origin", headers });
     }
-    const payload = Object.assign({}, item.body, { base_version: item.base_version, mutation_id: item.id });
+    const payload = Object.assign({}, item.body, { base_version: item.base_version, mutation_id: item.id,
+      answered_at: item.answered_at || item.created });
     return fetch(`${answersApi}/${item.question}`, { method: "PUT", credentials: "same-origin",
       headers: Object.assign({ "Content-Type": "application/json" }, headers), body: JSON.stringify(payload) });
   }
