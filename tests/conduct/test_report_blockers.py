@@ -172,3 +172,16 @@ def test_areas_not_covered_is_honest_when_questions_are_unanswered(setup, now, l
     page = login(setup.lead).get(f"/audits/{setup.audit.id}/report").get_data(as_text=True)
     assert "whole scope was covered" not in page
     assert "None recorded (4 of 5 checklist questions unanswered)" in page
+
+
+def test_checklist_shows_recorded_reasons(setup, now, login):
+    """A question marked not covered, and an NC explained without a finding, say so on the checklist."""
+    q = setup.questions
+    save_answer(setup.audit, q["S1Q1"], verdict="minor_nc", base_version=0, actor=setup.auditor, now=now)
+    record_question_reason(setup.audit, q["S1Q1"], kind="no_finding", reason="Fixed during the audit",
+                           actor=setup.auditor, now=now)
+    record_question_reason(setup.audit, q["S2Q3"], kind="not_covered", reason="Store closed",
+                           actor=setup.auditor, now=now)
+    db.session.commit()
+    html = login(setup.auditor).get(f"/audits/{setup.audit.id}/checklist").get_data(as_text=True)
+    assert "No finding raised: Fixed during the audit" in html and "Not covered: Store closed" in html
