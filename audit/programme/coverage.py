@@ -152,7 +152,7 @@ def primary_first() -> list[Standard]:
 def unit_months(units, *, today: dt.date, default: int = COVERAGE_MONTHS) -> dict[int, int]:
     """Each unit's own coverage interval: its risk-based audit interval (6, 12 or 24 months),
     the same one the programme's rules plan by (two queries for all units)."""
-    from audit.programme.generation import HISTORY_MONTHS, unit_history, unit_interval
+    from audit.programme.intervals import HISTORY_MONTHS, unit_history, unit_interval
 
     ids = {u.id for u in units}
     if not ids:

@@ -12,7 +12,7 @@ import datetime as dt
 from audit.core.errors import DomainError
 from audit.extensions import db
 from audit.models import AuditStatus, ProgrammeRule, RuleKind
-from audit.programme.generation import expand_rrule
+from audit.programme.intervals import expand_rrule
 from audit.programme.services import mark_changed
 from audit.trail.services import apply_changes, record, snapshot
 
@@ -109,7 +109,8 @@ def delete_rule(rule: ProgrammeRule, *, actor, now: dt.datetime) -> int:
 def explain_rules(rules, *, now: dt.datetime) -> dict[int, str]:
     """Why each rule's interval is what it is today (risk score and its parts, supplier risk and
     certificate, certification cycle, recurrence), for the rules page and the audit page."""
-    from audit.programme.generation import _context, supplier_interval, unit_interval
+    from audit.programme.generation import _context
+    from audit.programme.intervals import supplier_interval, unit_interval
 
     rules = list(rules)
     if not rules:

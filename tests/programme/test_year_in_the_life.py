@@ -40,7 +40,7 @@ from audit.models import (
     User,
 )
 from audit.programme import views as programme_views
-from audit.programme.generation import unit_history, unit_interval
+from audit.programme.intervals import unit_history, unit_interval
 from audit.programme.pool import next_working_day
 
 NOW = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
