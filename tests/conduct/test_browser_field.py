@@ -1,5 +1,6 @@
-"""Photos made for the field, in real headless Chromium: a large photo is resized and
-re-encoded on the tablet before upload; a refused file's thumbnail says why."""
+"""Issue 15 items 3 and 6 in real headless Chromium: a large photo is resized and re-encoded
+on the tablet before upload; a refused file's thumbnail says why; an NC verdict without a
+finding keeps the report from being issued."""
 
 from __future__ import annotations
 
@@ -86,4 +87,38 @@ def test_refused_photo_thumbnail_shows_the_reason(live, browser, setup):
     assert "too large (1.6 MB)" in status
     db.session.rollback()
     assert db.session.scalar(select(Evidence.id)) is None
+    context.close()
+
+
+def test_nc_without_finding_blocks_issue_in_the_browser(live, browser, setup, now):
+    """On the report page the lead sees the NC blocker as a link to its question and no issue
+    button; recording the reason there clears it and offers the button."""
+    from audit.conduct.answers import save_answer
+    from audit.conduct.blockers import record_question_reason
+    from audit.conduct.report import save_report, sign_report
+    from tests.conduct.test_report import REPORT
+
+    q = setup.questions
+    save_answer(setup.audit, q["S1Q1"], verdict="major_nc", base_version=0, actor=setup.auditor, now=now)
+    save_answer(setup.audit, q["S2Q1"], value="7", base_version=0, actor=setup.auditor, now=now)
+    for key in ("S1Q2", "S1Q3", "S2Q2", "S2Q3"):
+        record_question_reason(setup.audit, q[key], kind="not_covered", reason="Line stopped",
+                               actor=setup.auditor, now=now)
+    save_report(setup.audit, REPORT, actor=setup.lead, now=now)
+    sign_report(setup.audit, actor=setup.lead, now=now)
+    db.session.commit()
+
+    context = _tablet(browser)
+    page = context.new_page()
+    _login(page, live.url, setup.lead)
+    page.goto(f"{live.url}/audits/{setup.audit.id}/report")
+    link = page.locator(".blockers a", has_text="Major NC verdict without a finding")
+    assert link.count() == 1
+    assert page.locator("text=Issue report").count() == 0
+    page.click(".blockers summary")
+    page.fill(".blockers textarea[name=reason]", "Corrected on the spot; verified.")
+    page.click(".blockers button[type=submit]")
+    page.wait_for_selector("text=Reason recorded for S1Q1.")
+    assert page.locator(".blockers").count() == 0
+    assert page.locator("button", has_text="Issue report").count() == 1
     context.close()
