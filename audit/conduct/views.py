@@ -194,7 +194,7 @@ def _report_page(audit, form=None, ack_form=None, status=200):
         is_lead=lead and access.can_answer(audit, current_user),
         can_acknowledge=(access.is_auditee(audit, current_user)
                          or access.can_answer(audit, current_user)) and report is not None,
-        blockers=audit_report.report_blockers(audit, report, contents["checklist"]),
+        blockers=blockers.report_blockers(audit, report, contents["checklist"]),
         reason_form=forms.QuestionReasonForm(),
     ), status
 
