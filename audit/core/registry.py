@@ -28,7 +28,8 @@ _KEY = "audit.registry"
 AUDIT_PAGE_SLOTS = ("plan", "checklist", "indicators", "findings", "report", "cycle", "stage2", "triggers", "rule",
                     "calendar")
 
-#: ``(audit, user) -> dict(title=..., template=..., context=dict) | None``
+#: ``(audit, user) -> dict(title=..., template=..., context=dict) | None``; an optional
+#: ``head_link=dict(label=..., url=...)`` adds a button at the top of the audit page.
 AuditSection = Callable[..., dict | None]
 #: ``(user) -> dict(title=..., template=..., context=dict) | None``
 HomePanel = Callable[..., dict | None]
