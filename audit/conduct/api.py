@@ -16,7 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from audit.auth.permissions import Permission, requires
-from audit.conduct import services
+from audit.conduct import access, checklist_read
+from audit.conduct import answers as answer_service
+from audit.conduct import evidence as evidence_service
 from audit.conduct.openapi import openapi_document
 from audit.core.errors import DomainError
 from audit.core.problems import problem, problem_for_domain
@@ -28,12 +30,12 @@ bp = Blueprint("conduct_api", __name__, url_prefix="/api")
 
 
 def _audit_for(audit_id: int, *, write: bool = False):
-    audit = services.load_audit(audit_id)
+    audit = access.load_audit(audit_id)
     if audit is None:
         abort(404, description="There is no audit with this id.")
-    if not services.can_view(audit, current_user):
+    if not access.can_view(audit, current_user):
         abort(403, description="You may not see this audit.")
-    if write and not services.can_answer(audit, current_user):
+    if write and not access.can_answer(audit, current_user):
         abort(403, description="Only the audit team's auditors can change this audit's checklist.")
     return audit
 
@@ -50,9 +52,9 @@ def _other_author():
 
 def _error(exc: DomainError):
     db.session.rollback()
-    if isinstance(exc, services.AnswerConflict):
+    if isinstance(exc, answer_service.AnswerConflict):
         return problem("conflict", exc.message, current=exc.current)
-    if isinstance(exc, services.AuditFrozen):
+    if isinstance(exc, access.AuditFrozen):
         return problem("frozen", exc.message)
     return problem_for_domain(exc)
 
@@ -74,7 +76,7 @@ def answers(audit_id: int):
         .order_by(ChecklistAnswer.question_id)
     ).all()
     return jsonify(audit_id=audit.id, frozen=audit.report_issued_at is not None,
-                   answers=[services.answer_payload(a) for a in rows])
+                   answers=[answer_service.answer_payload(a) for a in rows])
 
 
 @bp.put("/audits/<int:audit_id>/answers/<int:question_id>")
@@ -95,11 +97,11 @@ def put_answer(audit_id: int, question_id: int):
     mutation_id = body.get("mutation_id") or None
     for attempt in range(2):
         try:
-            question = services.get_question(audit, question_id)
+            question = checklist_read.get_question(audit, question_id)
             answered_at = body.get("answered_at")
             if answered_at is not None and not isinstance(answered_at, str):
                 raise DomainError("answered_at must be an ISO 8601 date-time.", field="answered_at")
-            result = services.save_answer(
+            result = answer_service.save_answer(
                 audit, question, verdict=body.get("verdict"), value=body.get("value"),
                 note=body.get("note"), base_version=base_version,
                 mutation_id=str(mutation_id) if mutation_id else None,
@@ -172,8 +174,8 @@ def post_evidence(audit_id: int):
         if raw_question_id:
             if not (raw_question_id.isascii() and raw_question_id.isdigit()):
                 raise DomainError("question_id must be a whole number.", field="question_id")
-            question = services.get_question(audit, int(raw_question_id))
-        evidence, replayed = services.add_evidence(
+            question = checklist_read.get_question(audit, int(raw_question_id))
+        evidence, replayed = evidence_service.add_evidence(
             audit, data=data, filename=upload.filename, question=question,
             client_id=request.form.get("client_id") or None,
             taken_at=_parse_time(request.form.get("taken_at"), "taken_at"),
@@ -185,4 +187,4 @@ def post_evidence(audit_id: int):
     except ValueError:
         db.session.rollback()
         return problem("invalid", "question_id must be a number.", field="question_id")
-    return jsonify(evidence=services.evidence_payload(evidence), replayed=replayed), (200 if replayed else 201)
+    return jsonify(evidence=evidence_service.evidence_payload(evidence), replayed=replayed), (200 if replayed else 201)
