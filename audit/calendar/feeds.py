@@ -90,6 +90,10 @@ class Links:
                     self._templates[kind] = self.base + path.replace(str(_PLACEHOLDER_ID), "{id}")
                     break
 
+    def identity(self) -> list:
+        """What every link and UID depends on (part of a feed's fingerprint)."""
+        return [self.base, self.domain, sorted((k, v or "") for k, v in self._templates.items())]
+
     def url(self, kind: str, obj_id: int) -> str | None:
         """Absolute URL of the page of ``kind`` (audit, finding, ...) or None if there is none."""
         template = self._templates.get(kind)
@@ -186,27 +190,52 @@ def _audit_events(audits: Iterable[Audit], links: Links, day: dt.date) -> list[i
     return events
 
 
-def personal_events(user: User, *, day: dt.date, links: Links) -> list[ical.Event]:
-    """Audits and agenda sessions I lead, join or am audited in; deadlines of findings and
-    actions I own. Only references, titles and links leave the application."""
-    start, end = ical.feed_window(day)
-    my_units = select(Unit.id).where(
+def my_units_query(user: User):
+    """Ids of the units ``user`` owns or belongs to (they are audited in those units' audits)."""
+    return select(Unit.id).where(
         or_(Unit.owner_id == user.id,
             Unit.id.in_(select(unit_members.c.unit_id).where(unit_members.c.user_id == user.id)))
     )
+
+
+def personal_audit_criteria(user: User, day: dt.date) -> tuple:
+    """WHERE criteria of the audits in ``user``'s personal feed rendered on ``day``.
+
+    Shared by the feed and its fingerprint (audit/calendar/fingerprint.py): the two must
+    select the very same rows, or a 304 could hide a change.
+    """
+    start, end = ical.feed_window(day)
     involvement = [
         exists().where(AuditTeamMember.audit_id == Audit.id, AuditTeamMember.user_id == user.id),
-        exists().where(audit_units.c.audit_id == Audit.id, audit_units.c.unit_id.in_(my_units)),
+        exists().where(audit_units.c.audit_id == Audit.id, audit_units.c.unit_id.in_(my_units_query(user))),
     ]
     if user.supplier_id is not None and Role.SUPPLIER in user.roles:
         # A supplier contact is audited in their own company's second-party audits.
         involvement.append(and_(Audit.supplier_id == user.supplier_id,
                                 Audit.kind == AuditKind.SECOND_PARTY))
+    return or_(*involvement), _window_clause(start, end), _visible_status(day)
+
+
+def coordinator_audit_criteria(kind: FeedKind, target_id: int, day: dt.date) -> tuple:
+    """WHERE criteria of the audits in a programme/site/supplier/certificate feed on ``day``."""
+    start, end = ical.feed_window(day)
+    column = {
+        FeedKind.PROGRAMME: Audit.programme_id,
+        FeedKind.SITE: Audit.site_id,
+        FeedKind.SUPPLIER: Audit.supplier_id,
+        FeedKind.CERTIFICATE: Audit.certificate_id,
+    }[kind]
+    return column == target_id, _window_clause(start, end), _visible_status(day)
+
+
+def personal_events(user: User, *, day: dt.date, links: Links) -> list[ical.Event]:
+    """Audits and agenda sessions I lead, join or am audited in; deadlines of findings and
+    actions I own. Only references, titles and links leave the application."""
+    start, end = ical.feed_window(day)
     audits = db.session.scalars(
-        _audit_query(or_(*involvement), _window_clause(start, end), _visible_status(day),
-                     with_sessions=True)
+        _audit_query(*personal_audit_criteria(user, day), with_sessions=True)
     ).all()
-    unit_ids = set(db.session.scalars(my_units))
+    unit_ids = set(db.session.scalars(my_units_query(user)))
 
     events = []
     for audit in audits:
@@ -289,14 +318,8 @@ def coordinator_events(kind: FeedKind, obj, *, day: dt.date, links: Links) -> li
     """Every visible audit of a programme, site, supplier or certificate, with report due
     dates; certificates add their cycle deadlines."""
     start, end = ical.feed_window(day)
-    column = {
-        FeedKind.PROGRAMME: Audit.programme_id,
-        FeedKind.SITE: Audit.site_id,
-        FeedKind.SUPPLIER: Audit.supplier_id,
-        FeedKind.CERTIFICATE: Audit.certificate_id,
-    }[kind]
     audits = db.session.scalars(
-        _audit_query(column == obj.id, _window_clause(start, end), _visible_status(day))
+        _audit_query(*coordinator_audit_criteria(kind, obj.id, day))
     ).all()
     events = _audit_events(audits, links, day)
     for audit in audits:

@@ -25,6 +25,9 @@ from dataclasses import dataclass
 
 #: Product identifier (RFC 5545 3.7.3).
 PRODID = "-//Audit Management//Audit Calendar 1.0//EN"
+#: Bumped whenever the serialiser's output changes for the same data: it is part of every
+#: feed's fingerprint, so clients holding an old ETag get the new bytes.
+FORMAT_VERSION = "1"
 #: Days an event of a cancelled audit stays in feeds as STATUS:CANCELLED before it leaves.
 CANCELLED_GRACE_DAYS = 14
 #: Feed window: 90 days back, 18 months ahead of the day of rendering.
