@@ -29,7 +29,7 @@ from sqlalchemy.exc import OperationalError
 
 from audit.audits.access import can_read_audit
 from audit.auth.permissions import Permission, public, requires
-from audit.calendar import feeds, fingerprint, ical, services
+from audit.calendar import feeds, fingerprint, ical, services, subscriptions
 from audit.calendar.forms import ConfirmForm, TokenForm
 from audit.core.database import writing
 from audit.core.errors import DomainError
@@ -188,13 +188,13 @@ def index():
 
 def _token_form(**kwargs) -> TokenForm:
     form = TokenForm(**kwargs)
-    form.feed.choices = feeds.subscription_choices(current_user)
+    form.feed.choices = subscriptions.subscription_choices(current_user)
     return form
 
 
 def _render_index(form: TokenForm, status: int = 200, created=None):
     tokens = services.tokens_of(current_user)
-    names = feeds.token_names(tokens)
+    names = subscriptions.token_names(tokens)
     response = current_app.make_response((render_template(
         "calendar/index.html", form=form, tokens=tokens, names=names, confirm=ConfirmForm(),
         created=created), status))
@@ -222,7 +222,7 @@ def create():
     form = _token_form()
     if not form.validate():
         return _render_index(form, 400)
-    kind, target_id = feeds.parse_choice(form.feed.data)
+    kind, target_id = subscriptions.parse_choice(form.feed.data)
     with saving(form) as saved:
         token, secret = services.create_token(current_user, kind, target_id, form.label.data,
                                               actor=current_user, now=utcnow())
