@@ -16,6 +16,7 @@ from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
 from audit.core.forms import saving
 from audit.core.registry import registry
+from audit.core.routing import local_path
 from audit.core.workflow import refuse_unless_allowed
 from audit.extensions import db
 from audit.models import (
@@ -35,8 +36,7 @@ PAGE_SIZE = 50
 
 def _safe_next() -> str | None:
     """A local path to return to after a form (never another host)."""
-    target = request.form.get("next") or ""
-    return target if target.startswith("/") and not target.startswith("//") else None
+    return local_path(request.form.get("next"))
 
 
 @bp.get("/")
