@@ -20,7 +20,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from audit.core.forms import MultiCheckboxField, model_choices
 from audit.extensions import db
-from audit.library.checklists import published_versions
+from audit.library.checklists.versions import published_versions
 from audit.models import (
     AuditKind,
     AuditStatus,

@@ -16,7 +16,6 @@ from audit.extensions import db
 from audit.models import Audit, AuditStatus, AuditTeamMember, QualificationLevel, TeamRole, Unit, User
 
 #: Statuses whose audits no longer occupy anybody's calendar.
-INACTIVE_STATUSES = (AuditStatus.CANCELLED, AuditStatus.POSTPONED)
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,7 @@ def overlapping_audits(user_ids, starts_at: dt.datetime | None, ends_at: dt.date
         .join(Audit, AuditTeamMember.audit_id == Audit.id)
         .where(AuditTeamMember.user_id.in_(list(user_ids)),
                AuditTeamMember.role != TeamRole.GUIDE,
-               Audit.status.not_in(INACTIVE_STATUSES),
+               Audit.status.not_in(AuditStatus.inactive()),
                Audit.starts_at < ends_at, Audit.ends_at > starts_at)
     )
     if exclude_audit_id is not None:

@@ -36,8 +36,6 @@ from audit.models import (
 #: DEFAULT coverage cycle (DOMAIN.md §2), configurable up to 36 months.
 COVERAGE_MONTHS = 12
 WARN_DAYS = 60
-DONE = (AuditStatus.FIELDWORK_COMPLETE, AuditStatus.REPORT_ISSUED, AuditStatus.FOLLOW_UP, AuditStatus.CLOSED)
-PLANNED = (AuditStatus.PLANNED, AuditStatus.SCHEDULED, AuditStatus.PLAN_ISSUED, AuditStatus.IN_PROGRESS)
 GRADE_ORDER = {Grade.MAJOR: 0, Grade.MINOR: 1, Grade.OBSERVATION: 2, Grade.OFI: 3, Grade.GOOD_PRACTICE: 4}
 
 
@@ -83,7 +81,7 @@ def coverage_matrix(*, today: dt.date, standard_id: int | None = None, site_id: 
                 break
     audits = list(db.session.scalars(
         select(Audit).where(Audit.units.any(Unit.id.in_(unit_ids)), Audit.standards.any(Standard.id == standard.id),
-                            Audit.status.in_(DONE + PLANNED))
+                            Audit.status.in_(AuditStatus.audited() + AuditStatus.fieldwork_ahead()))
         .options(selectinload(Audit.units), selectinload(Audit.clauses))))
     findings = db.session.execute(
         select(Finding.audit_id, Finding.unit_id, Finding.grade, Clause.id)
@@ -105,10 +103,10 @@ def coverage_matrix(*, today: dt.date, standard_id: int | None = None, site_id: 
                 continue
             for cid in covered & clause_ids:
                 key = (cid, unit.id)
-                if audit.status in DONE and day <= today:
+                if audit.status in AuditStatus.audited() and day <= today:
                     if key not in last or day > last[key][0]:
                         last[key] = (day, audit.id)
-                elif audit.status in PLANNED and day >= today and (key not in nxt or day < nxt[key]):
+                elif audit.status in AuditStatus.fieldwork_ahead() and day >= today and (key not in nxt or day < nxt[key]):
                     nxt[key] = day
     cells: dict[tuple, Cell] = {}
     for clause in clauses:
@@ -151,7 +149,7 @@ def workload(*, first: dt.date, last: dt.date) -> dict:
         select(AuditTeamMember.user_id, AuditTeamMember.role, Audit.planned_date, Audit.starts_at,
                Audit.planned_days)
         .join(Audit, AuditTeamMember.audit_id == Audit.id)
-        .where(Audit.status.not_in((AuditStatus.CANCELLED, AuditStatus.POSTPONED)),
+        .where(Audit.status.not_in(AuditStatus.inactive()),
                AuditTeamMember.role.in_((TeamRole.LEAD, TeamRole.AUDITOR, TeamRole.TRAINEE)),
                ((Audit.starts_at >= lo) & (Audit.starts_at < hi))
                | (Audit.starts_at.is_(None) & (Audit.planned_date >= first) & (Audit.planned_date <= last)))

@@ -44,12 +44,11 @@ def send_certification_warnings(*, now: dt.datetime) -> int:
     coordinators = list(db.session.scalars(
         select(User).join(UserRole).where(UserRole.role == Role.COORDINATOR, User.is_active.is_(True))))
     made = 0
-    done = (AuditStatus.FIELDWORK_COMPLETE, AuditStatus.REPORT_ISSUED, AuditStatus.FOLLOW_UP, AuditStatus.CLOSED)
     for cert in certs:
         mine = [a for a in audits if a.certificate_id == cert.id]
         for row in cycle_status(cert, mine):
             item, audit = row["item"], row["audit"]
-            if audit is not None and audit.status in done:
+            if audit is not None and audit.status in AuditStatus.audited():
                 continue
             days_left = (item.due - today).days
             threshold = next((d for d in sorted(WARN_DAYS) if days_left <= d), None)

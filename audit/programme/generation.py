@@ -108,7 +108,7 @@ def last_audit_dates(unit_ids) -> dict[int, dt.date]:
         select(audit_units.c.unit_id, Audit.planned_date, Audit.starts_at, Audit.status, Audit.team.any())
         .join(Audit, Audit.id == audit_units.c.audit_id)
         .where(audit_units.c.unit_id.in_(list(unit_ids)),
-               Audit.status.not_in((AuditStatus.CANCELLED, AuditStatus.POSTPONED)))
+               Audit.status.not_in(AuditStatus.inactive()))
     )
     result: dict[int, dt.date] = {}
     for unit_id, planned, starts_at, status, staffed in rows:
@@ -338,7 +338,7 @@ def _context(rules: list[ProgrammeRule], now: dt.datetime) -> dict:
         for sid, day in db.session.execute(
                 select(Audit.supplier_id, func.max(Audit.planned_date))
                 .where(Audit.supplier_id.in_(supplier_ids), Audit.kind == AuditKind.SECOND_PARTY,
-                       Audit.status.not_in((AuditStatus.CANCELLED, AuditStatus.POSTPONED)),
+                       Audit.status.not_in(AuditStatus.inactive()),
                        (Audit.starts_at.is_not(None)) | (Audit.team.any()))
                 .group_by(Audit.supplier_id)):
             supplier_last[sid] = day

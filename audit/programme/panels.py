@@ -12,15 +12,12 @@ from audit.auth.permissions import Permission
 from audit.extensions import db
 from audit.models import Audit, AuditKind, AuditStatus, AuditTeamMember, TeamRole, utcnow
 
-LIVE = (AuditStatus.PLANNED, AuditStatus.SCHEDULED, AuditStatus.PLAN_ISSUED, AuditStatus.IN_PROGRESS,
-        AuditStatus.FIELDWORK_COMPLETE)
-
 
 def my_next_audits(user, *, now: dt.datetime, limit: int = 6) -> list[Audit]:
     """Open audits ``user`` is in the team of, current and upcoming first."""
     stmt = (
         select(Audit).join(AuditTeamMember)
-        .where(AuditTeamMember.user_id == user.id, Audit.status.in_(LIVE),
+        .where(AuditTeamMember.user_id == user.id, Audit.status.in_(AuditStatus.live()),
                (Audit.ends_at.is_(None)) | (Audit.ends_at >= now - dt.timedelta(days=1)))
         .options(joinedload(Audit.site), joinedload(Audit.supplier),
                  selectinload(Audit.team).joinedload(AuditTeamMember.user))
@@ -40,12 +37,10 @@ def programme_health(*, today: dt.date) -> dict:
             ~Audit.team.any(AuditTeamMember.role == TeamRole.LEAD))),
         "undated": db.session.scalar(base.where(Audit.status == AuditStatus.PLANNED,
                                                 Audit.starts_at.is_(None))),
-        "overdue": db.session.scalar(base.where(Audit.status.in_((AuditStatus.PLANNED, AuditStatus.SCHEDULED,
-                                                                  AuditStatus.PLAN_ISSUED)),
+        "overdue": db.session.scalar(base.where(Audit.status.in_(AuditStatus.not_started()),
                                                 Audit.planned_date < today,
                                                 (Audit.ends_at.is_(None)) | (func.date(Audit.ends_at) < today))),
-        "reports_late": db.session.scalar(base.where(Audit.status.in_((AuditStatus.IN_PROGRESS,
-                                                                       AuditStatus.FIELDWORK_COMPLETE)),
+        "reports_late": db.session.scalar(base.where(Audit.status.in_(AuditStatus.fieldwork()),
                                                      Audit.report_due_on < today)),
         "in_progress": db.session.scalar(base.where(Audit.status == AuditStatus.IN_PROGRESS)),
     }

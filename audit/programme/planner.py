@@ -81,7 +81,7 @@ def _busy_days(user_ids, first: dt.date, last: dt.date) -> dict[int, set[dt.date
         select(AuditTeamMember.user_id, Audit)
         .join(Audit, AuditTeamMember.audit_id == Audit.id)
         .where(Audit.starts_at.is_not(None), Audit.starts_at < hi, Audit.ends_at > lo,
-               Audit.status.not_in((AuditStatus.CANCELLED, AuditStatus.POSTPONED)),
+               Audit.status.not_in(AuditStatus.inactive()),
                AuditTeamMember.role != TeamRole.GUIDE)
         .options(selectinload(Audit.site), selectinload(Audit.supplier))
     ).all()
@@ -100,7 +100,7 @@ def _load(user_ids, first: dt.date, last: dt.date) -> Counter:
     rows = db.session.execute(
         select(AuditTeamMember.user_id, Audit.planned_date, Audit.starts_at)
         .join(Audit, AuditTeamMember.audit_id == Audit.id)
-        .where(Audit.status.not_in((AuditStatus.CANCELLED, AuditStatus.POSTPONED)),
+        .where(Audit.status.not_in(AuditStatus.inactive()),
                AuditTeamMember.role.in_((TeamRole.LEAD, TeamRole.AUDITOR)))
     ).all()
     load: Counter = Counter()

@@ -72,3 +72,19 @@ def test_workload_counts_audit_days(app, make):
     data = workload(first=dt.date(2026, 3, 1), last=dt.date(2026, 6, 30))
     assert data["days"][lead.id][dt.date(2026, 4, 1)] == 2 and data["leads"][lead.id] == 1
     assert expert.id not in data["days"]
+
+
+def test_workload_page_highlights_months_over_the_configured_limit(app, make, login, monkeypatch):
+    """A month with more audit-days than WORKLOAD_DAYS_PER_MONTH is highlighted; at the limit it is not."""
+    from audit.models import TeamRole
+
+    monkeypatch.setattr("audit.programme.views.utcnow", lambda: dt.datetime(2026, 3, 10, 9, tzinfo=dt.UTC))
+    auditor = make.user(roles=(Role.AUDITOR,))
+    make.audit(planned_date=dt.date(2026, 4, 7), planned_days=3, team=[(auditor, TeamRole.LEAD)])
+    client = login(make.user(roles=(Role.COORDINATOR,)))
+    app.config["WORKLOAD_DAYS_PER_MONTH"] = 2
+    page = client.get("/programme/workload").get_data(as_text=True)
+    assert 'class="cov-gap">3<' in page and "more than 2 days" in page
+    app.config["WORKLOAD_DAYS_PER_MONTH"] = 3
+    page = client.get("/programme/workload").get_data(as_text=True)
+    assert 'class="cov-ok">3<' in page and "cov-gap" not in page
