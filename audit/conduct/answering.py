@@ -15,7 +15,7 @@ is three steps, and the caller (``api.put_answer``) owns the transactions betwee
 The steady-state save thus sends five statements (the session's user, the read, the answer,
 the trail, the mutation). The first answer of a scheduled audit also starts its fieldwork,
 which needs the whole audit: that save (and every refusal, for its exact message) goes
-through ``services.save_answer`` instead.
+through ``answers.save_answer`` instead.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from sqlalchemy import and_, delete, exists, false, insert, literal, select, update
 
 from audit.auth.permissions import Permission, permissions_for
-from audit.conduct import services
+from audit.conduct.access import require_not_frozen
+from audit.conduct.answers import AnswerConflict, _clean_value, answer_payload
+from audit.conduct.mutations import check_mutation_id
 from audit.core.errors import DomainError
 from audit.extensions import db
 from audit.models import (
@@ -66,7 +68,7 @@ class AnswerDecision:
     values: dict | None = None
     payload: dict | None = None
     replayed: bool = False
-    #: True when the lean path cannot decide (refusals, first answers): use services.save_answer.
+    #: True when the lean path cannot decide (refusals, first answers): use answers.save_answer.
     fallback: bool = False
 
 
@@ -101,8 +103,8 @@ def may_answer(read: AnswerRead, user) -> bool:
 
 def decide_answer(read: AnswerRead, user, *, verdict, value, note, base_version: int,
                   mutation_id: str | None) -> AnswerDecision:
-    """The same rules as ``services.save_answer``, on what ``read_answer`` loaded."""
-    services._check_mutation_id(mutation_id)
+    """The same rules as ``answers.save_answer``, on what ``read_answer`` loaded."""
+    check_mutation_id(mutation_id)
     audit = read.audit
     if audit is None or read.question is None:
         return AnswerDecision(fallback=True)  # 404 / unknown question: the full path words it
@@ -112,14 +114,14 @@ def decide_answer(read: AnswerRead, user, *, verdict, value, note, base_version:
         return AnswerDecision(payload=read.mutation.result, replayed=True)
     if not may_answer(read, user):
         return AnswerDecision(fallback=True)
-    services.require_not_frozen(audit)
+    require_not_frozen(audit)
     if verdict is not None and not isinstance(verdict, str):
         raise DomainError("The verdict must be text, e.g. “conforming”.", field="verdict")
     if value is not None and not isinstance(value, (str, int, float, bool)):
         raise DomainError("The value must be text or a number.", field="value")
     if note is not None and not isinstance(note, str):
         raise DomainError("The note must be text.", field="note")
-    verdict_obj, clean = services._clean_value(read.question, verdict, value)
+    verdict_obj, clean = _clean_value(read.question, verdict, value)
     note = (note or "").strip() or None
     if note and len(note) > 5000:
         raise DomainError("Keep the note under 5000 characters.", field="note")
@@ -128,9 +130,9 @@ def decide_answer(read: AnswerRead, user, *, verdict, value, note, base_version:
     same = (answer is not None and (answer.verdict, answer.value, answer.note) == (verdict_obj, clean, note)) \
         or (answer is None and verdict_obj is None and clean is None and note is None)
     if base_version != current and not same:
-        raise services.AnswerConflict(services.answer_payload(answer, read.question.id))
+        raise AnswerConflict(answer_payload(answer, read.question.id))
     if same:
-        return AnswerDecision(payload=services.answer_payload(answer, read.question.id))
+        return AnswerDecision(payload=answer_payload(answer, read.question.id))
     if answer is None and audit.status in STARTS_FIELDWORK:
         return AnswerDecision(fallback=True)
     return AnswerDecision(values={"verdict": verdict_obj, "value": clean, "note": note})
