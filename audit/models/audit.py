@@ -41,9 +41,20 @@ class Programme(db.Model):
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Who prepared the programme (created it): they may not approve it themselves.
+    prepared_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Bumped by every change to scope, period, objectives or rules; approval records which one.
+    content_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    approved_version: Mapped[int | None] = mapped_column()
 
     manager = relationship("User", foreign_keys=[manager_id])
     approved_by = relationship("User", foreign_keys=[approved_by_id])
+    prepared_by = relationship("User", foreign_keys=[prepared_by_id])
+
+    @property
+    def changed_since_approval(self) -> bool:
+        """Approved once, then its scope, period, objectives or rules changed: approve again."""
+        return self.approved_version is not None and self.approved_version != self.content_version
     audits: Mapped[list[Audit]] = relationship(back_populates="programme")
     rules = relationship("ProgrammeRule", back_populates="programme", cascade="all, delete-orphan",
                          order_by="ProgrammeRule.id")

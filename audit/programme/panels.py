@@ -72,11 +72,36 @@ def cycle_section(audit, user):
     cert = audit.certificate
     siblings = db.session.scalars(select(Audit).where(Audit.certificate_id == cert.id)).all()
     rows = cycle_status(cert, siblings)
-    mine = next((r["item"] for r in rows if r["audit"] is not None and r["audit"].id == audit.id), None)
+    mine = next((r for r in rows if r["audit"] is not None and r["audit"].id == audit.id), None)
     return {"title": "Certification cycle", "template": "programme/section_cycle.html",
-            "context": {"cert": cert, "item": mine,
+            "context": {"cert": cert, "item": mine["item"] if mine else None, "due": mine["due"] if mine else None,
                         "warnings": cycle_warnings(cert, siblings, today=utcnow().date())}}
 
+
+def stage2_section(audit, user):
+    """On a stage-2 audit's page: each major NC's verification deadline (6 months after stage 2)."""
+    from audit.models import ThirdPartyType
+    from audit.programme.stage2 import stage2_findings, stage2_state
+
+    if audit.third_party_type is not ThirdPartyType.STAGE2:
+        return None
+    today = utcnow().date()
+    rows = [s for f in stage2_findings(audit_ids=[audit.id]) if (s := stage2_state(f, today))]
+    if not rows:
+        return None
+    return {"title": "Major nonconformities: 6-month rule", "template": "programme/section_stage2.html",
+            "context": {"rows": rows}}
+
+
+def rule_section(audit, user):
+    """On a generated audit's page: the rule that made it and why its interval is what it is."""
+    if audit.rule is None:
+        return None
+    from audit.programme.rules import explain_rules
+
+    reason = explain_rules([audit.rule], now=utcnow()).get(audit.rule.id)
+    return {"title": "Why it was planned", "template": "programme/section_rule.html",
+            "context": {"rule": audit.rule, "reason": reason}}
 
 
 def trigger_section(audit, user):

@@ -52,10 +52,11 @@ def current_programme() -> Programme | None:
 
 
 def load_programme(programme_id: int) -> Programme | None:
-    """One programme with its manager and approver loaded."""
+    """One programme with its manager, preparer and approver loaded."""
     return db.session.scalars(
         select(Programme).where(Programme.id == programme_id)
-        .options(joinedload(Programme.manager), joinedload(Programme.approved_by))
+        .options(joinedload(Programme.manager), joinedload(Programme.approved_by),
+                 joinedload(Programme.prepared_by))
     ).unique().one_or_none()
 
 
@@ -130,11 +131,11 @@ def latest_planner_run(programme_id: int) -> PlannerRun | None:
 
 
 def proposal_people(run: PlannerRun | None) -> dict[int, User]:
-    """The leads and auditors a run's proposals name, by id (one query)."""
+    """The leads, auditors and lead options a run's proposals name, by id (one query)."""
     if run is None:
         return {}
-    ids = {p["lead_id"] for p in run.proposals if p["lead_id"]} | {
-        i for p in run.proposals for i in p.get("auditor_ids") or []}
+    ids = {i for p in run.proposals for i in [p["lead_id"], *(p.get("auditor_ids") or []),
+                                               *(p.get("lead_options") or [])] if i}
     if not ids:
         return {}
     return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}

@@ -6,24 +6,27 @@ import datetime as dt
 import time
 
 from dateutil.relativedelta import relativedelta
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from audit.audits.queries import read_filters
-from audit.audits.team import load_candidates
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
 from audit.core.forms import saving
+from audit.core.workflow import refuse_unless_allowed
 from audit.extensions import db
-from audit.models import AuditStatus, PlannerRun, Programme, ProgrammeStatus, utcnow
+from audit.models import AuditStatus, PlannerRun, Programme, ProgrammeRule, ProgrammeStatus, utcnow
 from audit.programme import calendar_grid, forms, queries, services
 from audit.programme.coverage import coverage_matrix
 from audit.programme.coverage import workload as compute_workload
 from audit.programme.cycle import restoration_deadline, restoration_status
 from audit.programme.deadlines import cycle_status, cycle_warnings
-from audit.programme.generation import add_rule, generate_programme
-from audit.programme.planner import accept_planner_run, plan_programme, propose_plan
+from audit.programme.export import export_pdf, export_xlsx, programme_export
+from audit.programme.generation import generate_programme
+from audit.programme.planner import AcceptRefused, accept_planner_run, plan_programme, propose_plan
+from audit.programme.rules import add_rule, delete_rule, explain_rules, set_rule_active, update_rule
 from audit.programme.triggers import record_trigger, trigger_audit_days
+from audit.programme.workflow import PROGRAMME
 from audit.trail.services import entries_for
 
 bp = Blueprint("programme", __name__, url_prefix="/programme")
@@ -120,20 +123,39 @@ def detail(programme_id: int):
     audits = queries.programme_audits(programme_id, page=page, page_size=PAGE_SIZE)
     rules, rule_count = queries.first_rules(programme_id, RULES_SHOWN)
     status_form = forms.ProgrammeStatusForm(formdata=None)
-    status_form.status.choices = [(s.value, s.value.capitalize())
-                                  for s in services.PROGRAMME_TRANSITIONS[programme.status]]
+    decisions = {d.action: d for d in PROGRAMME.allowed_actions(programme, current_user)}
+    # approval has its own button; the status form offers the coordinator's moves
+    status_form.status.choices = [(d.action, d.label) for d in decisions.values()
+                                  if d.allowed and d.action != "approve"]
     return render_template("programme/detail.html", programme=programme, audits=audits,
                            total=total, page=page, pages=pages, status_counts=status_counts,
                            rules=rules, rule_count=rule_count,
-                           status_form=status_form, trail=entries_for(programme, limit=30), today=today)
+                           status_form=status_form, trail=entries_for(programme, limit=30), today=today,
+                           approval=decisions["approve"])
+
+
+@bp.get("/<int:programme_id>/export.<any(pdf, xlsx):fmt>")
+@requires(Permission.VIEW_ORGANISATION)
+def export(programme_id: int, fmt: str):
+    """The programme as PDF or XLSX: audits, dates, teams, status, coverage."""
+    programme = db.session.get(Programme, programme_id) or abort(404)
+    data = programme_export(programme)
+    if fmt == "xlsx":
+        body, mime = export_xlsx(data), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        body, mime = export_pdf(render_template("programme/export.html", **data)), "application/pdf"
+    name = "".join(c if c.isalnum() else "-" for c in programme.name).strip("-") or "programme"
+    return Response(body, mimetype=mime, headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
 
 
 @bp.post("/<int:programme_id>/status")
 @requires(Permission.MANAGE_PROGRAMME)
 def status(programme_id: int):
-    """Approve, activate or close the programme."""
+    """Activate, close or send the programme back to draft (approval: ``approve``)."""
     programme = db.session.get(Programme, programme_id) or abort(404)
     form = forms.ProgrammeStatusForm()
+    if form.status.data in PROGRAMME.steps:  # refused moves answer 403/409 with the reason
+        refuse_unless_allowed(PROGRAMME, programme, form.status.data)
     try:
         services.change_programme_status(programme, ProgrammeStatus(form.status.data),
                                          actor=current_user, now=utcnow())
@@ -143,6 +165,23 @@ def status(programme_id: int):
         flash(getattr(exc, "message", "Choose a valid status."), "error")
     else:
         flash(f"Programme is now {programme.status.value}.", "success")
+    return redirect(url_for("programme.detail", programme_id=programme_id))
+
+
+@bp.post("/<int:programme_id>/approve")
+@requires(Permission.APPROVE_PROGRAMME)
+def approve(programme_id: int):
+    """Top management approves the programme as it stands (again after a change)."""
+    programme = db.session.get(Programme, programme_id) or abort(404)
+    refuse_unless_allowed(PROGRAMME, programme, "approve")
+    try:
+        services.approve_programme(programme, actor=current_user, now=utcnow())
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(f"Programme approved (version {programme.approved_version}).", "success")
     return redirect(url_for("programme.detail", programme_id=programme_id))
 
 
@@ -185,8 +224,48 @@ def rules(programme_id: int):
         if saved.ok:
             flash("Rule added. Generate to create its audits.", "success")
             return redirect(url_for("programme.rules", programme_id=programme_id))
-    return render_template("programme/rules.html", programme=programme, form=form,
-                           rules=queries.programme_rules(programme_id))
+    rule_rows = queries.programme_rules(programme_id)
+    return render_template("programme/rules.html", programme=programme, form=form, rules=rule_rows,
+                           reasons=explain_rules(rule_rows, now=utcnow()))
+
+
+def _rule(programme_id: int, rule_id: int) -> ProgrammeRule:
+    rule = db.session.get(ProgrammeRule, rule_id)
+    if rule is None or rule.programme_id != programme_id:
+        abort(404)
+    return rule
+
+
+@bp.route("/<int:programme_id>/rules/<int:rule_id>/edit", methods=["GET", "POST"])
+@requires(Permission.MANAGE_PROGRAMME)
+def rule_edit(programme_id: int, rule_id: int):
+    """Edit a rule (trailed; the programme needs approval again)."""
+    rule = _rule(programme_id, rule_id)
+    form = forms.RuleForm() if request.method == "POST" else forms.RuleForm(obj=rule, kind=rule.kind.value)
+    form.fill_choices()
+    if form.validate_on_submit():
+        with saving(form) as saved:
+            update_rule(rule, form.data, actor=current_user, now=utcnow())
+        if saved.ok:
+            flash("Rule saved. Generate to apply it.", "success")
+            return redirect(url_for("programme.rules", programme_id=programme_id))
+    return render_template("programme/rule_form.html", programme=rule.programme, rule=rule, form=form)
+
+
+@bp.post("/<int:programme_id>/rules/<int:rule_id>/<any(disable, enable, delete):action>")
+@requires(Permission.MANAGE_PROGRAMME)
+def rule_action(programme_id: int, rule_id: int, action: str):
+    """Disable, enable or delete a rule (trailed)."""
+    rule = _rule(programme_id, rule_id)
+    if action == "delete":
+        cancelled = delete_rule(rule, actor=current_user, now=utcnow())
+        message = f"Rule deleted; {cancelled} untouched audit{'s' if cancelled != 1 else ''} cancelled."
+    else:
+        set_rule_active(rule, action == "enable", actor=current_user, now=utcnow())
+        message = f"Rule {action}d."
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("programme.rules", programme_id=programme_id))
 
 
 @bp.post("/<int:programme_id>/generate")
@@ -209,13 +288,16 @@ def generate(programme_id: int):
 
 @bp.get("/<int:programme_id>/planner")
 @requires(Permission.MANAGE_PROGRAMME)
-def planner(programme_id: int):
-    """The latest planner run: proposals to accept or edit, and unplaceable audits with reasons."""
+def planner(programme_id: int, form_values: dict | None = None, failed: dict | None = None):
+    """The latest planner run: proposals to accept or edit, and unplaceable audits with reasons.
+
+    After a refused accept the page is shown again with the coordinator's own values
+    (``form_values``) and the reason beside every row that failed (``failed``)."""
     programme = db.session.get(Programme, programme_id) or abort(404)
     run = queries.latest_planner_run(programme_id)
     people = queries.proposal_people(run)
-    leads = load_candidates()
-    return render_template("programme/planner.html", programme=programme, run=run, people=people, leads=leads)
+    return render_template("programme/planner.html", programme=programme, run=run, people=people,
+                           values=form_values, failed=failed or {}), 422 if failed else 200
 
 
 @bp.post("/<int:programme_id>/planner/run")
@@ -233,35 +315,46 @@ def planner_run(programme_id: int):
 @bp.post("/<int:programme_id>/planner/<int:run_id>/accept")
 @requires(Permission.MANAGE_PROGRAMME)
 def planner_accept(programme_id: int, run_id: int):
-    """Accept the proposals, with the coordinator's edits (date, lead) and exclusions."""
+    """Accept the proposals, with the coordinator's edits (date, lead) and exclusions. When a
+    rule refuses a row nothing is applied, and the page comes back with her edits kept."""
     run = db.session.get(PlannerRun, run_id)
     if run is None or run.programme_id != programme_id:
         abort(404)
-    edits, skip = {}, set()
+    edits, skip, failed = {}, set(), {}
+    values = {p["audit_id"]: {"take": request.form.get(f"take-{p['audit_id']}") == "on",
+                              "day": request.form.get(f"day-{p['audit_id']}") or p["day"],
+                              "lead": request.form.get(f"lead-{p['audit_id']}", p["lead_id"], type=int)}
+              for p in run.proposals}
     for p in run.proposals:
         aid = p["audit_id"]
-        if request.form.get(f"take-{aid}") != "on":
+        if not values[aid]["take"]:
             skip.add(aid)
             continue
         edit = {}
-        if request.form.get(f"day-{aid}"):
-            try:
-                edit["day"] = dt.date.fromisoformat(request.form[f"day-{aid}"])
-            except ValueError:
-                flash(f"{p['reference']}: give the date as YYYY-MM-DD.", "error")
-                return redirect(url_for("programme.planner", programme_id=programme_id))
-        if request.form.get(f"lead-{aid}", type=int):
-            edit["lead_id"] = request.form.get(f"lead-{aid}", type=int)
+        try:
+            edit["day"] = dt.date.fromisoformat(values[aid]["day"])
+        except ValueError:
+            failed[aid] = "Give the date as YYYY-MM-DD."
+        if values[aid]["lead"]:
+            edit["lead_id"] = values[aid]["lead"]
         edits[aid] = edit
-    try:
-        applied = accept_planner_run(run, actor=current_user, now=utcnow(), edits=edits, skip=skip)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        flash(f"Nothing was applied. {exc.message}", "error")
-        return redirect(url_for("programme.planner", programme_id=programme_id))
-    flash(f"{applied} audits scheduled.", "success")
-    return redirect(url_for("programme.detail", programme_id=programme_id))
+    if not failed:
+        try:
+            applied = accept_planner_run(run, actor=current_user, now=utcnow(), edits=edits, skip=skip)
+            db.session.commit()
+        except AcceptRefused as exc:
+            db.session.rollback()
+            failed = exc.rows
+        except DomainError as exc:
+            db.session.rollback()
+            flash(f"Nothing was applied. {exc.message}", "error")
+            return redirect(url_for("programme.planner", programme_id=programme_id))
+        else:
+            flash(f"{applied} audits scheduled.", "success")
+            return redirect(url_for("programme.detail", programme_id=programme_id))
+    flash(f"Nothing was applied: {len(failed)} row{'s' if len(failed) != 1 else ''} broke a rule "
+          "(marked below). Your changes are kept: correct them and accept again.", "error")
+    return planner(programme_id, form_values=values, failed=failed)
 
 
 # --- coverage, workload, cycles --------------------------------------------------------------
@@ -282,10 +375,15 @@ def coverage():
 def workload():
     """Audit-days per auditor and month for the next 12 months."""
     today = utcnow().date()
-    first = today.replace(day=1) - relativedelta(months=2)
-    data = compute_workload(first=first, last=first + relativedelta(months=14) - dt.timedelta(days=1))
-    return render_template("programme/workload.html", w=data,
-                           limit=current_app.config["WORKLOAD_DAYS_PER_MONTH"])
+    year = request.args.get("year", type=int)
+    if year and 1900 < year < 2200:
+        first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    else:
+        # Two months back through the end of next year: next year's programme is always in view.
+        year = None
+        first, last = today.replace(day=1) - relativedelta(months=2), dt.date(today.year + 1, 12, 31)
+    data = compute_workload(first=first, last=last)
+    return render_template("programme/workload.html", w=data, limit=current_app.config["WORKLOAD_DAYS_PER_MONTH"], year=year, this_year=today.year)
 
 
 @bp.get("/cycles")
@@ -301,7 +399,10 @@ def cycles():
                      "warnings": cycle_warnings(cert, mine, today=today),
                      "status": restoration_status(cert.expiry_date, today),
                      "restore_until": restoration_deadline(cert.expiry_date)})
-    return render_template("programme/cycles.html", rows=rows, today=today)
+    from audit.programme.stage2 import stage2_findings, stage2_state
+
+    stage2 = [s for f in stage2_findings() if (s := stage2_state(f, today))]
+    return render_template("programme/cycles.html", rows=rows, today=today, stage2=stage2)
 
 
 # --- triggers ---------------------------------------------------------------------------------

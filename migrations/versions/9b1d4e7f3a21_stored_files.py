@@ -1,7 +1,7 @@
 """stored_files: evidence and report bytes in the database (STORAGE_BACKEND = "database")
 
 Revision ID: 9b1d4e7f3a21
-Revises: 5e7c1a9d2b40
+Revises: d14a0b1c2e3f
 Create Date: 2026-11-30 21:00:00
 
 """
@@ -12,7 +12,7 @@ import audit.models.types
 
 # revision identifiers, used by Alembic.
 revision = '9b1d4e7f3a21'
-down_revision = '5e7c1a9d2b40'
+down_revision = 'd14a0b1c2e3f'
 branch_labels = None
 depends_on = None
 
