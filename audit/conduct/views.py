@@ -13,6 +13,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    stream_with_context,
     url_for,
 )
 from flask_login import current_user
@@ -148,11 +149,12 @@ def _evidence_file(evidence_id: int, thumbnail: bool) -> Response:
     if key is None:
         abort(404)
     try:
-        data = get_storage().get(key)
+        chunks = get_storage().stream(key)
     except StorageError:
         abort(404)
+    # Streamed: a large file never sits whole in a worker (database storage reads it in slices).
     response = current_app.response_class(
-        data, mimetype="image/jpeg" if thumbnail else ev.content_type)
+        stream_with_context(chunks), mimetype="image/jpeg" if thumbnail else ev.content_type)
     # Files never change (originals immutable): the browser may keep them for the session.
     response.headers["Cache-Control"] = "private, max-age=86400, immutable"
     if not thumbnail:
