@@ -60,6 +60,13 @@ class BaseConfig:
     #: A complaint, incident, significant change or major NC asks for an audit within this many
     #: days (DOMAIN.md §2).
     TRIGGER_AUDIT_DAYS = 60
+    #: Where a root cause may lie: value → label (default: the Ishikawa 6M).
+    ROOT_CAUSE_CATEGORIES: dict = {
+        "man": "People (skills, workload, shifts)", "machine": "Machine (equipment, tools, software)",
+        "method": "Method (procedures, instructions)", "material": "Material",
+        "measurement": "Measurement (gauges, calibration, inspection)",
+        "environment": "Environment (temperature, light, layout)",
+    }
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
     #: Organisation name shown in the header and reports.

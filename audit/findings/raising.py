@@ -143,8 +143,16 @@ def issue_finding(finding: Finding, *, actor, now: dt.datetime) -> Finding:
     repeated NC proposes a follow-up verification audit.
     """
     FINDING.require(finding, actor, "issue")
+    becomes_scar = (finding.grade.is_nonconformity and finding.supplier_id is not None
+                    and finding.audit.kind is AuditKind.SECOND_PARTY)
+    if becomes_scar and not _supplier_contacts(finding.supplier_id):
+        # Nobody could answer it: refuse rather than let the SCAR wait silently for no one.
+        raise DomainError(f"{finding.supplier.name} has no active contact user to answer this "
+                          "SCAR: add one (Organisation → Users, role Supplier) and issue again.")
     issued_on = local_date(finding, now)
     finding.issued_at = now
+    if becomes_scar:
+        finding.scar_stage = ScarStage.ISSUED
     finding.response_due_on, finding.closure_due_on = compute_deadlines(finding, issued_on)
     extra = {"response_due_on": finding.response_due_on, "closure_due_on": finding.closure_due_on}
     if finding.grade is Grade.GOOD_PRACTICE:
@@ -155,8 +163,7 @@ def issue_finding(finding: Finding, *, actor, now: dt.datetime) -> Finding:
                     extra=extra)
         return finding
     if finding.grade.is_nonconformity:
-        if finding.supplier_id is not None and finding.audit.kind is AuditKind.SECOND_PARTY:
-            finding.scar_stage = ScarStage.ISSUED
+        if finding.is_scar:
             extra["scar_stage"] = ScarStage.ISSUED
         repeat = _find_repeat(finding, now)
         if repeat is not None:

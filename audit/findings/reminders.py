@@ -13,13 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from audit.extensions import db
+from audit.findings.deadlines import DEADLINE_LABELS
 from audit.findings.services import OPEN_STATUSES, local_date, update_supplier_status
 from audit.models import (
     ActionStatus,
     Audit,
     CorrectiveAction,
     Finding,
-    FindingStatus,
     Role,
     Supplier,
     User,
@@ -70,11 +70,11 @@ def sweep_finding_deadlines(now: dt.datetime) -> dict[str, int]:
     ).all()
     coordinators = None
     for finding in findings:
-        due = finding.current_due_on()
+        # The same deadline the page, the to-do list and the supplier's status name.
+        deadline, due = finding.current_deadline()
         if due is None:
             continue
-        which = "response" if finding.status is FindingStatus.AWAITING_RESPONSE and \
-            finding.response_due_on == due else "closure"
+        which = DEADLINE_LABELS[deadline].lower()
         days_left = (due - local_date(finding, now)).days
         label = f"{finding.grade.label} {finding.reference}"
         if 0 <= days_left <= REMIND_DAYS_BEFORE:

@@ -23,6 +23,7 @@ from audit.extensions import db
 from audit.findings import charts, forms, queries
 from audit.findings import services as fs
 from audit.models import (
+    EIGHT_D_DISCIPLINES,
     ActionKind,
     Audit,
     AuditKind,
@@ -178,7 +179,7 @@ def _render_detail(finding: Finding, failed: dict | None = None, status: int = 2
         completable=completable_actions(finding, current_user),
         grade_name=fs.grade_label(finding.audit.kind, finding.grade),
         trail=entries_for(finding), scar_due=fs.scar_stage_due(finding),
-        ishikawa_categories=forms.ISHIKAWA_CATEGORIES,
+        ishikawa_categories=forms.ISHIKAWA_CATEGORIES, eight_d_disciplines=EIGHT_D_DISCIPLINES,
     ), status
 
 
@@ -247,10 +248,7 @@ def respond(finding_id: int):
         fs.submit_response(
             f, containment=form.containment.data, extent_check=form.extent_check.data,
             root_cause_method=RootCauseMethod(form.root_cause_method.data),
-            whys=[getattr(form, f"why{i}").data for i in range(1, forms.WHY_ROWS + 1)],
-            ishikawa={c: getattr(form, f"ishikawa_{c}").data
-                      for c in forms.ISHIKAWA_CATEGORIES},
-            root_cause=form.root_cause.data, actions=_actions_from(form),
+            **forms.analysis_from(form), root_cause=form.root_cause.data, actions=_actions_from(form),
             actor=current_user, now=utcnow())
     return _run(finding_id, "respond", call, "Response submitted.")
 

@@ -29,6 +29,7 @@ from audit.models.execution import (
     Verdict,
 )
 from audit.models.finding import (
+    EIGHT_D_DISCIPLINES,
     ISHIKAWA_CATEGORIES,
     ActionKind,
     ActionStatus,
@@ -86,6 +87,6 @@ __all__ = [
     "VersionStatus", "utcnow",
     "JobRun", "NotificationPreference", "PlannerRun", "ProgrammeRule", "RuleKind", "SchedulerLease",
     "AuditTrigger", "TriggerKind",
-    "ISHIKAWA_CATEGORIES", "CostCategory", "DeadlinePolicy", "ExtensionRequest",
+    "EIGHT_D_DISCIPLINES", "ISHIKAWA_CATEGORIES", "CostCategory", "DeadlinePolicy", "ExtensionRequest",
     "ExtensionStatus", "PoorQualityCost", "RootCauseMethod", "ScarStage",
 ]

@@ -94,6 +94,7 @@ def cast(app, make, library, now):
             kw = response_kwargs(w, now)
             fs.submit_scar_root_cause(f, root_cause_method=kw["root_cause_method"], whys=kw["whys"],
                                       root_cause=kw["root_cause"], extent_check=kw["extent_check"],
+                                      root_cause_category="method",
                                       actor=contact, now=now)
         if stage in ("submitted", "acting"):
             fs.submit_scar_plan(f, [{"kind": ActionKind.CORRECTIVE, "description": "Timer interlock",
