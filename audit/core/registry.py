@@ -43,6 +43,8 @@ class NavItem:
     endpoint: str
     label: str
     permission: Permission | None = None
+    #: ``badge(user) -> int``: a count shown next to the label (0: none), e.g. items waiting.
+    badge: Callable[..., int] | None = None
 
 
 @dataclass(frozen=True)
@@ -67,11 +69,12 @@ class Registry:
     #: kind's e-mails; files are built at sending time so the outbox row stays small.
     email_attachments: dict[str, Callable] = field(default_factory=dict)
 
-    def add_navigation(self, endpoint: str, label: str, permission: Permission | None = None) -> None:
-        """Add a navigation entry after those registered before it."""
+    def add_navigation(self, endpoint: str, label: str, permission: Permission | None = None,
+                       *, badge: Callable[..., int] | None = None) -> None:
+        """Add a navigation entry after those registered before it (``badge``: see NavItem)."""
         if any(item.endpoint == endpoint for item in self.navigation):
             raise RegistrationError(f"navigation entry {endpoint!r} registered twice")
-        self.navigation.append(NavItem(endpoint, label, permission))
+        self.navigation.append(NavItem(endpoint, label, permission, badge))
 
     def add_home_panel(self, panel: HomePanel) -> None:
         """Add a home panel after those registered before it."""

@@ -28,7 +28,9 @@ def init_app(app: Flask) -> None:
     reg = registry(app)
     reg.add_navigation("findings.index", "Findings", Permission.VIEW_ORGANISATION)
     reg.add_navigation("scar.index", "My SCARs", Permission.RESPOND_SCAR)
-    reg.add_home_panel(panels.my_open_findings_panel)
+    reg.add_navigation("findings.waiting", "Waiting for me", Permission.OWN_ACCOUNT,
+                       badge=panels.waiting_badge)
+    reg.add_home_panel(panels.waiting_panel)
     reg.add_audit_section("findings", panels.audit_findings_section)
     reg.add_notification_kinds(NOTIFICATION_KINDS)
     reg.add_job("finding_deadlines", sweep(

@@ -43,9 +43,12 @@ def verify_effectiveness(finding: Finding, *, effective: bool, note: str, actor,
         finding.recurrence_count += 1
         finding.implementation_verified = False
         finding.effectiveness_verified = False
+        # Internal owners add actions on the finding's page; a supplier re-plans (D5) on the
+        # SCAR page, so its SCAR goes back to the plan stage and awaits the new plan.
         if finding.is_scar:
-            finding.scar_stage = ScarStage.ACTION_PLAN
-        transition(finding, FindingStatus.ACTION_IN_PROGRESS, actor=actor, now=now,
+            finding.scar_stage = ScarStage.ROOT_CAUSE
+        transition(finding, FindingStatus.AWAITING_RESPONSE if finding.is_scar
+                   else FindingStatus.ACTION_IN_PROGRESS, actor=actor, now=now,
                     summary=f"{finding.reference} not effective: back to action",
                     extra={"effective": False, "note": note,
                            "recurrence_count": finding.recurrence_count})

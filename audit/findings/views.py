@@ -88,6 +88,15 @@ def index():
                            has_more=has_more, args=args)
 
 
+@bp.get("/waiting")
+@requires(Permission.OWN_ACCOUNT)
+def waiting():
+    """Everything the findings workflow waits for from me, soonest deadline first."""
+    from audit.findings.panels import waiting_items
+
+    return render_template("findings/waiting.html", items=waiting_items(current_user))
+
+
 @bp.get("/dashboard")
 @requires(Permission.VIEW_ORGANISATION)
 def dashboard():

@@ -209,3 +209,62 @@ ACTION = Workflow("action", state=lambda a: a.status, state_label=lambda a: a.st
          lambda a, u: can_respond(a.finding, u) or _id(a.owner, a.owner_id) == u.id,
          "Only the action's owner or the finding's owner completes it.", _action_finding_acting),
 ])
+
+
+# --- what is waiting for whom -------------------------------------------------------------------
+#
+# An item waits for a person when the workflow grants them an action that moves it on. The
+# to-do list, the navigation count and the stranded-finding check all read this, so they can
+# never disagree with what the pages offer.
+
+#: Forward actions of a finding, in the order the to-do list names them. Not forward: reopen,
+#: request_extension, add_cost (optional), and ``assign`` / ``add_action`` except as below.
+FORWARD_FINDING = ("issue", "assign", "decide", "respond", "accept", "verify", "close",
+                   "decide_extension", "add_action")
+FORWARD_SCAR = ("acknowledge", "containment", "root_cause", "plan")
+
+
+def may_answer(finding, user) -> bool:
+    """``user`` is an active, non-administrator person who can answer ``finding`` (an
+    administrator's blanket rights never count as someone answering)."""
+    return (user is not None and getattr(user, "is_active", True) and not is_admin(user)
+            and can_respond(finding, user))
+
+
+def needs_owner(finding) -> bool:
+    """An issued internal finding that nobody on the auditee side can answer: no owner, or an
+    owner (and unit owner) without the capability — e.g. a coordinator owning a unit."""
+    if finding.is_scar or finding.status not in (S.ISSUED, S.AWAITING_RESPONSE):
+        return False
+    if finding.status is S.ISSUED and finding.grade.is_nonconformity:
+        return True  # an issued NC waits in "issued" exactly until it has an owner
+    people = [finding.owner, finding.unit.owner if finding.unit is not None else None]
+    return not any(may_answer(finding, p) for p in people if p is not None)
+
+
+def waiting_steps(finding, user) -> list[str]:
+    """The forward actions ``user`` is granted on ``finding`` now: what it waits for from them.
+
+    ``assign`` counts only while nobody can answer (otherwise it is a reassignment), and
+    ``add_action`` only while no action is open (after "not effective", new actions are due).
+    ``reject`` is the other face of ``accept``: one item, "review the response".
+    """
+    granted = FINDING.allowed(finding, user)
+    steps = []
+    for name in FORWARD_FINDING:
+        if name not in granted:
+            continue
+        if name == "assign" and not needs_owner(finding):
+            continue
+        if name == "add_action" and any(a.status is ActionStatus.OPEN for a in finding.actions):
+            continue
+        steps.append(name)
+    if finding.is_scar:
+        scar_granted = SCAR.allowed(finding, user)
+        steps += [name for name in FORWARD_SCAR if name in scar_granted]
+    return steps
+
+
+def action_waits_for(action, user) -> bool:
+    """An open action waits for whoever may mark it implemented."""
+    return ACTION.decide(action, user, "complete_action").allowed

@@ -238,13 +238,14 @@ def test_import_cb_findings_csv(app, make, library, login, now):
 
 
 def test_home_panel_lists_my_open_findings(app, make, library, login, now):
-    """The auditee's home page lists their open findings."""
+    """The auditee's home page lists the response waiting for them."""
     w = world(make, library)
     f = draft(w, Grade.MINOR, now=now)
     fs.issue_finding(f, actor=w.auditor, now=now)
     db.session.commit()
     page = login(w.owner).get("/")
-    assert "My open findings and actions" in page.text and f.reference in page.text
+    assert "Waiting for me (1)" in page.text and "Response to write" in page.text
+    assert f.reference in page.text
 
 
 def test_audit_page_section_shows_unit_findings(app, make, library, now):
