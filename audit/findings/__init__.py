@@ -13,6 +13,12 @@ NOTIFICATION_KINDS = {
     "finding_overdue": "A finding you own is overdue",
     "finding_escalated": "Overdue findings escalated to you (coordinators, unit owners)",
     "action_due": "A corrective action you own is due",
+    # Every transition tells the people it concerns (audit.findings.notifying).
+    "finding_assigned": "A finding or corrective action was given to you",
+    "finding_to_review": "A response, verification or extension waits for your decision",
+    "finding_decided": "A decision was taken on a finding you answer",
+    "finding_stranded": "A finding nobody can answer needs an owner (coordinators)",
+    "scar_progress": "A supplier recorded a SCAR stage",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from audit.core.errors import DomainError
+from audit.findings.notifying import notify_transition
 from audit.findings.probation import update_supplier_status
 from audit.findings.transitions import text, transition
 from audit.findings.workflow import FINDING
@@ -54,6 +55,8 @@ def verify_effectiveness(finding: Finding, *, effective: bool, note: str, actor,
                            "recurrence_count": finding.recurrence_count})
     if finding.is_scar:
         update_supplier_status(finding.supplier, actor=actor, now=now)
+    notify_transition(finding, "close" if effective else "not_effective", actor=actor, now=now,
+                      note=f"Verification: {note}")
     return finding
 
 
@@ -82,4 +85,5 @@ def close_finding(finding: Finding, *, note: str, actor, now: dt.datetime) -> Fi
                 summary=f"{finding.reference} closed", extra={"note": note})
     if finding.is_scar:
         update_supplier_status(finding.supplier, actor=actor, now=now)
+    notify_transition(finding, "close", actor=actor, now=now)
     return finding

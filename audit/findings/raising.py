@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from audit.core.errors import DomainError, NotAllowed
 from audit.extensions import db
 from audit.findings.deadlines import compute_deadlines, grade_label, local_date, policy_row
+from audit.findings.notifying import notify_if_stranded, notify_transition
 from audit.findings.probation import update_supplier_status
 from audit.findings.transitions import text, transition
 from audit.findings.workflow import FINDING, can_record
@@ -180,23 +181,9 @@ def issue_finding(finding: Finding, *, actor, now: dt.datetime) -> Finding:
         propose_follow_up_audit(finding, actor=actor, now=now)
     if finding.supplier_id is not None and finding.grade is Grade.MAJOR:
         update_supplier_status(finding.supplier, actor=actor, now=now)
-    _notify_issued(finding, now)
+    notify_transition(finding, "issue", actor=actor, now=now)
+    notify_if_stranded(finding, actor=actor, now=now)
     return finding
-
-
-def _notify_issued(finding: Finding, now: dt.datetime) -> None:
-    from audit.notifications.services import notify
-
-    recipients = [finding.owner] if finding.owner is not None else []
-    if finding.is_scar:
-        recipients = _supplier_contacts(finding.supplier_id)
-    due = finding.response_due_on or finding.closure_due_on
-    for user in recipients:
-        notify(user, kind="finding_issued",
-               title=f"{finding.grade.label} {finding.reference} issued to you",
-               body=finding.statement + (f"\nResponse due {due:%d %b %Y}." if due else ""),
-               link=f"/{'scar' if finding.is_scar else 'findings'}/{finding.id}",
-               dedupe_key=f"finding:{finding.id}:issued:{user.id}", now=now)
 
 
 def _supplier_contacts(supplier_id: int | None) -> list:
@@ -224,7 +211,8 @@ def assign_owner(finding: Finding, owner, *, actor, now: dt.datetime) -> Finding
     if finding.status is FindingStatus.ISSUED and finding.grade.is_nonconformity:
         transition(finding, FindingStatus.AWAITING_RESPONSE, actor=actor, now=now,
                     summary=f"{finding.reference} awaits {owner.name}'s response")
-    _notify_issued(finding, now)
+    notify_transition(finding, "assign", actor=actor, now=now)
+    notify_if_stranded(finding, actor=actor, now=now)
     return finding
 
 

@@ -9,6 +9,7 @@ from flask import current_app
 
 from audit.core.errors import DomainError
 from audit.extensions import db
+from audit.findings.notifying import notify_transition
 from audit.findings.probation import update_supplier_status
 from audit.findings.transitions import text, transition
 from audit.findings.workflow import ACTION, FINDING, SCAR
@@ -202,6 +203,7 @@ def submit_response(
     if finding.is_scar:
         finding.scar_stage = ScarStage.ACTION_PLAN
         update_supplier_status(finding.supplier, actor=actor, now=now)
+    notify_transition(finding, "respond", actor=actor, now=now)
     return finding
 
 
@@ -212,6 +214,7 @@ def accept_response(finding: Finding, *, actor, now: dt.datetime) -> Finding:
                 summary=f"Response to {finding.reference} accepted")
     if finding.is_scar:
         update_supplier_status(finding.supplier, actor=actor, now=now)
+    notify_transition(finding, "accept", actor=actor, now=now)
     return finding
 
 
@@ -235,6 +238,7 @@ def reject_response(finding: Finding, reason: str, *, actor, now: dt.datetime) -
                 extra={"reason": reason, "rejection_count": finding.rejection_count})
     if finding.is_scar:
         update_supplier_status(finding.supplier, actor=actor, now=now)
+    notify_transition(finding, "reject", actor=actor, now=now, note=f"Reason: {reason}")
     return finding
 
 
@@ -251,6 +255,8 @@ def add_action(finding: Finding, *, kind: ActionKind, description: str, due_on: 
            summary=f"Action planned on {finding.reference}",
            changes=snapshot({"kind": kind, "description": action.description,
                              "due_on": due_on, "owner_id": action.owner_id}))
+    notify_transition(finding, "add_action", actor=actor, now=now, recipients=[action.owner],
+                      note=f"Action: {action.description} (due {action.due_on:%d %b %Y})")
     return action
 
 
@@ -281,6 +287,7 @@ def complete_action(action: CorrectiveAction, evidence: str, *, actor,
             finding.scar_stage = ScarStage.IMPLEMENTED
         transition(finding, FindingStatus.PENDING_VERIFICATION, actor=actor, now=now,
                     summary=f"{finding.reference}: all actions implemented, awaiting verification")
+        notify_transition(finding, "implemented", actor=actor, now=now)
     return action
 
 
@@ -312,4 +319,6 @@ def decide_finding(finding: Finding, *, accept: bool, rationale: str, actor, now
     else:
         transition(finding, FindingStatus.DECLINED, actor=actor, now=now,
                     summary=f"{finding.reference} declined", extra={"rationale": rationale})
+    notify_transition(finding, "decide", actor=actor, now=now,
+                      note=f"Decision: {'accepted' if accept else 'declined'} — {rationale}")
     return finding

@@ -6,6 +6,7 @@ import datetime as dt
 
 from audit.core.errors import DomainError
 from audit.extensions import db
+from audit.findings.notifying import notify_transition
 from audit.findings.responses import check_analysis, check_root_cause, submit_response
 from audit.findings.transitions import text
 from audit.findings.workflow import SCAR
@@ -27,6 +28,7 @@ def acknowledge_scar(finding: Finding, *, actor, now: dt.datetime) -> Finding:
     record(finding, "transition", actor=actor, now=now,
            summary=f"SCAR {finding.reference} acknowledged by the supplier",
            changes={"scar_stage": ["issued", "acknowledged"]})
+    notify_transition(finding, "acknowledge", actor=actor, now=now)
     return finding
 
 
@@ -47,6 +49,7 @@ def submit_scar_containment(finding: Finding, containment: str, *, actor,
     record(finding, "transition", actor=actor, now=now,
            summary=f"SCAR {finding.reference}: containment recorded",
            changes={"scar_stage": [old.value, "containment"], "containment": containment})
+    notify_transition(finding, "containment", actor=actor, now=now, note=f"Containment: {containment}")
     return finding
 
 
@@ -81,6 +84,7 @@ def submit_scar_root_cause(finding: Finding, *, root_cause_method: RootCauseMeth
            summary=f"SCAR {finding.reference}: root cause recorded",
            changes={"scar_stage": [old.value, "root_cause"], "root_cause": root_cause,
                     "root_cause_category": category, "method": root_cause_method.value})
+    notify_transition(finding, "root_cause", actor=actor, now=now, note=f"Root cause: {root_cause}")
     return finding
 
 
