@@ -25,7 +25,8 @@ from audit.models import (
     RootCauseMethod,
 )
 
-ACTION_ROWS = 3
+#: Action rows on a response form; more are added on the finding's page, as many as needed.
+ACTION_ROWS = 6
 WHY_ROWS = 5
 
 ISHIKAWA_HELP = {
@@ -106,6 +107,8 @@ for _i in range(1, ACTION_ROWS + 1):
             StringField(f"Action {_i}: description", validators=[Optional(), Length(max=1000)]))
     setattr(ResponseForm, f"action{_i}_due_on",
             DateField(f"Action {_i}: due on", validators=[Optional()]))
+    setattr(ResponseForm, f"action{_i}_owner_id",
+            SelectField(f"Action {_i}: owner", coerce=int, default=0, validators=[Optional()]))
 
 
 class ScarContainmentForm(FlaskForm):
@@ -208,6 +211,13 @@ class AddActionForm(FlaskForm):
                        default="corrective")
     description = StringField("Description", validators=[Optional(), Length(max=1000)])
     due_on = DateField("Due on", validators=[Optional()])
+    action_owner_id = SelectField("Owner", coerce=int, default=0, validators=[Optional()])
+
+
+class ActionOwnerForm(FlaskForm):
+    """Give one action to another owner."""
+
+    action_owner_id = SelectField("New owner", coerce=int)
 
 
 class ExtensionForm(FlaskForm):

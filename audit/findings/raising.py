@@ -13,7 +13,7 @@ from audit.findings.deadlines import compute_deadlines, grade_label, local_date,
 from audit.findings.notifying import notify_if_stranded, notify_transition
 from audit.findings.probation import update_supplier_status
 from audit.findings.transitions import text, transition
-from audit.findings.workflow import FINDING, can_record
+from audit.findings.workflow import FINDING, can_record, could_own
 from audit.models import (
     Audit,
     AuditKind,
@@ -196,18 +196,26 @@ def _supplier_contacts(supplier_id: int | None) -> list:
 
 
 def assign_owner(finding: Finding, owner, *, actor, now: dt.datetime) -> Finding:
-    """Give an issued NC its auditee-side owner; it then awaits the response."""
+    """Give a finding its auditee-side owner, or reassign it while it is open; an issued NC then
+    awaits the response. The new owner must be able to answer: nobody is given a finding they
+    could never move (the new owner is told, the trail names both)."""
     FINDING.require(finding, actor, "assign")
     if owner is None:
         raise DomainError("Choose the person who answers this finding.", field="owner_id")
     if owner.supplier_id is not None and owner.supplier_id != finding.supplier_id:
         raise DomainError("A supplier contact can only own their own company's findings.",
                           field="owner_id")
-    old = finding.owner_id
+    if not finding.is_scar and not could_own(finding, owner):
+        raise DomainError(f"{owner.name} cannot answer findings (no auditee role): choose someone "
+                          "who can, or give them the role first.", field="owner_id")
+    if owner.id == finding.owner_id:
+        raise DomainError(f"{owner.name} already owns this finding.", field="owner_id")
+    old = finding.owner
     finding.owner = owner
     db.session.flush()
-    record(finding, "update", actor=actor, now=now, summary=f"Owner set to {owner.name}",
-           changes={"owner_id": [old, owner.id]})
+    record(finding, "update", actor=actor, now=now,
+           summary=f"Owner set to {owner.name}" + (f" (was {old.name})" if old else ""),
+           changes={"owner_id": [old.id if old else None, owner.id]})
     if finding.status is FindingStatus.ISSUED and finding.grade.is_nonconformity:
         transition(finding, FindingStatus.AWAITING_RESPONSE, actor=actor, now=now,
                     summary=f"{finding.reference} awaits {owner.name}'s response")

@@ -10,6 +10,7 @@ from flask import current_app
 from audit.core.errors import DomainError
 from audit.extensions import db
 from audit.findings.notifying import notify_transition
+from audit.findings.ownership import could_carry
 from audit.findings.probation import update_supplier_status
 from audit.findings.transitions import text, transition
 from audit.findings.workflow import ACTION, FINDING, SCAR
@@ -137,6 +138,9 @@ def _build_action(finding: Finding, spec: dict, *, round_: int) -> CorrectiveAct
                           f"({finding.closure_due_on:%d %b %Y}); request an extension first.",
                           field="actions")
     owner = spec.get("owner") or finding.owner
+    if spec.get("owner") is not None and not could_carry(finding, owner):
+        raise DomainError(f"{owner.name} cannot carry actions on this finding: choose an active "
+                          "person of the organisation (a SCAR's: the supplier's contacts).", field="actions")
     return CorrectiveAction(kind=kind, description=description,
                             owner=owner, due_on=due_on, status=ActionStatus.OPEN, round=round_)
 

@@ -132,11 +132,25 @@ def _load(finding_id: int) -> Finding:
     return finding
 
 
+def _people(finding: Finding) -> list[User]:
+    """Active people of the organisation, with roles (one query, cached for the request)."""
+    cache = request.environ.setdefault("audit.findings_people", {})
+    if finding.id not in cache:
+        cache[finding.id] = db.session.scalars(
+            select(User).where(User.is_active.is_(True), User.supplier_id.is_(None))
+            .options(selectinload(User.role_links)).order_by(User.name)).all()
+    return cache[finding.id]
+
+
 def _owner_choices(finding: Finding) -> list[tuple[int, str]]:
-    users = db.session.scalars(select(User).where(User.is_active.is_(True),
-                                                  User.supplier_id.is_(None))
-                               .order_by(User.name)).all()
-    return [(u.id, u.name) for u in users]
+    """Who may own the finding: only people who can answer it (nobody is given a dead end)."""
+    return [(u.id, u.name) for u in _people(finding) if fs.could_own(finding, u)]
+
+
+def _action_owner_choices(finding: Finding, blank: str | None) -> list[tuple[int, str]]:
+    """Who may carry an action: anyone active in the organisation."""
+    head = [(0, blank)] if blank else []
+    return head + [(u.id, u.name) for u in _people(finding)]
 
 
 #: The form each workflow action of a finding's page takes (``FINDING`` and ``ACTION`` actions).
@@ -149,6 +163,8 @@ ACTION_FORMS = {
     "reject": (forms.ReasonForm, "reject"),
     "add_action": (forms.AddActionForm, "add"),
     "complete_action": (forms.CompleteActionForm, "complete"),
+    "reassign_action": (forms.ActionOwnerForm, "reassign"),
+    "remove_action": (forms.ReasonForm, "remove"),
     "verify": (forms.VerifyForm, "verify"),
     "close": (forms.CloseForm, "close"),
     "reopen": (forms.ReasonForm, "reopen"),
@@ -163,20 +179,33 @@ def _form(name: str, finding: Finding, *, formdata=None):
     form = form_cls(prefix=prefix) if formdata is None else form_cls(formdata=formdata, prefix=prefix)
     if hasattr(form, "owner_id"):
         form.owner_id.choices = _owner_choices(finding)
+    for f in form:
+        if f.short_name.startswith("action") and f.short_name.endswith("owner_id"):
+            f.choices = _action_owner_choices(finding, "The finding's owner" if name != "reassign_action" else None)
     return form
 
 
 def available_forms(finding: Finding, user) -> dict:
     """The forms of the actions ``user`` may take on ``finding`` now, as its workflow decides."""
     allowed = fs.FINDING.allowed(finding, user)
-    if completable_actions(finding, user):
-        allowed.add("complete_action")
+    for step in ACTION_STEPS:
+        if action_grants(finding, user, step):
+            allowed.add(step)
     return {name: _form(name, finding) for name in ACTION_FORMS if name in allowed}
+
+
+#: The steps of the ``ACTION`` workflow a finding's page offers per action row.
+ACTION_STEPS = ("complete_action", "reassign_action", "remove_action")
+
+
+def action_grants(finding: Finding, user, step: str) -> set[int]:
+    """Ids of the finding's actions on which ``user`` may take ``step`` now."""
+    return {a.id for a in finding.actions if fs.ACTION.decide(a, user, step)}
 
 
 def completable_actions(finding: Finding, user) -> set[int]:
     """Ids of the finding's actions ``user`` may mark implemented now."""
-    return {a.id for a in finding.actions if fs.ACTION.decide(a, user, "complete_action")}
+    return action_grants(finding, user, "complete_action")
 
 
 def _render_detail(finding: Finding, failed: dict | None = None, status: int = 200):
@@ -186,6 +215,8 @@ def _render_detail(finding: Finding, failed: dict | None = None, status: int = 2
     return render_template(
         "findings/detail.html", finding=finding, forms=available, today=_today(),
         completable=completable_actions(finding, current_user),
+        reassignable=action_grants(finding, current_user, "reassign_action"),
+        removable=action_grants(finding, current_user, "remove_action"),
         grade_name=fs.grade_label(finding.audit.kind, finding.grade),
         trail=entries_for(finding), scar_due=fs.scar_stage_due(finding),
         ishikawa_categories=forms.ISHIKAWA_CATEGORIES, eight_d_disciplines=EIGHT_D_DISCIPLINES,
@@ -225,8 +256,10 @@ def _actions_from(form) -> list[dict]:
         due = getattr(form, f"action{i}_due_on").data
         if not description and due is None:
             continue
+        owner_id = getattr(form, f"action{i}_owner_id", None)
+        owner = db.session.get(User, owner_id.data) if owner_id is not None and owner_id.data else None
         rows.append({"kind": ActionKind(getattr(form, f"action{i}_kind").data),
-                     "description": description, "due_on": due})
+                     "description": description, "due_on": due, "owner": owner})
     return rows
 
 
@@ -300,8 +333,34 @@ def add_action(finding_id: int):
     return _run(finding_id, "add_action",
                 lambda f, form: fs.add_action(
                     f, kind=ActionKind(form.kind.data), description=form.description.data,
-                    due_on=form.due_on.data, actor=current_user, now=utcnow()),
+                    due_on=form.due_on.data, actor=current_user, now=utcnow(),
+                    owner=db.session.get(User, form.action_owner_id.data) if form.action_owner_id.data else None),
                 "Action planned.")
+
+
+def _action_of(finding: Finding, action_id: int) -> CorrectiveAction:
+    return next((a for a in finding.actions if a.id == action_id), None) or abort(404)
+
+
+@bp.post("/<int:finding_id>/actions/<int:action_id>/reassign")
+@requires(Permission.VIEW_ORGANISATION)
+def reassign_action(finding_id: int, action_id: int):
+    """Give one action to another owner (audit side or the finding's owner)."""
+    def call(f, form):
+        fs.reassign_action(_action_of(f, action_id), db.session.get(User, form.action_owner_id.data),
+                           actor=current_user, now=utcnow())
+    return _run(finding_id, "reassign_action", call, "Action reassigned.",
+                check=lambda f: refuse_unless_allowed(fs.ACTION, _action_of(f, action_id), "reassign_action"))
+
+
+@bp.post("/<int:finding_id>/actions/<int:action_id>/remove")
+@requires(Permission.VIEW_ORGANISATION)
+def remove_action(finding_id: int, action_id: int):
+    """Withdraw one open action, with a reason (kept as cancelled)."""
+    def call(f, form):
+        fs.remove_action(_action_of(f, action_id), form.reason.data, actor=current_user, now=utcnow())
+    return _run(finding_id, "remove_action", call, "Action withdrawn.",
+                check=lambda f: refuse_unless_allowed(fs.ACTION, _action_of(f, action_id), "remove_action"))
 
 
 @bp.post("/<int:finding_id>/actions/<int:action_id>/complete")

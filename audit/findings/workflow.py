@@ -154,7 +154,8 @@ _OWNER = "Only the finding's owner or the unit's owner does this."
 
 FINDING = Workflow("finding", state=lambda f: f.status, state_label=lambda f: f.status.label.lower(), steps=[
     Step("issue", "Issue finding", frozenset({S.DRAFT}), can_issue, _AUDIT_SIDE),
-    Step("assign", "Assign owner", frozenset({S.ISSUED, S.AWAITING_RESPONSE}), can_issue, _AUDIT_SIDE),
+    # Naming the first owner and reassigning later are one step, open while the finding is.
+    Step("assign", "Assign owner", _ANSWERED, can_issue, _AUDIT_SIDE),
     Step("decide", "Decide", frozenset({S.ISSUED}), _auditee, _OWNER, _ofi_or_observation),
     Step("respond", "Respond", frozenset({S.AWAITING_RESPONSE}), _auditee, _OWNER, _nonconformity),
     Step("accept", "Accept response", frozenset({S.RESPONSE_SUBMITTED}), can_verify, _VERIFIER),
@@ -198,16 +199,38 @@ SCAR = Workflow("SCAR", state=lambda f: f.scar_stage,
 
 # --- one corrective action ----------------------------------------------------------------------
 
+def _action_finding_open(action, user) -> str | None:
+    if action.finding.status in _ANSWERED:
+        return None
+    return f"The finding is {action.finding.status.label.lower()}: its actions are a record now."
+
+
 def _action_finding_acting(action, user) -> str | None:
     if action.finding.status in _ACTING:
         return None
     return f"The finding is {action.finding.status.label.lower()}: its actions are not being implemented."
 
 
+def _plans_actions(action, user) -> bool:
+    """Who hands out and withdraws actions: the audit side and the internal finding's owner."""
+    return can_issue(action.finding, user) or _auditee(action.finding, user)
+
+
+def _another_open(action, user) -> str | None:
+    if any(a is not action and a.status is ActionStatus.OPEN for a in action.finding.actions):
+        return None
+    return "This is the last open action: mark it implemented, or add another before removing it."
+
+
+_PLANNER = "Only the audit side or the finding's owner hands out or removes actions."
 ACTION = Workflow("action", state=lambda a: a.status, state_label=lambda a: a.status.value, steps=[
     Step("complete_action", "Mark implemented", frozenset({ActionStatus.OPEN}),
          lambda a, u: can_respond(a.finding, u) or _id(a.owner, a.owner_id) == u.id,
          "Only the action's owner or the finding's owner completes it.", _action_finding_acting),
+    Step("reassign_action", "Reassign action", frozenset({ActionStatus.OPEN}), _plans_actions, _PLANNER,
+         _action_finding_open),
+    Step("remove_action", "Remove action", frozenset({ActionStatus.OPEN}), _plans_actions, _PLANNER,
+         lambda a, u: _action_finding_open(a, u) or _another_open(a, u)),
 ])
 
 
@@ -229,6 +252,15 @@ def may_answer(finding, user) -> bool:
     administrator's blanket rights never count as someone answering)."""
     return (user is not None and getattr(user, "is_active", True) and not is_admin(user)
             and can_respond(finding, user))
+
+
+def could_own(finding, user) -> bool:
+    """Whether ``user``, made the owner, could answer ``finding`` (``can_respond`` for an owner)."""
+    if user is None or not getattr(user, "is_active", True) or is_admin(user):
+        return False
+    if finding.is_scar:
+        return user.can(Permission.RESPOND_SCAR) and user.supplier_id == finding.supplier_id
+    return user.can(Permission.RESPOND_FINDING) and user.supplier_id is None
 
 
 def needs_owner(finding) -> bool:
