@@ -72,9 +72,9 @@ def decide_extension(ext: ExtensionRequest, *, approve: bool, note: str | None, 
         field = "response_due_on" if ext.deadline == "response" else "closure_due_on"
         old = getattr(finding, field)
         setattr(finding, field, ext.requested_due_on)
-        if ext.deadline == "response" and finding.closure_due_on and \
-                finding.closure_due_on < ext.requested_due_on:
-            finding.closure_due_on = ext.requested_due_on
+        if ext.deadline == "response" and finding.closure_due_on and ext.current_due_on:
+            # More time to answer leaves the same time to act: closure moves by as many days.
+            finding.closure_due_on += ext.requested_due_on - ext.current_due_on
         finding.updated_at = now
         db.session.flush()
         record(finding, "update", actor=actor, now=now,

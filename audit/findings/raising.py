@@ -26,8 +26,16 @@ from audit.models import (
 )
 from audit.trail.services import record, snapshot
 
-#: A nonconformity on the same unit and clause within this window counts as repeated.
+#: A nonconformity on the same unit and clause within this window counts as repeated
+#: (default; ``FINDING_REPEAT_WINDOW_DAYS`` in config overrides it).
 REPEAT_WINDOW_DAYS = 365
+
+
+def repeat_window_days() -> int:
+    """The configured repeat window in days."""
+    from flask import current_app
+
+    return int(current_app.config.get("FINDING_REPEAT_WINDOW_DAYS") or REPEAT_WINDOW_DAYS)
 
 
 def next_finding_reference(audit: Audit) -> str:
@@ -110,7 +118,8 @@ def record_finding(audit: Audit, *, grade: Grade, statement: str, evidence: str 
 
 
 def _find_repeat(finding: Finding, now: dt.datetime) -> Finding | None:
-    """An earlier nonconformity on the same unit (or supplier) citing one of the same clauses."""
+    """An earlier nonconformity of *another* audit on the same unit (or supplier) citing one of
+    the same clauses within the repeat window: two NCs in one audit are not a repeat."""
     if not finding.grade.is_nonconformity or not finding.clauses:
         return None
     clause_ids = [c.id for c in finding.clauses]
@@ -119,11 +128,11 @@ def _find_repeat(finding: Finding, now: dt.datetime) -> Finding | None:
     stmt = (
         select(Finding)
         .join(finding_clauses, finding_clauses.c.finding_id == Finding.id)
-        .where(Finding.id != finding.id,
+        .where(Finding.id != finding.id, Finding.audit_id != finding.audit_id,
                Finding.grade.in_([Grade.MAJOR, Grade.MINOR]),
                Finding.status != FindingStatus.DRAFT,
                finding_clauses.c.clause_id.in_(clause_ids),
-               Finding.raised_at >= now - dt.timedelta(days=REPEAT_WINDOW_DAYS))
+               Finding.raised_at >= now - dt.timedelta(days=repeat_window_days()))
         .order_by(Finding.raised_at.desc())
         .limit(1)
     )
@@ -230,17 +239,32 @@ def propose_follow_up_audit(finding: Finding, *, actor, now: dt.datetime) -> Aud
     Audits belong to the programme feature; the proposal is a plain PLANNED row the coordinator
     schedules or cancels there.
     """
-    from audit.programme.triggers import trigger_audit_days
 
     if finding.follow_up_audit_id is not None:
         return finding.follow_up_audit
+    why = "repeated nonconformity" if finding.is_repeat else "major nonconformity"
+    proposal = _new_follow_up_audit(finding, why, actor=actor, now=now)
+    finding.follow_up_audit = proposal
+    db.session.flush()
+    record(finding, "update", actor=actor, now=now,
+           summary=f"Follow-up audit {proposal.reference} proposed",
+           changes={"follow_up_audit_id": [None, proposal.id]})
+    return proposal
+
+
+def _new_follow_up_audit(finding: Finding, why: str, *, actor, now: dt.datetime) -> Audit:
+    """A PLANNED follow-up verification audit of ``finding``'s subject (trailed, not linked)."""
+    from audit.programme.triggers import trigger_audit_days
+
     original = finding.audit
     # Within the trigger days of the NC being issued (DOMAIN.md §2, config TRIGGER_AUDIT_DAYS).
     # Planned at the deadline itself: the follow-up verifies actions, which need the time, and
     # an earlier planned date would pull the unit's minors' closure ("by the next audit") in.
     due_by = planned = local_date(finding, now) + dt.timedelta(days=trigger_audit_days())
     reference = f"FU-{finding.reference}"[:40]
-    why = "repeated nonconformity" if finding.is_repeat else "major nonconformity"
+    taken = db.session.scalar(select(func.count(Audit.id)).where(Audit.reference.like(f"{reference}%")))
+    if taken:  # an earlier follow-up of the same finding exists (a repeat after it)
+        reference = f"{reference[:36]}-{taken + 1}"
     proposal = Audit(
         reference=reference,
         title=f"Follow-up verification of {finding.reference}"[:200],
@@ -270,18 +294,15 @@ def propose_follow_up_audit(finding: Finding, *, actor, now: dt.datetime) -> Aud
            summary=f"Proposed follow-up audit {reference} for {why} {finding.reference}",
            changes=snapshot({"status": proposal.status, "kind": proposal.kind,
                              "planned_date": planned, "finding": finding.reference}))
-    finding.follow_up_audit = proposal
-    db.session.flush()
-    record(finding, "update", actor=actor, now=now,
-           summary=f"Follow-up audit {reference} proposed",
-           changes={"follow_up_audit_id": [None, proposal.id]})
     return proposal
 
 
 def reopen_finding(finding: Finding, reason: str, *, actor, now: dt.datetime) -> Finding:
     """The problem is back after closure: raise a new, linked finding (the closed one stays).
 
-    The new finding is a draft repeating the original; issuing it follows the repeat rules.
+    The new finding is a draft repeating the original; issuing it follows the repeat rules. An
+    audit whose report is issued never changes: the new finding then belongs to the finding's
+    follow-up audit, or the unit's next audit, or a follow-up audit proposed for it now.
     """
     if finding.status is not FindingStatus.CLOSED:
         raise DomainError("Only a closed finding is reopened; this one is still open.")
@@ -289,9 +310,10 @@ def reopen_finding(finding: Finding, reason: str, *, actor, now: dt.datetime) ->
     reason = text(reason)
     if not reason:
         raise DomainError("Say what shows the problem is back.", field="reason")
+    audit = _audit_for_repeat(finding, actor=actor, now=now)
     new = Finding(
-        reference=next_finding_reference(finding.audit),
-        audit=finding.audit, grade=finding.grade, status=FindingStatus.DRAFT,
+        reference=next_finding_reference(audit),
+        audit=audit, grade=finding.grade, status=FindingStatus.DRAFT,
         statement=finding.statement, evidence=f"{reason}\n\n(Earlier: {finding.evidence or '—'})",
         clauses=list(finding.clauses), unit=finding.unit, site=finding.site,
         supplier=finding.supplier, owner=finding.owner, raised_by_id=getattr(actor, "id", None),
@@ -307,6 +329,38 @@ def reopen_finding(finding: Finding, reason: str, *, actor, now: dt.datetime) ->
            summary=f"Recurred: followed up by {new.reference}",
            changes=snapshot({"new_finding": new.reference, "reason": reason}))
     return new
+
+
+def _open_for_findings(audit: Audit | None) -> bool:
+    return audit is not None and audit.report_issued_at is None and audit.status not in (
+        AuditStatus.CANCELLED, AuditStatus.POSTPONED, AuditStatus.CLOSED)
+
+
+def _audit_for_repeat(finding: Finding, *, actor, now: dt.datetime) -> Audit:
+    """Where a repeat of ``finding`` is recorded: its own audit while the report is not issued;
+    else its follow-up audit, else the unit's (or supplier's) next open audit, else a follow-up
+    audit proposed now."""
+    if _open_for_findings(finding.audit):
+        return finding.audit
+    if _open_for_findings(finding.follow_up_audit):
+        return finding.follow_up_audit
+    from audit.models.audit import audit_units
+
+    stmt = select(Audit).where(Audit.report_issued_at.is_(None), Audit.id != finding.audit_id,
+                               Audit.status.notin_([AuditStatus.CANCELLED, AuditStatus.POSTPONED,
+                                                    AuditStatus.CLOSED]))
+    if finding.unit_id is not None:
+        stmt = stmt.join(audit_units, audit_units.c.audit_id == Audit.id).where(
+            audit_units.c.unit_id == finding.unit_id)
+    elif finding.supplier_id is not None:
+        stmt = stmt.where(Audit.supplier_id == finding.supplier_id)
+    else:
+        stmt = None
+    nxt = db.session.scalar(stmt.order_by(Audit.planned_date, Audit.id).limit(1)) if stmt is not None else None
+    if nxt is not None:
+        return nxt
+    # A closed finding is a record: the new audit is proposed without touching it.
+    return _new_follow_up_audit(finding, "recurred nonconformity", actor=actor, now=now)
 
 
 def record_manual_finding(audit: Audit, *, grade: Grade, statement: str, evidence: str | None,
