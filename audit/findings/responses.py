@@ -123,7 +123,7 @@ def check_analysis(method: RootCauseMethod | None, whys, ishikawa, eight_d):
     return whys, ishikawa, eight_d
 
 
-def _build_action(finding: Finding, spec: dict, *, round_: int) -> CorrectiveAction:
+def _build_action(finding: Finding, spec: dict, *, round_: int, actor=None) -> CorrectiveAction:
     description = text(spec.get("description"))
     if not description:
         raise DomainError("Describe each action.", field="actions")
@@ -137,7 +137,9 @@ def _build_action(finding: Finding, spec: dict, *, round_: int) -> CorrectiveAct
         raise DomainError(f"Actions must be due by the closure deadline "
                           f"({finding.closure_due_on:%d %b %Y}); request an extension first.",
                           field="actions")
-    owner = spec.get("owner") or finding.owner
+    # Unnamed: the finding's owner; on a SCAR, the supplier contact who planned it.
+    owner = spec.get("owner") or (actor if finding.is_scar and actor is not None
+                                  and actor.supplier_id == finding.supplier_id else finding.owner)
     if spec.get("owner") is not None and not could_carry(finding, owner):
         raise DomainError(f"{owner.name} cannot carry actions on this finding: choose an active "
                           "person of the organisation (a SCAR's: the supplier's contacts).", field="actions")
@@ -182,7 +184,7 @@ def submit_response(
         raise DomainError("Choose the root-cause method used.", field="root_cause_method")
     whys, ishikawa, eight_d = check_analysis(root_cause_method, whys, ishikawa, eight_d)
     root_cause, category = check_root_cause(root_cause, category=root_cause_category, whys=whys)
-    new_actions = [_build_action(finding, spec, round_=finding.recurrence_count)
+    new_actions = [_build_action(finding, spec, round_=finding.recurrence_count, actor=actor)
                    for spec in actions]
     if not any(a.kind is ActionKind.CORRECTIVE for a in new_actions):
         raise DomainError("Plan at least one corrective action that removes the cause.",
@@ -291,6 +293,9 @@ def complete_action(action: CorrectiveAction, evidence: str, *, actor,
             finding.scar_stage = ScarStage.IMPLEMENTED
         transition(finding, FindingStatus.PENDING_VERIFICATION, actor=actor, now=now,
                     summary=f"{finding.reference}: all actions implemented, awaiting verification")
+        notify_transition(finding, "implemented", actor=actor, now=now)
+    elif not still_open and finding.status is FindingStatus.ACCEPTED:
+        # An accepted OFI's improvements are done: the audit side may close it now.
         notify_transition(finding, "implemented", actor=actor, now=now)
     return action
 

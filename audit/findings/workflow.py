@@ -244,7 +244,9 @@ ACTION = Workflow("action", state=lambda a: a.status, state_label=lambda a: a.st
 #: request_extension, add_cost (optional), and ``assign`` / ``add_action`` except as below.
 FORWARD_FINDING = ("issue", "assign", "decide", "respond", "accept", "verify", "close",
                    "decide_extension", "add_action")
-FORWARD_SCAR = ("acknowledge", "containment", "root_cause", "plan")
+#: The SCAR step that moves each stage on (the same step from the next stage only edits).
+FORWARD_SCAR = {ScarStage.ISSUED: "acknowledge", ScarStage.ACKNOWLEDGED: "containment",
+                ScarStage.CONTAINMENT: "root_cause", ScarStage.ROOT_CAUSE: "plan"}
 
 
 def may_answer(finding, user) -> bool:
@@ -278,7 +280,8 @@ def waiting_steps(finding, user) -> list[str]:
     """The forward actions ``user`` is granted on ``finding`` now: what it waits for from them.
 
     ``assign`` counts only while nobody can answer (otherwise it is a reassignment), and
-    ``add_action`` only while no action is open (after "not effective", new actions are due).
+    ``add_action`` only while an NC's actions are all done yet it is in progress (after "not
+    effective", new actions are due).
     ``reject`` is the other face of ``accept``: one item, "review the response".
     """
     granted = FINDING.allowed(finding, user)
@@ -288,15 +291,23 @@ def waiting_steps(finding, user) -> list[str]:
             continue
         if name == "assign" and not needs_owner(finding):
             continue
-        if name == "add_action" and any(a.status is ActionStatus.OPEN for a in finding.actions):
-            continue
+        if name == "add_action" and (finding.status is not S.ACTION_IN_PROGRESS or any(
+                a.status is ActionStatus.OPEN for a in finding.actions)):
+            continue  # an accepted OFI with its actions done waits for closure instead
         steps.append(name)
     if finding.is_scar:
-        scar_granted = SCAR.allowed(finding, user)
-        steps += [name for name in FORWARD_SCAR if name in scar_granted]
+        forward = FORWARD_SCAR.get(finding.scar_stage)
+        if forward and SCAR.decide(finding, user, forward).allowed:
+            steps.append(forward)
     return steps
 
 
 def action_waits_for(action, user) -> bool:
-    """An open action waits for whoever may mark it implemented."""
-    return ACTION.decide(action, user, "complete_action").allowed
+    """An open action waits for its owner; for the finding's owner (who may also mark it
+    implemented) only when the action has no active owner to do it."""
+    if not ACTION.decide(action, user, "complete_action").allowed:
+        return False
+    owner = action.owner
+    if owner is not None and owner.is_active and ACTION.decide(action, owner, "complete_action").allowed:
+        return owner.id == user.id
+    return True
