@@ -67,6 +67,10 @@ class BaseConfig:
         "measurement": "Measurement (gauges, calibration, inspection)",
         "environment": "Environment (temperature, light, layout)",
     }
+    #: The organisation's base currency (ISO 4217): costs are converted into it at a dated rate.
+    BASE_CURRENCY = "EUR"
+    #: The largest single cost of poor quality accepted, in the base currency.
+    COST_MAX_AMOUNT = 10_000_000
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
     #: Organisation name shown in the header and reports.

@@ -26,11 +26,12 @@ def init_app(app: Flask) -> None:
     """Register both blueprints, navigation, the home panel, the audit-page section and the sweep."""
     # Views are imported when the feature is installed, not when the package is imported, so
     # services and jobs can import this package without loading views (nothing imports views).
-    from audit.findings import panels, reminders, scar_views, views
+    from audit.findings import panels, rates_views, reminders, scar_views, views
     from audit.scheduling.jobs import sweep
 
     app.register_blueprint(views.bp)
     app.register_blueprint(scar_views.bp)
+    app.register_blueprint(rates_views.bp)
     reg = registry(app)
     reg.add_navigation("findings.index", "Findings", Permission.VIEW_ORGANISATION)
     reg.add_navigation("scar.index", "My SCARs", Permission.RESPOND_SCAR)

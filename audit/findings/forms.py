@@ -240,6 +240,15 @@ class CostForm(FlaskForm):
     note = StringField("Note", validators=[Optional(), Length(max=500)])
 
 
+class RateForm(FlaskForm):
+    """One dated exchange rate into the base currency."""
+
+    currency = StringField("Currency (ISO 4217)", validators=[DataRequired(), Length(min=3, max=3)])
+    valid_from = DateField("Valid from", validators=[InputRequired(message="Enter the date.")])
+    rate = DecimalField("Base-currency units for one unit", places=8,
+                        validators=[InputRequired(message="Enter the rate.")])
+
+
 class AssignOwnerForm(FlaskForm):
     owner_id = SelectField("Owner", coerce=int)
 

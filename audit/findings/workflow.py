@@ -168,7 +168,8 @@ FINDING = Workflow("finding", state=lambda f: f.status, state_label=lambda f: f.
     Step("request_extension", "Request an extension", _ANSWERED, can_respond, _OWNER, _extension_possible),
     Step("decide_extension", "Decide extension", _ANSWERED,
          lambda f, u: _coordinates(u), "Only a coordinator decides on extensions.", _extension_waiting),
-    Step("add_cost", "Record a cost", _ANSWERED | {S.DRAFT}, _may_cost, "You may not record costs on this finding.",
+    # Costs keep arriving after closure (customer returns): recording one changes no finding.
+    Step("add_cost", "Record a cost", _ANSWERED | {S.DRAFT, S.CLOSED}, _may_cost, "You may not record costs on this finding.",
          _nonconformity),
 ])
 

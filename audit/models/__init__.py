@@ -46,6 +46,7 @@ from audit.models.finding import (
     ScarStage,
 )
 from audit.models.library import Clause, ClauseTopic, Standard, StandardStatus
+from audit.models.money import ExchangeRate
 from audit.models.notification import Notification, NotificationPreference
 from audit.models.organisation import (
     ApprovalStatus,
@@ -74,7 +75,7 @@ from audit.models.user import Qualification, QualificationLevel, Role, TrainingR
 
 __all__ = [
     "AgendaSession", "Notification", "SessionKind",
-    "CalendarToken", "FeedKind",
+    "CalendarToken", "FeedKind", "ExchangeRate",
     "AppliedMutation", "AuditReport",
     "ActionKind", "ActionStatus", "AnswerType", "ApprovalStatus", "Audit", "AuditKind",
     "AuditStatus", "AuditTeamMember", "Certificate", "CertificateStatus", "CertificationBody",

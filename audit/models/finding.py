@@ -339,6 +339,11 @@ class PoorQualityCost(db.Model):
     category: Mapped[CostCategory] = mapped_column(Enum(CostCategory, native_enum=False, length=30))
     amount: Mapped[float] = mapped_column(Numeric(12, 2))
     currency: Mapped[str] = mapped_column(String(3), default="EUR")  #: ISO 4217 code
+    #: The organisation's base currency when the cost was recorded, the rate used (1 unit of
+    #: ``currency`` in base units, from the dated rates table) and the converted amount.
+    base_currency: Mapped[str | None] = mapped_column(String(3))
+    rate: Mapped[float | None] = mapped_column(Numeric(18, 8))
+    base_amount: Mapped[float | None] = mapped_column(Numeric(14, 2))
     incurred_on: Mapped[dt.date] = mapped_column(Date)
     note: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
