@@ -36,7 +36,7 @@ def reassign_action(action: CorrectiveAction, owner, *, actor, now: dt.datetime)
     record(action, "update", actor=actor, now=now,
            summary=f"Action on {finding.reference} given to {owner.name}"
                    + (f" (was {old.name})" if old else ""),
-           changes={"owner_id": [old.id if old else None, owner.id]})
+           changes={"owner": [old.name if old else None, owner.name]})
     notify_transition(finding, "add_action", actor=actor, now=now, recipients=[owner],
                       note=f"Action: {action.description} (due {action.due_on:%d %b %Y})")
     return action

@@ -113,7 +113,10 @@ def record_finding(audit: Audit, *, grade: Grade, statement: str, evidence: str 
     record(finding, "create", actor=actor, now=now,
            summary=f"Raised {grade.label} {finding.reference}",
            changes=snapshot({"grade": grade, "statement": statement,
-                             "clauses": [c.id for c in finding.clauses]}))
+                             # names, not ids; one string, so the trail never reads a
+                             # two-clause list as "old → new"
+                             "clauses": "; ".join(f"{c.number} {c.title or ''}".strip()
+                                                  for c in finding.clauses)}))
     return finding
 
 
@@ -224,7 +227,7 @@ def assign_owner(finding: Finding, owner, *, actor, now: dt.datetime) -> Finding
     db.session.flush()
     record(finding, "update", actor=actor, now=now,
            summary=f"Owner set to {owner.name}" + (f" (was {old.name})" if old else ""),
-           changes={"owner_id": [old.id if old else None, owner.id]})
+           changes={"owner": [old.name if old else None, owner.name]})
     if finding.status is FindingStatus.ISSUED and finding.grade.is_nonconformity:
         transition(finding, FindingStatus.AWAITING_RESPONSE, actor=actor, now=now,
                     summary=f"{finding.reference} awaits {owner.name}'s response")

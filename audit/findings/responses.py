@@ -204,8 +204,9 @@ def submit_response(
                 summary=f"Response to {finding.reference} submitted",
                 extra={"root_cause": root_cause, "containment": containment,
                        "extent_check": extent_check,
-                       "actions": [f"{a.kind.value}: {a.description} (due {a.due_on})"
-                                   for a in new_actions]})
+                       "actions": "; ".join(
+                           f"{a.kind.value}: {a.description} ({a.owner.name if a.owner else '—'}, "
+                           f"due {a.due_on})" for a in new_actions)})
     if finding.is_scar:
         finding.scar_stage = ScarStage.ACTION_PLAN
         update_supplier_status(finding.supplier, actor=actor, now=now)
@@ -260,7 +261,7 @@ def add_action(finding: Finding, *, kind: ActionKind, description: str, due_on: 
     record(action, "create", actor=actor, now=now,
            summary=f"Action planned on {finding.reference}",
            changes=snapshot({"kind": kind, "description": action.description,
-                             "due_on": due_on, "owner_id": action.owner_id}))
+                             "due_on": due_on, "owner": action.owner.name if action.owner else None}))
     notify_transition(finding, "add_action", actor=actor, now=now, recipients=[action.owner],
                       note=f"Action: {action.description} (due {action.due_on:%d %b %Y})")
     return action

@@ -48,3 +48,20 @@ def test_heat_map_labels_come_from_the_clause_itself(app, make, library, now):
     parent = next(c for c in library["ISO 9001"].clauses if c.number == "8.5")
     heat = queries.dashboard(None, now.date())["heat"]
     assert heat == [("8.5", parent.title, 0, 1)]
+
+
+def test_trail_names_people_and_clauses_and_never_reads_lists_as_changes(app, make, library, now, login):
+    """The finding's trail shows clause numbers and titles and people's names; two clauses are
+    not drawn as "old → new"."""
+    w = world(make, library)
+    other = next(c for c in library["ISO 9001"].clauses if c.number == "7.5.3")
+    f = fs.raise_finding(w.audit, grade=Grade.MINOR, statement="Two clauses", evidence="Seen",
+                         clauses=[w.clause, other], actor=w.auditor, now=now)
+    fs.issue_finding(f, actor=w.auditor, now=now)
+    helper = make.user(roles=w.owner.roles, name="Hal Helper")
+    fs.assign_owner(f, helper, actor=w.coordinator, now=now)
+    db.session.commit()
+    page = login(w.coordinator).get(f"/findings/{f.id}").text
+    assert f"8.5.1 {w.clause.title}; 7.5.3 {other.title}" in page
+    assert "Olga Owner → Hal Helper" in page
+    assert f"{w.clause.id} →" not in page
