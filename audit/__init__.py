@@ -24,6 +24,7 @@ FEATURES = (
     "audit.audits",
     "audit.findings",
     "audit.reports",
+    "audit.management",
     "audit.calendar",
     "audit.library",
     "audit.conduct",
@@ -104,6 +105,15 @@ def _finish_config(app: Flask) -> None:
     cfg["SQLALCHEMY_DATABASE_URI"] = uri
     if uri.startswith("sqlite:///"):
         Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+
+    proxies = cfg.get("TRUSTED_PROXIES", 0)
+    if isinstance(proxies, str) and proxies.strip().isdigit():
+        proxies = int(proxies)  # from instance/settings.py written as text
+    if isinstance(proxies, bool) or not isinstance(proxies, int) or not 0 <= proxies <= 10:
+        raise ConfigurationError(
+            f"TRUSTED_PROXIES must be a whole number of proxies from 0 to 10, not {proxies!r}"
+        )
+    cfg["TRUSTED_PROXIES"] = proxies
 
     key = cfg.get("SECRET_KEY")
     if cfg["CONFIG_NAME"] == "production":

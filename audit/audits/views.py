@@ -9,11 +9,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from audit.audits import forms, services
+from audit.audits.access import can_read_audit, readable_audits
 from audit.audits.queries import audit_list_query, read_filters
+from audit.audits.workflow import AUDIT
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
 from audit.core.forms import saving
 from audit.core.registry import registry
+from audit.core.routing import local_path
+from audit.core.workflow import refuse_unless_allowed
 from audit.extensions import db
 from audit.models import (
     Audit,
@@ -32,8 +36,7 @@ PAGE_SIZE = 50
 
 def _safe_next() -> str | None:
     """A local path to return to after a form (never another host)."""
-    target = request.form.get("next") or ""
-    return target if target.startswith("/") and not target.startswith("//") else None
+    return local_path(request.form.get("next"))
 
 
 @bp.get("/")
@@ -41,7 +44,7 @@ def _safe_next() -> str | None:
 def audit_list():
     """All audits, newest dates first, filterable by site, auditor, kind, status and programme."""
     form, filters = read_filters(request.args)
-    stmt = audit_list_query(filters)
+    stmt = audit_list_query(filters).where(readable_audits(current_user))
     total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(Audit.id).subquery()))
     pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     # Clamped: past the last page shows the last one (and a huge number cannot overflow OFFSET).
@@ -119,7 +122,10 @@ def _load_audit(audit_id: int) -> Audit:
                  selectinload(Audit.units), selectinload(Audit.standards), selectinload(Audit.clauses),
                  selectinload(Audit.team).joinedload(AuditTeamMember.user))
     )
-    return db.session.scalars(stmt).unique().one_or_none() or abort(404)
+    audit = db.session.scalars(stmt).unique().one_or_none()
+    if audit is None or not can_read_audit(audit, current_user):
+        abort(404)  # what a person may not read does not exist for them
+    return audit
 
 
 @bp.get("/<int:audit_id>")
@@ -140,13 +146,15 @@ def detail(audit_id: int, team_form=None, status_form=None, reschedule_form=None
         team_form = team_form or forms.TeamMemberForm(formdata=None)
         team_form.fill_choices()
         status_form = status_form or forms.StatusForm(formdata=None)
-        allowed = services.allowed_transitions(audit, manual=True)
-        status_form.status.choices = [(s.value, s.label) for s in allowed]
+        moves = services.allowed_transitions(audit, current_user)
+        status_form.status.choices = [(d.action, d.label) for d in moves if d.allowed]
+        status_hints = [d for d in moves if not d.allowed]
         reschedule_form = reschedule_form or forms.RescheduleForm(formdata=None, data={
             "starts_local": services.to_local(audit.starts_at, audit.timezone),
             "ends_local": services.to_local(audit.ends_at, audit.timezone)})
     return render_template(
         "audits/detail.html", audit=audit, sections=sections, can_manage=can_manage,
+        status_hints=status_hints if can_manage else [],
         team_form=team_form, status_form=status_form, reschedule_form=reschedule_form,
         trail=entries_for(audit, limit=50),
     )
@@ -198,6 +206,8 @@ def status(audit_id: int):
     """Move the audit along its life cycle (with a reason for postponement/cancellation)."""
     audit = _load_audit(audit_id)
     form = forms.StatusForm()
+    if form.status.data in AUDIT.steps:  # refused moves answer 403/409 with the reason
+        refuse_unless_allowed(AUDIT, audit, form.status.data)
     if form.validate_on_submit():
         with saving(form) as saved:
             services.change_status(audit, AuditStatus(form.status.data), reason=form.reason.data, manual=True,

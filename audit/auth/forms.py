@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
+from audit.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, POLICY_HINT
 from audit.core.forms import timezone_choices
 
 
@@ -26,8 +27,14 @@ class AccountForm(FlaskForm):
 class PasswordForm(FlaskForm):
     current_password = PasswordField("Current password", validators=[DataRequired()])
     password = PasswordField(
-        "New password", validators=[DataRequired(), Length(min=10, max=200)]
+        "New password",
+        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)],
+        description=POLICY_HINT,
     )
     confirm = PasswordField(
         "Repeat new password", validators=[DataRequired(), EqualTo("password", "Passwords differ.")]
     )
+
+
+class EndOtherSessionsForm(FlaskForm):
+    """No fields: the CSRF token is what makes "log out other sessions" a deliberate POST."""

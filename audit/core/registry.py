@@ -24,7 +24,7 @@ _KEY = "audit.registry"
 #: The audit page's sections, top to bottom: what the auditor works with first (plan,
 #: checklist), then its results (findings, report), then context (certification cycle, why the
 #: audit was triggered) and the calendar download. A section registers under one of these slots.
-AUDIT_PAGE_SLOTS = ("plan", "checklist", "findings", "report", "cycle", "triggers", "calendar")
+AUDIT_PAGE_SLOTS = ("plan", "checklist", "indicators", "findings", "report", "cycle", "triggers", "calendar")
 
 #: ``(audit, user) -> dict(title=..., template=..., context=dict) | None``
 AuditSection = Callable[..., dict | None]
@@ -68,6 +68,9 @@ class Registry:
     #: kind → ``provider(notification) -> [(filename, data, maintype, subtype)]`` attached to that
     #: kind's e-mails; files are built at sending time so the outbox row stays small.
     email_attachments: dict[str, Callable] = field(default_factory=dict)
+    #: ``"<blueprint>.<resource>"`` → sections other features add to a ``core.crud`` detail page
+    #: (e.g. a unit's process indicators on ``organisation.unit``), ``(obj, user) -> dict | None``.
+    detail_sections: dict[str, list[Callable]] = field(default_factory=dict)
 
     def add_navigation(self, endpoint: str, label: str, permission: Permission | None = None,
                        *, badge: Callable[..., int] | None = None) -> None:
@@ -106,6 +109,13 @@ class Registry:
         if taken:
             raise RegistrationError(f"notification kinds registered twice: {sorted(taken)}")
         self.notification_kinds.update(kinds)
+
+    def add_detail_section(self, page: str, section: Callable) -> None:
+        """Add a section to the ``core.crud`` detail page ``page`` ("<blueprint>.<resource>")."""
+        sections = self.detail_sections.setdefault(page, [])
+        if section in sections:
+            raise RegistrationError(f"detail section {section.__name__} registered twice on {page!r}")
+        sections.append(section)
 
     def add_email_attachments(self, kind: str, provider: Callable) -> None:
         """Attach ``provider(notification)``'s files to e-mails of ``kind``."""

@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 
 from audit.auth.permissions import Permission
 from audit.extensions import db
+from audit.findings.queries import readable_findings
 from audit.models import (
     Finding,
     FindingStatus,
@@ -69,7 +70,7 @@ def audit_findings_section(audit, user) -> dict | None:
         same_subject = same_subject | (Finding.supplier_id == audit.supplier_id)
     stmt = (
         select(Finding)
-        .where(or_(Finding.audit_id == audit.id, same_subject & relevant))
+        .where(or_(Finding.audit_id == audit.id, same_subject & relevant), readable_findings(user))
         .order_by(Finding.raised_at.desc(), Finding.id.desc())
         .limit(100)
     )
