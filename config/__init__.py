@@ -75,6 +75,8 @@ class BaseConfig:
     BASE_CURRENCY = "EUR"
     #: The largest single cost of poor quality accepted, in the base currency.
     COST_MAX_AMOUNT = 10_000_000
+    #: Audit-days per auditor and month above which the workload page highlights the month.
+    WORKLOAD_DAYS_PER_MONTH = 6
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
     #: Organisation name shown in the header and reports.

@@ -233,6 +233,8 @@ def completable_actions(finding: Finding, user) -> set[int]:
 
 
 def _render_detail(finding: Finding, failed: dict | None = None, status: int = 200):
+    from audit.programme.stage2 import stage2_state
+
     available = available_forms(finding, current_user)
     if failed:
         available.update(failed)
@@ -244,6 +246,7 @@ def _render_detail(finding: Finding, failed: dict | None = None, status: int = 2
         grade_name=fs.grade_label(finding.audit.kind, finding.grade),
         trail=entries_for(finding), scar_due=fs.scar_stage_due(finding),
         ishikawa_categories=forms.ISHIKAWA_CATEGORIES, eight_d_disciplines=EIGHT_D_DISCIPLINES,
+        stage2=stage2_state(finding, _today()),
     ), status
 
 

@@ -12,7 +12,8 @@ from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
 from audit.core.forms import saving
 from audit.extensions import db
-from audit.library import checklists, forms, services
+from audit.library import forms, services
+from audit.library.checklists import builder, coverage, files, versions
 from audit.models import (
     AnswerType,
     ChecklistQuestion,
@@ -45,7 +46,7 @@ def _slug(text: str) -> str:
 
 
 def _version_or_404(version_id: int) -> ChecklistTemplateVersion:
-    version = checklists.load_version(version_id)
+    version = versions.load_version(version_id)
     if version is None:
         abort(404)
     return version
@@ -67,7 +68,7 @@ def index():
     rows = []
     for t in templates:
         published = next((v for v in reversed(t.versions) if v.status.value == "published"), None)
-        rows.append({"template": t, "published": published, "draft": checklists.draft_of(t),
+        rows.append({"template": t, "published": published, "draft": versions.draft_of(t),
                      "latest": t.versions[-1] if t.versions else None})
     return render_template("library/index.html", standards=standards, counts=counts,
                            templates=rows)
@@ -136,7 +137,7 @@ def template_new():
     form = forms.TemplateForm()
     if form.validate_on_submit():
         with saving(form) as saved:
-            version = checklists.create_template(form.name.data, form.description.data,
+            version = versions.create_template(form.name.data, form.description.data,
                                                  actor=current_user, now=utcnow())
         if saved.ok:
             flash("Checklist created: add sections and questions, then publish.", "success")
@@ -154,7 +155,7 @@ def template_edit(template_id: int):
     form = forms.TemplateForm(obj=template)
     if form.validate_on_submit():
         with saving(form) as saved:
-            checklists.update_template(template, form.name.data, form.description.data,
+            versions.update_template(template, form.name.data, form.description.data,
                                        actor=current_user, now=utcnow())
         if saved.ok:
             flash("Checklist saved.", "success")
@@ -175,7 +176,7 @@ def template_detail(template_id: int):
     from audit.trail.services import entries_for
 
     return render_template("library/template.html", template=template,
-                           draft=checklists.draft_of(template), trail=entries_for(template))
+                           draft=versions.draft_of(template), trail=entries_for(template))
 
 
 @bp.post("/templates/<int:template_id>/draft")
@@ -183,7 +184,7 @@ def template_detail(template_id: int):
 def template_draft(template_id: int):
     """Open the template's draft, creating it as a copy of the latest version if needed."""
     template = db.session.get(ChecklistTemplate, template_id) or abort(404)
-    version = checklists.start_draft(template, actor=current_user, now=utcnow())
+    version = versions.start_draft(template, actor=current_user, now=utcnow())
     db.session.commit()
     return redirect(url_for(".version_detail", version_id=version.id))
 
@@ -195,7 +196,7 @@ def template_import():
     form = forms.TemplateImportForm()
     if form.validate_on_submit():
         with saving(form) as saved:
-            version = checklists.import_template(
+            version = files.import_template(
                 form.content(), form.fmt.data, actor=current_user, now=utcnow(),
                 publish=form.publish.data, change_note=form.change_note.data)
         if saved.ok:
@@ -229,8 +230,8 @@ def version_detail(version_id: int):
     return render_template(
         "library/version.html", version=version, can_edit=can_edit,
         section_form=forms.SectionForm(), publish_form=forms.PublishForm(),
-        problems=checklists.publishing_problems(version) if version.is_draft else [],
-        question_count=len(checklists.questions_of(version)),
+        problems=versions.publishing_problems(version) if version.is_draft else [],
+        question_count=len(versions.questions_of(version)),
     )
 
 
@@ -255,17 +256,18 @@ def version_coverage(version_id: int):
     """Which clauses of a standard the version covers and which it misses."""
     version = _version_or_404(version_id)
     standards = list(db.session.scalars(select(Standard).order_by(Standard.code)))
-    used = {c.standard_id for q in checklists.questions_of(version) for c in q.clauses}
+    used = {c.standard_id for q in versions.questions_of(version) for c in q.clauses}
     chosen = request.args.get("standard", type=int) or next(
         (s.id for s in standards if s.id in used), standards[0].id if standards else None)
     standard = next((s for s in standards if s.id == chosen), None)
     if standard is None:
         abort(404)
     equivalents = request.args.get("equivalents", "1") != "0"
-    rows = checklists.coverage(version, standard, use_equivalents=equivalents)
+    rows = coverage.coverage(version, standard, use_equivalents=equivalents)
     return render_template("library/coverage.html", version=version, standards=standards,
                            standard=standard, rows=rows, equivalents=equivalents,
-                           summary=checklists.coverage_summary(rows))
+                           summary=coverage.coverage_summary(rows),
+                           css={s: c for s, (_label, c) in coverage.COVERAGE_STATES.items()})
 
 
 @bp.get("/versions/<int:version_id>/export.<fmt>")
@@ -276,7 +278,7 @@ def version_export(version_id: int, fmt: str):
         abort(404)
     version = _version_or_404(version_id)
     name = f"{_slug(version.template.name)}-v{version.number}.{fmt}"
-    return _download(checklists.export_template(version, fmt), name, fmt)
+    return _download(files.export_template(version, fmt), name, fmt)
 
 
 def _version_action(version_id: int, action, success: str):
@@ -301,7 +303,7 @@ def version_publish(version_id: int):
         abort(400)
 
     def act(version):
-        checklists.publish_version(version, actor=current_user, now=utcnow(),
+        versions.publish_version(version, actor=current_user, now=utcnow(),
                                    change_note=form.change_note.data)
         return redirect(url_for(".version_detail", version_id=version.id))
 
@@ -315,7 +317,7 @@ def version_discard(version_id: int):
     """Delete a draft version."""
     def act(version):
         template_id = version.template_id
-        checklists.discard_draft(version, actor=current_user, now=utcnow())
+        versions.discard_draft(version, actor=current_user, now=utcnow())
         return redirect(url_for(".template_detail", template_id=template_id))
 
     return _version_action(version_id, act, "Draft discarded.")
@@ -331,7 +333,7 @@ def section_new(version_id: int):
         return redirect(url_for(".version_detail", version_id=version_id))
 
     def act(version):
-        section = checklists.add_section(version, form.title.data, actor=current_user,
+        section = builder.add_section(version, form.title.data, actor=current_user,
                                          now=utcnow())
         return redirect(url_for(".version_detail", version_id=version.id,
                                 _anchor=f"section-{section.id}"))
@@ -375,7 +377,7 @@ def section_edit(section_id: int):
     form = forms.SectionForm(obj=section)
     if form.validate_on_submit():
         with saving(form) as saved:
-            checklists.update_section(section, form.title.data, actor=current_user, now=utcnow())
+            builder.update_section(section, form.title.data, actor=current_user, now=utcnow())
         if saved.ok:
             return _back(section.version_id, f"section-{section.id}")
     status = 400 if request.method == "POST" else 200
@@ -389,7 +391,7 @@ def section_move(section_id: int):
     """Move a section up or down (buttons: works on tablets without drag and drop)."""
     section = _section_or_404(section_id)
     offset = -1 if request.form.get("direction") == "up" else 1
-    return _run(lambda: checklists.move_section(section, offset, actor=current_user, now=utcnow()),
+    return _run(lambda: builder.move_section(section, offset, actor=current_user, now=utcnow()),
                 section.version_id, f"section-{section.id}")
 
 
@@ -399,7 +401,7 @@ def section_delete(section_id: int):
     """Remove a section and its questions from a draft."""
     section = _section_or_404(section_id)
     version_id = section.version_id
-    return _run(lambda: checklists.delete_section(section, actor=current_user, now=utcnow()),
+    return _run(lambda: builder.delete_section(section, actor=current_user, now=utcnow()),
                 version_id, None, "Section removed.")
 
 
@@ -409,7 +411,7 @@ def section_delete(section_id: int):
 def _question_form(version: ChecklistTemplateVersion, question: ChecklistQuestion | None,
                    **kwargs) -> forms.QuestionForm:
     form = forms.QuestionForm(**kwargs)
-    keys = [q.key for q in checklists.questions_of(version) if q is not question]
+    keys = [q.key for q in versions.questions_of(version) if q is not question]
     form.condition_key.choices = [("", "— always show —")] + [(k, k) for k in keys]
     clauses = db.session.scalars(select(Clause).join(Clause.standard)
                                  .options(joinedload(Clause.standard))
@@ -437,7 +439,7 @@ def question_new(section_id: int):
     form = _question_form(version, None)
     if form.validate_on_submit():
         with saving(form) as saved:
-            question = checklists.add_question(section, form.values(), actor=current_user,
+            question = builder.add_question(section, form.values(), actor=current_user,
                                                now=utcnow())
         if saved.ok:
             flash(f"Question {question.key} added.", "success")
@@ -469,7 +471,7 @@ def question_edit(question_id: int):
     form = _question_form(version, question, data=data)
     if form.validate_on_submit():
         with saving(form) as saved:
-            checklists.update_question(question, form.values(), actor=current_user, now=utcnow())
+            builder.update_question(question, form.values(), actor=current_user, now=utcnow())
         if saved.ok:
             flash(f"Question {question.key} saved.", "success")
             return _back(version.id, f"question-{question.id}")
@@ -483,7 +485,7 @@ def question_move(question_id: int):
     question = db.session.get(ChecklistQuestion, question_id) or abort(404)
     offset = -1 if request.form.get("direction") == "up" else 1
     version_id = question.section.version_id
-    return _run(lambda: checklists.move_question(question, offset, actor=current_user,
+    return _run(lambda: builder.move_question(question, offset, actor=current_user,
                                                  now=utcnow()),
                 version_id, f"question-{question.id}")
 
@@ -494,5 +496,5 @@ def question_delete(question_id: int):
     """Remove a question from a draft."""
     question = db.session.get(ChecklistQuestion, question_id) or abort(404)
     version_id = question.section.version_id
-    return _run(lambda: checklists.delete_question(question, actor=current_user, now=utcnow()),
+    return _run(lambda: builder.delete_question(question, actor=current_user, now=utcnow()),
                 version_id, None, "Question removed.")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrulestr
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from audit.audits.services import create_audit, to_utc
@@ -102,22 +102,64 @@ def unit_interval(unit, history: int) -> tuple[int, int]:
     return score, risk_interval_months(score)
 
 
-def last_audit_dates(unit_ids) -> dict[int, dt.date]:
-    """The latest planned/actual day of a live, real audit per unit (one query)."""
+def last_audit_dates(unit_ids, *, exclude_rule_ids=()) -> dict[int, list[tuple[dt.date, int | None]]]:
+    """Every live, real audit day per unit as (day, rule id), latest first (one query).
+
+    A real audit is one held, or planned in any programme, dated or not: a planned audit nobody
+    has dated yet still covers its unit, so another programme does not plan a second one. Only
+    a rule's own untouched audits are not anchors for that rule (they are the rule's to move):
+    ``anchor_for`` leaves them out per rule.
+    """
     rows = db.session.execute(
-        select(audit_units.c.unit_id, Audit.planned_date, Audit.starts_at, Audit.status, Audit.team.any())
+        select(audit_units.c.unit_id, Audit.planned_date, Audit.starts_at, Audit.status, Audit.rule_id,
+               Audit.team.any())
         .join(Audit, Audit.id == audit_units.c.audit_id)
         .where(audit_units.c.unit_id.in_(list(unit_ids)),
-               Audit.status.not_in((AuditStatus.CANCELLED, AuditStatus.POSTPONED)))
+               Audit.status.not_in(AuditStatus.inactive()))
     )
-    result: dict[int, dt.date] = {}
-    for unit_id, planned, starts_at, status, staffed in rows:
-        if status is AuditStatus.PLANNED and starts_at is None and not staffed:
-            continue  # untouched generated audits are the rule's to move, not anchors
+    result: dict[int, list[tuple[dt.date, int | None]]] = {}
+    for unit_id, planned, starts_at, status, rule_id, staffed in rows:
+        untouched = status is AuditStatus.PLANNED and starts_at is None and not staffed
         day = starts_at.date() if starts_at else planned
-        if day and (unit_id not in result or day > result[unit_id]):
-            result[unit_id] = day
+        if day:
+            # An untouched audit is tagged with its rule, so that rule alone skips it.
+            result.setdefault(unit_id, []).append((day, rule_id if untouched else None))
+    for days in result.values():
+        days.sort(reverse=True)
     return result
+
+
+def anchor_for(rule_id: int, days: list[tuple[dt.date, int | None]]) -> list[dt.date]:
+    """The unit's real audit days as ``rule_id`` sees them (its own untouched audits left out),
+    oldest first."""
+    return sorted(day for day, owner in days if owner != rule_id)
+
+
+def interval_slots(others: list[dt.date], months: int, *, start: dt.date, until: dt.date,
+                   first: dt.date | None = None) -> list[dict]:
+    """Days a unit audited every ``months`` needs in [start, until], given its other audits.
+
+    The first is the last audit on or before ``start`` plus the interval, clipped into the
+    period (``first``, else ``start``, when never audited). A day that another audit already
+    covers (one within half an interval after it, or less than an interval before it) is not
+    planned again: the count restarts from that audit, so overlapping programmes never audit
+    the same unit twice for the same need.
+    """
+    before = [d for d in others if d <= start]
+    day = before[-1] + relativedelta(months=months) if before else (first or start)
+    day = max(day, start)
+    later = [d for d in others if d > start]
+    out: list[dict] = []
+    half = relativedelta(months=max(months // 2, 1))
+    while day <= until and len(out) < 50:
+        covering = [d for d in later if day - relativedelta(months=months) < d <= day + half]
+        if covering:
+            day = max(covering[-1] + relativedelta(months=months), start)
+            later = [d for d in later if d > covering[-1]]
+            continue
+        out.append({"day": day})
+        day += relativedelta(months=months)
+    return out
 
 
 # --- supplier intervals ---------------------------------------------------------------------
@@ -198,7 +240,7 @@ def _reconcile(rule: ProgrammeRule, wanted: list[dict], existing: list[Audit], *
     matched: set[int] = set()
     slots = []
     for w in wanted:
-        key = f"rule:{rule.id}:{w['day'].isoformat()}"
+        key = _slot_key(rule, w)
         if key in by_key:
             matched.add(by_key[key].id)
         elif w["day"] not in touched_days:
@@ -208,7 +250,7 @@ def _reconcile(rule: ProgrammeRule, wanted: list[dict], existing: list[Audit], *
                   key=lambda a: a.planned_date)
     created = 0
     for slot, audit in zip(slots, free, strict=False):
-        key = f"rule:{rule.id}:{slot['day'].isoformat()}"
+        key = _slot_key(rule, slot)
         if audit.planned_date != slot["day"]:
             changes = apply_changes(audit, {"planned_date": slot["day"], "generation_key": key})
             if slot.get("clause_numbers"):
@@ -224,7 +266,7 @@ def _reconcile(rule: ProgrammeRule, wanted: list[dict], existing: list[Audit], *
         change_status(audit, AuditStatus.CANCELLED, reason=f"No longer required by rule “{rule.title}”.",
                       actor=actor, now=now)
     for slot in slots[len(free):]:
-        key = f"rule:{rule.id}:{slot['day'].isoformat()}"
+        key = _slot_key(rule, slot)
         if db.session.scalar(select(Audit.id).where(Audit.generation_key == key)) is not None:
             continue
         audit = create_audit(_audit_data(rule, slot), actor=actor, now=now)
@@ -233,6 +275,11 @@ def _reconcile(rule: ProgrammeRule, wanted: list[dict], existing: list[Audit], *
         created += 1
     db.session.flush()
     return created
+
+
+def _slot_key(rule: ProgrammeRule, slot: dict) -> str:
+    """A slot's generation key: its cycle step for certification, else rule and day."""
+    return slot.get("key") or f"rule:{rule.id}:{slot['day'].isoformat()}"
 
 
 def _slot_clauses(rule: ProgrammeRule, slot: dict) -> list:
@@ -272,80 +319,117 @@ def _audit_data(rule: ProgrammeRule, slot: dict) -> dict:
     return data
 
 
-def wanted_slots(rule: ProgrammeRule, *, today: dt.date, until: dt.date, context: dict) -> list[dict]:
-    """The audits ``rule`` needs between today and ``until``."""
+def wanted_slots(rule: ProgrammeRule, *, today: dt.date, until: dt.date, context: dict,
+                 start: dt.date | None = None) -> list[dict]:
+    """The audits ``rule`` needs between ``start`` (default today) and ``until``, each a dict
+    with ``day``, ``key`` (its identity across runs and programmes) and ``reason``."""
+    start = start or today
     if rule.kind is RuleKind.RRULE:
         site = rule.site or (rule.unit.site if rule.unit else None)
         zone = site.timezone if site else (rule.supplier.timezone if rule.supplier else "UTC")
         hh, mm = (int(x) for x in (rule.start_time or "09:00").split(":"))
-        first = rule.starts_on or today
-        return [{"day": day, "starts_at": start}
-                for day, start in expand_rrule(rule.rrule or "", first, dt.time(hh, mm), zone, until)
-                if day >= today]
+        first = rule.starts_on or start
+        return [{"day": day, "starts_at": when, "reason": f"recurrence {rule.rrule}"}
+                for day, when in expand_rrule(rule.rrule or "", first, dt.time(hh, mm), zone, until)
+                if day >= start]
     if rule.kind is RuleKind.CERTIFICATION:
-        cert = rule.certificate
-        if cert is None:
-            return []
-        cycle = certification_cycle(cert.decision_date, cert.expiry_date)
-        surveillances = sum(1 for item in cycle if item.type is ThirdPartyType.SURVEILLANCE)
-        main = [c.number for c in cert.standard.clauses if c.depth == 1 and c.title is not None]
-        return [{"day": item.planned, "type": item.type, "title": f"{item.label} – {cert.standard.code}",
-                 "scope": cert.scope,
-                 # Surveillances cover the core and rotate the rest; recertification covers all.
-                 "clause_numbers": surveillance_focus(main, item.number, surveillances)
-                 if item.type is ThirdPartyType.SURVEILLANCE else []}
-                for item in cycle if item.planned <= until]
+        return _cycle_slots(rule, start=start, until=until, context=context)
     if rule.kind is RuleKind.RISK_INTERNAL:
         unit = rule.unit
         if unit is None:
             return []
         history = context["history"].get(unit.id, 0)
-        _, months = unit_interval(unit, history)
-        last = context["last"].get(unit.id)
-        day = last + relativedelta(months=months) if last else (rule.starts_on or today)
-        day = max(day, today)
-        return _repeat(day, months, until)
+        score, months = unit_interval(unit, history)
+        others = anchor_for(rule.id, context["last"].get(unit.id, []))
+        slots = interval_slots(others, months, start=start, until=until, first=rule.starts_on)
+        reason = (f"risk score {score} (importance {unit.importance}, change {unit.change_level}, "
+                  f"history {history}, maturity {unit.maturity_risk}): every {months} months")
+        return [dict(slot, reason=reason) for slot in slots]
     if rule.kind is RuleKind.SUPPLIER:
         supplier = rule.supplier
         if supplier is None:
             return []
-        last = context["supplier_last"].get(supplier.id)
+        others = anchor_for(rule.id, context["supplier_last"].get(supplier.id, []))
+        last = max((d for d in others if d <= today), default=None)
         plan = supplier_interval(supplier, supplier.certificates, rule.standard_id, today, last)
-        day = last + relativedelta(months=plan.months) if last else (rule.starts_on or today)
-        if plan.bring_forward_to and day > plan.bring_forward_to:
-            day = plan.bring_forward_to
-        day = max(day, today)
-        return _repeat(day, plan.months, until)
+        forward = plan.bring_forward_to
+        if forward and not any(today <= d <= forward for d in others):
+            # A lapsed certificate: the next audit comes by ``forward``, whatever was due later.
+            day = max(forward, start)
+            slots = [] if day > until else [{"day": day}] + interval_slots(
+                [*others, day], plan.months, start=day + dt.timedelta(days=1), until=until)
+        else:
+            slots = interval_slots(others, plan.months, start=start, until=until, first=rule.starts_on)
+        return [dict(slot, reason=plan.reason) for slot in slots]
     return []
 
 
-def _repeat(day: dt.date, months: int, until: dt.date) -> list[dict]:
-    out = []
-    n = 0
-    first = day
-    while day <= until and n < 50:
-        out.append({"day": day})
-        n += 1
-        day = first + relativedelta(months=months * n)
-    return out
+def cycle_step_key(cert, item) -> str:
+    """The identity of one certification-cycle step: certificate, cycle (its decision) and step."""
+    return f"cert:{cert.id}:{cert.decision_date.isoformat()}:{item.type.value}:{item.number}"
+
+
+def _cycle_slots(rule: ProgrammeRule, *, start: dt.date, until: dt.date, context: dict) -> list[dict]:
+    """The certificate's cycle steps due inside [start, until] that no other rule's audit covers.
+
+    A step exists once per certificate and cycle: an audit already planned, held or reported for
+    it (in any programme, by any rule or by hand) is never created again. A step whose planned
+    day falls before ``start`` but is due inside the period is clipped to ``start``.
+    """
+    from audit.programme.deadlines import cycle_status
+
+    cert = rule.certificate
+    if cert is None:
+        return []
+    audits = context["cert_audits"].get(cert.id, [])
+    covered = {cycle_step_key(cert, row["item"]): row["audit"] for row in cycle_status(cert, audits)
+               if row["audit"] is not None}
+    cycle = certification_cycle(cert.decision_date, cert.expiry_date)
+    surveillances = sum(1 for item in cycle if item.type is ThirdPartyType.SURVEILLANCE)
+    main = [c.number for c in cert.standard.clauses if c.depth == 1 and c.title is not None]
+    slots = []
+    for item in cycle:
+        key = cycle_step_key(cert, item)
+        owner = covered.get(key)
+        if owner is not None and owner.rule_id != rule.id:
+            continue
+        if item.due < start or item.planned > until:
+            continue
+        slots.append({
+            "day": max(item.planned, start), "key": key, "type": item.type,
+            "title": f"{item.label} – {cert.standard.code}", "scope": cert.scope,
+            "reason": f"certificate {cert.number}: {item.label.lower()} due by {item.due:%d %b %Y}",
+            # Surveillances cover the core and rotate the rest; recertification covers all.
+            "clause_numbers": surveillance_focus(main, item.number, surveillances)
+            if item.type is ThirdPartyType.SURVEILLANCE else []})
+    return slots
 
 
 def _context(rules: list[ProgrammeRule], now: dt.datetime) -> dict:
+    """Everything the rules' decisions read, loaded once per run."""
     unit_ids = {r.unit_id for r in rules if r.unit_id}
     supplier_ids = {r.supplier_id for r in rules if r.supplier_id}
-    supplier_last: dict[int, dt.date] = {}
+    cert_ids = {r.certificate_id for r in rules if r.certificate_id}
+    supplier_last: dict[int, list[tuple[dt.date, int | None]]] = {}
     if supplier_ids:
-        for sid, day in db.session.execute(
-                select(Audit.supplier_id, func.max(Audit.planned_date))
+        for sid, planned, starts_at, status, rule_id, staffed in db.session.execute(
+                select(Audit.supplier_id, Audit.planned_date, Audit.starts_at, Audit.status, Audit.rule_id,
+                       Audit.team.any())
                 .where(Audit.supplier_id.in_(supplier_ids), Audit.kind == AuditKind.SECOND_PARTY,
-                       Audit.status.not_in((AuditStatus.CANCELLED, AuditStatus.POSTPONED)),
-                       (Audit.starts_at.is_not(None)) | (Audit.team.any()))
-                .group_by(Audit.supplier_id)):
-            supplier_last[sid] = day
+                       Audit.status.not_in(AuditStatus.inactive()))):
+            untouched = status is AuditStatus.PLANNED and starts_at is None and not staffed
+            day = starts_at.date() if starts_at else planned
+            if day:
+                supplier_last.setdefault(sid, []).append((day, rule_id if untouched else None))
+    cert_audits: dict[int, list[Audit]] = {}
+    if cert_ids:
+        for audit in db.session.scalars(select(Audit).where(Audit.certificate_id.in_(cert_ids))):
+            cert_audits.setdefault(audit.certificate_id, []).append(audit)
     return {
         "history": unit_history(unit_ids, now - relativedelta(months=HISTORY_MONTHS)) if unit_ids else {},
         "last": last_audit_dates(unit_ids) if unit_ids else {},
         "supplier_last": supplier_last,
+        "cert_audits": cert_audits,
     }
 
 
@@ -353,6 +437,17 @@ def generate_programme(programme, *, actor, now: dt.datetime, horizon_months: in
     """Run every active rule of ``programme`` up to its horizon; returns audits created."""
     rules = [r for r in programme.rules if r.is_active]
     return _generate(rules, actor=actor, now=now, horizon_months=horizon_months)
+
+
+def rule_window(rule: ProgrammeRule, today: dt.date, horizon_months: int | None = None) -> tuple[dt.date, dt.date]:
+    """[start, until] a rule generates into: its programme's period from today on, no further
+    than its rolling horizon. Empty (start > until) once the period is over."""
+    start, until = today, today + relativedelta(months=horizon_months or rule.horizon_months)
+    programme = rule.programme
+    if programme is not None:
+        start = max(start, programme.period_start)
+        until = min(until, programme.period_end)
+    return start, until
 
 
 def _generate(rules, *, actor, now, horizon_months=None) -> int:
@@ -366,10 +461,8 @@ def _generate(rules, *, actor, now, horizon_months=None) -> int:
     created = 0
     today = now.date()
     for rule in rules:
-        until = today + relativedelta(months=horizon_months or rule.horizon_months)
-        if rule.programme and rule.programme.period_end and rule.kind is not RuleKind.CERTIFICATION:
-            until = min(until, max(rule.programme.period_end, today))
-        wanted = wanted_slots(rule, today=today, until=until, context=context)
+        start, until = rule_window(rule, today, horizon_months)
+        wanted = wanted_slots(rule, today=today, start=start, until=until, context=context) if start <= until else []
         mine = [a for a in existing.get(rule.id, []) if a.status is not AuditStatus.CANCELLED]
         created += _reconcile(rule, wanted, mine, until=until, actor=actor, now=now)
     return created
@@ -386,40 +479,3 @@ def extend_horizons(*, now: dt.datetime, actor=None) -> int:
         .options(selectinload(ProgrammeRule.unit), selectinload(ProgrammeRule.supplier),
                  selectinload(ProgrammeRule.certificate))))
     return _generate(rules, actor=actor, now=now)
-
-
-def add_rule(programme, data: dict, *, actor, now: dt.datetime) -> ProgrammeRule:
-    """Add a generating rule to a programme (validated per kind)."""
-    kind = RuleKind(data["kind"]) if isinstance(data.get("kind"), str) else data.get("kind")
-    if kind is None:
-        raise DomainError("Choose the kind of rule.", field="kind")
-    title = (data.get("title") or "").strip()
-    if not title:
-        raise DomainError("Name the rule.", field="title")
-    rule = ProgrammeRule(programme=programme, kind=kind, title=title, created_at=now,
-                         unit_id=data.get("unit_id") or None, supplier_id=data.get("supplier_id") or None,
-                         certificate_id=data.get("certificate_id") or None, site_id=data.get("site_id") or None,
-                         standard_id=data.get("standard_id") or None,
-                         rrule=(data.get("rrule") or "").strip() or None, starts_on=data.get("starts_on"),
-                         start_time=data.get("start_time") or "09:00",
-                         planned_days=int(data.get("planned_days") or 1),
-                         horizon_months=int(data.get("horizon_months") or 15))
-    needs = {RuleKind.RISK_INTERNAL: ("unit_id", "a unit"), RuleKind.SUPPLIER: ("supplier_id", "a supplier"),
-             RuleKind.CERTIFICATION: ("certificate_id", "a certificate"), RuleKind.RRULE: ("rrule", "a recurrence")}
-    field, what = needs[kind]
-    if not getattr(rule, field):
-        raise DomainError(f"A {kind.label.lower()} rule needs {what}.", field=field)
-    if kind is RuleKind.CERTIFICATION and not rule.site_id:
-        raise DomainError("Choose the site where the certification audits happen.", field="site_id")
-    if kind is RuleKind.RRULE:
-        if not (rule.site_id or rule.unit_id):
-            raise DomainError("Choose the site (its time zone places the recurrence).", field="site_id")
-        expand_rrule(rule.rrule, rule.starts_on or now.date(), dt.time(9), "UTC", now.date())
-    if not 1 <= rule.horizon_months <= 36:
-        raise DomainError("The horizon is between 1 and 36 months.", field="horizon_months")
-    db.session.add(rule)
-    db.session.flush()
-    record(rule, "create", actor=actor, now=now, summary=f"Added rule “{title}” to {programme.name}",
-           changes={"kind": kind.value, "title": title})
-    return rule
-

@@ -1,7 +1,7 @@
 """root cause as structure: cause category and the 8D report
 
 Revision ID: d3a1f0c2b7e4
-Revises: 5e7c1a9d2b40
+Revises: d14a0b1c2e3f
 Create Date: 2026-11-30 20:45:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd3a1f0c2b7e4'
-down_revision = '5e7c1a9d2b40'
+down_revision = 'd14a0b1c2e3f'
 branch_labels = None
 depends_on = None
 

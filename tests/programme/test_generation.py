@@ -22,7 +22,6 @@ from audit.models import (
     RuleKind,
 )
 from audit.programme.generation import (
-    add_rule,
     expand_rrule,
     extend_horizons,
     generate_programme,
@@ -31,6 +30,7 @@ from audit.programme.generation import (
     risk_score,
     supplier_interval,
 )
+from audit.programme.rules import add_rule
 
 NOW = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC)
 

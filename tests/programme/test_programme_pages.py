@@ -119,22 +119,57 @@ def test_calendar_filters_by_auditor(make, login, coordinator, programme):
     assert audits[1].reference not in page
 
 
-def test_programme_create_and_approve(login, coordinator):
-    """A coordinator creates a programme, then approves it; approval needs objectives."""
+def test_programme_create_and_approve(login, coordinator, make):
+    """A coordinator prepares a programme but may not approve it; top management approves it
+    (objectives needed); a scope change marks it "changed since approval" until approved again,
+    and both approvals are in the trail with their versions."""
+    from audit.models import Role, TrailEntry
+
     client = login(coordinator)
     response = client.post("/programme/new", data={
         "name": "Internal audits 2027", "period_start": "2027-01-01", "period_end": "2027-12-31",
         "manager_id": coordinator.id, "objectives": "", "scope": "", "risks": "", "audit_client": "CEO"})
     assert response.status_code == 302
     programme = db.session.query(Programme).one()
+    assert programme.prepared_by_id == coordinator.id
+    assert client.post(f"/programme/{programme.id}/approve").status_code == 403
     page = client.post(f"/programme/{programme.id}/status", data={"status": "approved"},
                        follow_redirects=True).get_data(as_text=True)
+    assert "Only the audit client (top management) approves a programme." in page
+    ceo = make.user(roles=(Role.VIEWER,), name="Dr. Vogel")
+    client = login(ceo)
+    page = client.post(f"/programme/{programme.id}/approve", follow_redirects=True).get_data(as_text=True)
     assert "State the programme&#39;s objectives before approval." in page
     programme.objectives = "Cover all clauses"
     db.session.commit()
-    client.post(f"/programme/{programme.id}/status", data={"status": "approved"})
+    client.post(f"/programme/{programme.id}/approve")
     db.session.refresh(programme)
-    assert programme.status is ProgrammeStatus.APPROVED and programme.approved_by_id == coordinator.id
+    assert programme.status is ProgrammeStatus.APPROVED and programme.approved_by_id == ceo.id
+    client = login(coordinator)
+    client.post(f"/programme/{programme.id}/edit", data={
+        "name": "Internal audits 2027", "period_start": "2027-01-01", "period_end": "2027-12-31",
+        "manager_id": coordinator.id, "objectives": "Cover all clauses", "scope": "Berlin only", "risks": "",
+        "audit_client": "CEO"})
+    page = client.get(f"/programme/{programme.id}").get_data(as_text=True)
+    assert 'id="changed-since-approval"' in page
+    client = login(ceo)
+    page = client.post(f"/programme/{programme.id}/approve", follow_redirects=True).get_data(as_text=True)
+    assert 'id="changed-since-approval"' not in page
+    approvals = db.session.query(TrailEntry).filter_by(action="approve").order_by(TrailEntry.id).all()
+    assert [e.changes["approved_version"][1] for e in approvals] == [1, 2]
+
+
+def test_the_preparer_cannot_approve_even_with_the_right(app, make, now):
+    """An administrator who prepared the programme may not approve it alone."""
+    from audit.core.errors import NotAllowed
+    from audit.models import Role
+    from audit.programme.services import approve_programme, create_programme
+
+    admin = make.user(roles=(Role.ADMIN,))
+    programme = create_programme({"name": "P", "period_start": now.date(), "period_end": now.date(),
+                                  "objectives": "x"}, actor=admin, now=now)
+    with pytest.raises(NotAllowed, match="You prepared this programme"):
+        approve_programme(programme, actor=admin, now=now)
 
 
 def test_home_panels(make, login, coordinator, programme):
