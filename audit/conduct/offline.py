@@ -23,6 +23,7 @@ PRECACHE_STATIC = (
     "js/app.js",
     "js/checklist.js",
     "js/checklist-sync.mjs",
+    "js/photo-prepare.mjs",
     "js/offline-queue.js",
     "js/relogin.js",
 )
