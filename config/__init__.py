@@ -75,6 +75,17 @@ class BaseConfig:
     #: A complaint, incident, significant change or major NC asks for an audit within this many
     #: days (DOMAIN.md §2).
     TRIGGER_AUDIT_DAYS = 60
+    #: Where a root cause may lie: value → label (default: the Ishikawa 6M).
+    ROOT_CAUSE_CATEGORIES: dict = {
+        "man": "People (skills, workload, shifts)", "machine": "Machine (equipment, tools, software)",
+        "method": "Method (procedures, instructions)", "material": "Material",
+        "measurement": "Measurement (gauges, calibration, inspection)",
+        "environment": "Environment (temperature, light, layout)",
+    }
+    #: The organisation's base currency (ISO 4217): costs are converted into it at a dated rate.
+    BASE_CURRENCY = "EUR"
+    #: The largest single cost of poor quality accepted, in the base currency.
+    COST_MAX_AMOUNT = 10_000_000
     #: Audit-days per auditor and month above which the workload page highlights the month.
     WORKLOAD_DAYS_PER_MONTH = 6
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024

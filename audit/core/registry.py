@@ -46,6 +46,8 @@ class NavItem:
     endpoint: str
     label: str
     permission: Permission | None = None
+    #: ``badge(user) -> int``: a count shown next to the label (0: none), e.g. items waiting.
+    badge: Callable[..., int] | None = None
 
 
 @dataclass(frozen=True)
@@ -74,11 +76,12 @@ class Registry:
     #: (e.g. a unit's process indicators on ``organisation.unit``), ``(obj, user) -> dict | None``.
     detail_sections: dict[str, list[Callable]] = field(default_factory=dict)
 
-    def add_navigation(self, endpoint: str, label: str, permission: Permission | None = None) -> None:
-        """Add a navigation entry after those registered before it."""
+    def add_navigation(self, endpoint: str, label: str, permission: Permission | None = None,
+                       *, badge: Callable[..., int] | None = None) -> None:
+        """Add a navigation entry after those registered before it (``badge``: see NavItem)."""
         if any(item.endpoint == endpoint for item in self.navigation):
             raise RegistrationError(f"navigation entry {endpoint!r} registered twice")
-        self.navigation.append(NavItem(endpoint, label, permission))
+        self.navigation.append(NavItem(endpoint, label, permission, badge))
 
     def add_home_panel(self, panel: HomePanel) -> None:
         """Add a home panel after those registered before it."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import or_, select
@@ -23,6 +23,7 @@ from audit.extensions import db
 from audit.findings import charts, forms, queries
 from audit.findings import services as fs
 from audit.models import (
+    EIGHT_D_DISCIPLINES,
     ActionKind,
     Audit,
     AuditKind,
@@ -87,6 +88,39 @@ def index():
                            has_more=has_more, args=args)
 
 
+#: The register export's row cap (the page shows 100 at a time; an export takes the lot).
+EXPORT_LIMIT = 20000
+
+
+@bp.get("/export.<fmt>")
+@requires(Permission.VIEW_ORGANISATION)
+def export(fmt: str):
+    """The filtered findings register as CSV or XLSX."""
+    from audit.findings import export as register
+
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    filters = queries.Filters.from_form(_filter_form(), reader=current_user)  # read rules apply
+    today = _today()
+    findings = queries.list_findings(filters, today, limit=EXPORT_LIMIT)
+    if fmt == "csv":
+        body, mimetype = register.register_csv(findings, today), "text/csv; charset=utf-8"
+    else:
+        body = register.register_xlsx(findings, today)
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(body, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="findings-{today}.{fmt}"'})
+
+
+@bp.get("/waiting")
+@requires(Permission.OWN_ACCOUNT)
+def waiting():
+    """Everything the findings workflow waits for from me, soonest deadline first."""
+    from audit.findings.panels import waiting_items
+
+    return render_template("findings/waiting.html", items=waiting_items(current_user))
+
+
 @bp.get("/dashboard")
 @requires(Permission.VIEW_ORGANISATION)
 def dashboard():
@@ -122,11 +156,25 @@ def _load(finding_id: int) -> Finding:
     return finding
 
 
+def _people(finding: Finding) -> list[User]:
+    """Active people of the organisation, with roles (one query, cached for the request)."""
+    cache = request.environ.setdefault("audit.findings_people", {})
+    if finding.id not in cache:
+        cache[finding.id] = db.session.scalars(
+            select(User).where(User.is_active.is_(True), User.supplier_id.is_(None))
+            .options(selectinload(User.role_links)).order_by(User.name)).all()
+    return cache[finding.id]
+
+
 def _owner_choices(finding: Finding) -> list[tuple[int, str]]:
-    users = db.session.scalars(select(User).where(User.is_active.is_(True),
-                                                  User.supplier_id.is_(None))
-                               .order_by(User.name)).all()
-    return [(u.id, u.name) for u in users]
+    """Who may own the finding: only people who can answer it (nobody is given a dead end)."""
+    return [(u.id, u.name) for u in _people(finding) if fs.could_own(finding, u)]
+
+
+def _action_owner_choices(finding: Finding, blank: str | None) -> list[tuple[int, str]]:
+    """Who may carry an action: anyone active in the organisation."""
+    head = [(0, blank)] if blank else []
+    return head + [(u.id, u.name) for u in _people(finding)]
 
 
 #: The form each workflow action of a finding's page takes (``FINDING`` and ``ACTION`` actions).
@@ -139,6 +187,8 @@ ACTION_FORMS = {
     "reject": (forms.ReasonForm, "reject"),
     "add_action": (forms.AddActionForm, "add"),
     "complete_action": (forms.CompleteActionForm, "complete"),
+    "reassign_action": (forms.ActionOwnerForm, "reassign"),
+    "remove_action": (forms.ReasonForm, "remove"),
     "verify": (forms.VerifyForm, "verify"),
     "close": (forms.CloseForm, "close"),
     "reopen": (forms.ReasonForm, "reopen"),
@@ -153,20 +203,33 @@ def _form(name: str, finding: Finding, *, formdata=None):
     form = form_cls(prefix=prefix) if formdata is None else form_cls(formdata=formdata, prefix=prefix)
     if hasattr(form, "owner_id"):
         form.owner_id.choices = _owner_choices(finding)
+    for f in form:
+        if f.short_name.startswith("action") and f.short_name.endswith("owner_id"):
+            f.choices = _action_owner_choices(finding, "The finding's owner" if name != "reassign_action" else None)
     return form
 
 
 def available_forms(finding: Finding, user) -> dict:
     """The forms of the actions ``user`` may take on ``finding`` now, as its workflow decides."""
     allowed = fs.FINDING.allowed(finding, user)
-    if completable_actions(finding, user):
-        allowed.add("complete_action")
+    for step in ACTION_STEPS:
+        if action_grants(finding, user, step):
+            allowed.add(step)
     return {name: _form(name, finding) for name in ACTION_FORMS if name in allowed}
+
+
+#: The steps of the ``ACTION`` workflow a finding's page offers per action row.
+ACTION_STEPS = ("complete_action", "reassign_action", "remove_action")
+
+
+def action_grants(finding: Finding, user, step: str) -> set[int]:
+    """Ids of the finding's actions on which ``user`` may take ``step`` now."""
+    return {a.id for a in finding.actions if fs.ACTION.decide(a, user, step)}
 
 
 def completable_actions(finding: Finding, user) -> set[int]:
     """Ids of the finding's actions ``user`` may mark implemented now."""
-    return {a.id for a in finding.actions if fs.ACTION.decide(a, user, "complete_action")}
+    return action_grants(finding, user, "complete_action")
 
 
 def _render_detail(finding: Finding, failed: dict | None = None, status: int = 200):
@@ -178,9 +241,12 @@ def _render_detail(finding: Finding, failed: dict | None = None, status: int = 2
     return render_template(
         "findings/detail.html", finding=finding, forms=available, today=_today(),
         completable=completable_actions(finding, current_user),
+        reassignable=action_grants(finding, current_user, "reassign_action"),
+        removable=action_grants(finding, current_user, "remove_action"),
         grade_name=fs.grade_label(finding.audit.kind, finding.grade),
         trail=entries_for(finding), scar_due=fs.scar_stage_due(finding),
-        ishikawa_categories=forms.ISHIKAWA_CATEGORIES, stage2=stage2_state(finding, _today()),
+        ishikawa_categories=forms.ISHIKAWA_CATEGORIES, eight_d_disciplines=EIGHT_D_DISCIPLINES,
+        stage2=stage2_state(finding, _today()),
     ), status
 
 
@@ -217,8 +283,10 @@ def _actions_from(form) -> list[dict]:
         due = getattr(form, f"action{i}_due_on").data
         if not description and due is None:
             continue
+        owner_id = getattr(form, f"action{i}_owner_id", None)
+        owner = db.session.get(User, owner_id.data) if owner_id is not None and owner_id.data else None
         rows.append({"kind": ActionKind(getattr(form, f"action{i}_kind").data),
-                     "description": description, "due_on": due})
+                     "description": description, "due_on": due, "owner": owner})
     return rows
 
 
@@ -249,10 +317,7 @@ def respond(finding_id: int):
         fs.submit_response(
             f, containment=form.containment.data, extent_check=form.extent_check.data,
             root_cause_method=RootCauseMethod(form.root_cause_method.data),
-            whys=[getattr(form, f"why{i}").data for i in range(1, forms.WHY_ROWS + 1)],
-            ishikawa={c: getattr(form, f"ishikawa_{c}").data
-                      for c in forms.ISHIKAWA_CATEGORIES},
-            root_cause=form.root_cause.data, actions=_actions_from(form),
+            **forms.analysis_from(form), root_cause=form.root_cause.data, actions=_actions_from(form),
             actor=current_user, now=utcnow())
     return _run(finding_id, "respond", call, "Response submitted.")
 
@@ -295,8 +360,34 @@ def add_action(finding_id: int):
     return _run(finding_id, "add_action",
                 lambda f, form: fs.add_action(
                     f, kind=ActionKind(form.kind.data), description=form.description.data,
-                    due_on=form.due_on.data, actor=current_user, now=utcnow()),
+                    due_on=form.due_on.data, actor=current_user, now=utcnow(),
+                    owner=db.session.get(User, form.action_owner_id.data) if form.action_owner_id.data else None),
                 "Action planned.")
+
+
+def _action_of(finding: Finding, action_id: int) -> CorrectiveAction:
+    return next((a for a in finding.actions if a.id == action_id), None) or abort(404)
+
+
+@bp.post("/<int:finding_id>/actions/<int:action_id>/reassign")
+@requires(Permission.VIEW_ORGANISATION)
+def reassign_action(finding_id: int, action_id: int):
+    """Give one action to another owner (audit side or the finding's owner)."""
+    def call(f, form):
+        fs.reassign_action(_action_of(f, action_id), db.session.get(User, form.action_owner_id.data),
+                           actor=current_user, now=utcnow())
+    return _run(finding_id, "reassign_action", call, "Action reassigned.",
+                check=lambda f: refuse_unless_allowed(fs.ACTION, _action_of(f, action_id), "reassign_action"))
+
+
+@bp.post("/<int:finding_id>/actions/<int:action_id>/remove")
+@requires(Permission.VIEW_ORGANISATION)
+def remove_action(finding_id: int, action_id: int):
+    """Withdraw one open action, with a reason (kept as cancelled)."""
+    def call(f, form):
+        fs.remove_action(_action_of(f, action_id), form.reason.data, actor=current_user, now=utcnow())
+    return _run(finding_id, "remove_action", call, "Action withdrawn.",
+                check=lambda f: refuse_unless_allowed(fs.ACTION, _action_of(f, action_id), "remove_action"))
 
 
 @bp.post("/<int:finding_id>/actions/<int:action_id>/complete")

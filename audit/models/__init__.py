@@ -29,6 +29,7 @@ from audit.models.conduct import (
     Verdict,
 )
 from audit.models.finding import (
+    EIGHT_D_DISCIPLINES,
     ISHIKAWA_CATEGORIES,
     ActionKind,
     ActionStatus,
@@ -45,6 +46,7 @@ from audit.models.finding import (
     ScarStage,
 )
 from audit.models.library import Clause, ClauseTopic, Standard, StandardStatus
+from audit.models.money import ExchangeRate
 from audit.models.notification import Notification, NotificationPreference
 from audit.models.organisation import (
     ApprovalStatus,
@@ -92,7 +94,7 @@ from audit.models.user import Qualification, QualificationLevel, Role, TrainingR
 
 __all__ = [
     "AgendaSession", "Notification", "SessionKind",
-    "CalendarToken", "FeedKind",
+    "CalendarToken", "FeedKind", "ExchangeRate",
     "AppliedMutation", "AuditReport",
     "ActionKind", "ActionStatus", "AnswerType", "ApprovalStatus", "Audit", "AuditKind",
     "AuditStatus", "AuditTeamMember", "Certificate", "CertificateStatus", "CertificationBody",
@@ -105,7 +107,7 @@ __all__ = [
     "VersionStatus", "utcnow",
     "JobRun", "NotificationPreference", "PlannerRun", "ProgrammeRule", "RuleKind", "SchedulerLease",
     "AuditTrigger", "TriggerKind",
-    "ISHIKAWA_CATEGORIES", "CostCategory", "DeadlinePolicy", "ExtensionRequest",
+    "EIGHT_D_DISCIPLINES", "ISHIKAWA_CATEGORIES", "CostCategory", "DeadlinePolicy", "ExtensionRequest",
     "ExtensionStatus", "PoorQualityCost", "RootCauseMethod", "ScarStage",
     "Complaint", "ComplaintStatus", "ContextCategory", "ContextChange", "Direction",
     "Effectiveness", "Frequency", "IndicatorResult", "ObjectiveMeasurement", "ProcessIndicator",
