@@ -51,7 +51,8 @@ def service_worker():
     cache version is the content hash computed at start-up (``audit.conduct.offline``)."""
     shell = offline.shell()
     body = render_template(offline.WORKER_TEMPLATE, version=shell.version,
-                           precache=list(shell.precache), page_cache=shell.page_cache)
+                           precache=list(shell.precache), page_cache=shell.page_cache,
+                           user_header=shell.user_header, max_pages=shell.max_pages)
     response = current_app.response_class(body, mimetype="text/javascript")
     response.headers["Service-Worker-Allowed"] = "/"
     response.headers["Cache-Control"] = "no-cache"
@@ -117,11 +118,14 @@ def raise_finding(audit_id: int, question_id: int):
         with saving(form) as saved:
             finding = answers.raise_finding_from_answer(
                 audit, question, grade=Grade(form.grade.data), statement=form.statement.data,
-                evidence=form.evidence.data, actor=current_user, now=utcnow())
+                evidence=form.evidence.data, actor=current_user, now=utcnow(),
+                mutation_id=form.mutation_id.data or None)
         if saved.ok:
             flash(f"Finding {finding.reference} raised.", "success")
             return redirect(url_for("conduct.checklist", audit_id=audit.id) + f"#q{question.id}")
-    return render_template("conduct/raise_finding.html", audit=audit, question=question, form=form)
+    return render_template("conduct/raise_finding.html", audit=audit, question=question, form=form,
+                           findings_api=url_for("conduct_api.post_finding", audit_id=audit.id,
+                                                question_id=question.id))
 
 
 # --- evidence files --------------------------------------------------------------------------

@@ -22,7 +22,7 @@ function init(root) {
   const noteTimers = new Map();
   const server = new Map();  // question id → the server's answer the screen is based on
 
-  registerServiceWorker(root.dataset.pageCache);
+  registerServiceWorker();
 
   const article = (qid) => root.querySelector(`[data-question="${qid}"]`);
   const articles = () => Array.from(root.querySelectorAll("[data-question]"));
@@ -128,6 +128,11 @@ function init(root) {
   function showEntry(item) {
     const art = article(item.question);
     if (!art) return;
+    if (item.kind === "finding") {
+      if (item.state === "refused") showRefused(art, item);
+      else setStatus(art, "Finding kept on this tablet, raised when online", "pending");
+      return;
+    }
     if (item.kind === "evidence") {
       if (!art.querySelector(`[data-pending-seq="${item.seq}"]`)) showPreview(art, item.blob, item.seq);
       if (item.state === "refused") showRefused(art, item);
@@ -144,7 +149,7 @@ function init(root) {
   }
 
   function showRefused(art, item) {
-    const what = item.kind === "evidence" ? "Photo not saved" : "Not saved";
+    const what = { evidence: "Photo not saved", finding: "Finding not raised" }[item.kind] || "Not saved";
     setStatus(art, `${what}: ${item.reason}`, "error");
     const ok = document.createElement("button");
     ok.type = "button"; ok.className = "button"; ok.textContent = "OK";
@@ -172,6 +177,16 @@ function init(root) {
       const span = art && art.querySelector(`[data-pending-seq="${item.seq}"]`);
       if (span) { span.classList.remove("pending"); span.dataset.evidenceId = String(detail.id); }
       if (art) setStatus(art, "Photo saved", "saved");
+      return;
+    }
+    if (event === "accepted" && item.kind === "finding") {
+      if (art && detail) {
+        const tag = document.createElement("span");
+        tag.className = "tag bad";
+        tag.textContent = detail.reference;
+        art.querySelector(".q-actions").insertBefore(tag, art.querySelector("[data-q-status]"));
+        setStatus(art, `Finding ${detail.reference} raised`, "saved");
+      }
       return;
     }
     if (item.kind === "answer") remember(detail);
@@ -241,6 +256,11 @@ function init(root) {
       form.append("client_id", item.id);
       form.append("taken_at", item.taken_at);
       return fetch(evidenceApi, { method: "POST", body: form, credentials: "same-origin", headers });
+    }
+    if (item.kind === "finding") {
+      return fetch(`/api/audits/${auditId}/questions/${item.question}/findings`, { method: "POST", credentials: "same-origin",
+        headers: Object.assign({ "Content-Type": "application/json" }, headers),
+        body: JSON.stringify(Object.assign({}, item.body, { mutation_id: item.id })) });
     }
     const payload = Object.assign({}, item.body, { base_version: item.base_version, mutation_id: item.id });
     return fetch(`${answersApi}/${item.question}`, { method: "PUT", credentials: "same-origin",
@@ -407,15 +427,13 @@ function init(root) {
   }).catch(() => refresh());
 }
 
-function registerServiceWorker(pageCache) {
+function registerServiceWorker() {
+  // app.js registers the worker and keeps this page; the raise-finding forms of its questions
+  // are kept too, so a finding can be raised offline from any question once the audit was opened.
   if (!("serviceWorker" in navigator)) return;
-  const first = !navigator.serviceWorker.controller;
+  const paths = Array.from(document.querySelectorAll('.q-actions a[href$="/finding"]'), (a) => new URL(a.href).pathname);
   navigator.serviceWorker.register("/sw.js", { scope: "/" })
     .then(() => navigator.serviceWorker.ready)
-    .then(() => {
-      // The very first visit was not fetched through the worker: keep a copy for offline reloads.
-      if (first && window.caches && pageCache) return caches.open(pageCache).then((c) => c.add(location.pathname));
-      return null;
-    })
+    .then((reg) => { if (reg.active && paths.length) reg.active.postMessage({ type: "warm", paths, onlyMissing: true }); })
     .catch(() => { /* no offline support in this browser: the page still works online */ });
 }

@@ -1,0 +1,44 @@
+// The raise-finding form on the tablet. Online, the form posts as usual (with its key, so a double
+// submit raises one finding). Offline, the finding goes into the device's queue (IndexedDB) under
+// the same key and the checklist page, kept by the service worker, sends it once the network is
+// back — after any photos queued before it, so they are cited.
+import * as queue from "./offline-queue.js";
+import { Syncer } from "./checklist-sync.mjs";
+import { queueFinding } from "./finding-queue.mjs";
+
+const box = document.querySelector("[data-finding-form]");
+const form = box && box.querySelector("form");
+if (form) init(box, form);
+
+function init(box, form) {
+  const auditId = Number(box.dataset.audit);
+  const userId = Number(box.dataset.user);
+  const question = Number(box.dataset.question);
+  const key = form.querySelector('input[name="mutation_id"]');
+  if (key && !key.value) key.value = queue.newId();
+  // Only the queueing of this syncer is used here: sending happens on the checklist page.
+  const syncer = new Syncer({ store: queue, auditId, userId, newId: queue.newId, send: () => Promise.reject(new Error("not here")) });
+  const status = document.createElement("p");
+  status.setAttribute("role", "status");
+  status.className = "muted";
+  form.prepend(status);
+
+  form.addEventListener("submit", async (event) => {
+    if (navigator.onLine) return;  // the server answers: the usual form post
+    event.preventDefault();
+    const value = (name) => (form.elements.namedItem(name) || {}).value || "";
+    try {
+      await queueFinding(syncer, question, {
+        grade: value("grade"), statement: value("statement"), evidence: value("evidence"),
+      }, key ? key.value : undefined);
+    } catch (e) {
+      status.textContent = e.field ? e.message : `Not kept on this tablet: ${e.message}`;
+      status.className = "flash flash-error";
+      const field = e.field && form.elements.namedItem(e.field);
+      if (field && field.focus) field.focus();
+      return;
+    }
+    // Back to the question (its page is kept offline); it shows the finding as waiting.
+    location.assign(box.dataset.checklist);
+  });
+}
