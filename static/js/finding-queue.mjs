@@ -26,6 +26,7 @@ export function findingBody(fields) {
   if (!grade || !GRADES.includes(grade)) return { error: "Choose a grade.", field: "grade" };
   if (!statement) return { error: "State the finding.", field: "statement" };
   if (statement.length > 5000) return { error: "The statement has at most 5000 characters.", field: "statement" };
+  if (!evidence && (grade === "major" || grade === "minor")) return { error: "A nonconformity needs its objective evidence.", field: "evidence" };
   if (evidence && evidence.length > 5000) return { error: "The evidence has at most 5000 characters.", field: "evidence" };
   return { body: { grade, statement, evidence } };
 }

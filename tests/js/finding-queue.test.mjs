@@ -6,12 +6,14 @@ import assert from "node:assert/strict";
 import { findingBody, queueFinding, queuedFindings } from "../../static/js/finding-queue.mjs";
 import { makeSyncer, memoryStore, scriptedServer } from "./helpers.mjs";
 
-const FORM = { grade: "minor", statement: " Work instruction WI-7 is not at the station. ", evidence: "" };
+const FORM = { grade: "minor", statement: " Work instruction WI-7 is not at the station. ", evidence: "Station 3 " };
 const raised = (id, ref = "F-1") => ({ status: 201, json: { finding: { id, reference: ref, question_id: 11 }, replayed: false } });
 
 test("findingBody cleans the form and refuses a missing statement or an unknown grade", () => {
   assert.deepEqual(findingBody(FORM).body,
-    { grade: "minor", statement: "Work instruction WI-7 is not at the station.", evidence: null });
+    { grade: "minor", statement: "Work instruction WI-7 is not at the station.", evidence: "Station 3" });
+  assert.equal(findingBody({ ...FORM, evidence: " " }).field, "evidence");  // an NC needs evidence (server rule)
+  assert.equal(findingBody({ ...FORM, grade: "ofi", evidence: "" }).body.evidence, null);
   assert.deepEqual(findingBody({ ...FORM, statement: "  " }), { error: "State the finding.", field: "statement" });
   assert.deepEqual(findingBody({ ...FORM, grade: "catastrophic" }), { error: "Choose a grade.", field: "grade" });
   assert.equal(findingBody({ ...FORM, evidence: "x".repeat(5001) }).field, "evidence");

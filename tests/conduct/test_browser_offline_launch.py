@@ -1,0 +1,163 @@
+"""Offline from launch, in real headless Chromium (768×1024 touch): the start page, the audit page,
+the checklist and the raise-finding form open from the service worker's cache once they were seen
+online; a finding raised offline (with a photo) arrives exactly once; the page cache is one
+person's only. "Offline" is the browser's offline emulation plus the live server stopped, so only
+the worker's cache can answer (see test_browser.py)."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from audit.conduct.offline import PAGE_CACHE
+from audit.extensions import db
+from audit.models import AppliedMutation, Evidence, Finding
+from tests.conduct.conftest import CHROMIUM, jpeg_bytes
+from tests.conduct.test_browser import _login, _q, _tablet, _wait
+from tests.factories import PASSWORD
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed at /usr/bin/chromium"),
+]
+
+QUEUED = """() => new Promise((resolve, reject) => {
+  const req = indexedDB.open("audit-offline", 1);
+  req.onsuccess = () => { const c = req.result.transaction("mutations").objectStore("mutations").count();
+                          c.onsuccess = () => resolve(c.result); c.onerror = () => reject(c.error); };
+  req.onerror = () => reject(req.error);
+})"""
+
+
+def _cached(page, path: str) -> bool:
+    return page.evaluate("([name, path]) => caches.open(name).then(c => c.match(path)).then(r => !!r)",
+                         [PAGE_CACHE, path])
+
+
+def _owner(page):
+    return page.evaluate("(name) => caches.open(name).then(c => c.match('/__offline-owner'))"
+                         ".then(r => r ? r.text() : null)", PAGE_CACHE)
+
+
+def _db_count(column, *where):
+    db.session.rollback()  # a fresh snapshot of what the live server wrote
+    return db.session.scalar(select(func.count(column)).where(*where))
+
+
+def test_start_page_audit_and_finding_form_work_offline_and_the_finding_arrives_once(live, browser, setup):
+    """Home, audit page, checklist and raise-finding open offline; an offline finding with a photo
+    is queued, survives, and is raised exactly once when the network returns; the queue empties."""
+    base = live.url
+    audit_id = setup.audit.id
+    qid = setup.questions["S1Q1"].id
+    context = _tablet(browser)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _login(page, base, setup.auditor)
+    assert page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    _wait(lambda: _cached(page, "/"), what="the start page precached")
+    page.goto(f"{base}/audits/{audit_id}")
+    _wait(lambda: _cached(page, f"/audits/{audit_id}"), what="the audit page cached")
+    checklist = f"/audits/{audit_id}/checklist"
+    form_path = f"{checklist}/questions/{qid}/finding"
+    page.goto(base + checklist)
+    page.wait_for_selector('[data-sync="saved"]')
+    _wait(lambda: _cached(page, checklist) and _cached(page, form_path),
+          what="the checklist and its raise-finding forms cached")
+    assert _owner(page) == str(setup.auditor.id)
+
+    # Lose the network: browser offline and server gone.
+    live.stop()
+    context.set_offline(True)
+    page.goto(base + "/")
+    assert f"Good to see you, {setup.auditor.name.split()[0]}" in page.text_content("main")  # my start page
+    page.goto(f"{base}/audits/{audit_id}")
+    assert setup.audit.reference in page.text_content("main")
+    page.goto(base + checklist)
+    page.wait_for_selector('[data-sync="offline"]')
+    page.set_input_files(f'{_q(setup, "S1Q1")} [data-photo]',
+                         files=[{"name": "station3.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes()}])
+    page.wait_for_selector(f'{_q(setup, "S1Q1")} .thumb.pending')
+    page.click(f'{_q(setup, "S1Q1")} >> text=Raise finding')
+    page.wait_for_url(base + form_path)
+    page.select_option("select[name=grade]", "minor")
+    page.fill("textarea[name=statement]", "Work instruction WI-7 is not at station 3.")
+    page.fill("textarea[name=evidence]", "Station 3, photo")
+    page.tap("main form.form button[type=submit]")
+    page.wait_for_url(f"{base}{checklist}#q{qid}")
+    page.wait_for_selector(f'{_q(setup, "S1Q1")} [data-q-status]:has-text("Finding kept on this tablet")')
+    assert page.evaluate(QUEUED) == 2  # the photo and the finding
+    # A reload offline keeps both.
+    page.reload()
+    page.wait_for_selector('[data-sync="offline"]')
+    assert "2 changes kept on this tablet" in page.text_content("[data-sync]")
+    assert _db_count(Finding.id) == 0
+
+    # Back online: the photo, then the finding citing it, exactly once.
+    live.start()
+    context.set_offline(False)
+    page.wait_for_selector('[data-sync="saved"]', timeout=20_000)
+    page.wait_for_selector(f'{_q(setup, "S1Q1")} [data-q-status]:has-text("raised")')
+    assert _db_count(Finding.id, Finding.audit_id == audit_id) == 1
+    finding = db.session.scalar(select(Finding))
+    assert finding.statement == "Work instruction WI-7 is not at station 3."
+    assert _db_count(Evidence.id, Evidence.finding_id == finding.id) == 1
+    assert _db_count(AppliedMutation.id, AppliedMutation.kind == "finding") == 1
+    assert page.evaluate(QUEUED) == 0
+    assert finding.reference in page.text_content(_q(setup, "S1Q1"))  # the tag shown on "raised"
+    page.reload()
+    page.wait_for_selector('[data-sync="saved"]')
+    assert page.locator(f'{_q(setup, "S1Q1")} .thumb').count() == 1  # the photo, once, from the server
+    assert page.locator(f'{_q(setup, "S1Q1")} .thumb.pending').count() == 0
+    assert page.evaluate(QUEUED) == 0
+    assert _db_count(Finding.id) == 1
+    assert errors == []
+    context.close()
+
+
+def test_page_cache_is_never_served_to_another_person(live, browser, setup):
+    """Logging out empties the page cache; the next person's cache holds only their own pages,
+    also when the session changed without the login page (the first page of another person)."""
+    base = live.url
+    context = _tablet(browser)
+    page = context.new_page()
+    _login(page, base, setup.auditor)
+    page.goto(f"{base}/audits/{setup.audit.id}/checklist")
+    _wait(lambda: _cached(page, f"/audits/{setup.audit.id}/checklist") and _cached(page, "/"),
+          what="the auditor's pages cached")
+    page.click(".nav-toggle")  # the menu is folded on a tablet
+    page.click("text=Log out")
+    page.wait_for_url(f"{base}/login*")
+    assert not _cached(page, "/") and not _cached(page, f"/audits/{setup.audit.id}/checklist")
+
+    _login(page, base, setup.lead)
+    _wait(lambda: _cached(page, "/"), what="the lead's start page cached")
+    assert _owner(page) == str(setup.lead.id)
+    assert not _cached(page, f"/audits/{setup.audit.id}/checklist")
+    page.goto(f"{base}/audits/{setup.audit.id}")
+    _wait(lambda: _cached(page, f"/audits/{setup.audit.id}"), what="the lead's audit page cached")
+
+    # A session changed behind the worker's back (no login page passed through it): the first
+    # page naming another person empties the cache before it is kept.
+    context.clear_cookies()
+    login_page = context.request.get(f"{base}/login").text()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"', login_page)
+    context.request.post(f"{base}/login", form={
+        "email": setup.auditor.email, "password": PASSWORD, "csrf_token": token.group(1) or token.group(2)})
+    page.goto(base + "/")
+    _wait(lambda: _owner(page) == str(setup.auditor.id), what="the cache handed to the auditor")
+    assert not _cached(page, f"/audits/{setup.audit.id}"), "the lead's audit page is gone"
+
+    # Offline, pages never opened by this person are not there: the worker's offline page.
+    live.stop()
+    context.set_offline(True)
+    response = page.goto(f"{base}/audits/{setup.audit.id}/checklist")
+    assert response.status == 503
+    assert "not opened before" in page.text_content("body")
+    page.goto(base + "/")
+    assert setup.auditor.name in page.text_content("header")
+    context.close()
