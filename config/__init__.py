@@ -55,6 +55,8 @@ class BaseConfig:
     STORAGE_PATH: str | None = None
     #: Largest evidence file accepted (photos from tablets are 2-8 MB).
     EVIDENCE_MAX_BYTES = 12 * 1024 * 1024
+    #: Most pages a tablet keeps for offline use (the oldest are dropped first; the start page stays).
+    OFFLINE_MAX_PAGES = 300
     #: Default report due date: this many days after the audit's last day.
     REPORT_DUE_DAYS = 14
     #: Reminder lead times in days, per audit kind and stage, overriding the defaults in

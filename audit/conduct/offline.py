@@ -24,7 +24,8 @@ PAGE_CACHE = "audit-pages-v1"
 #: it, and clears the page cache when it changes, so one person's pages never reach another.
 USER_HEADER = "X-Offline-User"
 
-#: The most pages the worker keeps (oldest dropped first; the start page is always kept).
+#: The most pages the worker keeps unless ``OFFLINE_MAX_PAGES`` says otherwise (oldest dropped
+#: first; the start page is always kept).
 MAX_PAGES = 300
 
 #: Static files the service worker precaches (paths under the static folder).
@@ -73,7 +74,13 @@ def build_shell(app: Flask) -> OfflineShell:
     # The manifest is generated from configuration: its inputs are part of what is cached.
     extra = str(app.config.get("ORGANISATION_NAME", "")).encode()
     urls = [f"{app.static_url_path}/{name}" for name in PRECACHE_STATIC]
-    return OfflineShell(version=asset_version(files, extra), precache=(*urls, "/manifest.webmanifest"))
+    max_pages = int(app.config.get("OFFLINE_MAX_PAGES", MAX_PAGES))
+    if max_pages < 2:
+        raise ValueError("OFFLINE_MAX_PAGES must keep at least the start page and one other page.")
+    # The bound is part of the worker's code: a changed bound is a new worker version.
+    extra += f"\0{max_pages}".encode()
+    return OfflineShell(version=asset_version(files, extra), precache=(*urls, "/manifest.webmanifest"),
+                        max_pages=max_pages)
 
 
 def mark_user(response: Response) -> Response:

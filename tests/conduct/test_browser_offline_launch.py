@@ -161,3 +161,25 @@ def test_page_cache_is_never_served_to_another_person(live, browser, setup):
     page.goto(base + "/")
     assert setup.auditor.name in page.text_content("header")
     context.close()
+
+
+@pytest.mark.parametrize("live_config", [{"OFFLINE_MAX_PAGES": 4}])
+def test_page_cache_is_bounded_and_keeps_the_start_page(live, browser, setup, live_config):
+    """With room for 4 pages, opening more drops the oldest ones; the start page always stays."""
+    base = live.url
+    audit_id = setup.audit.id
+    context = _tablet(browser)
+    page = context.new_page()
+    _login(page, base, setup.auditor)
+    _wait(lambda: _cached(page, "/"), what="the start page precached")
+    page.goto(f"{base}/audits/{audit_id}")
+    _wait(lambda: _cached(page, f"/audits/{audit_id}"), what="the audit page cached")
+    forms = [f"/audits/{audit_id}/checklist/questions/{q.id}/finding" for q in setup.questions.values()]
+    for path in forms[:4]:
+        page.goto(base + path)
+        _wait(lambda p=path: _cached(page, p), what=f"{path} cached")
+    pages = page.evaluate("(name) => caches.open(name).then(c => c.keys())"
+                          ".then(ks => ks.map(k => new URL(k.url).pathname))", PAGE_CACHE)
+    kept = [p for p in pages if p != "/__offline-owner"]
+    assert sorted(kept) == sorted(["/", *forms[1:4]]), kept  # the audit page and the first form went
+    context.close()
