@@ -54,3 +54,23 @@ export async function queueFinding(syncer, question, fields, id) {
 export async function queuedFindings(syncer) {
   return (await syncer.mine()).filter((i) => i.kind === "finding");
 }
+
+/** Verdict of an answer → grade proposed for a finding (as audit/conduct/answers.py proposes). */
+export const GRADE_FOR_VERDICT = {
+  major_nc: "major", minor_nc: "minor", observation: "observation", ofi: "ofi", conforming: "good_practice",
+};
+
+/**
+ * What the raise-finding form should propose from an answer still waiting in the queue (made
+ * offline, so the cached form does not know it): ``{grade?, evidence?}``, empty when none waits.
+ */
+export function queuedDefaults(entries, question) {
+  const waiting = (entries || []).filter((i) => i.kind === "answer" && i.question === question && i.state !== "refused");
+  const last = waiting[waiting.length - 1];
+  if (!last || !last.body) return {};
+  const out = {};
+  const grade = GRADE_FOR_VERDICT[last.body.verdict];
+  if (grade) out.grade = grade;
+  if (last.body.note) out.evidence = last.body.note;
+  return out;
+}

@@ -4,7 +4,7 @@
 // back — after any photos queued before it, so they are cited.
 import * as queue from "./offline-queue.js";
 import { Syncer } from "./checklist-sync.mjs";
-import { queueFinding } from "./finding-queue.mjs";
+import { queueFinding, queuedDefaults } from "./finding-queue.mjs";
 
 const box = document.querySelector("[data-finding-form]");
 const form = box && box.querySelector("form");
@@ -18,6 +18,14 @@ function init(box, form) {
   if (key && !key.value) key.value = queue.newId();
   // Only the queueing of this syncer is used here: sending happens on the checklist page.
   const syncer = new Syncer({ store: queue, auditId, userId, newId: queue.newId, send: () => Promise.reject(new Error("not here")) });
+  // An answer made offline is not in the cached form: propose the grade and evidence from it.
+  syncer.mine().then((entries) => {
+    const proposed = queuedDefaults(entries, question);
+    const grade = form.elements.namedItem("grade");
+    const evidence = form.elements.namedItem("evidence");
+    if (proposed.grade && grade) grade.value = proposed.grade;
+    if (proposed.evidence && evidence && !evidence.value.trim()) evidence.value = proposed.evidence;
+  }).catch(() => null);
   const status = document.createElement("p");
   status.setAttribute("role", "status");
   status.className = "muted";

@@ -31,6 +31,14 @@ QUEUED = """() => new Promise((resolve, reject) => {
   req.onerror = () => reject(req.error);
 })"""
 
+ENTRIES = """() => new Promise((resolve, reject) => {
+  const req = indexedDB.open("audit-offline", 1);
+  req.onsuccess = () => { const c = req.result.transaction("mutations").objectStore("mutations").getAll();
+                          c.onsuccess = () => resolve(JSON.stringify(c.result.map((e) => e.body || null)));
+                          c.onerror = () => reject(c.error); };
+  req.onerror = () => reject(req.error);
+})"""
+
 
 def _cached(page, path: str) -> bool:
     return page.evaluate("([name, path]) => caches.open(name).then(c => c.match(path)).then(r => !!r)",
@@ -79,22 +87,27 @@ def test_start_page_audit_and_finding_form_work_offline_and_the_finding_arrives_
     assert setup.audit.reference in page.text_content("main")
     page.goto(base + checklist)
     page.wait_for_selector('[data-sync="offline"]')
+    page.tap(f'{_q(setup, "S1Q1")} [data-set="major_nc"]')
+    page.fill(f'{_q(setup, "S1Q1")} [data-note]', "No work instruction at station 3")
+    page.press(f'{_q(setup, "S1Q1")} [data-note]', "Tab")
+    _wait(lambda: "No work instruction" in str(page.evaluate(ENTRIES)), what="the offline answer queued")
     page.set_input_files(f'{_q(setup, "S1Q1")} [data-photo]',
                          files=[{"name": "station3.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes()}])
     page.wait_for_selector(f'{_q(setup, "S1Q1")} .thumb.pending')
     page.click(f'{_q(setup, "S1Q1")} >> text=Raise finding')
     page.wait_for_url(base + form_path)
-    page.select_option("select[name=grade]", "minor")
+    # The cached form proposes grade and evidence from the answer made offline.
+    _wait(lambda: page.input_value("select[name=grade]") == "major", what="the grade proposed")
+    assert page.input_value("textarea[name=evidence]") == "No work instruction at station 3"
     page.fill("textarea[name=statement]", "Work instruction WI-7 is not at station 3.")
-    page.fill("textarea[name=evidence]", "Station 3, photo")
     page.tap("main form.form button[type=submit]")
     page.wait_for_url(f"{base}{checklist}#q{qid}")
     page.wait_for_selector(f'{_q(setup, "S1Q1")} [data-q-status]:has-text("Finding kept on this tablet")')
-    assert page.evaluate(QUEUED) == 2  # the photo and the finding
+    assert page.evaluate(QUEUED) == 3  # the answer, the photo and the finding
     # A reload offline keeps both.
     page.reload()
     page.wait_for_selector('[data-sync="offline"]')
-    assert "2 changes kept on this tablet" in page.text_content("[data-sync]")
+    assert "3 changes kept on this tablet" in page.text_content("[data-sync]")
     assert _db_count(Finding.id) == 0
 
     # Back online: the photo, then the finding citing it, exactly once.
@@ -105,6 +118,7 @@ def test_start_page_audit_and_finding_form_work_offline_and_the_finding_arrives_
     assert _db_count(Finding.id, Finding.audit_id == audit_id) == 1
     finding = db.session.scalar(select(Finding))
     assert finding.statement == "Work instruction WI-7 is not at station 3."
+    assert (finding.grade.value, finding.answer.question_id) == ("major", qid)
     assert _db_count(Evidence.id, Evidence.finding_id == finding.id) == 1
     assert _db_count(AppliedMutation.id, AppliedMutation.kind == "finding") == 1
     assert page.evaluate(QUEUED) == 0
@@ -115,6 +129,7 @@ def test_start_page_audit_and_finding_form_work_offline_and_the_finding_arrives_
     assert page.locator(f'{_q(setup, "S1Q1")} .thumb.pending').count() == 0
     assert page.evaluate(QUEUED) == 0
     assert _db_count(Finding.id) == 1
+    assert finding.reference in page.text_content(_q(setup, "S1Q1"))  # listed under its answer
     assert errors == []
     context.close()
 

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { findingBody, queueFinding, queuedFindings } from "../../static/js/finding-queue.mjs";
+import { findingBody, queuedDefaults, queueFinding, queuedFindings } from "../../static/js/finding-queue.mjs";
 import { makeSyncer, memoryStore, scriptedServer } from "./helpers.mjs";
 
 const FORM = { grade: "minor", statement: " Work instruction WI-7 is not at the station. ", evidence: "Station 3 " };
@@ -94,4 +94,17 @@ test("another person's queued finding is not sent under my session", async () =>
   await mine.flush();
   assert.equal(server.sent.length, 0);
   assert.equal(store.rows.size, 1);
+});
+
+test("the form proposes grade and evidence from the question's answer still waiting in the queue", async () => {
+  const { syncer } = makeSyncer();
+  await syncer.queueAnswer(11, { verdict: "conforming" }, { version: 0 });
+  await syncer.queueAnswer(11, { verdict: "major_nc", note: "No calibration records" }, { version: 0 });
+  await syncer.queueAnswer(12, { verdict: "ofi" }, { version: 0 });
+  const entries = await syncer.mine();
+  assert.deepEqual(queuedDefaults(entries, 11), { grade: "major", evidence: "No calibration records" });
+  assert.deepEqual(queuedDefaults(entries, 12), { grade: "ofi" });
+  assert.deepEqual(queuedDefaults(entries, 13), {});
+  entries[0].state = "refused";  // a refused answer is not what the screen shows: no proposal
+  assert.deepEqual(queuedDefaults(entries, 11), {});
 });
