@@ -33,10 +33,11 @@
   }
 
   // Offline from launch: a signed-in page registers the worker (it keeps the start page, audit
-  // pages, checklists and raise-finding forms it sees). A page loaded before the worker controlled
-  // it did not pass through it: ask the worker to keep a copy.
+  // pages, checklists and raise-finding forms it sees). A page whose request did not pass through
+  // the worker (loaded before it was active) asks the worker to keep a copy.
   if (nav && "serviceWorker" in navigator) {
-    var first = !navigator.serviceWorker.controller;
+    var entry = window.performance && performance.getEntriesByType ? performance.getEntriesByType("navigation")[0] : null;
+    var first = !entry || !entry.workerStart;
     navigator.serviceWorker.register("/sw.js", { scope: "/" })
       .then(function () { return navigator.serviceWorker.ready; })
       .then(function (reg) {

@@ -22,7 +22,6 @@ function init(root) {
   const noteTimers = new Map();
   const server = new Map();  // question id → the server's answer the screen is based on
 
-  registerServiceWorker();
 
   const article = (qid) => root.querySelector(`[data-question="${qid}"]`);
   const articles = () => Array.from(root.querySelectorAll("[data-question]"));
@@ -425,15 +424,4 @@ function init(root) {
     refresh();
     if (canAnswer) flush(); else updateSync();
   }).catch(() => refresh());
-}
-
-function registerServiceWorker() {
-  // app.js registers the worker and keeps this page; the raise-finding forms of its questions
-  // are kept too, so a finding can be raised offline from any question once the audit was opened.
-  if (!("serviceWorker" in navigator)) return;
-  const paths = Array.from(document.querySelectorAll('.q-actions a[href$="/finding"]'), (a) => new URL(a.href).pathname);
-  navigator.serviceWorker.register("/sw.js", { scope: "/" })
-    .then(() => navigator.serviceWorker.ready)
-    .then((reg) => { if (reg.active && paths.length) reg.active.postMessage({ type: "warm", paths, onlyMissing: true }); })
-    .catch(() => { /* no offline support in this browser: the page still works online */ });
 }

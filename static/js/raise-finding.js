@@ -31,9 +31,15 @@ function init(box, form) {
   status.className = "muted";
   form.prepend(status);
 
+  let posting = false;
   form.addEventListener("submit", async (event) => {
-    if (navigator.onLine) return;  // the server answers: the usual form post
+    if (posting) return;  // the usual form post, after the server was found reachable
     event.preventDefault();
+    if (navigator.onLine && await reachable()) {
+      posting = true;
+      form.submit();  // the server answers: the usual post (errors shown on the page, flash on success)
+      return;
+    }
     const value = (name) => (form.elements.namedItem(name) || {}).value || "";
     try {
       await queueFinding(syncer, question, {
@@ -49,4 +55,14 @@ function init(box, form) {
     // Back to the question (its page is kept offline); it shows the finding as waiting.
     location.assign(box.dataset.checklist);
   });
+}
+
+/** Whether the server answers at all (a tablet can be "online" on a Wi-Fi that leads nowhere). */
+async function reachable() {
+  try {
+    const response = await fetch("/manifest.webmanifest", { method: "HEAD", cache: "no-store" });
+    return response.status > 0;
+  } catch (e) {
+    return false;
+  }
 }

@@ -54,6 +54,14 @@ function staleWhileRevalidate(request) {
 
 // Writes to the page cache run one after another: an owner change must not interleave a put.
 let pageWrites = Promise.resolve();
+// Bumped whenever the page cache is emptied (logout, login): a page fetched before that, still on
+// its way, belongs to the session that ended and is not kept.
+let generation = 0;
+
+function clearPages() {
+  generation += 1;
+  return serially(() => caches.delete(PAGE_CACHE));
+}
 function serially(fn) {
   pageWrites = pageWrites.then(fn, fn);
   return pageWrites;
@@ -76,12 +84,13 @@ async function trim(cache) {
  * Keep ``response`` for ``request`` under its user; a page of another user than the cache's
  * owner empties the cache first. Pages without a user (logged out, errors) are never kept.
  */
-function keep(request, response) {
+function keep(request, response, since) {
   const user = response.headers.get(USER_HEADER);
   if (!response.ok || response.redirected || (!user && !/\/thumbnail$/.test(new URL(request.url).pathname))) {
     return Promise.resolve(false);
   }
   return serially(async () => {
+    if (since !== generation) return false;
     let cache = await caches.open(PAGE_CACHE);
     const current = await owner(cache);
     if (user && current !== user) {
@@ -102,36 +111,57 @@ function keep(request, response) {
 async function precacheStart() {
   const cache = await caches.open(PAGE_CACHE);
   if (await cache.match("/")) return;
+  const since = generation;
   try {
     const response = await fetch("/", { credentials: "same-origin" });
-    await keep(new Request("/"), response);
+    await keep(new Request("/"), response, since);
   } catch (e) { /* offline: next time */ }
 }
 
+/**
+ * The pages that come with a kept page, so "opened online" is enough: an audit page brings its
+ * checklist, a checklist the raise-finding forms of its questions (only those still missing).
+ */
+async function follow(path, response) {
+  let paths = [];
+  if (/^\/audits\/\d+$/.test(path)) paths = [path + "/checklist"];
+  else if (/^\/audits\/\d+\/checklist$/.test(path)) {
+    const html = await response.text();
+    paths = Array.from(html.matchAll(/href="(\/audits\/\d+\/checklist\/questions\/\d+\/finding)"/g), (m) => m[1]);
+  }
+  if (paths.length) await warm(paths, true);
+}
+
+/** Keep a fetched page, then the start page and the pages that come with it. */
+async function keepAndFollow(request, response, since) {
+  const path = new URL(request.url).pathname;
+  if (!(await keep(request, response.clone(), since))) return;
+  await precacheStart();
+  await follow(path, response);
+}
+
 function networkFirst(event, request) {
+  const since = generation;
   return fetch(request).then((response) => {
-    if (response.ok && !response.redirected) {
-      const kept = keep(request, response.clone()).then((ok) => (ok ? precacheStart() : null));
-      event.waitUntil(kept.catch(() => null));
-    }
+    if (response.ok && !response.redirected) event.waitUntil(keepAndFollow(request, response.clone(), since).catch(() => null));
     return response;
   }).catch(() => caches.match(request, { cacheName: PAGE_CACHE, ignoreVary: true }).then((cached) => cached || new Response(
     "<!doctype html><title>Offline</title><p>You are offline and this page was not opened before.</p>",
     { status: 503, headers: { "Content-Type": "text/html; charset=utf-8" } })));
 }
 
-/** Fetch and keep pages a page asked for (its own first visit, the forms of its questions). */
+/** Fetch and keep pages (a page's own first visit, the pages that come with a kept one). */
 async function warm(paths, onlyMissing) {
   for (const path of paths) {
     if (!isOfflinePage(path)) continue;
     const cache = await caches.open(PAGE_CACHE);
     if (onlyMissing && await cache.match(path)) continue;
+    const since = generation;
     try {
       const response = await fetch(path, { credentials: "same-origin" });
-      await keep(new Request(path), response);
+      await keepAndFollow(new Request(path), response, since);
     } catch (e) { return; }  // offline: stop, the next online visit asks again
   }
-  await precacheStart();
 }
 
 self.addEventListener("message", (event) => {
@@ -145,7 +175,7 @@ self.addEventListener("fetch", (event) => {
   if (url.origin !== self.location.origin || url.pathname.startsWith("/api/")) return;
   if (request.mode === "navigate" && (url.pathname === "/login" || url.pathname === "/logout")) {
     // Someone (maybe someone else) logs in or out: drop the previous person's cached pages.
-    event.waitUntil(serially(() => caches.delete(PAGE_CACHE)));
+    event.waitUntil(clearPages());
     return;
   }
   if (request.method !== "GET") return;
