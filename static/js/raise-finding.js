@@ -37,7 +37,9 @@ function init(box, form) {
     event.preventDefault();
     if (navigator.onLine && await reachable()) {
       posting = true;
-      form.submit();  // the server answers: the usual post (errors shown on the page, flash on success)
+      // The server answers: the usual post (errors shown on the page, flash on success). Not
+      // form.submit(): the submit button is named "submit" and shadows it.
+      HTMLFormElement.prototype.submit.call(form);
       return;
     }
     const value = (name) => (form.elements.namedItem(name) || {}).value || "";
