@@ -55,10 +55,19 @@ class BaseConfig:
     STORAGE_PATH: str | None = None
     #: Largest evidence file accepted (photos from tablets are 2-8 MB).
     EVIDENCE_MAX_BYTES = 12 * 1024 * 1024
+    #: Photos are resized on the tablet before upload: longest edge in pixels, JPEG quality
+    #: (0-1). The re-encode also drops EXIF metadata such as the location.
+    PHOTO_LONG_EDGE = 2048
+    PHOTO_JPEG_QUALITY = 0.85
     #: Most pages a tablet keeps for offline use (the oldest are dropped first; the start page stays).
     OFFLINE_MAX_PAGES = 300
     #: Default report due date: this many days after the audit's last day.
     REPORT_DUE_DAYS = 14
+    #: Confidentiality statement printed on every audit report (page, print and PDF).
+    REPORT_CONFIDENTIALITY = (
+        "Confidential: this report is for the audit client, the auditee and the people on its "
+        "distribution list. Do not pass it on without the audit client's consent."
+    )
     #: Reminder lead times in days, per audit kind and stage, overriding the defaults in
     #: audit/audits/reminders.py, e.g. {"internal": {"prepare": 10, "plan": 5, "day_before": 1}}.
     #: Kinds: internal, second_party, third_party.

@@ -13,12 +13,14 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from audit.auth.permissions import Permission, requires
 from audit.conduct import services
 from audit.conduct.openapi import openapi_document
 from audit.core.errors import DomainError
 from audit.core.problems import problem, problem_for_domain
+from audit.core.sizes import too_large_message
 from audit.extensions import db
 from audit.models import ChecklistAnswer, Grade, utcnow
 
@@ -94,10 +96,14 @@ def put_answer(audit_id: int, question_id: int):
     for attempt in range(2):
         try:
             question = services.get_question(audit, question_id)
+            answered_at = body.get("answered_at")
+            if answered_at is not None and not isinstance(answered_at, str):
+                raise DomainError("answered_at must be an ISO 8601 date-time.", field="answered_at")
             result = services.save_answer(
                 audit, question, verdict=body.get("verdict"), value=body.get("value"),
                 note=body.get("note"), base_version=base_version,
                 mutation_id=str(mutation_id) if mutation_id else None,
+                answered_at=_parse_time(answered_at, "answered_at"),
                 actor=current_user, now=utcnow())
             db.session.commit()
         except DomainError as exc:
@@ -112,16 +118,35 @@ def put_answer(audit_id: int, question_id: int):
     abort(500)  # pragma: no cover
 
 
-def _parse_taken_at(text: str | None) -> dt.datetime | None:
+def _parse_time(text: str | None, name: str) -> dt.datetime | None:
+    """An aware date-time sent by the tablet (``taken_at``, ``answered_at``), or None."""
     if not text:
         return None
     try:
         value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise DomainError("taken_at must be an ISO 8601 date-time.", field="taken_at") from None
+        raise DomainError(f"{name} must be an ISO 8601 date-time.", field=name) from None
     if value.tzinfo is None:
-        raise DomainError("taken_at needs a time zone offset.", field="taken_at")
+        raise DomainError(f"{name} needs a time zone offset.", field=name)
     return value
+
+
+def _full_size(upload, read: int) -> int:
+    """The whole upload's size (the form parser spooled it), to name it in the refusal."""
+    try:
+        upload.stream.seek(0, 2)
+        return upload.stream.tell()
+    except (AttributeError, OSError, ValueError):
+        return read
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _request_too_large(exc: RequestEntityTooLarge):
+    """Over MAX_CONTENT_LENGTH: the same words as the evidence limit, not Werkzeug's
+    "The data value transmitted exceeds the capacity limit"."""
+    return problem("payload_too_large",
+                   too_large_message(request.content_length, current_app.config["EVIDENCE_MAX_BYTES"]),
+                   field="file")
 
 
 @bp.post("/audits/<int:audit_id>/evidence")
@@ -135,7 +160,12 @@ def post_evidence(audit_id: int):
     if upload is None:
         return problem("invalid", "Send the file in the 'file' field.", field="file")
     max_bytes = current_app.config["EVIDENCE_MAX_BYTES"]
-    data = upload.stream.read(max_bytes + 1)
+    try:
+        data = upload.stream.read(max_bytes + 1)
+        size = _full_size(upload, len(data)) if len(data) > max_bytes else None
+    finally:
+        # A large upload is spooled to a temporary file: release it now, not at garbage collection.
+        upload.close()
     try:
         question = None
         raw_question_id = request.form.get("question_id")
@@ -146,8 +176,8 @@ def post_evidence(audit_id: int):
         evidence, replayed = services.add_evidence(
             audit, data=data, filename=upload.filename, question=question,
             client_id=request.form.get("client_id") or None,
-            taken_at=_parse_taken_at(request.form.get("taken_at")),
-            caption=request.form.get("caption"), max_bytes=max_bytes,
+            taken_at=_parse_time(request.form.get("taken_at"), "taken_at"),
+            caption=request.form.get("caption"), max_bytes=max_bytes, size=size,
             actor=current_user, now=utcnow())
         db.session.commit()
     except DomainError as exc:

@@ -36,6 +36,8 @@ class ReportForm(FlaskForm):
     diverging_opinions = TextAreaField("Unresolved diverging opinions",
                                        validators=[Optional(), Length(max=10000)])
     follow_up = TextAreaField("Follow-up plan", validators=[Optional(), Length(max=10000)])
+    distribution = TextAreaField("Distribution list (one recipient per line)",
+                                 validators=[Optional(), Length(max=5000)])
     submit = SubmitField("Save report")
 
 
@@ -56,7 +58,16 @@ def report_values(form: ReportForm) -> dict:
     """The report fields of a submitted form, explicitly (no populate_obj)."""
     return {name: getattr(form, name).data for name in
             ("conclusions", "fulfilment", "positive_findings", "areas_not_covered",
-             "diverging_opinions", "follow_up")}
+             "diverging_opinions", "follow_up", "distribution")}
+
+
+class QuestionReasonForm(FlaskForm):
+    """Why an NC verdict has no finding, or why a question was not covered (report blockers)."""
+
+    kind = SelectField("Reason for", choices=[("no_finding", "No finding raised"),
+                                              ("not_covered", "Not covered")])
+    reason = TextAreaField("Reason", validators=[DataRequired(message="Give the reason."),
+                                                 Length(max=2000)])
 
 
 class SessionForm(FlaskForm):

@@ -34,6 +34,7 @@ PRECACHE_STATIC = (
     "js/app.js",
     "js/checklist.js",
     "js/checklist-sync.mjs",
+    "js/photo-prepare.mjs",
     "js/offline-queue.js",
     "js/raise-finding.js",
     "js/finding-queue.mjs",

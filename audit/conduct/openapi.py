@@ -223,6 +223,10 @@ def openapi_document() -> dict:
                         "base_version": {"type": "integer", "minimum": 0},
                         "mutation_id": {"type": "string", "maxLength": 64,
                                         "description": "Client-generated id (UUID) for idempotent replays"},
+                        "answered_at": {"type": "string", "format": "date-time",
+                                        "description": "The device's time of the change (offline "
+                                                       "answers sync later); recorded between the "
+                                                       "audit's first day and the sync time"},
                     },
                 },
                 "Answer": {

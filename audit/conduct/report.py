@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from audit.conduct.access import can_answer, is_auditee, require_answerer, require_not_frozen, team_role
-from audit.conduct.checklist_read import Checklist, build_checklist
+from audit.conduct.blockers import not_covered_rows, report_blockers
+from audit.conduct.checklist_read import build_checklist
 from audit.conduct.lifecycle import advance_status
 from audit.core.errors import DomainError, NotAllowed
 from audit.extensions import db
@@ -26,7 +27,7 @@ SAMPLING_STATEMENT = (
 # --- the report ------------------------------------------------------------------------------
 
 REPORT_FIELDS = ("conclusions", "fulfilment", "positive_findings", "areas_not_covered",
-                 "diverging_opinions", "follow_up")
+                 "diverging_opinions", "follow_up", "distribution")
 
 
 def default_report_due_on(audit: Audit, days: int) -> dt.date | None:
@@ -87,20 +88,6 @@ def save_report(audit: Audit, data: dict, *, actor, now: dt.datetime) -> AuditRe
     return report
 
 
-def report_blockers(audit: Audit, report: AuditReport | None, checklist: Checklist) -> list[str]:
-    """What still prevents issuing the report (empty when it can be issued)."""
-    problems = []
-    if report is None or not report.conclusions:
-        problems.append("Write the audit conclusions.")
-    if report is None or not report.fulfilment:
-        problems.append("State the degree of fulfilment of the audit criteria.")
-    for row in checklist.incomplete:
-        problems.append(f"Question {row.question.key}: {row.missing_evidence}.")
-    if report is None or report.signed_at is None:
-        problems.append("The lead auditor has not signed the report.")
-    return problems
-
-
 def sign_report(audit: Audit, *, actor, now: dt.datetime) -> AuditReport:
     """The lead auditor signs the report as it stands."""
     require_not_frozen(audit)
@@ -154,7 +141,7 @@ def issue_report(audit: Audit, *, actor, now: dt.datetime) -> AuditReport:
     report = get_report(audit)
     problems = report_blockers(audit, report, build_checklist(audit))
     if problems:
-        raise DomainError("The report cannot be issued yet: " + " ".join(problems))
+        raise DomainError("The report cannot be issued yet: " + " ".join(p.message for p in problems))
     report.issued_at = now
     report.issued_by_id = actor.id
     report.updated_at = now
@@ -190,8 +177,12 @@ class ClauseCoverage:
     findings: list = field(default_factory=list)
 
 
-def report_contents(audit: Audit) -> dict:
-    """Everything the report shows (ISO 19011 6.5.1), loaded in a fixed number of queries."""
+def report_contents(audit: Audit, *, confidentiality: str | None = None) -> dict:
+    """Everything the report shows (ISO 19011 6.5.1), loaded in a fixed number of queries.
+
+    ``confidentiality`` is the organisation's statement printed on every report (configuration
+    REPORT_CONFIDENTIALITY; the caller passes it so that this stays free of the app object).
+    """
     checklist = build_checklist(audit)
     findings = list(db.session.scalars(
         select(Finding).where(Finding.audit_id == audit.id).order_by(Finding.reference)
@@ -217,13 +208,30 @@ def report_contents(audit: Audit) -> dict:
             coverage.setdefault(clause.id, ClauseCoverage(clause)).findings.append(f)
     for clause in audit.clauses:
         coverage.setdefault(clause.id, ClauseCoverage(clause))
+    report = get_report(audit)
     ordered = sorted(coverage.values(), key=lambda c: (c.clause.standard_id, c.clause.position))
     return {
         "audit": audit,
-        "report": get_report(audit),
+        "report": report,
         "checklist": checklist,
         "findings": findings,
         "finding_files": files,
         "coverage": ordered,
+        "not_covered": not_covered_rows(checklist),
+        "criteria_lines": criteria_lines(audit),
+        "distribution_lines": [line.strip() for line in ((report.distribution if report else None)
+                                                         or "").splitlines() if line.strip()],
+        "confidentiality": confidentiality,
         "sampling_statement": SAMPLING_STATEMENT,
     }
+
+
+def criteria_lines(audit: Audit) -> list[str]:
+    """The audit criteria as a list: each line of the free text, then each standard's edition."""
+    lines = [line.strip(" \t-•;") for line in (audit.criteria or "").splitlines()]
+    lines = [line for line in lines if line]
+    for std in audit.standards:
+        label = f"{std.code}:{std.edition}" if std.edition else std.code
+        if label not in lines:
+            lines.append(label)
+    return lines

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from audit.audits.services import to_local
 from audit.auth.permissions import Permission, permissions_for, public, requires
-from audit.conduct import access, agenda, answers, checklist_read, forms, offline
+from audit.conduct import access, agenda, answers, blockers, checklist_read, forms, offline
 from audit.conduct import report as audit_report  # the view functions below include report()
 from audit.conduct.pdf import render_report_pdf
 from audit.core.errors import DomainError, NotAllowed
@@ -97,6 +97,9 @@ def checklist(audit_id: int):
         "conduct/checklist.html", audit=audit, checklist=data,
         can_answer=access.can_edit_records(audit, current_user),
         verdicts=list(Verdict), page_cache=offline.PAGE_CACHE,
+        photo={"max_bytes": current_app.config["EVIDENCE_MAX_BYTES"],
+               "long_edge": current_app.config["PHOTO_LONG_EDGE"],
+               "quality": current_app.config["PHOTO_JPEG_QUALITY"]},
     )
 
 
@@ -112,6 +115,13 @@ def raise_finding(audit_id: int, question_id: int):
         question = checklist_read.get_question(audit, question_id)
     except DomainError:
         abort(404)
+    back = url_for("conduct.checklist", audit_id=audit.id) + f"#q{question.id}"
+    try:
+        access.require_not_frozen(audit)
+    except access.AuditFrozen as exc:
+        # Refuse before showing a form that could only fail on submit.
+        flash(exc.message, "error")
+        return redirect(back)
     form = forms.RaiseFindingForm(data=None if request.method == "POST"
                                   else answers.finding_defaults(audit, question))
     if form.validate_on_submit():
@@ -122,10 +132,8 @@ def raise_finding(audit_id: int, question_id: int):
                 mutation_id=form.mutation_id.data or None)
         if saved.ok:
             flash(f"Finding {finding.reference} raised.", "success")
-            return redirect(url_for("conduct.checklist", audit_id=audit.id) + f"#q{question.id}")
-    return render_template("conduct/raise_finding.html", audit=audit, question=question, form=form,
-                           findings_api=url_for("conduct_api.post_finding", audit_id=audit.id,
-                                                question_id=question.id))
+            return redirect(back)
+    return render_template("conduct/raise_finding.html", audit=audit, question=question, form=form)
 
 
 # --- evidence files --------------------------------------------------------------------------
@@ -170,8 +178,13 @@ def evidence_thumbnail(evidence_id: int):
 # --- the report ------------------------------------------------------------------------------
 
 
+def _report_contents(audit) -> dict:
+    return audit_report.report_contents(
+        audit, confidentiality=current_app.config.get("REPORT_CONFIDENTIALITY"))
+
+
 def _report_page(audit, form=None, ack_form=None, status=200):
-    contents = audit_report.report_contents(audit)
+    contents = _report_contents(audit)
     report = contents["report"]
     if form is None:
         form = forms.ReportForm(obj=report)
@@ -183,7 +196,8 @@ def _report_page(audit, form=None, ack_form=None, status=200):
         is_lead=lead and access.can_answer(audit, current_user),
         can_acknowledge=(access.is_auditee(audit, current_user)
                          or access.can_answer(audit, current_user)) and report is not None,
-        blockers=audit_report.report_blockers(audit, report, contents["checklist"]),
+        blockers=blockers.report_blockers(audit, report, contents["checklist"]),
+        reason_form=forms.QuestionReasonForm(),
     ), status
 
 
@@ -227,6 +241,22 @@ def _report_action(audit_id: int, action) -> Response:
     else:
         flash(message, "success")
     return redirect(url_for("conduct.report", audit_id=audit_id))
+
+
+@bp.post("/audits/<int:audit_id>/report/questions/<int:question_id>/reason")
+@requires(Permission.CONDUCT_AUDIT)
+def question_reason(audit_id: int, question_id: int):
+    """Record why an NC verdict has no finding, or why a question was not covered."""
+    form = forms.QuestionReasonForm()
+
+    def _record(audit):
+        if not form.validate():
+            raise DomainError(" ".join(e for errs in form.errors.values() for e in errs))
+        question = checklist_read.get_question(audit, question_id)
+        blockers.record_question_reason(audit, question, kind=form.kind.data,
+                                        reason=form.reason.data, actor=current_user, now=utcnow())
+        return f"Reason recorded for {question.key}."
+    return _report_action(audit_id, _record)
 
 
 @bp.post("/audits/<int:audit_id>/report/sign")
@@ -276,7 +306,7 @@ def acknowledge_report(audit_id: int):
 def report_pdf(audit_id: int):
     """The report as a PDF (WeasyPrint), with evidence thumbnails."""
     audit = _viewable_audit(audit_id)
-    pdf = render_report_pdf(audit_report.report_contents(audit))
+    pdf = render_report_pdf(_report_contents(audit))
     response = current_app.response_class(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{audit.reference}-report.pdf"'
     return response

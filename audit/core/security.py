@@ -9,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from audit.auth.permissions import Permission, permissions_for, public
 from audit.core.problems import problem
 from audit.extensions import db, login_manager
+from audit.models import User
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
@@ -24,7 +25,6 @@ def load_session_user(user_id: str):
     user logged out, changed password, was deactivated or lost a role carries an old version
     and is refused, however long its signature stays valid.
     """
-    from audit.models import User
 
     key, _, version = user_id.partition(":")
     if not (key.isascii() and key.isdigit() and version.isascii() and version.isdigit()):

@@ -22,6 +22,7 @@ from audit.models import (
     CostCategory,
     Finding,
     Grade,
+    PoorQualityCost,
     RootCauseMethod,
     Standard,
     TeamRole,
@@ -215,7 +216,6 @@ def seed(ctx) -> None:
                                                                                     ctx.now).at(4))
         elif cost is not None:
             # Costs on closed findings were booked while they were open: record directly.
-            from audit.models import PoorQualityCost
 
             finding.costs.append(PoorQualityCost(
                 category=cost[0], amount=cost[1], currency="EUR",

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from audit.core.errors import DomainError, NotAllowed
+from audit.core.errors import DomainError
 from audit.extensions import db
 from audit.models import Programme, ProgrammeStatus, User
+from audit.programme.workflow import PROGRAMME
 from audit.trail.services import apply_changes, record, snapshot
-
-PROGRAMME_TRANSITIONS = {
-    ProgrammeStatus.DRAFT: (ProgrammeStatus.APPROVED,),
-    ProgrammeStatus.APPROVED: (ProgrammeStatus.ACTIVE, ProgrammeStatus.DRAFT),
-    ProgrammeStatus.ACTIVE: (ProgrammeStatus.CLOSED,),
-    ProgrammeStatus.CLOSED: (),
-}
 
 
 def _values(data: dict) -> dict:
@@ -77,30 +71,10 @@ def mark_changed(programme: Programme) -> None:
     programme.content_version = (programme.content_version or 1) + 1
 
 
-def approval_problem(programme: Programme, actor) -> str | None:
-    """Why ``actor`` may not approve ``programme`` now, or None (DOMAIN.md §2, ISO 19011 5.4/5.5):
-    the audit client (top management) approves; whoever prepared it may not approve it alone."""
-    from audit.auth.permissions import Permission
-
-    if actor is None or not actor.can(Permission.APPROVE_PROGRAMME):
-        return "Only the audit client (top management) approves a programme."
-    if actor.id in {programme.prepared_by_id, programme.manager_id}:
-        return "You prepared this programme: someone else (top management) must approve it."
-    if programme.status is ProgrammeStatus.CLOSED:
-        return "A closed programme is no longer approved."
-    if programme.status is not ProgrammeStatus.DRAFT and not programme.changed_since_approval:
-        return "This version of the programme is already approved."
-    if not (programme.objectives or "").strip():
-        return "State the programme's objectives before approval."
-    return None
-
-
 def approve_programme(programme: Programme, *, actor, now: dt.datetime) -> Programme:
     """Approve the programme as it stands (first approval, or again after a change); the trail
     keeps who approved which content version."""
-    problem = approval_problem(programme, actor)
-    if problem is not None:
-        raise (DomainError if "objectives" in problem else NotAllowed)(problem, field="status")
+    PROGRAMME.require(programme, actor, "approve")
     old = programme.status
     if old is ProgrammeStatus.DRAFT:
         programme.status = ProgrammeStatus.APPROVED
@@ -118,15 +92,12 @@ def approve_programme(programme: Programme, *, actor, now: dt.datetime) -> Progr
 
 
 def change_programme_status(programme: Programme, new: ProgrammeStatus, *, actor, now: dt.datetime) -> Programme:
-    """Approve (see ``approve_programme``), activate, close, or send back to draft."""
-    old = programme.status
-    if new not in PROGRAMME_TRANSITIONS[old]:
-        raise DomainError(f"A programme cannot go from {old.value} to {new.value}.", field="status")
+    """Approve (see ``approve_programme``), activate, close, or send back to draft, as the
+    programme workflow allows."""
     if new is ProgrammeStatus.APPROVED:
         return approve_programme(programme, actor=actor, now=now)
-    if new is ProgrammeStatus.ACTIVE and programme.changed_since_approval:
-        raise DomainError("The programme changed since it was approved: top management approves it again "
-                          "before it becomes active.", field="status")
+    old = programme.status
+    PROGRAMME.require(programme, actor, new.value)
     programme.status = new
     db.session.flush()
     record(programme, "status", actor=actor, now=now,

@@ -13,6 +13,7 @@ from audit.audits.queries import read_filters
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
 from audit.core.forms import saving
+from audit.core.workflow import refuse_unless_allowed
 from audit.extensions import db
 from audit.models import AuditStatus, PlannerRun, Programme, ProgrammeRule, ProgrammeStatus, utcnow
 from audit.programme import calendar_grid, forms, queries, services
@@ -24,7 +25,9 @@ from audit.programme.export import export_pdf, export_xlsx, programme_export
 from audit.programme.generation import generate_programme
 from audit.programme.planner import AcceptRefused, accept_planner_run, plan_programme, propose_plan
 from audit.programme.rules import add_rule, delete_rule, explain_rules, set_rule_active, update_rule
+from audit.programme.stage2 import stage2_findings, stage2_state
 from audit.programme.triggers import record_trigger, trigger_audit_days
+from audit.programme.workflow import PROGRAMME
 from audit.trail.services import entries_for
 
 bp = Blueprint("programme", __name__, url_prefix="/programme")
@@ -121,14 +124,15 @@ def detail(programme_id: int):
     audits = queries.programme_audits(programme_id, page=page, page_size=PAGE_SIZE)
     rules, rule_count = queries.first_rules(programme_id, RULES_SHOWN)
     status_form = forms.ProgrammeStatusForm(formdata=None)
-    status_form.status.choices = [(s.value, s.value.capitalize())
-                                  for s in services.PROGRAMME_TRANSITIONS[programme.status]
-                                  if s is not ProgrammeStatus.APPROVED]  # approval has its own button
+    decisions = {d.action: d for d in PROGRAMME.allowed_actions(programme, current_user)}
+    # approval has its own button; the status form offers the coordinator's moves
+    status_form.status.choices = [(d.action, d.label) for d in decisions.values()
+                                  if d.allowed and d.action != "approve"]
     return render_template("programme/detail.html", programme=programme, audits=audits,
                            total=total, page=page, pages=pages, status_counts=status_counts,
                            rules=rules, rule_count=rule_count,
                            status_form=status_form, trail=entries_for(programme, limit=30), today=today,
-                           approval_problem=services.approval_problem(programme, current_user))
+                           approval=decisions["approve"])
 
 
 @bp.get("/<int:programme_id>/export.<any(pdf, xlsx):fmt>")
@@ -148,9 +152,11 @@ def export(programme_id: int, fmt: str):
 @bp.post("/<int:programme_id>/status")
 @requires(Permission.MANAGE_PROGRAMME)
 def status(programme_id: int):
-    """Approve, activate or close the programme."""
+    """Activate, close or send the programme back to draft (approval: ``approve``)."""
     programme = db.session.get(Programme, programme_id) or abort(404)
     form = forms.ProgrammeStatusForm()
+    if form.status.data in PROGRAMME.steps:  # refused moves answer 403/409 with the reason
+        refuse_unless_allowed(PROGRAMME, programme, form.status.data)
     try:
         services.change_programme_status(programme, ProgrammeStatus(form.status.data),
                                          actor=current_user, now=utcnow())
@@ -168,6 +174,7 @@ def status(programme_id: int):
 def approve(programme_id: int):
     """Top management approves the programme as it stands (again after a change)."""
     programme = db.session.get(Programme, programme_id) or abort(404)
+    refuse_unless_allowed(PROGRAMME, programme, "approve")
     try:
         services.approve_programme(programme, actor=current_user, now=utcnow())
         db.session.commit()
@@ -393,7 +400,6 @@ def cycles():
                      "warnings": cycle_warnings(cert, mine, today=today),
                      "status": restoration_status(cert.expiry_date, today),
                      "restore_until": restoration_deadline(cert.expiry_date)})
-    from audit.programme.stage2 import stage2_findings, stage2_state
 
     stage2 = [s for f in stage2_findings() if (s := stage2_state(f, today))]
     return render_template("programme/cycles.html", rows=rows, today=today, stage2=stage2)

@@ -146,13 +146,17 @@ export class Syncer {
    */
   async queueAnswer(question, body, server) {
     const open = await this.openEntry(question);
+    // The device's time of the latest change: offline answers reach the server much later.
+    const answeredAt = this.now().toISOString();
     if (open && open.state === "conflict") {
       open.body = fieldsOf(body);
+      open.answered_at = answeredAt;
       await this.store.update(open);
       return open;
     }
     if (open) {
       open.body = fieldsOf(body);
+      open.answered_at = answeredAt;
       open.id = this.newId();
       open.state = "pending";
       delete open.reason;
@@ -162,7 +166,7 @@ export class Syncer {
     const entry = {
       audit: this.auditId, user: this.userId, kind: "answer", question, id: this.newId(),
       state: "pending", base_version: (server && server.version) || 0, base: fieldsOf(server),
-      body: fieldsOf(body), created: this.now().toISOString(),
+      body: fieldsOf(body), created: answeredAt, answered_at: answeredAt,
     };
     entry.seq = await this.store.enqueue(entry);
     return entry;

@@ -4,6 +4,7 @@
 import * as queue from "./offline-queue.js";
 import { Syncer } from "./checklist-sync.mjs";
 import { loginBox, renewToken } from "./relogin.js";
+import { checkPrepared, fitWithin, jpegName, photoSettings, planUpload, tooLargeMessage } from "./photo-prepare.mjs";
 
 const root = document.getElementById("checklist");
 if (root) init(root);
@@ -16,6 +17,7 @@ function init(root) {
   const answersApi = root.dataset.api;
   const evidenceApi = root.dataset.evidenceApi;
   const canAnswer = root.dataset.canAnswer === "1";
+  const photo = photoSettings(root.dataset);
   let csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   const syncEl = root.querySelector("[data-sync]");
   const knownKey = "audit-answers-" + auditId;
@@ -154,9 +156,22 @@ function init(root) {
     ok.type = "button"; ok.className = "button"; ok.textContent = "OK";
     ok.dataset.dismiss = String(item.seq);
     art.querySelector("[data-q-status]").append(" ", ok);
-    if (item.kind === "evidence") {
-      const thumb = art.querySelector(`[data-pending-seq="${item.seq}"]`);
-      if (thumb) { thumb.classList.add("refused"); thumb.title = item.reason; }
+    if (item.kind === "evidence") markRefused(art.querySelector(`[data-pending-seq="${item.seq}"]`), item.reason);
+  }
+
+  // A refused photo's thumbnail says why, instead of still looking like it waits to upload.
+  function markRefused(thumb, reason) {
+    if (!thumb) return;
+    thumb.classList.remove("pending");
+    thumb.classList.add("refused");
+    thumb.title = reason;
+    const img = thumb.querySelector("img");
+    if (img) img.alt = `Photo not saved: ${reason}`;
+    if (!thumb.querySelector(".thumb-reason")) {
+      const text = document.createElement("small");
+      text.className = "thumb-reason";
+      text.textContent = reason;
+      thumb.appendChild(text);
     }
   }
 
@@ -220,11 +235,51 @@ function init(root) {
   }
 
   async function queuePhoto(art, file) {
-    const item = await syncer.queueEvidence(Number(art.dataset.question), file, file.name || "photo.jpg",
-      new Date(file.lastModified || Date.now()).toISOString());
-    showPreview(art, file, item.seq);
+    const takenAt = new Date(file.lastModified || Date.now()).toISOString();
+    let blob = file;
+    let plan = planUpload(file, photo);
+    if (plan.action === "resize") {
+      setStatus(art, "Preparing photo", "pending");
+      try {
+        blob = await resizePhoto(file);
+        plan = checkPrepared(blob.size, photo);
+      } catch (e) {
+        // The device cannot decode it (e.g. HEIC on some browsers): send the original if it fits.
+        blob = file;
+        plan = file.size > photo.maxBytes
+          ? { action: "refuse", message: tooLargeMessage(file.size, photo.maxBytes) } : { action: "send" };
+      }
+    }
+    if (plan.action === "refuse") {
+      const seq = `local-${Date.now()}`;
+      showPreview(art, file, seq);
+      markRefused(art.querySelector(`[data-pending-seq="${seq}"]`), plan.message);
+      setStatus(art, `Photo not saved: ${plan.message}`, "error");
+      return;
+    }
+    const name = blob === file ? (file.name || "photo.jpg") : jpegName(file.name);
+    const item = await syncer.queueEvidence(Number(art.dataset.question), blob, name, takenAt);
+    showPreview(art, blob, item.seq);
     setStatus(art, "Photo waiting to upload", "pending");
     flush();
+  }
+
+  // Draw through an ImageBitmap with the EXIF orientation applied, at most photo.longEdge on
+  // the long side, re-encoded as JPEG: the re-encode also drops EXIF (location included).
+  async function resizePhoto(file) {
+    const bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+    try {
+      const size = fitWithin(bitmap.width, bitmap.height, photo.longEdge);
+      const canvas = document.createElement("canvas");
+      canvas.width = size.width;
+      canvas.height = size.height;
+      canvas.getContext("2d").drawImage(bitmap, 0, 0, size.width, size.height);
+      const out = await new Promise((resolve, reject) => canvas.toBlob(
+        (b) => (b ? resolve(b) : reject(new Error("JPEG encoding failed"))), "image/jpeg", photo.quality));
+      return out;
+    } finally {
+      bitmap.close();
+    }
   }
 
   function showPreview(art, blob, seq) {
@@ -261,7 +316,8 @@ function init(root) {
         headers: Object.assign({ "Content-Type": "application/json" }, headers),
         body: JSON.stringify(Object.assign({}, item.body, { mutation_id: item.id })) });
     }
-    const payload = Object.assign({}, item.body, { base_version: item.base_version, mutation_id: item.id });
+    const payload = Object.assign({}, item.body, { base_version: item.base_version, mutation_id: item.id,
+      answered_at: item.answered_at || item.created });
     return fetch(`${answersApi}/${item.question}`, { method: "PUT", credentials: "same-origin",
       headers: Object.assign({ "Content-Type": "application/json" }, headers), body: JSON.stringify(payload) });
   }

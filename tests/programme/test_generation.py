@@ -21,10 +21,9 @@ from audit.models import (
     RiskClass,
     RuleKind,
 )
-from audit.programme.generation import (
+from audit.programme.generation import extend_horizons, generate_programme
+from audit.programme.intervals import (
     expand_rrule,
-    extend_horizons,
-    generate_programme,
     history_level,
     risk_interval_months,
     risk_score,

@@ -19,7 +19,8 @@ from audit.models import (
     RuleKind,
     ThirdPartyType,
 )
-from audit.programme.generation import generate_programme, interval_slots
+from audit.programme.generation import generate_programme
+from audit.programme.intervals import interval_slots
 from audit.programme.rules import add_rule
 
 NOW = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from audit.auth.permissions import Permission
 from audit.extensions import db
 from audit.models import AuditTeamMember, Programme, ProgrammeStatus, QualificationLevel, Role, TeamRole
 
@@ -184,3 +185,54 @@ def test_home_panels(make, login, coordinator, programme):
     page = login(coordinator).get("/").get_data(as_text=True)
     assert "My next audits" in page and "Tomorrow&#39;s audit" in page
     assert "Programme health" in page
+
+
+def test_programme_page_offers_exactly_what_the_workflow_grants(app, make, login, now):
+    """For each status and person, the approve button and the status choices are the granted
+    actions; a refused action posted anyway answers 403/409 with the reason and changes nothing."""
+    import html
+    import re
+
+    from audit.models import Role
+    from audit.programme.services import create_programme
+    from audit.programme.workflow import PROGRAMME
+
+    preparer = make.user(roles=(Role.COORDINATOR,))
+    people = {"preparer": preparer, "coordinator": make.user(roles=(Role.COORDINATOR,)),
+              "ceo": make.user(roles=(Role.VIEWER,)), "auditor": make.user(roles=(Role.AUDITOR,))}
+    programmes = []
+    for status in ProgrammeStatus:
+        p = create_programme({"name": f"P {status.value}", "period_start": now.date(), "period_end": now.date(),
+                              "objectives": "Cover every clause", "manager_id": preparer.id}, actor=preparer, now=now)
+        p.status = status
+        programmes.append(p)
+    changed = create_programme({"name": "Changed", "period_start": now.date(), "period_end": now.date(),
+                                "objectives": "x"}, actor=preparer, now=now)
+    changed.status, changed.approved_version, changed.content_version = ProgrammeStatus.ACTIVE, 1, 2
+    programmes.append(changed)
+    db.session.commit()
+    checked = 0
+    for who, user in people.items():
+        client = login(user)
+        for p in programmes:
+            page = client.get(f"/programme/{p.id}").get_data(as_text=True)
+            select = re.search(r'<select[^>]*name="status"[^>]*>(.*?)</select>', page, re.S)
+            offered = set(re.findall(r'value="([^"]+)"', select.group(1))) if select else set()
+            if f"/programme/{p.id}/approve" in page:
+                offered.add("approve")
+            assert offered == PROGRAMME.allowed(p, user), (who, p.name)
+            for d in PROGRAMME.allowed_actions(p, user):
+                if d.allowed:
+                    continue
+                url = f"/programme/{p.id}/approve" if d.action == "approve" else f"/programme/{p.id}/status"
+                response = client.post(url, data={"status": d.action})
+                route_permission = Permission.APPROVE_PROGRAMME if d.action == "approve" else Permission.MANAGE_PROGRAMME
+                if user.can(route_permission):
+                    assert response.status_code == d.status and d.reason in html.unescape(response.text), (who, d)
+                else:
+                    assert response.status_code == 403
+                db.session.expire_all()
+                checked += 1
+    assert checked > 30
+    assert PROGRAMME.decide(changed, people["ceo"], "approve").allowed
+    assert PROGRAMME.decide(changed, people["preparer"], "approve").status == 403
