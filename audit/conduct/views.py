@@ -13,6 +13,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    stream_with_context,
     url_for,
 )
 from flask_login import current_user
@@ -23,10 +24,12 @@ from audit.auth.permissions import Permission, permissions_for, public, requires
 from audit.conduct import access, agenda, answers, blockers, checklist_read, forms, offline
 from audit.conduct import report as audit_report  # the view functions below include report()
 from audit.conduct.pdf import render_report_pdf
+from audit.conduct.report_workflow import REPORT
 from audit.core.errors import DomainError, NotAllowed
 from audit.core.forms import saving
+from audit.core.workflow import refuse_unless_allowed
 from audit.extensions import db
-from audit.models import AgendaSession, Clause, Evidence, Grade, TeamRole, Verdict, utcnow
+from audit.models import AgendaSession, Clause, Evidence, Grade, Verdict, utcnow
 from audit.storage import StorageError, get_storage
 
 bp = Blueprint("conduct", __name__)
@@ -148,11 +151,12 @@ def _evidence_file(evidence_id: int, thumbnail: bool) -> Response:
     if key is None:
         abort(404)
     try:
-        data = get_storage().get(key)
+        chunks = get_storage().stream(key)
     except StorageError:
         abort(404)
+    # Streamed: a large file never sits whole in a worker (database storage reads it in slices).
     response = current_app.response_class(
-        data, mimetype="image/jpeg" if thumbnail else ev.content_type)
+        stream_with_context(chunks), mimetype="image/jpeg" if thumbnail else ev.content_type)
     # Files never change (originals immutable): the browser may keep them for the session.
     response.headers["Cache-Control"] = "private, max-age=86400, immutable"
     if not thumbnail:
@@ -188,14 +192,11 @@ def _report_page(audit, form=None, ack_form=None, status=200):
     report = contents["report"]
     if form is None:
         form = forms.ReportForm(obj=report)
-    lead = access.team_role(audit, current_user) is TeamRole.LEAD
+    can = REPORT.allowed(audit, current_user)
     return render_template(
         "conduct/report.html", **contents, form=form,
         ack_form=ack_form or forms.AcknowledgeForm(), confirm=forms.ConfirmForm(),
-        can_edit=access.can_edit_records(audit, current_user),
-        is_lead=lead and access.can_answer(audit, current_user),
-        can_acknowledge=(access.is_auditee(audit, current_user)
-                         or access.can_answer(audit, current_user)) and report is not None,
+        can=can, show_signoff=bool(can & {"sign_report", "issue_report", "acknowledge_report", "question_reason"}),
         blockers=blockers.report_blockers(audit, report, contents["checklist"]),
         reason_form=forms.QuestionReasonForm(),
     ), status
@@ -208,8 +209,7 @@ def report(audit_id: int):
     audit = _viewable_audit(audit_id)
     if request.method == "GET":
         return _report_page(audit)
-    if Permission.CONDUCT_AUDIT not in _held():
-        abort(403)
+    refuse_unless_allowed(REPORT, audit, "report")
     form = forms.ReportForm()
     if form.validate_on_submit():
         with saving(form, forbidden_aborts=True) as saved:
@@ -224,8 +224,9 @@ def _held():
     return permissions_for(current_user.roles)
 
 
-def _report_action(audit_id: int, action) -> Response:
+def _report_action(audit_id: int, name: str, action) -> Response:
     audit = _viewable_audit(audit_id)
+    refuse_unless_allowed(REPORT, audit, name)
     form = forms.ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
@@ -256,7 +257,7 @@ def question_reason(audit_id: int, question_id: int):
         blockers.record_question_reason(audit, question, kind=form.kind.data,
                                         reason=form.reason.data, actor=current_user, now=utcnow())
         return f"Reason recorded for {question.key}."
-    return _report_action(audit_id, _record)
+    return _report_action(audit_id, "question_reason", _record)
 
 
 @bp.post("/audits/<int:audit_id>/report/sign")
@@ -266,7 +267,7 @@ def sign_report(audit_id: int):
     def _sign(audit):
         audit_report.sign_report(audit, actor=current_user, now=utcnow())
         return "Report signed."
-    return _report_action(audit_id, _sign)
+    return _report_action(audit_id, "sign_report", _sign)
 
 
 @bp.post("/audits/<int:audit_id>/report/issue")
@@ -276,7 +277,7 @@ def issue_report(audit_id: int):
     def _issue(audit):
         audit_report.issue_report(audit, actor=current_user, now=utcnow())
         return "Report issued: the audit's records are now frozen."
-    return _report_action(audit_id, _issue)
+    return _report_action(audit_id, "issue_report", _issue)
 
 
 @bp.post("/audits/<int:audit_id>/report/acknowledge")
@@ -284,6 +285,7 @@ def issue_report(audit_id: int):
 def acknowledge_report(audit_id: int):
     """The auditee representative acknowledges the report."""
     audit = _viewable_audit(audit_id)
+    refuse_unless_allowed(REPORT, audit, "acknowledge_report")
     form = forms.AcknowledgeForm()
     if not form.validate_on_submit():
         abort(400)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, abort, request
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from audit.auth.permissions import Permission, permissions_for, public
@@ -31,7 +32,9 @@ def load_session_user(user_id: str):
         return None  # includes bare ids from cookies issued before versions existed
     if len(key) > 10 or len(version) > 10:
         return None
-    user = db.session.get(User, int(key))
+    # Roles in the same statement: every request checks them, and the relationship's default
+    # (selectin) would add a second query to each request (issue 16).
+    user = db.session.get(User, int(key), options=[joinedload(User.role_links)])
     if user is None or not user.is_active or user.session_version != int(version):
         return None
     return user

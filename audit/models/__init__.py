@@ -85,6 +85,7 @@ from audit.models.quality import (
     Severity,
 )
 from audit.models.review import ManagementReview, OutputKind, ReviewAction, ReviewStatus
+from audit.models.storage import StoredFile
 from audit.models.trail import TrailEntry
 from audit.models.types import NaiveDatetimeError, UTCDateTime, utcnow
 from audit.models.user import Qualification, QualificationLevel, Role, TrainingRecord, User, UserRole
@@ -99,7 +100,7 @@ __all__ = [
     "ChecklistTemplateVersion", "Clause", "ClauseTopic", "CorrectiveAction", "Evidence", "Finding",
     "FindingStatus", "Grade", "NaiveDatetimeError", "Programme", "ProgrammeStatus",
     "Qualification", "QualificationLevel", "RiskClass", "Role", "Site", "SiteHoliday",
-    "Standard", "StandardStatus", "Supplier", "TeamRole", "ThirdPartyType", "TrailEntry",
+    "Standard", "StandardStatus", "StoredFile", "Supplier", "TeamRole", "ThirdPartyType", "TrailEntry",
     "TrainingRecord", "UTCDateTime", "Unit", "UnitKind", "User", "UserRole", "Verdict",
     "VersionStatus", "utcnow",
     "JobRun", "NotificationPreference", "PlannerRun", "ProgrammeRule", "RuleKind", "SchedulerLease",
