@@ -61,6 +61,8 @@ class BaseConfig:
     PHOTO_JPEG_QUALITY = 0.85
     #: Days a tablet may stay offline and still replay its queue: mutation ids are kept that long.
     OFFLINE_WINDOW_DAYS = 30
+    #: Most pages a tablet keeps for offline use (the oldest are dropped first; the start page stays).
+    OFFLINE_MAX_PAGES = 300
     #: Default report due date: this many days after the audit's last day.
     REPORT_DUE_DAYS = 14
     #: Confidentiality statement printed on every audit report (page, print and PDF).

@@ -229,9 +229,18 @@ def raise_finding_from_answer(
     evidence: str | None,
     actor,
     now: dt.datetime,
+    mutation_id: str | None = None,
 ) -> Finding:
-    """Raise a finding from a checklist answer: clauses, answer and evidence files come along."""
+    """Raise a finding from a checklist answer: clauses, answer and evidence files come along.
+
+    ``mutation_id`` is the tablet's key of a queued finding: a replay with the same key returns
+    the finding raised the first time instead of raising a second one.
+    """
     require_answerer(audit, actor)
+    check_mutation_id(mutation_id)
+    done = replayed_result(mutation_id, audit, "finding")
+    if done is not None:
+        return db.session.get(Finding, done["finding_id"])
     answer = db.session.scalar(
         select(ChecklistAnswer).where(ChecklistAnswer.audit_id == audit.id,
                                       ChecklistAnswer.question_id == question.id))
@@ -245,6 +254,9 @@ def raise_finding_from_answer(
         record(ev, "update", actor=actor, now=now, summary=f"Evidence cited by {finding.reference}",
                changes={"finding_id": [None, finding.id]})
     db.session.flush()
+    remember_result(mutation_id, audit, "finding",
+                    {"finding_id": finding.id, "reference": finding.reference,
+                     "question_id": question.id}, actor=actor, now=now)
     return finding
 
 

@@ -19,13 +19,14 @@ from audit.auth.permissions import Permission, requires
 from audit.conduct import access, answering, checklist_read
 from audit.conduct import answers as answer_service
 from audit.conduct import evidence as evidence_service
+from audit.conduct.mutations import replayed_result
 from audit.conduct.openapi import openapi_document
 from audit.core.database import end_read, short_transactions, writing
 from audit.core.errors import DomainError
 from audit.core.problems import problem, problem_for_domain
 from audit.core.sizes import too_large_message
 from audit.extensions import db
-from audit.models import ChecklistAnswer, utcnow
+from audit.models import ChecklistAnswer, Grade, utcnow
 
 bp = Blueprint("conduct_api", __name__, url_prefix="/api")
 
@@ -231,3 +232,56 @@ def post_evidence(audit_id: int):
         db.session.rollback()
         return problem("invalid", "question_id must be a number.", field="question_id")
     return jsonify(evidence=evidence_service.evidence_payload(evidence), replayed=replayed), (200 if replayed else 201)
+
+
+def _finding_fields(body: dict) -> tuple[Grade, str, str | None]:
+    """The grade, statement and evidence of a queued finding, or a DomainError naming the field."""
+    try:
+        grade = Grade(body.get("grade") or "")
+    except ValueError:
+        raise DomainError("Choose a grade.", field="grade") from None
+    statement = body.get("statement")
+    if not isinstance(statement, str) or not statement.strip():
+        raise DomainError("State the finding.", field="statement")
+    evidence = body.get("evidence")
+    if evidence is not None and not isinstance(evidence, str):
+        raise DomainError("Objective evidence is text.", field="evidence")
+    if len(statement) > 5000 or len(evidence or "") > 5000:
+        raise DomainError("A statement or evidence has at most 5000 characters.", field="statement")
+    return grade, statement.strip(), (evidence or "").strip() or None
+
+
+@bp.post("/audits/<int:audit_id>/questions/<int:question_id>/findings")
+@requires(Permission.CONDUCT_AUDIT)
+def post_finding(audit_id: int, question_id: int):
+    """Raise a finding from an answer (a tablet's queued finding): 201 new, 200 when the
+    ``mutation_id`` was applied before (the same finding, never a second one)."""
+    audit = _audit_for(audit_id, write=True)
+    if (refused := _other_author()) is not None:
+        return refused
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return problem("malformed_json", "Send a JSON object.")
+    mutation_id = body.get("mutation_id") or None
+    for attempt in range(2):
+        try:
+            grade, statement, evidence = _finding_fields(body)
+            question = checklist_read.get_question(audit, question_id)
+            replayed = replayed_result(str(mutation_id) if mutation_id else None, audit,
+                                                "finding") is not None
+            finding = answer_service.raise_finding_from_answer(
+                audit, question, grade=grade, statement=statement, evidence=evidence,
+                actor=current_user, now=utcnow(),
+                mutation_id=str(mutation_id) if mutation_id else None)
+            payload = {"id": finding.id, "reference": finding.reference, "question_id": question.id}
+            db.session.commit()
+        except DomainError as exc:
+            return _error(exc)
+        except IntegrityError:
+            # The same key arrived twice at once: the second reads the first's finding.
+            db.session.rollback()
+            if attempt:
+                raise
+            continue
+        return jsonify(finding=payload, replayed=replayed), 200 if replayed else 201
+    abort(500)  # pragma: no cover

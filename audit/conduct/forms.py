@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import DateTimeLocalField, HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -18,6 +18,8 @@ class RaiseFindingForm(FlaskForm):
     statement = TextAreaField("Statement", validators=[DataRequired(message="State the finding."),
                                                        Length(max=5000)])
     evidence = TextAreaField("Objective evidence", validators=[Optional(), Length(max=5000)])
+    #: The tablet's key of this finding: a repeated submit (or an offline replay) raises it once.
+    mutation_id = HiddenField(validators=[Optional(), Length(max=64)])
     submit = SubmitField("Raise finding")
 
 

@@ -54,7 +54,8 @@ def service_worker():
     cache version is the content hash computed at start-up (``audit.conduct.offline``)."""
     shell = offline.shell()
     body = render_template(offline.WORKER_TEMPLATE, version=shell.version,
-                           precache=list(shell.precache), page_cache=shell.page_cache)
+                           precache=list(shell.precache), page_cache=shell.page_cache,
+                           user_header=shell.user_header, max_pages=shell.max_pages)
     response = current_app.response_class(body, mimetype="text/javascript")
     response.headers["Service-Worker-Allowed"] = "/"
     response.headers["Cache-Control"] = "no-cache"
@@ -130,7 +131,8 @@ def raise_finding(audit_id: int, question_id: int):
         with saving(form) as saved:
             finding = answers.raise_finding_from_answer(
                 audit, question, grade=Grade(form.grade.data), statement=form.statement.data,
-                evidence=form.evidence.data, actor=current_user, now=utcnow())
+                evidence=form.evidence.data, actor=current_user, now=utcnow(),
+                mutation_id=form.mutation_id.data or None)
         if saved.ok:
             flash(f"Finding {finding.reference} raised.", "success")
             return redirect(back)

@@ -11,6 +11,8 @@
 //   base: {verdict, value, note} (the server's answer the change was made on), body: {...},
 //   current?: the server's answer on a conflict, conflicts?: [field], reason?: text}.
 // Queue entry (evidence): {seq, audit, user, kind: "evidence", question, id, state, blob, ...}.
+// Queue entry (finding): {seq, audit, user, kind: "finding", question, id, state, body} — see
+//   finding-queue.mjs; sent in order, so photos queued before it are cited.
 
 /** The answer fields merged one by one (evidence is appended, so it never conflicts). */
 export const FIELDS = ["verdict", "value", "note"];
@@ -236,7 +238,7 @@ export class Syncer {
     if (status >= 200 && status < 300) {
       await this.store.remove(item.seq);
       if (item.kind === "answer") await this.rebase(item.question, json.answer);
-      this.listener("accepted", item, item.kind === "answer" ? json.answer : json.evidence);
+      this.listener("accepted", item, json[item.kind] || null);
       return true;
     }
     const kind = errorKind(json);

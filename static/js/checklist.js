@@ -24,7 +24,6 @@ function init(root) {
   const noteTimers = new Map();
   const server = new Map();  // question id → the server's answer the screen is based on
 
-  registerServiceWorker(root.dataset.pageCache);
 
   const article = (qid) => root.querySelector(`[data-question="${qid}"]`);
   const articles = () => Array.from(root.querySelectorAll("[data-question]"));
@@ -130,6 +129,11 @@ function init(root) {
   function showEntry(item) {
     const art = article(item.question);
     if (!art) return;
+    if (item.kind === "finding") {
+      if (item.state === "refused") showRefused(art, item);
+      else setStatus(art, "Finding kept on this tablet, raised when online", "pending");
+      return;
+    }
     if (item.kind === "evidence") {
       if (!art.querySelector(`[data-pending-seq="${item.seq}"]`)) showPreview(art, item.blob, item.seq);
       if (item.state === "refused") showRefused(art, item);
@@ -146,7 +150,7 @@ function init(root) {
   }
 
   function showRefused(art, item) {
-    const what = item.kind === "evidence" ? "Photo not saved" : "Not saved";
+    const what = { evidence: "Photo not saved", finding: "Finding not raised" }[item.kind] || "Not saved";
     setStatus(art, `${what}: ${item.reason}`, "error");
     const ok = document.createElement("button");
     ok.type = "button"; ok.className = "button"; ok.textContent = "OK";
@@ -187,6 +191,16 @@ function init(root) {
       const span = art && art.querySelector(`[data-pending-seq="${item.seq}"]`);
       if (span) { span.classList.remove("pending"); span.dataset.evidenceId = String(detail.id); }
       if (art) setStatus(art, "Photo saved", "saved");
+      return;
+    }
+    if (event === "accepted" && item.kind === "finding") {
+      if (art && detail) {
+        const tag = document.createElement("span");
+        tag.className = "tag bad";
+        tag.textContent = detail.reference;
+        art.querySelector(".q-actions").insertBefore(tag, art.querySelector("[data-q-status]"));
+        setStatus(art, `Finding ${detail.reference} raised`, "saved");
+      }
       return;
     }
     if (item.kind === "answer") remember(detail);
@@ -296,6 +310,11 @@ function init(root) {
       form.append("client_id", item.id);
       form.append("taken_at", item.taken_at);
       return fetch(evidenceApi, { method: "POST", body: form, credentials: "same-origin", headers });
+    }
+    if (item.kind === "finding") {
+      return fetch(`/api/audits/${auditId}/questions/${item.question}/findings`, { method: "POST", credentials: "same-origin",
+        headers: Object.assign({ "Content-Type": "application/json" }, headers),
+        body: JSON.stringify(Object.assign({}, item.body, { mutation_id: item.id })) });
     }
     const payload = Object.assign({}, item.body, { base_version: item.base_version, mutation_id: item.id,
       answered_at: item.answered_at || item.created });
@@ -461,17 +480,4 @@ function init(root) {
     refresh();
     if (canAnswer) flush(); else updateSync();
   }).catch(() => refresh());
-}
-
-function registerServiceWorker(pageCache) {
-  if (!("serviceWorker" in navigator)) return;
-  const first = !navigator.serviceWorker.controller;
-  navigator.serviceWorker.register("/sw.js", { scope: "/" })
-    .then(() => navigator.serviceWorker.ready)
-    .then(() => {
-      // The very first visit was not fetched through the worker: keep a copy for offline reloads.
-      if (first && window.caches && pageCache) return caches.open(pageCache).then((c) => c.add(location.pathname));
-      return null;
-    })
-    .catch(() => { /* no offline support in this browser: the page still works online */ });
 }
