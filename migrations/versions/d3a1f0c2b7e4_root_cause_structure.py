@@ -1,7 +1,7 @@
 """root cause as structure: cause category and the 8D report
 
 Revision ID: d3a1f0c2b7e4
-Revises: e7a2c4b19d05
+Revises: 9b1d4e7f3a21
 Create Date: 2026-11-30 20:45:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd3a1f0c2b7e4'
-down_revision = 'e7a2c4b19d05'
+down_revision = '9b1d4e7f3a21'
 branch_labels = None
 depends_on = None
 
