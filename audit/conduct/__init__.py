@@ -12,7 +12,9 @@ def init_app(app: Flask) -> None:
     offline shell's asset version and the daily pruning of replayed mutation ids."""
     # Views are imported when the feature is installed, not when the package is imported, so
     # services and jobs can import this package without loading views (nothing imports views).
-    from audit.conduct import agenda, answering, api, offline, sections, views
+    from audit.conduct import agenda, answering, api, offline, report_views, sections, views  # noqa: F401
+
+    # (report_views adds the report pages to the conduct blueprint)
     from audit.scheduling.jobs import sweep
 
     offline.init_app(app)  # the service worker's cache version, hashed once from the assets

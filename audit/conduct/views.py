@@ -20,14 +20,10 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from audit.audits.services import to_local
-from audit.auth.permissions import Permission, permissions_for, public, requires
-from audit.conduct import access, agenda, answers, blockers, checklist_read, forms, offline
-from audit.conduct import report as audit_report  # the view functions below include report()
-from audit.conduct.pdf import render_report_pdf
-from audit.conduct.report_workflow import REPORT
+from audit.auth.permissions import Permission, public, requires
+from audit.conduct import access, agenda, answers, checklist_read, forms, offline
 from audit.core.errors import DomainError, NotAllowed
 from audit.core.forms import saving
-from audit.core.workflow import refuse_unless_allowed
 from audit.extensions import db
 from audit.models import AgendaSession, Clause, Evidence, Grade, Verdict, utcnow
 from audit.storage import StorageError, get_storage
@@ -35,7 +31,8 @@ from audit.storage import StorageError, get_storage
 bp = Blueprint("conduct", __name__)
 
 
-def _viewable_audit(audit_id: int):
+def viewable_audit(audit_id: int):
+    """The audit if ``current_user`` may see its records: 404 when it does not exist, else 403."""
     audit = access.load_audit(audit_id)
     if audit is None:
         abort(404)
@@ -94,7 +91,7 @@ def manifest():
 @requires(Permission.VIEW_ORGANISATION)
 def checklist(audit_id: int):
     """The tablet checklist: one-tap verdicts, autosave, evidence, carry-forward."""
-    audit = _viewable_audit(audit_id)
+    audit = viewable_audit(audit_id)
     data = checklist_read.build_checklist(audit)
     return render_template(
         "conduct/checklist.html", audit=audit, checklist=data,
@@ -111,7 +108,7 @@ def checklist(audit_id: int):
 @requires(Permission.CONDUCT_AUDIT)
 def raise_finding(audit_id: int, question_id: int):
     """Raise a finding from an answer: audit, clauses, question and evidence pre-filled."""
-    audit = _viewable_audit(audit_id)
+    audit = viewable_audit(audit_id)
     if not access.can_answer(audit, current_user):
         abort(403)
     try:
@@ -146,7 +143,7 @@ def _evidence_file(evidence_id: int, thumbnail: bool) -> Response:
     ev = db.session.get(Evidence, evidence_id)
     if ev is None:
         abort(404)
-    _viewable_audit(ev.audit_id)
+    viewable_audit(ev.audit_id)
     key = ev.thumbnail_key if thumbnail else ev.storage_key
     if key is None:
         abort(404)
@@ -179,141 +176,6 @@ def evidence_thumbnail(evidence_id: int):
     return _evidence_file(evidence_id, thumbnail=True)
 
 
-# --- the report ------------------------------------------------------------------------------
-
-
-def _report_contents(audit) -> dict:
-    return audit_report.report_contents(
-        audit, confidentiality=current_app.config.get("REPORT_CONFIDENTIALITY"))
-
-
-def _report_page(audit, form=None, ack_form=None, status=200):
-    contents = _report_contents(audit)
-    report = contents["report"]
-    if form is None:
-        form = forms.ReportForm(obj=report)
-    can = REPORT.allowed(audit, current_user)
-    return render_template(
-        "conduct/report.html", **contents, form=form,
-        ack_form=ack_form or forms.AcknowledgeForm(), confirm=forms.ConfirmForm(),
-        can=can, show_signoff=bool(can & {"sign_report", "issue_report", "acknowledge_report", "question_reason"}),
-        blockers=blockers.report_blockers(audit, report, contents["checklist"]),
-        reason_form=forms.QuestionReasonForm(),
-    ), status
-
-
-@bp.route("/audits/<int:audit_id>/report", methods=["GET", "POST"])
-@requires(Permission.VIEW_ORGANISATION)
-def report(audit_id: int):
-    """The closing record: edit conclusions etc. (team), sign and issue (lead)."""
-    audit = _viewable_audit(audit_id)
-    if request.method == "GET":
-        return _report_page(audit)
-    refuse_unless_allowed(REPORT, audit, "report")
-    form = forms.ReportForm()
-    if form.validate_on_submit():
-        with saving(form, forbidden_aborts=True) as saved:
-            audit_report.save_report(audit, forms.report_values(form), actor=current_user, now=utcnow())
-        if saved.ok:
-            flash("Report saved.", "success")
-            return redirect(url_for("conduct.report", audit_id=audit.id))
-    return _report_page(audit, form=form, status=422)
-
-
-def _held():
-    return permissions_for(current_user.roles)
-
-
-def _report_action(audit_id: int, name: str, action) -> Response:
-    audit = _viewable_audit(audit_id)
-    refuse_unless_allowed(REPORT, audit, name)
-    form = forms.ConfirmForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
-        message = action(audit)
-        db.session.commit()
-    except NotAllowed:
-        db.session.rollback()
-        abort(403)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash(message, "success")
-    return redirect(url_for("conduct.report", audit_id=audit_id))
-
-
-@bp.post("/audits/<int:audit_id>/report/questions/<int:question_id>/reason")
-@requires(Permission.CONDUCT_AUDIT)
-def question_reason(audit_id: int, question_id: int):
-    """Record why an NC verdict has no finding, or why a question was not covered."""
-    form = forms.QuestionReasonForm()
-
-    def _record(audit):
-        if not form.validate():
-            raise DomainError(" ".join(e for errs in form.errors.values() for e in errs))
-        question = checklist_read.get_question(audit, question_id)
-        blockers.record_question_reason(audit, question, kind=form.kind.data,
-                                        reason=form.reason.data, actor=current_user, now=utcnow())
-        return f"Reason recorded for {question.key}."
-    return _report_action(audit_id, "question_reason", _record)
-
-
-@bp.post("/audits/<int:audit_id>/report/sign")
-@requires(Permission.CONDUCT_AUDIT)
-def sign_report(audit_id: int):
-    """The lead auditor signs the report."""
-    def _sign(audit):
-        audit_report.sign_report(audit, actor=current_user, now=utcnow())
-        return "Report signed."
-    return _report_action(audit_id, "sign_report", _sign)
-
-
-@bp.post("/audits/<int:audit_id>/report/issue")
-@requires(Permission.CONDUCT_AUDIT)
-def issue_report(audit_id: int):
-    """Issue the report: the audit is frozen from now on."""
-    def _issue(audit):
-        audit_report.issue_report(audit, actor=current_user, now=utcnow())
-        return "Report issued: the audit's records are now frozen."
-    return _report_action(audit_id, "issue_report", _issue)
-
-
-@bp.post("/audits/<int:audit_id>/report/acknowledge")
-@requires(Permission.VIEW_ORGANISATION)
-def acknowledge_report(audit_id: int):
-    """The auditee representative acknowledges the report."""
-    audit = _viewable_audit(audit_id)
-    refuse_unless_allowed(REPORT, audit, "acknowledge_report")
-    form = forms.AcknowledgeForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
-        audit_report.acknowledge_report(audit, name=form.name.data or "", actor=current_user, now=utcnow())
-        db.session.commit()
-    except NotAllowed:
-        db.session.rollback()
-        abort(403)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash("Acknowledgement recorded.", "success")
-    return redirect(url_for("conduct.report", audit_id=audit_id))
-
-
-@bp.get("/audits/<int:audit_id>/report.pdf")
-@requires(Permission.VIEW_ORGANISATION)
-def report_pdf(audit_id: int):
-    """The report as a PDF (WeasyPrint), with evidence thumbnails."""
-    audit = _viewable_audit(audit_id)
-    pdf = render_report_pdf(_report_contents(audit))
-    response = current_app.response_class(pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'inline; filename="{audit.reference}-report.pdf"'
-    return response
-
-
 # --- the audit plan --------------------------------------------------------------------------
 
 
@@ -342,7 +204,7 @@ def _plan_page(audit, form=None, editing=None, status=200):
 @requires(Permission.VIEW_ORGANISATION)
 def plan(audit_id: int):
     """The audit plan: agenda sessions, calendar files, and issuing it to the auditees."""
-    return _plan_page(_viewable_audit(audit_id))
+    return _plan_page(viewable_audit(audit_id))
 
 
 def _save_session_view(audit, session):
@@ -361,7 +223,7 @@ def _save_session_view(audit, session):
 @requires(Permission.VIEW_ORGANISATION)
 def add_session(audit_id: int):
     """Add an agenda slot (lead auditor or programme manager)."""
-    audit = _viewable_audit(audit_id)
+    audit = viewable_audit(audit_id)
     if not agenda.can_edit_plan(audit, current_user):
         abort(403)
     return _save_session_view(audit, None)
@@ -378,7 +240,7 @@ def _session_of(audit, session_id: int):
 @requires(Permission.VIEW_ORGANISATION)
 def edit_session(audit_id: int, session_id: int):
     """Change an agenda slot."""
-    audit = _viewable_audit(audit_id)
+    audit = viewable_audit(audit_id)
     if not agenda.can_edit_plan(audit, current_user):
         abort(403)
     session = _session_of(audit, session_id)
@@ -397,7 +259,7 @@ def edit_session(audit_id: int, session_id: int):
 @requires(Permission.VIEW_ORGANISATION)
 def delete_session(audit_id: int, session_id: int):
     """Remove an agenda slot."""
-    audit = _viewable_audit(audit_id)
+    audit = viewable_audit(audit_id)
     session = _session_of(audit, session_id)
     if not forms.ConfirmForm().validate_on_submit():
         abort(400)
@@ -415,7 +277,7 @@ def delete_session(audit_id: int, session_id: int):
 @requires(Permission.VIEW_ORGANISATION)
 def issue_plan(audit_id: int):
     """Send the plan to the auditees and the team."""
-    audit = _viewable_audit(audit_id)
+    audit = viewable_audit(audit_id)
     if not forms.ConfirmForm().validate_on_submit():
         abort(400)
     try:
@@ -443,7 +305,7 @@ def _ics_response(audit, sessions, name: str):
 @requires(Permission.VIEW_ORGANISATION)
 def plan_ics(audit_id: int):
     """All sessions of the plan as one calendar file."""
-    audit = _viewable_audit(audit_id)
+    audit = viewable_audit(audit_id)
     sessions = agenda.load_sessions(audit)
     if not sessions:
         abort(404)
@@ -454,5 +316,5 @@ def plan_ics(audit_id: int):
 @requires(Permission.VIEW_ORGANISATION)
 def session_ics(audit_id: int, session_id: int):
     """One session as a calendar file (one per session, as attached to the plan e-mail)."""
-    audit = _viewable_audit(audit_id)
+    audit = viewable_audit(audit_id)
     return _ics_response(audit, [_session_of(audit, session_id)], f"{audit.reference}-session-{session_id}")

@@ -26,7 +26,9 @@ def init_app(app: Flask) -> None:
     """Register both blueprints, navigation, the home panel, the audit-page section and the sweep."""
     # Views are imported when the feature is installed, not when the package is imported, so
     # services and jobs can import this package without loading views (nothing imports views).
-    from audit.findings import panels, rates_views, reminders, scar_views, views
+    from audit.findings import panels, rates_views, register_views, reminders, scar_views, views  # noqa: F401
+
+    # (register_views adds the register pages to the findings blueprint)
     from audit.scheduling.jobs import sweep
 
     app.register_blueprint(views.bp)
