@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import icalendar
 
 from audit.calendar import ical
+from audit.calendar.zones import zone_of
 
 METHODS = ("REQUEST", "CANCEL")
 
@@ -56,7 +57,7 @@ def invitation_ics(event: ical.Event, *, method: str, organizer: Attendee,
         vevent.add("dtstart", event.start)
         vevent.add("dtend", event.end)
     else:
-        zone = ical._zone(event.tzid)
+        zone = zone_of(event.tzid)
         vevent.add("dtstart", event.start.astimezone(zone))
         vevent.add("dtend", event.end.astimezone(zone))
     vevent.add("sequence", event.sequence)
@@ -73,8 +74,8 @@ def invitation_ics(event: ical.Event, *, method: str, organizer: Attendee,
         vevent.add("url", event.url)
     cal.add_component(vevent)
     if not event.all_day and event.tzid != "UTC":
-        day = event.start.astimezone(ical._zone(event.tzid)).date()
+        day = event.start.astimezone(zone_of(event.tzid)).date()
         cal.add_missing_timezones(first_date=day - dt.timedelta(days=1),
-                                  last_date=event.end.astimezone(ical._zone(event.tzid)).date()
+                                  last_date=event.end.astimezone(zone_of(event.tzid)).date()
                                   + dt.timedelta(days=2))
     return cal.to_ical()
