@@ -177,7 +177,7 @@ def test_only_the_lease_holder_sends(shared):
         sink.server_close()
     assert "stopped after 0 job runs" in second.stdout, second.stdout + second.stderr
     assert "stopped after 0 job runs" not in out_first, out_first[-3000:]
-    ids = [re.search(rb"^Message-ID: *(\S+)", m, re.M | re.I).group(1) for m in sink.messages]
+    ids = [re.search(rb"^Message-ID:\s*(\S+)", m, re.M | re.I).group(1) for m in sink.messages]
     assert len(set(ids)) == len(ids) == _emailed(live) - before
     for title in titles:
         assert sum(title.encode() in m for m in sink.messages) == 1, title
