@@ -6,8 +6,9 @@ One rule, used by every page, export, calendar file and API route that shows an 
 - report readers (auditors, top management) read every audit, read-only unless the audit's own
   workflow grants them more (only the audit team acts on an audit);
 - the audit's team reads its audit;
-- a process owner (auditee) reads the audits of the units they own or belong to, and the issued
-  reports of audits at their own sites (a site is where their units are);
+- a process owner (auditee) reads the audits — page, plan, checklist, report — and the findings of
+  the units they own or belong to, and nothing of other units (the audit programme itself, what
+  is audited when, stays visible to everyone with organisation access);
 - a supplier contact reads only their own company's audits (through the SCAR pages).
 
 ``readable_audits`` is the same rule as a SQL condition, for lists.
@@ -18,7 +19,6 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, false, or_, select, true
 
 from audit.auth.permissions import Permission
-from audit.extensions import db
 from audit.models import Audit, AuditTeamMember, Role, TeamRole, Unit
 from audit.models.audit import audit_units
 from audit.models.organisation import unit_members
@@ -56,19 +56,6 @@ def can_read_audit(audit: Audit, user) -> bool:
     if not user.can(Permission.VIEW_ORGANISATION):
         return False
     return _reads_everything(user) or team_role(audit, user) is not None or is_auditee(audit, user)
-
-
-def can_read_report(audit: Audit, user) -> bool:
-    """The report: whoever reads the audit, and process owners of the site once it is issued."""
-    if can_read_audit(audit, user):
-        return True
-    if audit.report_issued_at is None or user.supplier_id is not None:
-        return False
-    return user.can(Permission.VIEW_ORGANISATION) and audit.site_id in {u.site_id for u in _my_units(user)}
-
-
-def _my_units(user) -> list[Unit]:
-    return list(db.session.scalars(select(Unit).where(Unit.id.in_(my_unit_ids(user)))))
 
 
 def readable_audits(user) -> ColumnElement[bool]:

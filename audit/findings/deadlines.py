@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 
 from sqlalchemy import func, select
 
@@ -66,10 +65,10 @@ def deadline_days(audit_kind: AuditKind, grade: Grade) -> tuple[int | None, int 
 
 
 def local_date(finding_or_audit, now: dt.datetime) -> dt.date:
-    """Today's date where the audit happened (deadlines are calendar days at the auditee)."""
+    """Today's date where the audit happened (deadlines are calendar days at the auditee):
+    ``Audit.local_today``, or UTC's date for a finding without an audit."""
     audit = finding_or_audit.audit if isinstance(finding_or_audit, Finding) else finding_or_audit
-    zone = audit.timezone if audit is not None else "UTC"
-    return now.astimezone(zoneinfo.ZoneInfo(zone)).date()
+    return audit.local_today(now) if audit is not None else now.astimezone(dt.UTC).date()
 
 
 def _next_audit_of_unit(finding: Finding, after: dt.date) -> dt.date | None:
