@@ -40,6 +40,12 @@ def with_ical(data: bytes) -> dict:
 
 
 def with_vobject(data: bytes) -> dict:
+    # vobject keeps the first VTIMEZONE it sees per TZID for the whole process; a feed's
+    # VTIMEZONE covers only its own window, so each parse must start from an empty registry.
+    registry = vars(vobject.icalendar)["__tzidMap"]
+    utc = registry.get("UTC")
+    registry.clear()
+    registry["UTC"] = utc
     cal = vobject.readOne(data.decode("utf-8"), validate=True)
     events = {}
     for e in getattr(cal, "vevent_list", []):
