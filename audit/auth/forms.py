@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
-from audit.core.forms import timezone_choices
+from audit.core.forms import AppForm, timezone_choices
 
 
-class LoginForm(FlaskForm):
+class LoginForm(AppForm):
     email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
-class AccountForm(FlaskForm):
+class AccountForm(AppForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     timezone = SelectField("Time zone", choices=[], validators=[DataRequired()])
 
@@ -23,7 +22,7 @@ class AccountForm(FlaskForm):
         self.timezone.choices = timezone_choices()
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(AppForm):
     current_password = PasswordField("Current password", validators=[DataRequired()])
     password = PasswordField(
         "New password", validators=[DataRequired(), Length(min=10, max=200)]

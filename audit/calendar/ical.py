@@ -23,6 +23,8 @@ import functools
 import zoneinfo
 from dataclasses import dataclass
 
+from audit.core.text import strip_controls
+
 #: Product identifier (RFC 5545 3.7.3).
 PRODID = "-//Audit Management//Audit Calendar 1.0//EN"
 #: Days an event of a cancelled audit stays in feeds as STATUS:CANCELLED before it leaves.
@@ -114,9 +116,10 @@ def in_window(event: Event, start: dt.date, end: dt.date) -> bool:
 
 
 def escape_text(value: str) -> str:
-    """TEXT value escaping: backslash, semicolon, comma and newlines."""
+    """TEXT value escaping: backslash, semicolon, comma and newlines; control characters are
+    dropped (RFC 5545 forbids them, and strict parsers reject the whole calendar over one)."""
     return (
-        value.replace("\\", "\\\\")
+        strip_controls(value).replace("\\", "\\\\")
         .replace(";", "\\;")
         .replace(",", "\\,")
         .replace("\r\n", "\\n")

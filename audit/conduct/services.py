@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import zoneinfo
 from dataclasses import dataclass, field
 
@@ -39,6 +38,7 @@ from audit.models import (
     Verdict,
 )
 from audit.storage import EXTENSIONS, get_storage, new_key, sniff_content_type
+from audit.storage.images import thumbnail_jpeg
 from audit.trail.services import apply_changes, record, snapshot
 
 #: Evidence types accepted (by content). Photos from tablets are JPEG; screenshots PNG.
@@ -541,20 +541,7 @@ def evidence_payload(ev: Evidence) -> dict:
 
 
 def _thumbnail(data: bytes) -> bytes:
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.verify()
-        with Image.open(io.BytesIO(data)) as img:
-            img = ImageOps.exif_transpose(img)
-            img.thumbnail(THUMBNAIL_SIZE)
-            out = io.BytesIO()
-            img.convert("RGB").save(out, "JPEG", quality=75)
-            return out.getvalue()
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:
-        raise DomainError("The photo could not be read: it seems damaged.", field="file") from exc
+    return thumbnail_jpeg(data, THUMBNAIL_SIZE)
 
 
 def add_evidence(
