@@ -89,9 +89,10 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
         app.register_blueprint(importlib.import_module(module_name).bp)
 
     from audit.cli import register_cli
-    from audit.core import errors, templating
+    from audit.core import errors, forms, templating
 
     errors.init_app(app)
+    forms.init_app(app)
     templating.init_app(app)
     register_cli(app)
     return app

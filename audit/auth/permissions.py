@@ -34,6 +34,7 @@ class Permission(enum.Enum):
     VIEW_REPORTS = "view_reports"
     VIEW_TRAIL = "view_trail"
     OWN_ACCOUNT = "own_account"  #: own profile, notifications, calendar tokens
+    VIEW_OUTBOX = "view_outbox"  #: the e-mail outbox of everyone (queued, sent, failed)
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -50,6 +51,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_REPORTS,
             Permission.VIEW_TRAIL,
             Permission.OWN_ACCOUNT,
+            Permission.VIEW_OUTBOX,
         }
     ),
     Role.AUDITOR: frozenset(

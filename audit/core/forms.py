@@ -8,7 +8,7 @@ import functools
 import zoneinfo
 from dataclasses import dataclass
 
-from flask import abort
+from flask import abort, g, has_request_context, request
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SelectMultipleField, StringField, TextAreaField, widgets
@@ -53,6 +53,28 @@ class AppForm(FlaskForm):
                 extra.append(single_line)
             field.validators = [*field.validators, *extra]
             return field
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if not ok:
+            _mark_refused()
+        return ok
+
+
+def _mark_refused() -> None:
+    if has_request_context() and request.method != "GET":
+        g.form_refused = True
+
+
+def init_app(app) -> None:
+    """A write whose form is shown again with errors answers 422, not 200, so clients, tests
+    and monitoring see that nothing was stored (views need not remember the status)."""
+
+    @app.after_request
+    def _refused_forms_are_422(response):
+        if g.get("form_refused") and response.status_code == 200:
+            response.status_code = 422
+        return response
 
 
 @functools.cache
@@ -103,6 +125,7 @@ def form_values(form) -> dict:
 
 def attach_error(form, exc) -> None:
     """Show a service's DomainError on its field, or on the form as a whole."""
+    _mark_refused()
     field = getattr(form, exc.field, None) if exc.field else None
     if field is not None:
         field.errors = list(field.errors) + [exc.message]

@@ -23,12 +23,15 @@ from audit.core.text import (
     date_out_of_range,
     integer_out_of_range,
     value_in_range,
+    year_in_range,
 )
 
 #: Deepest JSON nesting any API route needs is 4; 20 leaves room without risking recursion.
 JSON_MAX_DEPTH = 20
 #: Query arguments holding free text, where a long number is a search term, not an id.
 FREE_TEXT_ARGS = frozenset({"q", "next"})
+#: Query arguments that are a calendar year (the calendar's ``?year=``).
+YEAR_ARGS = frozenset({"year"})
 #: Form fields whose whole-number value is an id (``site_id``, ``clause_ids``, ``id``).
 ID_FIELD_RE = re.compile(r"(?:^|[_-])ids?$")
 _JSON_STRING_RE = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -93,6 +96,8 @@ def check_request() -> None:
         _check_text(f"The filter “{name}”", value)
         if name not in FREE_TEXT_ARGS:
             _check_integer(f"The filter “{name}”", value)
+        if name in YEAR_ARGS and value.strip().isdigit() and not year_in_range(int(value)):
+            _refuse(f"The filter “{name}”: {YEAR_MESSAGE}")
     if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
         return
     if request.is_json:

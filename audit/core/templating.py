@@ -21,6 +21,7 @@ NAVIGATION: list[tuple[str, str, Permission | None]] = [
     ("findings.index", "Findings", Permission.VIEW_ORGANISATION),
     ("scar.index", "My SCARs", Permission.RESPOND_SCAR),
     ("reports.index", "Reports", Permission.VIEW_REPORTS),
+    ("notifications.outbox", "Outbox", Permission.VIEW_OUTBOX),
 ]
 
 

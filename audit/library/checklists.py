@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from audit.core.errors import DomainError
+from audit.core.lengths import length_problem
 from audit.core.services import same_text
 from audit.extensions import db
 from audit.library.io import (
@@ -370,6 +371,8 @@ def _plan_template(doc: dict) -> tuple[dict, list[tuple[int | None, str]]]:
         title = _text(s_raw.get("title"))
         if not title:
             errors.append((s_line, "a section title is missing"))
+        elif problem := length_problem(ChecklistSection, "title", title, "the section title"):
+            errors.append((s_line, problem))
         questions_raw = s_raw.get("questions")
         if not isinstance(questions_raw, list) or not questions_raw:
             errors.append((s_line, f"section “{title}” has no questions"))

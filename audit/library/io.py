@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from audit.core.errors import DomainError
+from audit.core.exports import guard_row, unguard_cell
 from audit.core.text import CONTROL_RE
 
 
@@ -152,7 +153,7 @@ def read_csv(text: str, required: tuple[str, ...], allowed: tuple[str, ...]) -> 
             if len(values) > len(header):
                 problems.append((line, f"{len(values)} values but only {len(header)} columns"))
                 continue
-            row = LineDict(zip(header, (v.strip() for v in values), strict=False))
+            row = LineDict(zip(header, (unguard_cell(v.strip()) for v in values), strict=False))
             row.line = line
             rows.append(row)
     except csv.Error as exc:
@@ -168,5 +169,5 @@ def write_csv(header: list[str], rows: list[list[Any]]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow(guard_row("" if v is None else v for v in row))
     return out.getvalue()
