@@ -102,7 +102,8 @@ def outbox():
     total = counts[state] if state else sum(counts.values())
     pages = max((total + OUTBOX_PAGE_SIZE - 1) // OUTBOX_PAGE_SIZE, 1)
     page = min(max(request.args.get("page", 1, type=int), 1), pages)
-    stmt = select(Notification).options(joinedload(Notification.user)).where(wanted)
+    # Only the recipient's name and address are shown: none of their relationships are loaded.
+    stmt = select(Notification).options(joinedload(Notification.user).raiseload("*")).where(wanted)
     if state:
         stmt = stmt.where(*_OUTBOX_STATE[state])
     notes = db.session.scalars(stmt.order_by(Notification.id.desc())

@@ -30,13 +30,13 @@ def thumbnail_jpeg(data: bytes, size: tuple[int, int], *, field: str = "file") -
     damaged or has more than ``MAX_PIXELS`` pixels (checked from its header, before decoding)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    too_large = (f"The photo has too many pixels: the limit is {MAX_PIXELS // 1_000_000} "
+                 "megapixels. Send a smaller photo.")
     try:
         with Image.open(io.BytesIO(data)) as img:
             width, height = img.size  # from the header: nothing decoded yet
             if width * height > MAX_PIXELS:
-                raise DomainError(
-                    f"The photo is too large ({width}×{height} pixels): the limit is "
-                    f"{MAX_PIXELS // 1_000_000} megapixels. Send a smaller photo.", field=field)
+                raise DomainError(f"{too_large} (this one is {width}×{height})", field=field)
             img.verify()
         with Image.open(io.BytesIO(data)) as img:
             img.draft("RGB", (size[0] * 2, size[1] * 2))  # JPEG: decode at reduced scale
@@ -45,7 +45,9 @@ def thumbnail_jpeg(data: bytes, size: tuple[int, int], *, field: str = "file") -
             out = io.BytesIO()
             img.convert("RGB").save(out, "JPEG", quality=75)
             return out.getvalue()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own check at open time (far beyond MAX_PIXELS): refused all the same.
+        raise DomainError(too_large, field=field) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DomainError("The photo could not be read: it seems damaged or too large.",
                           field=field) from exc
