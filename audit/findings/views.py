@@ -21,6 +21,7 @@ from audit.core.forms import model_choices, saving
 from audit.extensions import db
 from audit.findings import charts, forms, queries
 from audit.findings import services as fs
+from audit.library.io import refuse_control_characters
 from audit.models import (
     ActionKind,
     Audit,
@@ -461,6 +462,7 @@ def import_cb():
             if text is None:
                 raise DomainError("The file is not UTF-8 text (save it as CSV UTF-8).",
                                   field="file")
+            refuse_control_characters(text)  # an uploaded file passes the request edge unread
             audit = db.session.get(Audit, form.audit_id.data)
             if audit is None:
                 raise DomainError("Choose the audit.", field="audit_id")
