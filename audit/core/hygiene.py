@@ -22,7 +22,6 @@ from audit.core.text import (
     control_character,
     date_out_of_range,
     integer_out_of_range,
-    value_in_range,
     year_in_range,
 )
 
@@ -85,8 +84,11 @@ def _check_json(value, key: str = "value") -> None:
             _check_json(v, key)
     elif isinstance(value, str):
         _check_text(f"The JSON field “{key}”", value)
-    elif not value_in_range(value):
-        _refuse(f"The JSON field “{key}” is too large a number.")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        # Ids must fit an INTEGER column; other numbers (a measured answer) only a 64-bit one.
+        bound = 2**31 if ID_FIELD_RE.search(key) else 2**63
+        if not -bound <= value < bound:
+            _refuse(f"The JSON field “{key}” is too large a number.")
 
 
 def check_request() -> None:

@@ -1,20 +1,24 @@
-"""Text longer than its column is refused on every database, with a message, before the flush.
+"""Values their column cannot hold are refused on every database, with a message, before the flush.
 
 SQLite stores any length in a ``VARCHAR(40)``; PostgreSQL raises ``DataError`` (a 500). An
 imported standard code of 300 characters was therefore stored on one and crashed the other.
 A ``before_flush`` hook compares every pending string with its column's length and raises a
 ``DomainError``, which the service's caller rolls back and shows, so nothing is stored and all
 databases behave alike. Importers also check lengths themselves to name the offending line.
+The same hook refuses whole numbers beyond a 32-bit INTEGER column and decimals beyond a
+NUMERIC column's precision (PostgreSQL: "integer out of range", "numeric field overflow").
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+from decimal import Decimal
 
-from sqlalchemy import event, inspect
+from sqlalchemy import BigInteger, Integer, Numeric, event, inspect
 
 from audit.core.errors import DomainError
+from audit.core.text import INT32_MAX, INT32_MIN
 
 
 def column_length(model, attribute: str) -> int | None:
@@ -29,6 +33,22 @@ def length_problem(model, attribute: str, value, what: str | None = None) -> str
     if limit is None or not isinstance(value, str) or len(value) <= limit:
         return None
     return f"{what or _label(model, attribute)} is too long: at most {limit} characters ({len(value)} given)"
+
+
+def range_problem(model, attribute: str, value) -> str | None:
+    """A message when the number ``value`` does not fit ``model.attribute``'s numeric column."""
+    column = inspect(model).columns.get(attribute)
+    if column is None or isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    kind = column.type
+    if isinstance(kind, Integer) and not isinstance(kind, BigInteger) and isinstance(value, int):
+        if not INT32_MIN <= value <= INT32_MAX:
+            return f"{_label(model, attribute)} is too large a number"
+    elif isinstance(kind, Numeric) and kind.precision:
+        limit = Decimal(10) ** (kind.precision - (kind.scale or 0))
+        if not abs(Decimal(str(value))) < limit:
+            return f"{_label(model, attribute)} is too large: it must be below {limit:,}"
+    return None
 
 
 def _label(model, attribute: str) -> str:
@@ -47,8 +67,10 @@ def _check_pending(session, _flush_context, _instances) -> None:
             value = state.dict.get(attr.key)
             if isinstance(value, str):
                 problem = length_problem(type(obj), attr.key, value)
-                if problem:
-                    raise DomainError(problem[0].upper() + problem[1:] + ".")
+            else:
+                problem = range_problem(type(obj), attr.key, value)
+            if problem:
+                raise DomainError(problem[0].upper() + problem[1:] + ".")
 
 
 def init_app(session) -> None:

@@ -7,7 +7,6 @@ request or the database.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 #: C0 control characters except TAB, LF and CR, plus DEL. No person types them; a strict
@@ -64,14 +63,3 @@ def integer_out_of_range(value: str) -> bool:
     if len(digits) > 10:  # also spares int() on thousands of digits
         return True
     return not INT32_MIN <= int(value) <= INT32_MAX
-
-
-def value_in_range(value) -> bool:
-    """True unless ``value`` is a date/datetime/int outside what the database and clocks take."""
-    if isinstance(value, bool):
-        return True
-    if isinstance(value, int):
-        return INT32_MIN <= value <= INT32_MAX
-    if isinstance(value, dt.date):  # datetime is a date too
-        return year_in_range(value.year)
-    return True
