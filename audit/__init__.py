@@ -12,24 +12,24 @@ from config import CONFIGS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-#: Blueprint modules, in navigation order. Each exposes ``bp``.
-BLUEPRINTS = (
-    "audit.auth.views",
-    "audit.home.views",
-    "audit.organisation.views",
-    "audit.people.views",
-    "audit.trail.views",
-    "audit.audits.views",
-    "audit.programme.views",
-    "audit.notifications.views",
-    "audit.scheduling.views",
-    "audit.findings.views",
-    "audit.findings.scar_views",
-    "audit.reports.views",
-    "audit.calendar.views",
-    "audit.library.views",
-    "audit.conduct.views",
-    "audit.conduct.api",
+#: Feature packages, each with ``init_app(app)``, installed in this order. The order is the
+#: navigation's order; audit-page sections have their own fixed slots (``AUDIT_PAGE_SLOTS``).
+FEATURES = (
+    "audit.auth",
+    "audit.home",
+    "audit.organisation",
+    "audit.people",
+    "audit.trail",
+    "audit.programme",
+    "audit.audits",
+    "audit.findings",
+    "audit.reports",
+    "audit.management",
+    "audit.calendar",
+    "audit.library",
+    "audit.conduct",
+    "audit.notifications",
+    "audit.scheduling",
 )
 
 
@@ -68,7 +68,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     _finish_config(app)
 
     from audit import extensions
-    from audit.core import database, hygiene, lengths, routing, security
+    from audit.core import database, hygiene, lengths, registry, routing, security
     from audit.storage import images
 
     extensions.db.init_app(app)
@@ -83,10 +83,8 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     security.init_app(app)
     images.init_app(app)
 
-    import importlib
-
-    for module_name in BLUEPRINTS:
-        app.register_blueprint(importlib.import_module(module_name).bp)
+    registry.init_app(app)
+    registry.install(app, FEATURES)
 
     from audit.cli import register_cli
     from audit.core import errors, forms, templating

@@ -1,10 +1,39 @@
 """Audits: the audit page, its team and its life cycle.
 
-Other features add sections to the audit page by appending to ``AUDIT_PAGE_SECTIONS`` a function
-``(audit, user) -> dict(title=..., template=..., context=dict) | None``; the page renders each
-returned section in order (plan and checklist, findings, report, ...).
+Other features add sections to the audit page with ``registry(app).add_audit_section(slot, fn)``,
+``fn(audit, user) -> dict(title=..., template=..., context=dict) | None``; the page renders the
+returned sections in the order of ``audit.core.registry.AUDIT_PAGE_SLOTS``.
 """
 
-from collections.abc import Callable
+from __future__ import annotations
 
-AUDIT_PAGE_SECTIONS: list[Callable] = []
+from flask import Flask
+
+from audit.auth.permissions import Permission
+from audit.core.registry import registry
+
+#: Notification kinds of audits' own reminders and escalations (kind → preferences label).
+NOTIFICATION_KINDS = {
+    "audit_prepare": "Prepare for an audit you are in (before the audit)",
+    "audit_plan": "An audit of your area is coming (audit plan to auditees)",
+    "audit_day_before": "Audit tomorrow",
+    "report_due": "Audit report due soon",
+    "report_overdue": "Audit report overdue (escalation)",
+    "audit_overdue": "Audit overdue (escalation to coordinators)",
+}
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint, navigation, notification kinds and the reminder sweep."""
+    # Views are imported when the feature is installed, not when the package is imported, so
+    # services and jobs can import this package without loading views (nothing imports views).
+    from audit.audits import reminders, views
+    from audit.scheduling.jobs import sweep
+
+    app.register_blueprint(views.bp)
+    reg = registry(app)
+    reg.add_navigation("audits.audit_list", "Audits", Permission.VIEW_ORGANISATION)
+    reg.add_notification_kinds(NOTIFICATION_KINDS)
+    reg.add_job("audit_reminders", sweep(
+        reminders.send_audit_reminders, reminders.send_report_reminders, reminders.send_overdue_audits,
+        doc="Reminders before audits, report due and overdue, overdue audits."), 15 * 60)

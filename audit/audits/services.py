@@ -13,6 +13,7 @@ import zoneinfo
 from sqlalchemy import func, select
 
 from audit.audits.team import member_problems, team_problems
+from audit.audits.workflow import AUDIT, NEEDS_LEAD_AND_DATES, NEEDS_REASON, require_move, staffing_problem
 from audit.core.errors import DomainError, StaleObject
 from audit.core.services import get_or_fail
 from audit.extensions import db
@@ -36,24 +37,6 @@ from audit.models import (
 from audit.trail.services import apply_changes, record, snapshot
 
 REFERENCE_PREFIX = {AuditKind.INTERNAL: "IA", AuditKind.SECOND_PARTY: "SA", AuditKind.THIRD_PARTY: "CA"}
-
-#: Allowed moves of the life cycle (DOMAIN.md §4). Side exits need a reason.
-TRANSITIONS: dict[AuditStatus, tuple[AuditStatus, ...]] = {
-    AuditStatus.PLANNED: (AuditStatus.SCHEDULED, AuditStatus.POSTPONED, AuditStatus.CANCELLED),
-    AuditStatus.SCHEDULED: (AuditStatus.PLAN_ISSUED, AuditStatus.IN_PROGRESS, AuditStatus.PLANNED,
-                            AuditStatus.POSTPONED, AuditStatus.CANCELLED),
-    AuditStatus.PLAN_ISSUED: (AuditStatus.IN_PROGRESS, AuditStatus.POSTPONED, AuditStatus.CANCELLED),
-    AuditStatus.IN_PROGRESS: (AuditStatus.FIELDWORK_COMPLETE,),
-    AuditStatus.FIELDWORK_COMPLETE: (AuditStatus.REPORT_ISSUED, AuditStatus.IN_PROGRESS),
-    AuditStatus.REPORT_ISSUED: (AuditStatus.FOLLOW_UP, AuditStatus.CLOSED),
-    AuditStatus.FOLLOW_UP: (AuditStatus.CLOSED,),
-    AuditStatus.POSTPONED: (AuditStatus.PLANNED, AuditStatus.SCHEDULED, AuditStatus.CANCELLED),
-    AuditStatus.CLOSED: (),
-    AuditStatus.CANCELLED: (),
-}
-NEEDS_REASON = (AuditStatus.POSTPONED, AuditStatus.CANCELLED)
-#: Statuses from which the audit counts as staffed and dated.
-NEEDS_LEAD_AND_DATES = (AuditStatus.SCHEDULED, AuditStatus.PLAN_ISSUED, AuditStatus.IN_PROGRESS)
 
 #: Default days between the last audit day and the report due date (DEFAULT, configurable).
 #: Fallback when the app sets no REPORT_DUE_DAYS (days after the audit's last local day).
@@ -354,31 +337,27 @@ def remove_team_member(audit: Audit, member: AuditTeamMember, *, actor, now: dt.
 
 def change_status(audit: Audit, new: AuditStatus, *, reason: str | None = None, actor,
                   now: dt.datetime, manual: bool = False) -> Audit:
-    """Move the audit along its life cycle; postponement and cancellation need a reason.
+    """Move the audit along its life cycle (``workflow.AUDIT``); postponement and cancellation
+    need a reason.
 
-    ``manual`` marks a coordinator's status form: our own audits cannot be set to "report
-    issued" that way, because issuing goes through the report (sign-off, frozen records).
+    ``manual`` marks a person's status form: the workflow decides who may and whether now.
+    Moves the system makes (planner, checklist, generation) keep to the same table of states
+    and the same staffing rule.
     """
     old = audit.status
     if new is old:
         return audit
-    if manual and new is AuditStatus.REPORT_ISSUED and audit.kind is not AuditKind.THIRD_PARTY:
-        raise DomainError("Issue the report from the audit's report page: it records the lead "
-                          "auditor's sign-off and freezes the audit.", field="status")
-    if new not in TRANSITIONS[old]:
-        raise DomainError(f"An audit cannot go from {old.label.lower()} to {new.label.lower()}.",
-                          field="status")
+    if manual:
+        AUDIT.require(audit, actor, new.value)
+    else:
+        require_move(audit, new)
+        if new in NEEDS_LEAD_AND_DATES:
+            problem = staffing_problem(audit)
+            if problem:
+                raise DomainError(problem, field="status")
     reason = (reason or "").strip() or None
     if new in NEEDS_REASON and not reason:
         raise DomainError(f"Say why the audit is {new.label.lower()}.", field="reason")
-    if new in NEEDS_LEAD_AND_DATES:
-        # Third-party audits are staffed by the certification body; our people join as guides.
-        if audit.lead is None and audit.kind is not AuditKind.THIRD_PARTY:
-            raise DomainError("Assign a lead auditor first (technical experts and observers do not "
-                              "count as auditors).", field="status")
-        if audit.starts_at is None:
-            raise DomainError("Set the audit dates first.", field="status")
-        _raise_first(team_problems(audit, today=now.date()), field="status")
     audit.status = new
     if new in NEEDS_REASON:
         audit.status_reason = reason
@@ -399,9 +378,6 @@ def change_status(audit: Audit, new: AuditStatus, *, reason: str | None = None, 
     return audit
 
 
-def allowed_transitions(audit: Audit, *, manual: bool = False) -> tuple[AuditStatus, ...]:
-    """Where the audit may go next; ``manual`` leaves out what only the report page may do."""
-    allowed = TRANSITIONS[audit.status]
-    if manual and audit.kind is not AuditKind.THIRD_PARTY:
-        allowed = tuple(s for s in allowed if s is not AuditStatus.REPORT_ISSUED)
-    return allowed
+def allowed_transitions(audit: Audit, user) -> list:
+    """Every status move of ``audit`` for ``user`` (``Decision``s: allowed, or why not)."""
+    return [d for d in AUDIT.allowed_actions(audit, user) if d.status != 403]

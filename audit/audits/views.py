@@ -8,11 +8,14 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from audit.audits import AUDIT_PAGE_SECTIONS, forms, services
+from audit.audits import forms, services
 from audit.audits.queries import audit_list_query, read_filters
+from audit.audits.workflow import AUDIT
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
 from audit.core.forms import saving
+from audit.core.registry import registry
+from audit.core.workflow import refuse_unless_allowed
 from audit.extensions import db
 from audit.models import (
     Audit,
@@ -127,7 +130,7 @@ def detail(audit_id: int, team_form=None, status_form=None, reschedule_form=None
     """One audit: scope, team, status, the sections other features add, and the trail."""
     audit = _load_audit(audit_id)
     sections = []
-    for section in AUDIT_PAGE_SECTIONS:
+    for section in registry().ordered_audit_sections():
         result = section(audit, current_user)
         if result:
             # Rendered here so a section's context keys are plain variables in its template.
@@ -139,13 +142,15 @@ def detail(audit_id: int, team_form=None, status_form=None, reschedule_form=None
         team_form = team_form or forms.TeamMemberForm(formdata=None)
         team_form.fill_choices()
         status_form = status_form or forms.StatusForm(formdata=None)
-        allowed = services.allowed_transitions(audit, manual=True)
-        status_form.status.choices = [(s.value, s.label) for s in allowed]
+        moves = services.allowed_transitions(audit, current_user)
+        status_form.status.choices = [(d.action, d.label) for d in moves if d.allowed]
+        status_hints = [d for d in moves if not d.allowed]
         reschedule_form = reschedule_form or forms.RescheduleForm(formdata=None, data={
             "starts_local": services.to_local(audit.starts_at, audit.timezone),
             "ends_local": services.to_local(audit.ends_at, audit.timezone)})
     return render_template(
         "audits/detail.html", audit=audit, sections=sections, can_manage=can_manage,
+        status_hints=status_hints if can_manage else [],
         team_form=team_form, status_form=status_form, reschedule_form=reschedule_form,
         trail=entries_for(audit, limit=50),
     )
@@ -197,6 +202,8 @@ def status(audit_id: int):
     """Move the audit along its life cycle (with a reason for postponement/cancellation)."""
     audit = _load_audit(audit_id)
     form = forms.StatusForm()
+    if form.status.data in AUDIT.steps:  # refused moves answer 403/409 with the reason
+        refuse_unless_allowed(AUDIT, audit, form.status.data)
     if form.validate_on_submit():
         with saving(form) as saved:
             services.change_status(audit, AuditStatus(form.status.data), reason=form.reason.data, manual=True,

@@ -32,6 +32,8 @@ class Permission(enum.Enum):
     VERIFY_FINDING = "verify_finding"
     RESPOND_SCAR = "respond_scar"  #: supplier contacts, own company only
     VIEW_REPORTS = "view_reports"
+    #: objectives, indicators, customer feedback, risks, context, management reviews
+    MANAGE_QUALITY = "manage_quality"
     VIEW_TRAIL = "view_trail"
     OWN_ACCOUNT = "own_account"  #: own profile, notifications, calendar tokens
     VIEW_OUTBOX = "view_outbox"  #: the e-mail outbox of everyone (queued, sent, failed)
@@ -49,6 +51,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.APPROVE_PROGRAMME,
             Permission.VERIFY_FINDING,
             Permission.VIEW_REPORTS,
+            Permission.MANAGE_QUALITY,
             Permission.VIEW_TRAIL,
             Permission.OWN_ACCOUNT,
             Permission.VIEW_OUTBOX,

@@ -26,19 +26,16 @@ from flask import (
 )
 from flask_login import current_user
 
-from audit.audits import AUDIT_PAGE_SECTIONS
 from audit.auth.permissions import Permission, public, requires
 from audit.calendar import feeds, ical, services
 from audit.calendar.forms import ConfirmForm, TokenForm
 from audit.core.errors import DomainError
 from audit.core.forms import saving
-from audit.core.templating import NAVIGATION
 from audit.extensions import db
 from audit.models import Audit, CalendarToken, FeedKind, utcnow
 
 bp = Blueprint("calendar", __name__)
 
-NAVIGATION.append(("calendar.index", "Calendar", Permission.OWN_ACCOUNT))
 
 CONTENT_TYPE = "text/calendar; charset=utf-8"
 FEED_PATH = re.compile(r"(/calendar/feed/)[^\s/?\"']+")
@@ -132,7 +129,7 @@ def audit_download(audit_id: int):
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-def _audit_section(audit: Audit, user):
+def audit_section(audit: Audit, user):
     """The audit page's calendar box: download link for the audit and its agenda."""
     if not user.can(Permission.VIEW_ORGANISATION):
         return None
@@ -142,8 +139,6 @@ def _audit_section(audit: Audit, user):
         "context": {"ics_url": url_for("calendar.audit_download", audit_id=audit.id)},
     }
 
-
-AUDIT_PAGE_SECTIONS.append(_audit_section)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,1 +1,22 @@
 """Conducting audits on tablets: the checklist screen, its JSON API, evidence and the report."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from audit.core.registry import registry
+
+
+def init_app(app: Flask) -> None:
+    """Register the page and API blueprints and the audit page's plan, checklist and report."""
+    # Views are imported when the feature is installed, not when the package is imported, so
+    # services and jobs can import this package without loading views (nothing imports views).
+    from audit.conduct import agenda, api, sections, views
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp)
+    reg = registry(app)
+    reg.add_audit_section("plan", sections.plan_section)
+    reg.add_audit_section("checklist", sections.checklist_section)
+    reg.add_audit_section("report", sections.report_section)
+    reg.add_email_attachments("audit_plan", agenda.plan_attachments)

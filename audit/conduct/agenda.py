@@ -17,7 +17,6 @@ from audit.conduct.services import _advance, can_answer, team_role
 from audit.core.errors import DomainError, NotAllowed
 from audit.extensions import db
 from audit.models import AgendaSession, Audit, AuditStatus, Clause, SessionKind, TeamRole, User
-from audit.notifications.email import ATTACHMENTS as EMAIL_ATTACHMENTS
 from audit.notifications.services import notify
 from audit.trail.services import apply_changes, record, snapshot
 
@@ -220,5 +219,3 @@ def plan_attachments(note) -> list[tuple[str, bytes, str, str]]:
     return [(f"{audit.reference}-{number:02d}-{s.kind.value}.ics", session_ics(audit, [s]), "text", "calendar")
             for number, s in enumerate(load_sessions(audit), start=1)]
 
-
-EMAIL_ATTACHMENTS["audit_plan"] = plan_attachments

@@ -1,11 +1,10 @@
 """The conduct sections of the audit page (plan and agenda, checklist progress, report).
 
-Registered in ``AUDIT_PAGE_SECTIONS`` when this module is imported (by ``audit.conduct.views``).
+Registered by ``audit.conduct.init_app``.
 """
 
 from __future__ import annotations
 
-from audit.audits import AUDIT_PAGE_SECTIONS
 from audit.conduct import agenda, services
 
 
@@ -34,5 +33,3 @@ def report_section(audit, user) -> dict | None:
     return {"title": "Report", "template": "conduct/_section_report.html",
             "context": {"report": services.get_report(audit)}}
 
-
-AUDIT_PAGE_SECTIONS.extend([plan_section, checklist_section, report_section])

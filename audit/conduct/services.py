@@ -510,9 +510,10 @@ def save_answer(
 
 def _advance(audit: Audit, target: AuditStatus, *, actor, now: dt.datetime) -> bool:
     """Move the audit to ``target`` through the audit life-cycle service when its rules allow."""
-    from audit.audits.services import allowed_transitions, change_status
+    from audit.audits.services import change_status
+    from audit.audits.workflow import can_move
 
-    if target not in allowed_transitions(audit):
+    if not can_move(audit, target):
         return False
     try:
         with db.session.begin_nested():

@@ -18,6 +18,7 @@ from sqlalchemy import Select
 
 from audit.auth.permissions import Permission, requires
 from audit.core.forms import form_values, saving
+from audit.core.registry import registry
 from audit.extensions import db
 from audit.models import utcnow
 from audit.trail.services import entries_for
@@ -55,6 +56,9 @@ class Resource:
     details: Callable[[Any], list[tuple[str, Any]]] | None = None
     intro: str = ""
     extra_actions: list[tuple[str, str]] = field(default_factory=list)
+    #: A template extending ``crud/detail.html`` (block ``extra``) and its context (obj, user).
+    detail_template: str = "crud/detail.html"
+    detail_context: Callable[[Any, Any], dict] | None = None
 
 
 def register(bp: Blueprint, res: Resource) -> None:
@@ -78,8 +82,13 @@ def register(bp: Blueprint, res: Resource) -> None:
     def detail_view(obj_id: int):
         obj = db.session.get(res.model, obj_id) or abort(404)
         details = res.details(obj) if res.details else []
+        extra = res.detail_context(obj, current_user) if res.detail_context else {}
+        # Other features' sections for this page (registry: "<blueprint>.<resource>").
+        added = registry().detail_sections.get(f"{bp.name}.{res.name}", [])
+        sections = [s for s in (section(obj, current_user) for section in added) if s]
         return render_template(
-            "crud/detail.html", res=res, obj=obj, details=details, trail=entries_for(obj)
+            res.detail_template, res=res, obj=obj, details=details, trail=entries_for(obj),
+            sections=sections, **extra,
         )
 
     def edit_view(obj_id: int):

@@ -19,6 +19,20 @@ class NotAllowed(DomainError):
     """The actor may not do this to this object (object-level permission)."""
 
 
+class Conflict(DomainError):
+    """Not now: the object's state (or a guard of its workflow) does not allow this yet."""
+
+
+class RefusedAction(HTTPException):
+    """A workflow refused an action (403 who, 409 when); the page shows the workflow's reason."""
+
+    is_refusal = True
+
+    def __init__(self, status: int, reason: str):
+        self.code = status
+        super().__init__(description=reason)
+
+
 class StaleObject(DomainError):
     """Someone else changed the object since it was loaded."""
 

@@ -9,20 +9,7 @@ from flask import Flask, request
 from flask_login import current_user
 
 from audit.auth.permissions import Permission, permissions_for
-
-#: (endpoint, label, capability needed). Features append their own entries at import.
-NAVIGATION: list[tuple[str, str, Permission | None]] = [
-    ("home.index", "Home", None),
-    ("organisation.site_list", "Organisation", Permission.VIEW_ORGANISATION),
-    ("people.user_list", "People", Permission.VIEW_ORGANISATION),
-    ("trail.index", "Trail", Permission.VIEW_TRAIL),
-    ("programme.index", "Programme", Permission.VIEW_ORGANISATION),
-    ("audits.audit_list", "Audits", Permission.VIEW_ORGANISATION),
-    ("findings.index", "Findings", Permission.VIEW_ORGANISATION),
-    ("scar.index", "My SCARs", Permission.RESPOND_SCAR),
-    ("reports.index", "Reports", Permission.VIEW_REPORTS),
-    ("notifications.outbox", "Outbox", Permission.VIEW_OUTBOX),
-]
+from audit.core.registry import registry
 
 
 def localtime(value: dt.datetime | None, tz: str | None = None, fmt: str = "%d %b %Y %H:%M") -> str:
@@ -49,10 +36,8 @@ def init_app(app: Flask) -> None:
             return {"navigation": [], "user_permissions": frozenset()}
         held = permissions_for(current_user.roles)
         items = []
-        for endpoint, label, needed in NAVIGATION:
-            if endpoint not in app.view_functions:
-                continue
-            if needed is None or needed in held:
-                active = (request.endpoint or "").split(".")[0] == endpoint.split(".")[0]
-                items.append({"endpoint": endpoint, "label": label, "active": active})
+        for entry in registry(app).navigation:
+            if entry.permission is None or entry.permission in held:
+                active = (request.endpoint or "").split(".")[0] == entry.endpoint.split(".")[0]
+                items.append({"endpoint": entry.endpoint, "label": entry.label, "active": active})
         return {"navigation": items, "user_permissions": held, "Permission": Permission}

@@ -18,6 +18,7 @@ STEPS = (
     "audit.demo.programme",
     "audit.demo.conduct",
     "audit.demo.findings",
+    "audit.demo.management",
 )
 
 DEMO_PASSWORD = "demo-audit-2026"

@@ -12,6 +12,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from audit.auth.permissions import Permission
 from audit.extensions import db
 from audit.findings import services as fs
 from audit.models import (
@@ -23,6 +24,7 @@ from audit.models import (
     Grade,
     RootCauseMethod,
     Standard,
+    TeamRole,
 )
 
 #: (audit slot, grade, target state, statement, evidence, clause, cost)
@@ -171,6 +173,10 @@ def _walk(finding, target: str, *, owner, auditor, verifier, clock) -> None:
                             now=clock.at(45))
 
 
+def _lead_of(audit):
+    return next((m.user for m in audit.team if m.role is TeamRole.LEAD), None)
+
+
 def seed(ctx) -> None:
     """Findings on the past audits; an open SCAR for the supplier audit."""
     past = ctx.extra.get("past_audits") or []
@@ -179,15 +185,16 @@ def seed(ctx) -> None:
         return
     slots = dict(zip(("mgmt", "purchasing", "qc", "logistics"), internal, strict=False))
     users = ctx.users
-    auditor, verifier = users["lead9001"], users["coordinator"]
+    verifier = users["coordinator"]
     created = 0
     for slot, grade, target, statement, evidence, number, cost in SCENARIOS:
         audit = slots.get(slot)
         if audit is None or _existing(audit, statement) is not None:
             continue
+        auditor = _lead_of(audit) or verifier  # only the audit's own team raises its findings
         unit = audit.units[0] if audit.units else None
         owner = unit.owner if unit is not None and unit.owner is not None else users["owner"]
-        if not owner.can(fs.Permission.RESPOND_FINDING) or statement.startswith(TOM_ANSWERS):
+        if not owner.can(Permission.RESPOND_FINDING) or statement.startswith(TOM_ANSWERS):
             owner = users["owner"]
         raised = audit.ends_at or ctx.now - dt.timedelta(days=60)
         issued = audit.report_issued_at or raised + dt.timedelta(days=5)
@@ -224,13 +231,13 @@ def seed(ctx) -> None:
         clause = _clause("7.1.5.2")
         fs.raise_finding(today_audit, grade=Grade.MINOR, statement=statement,
                          evidence="Torque sheet TS-0412, station 3.",
-                         clauses=[clause] if clause else [], actor=auditor,
+                         clauses=[clause] if clause else [], actor=_lead_of(today_audit) or verifier,
                          now=ctx.now - dt.timedelta(hours=1))
         created += 1
 
     supplier_audit = ctx.extra.get("supplier_audit")
     if supplier_audit is not None:
-        created += _seed_scars(ctx, supplier_audit, auditor, verifier)
+        created += _seed_scars(ctx, supplier_audit, _lead_of(supplier_audit) or verifier, verifier)
     db.session.flush()
     ctx.summary["findings"] = created
 

@@ -1,6 +1,6 @@
 """The findings feature's contributions to other pages: the home panel and the audit page.
 
-Registered when the findings blueprint is imported (``HOME_PANELS``, ``AUDIT_PAGE_SECTIONS``).
+Registered by ``audit.findings.init_app``.
 """
 
 from __future__ import annotations
@@ -75,12 +75,3 @@ def audit_findings_section(audit, user) -> dict | None:
             "template": "findings/_audit_section.html",
             "context": {"findings": findings, "audit_id": audit.id}}
 
-
-def register() -> None:
-    from audit.audits import AUDIT_PAGE_SECTIONS
-    from audit.home.views import HOME_PANELS
-
-    if my_open_findings_panel not in HOME_PANELS:
-        HOME_PANELS.append(my_open_findings_panel)
-    if audit_findings_section not in AUDIT_PAGE_SECTIONS:
-        AUDIT_PAGE_SECTIONS.append(audit_findings_section)

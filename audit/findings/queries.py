@@ -13,8 +13,19 @@ from dataclasses import dataclass
 from sqlalchemy import and_, case, exists, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from audit.auth.permissions import Permission
 from audit.extensions import db
-from audit.models import Clause, Finding, FindingStatus, Grade
+from audit.models import (
+    Audit,
+    AuditKind,
+    AuditTeamMember,
+    Clause,
+    Finding,
+    FindingStatus,
+    Grade,
+    Role,
+    TeamRole,
+)
 from audit.models.finding import finding_clauses
 
 OPEN = [s for s in FindingStatus if s.is_open]
@@ -165,3 +176,15 @@ def dashboard(filters: Filters | None, today: dt.date, *, months: int = 12) -> d
         "overdue": sum(1 for f in findings if f.is_overdue(today)),
         "total": len(findings),
     }
+
+
+def recordable_audits(user, *, limit: int = 300) -> list[Audit]:
+    """Audits ``user`` may record findings on by hand: open ones (or third-party ones, whose CB
+    report is transcribed later) where they audit, or all of them for a coordinator."""
+    stmt = (select(Audit).where(Audit.report_issued_at.is_(None) | (Audit.kind == AuditKind.THIRD_PARTY))
+            .order_by(Audit.reference.desc()).limit(limit))
+    if not (Role.ADMIN in user.roles or user.can(Permission.MANAGE_PROGRAMME)):
+        auditing = [r for r in TeamRole if r.is_auditing]
+        stmt = stmt.where(Audit.team.any((AuditTeamMember.user_id == user.id)
+                                         & AuditTeamMember.role.in_(auditing)))
+    return list(db.session.scalars(stmt))

@@ -14,17 +14,16 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from audit.auth.permissions import Permission, requires
 from audit.core.forms import saving
+from audit.core.workflow import refuse_unless_allowed
 from audit.extensions import db
 from audit.findings import forms
 from audit.findings import services as fs
 from audit.models import (
     ActionKind,
-    ActionStatus,
     CorrectiveAction,
     Finding,
     Role,
     RootCauseMethod,
-    ScarStage,
     utcnow,
 )
 
@@ -61,31 +60,33 @@ def index():
     return render_template("scar/list.html", rows=rows, today=utcnow().date())
 
 
+#: The form each SCAR action takes (``SCAR`` workflow, plus ``ACTION`` for completing one).
+ACTION_FORMS = {
+    "acknowledge": (forms.ConfirmForm, "ack"),
+    "containment": (forms.ScarContainmentForm, "d3"),
+    "root_cause": (forms.ScarRootCauseForm, "d4"),
+    "plan": (forms.ScarPlanForm, "d5"),
+    "complete_action": (forms.CompleteActionForm, "complete"),
+}
+
+
+def _completable(finding: Finding) -> set[int]:
+    return {a.id for a in finding.actions if fs.ACTION.decide(a, current_user, "complete_action")}
+
+
 def _forms_for(finding: Finding) -> dict:
-    if finding.is_closed or not fs.can_respond(finding, current_user):
-        return {}
-    stage = finding.scar_stage
-    result = {}
-    if stage is ScarStage.ISSUED:
-        result["acknowledge"] = forms.ConfirmForm(prefix="ack")
-    if stage in (ScarStage.ACKNOWLEDGED, ScarStage.CONTAINMENT) and \
-            finding.status.value == "awaiting_response":
-        result["containment"] = forms.ScarContainmentForm(prefix="d3")
-    if stage in (ScarStage.CONTAINMENT, ScarStage.ROOT_CAUSE) and \
-            finding.status.value == "awaiting_response":
-        result["root_cause"] = forms.ScarRootCauseForm(prefix="d4")
-    if stage is ScarStage.ROOT_CAUSE and finding.status.value == "awaiting_response":
-        result["plan"] = forms.ScarPlanForm(prefix="d5")
-    if finding.status.value == "action_in_progress" and any(
-            a.status is ActionStatus.OPEN for a in finding.actions):
-        result["complete"] = forms.CompleteActionForm(prefix="complete")
-    return result
+    """The forms of the stages the supplier may take now, as the SCAR workflow decides."""
+    allowed = fs.SCAR.allowed(finding, current_user)
+    if _completable(finding):
+        allowed.add("complete_action")
+    return {name: cls(prefix=prefix) for name, (cls, prefix) in ACTION_FORMS.items() if name in allowed}
 
 
 def _render(finding: Finding, failed: dict | None = None, status: int = 200):
     available = _forms_for(finding)
     available.update(failed or {})
     return render_template("scar/detail.html", finding=finding, forms=available,
+                           completable=_completable(finding),
                            due=fs.scar_stage_due(finding), today=utcnow().date()), status
 
 
@@ -96,8 +97,15 @@ def detail(finding_id: int):
     return _render(_own_scar(finding_id))
 
 
-def _run(finding_id: int, name: str, form_cls, prefix: str, call, message: str):
+def _run(finding_id: int, name: str, call, message: str, *, check=None):
+    """Check the workflow (``check(finding)``, default: the SCAR's own), validate the stage's
+    form, call the service, commit; on a refused form re-render the page with the input."""
     finding = _own_scar(finding_id)
+    if check is not None:
+        check(finding)
+    else:
+        refuse_unless_allowed(fs.SCAR, finding, name)
+    form_cls, prefix = ACTION_FORMS[name]
     form = form_cls(prefix=prefix)
     if form.validate_on_submit():
         with saving(form) as saved:
@@ -113,7 +121,7 @@ def _run(finding_id: int, name: str, form_cls, prefix: str, call, message: str):
 @requires(Permission.RESPOND_SCAR)
 def acknowledge(finding_id: int):
     """D1/D2: confirm receipt."""
-    return _run(finding_id, "acknowledge", forms.ConfirmForm, "ack",
+    return _run(finding_id, "acknowledge",
                 lambda f, form: fs.acknowledge_scar(f, actor=current_user, now=utcnow()),
                 "SCAR acknowledged.")
 
@@ -122,7 +130,7 @@ def acknowledge(finding_id: int):
 @requires(Permission.RESPOND_SCAR)
 def containment(finding_id: int):
     """D3: containment."""
-    return _run(finding_id, "containment", forms.ScarContainmentForm, "d3",
+    return _run(finding_id, "containment",
                 lambda f, form: fs.submit_scar_containment(f, form.containment.data,
                                                            actor=current_user, now=utcnow()),
                 "Containment recorded.")
@@ -132,7 +140,7 @@ def containment(finding_id: int):
 @requires(Permission.RESPOND_SCAR)
 def root_cause(finding_id: int):
     """D4: root cause and extent."""
-    return _run(finding_id, "root_cause", forms.ScarRootCauseForm, "d4",
+    return _run(finding_id, "root_cause",
                 lambda f, form: fs.submit_scar_root_cause(
                     f, root_cause_method=RootCauseMethod(form.root_cause_method.data),
                     root_cause=form.root_cause.data, extent_check=form.extent_check.data,
@@ -153,7 +161,7 @@ def plan(finding_id: int):
                 rows.append({"kind": ActionKind(getattr(form, f"action{i}_kind").data),
                              "description": description, "due_on": due})
         fs.submit_scar_plan(f, rows, actor=current_user, now=utcnow())
-    return _run(finding_id, "plan", forms.ScarPlanForm, "d5", call,
+    return _run(finding_id, "plan", call,
                 "Action plan submitted for review.")
 
 
@@ -161,10 +169,10 @@ def plan(finding_id: int):
 @requires(Permission.RESPOND_SCAR)
 def complete_action(finding_id: int, action_id: int):
     """D7: an action implemented, with evidence."""
+    def action_of(f):
+        return next((a for a in f.actions if a.id == action_id), None) or abort(404)
+
     def call(f, form):
-        action = next((a for a in f.actions if a.id == action_id), None)
-        if action is None:
-            abort(404)
-        fs.complete_action(action, form.evidence.data, actor=current_user, now=utcnow())
-    return _run(finding_id, "complete", forms.CompleteActionForm, "complete", call,
-                "Action marked implemented.")
+        fs.complete_action(action_of(f), form.evidence.data, actor=current_user, now=utcnow())
+    return _run(finding_id, "complete_action", call, "Action marked implemented.",
+                check=lambda f: refuse_unless_allowed(fs.ACTION, action_of(f), "complete_action"))

@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
 from audit.core.forms import model_choices, saving
+from audit.core.workflow import refuse_unless_allowed
 from audit.extensions import db
 from audit.findings import charts, forms, queries
 from audit.findings import services as fs
@@ -31,7 +32,6 @@ from audit.models import (
     ExtensionRequest,
     ExtensionStatus,
     Finding,
-    FindingStatus,
     Grade,
     RootCauseMethod,
     Site,
@@ -130,52 +130,44 @@ def _owner_choices(finding: Finding) -> list[tuple[int, str]]:
     return [(u.id, u.name) for u in users]
 
 
-def available_forms(finding: Finding, user) -> dict:
-    """The workflow forms this user may use on this finding now (keyed by name)."""
-    result: dict = {}
-    s = finding.status
-    if s is FindingStatus.CLOSED:
-        if fs.can_issue(finding, user):
-            result["reopen"] = forms.ReasonForm(prefix="reopen")
-        return result
-    responder = fs.can_respond(finding, user) and not finding.is_scar
-    verifier = fs.can_verify(finding, user)
-    issuer = fs.can_issue(finding, user)
-    if s is FindingStatus.DRAFT and issuer:
-        result["issue"] = forms.ConfirmForm(prefix="issue")
-    if s is FindingStatus.ISSUED and finding.grade.is_nonconformity and issuer:
-        form = forms.AssignOwnerForm(prefix="assign")
+#: The form each workflow action of a finding's page takes (``FINDING`` and ``ACTION`` actions).
+ACTION_FORMS = {
+    "issue": (forms.ConfirmForm, "issue"),
+    "assign": (forms.AssignOwnerForm, "assign"),
+    "decide": (forms.DecideForm, "decide"),
+    "respond": (forms.ResponseForm, "respond"),
+    "accept": (forms.ConfirmForm, "accept"),
+    "reject": (forms.ReasonForm, "reject"),
+    "add_action": (forms.AddActionForm, "add"),
+    "complete_action": (forms.CompleteActionForm, "complete"),
+    "verify": (forms.VerifyForm, "verify"),
+    "close": (forms.CloseForm, "close"),
+    "reopen": (forms.ReasonForm, "reopen"),
+    "request_extension": (forms.ExtensionForm, "ext"),
+    "decide_extension": (forms.ExtensionDecisionForm, "extd"),
+    "add_cost": (forms.CostForm, "cost"),
+}
+
+
+def _form(name: str, finding: Finding, *, formdata=None):
+    form_cls, prefix = ACTION_FORMS[name]
+    form = form_cls(prefix=prefix) if formdata is None else form_cls(formdata=formdata, prefix=prefix)
+    if hasattr(form, "owner_id"):
         form.owner_id.choices = _owner_choices(finding)
-        result["assign"] = form
-    if s is FindingStatus.ISSUED and finding.grade in (Grade.OFI, Grade.OBSERVATION) and responder:
-        result["decide"] = forms.DecideForm(prefix="decide")
-    if s is FindingStatus.AWAITING_RESPONSE and responder:
-        result["respond"] = forms.ResponseForm(prefix="respond")
-    if s is FindingStatus.RESPONSE_SUBMITTED and verifier:
-        result["accept"] = forms.ConfirmForm(prefix="accept")
-        result["reject"] = forms.ReasonForm(prefix="reject")
-    if s in (FindingStatus.ACTION_IN_PROGRESS, FindingStatus.ACCEPTED):
-        if responder:
-            result["add_action"] = forms.AddActionForm(prefix="add")
-        if responder or any(a.owner_id == getattr(user, "id", None) for a in finding.actions):
-            result["complete"] = forms.CompleteActionForm(prefix="complete")
-    if s is FindingStatus.PENDING_VERIFICATION and verifier:
-        result["verify"] = forms.VerifyForm(prefix="verify")
-    if verifier and finding.grade is not Grade.MAJOR and (
-            s is FindingStatus.PENDING_VERIFICATION or s is FindingStatus.DECLINED
-            or (s is FindingStatus.ACCEPTED and finding.actions
-                and all(a.status.value != "open" for a in finding.actions))):
-        result["close"] = forms.CloseForm(prefix="close")
-    if fs.can_respond(finding, user) and (finding.response_due_on or finding.closure_due_on) \
-            and not any(e.status is ExtensionStatus.PENDING for e in finding.extensions):
-        result["extension"] = forms.ExtensionForm(prefix="ext")
-    if user.can(Permission.MANAGE_PROGRAMME) and any(
-            e.status is ExtensionStatus.PENDING and e.requested_by_id != user.id
-            for e in finding.extensions):
-        result["extension_decision"] = forms.ExtensionDecisionForm(prefix="extd")
-    if finding.grade.is_nonconformity and (fs.can_respond(finding, user) or issuer or verifier):
-        result["cost"] = forms.CostForm(prefix="cost")
-    return result
+    return form
+
+
+def available_forms(finding: Finding, user) -> dict:
+    """The forms of the actions ``user`` may take on ``finding`` now, as its workflow decides."""
+    allowed = fs.FINDING.allowed(finding, user)
+    if completable_actions(finding, user):
+        allowed.add("complete_action")
+    return {name: _form(name, finding) for name in ACTION_FORMS if name in allowed}
+
+
+def completable_actions(finding: Finding, user) -> set[int]:
+    """Ids of the finding's actions ``user`` may mark implemented now."""
+    return {a.id for a in finding.actions if fs.ACTION.decide(a, user, "complete_action")}
 
 
 def _render_detail(finding: Finding, failed: dict | None = None, status: int = 200):
@@ -184,6 +176,7 @@ def _render_detail(finding: Finding, failed: dict | None = None, status: int = 2
         available.update(failed)
     return render_template(
         "findings/detail.html", finding=finding, forms=available, today=_today(),
+        completable=completable_actions(finding, current_user),
         grade_name=fs.grade_label(finding.audit.kind, finding.grade),
         trail=entries_for(finding), scar_due=fs.scar_stage_due(finding),
         ishikawa_categories=forms.ISHIKAWA_CATEGORIES,
@@ -197,12 +190,15 @@ def detail(finding_id: int):
     return _render_detail(_load(finding_id))
 
 
-def _run(finding_id: int, name: str, form_cls, call, message: str, *, prefix: str):
-    """Validate ``form_cls``, call the service, commit; on error re-render the page."""
+def _run(finding_id: int, name: str, call, message: str, *, check=None):
+    """Check the workflow (``check(finding)``, default: the finding's own), validate the action's
+    form, call the service, commit; on a refused form re-render the page with the user's input."""
     finding = _load(finding_id)
-    form = form_cls(prefix=prefix)
-    if hasattr(form, "owner_id"):
-        form.owner_id.choices = _owner_choices(finding)
+    if check is not None:
+        check(finding)
+    else:
+        refuse_unless_allowed(fs.FINDING, finding, name)
+    form = _form(name, finding, formdata=request.form)
     if form.validate_on_submit():
         with saving(form) as saved:
             call(finding, form)
@@ -229,9 +225,9 @@ def _actions_from(form) -> list[dict]:
 @requires(Permission.VERIFY_FINDING)
 def issue(finding_id: int):
     """Issue a draft to the auditee (deadlines start)."""
-    return _run(finding_id, "issue", forms.ConfirmForm,
+    return _run(finding_id, "issue",
                 lambda f, form: fs.issue_finding(f, actor=current_user, now=utcnow()),
-                "Finding issued.", prefix="issue")
+                "Finding issued.")
 
 
 @bp.post("/<int:finding_id>/assign")
@@ -241,8 +237,7 @@ def assign(finding_id: int):
     def call(f, form):
         owner = db.session.get(User, form.owner_id.data)
         fs.assign_owner(f, owner, actor=current_user, now=utcnow())
-    return _run(finding_id, "assign", forms.AssignOwnerForm, call, "Owner assigned.",
-                prefix="assign")
+    return _run(finding_id, "assign", call, "Owner assigned.")
 
 
 @bp.post("/<int:finding_id>/respond")
@@ -258,84 +253,83 @@ def respond(finding_id: int):
                       for c in forms.ISHIKAWA_CATEGORIES},
             root_cause=form.root_cause.data, actions=_actions_from(form),
             actor=current_user, now=utcnow())
-    return _run(finding_id, "respond", forms.ResponseForm, call, "Response submitted.",
-                prefix="respond")
+    return _run(finding_id, "respond", call, "Response submitted.")
 
 
 @bp.post("/<int:finding_id>/accept")
 @requires(Permission.VERIFY_FINDING)
 def accept(finding_id: int):
     """Accept the submitted response."""
-    return _run(finding_id, "accept", forms.ConfirmForm,
+    return _run(finding_id, "accept",
                 lambda f, form: fs.accept_response(f, actor=current_user, now=utcnow()),
-                "Response accepted: actions are in progress.", prefix="accept")
+                "Response accepted: actions are in progress.")
 
 
 @bp.post("/<int:finding_id>/reject")
 @requires(Permission.VERIFY_FINDING)
 def reject(finding_id: int):
     """Reject the submitted response with a reason."""
-    return _run(finding_id, "reject", forms.ReasonForm,
+    return _run(finding_id, "reject",
                 lambda f, form: fs.reject_response(f, form.reason.data, actor=current_user,
                                                    now=utcnow()),
-                "Response rejected: the owner answers again.", prefix="reject")
+                "Response rejected: the owner answers again.")
 
 
 @bp.post("/<int:finding_id>/decide")
 @requires(Permission.RESPOND_FINDING)
 def decide(finding_id: int):
     """Accept or decline an OFI / observation."""
-    return _run(finding_id, "decide", forms.DecideForm,
+    return _run(finding_id, "decide",
                 lambda f, form: fs.decide_finding(
                     f, accept=form.decision.data == "accept", rationale=form.rationale.data,
                     action_description=form.action_description.data,
                     action_due_on=form.action_due_on.data, actor=current_user, now=utcnow()),
-                "Decision recorded.", prefix="decide")
+                "Decision recorded.")
 
 
 @bp.post("/<int:finding_id>/actions")
 @requires(Permission.RESPOND_FINDING)
 def add_action(finding_id: int):
     """Plan a further action."""
-    return _run(finding_id, "add_action", forms.AddActionForm,
+    return _run(finding_id, "add_action",
                 lambda f, form: fs.add_action(
                     f, kind=ActionKind(form.kind.data), description=form.description.data,
                     due_on=form.due_on.data, actor=current_user, now=utcnow()),
-                "Action planned.", prefix="add")
+                "Action planned.")
 
 
 @bp.post("/<int:finding_id>/actions/<int:action_id>/complete")
 @requires(Permission.VIEW_ORGANISATION)
 def complete_action(finding_id: int, action_id: int):
-    """Mark one action implemented (its owner or the finding's owner; checked in the service)."""
+    """Mark one action implemented (its owner or the finding's owner)."""
+    def action_of(f):
+        return next((a for a in f.actions if a.id == action_id), None) or abort(404)
+
     def call(f, form):
-        action = next((a for a in f.actions if a.id == action_id), None)
-        if action is None:
-            abort(404)
-        fs.complete_action(action, form.evidence.data, actor=current_user, now=utcnow())
-    return _run(finding_id, "complete", forms.CompleteActionForm, call, "Action completed.",
-                prefix="complete")
+        fs.complete_action(action_of(f), form.evidence.data, actor=current_user, now=utcnow())
+    return _run(finding_id, "complete_action", call, "Action completed.",
+                check=lambda f: refuse_unless_allowed(fs.ACTION, action_of(f), "complete_action"))
 
 
 @bp.post("/<int:finding_id>/verify")
 @requires(Permission.VERIFY_FINDING)
 def verify(finding_id: int):
     """Effectiveness review: effective closes, not effective returns to action."""
-    return _run(finding_id, "verify", forms.VerifyForm,
+    return _run(finding_id, "verify",
                 lambda f, form: fs.verify_effectiveness(
                     f, effective=form.effective.data == "yes", note=form.note.data,
                     actor=current_user, now=utcnow()),
-                "Verification recorded.", prefix="verify")
+                "Verification recorded.")
 
 
 @bp.post("/<int:finding_id>/close")
 @requires(Permission.VERIFY_FINDING)
 def close(finding_id: int):
     """Close a minor / OFI / observation where the rules allow it."""
-    return _run(finding_id, "close", forms.CloseForm,
+    return _run(finding_id, "close",
                 lambda f, form: fs.close_finding(f, note=form.note.data, actor=current_user,
                                                  now=utcnow()),
-                "Finding closed.", prefix="close")
+                "Finding closed.")
 
 
 @bp.post("/<int:finding_id>/reopen")
@@ -343,7 +337,8 @@ def close(finding_id: int):
 def reopen(finding_id: int):
     """Raise a new finding linked to this closed one."""
     finding = _load(finding_id)
-    form = forms.ReasonForm(prefix="reopen")
+    refuse_unless_allowed(fs.FINDING, finding, "reopen")
+    form = _form("reopen", finding, formdata=request.form)
     if form.validate_on_submit():
         with saving(form) as saved:
             new = fs.reopen_finding(finding, form.reason.data, actor=current_user, now=utcnow())
@@ -358,11 +353,11 @@ def reopen(finding_id: int):
 @requires(Permission.VIEW_ORGANISATION)
 def request_extension(finding_id: int):
     """The owner asks for more time (object-level check in the service)."""
-    return _run(finding_id, "extension", forms.ExtensionForm,
+    return _run(finding_id, "request_extension",
                 lambda f, form: fs.request_extension(
                     f, deadline=form.deadline.data, new_due_on=form.new_due_on.data,
                     reason=form.reason.data, actor=current_user, now=utcnow()),
-                "Extension requested.", prefix="ext")
+                "Extension requested.")
 
 
 @bp.post("/<int:finding_id>/extensions/decide")
@@ -370,25 +365,22 @@ def request_extension(finding_id: int):
 def decide_extension(finding_id: int):
     """A coordinator decides the pending extension request."""
     def call(f, form):
-        ext = next((e for e in f.extensions if e.status is ExtensionStatus.PENDING), None)
-        if ext is None:
-            raise DomainError("No extension request is waiting.")
+        ext = next(e for e in f.extensions if e.status is ExtensionStatus.PENDING)  # the workflow checked
         fs.decide_extension(ext, approve=form.approve.data == "yes", note=form.note.data,
                             actor=current_user, now=utcnow())
-    return _run(finding_id, "extension_decision", forms.ExtensionDecisionForm, call,
-                "Extension decided.", prefix="extd")
+    return _run(finding_id, "decide_extension", call, "Extension decided.")
 
 
 @bp.post("/<int:finding_id>/costs")
 @requires(Permission.VIEW_ORGANISATION)
 def add_cost(finding_id: int):
     """Record a cost of poor quality on a nonconformity."""
-    return _run(finding_id, "cost", forms.CostForm,
+    return _run(finding_id, "add_cost",
                 lambda f, form: fs.add_cost(
                     f, category=CostCategory(form.category.data), amount=form.amount.data,
                     currency=form.currency.data, incurred_on=form.incurred_on.data,
                     note=form.note.data, actor=current_user, now=utcnow()),
-                "Cost recorded.", prefix="cost")
+                "Cost recorded.")
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -396,10 +388,7 @@ def add_cost(finding_id: int):
 def new():
     """Record a finding by hand (e.g. from a certification body's report)."""
     form = forms.NewFindingForm()
-    audits = db.session.scalars(
-        select(Audit).where((Audit.report_issued_at.is_(None))
-                            | (Audit.kind == AuditKind.THIRD_PARTY))
-        .order_by(Audit.reference.desc()).limit(300)).all()
+    audits = queries.recordable_audits(current_user)
     form.audit_id.choices = [(a.id, f"{a.reference} — {a.title}") for a in audits]
     if request.method == "GET" and request.args.get("audit_id", type=int):
         form.audit_id.data = request.args.get("audit_id", type=int)
@@ -483,8 +472,3 @@ def grade_pill(grade: Grade) -> str:
 @bp.app_template_filter("grade_class")
 def _grade_class(grade: Grade) -> str:
     return grade_pill(grade)
-
-
-from audit.findings import panels  # noqa: E402  (registers the home panel and audit section)
-
-panels.register()

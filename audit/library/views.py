@@ -11,7 +11,6 @@ from sqlalchemy.orm import joinedload, selectinload
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
 from audit.core.forms import saving
-from audit.core.templating import NAVIGATION
 from audit.extensions import db
 from audit.library import checklists, forms, services
 from audit.models import (
@@ -27,10 +26,6 @@ from audit.models import (
 )
 
 bp = Blueprint("library", __name__, url_prefix="/library")
-
-# Registered at import (the blueprint is imported once by create_app); guarded for re-imports.
-if not any(item[0] == "library.index" for item in NAVIGATION):
-    NAVIGATION.append(("library.index", "Library", Permission.VIEW_ORGANISATION))
 
 read = requires(Permission.VIEW_ORGANISATION)
 write = requires(Permission.MANAGE_LIBRARY)

@@ -67,6 +67,24 @@ from audit.models.programme import (
     SchedulerLease,
     TriggerKind,
 )
+from audit.models.quality import (
+    Complaint,
+    ComplaintStatus,
+    ContextCategory,
+    ContextChange,
+    Direction,
+    Effectiveness,
+    Frequency,
+    IndicatorResult,
+    ObjectiveMeasurement,
+    ProcessIndicator,
+    QualityObjective,
+    Risk,
+    RiskKind,
+    SatisfactionResult,
+    Severity,
+)
+from audit.models.review import ManagementReview, OutputKind, ReviewAction, ReviewStatus
 from audit.models.trail import TrailEntry
 from audit.models.types import NaiveDatetimeError, UTCDateTime, utcnow
 from audit.models.user import Qualification, QualificationLevel, Role, TrainingRecord, User, UserRole
@@ -88,4 +106,8 @@ __all__ = [
     "AuditTrigger", "TriggerKind",
     "ISHIKAWA_CATEGORIES", "CostCategory", "DeadlinePolicy", "ExtensionRequest",
     "ExtensionStatus", "PoorQualityCost", "RootCauseMethod", "ScarStage",
+    "Complaint", "ComplaintStatus", "ContextCategory", "ContextChange", "Direction",
+    "Effectiveness", "Frequency", "IndicatorResult", "ObjectiveMeasurement", "ProcessIndicator",
+    "QualityObjective", "Risk", "RiskKind", "SatisfactionResult", "Severity",
+    "ManagementReview", "OutputKind", "ReviewAction", "ReviewStatus",
 ]

@@ -14,7 +14,6 @@ import contextlib
 import datetime as dt
 import logging
 import smtplib
-from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 
@@ -23,6 +22,7 @@ from jinja2 import TemplateNotFound
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
+from audit.core.registry import registry
 from audit.core.text import single_line
 from audit.extensions import db
 from audit.models import Notification
@@ -33,12 +33,6 @@ BATCH = 200
 MAX_ATTEMPTS = 8
 FIRST_DELAY = dt.timedelta(minutes=5)
 MAX_DELAY = dt.timedelta(hours=6)
-
-#: kind → function(notification) returning ``[(filename, data, maintype, subtype)]`` to attach to
-#: that kind's e-mails (e.g. the audit plan attaches one .ics per agenda session). Features
-#: register their own; the outbox row stays small because files are built at sending time.
-ATTACHMENTS: dict[str, Callable[[Notification], list[tuple[str, bytes, str, str]]]] = {}
-
 
 def _render(note: Notification, ext: str) -> str:
     # Rendered straight from the Jinja environment: jobs have no request, so the web
@@ -63,7 +57,8 @@ def build_message(note: Notification) -> EmailMessage:
     msg["Message-ID"] = f"<notification-{note.id}-{note.dedupe_key.replace(':', '.')[:120]}@audit>"
     msg.set_content(_render(note, "txt"))
     msg.add_alternative(_render(note, "html"), subtype="html")
-    provider = ATTACHMENTS.get(note.kind)
+    # e.g. the audit plan attaches one .ics per agenda session (registered by conduct)
+    provider = registry().email_attachments.get(note.kind)
     for filename, data, maintype, subtype in (provider(note) if provider else []):
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return msg

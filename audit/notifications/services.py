@@ -1,8 +1,8 @@
 """Creating notifications. Features call ``notify``; a scheduler job delivers the e-mail outbox.
 
 Users choose per kind whether they see a notification in the app and/or get it by e-mail
-(``NotificationPreference``; no row = both). Features register their kinds in ``KINDS`` so the
-preferences page lists them.
+(``NotificationPreference``; no row = both). Features register their kinds in their ``init_app``
+(``registry(app).add_notification_kinds``) so the preferences page lists them.
 """
 
 from __future__ import annotations
@@ -12,26 +12,10 @@ import datetime as dt
 from sqlalchemy import func, select, update
 
 from audit.core.errors import NotAllowed
+from audit.core.registry import registry
 from audit.extensions import db
 from audit.models.notification import Notification, NotificationPreference
 from audit.trail.services import record
-
-#: kind → label shown on the preferences page. Features append their own kinds.
-KINDS: dict[str, str] = {
-    "audit_prepare": "Prepare for an audit you are in (before the audit)",
-    "audit_plan": "An audit of your area is coming (audit plan to auditees)",
-    "audit_day_before": "Audit tomorrow",
-    "report_due": "Audit report due soon",
-    "report_overdue": "Audit report overdue (escalation)",
-    "audit_overdue": "Audit overdue (escalation to coordinators)",
-    "certification_deadline": "Certification deadline approaching",
-    "audit_triggered": "An audit of your area was triggered (complaint, incident, change)",
-    "finding_issued": "A finding was issued to you",
-    "finding_due_soon": "A finding response or closure is due soon",
-    "finding_overdue": "A finding you own is overdue",
-    "finding_escalated": "Overdue findings escalated to you (coordinators, unit owners)",
-    "action_due": "A corrective action you own is due",
-}
 
 
 def preference_for(user_id: int, kind: str) -> NotificationPreference | None:
@@ -104,7 +88,7 @@ def save_preferences(user, choices: dict[str, tuple[bool, bool]], *, actor, now:
         select(NotificationPreference).where(NotificationPreference.user_id == user.id))}
     changes = {}
     for kind, (in_app, email) in choices.items():
-        if kind not in KINDS:
+        if kind not in registry().notification_kinds:
             continue
         pref = existing.get(kind)
         old = (pref.in_app, pref.email) if pref else (True, True)

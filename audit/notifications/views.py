@@ -9,6 +9,7 @@ from sqlalchemy.orm import joinedload
 
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
+from audit.core.registry import registry
 from audit.extensions import db
 from audit.models import Notification, NotificationPreference, utcnow
 from audit.notifications import services
@@ -64,7 +65,7 @@ def preferences():
     """Choose, per kind, in the app and/or by e-mail."""
     if request.method == "POST":
         choices = {kind: (request.form.get(f"{kind}-app") == "on", request.form.get(f"{kind}-email") == "on")
-                   for kind in services.KINDS}
+                   for kind in registry().notification_kinds}
         services.save_preferences(current_user, choices, actor=current_user, now=utcnow())
         db.session.commit()
         flash("Notification settings saved.", "success")
@@ -72,7 +73,7 @@ def preferences():
     prefs = {p.kind: p for p in db.session.scalars(
         select(NotificationPreference).where(NotificationPreference.user_id == current_user.id))}
     rows = [{"kind": k, "label": label, "in_app": prefs[k].in_app if k in prefs else True,
-             "email": prefs[k].email if k in prefs else True} for k, label in services.KINDS.items()]
+             "email": prefs[k].email if k in prefs else True} for k, label in registry().notification_kinds.items()]
     return render_template("notifications/preferences.html", rows=rows)
 
 

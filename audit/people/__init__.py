@@ -1,1 +1,18 @@
 """People: user accounts, roles, auditor qualifications and training records."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from audit.auth.permissions import Permission
+from audit.core.registry import registry
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint and the navigation entry."""
+    # Views are imported when the feature is installed, not when the package is imported, so
+    # services and jobs can import this package without loading views (nothing imports views).
+    from audit.people import views
+
+    app.register_blueprint(views.bp)
+    registry(app).add_navigation("people.user_list", "People", Permission.VIEW_ORGANISATION)

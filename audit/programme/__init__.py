@@ -1,1 +1,36 @@
 """Audit programmes: rules that generate audits, certification cycles, planner, coverage, workload."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from audit.auth.permissions import Permission
+from audit.core.registry import registry
+
+NOTIFICATION_KINDS = {
+    "certification_deadline": "Certification deadline approaching",
+    "audit_triggered": "An audit of your area was triggered (complaint, incident, change)",
+}
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint, navigation, home panels, audit-page sections and sweeps."""
+    # Views are imported when the feature is installed, not when the package is imported, so
+    # services and jobs can import this package without loading views (nothing imports views).
+    from audit.programme import deadlines, generation, panels, views
+    from audit.scheduling.jobs import sweep
+
+    app.register_blueprint(views.bp)
+    reg = registry(app)
+    reg.add_navigation("programme.index", "Programme", Permission.VIEW_ORGANISATION)
+    reg.add_home_panel(panels.my_audits_panel)
+    reg.add_home_panel(panels.health_panel)
+    reg.add_audit_section("cycle", panels.cycle_section)
+    reg.add_audit_section("triggers", panels.trigger_section)
+    reg.add_notification_kinds(NOTIFICATION_KINDS)
+    reg.add_job("extend_programme_horizons", sweep(
+        generation.extend_horizons,
+        doc="Generate the next audits of every active programme rule over its rolling horizon."), 6 * 3600)
+    reg.add_job("certification_deadlines", sweep(
+        deadlines.send_certification_warnings,
+        doc="Warn before surveillance, recertification and certificate expiry deadlines."), 15 * 60)

@@ -1,4 +1,5 @@
-"""Home panels: "My next audits" for everyone in an audit team, programme health for coordinators."""
+"""Programme's contributions to other pages (registered by ``audit.programme.init_app``): the home
+panels "My next audits" and "Programme health", and the audit page's cycle and trigger sections."""
 
 from __future__ import annotations
 
@@ -7,10 +8,8 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from audit.audits import AUDIT_PAGE_SECTIONS
 from audit.auth.permissions import Permission
 from audit.extensions import db
-from audit.home.views import HOME_PANELS
 from audit.models import Audit, AuditKind, AuditStatus, AuditTeamMember, TeamRole, utcnow
 
 LIVE = (AuditStatus.PLANNED, AuditStatus.SCHEDULED, AuditStatus.PLAN_ISSUED, AuditStatus.IN_PROGRESS,
@@ -52,7 +51,7 @@ def programme_health(*, today: dt.date) -> dict:
     }
 
 
-def _my_audits_panel(user):
+def my_audits_panel(user):
     audits = my_next_audits(user, now=utcnow())
     if not audits:
         return None
@@ -60,18 +59,15 @@ def _my_audits_panel(user):
             "context": {"audits": audits}}
 
 
-def _health_panel(user):
+def health_panel(user):
     if not user.can(Permission.MANAGE_PROGRAMME):
         return None
     return {"title": "Programme health", "template": "programme/panel_health.html",
             "context": {"health": programme_health(today=utcnow().date())}}
 
 
-HOME_PANELS.append(_my_audits_panel)
-HOME_PANELS.append(_health_panel)
 
-
-def _cycle_section(audit, user):
+def cycle_section(audit, user):
     """On a certification audit's page: where it sits in the certificate's cycle, and any rule
     its planned date breaks (surveillance deadline, one per calendar year, recertification)."""
     if audit.certificate_id is None or audit.third_party_type is None:
@@ -87,10 +83,8 @@ def _cycle_section(audit, user):
                         "warnings": cycle_warnings(cert, siblings, today=utcnow().date())}}
 
 
-AUDIT_PAGE_SECTIONS.append(_cycle_section)
 
-
-def _trigger_section(audit, user):
+def trigger_section(audit, user):
     """On an audit's page: the complaints, incidents and changes this audit answers."""
     from audit.programme.triggers import triggers_of
 
@@ -100,5 +94,3 @@ def _trigger_section(audit, user):
     return {"title": "Why this audit", "template": "programme/section_triggers.html",
             "context": {"triggers": found}}
 
-
-AUDIT_PAGE_SECTIONS.append(_trigger_section)

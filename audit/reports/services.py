@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from audit.core.errors import DomainError
@@ -72,8 +72,13 @@ def _audit_day(audit: Audit) -> dt.date | None:
     return audit.starts_at.date() if audit.starts_at else None
 
 
-def build_pack(start: dt.date, end: dt.date, *, today: dt.date) -> Pack:
-    """Compute the pack for [start, end] (dates inclusive); overdue items as of ``today``."""
+def build_pack(start: dt.date, end: dt.date, *, today: dt.date, as_of_end: bool = False) -> Pack:
+    """Compute the pack for [start, end] (dates inclusive); overdue items as of ``today``.
+
+    ``as_of_end`` freezes the pack at the period end, for a management review of a past period:
+    audits count as done only if their report was issued by then, and "overdue" lists findings
+    issued by then, past their closure date on the last day and not closed before it ends.
+    """
     lo, hi = period_bounds(start, end)
     pack = Pack(start=start, end=end)
 
@@ -88,7 +93,10 @@ def build_pack(start: dt.date, end: dt.date, *, today: dt.date) -> Pack:
             per_kind[a.kind][2] += 1
             continue
         per_kind[a.kind][0] += 1
-        if a.status in DONE_STATUSES or a.report_issued_at is not None:
+        if as_of_end:
+            if a.report_issued_at is not None and a.report_issued_at < hi:
+                per_kind[a.kind][1] += 1
+        elif a.status in DONE_STATUSES or a.report_issued_at is not None:
             per_kind[a.kind][1] += 1
     pack.audits = [(k.label, *v) for k, v in per_kind.items()]
 
@@ -121,9 +129,12 @@ def build_pack(start: dt.date, end: dt.date, *, today: dt.date) -> Pack:
         "open": sum(1 for f in ncs if f.status.is_open),
     }
 
-    # Overdue as of today, whenever issued.
+    # Overdue as of today (or as of the period end), whenever issued.
+    overdue_then = and_(Finding.status != FindingStatus.DRAFT, Finding.issued_at < hi,
+                        Finding.closure_due_on < end,
+                        or_(Finding.closed_at.is_(None), Finding.closed_at >= hi))
     pack.overdue = db.session.scalars(
-        select(Finding).where(overdue_clause(today))
+        select(Finding).where(overdue_then if as_of_end else overdue_clause(today))
         .options(joinedload(Finding.owner), joinedload(Finding.unit),
                  joinedload(Finding.supplier))
         .order_by(Finding.closure_due_on, Finding.id)).all()

@@ -1,30 +1,23 @@
-"""The fixed periodic jobs. Each takes ``(app, now)``, opens its own app context, calls
-services, commits, and is idempotent (dedupe keys, conditional updates), so a second run or
-a run after downtime sends nothing twice.
+"""How a periodic job runs the services it sweeps with.
 
-``JOBS`` is a plain list of ``Job(id, function, interval_seconds)``; other features append
-their sweeps (e.g. finding reminders) to it.
+Features register their jobs in their ``init_app`` (``registry(app).add_job``), usually as
+``sweep(service, ...)``: a job that opens its own app context, calls each service with ``now``,
+commits after each, and rolls back on failure. Services are idempotent (dedupe keys, conditional
+updates), so a second run, or a run after downtime, sends nothing twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from flask import Flask
 
 from audit.extensions import db
 
 
-@dataclass(frozen=True)
-class Job:
-    id: str
-    function: Callable[[Flask, dt.datetime], object]
-    interval: int  #: seconds between runs
-
-
-def _run(app: Flask, now: dt.datetime, *services) -> dict:
+def run_services(app: Flask, now: dt.datetime, *services: Callable) -> dict:
+    """Call each ``service(now=now)`` in ``app``'s context, committing after each one."""
     results = {}
     with app.app_context():
         try:
@@ -39,43 +32,12 @@ def _run(app: Flask, now: dt.datetime, *services) -> dict:
     return results
 
 
-def extend_programme_horizons(app: Flask, now: dt.datetime) -> dict:
-    """Generate the next audits of every active programme rule over its rolling horizon."""
-    from audit.programme.generation import extend_horizons
+def sweep(*services: Callable, doc: str) -> Callable[[Flask, dt.datetime], dict]:
+    """A job function ``(app, now)`` that runs ``services`` in order (see ``run_services``)."""
 
-    return _run(app, now, extend_horizons)
+    def job(app: Flask, now: dt.datetime) -> dict:
+        return run_services(app, now, *services)
 
-
-def audit_reminders(app: Flask, now: dt.datetime) -> dict:
-    """Reminders before audits, report due/overdue, overdue audits, certification deadlines."""
-    from audit.audits.reminders import send_audit_reminders, send_overdue_audits, send_report_reminders
-    from audit.programme.deadlines import send_certification_warnings
-
-    return _run(app, now, send_audit_reminders, send_report_reminders, send_overdue_audits,
-                send_certification_warnings)
-
-
-def deliver_email(app: Flask, now: dt.datetime) -> dict:
-    """Send the e-mail outbox over SMTP."""
-    from audit.notifications.email import deliver_outbox
-
-    with app.app_context():
-        try:
-            return {"deliver_outbox": deliver_outbox(now=now)}
-        finally:
-            db.session.remove()
-
-
-def finding_deadlines(app: Flask, now: dt.datetime) -> dict:
-    """Finding and corrective-action reminders, overdue flags, escalation, supplier probation."""
-    from audit.findings.reminders import sweep_finding_deadlines
-
-    return _run(app, now, sweep_finding_deadlines)
-
-
-JOBS: list[Job] = [
-    Job("extend_programme_horizons", extend_programme_horizons, 6 * 3600),
-    Job("audit_reminders", audit_reminders, 15 * 60),
-    Job("finding_deadlines", finding_deadlines, 15 * 60),
-    Job("deliver_email", deliver_email, 60),
-]
+    job.__doc__ = doc
+    job.__name__ = "sweep_" + "_".join(s.__name__ for s in services)
+    return job

@@ -1,4 +1,4 @@
-"""The scheduler process: APScheduler 3.x running ``jobs.JOBS`` behind the database lease.
+"""The scheduler process: APScheduler 3.x running the registered jobs behind the database lease.
 
 Every job run first takes or renews the lease (one conditional UPDATE); a process that does
 not hold it skips the run, so a second scheduler simply stands by and takes over when the
@@ -18,9 +18,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 from sqlalchemy import select
 
+from audit.core.registry import Job, registry
 from audit.extensions import db
 from audit.models import JobRun, utcnow
-from audit.scheduling.jobs import JOBS, Job
 from audit.scheduling.lease import acquire_lease, new_holder_id, release_lease
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class SchedulerProcess:
         self.app = app
         self.clock = clock or utcnow
         self.interval = interval
-        self.jobs = list(jobs if jobs is not None else JOBS)
+        self.jobs = list(jobs if jobs is not None else registry(app).jobs)
         self.holder = new_holder_id()
         self.ttl = int(app.config.get("SCHEDULER_LEASE_SECONDS", 60))
         self.scheduler = BackgroundScheduler(timezone=dt.UTC)

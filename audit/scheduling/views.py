@@ -13,9 +13,9 @@ from flask import Blueprint, Flask, render_template
 from sqlalchemy import select
 
 from audit.auth.permissions import Permission, requires
+from audit.core.registry import registry
 from audit.extensions import db
 from audit.models import JobRun, SchedulerLease, utcnow
-from audit.scheduling.jobs import JOBS
 
 bp = Blueprint("scheduler", __name__, url_prefix="/admin/scheduler")
 
@@ -26,7 +26,7 @@ def status():
     """Which process holds the lease, and when each job last ran."""
     runs = {r.job_id: r for r in db.session.scalars(select(JobRun))}
     lease = db.session.get(SchedulerLease, "scheduler")
-    return render_template("scheduling/status.html", jobs=JOBS, runs=runs, lease=lease, now=utcnow())
+    return render_template("scheduling/status.html", jobs=registry().jobs, runs=runs, lease=lease, now=utcnow())
 
 
 def _parse_now(value: str | None) -> dt.datetime | None:

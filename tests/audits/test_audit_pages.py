@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from audit.audits import AUDIT_PAGE_SECTIONS
 from audit.audits.services import add_team_member, change_status, create_audit, update_audit
 from audit.core.errors import DomainError
+from audit.core.registry import registry
 from audit.extensions import db
 from audit.models import Audit, AuditKind, AuditStatus, QualificationLevel, Role, TeamRole, TrailEntry
 
@@ -45,7 +45,7 @@ def test_list_and_detail_render(make, login, coordinator):
 
 
 def test_audit_page_renders_registered_sections(make, login, coordinator, monkeypatch, tmp_path, app):
-    """Sections appended to AUDIT_PAGE_SECTIONS appear on the page; a None section is skipped."""
+    """Registered audit-page sections appear on the page; a None section is skipped."""
     audit = make.audit(title="Sectioned")
     db.session.commit()
     app.jinja_loader.searchpath.append(str(tmp_path))
@@ -54,8 +54,7 @@ def test_audit_page_renders_registered_sections(make, login, coordinator, monkey
     def probe(a, user):
         return {"title": "Probe section", "template": "_probe.html", "context": {"greeting": "hello"}}
 
-    monkeypatch.setattr("audit.audits.views.AUDIT_PAGE_SECTIONS", [probe, lambda a, u: None])
-    assert AUDIT_PAGE_SECTIONS is not None
+    monkeypatch.setattr(registry(app), "audit_sections", {"plan": probe, "report": lambda a, u: None})
     page = login(coordinator).get(f"/audits/{audit.id}").get_data(as_text=True)
     assert "Probe section" in page and "probe hello Sectioned" in page
 

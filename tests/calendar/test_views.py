@@ -216,14 +216,14 @@ def test_audit_download_is_an_ics_with_sessions(app, client, login, make, cal):
 
 def test_audit_page_section_offers_the_download(app, make, cal):
     """The calendar section registered for the audit page links to the .ics."""
-    from audit.audits import AUDIT_PAGE_SECTIONS
-    from audit.calendar.views import _audit_section
+    from audit.calendar.views import audit_section
+    from audit.core.registry import registry
 
     user = make.user()
     audit = cal.scheduled_audit(team=[(user, TeamRole.LEAD)], day=SOON)
-    assert _audit_section in AUDIT_PAGE_SECTIONS
+    assert registry(app).audit_sections["calendar"] is audit_section
     with app.test_request_context():
-        section = _audit_section(audit, user)
+        section = audit_section(audit, user)
     assert section["context"]["ics_url"] == f"/audits/{audit.id}/calendar.ics"
 
 

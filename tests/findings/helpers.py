@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from audit.extensions import db
 from audit.findings import services as fs
-from audit.models import ActionKind, AuditKind, Grade, Role, RootCauseMethod
+from audit.models import ActionKind, AuditKind, Grade, Role, RootCauseMethod, TeamRole
 
 
 @dataclass
@@ -28,7 +28,8 @@ def world(make, library, *, kind=AuditKind.INTERNAL, supplier=None) -> World:
     other = make.user(roles=(Role.AUDITEE,), name="Otto Other")
     site = make.site()
     unit = make.unit(site=site, owner=owner)
-    audit = make.audit(kind=kind, site=site, supplier=supplier)
+    # The auditor leads the audit: only the audit's own team runs its findings workflow.
+    audit = make.audit(kind=kind, site=site, supplier=supplier, team=[(auditor, TeamRole.LEAD)])
     audit.units = [unit]
     audit.standards = [library["ISO 9001"]]
     db.session.flush()

@@ -103,7 +103,9 @@ def test_action_owner_reminded_before_action_due(app, make, library, now):
 
 def test_job_commits_and_is_idempotent(app, make, library, now):
     """The scheduler-shaped job commits its notifications; a second run adds none."""
-    from audit.scheduling.jobs import finding_deadlines
+    from audit.core.registry import registry
+
+    finding_deadlines = next(j.function for j in registry(app).jobs if j.id == "finding_deadlines")
 
     w, f = _issued_major(make, library, now)
     db.session.commit()

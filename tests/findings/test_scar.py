@@ -19,6 +19,7 @@ from audit.models import (
     Role,
     RootCauseMethod,
     ScarStage,
+    TeamRole,
     TrailEntry,
     utcnow,
 )
@@ -155,11 +156,12 @@ def test_supplier_sees_only_own_scars_route_by_route(app, make, library, login):
     """A supplier contact answers their own SCAR; every other page or object is refused."""
     now = utcnow()
     w, supplier, rival, contact, rival_contact, own = _scar_world(make, library, now)
-    rival_audit = make.audit(kind=AuditKind.SECOND_PARTY, supplier=rival, site=w.audit.site)
+    rival_audit = make.audit(kind=AuditKind.SECOND_PARTY, supplier=rival, site=w.audit.site,
+                             team=[(w.auditor, TeamRole.LEAD)])
     rival_audit.standards = [library["ISO 9001"]]
     other = draft(w, Grade.MINOR, now=now, audit=rival_audit)
     fs.issue_finding(other, actor=w.auditor, now=now)
-    internal = draft(w, Grade.MINOR, now=now, audit=make.audit(site=w.audit.site))
+    internal = draft(w, Grade.MINOR, now=now, audit=make.audit(site=w.audit.site, team=[(w.auditor, TeamRole.LEAD)]))
     fs.issue_finding(internal, actor=w.auditor, now=now)
     db.session.commit()
 

@@ -7,7 +7,7 @@ import re
 
 from audit.extensions import db
 from audit.findings import services as fs
-from audit.models import FindingStatus, Grade, Role, utcnow
+from audit.models import ActionKind, AuditKind, CostCategory, Finding, FindingStatus, Grade, Role, utcnow
 from tests.findings.helpers import draft, to_status, world
 
 
@@ -67,7 +67,7 @@ def test_other_auditee_cannot_respond_by_post(app, make, library, login, now):
     response = client.post(f"/findings/{f.id}/respond", data={
         "csrf_token": _csrf(page.text), "respond-containment": "x", "respond-extent_check": "y",
         "respond-root_cause_method": "five_whys", "respond-root_cause": "whatever cause here"})
-    assert response.status_code == 400
+    assert response.status_code == 403 and "Only the finding&#39;s owner or the unit&#39;s owner" in response.text
     db.session.expire_all()
     assert f.status is FindingStatus.AWAITING_RESPONSE
 
@@ -151,7 +151,7 @@ def _seed_findings(make, library, now, n):
         f = draft(w, [Grade.MAJOR, Grade.MINOR, Grade.OFI][i % 3], now=now)
         fs.issue_finding(f, actor=w.auditor, now=now)
         if i % 2:
-            fs.add_cost(f, category=fs.CostCategory.SCRAP, amount=10, currency="EUR",
+            fs.add_cost(f, category=CostCategory.SCRAP, amount=10, currency="EUR",
                         incurred_on=now.date(), actor=w.auditor, now=now) \
                 if f.grade.is_nonconformity else None
     db.session.commit()
@@ -185,9 +185,9 @@ def test_detail_query_count_is_constant(app, make, library, login, now, count_qu
     client = login(w.owner)
     small = _count_page(client, count_queries, f"/findings/{f.id}")
     for i in range(9):
-        fs.add_action(f, kind=fs.ActionKind.CORRECTIVE, description=f"a{i}",
+        fs.add_action(f, kind=ActionKind.CORRECTIVE, description=f"a{i}",
                       due_on=now.date() + dt.timedelta(days=5), actor=w.owner, now=now)
-        fs.add_cost(f, category=fs.CostCategory.REWORK, amount=5, currency="EUR",
+        fs.add_cost(f, category=CostCategory.REWORK, amount=5, currency="EUR",
                     incurred_on=now.date(), actor=w.owner, now=now)
     db.session.commit()
     assert _count_page(client, count_queries, f"/findings/{f.id}") == small
@@ -206,12 +206,12 @@ def test_policy_page_for_coordinator_only(app, make, library, login, now):
                                               "grade": "minor", "response_days": "20",
                                               "closure_days": "70"})
     assert r.status_code == 302
-    assert fs.deadline_days(fs.AuditKind.INTERNAL, Grade.MINOR) == (20, 70)
+    assert fs.deadline_days(AuditKind.INTERNAL, Grade.MINOR) == (20, 70)
 
 
 def test_import_cb_findings_csv(app, make, library, login, now):
     """A CB's findings import from CSV and are issued; a bad row stores nothing."""
-    w = world(make, library, kind=fs.AuditKind.THIRD_PARTY)
+    w = world(make, library, kind=AuditKind.THIRD_PARTY)
     db.session.commit()
     client = login(w.coordinator)
     page = client.get("/findings/import")
@@ -222,11 +222,11 @@ def test_import_cb_findings_csv(app, make, library, login, now):
     r = client.post("/findings/import", data={"csrf_token": _csrf(page.text),
                                               "audit_id": w.audit.id, "text": bad})
     assert r.status_code == 400 and "Line 4" in r.text
-    assert db.session.query(fs.Finding).count() == 0
+    assert db.session.query(Finding).count() == 0
     r = client.post("/findings/import", data={"csrf_token": _csrf(page.text),
                                               "audit_id": w.audit.id, "text": good})
     assert r.status_code == 302
-    found = {f.external_reference: f for f in db.session.query(fs.Finding)}
+    found = {f.external_reference: f for f in db.session.query(Finding)}
     assert found["CB-1"].status is FindingStatus.AWAITING_RESPONSE
     # Deadlines count calendar days at the audit's site (Berlin here), not UTC: the test must
     # also pass between 23:00 and 24:00 UTC, when Berlin is already a day ahead.
@@ -240,7 +240,7 @@ def test_import_cb_file_with_control_characters_is_refused(app, make, library, l
     naming the line, and nothing is stored."""
     import io
 
-    w = world(make, library, kind=fs.AuditKind.THIRD_PARTY)
+    w = world(make, library, kind=AuditKind.THIRD_PARTY)
     db.session.commit()
     client = login(w.coordinator)
     page = client.get("/findings/import")
@@ -249,7 +249,7 @@ def test_import_cb_file_with_control_characters_is_refused(app, make, library, l
         "csrf_token": _csrf(page.text), "audit_id": w.audit.id,
         "file": (io.BytesIO(text.encode()), "cb.csv")}, content_type="multipart/form-data")
     assert r.status_code == 400 and "line 2: control character U+001B" in r.text
-    assert db.session.query(fs.Finding).count() == 0
+    assert db.session.query(Finding).count() == 0
 
 
 def test_home_panel_lists_my_open_findings(app, make, library, login, now):
@@ -288,7 +288,7 @@ def test_navigation_shows_findings_and_reports(app, make, login):
 
 def test_record_cb_finding_by_hand(app, make, library, login, now):
     """A coordinator records a CB finding on a third-party audit with a frozen report."""
-    w = world(make, library, kind=fs.AuditKind.THIRD_PARTY)
+    w = world(make, library, kind=AuditKind.THIRD_PARTY)
     w.audit.report_issued_at = now
     db.session.commit()
     client = login(w.coordinator)
@@ -301,7 +301,7 @@ def test_record_cb_finding_by_hand(app, make, library, login, now):
     assert bad.status_code == 400 and "9.9.9" in bad.text
     data["clauses"] = "7.2"
     assert client.post("/findings/new", data=data).status_code == 302
-    f = db.session.query(fs.Finding).one()
+    f = db.session.query(Finding).one()
     assert (f.external_reference, f.status, [c.number for c in f.clauses]) == (
         "CB-17", FindingStatus.DRAFT, ["7.2"])
     assert login(w.owner).get("/findings/new").status_code == 403

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from audit.extensions import db
 from audit.findings import services as fs
-from audit.models import Finding, Grade, PoorQualityCost, Role, utcnow
+from audit.models import CostCategory, Finding, Grade, PoorQualityCost, Role, utcnow
 from audit.reports.services import build_pack, pack_csv, pack_xlsx
 from tests.findings.helpers import draft, to_status, world
 
@@ -22,7 +22,7 @@ def _seed(make, library, now):
         f = draft(w, grade, now=now)
         fs.issue_finding(f, actor=w.auditor, now=now)
         if grade.is_nonconformity:
-            fs.add_cost(f, category=fs.CostCategory.SCRAP, amount="100.25", currency="EUR",
+            fs.add_cost(f, category=CostCategory.SCRAP, amount="100.25", currency="EUR",
                         incurred_on=now.date(), actor=w.auditor, now=now)
     closed = to_status(w, draft(w, Grade.MINOR, now=now), "pending_verification", now=now)
     fs.verify_effectiveness(closed, effective=True, note="ok", actor=w.auditor, now=now)

@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from audit.core.registry import registry
 from audit.extensions import db
 from audit.models import Role
 from audit.notifications import email
@@ -64,7 +65,8 @@ def test_poisoned_title_does_not_stop_the_next_email(app, make, picky_smtp):
 def test_unbuildable_and_refused_messages_fail_alone(app, make, picky_smtp):
     """A message that cannot be built and one refused with 550 are marked failed with their reason;
     the messages after them are sent in the same sweep."""
-    email.ATTACHMENTS["broken_kind"] = lambda note: 1 / 0
+    attachments = registry(app).email_attachments
+    attachments["broken_kind"] = lambda note: 1 / 0
     try:
         broken = _note(make, kind="broken_kind")
         bounced = _note(make, email_address="bounce@example.com")
@@ -72,7 +74,7 @@ def test_unbuildable_and_refused_messages_fail_alone(app, make, picky_smtp):
         db.session.commit()
         assert email.deliver_outbox(now=NOW) == 1
     finally:
-        del email.ATTACHMENTS["broken_kind"]
+        del attachments["broken_kind"]
     db.session.expire_all()
     assert broken.email_state == "failed" and "could not be built" in broken.email_error
     assert bounced.email_state == "failed" and "550" in bounced.email_error

@@ -13,19 +13,22 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from audit.audits.reminders import send_audit_reminders
+from audit.core.registry import Job, registry
 from audit.extensions import db
 from audit.models import JobRun, Notification
-from audit.scheduling.jobs import JOBS, Job
 from audit.scheduling.lease import acquire_lease, release_lease
 from audit.scheduling.runner import SchedulerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_jobs_are_a_plain_list():
-    """JOBS is a module-level list of (id, function, interval) that features can append to."""
-    assert {j.id for j in JOBS} >= {"extend_programme_horizons", "audit_reminders", "deliver_email"}
-    assert all(isinstance(j, Job) and j.interval > 0 and callable(j.function) for j in JOBS)
+def test_features_register_their_jobs(app):
+    """Each feature's init_app registers its sweeps as (id, function, interval) in the app's registry."""
+    jobs = registry(app).jobs
+    assert {j.id for j in jobs} == {"extend_programme_horizons", "certification_deadlines", "audit_reminders",
+                                    "finding_deadlines", "deliver_email", "management_review_reminders"}
+    assert all(isinstance(j, Job) and j.interval > 0 and callable(j.function) and j.function.__doc__
+               for j in jobs)
 
 
 def test_lease_is_exclusive_until_expiry(app, now):
@@ -65,7 +68,7 @@ def test_catch_up_after_downtime(app, reminder_audit):
     T0 = reminder_audit["T0"]
     db.session.add(JobRun(job_id="audit_reminders", last_run_at=T0 - dt.timedelta(days=20)))
     db.session.commit()
-    jobs = [j for j in JOBS if j.id == "audit_reminders"]
+    jobs = [j for j in registry(app).jobs if j.id == "audit_reminders"]
     process = SchedulerProcess(app, clock=lambda: T0, jobs=jobs)
     process.start()
     try:

@@ -1,0 +1,82 @@
+"""Verification of effectiveness and closure (ISO 9001 10.2.1 d)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from audit.core.errors import DomainError
+from audit.findings.probation import update_supplier_status
+from audit.findings.transitions import text, transition
+from audit.findings.workflow import FINDING
+from audit.models import (
+    Finding,
+    FindingStatus,
+    ScarStage,
+)
+
+
+def verify_effectiveness(finding: Finding, *, effective: bool, note: str, actor,
+                         now: dt.datetime) -> Finding:
+    """Review whether the actions worked (ISO 9001 10.2.1 d).
+
+    Effective → closed, with implementation and effectiveness verified. Not effective → back to
+    action in progress, recurrence count + 1; the owner plans further actions.
+    """
+    FINDING.require(finding, actor, "verify")
+    note = text(note)
+    if not note:
+        raise DomainError("Record what the verification looked at.", field="note")
+    finding.verified_by_id = actor.id
+    finding.verified_at = now
+    finding.verification_note = note
+    if effective:
+        finding.implementation_verified = True
+        finding.effectiveness_verified = True
+        finding.closed_at = now
+        finding.closed_by_id = actor.id
+        if finding.is_scar:
+            finding.scar_stage = ScarStage.CLOSED
+        transition(finding, FindingStatus.CLOSED, actor=actor, now=now,
+                    summary=f"{finding.reference} verified effective and closed",
+                    extra={"effective": True, "note": note})
+    else:
+        finding.recurrence_count += 1
+        finding.implementation_verified = False
+        finding.effectiveness_verified = False
+        if finding.is_scar:
+            finding.scar_stage = ScarStage.ACTION_PLAN
+        transition(finding, FindingStatus.ACTION_IN_PROGRESS, actor=actor, now=now,
+                    summary=f"{finding.reference} not effective: back to action",
+                    extra={"effective": False, "note": note,
+                           "recurrence_count": finding.recurrence_count})
+    if finding.is_scar:
+        update_supplier_status(finding.supplier, actor=actor, now=now)
+    return finding
+
+
+def close_finding(finding: Finding, *, note: str, actor, now: dt.datetime) -> Finding:
+    """Close a finding without an effectiveness review where the rules allow it.
+
+    - a minor NC pending verification: the verifier confirms implementation;
+    - an accepted OFI/observation once its improvement actions are done;
+    - a declined OFI/observation.
+    A major never closes this way: it needs ``verify_effectiveness``.
+    """
+    FINDING.require(finding, actor, "close")  # the workflow refuses majors and open actions
+    note = text(note)
+    if finding.status is FindingStatus.PENDING_VERIFICATION:
+        if not note:
+            raise DomainError("Record how the implementation was verified.", field="note")
+        finding.implementation_verified = True
+        finding.verified_by_id = actor.id
+        finding.verified_at = now
+        finding.verification_note = note
+    finding.closed_at = now
+    finding.closed_by_id = actor.id
+    if finding.is_scar:
+        finding.scar_stage = ScarStage.CLOSED
+    transition(finding, FindingStatus.CLOSED, actor=actor, now=now,
+                summary=f"{finding.reference} closed", extra={"note": note})
+    if finding.is_scar:
+        update_supplier_status(finding.supplier, actor=actor, now=now)
+    return finding

@@ -1,0 +1,81 @@
+"""Requests for more time on a response or closure deadline, and their decision."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from audit.core.errors import DomainError, NotAllowed
+from audit.extensions import db
+from audit.findings.probation import update_supplier_status
+from audit.findings.transitions import text
+from audit.findings.workflow import FINDING
+from audit.models import (
+    ExtensionRequest,
+    ExtensionStatus,
+    Finding,
+)
+from audit.trail.services import record, snapshot
+
+
+def request_extension(finding: Finding, *, deadline: str, new_due_on: dt.date | None,
+                      reason: str, actor, now: dt.datetime) -> ExtensionRequest:
+    """The owner asks to move the response or closure deadline, with a reason."""
+    FINDING.require(finding, actor, "request_extension")
+    if deadline not in ("response", "closure"):
+        raise DomainError("Choose the response or the closure deadline.", field="deadline")
+    current = finding.response_due_on if deadline == "response" else finding.closure_due_on
+    if current is None:
+        raise DomainError(f"This finding has no {deadline} deadline to extend.", field="deadline")
+    if new_due_on is None or new_due_on <= current:
+        raise DomainError(f"The new date must be after the current {deadline} deadline "
+                          f"({current:%d %b %Y}).", field="new_due_on")
+    if any(e.status is ExtensionStatus.PENDING for e in finding.extensions):
+        raise DomainError("An extension request is already waiting for a decision.")
+    reason = text(reason)
+    if not reason:
+        raise DomainError("Say why more time is needed.", field="reason")
+    ext = ExtensionRequest(finding=finding, deadline=deadline, current_due_on=current,
+                           requested_due_on=new_due_on, reason=reason,
+                           requested_by_id=actor.id, requested_at=now)
+    db.session.add(ext)
+    db.session.flush()
+    record(ext, "create", actor=actor, now=now,
+           summary=f"Extension of {finding.reference} {deadline} deadline requested",
+           changes=snapshot({"from": current, "to": new_due_on, "reason": reason}))
+    return ext
+
+
+def decide_extension(ext: ExtensionRequest, *, approve: bool, note: str | None, actor,
+                     now: dt.datetime) -> ExtensionRequest:
+    """A coordinator approves (the deadline moves) or rejects an extension request."""
+    finding = ext.finding
+    FINDING.require(finding, actor, "decide_extension")
+    if actor.id == ext.requested_by_id:
+        raise NotAllowed("Nobody decides their own extension request.")
+    if ext.status is not ExtensionStatus.PENDING:
+        raise DomainError("This request was decided already.")
+    if not approve and not text(note):
+        raise DomainError("Say why the extension is refused.", field="note")
+    ext.status = ExtensionStatus.APPROVED if approve else ExtensionStatus.REJECTED
+    ext.decided_by_id = actor.id
+    ext.decided_at = now
+    ext.decision_note = text(note) or None
+    db.session.flush()
+    record(ext, "transition", actor=actor, now=now,
+           summary=f"Extension of {finding.reference} {ext.status.value}",
+           changes={"status": ["pending", ext.status.value], "note": ext.decision_note})
+    if approve:
+        field = "response_due_on" if ext.deadline == "response" else "closure_due_on"
+        old = getattr(finding, field)
+        setattr(finding, field, ext.requested_due_on)
+        if ext.deadline == "response" and finding.closure_due_on and \
+                finding.closure_due_on < ext.requested_due_on:
+            finding.closure_due_on = ext.requested_due_on
+        finding.updated_at = now
+        db.session.flush()
+        record(finding, "update", actor=actor, now=now,
+               summary=f"{ext.deadline.capitalize()} deadline extended",
+               changes=snapshot({field: [old, ext.requested_due_on]}))
+        if finding.is_scar:
+            update_supplier_status(finding.supplier, actor=actor, now=now)
+    return ext

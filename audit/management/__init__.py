@@ -1,0 +1,33 @@
+"""Top management's side: quality objectives, process indicators, customer feedback, risks and
+opportunities, context changes, and management reviews whose outputs are tracked to closure.
+
+``init_app`` is the feature's only registration point: blueprints, navigation, home panels,
+the indicators section on the unit and audit pages, the reminder job and notification kinds.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from audit.auth.permissions import Permission
+from audit.core.registry import registry
+
+
+def init_app(app: Flask) -> None:
+    """Register everything this feature adds to the application."""
+    # Own views only, and only here: nothing imports views at import time.
+    from audit.management import panels, review_views, reviews, views
+    from audit.scheduling.jobs import sweep
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(review_views.bp)
+    reg = registry(app)
+    reg.add_navigation("management.index", "Management", Permission.VIEW_ORGANISATION)
+    reg.add_home_panel(panels.management_panel)
+    reg.add_home_panel(panels.my_review_actions_panel)
+    reg.add_detail_section("organisation.unit", views.unit_indicators_section)
+    reg.add_audit_section("indicators", views.audit_indicators_section)
+    reg.add_notification_kinds(reviews.KINDS)
+    reg.add_job("management_review_reminders", sweep(
+        reviews.send_review_reminders,
+        doc="Reminders before management reviews and before review actions fall due."), 3600)

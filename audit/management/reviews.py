@@ -1,0 +1,244 @@
+"""Management review meetings (ISO 9001 9.3): plan, hold, record outputs, sign off, remind.
+
+One state machine: planned → held → signed off. The chair (top management) or a quality
+manager holds the meeting and records its outputs; each output (9.3.3) is an action with an
+owner and a due date, tracked to closure by its owner and shown in item (a) of the next pack.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from dateutil.relativedelta import relativedelta
+from flask import current_app, has_app_context
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from audit.auth.permissions import Permission
+from audit.core.errors import DomainError, NotAllowed
+from audit.core.services import get_or_fail, save_with_trail
+from audit.extensions import db
+from audit.models import ManagementReview, OutputKind, ReviewAction, ReviewStatus, Role, User, UserRole
+from audit.notifications.services import notify
+from audit.trail.services import apply_changes, record, snapshot
+
+#: DEFAULT months between reviews (config ``MANAGEMENT_REVIEW_MONTHS``).
+REVIEW_INTERVAL_MONTHS = 12
+#: Days before a planned review when the chair and quality managers are reminded.
+REVIEW_REMINDER_DAYS = (14, 1)
+#: Days before an output's due date when its owner is reminded.
+ACTION_REMINDER_DAYS = 7
+
+#: Notification kinds of this feature (registered by ``audit.management.init_app``).
+KINDS = {
+    "review_upcoming": "A management review is coming up",
+    "review_action_assigned": "A management review gave you an action",
+    "review_action_due": "A management review action you own is due",
+}
+
+
+def review_interval_months() -> int:
+    """Months between management reviews (config ``MANAGEMENT_REVIEW_MONTHS``, default 12)."""
+    if has_app_context():
+        return int(current_app.config.get("MANAGEMENT_REVIEW_MONTHS", REVIEW_INTERVAL_MONTHS))
+    return REVIEW_INTERVAL_MONTHS
+
+
+def can_run(review: ManagementReview, user) -> bool:
+    """The chair (top management) or a quality manager runs the meeting."""
+    return user is not None and (user.can(Permission.MANAGE_QUALITY) or review.chair_id == user.id)
+
+
+def allowed_actions(review: ManagementReview, user) -> dict[str, bool]:
+    """What ``user`` may do to ``review`` now; views and templates ask this, services enforce it."""
+    runs = can_run(review, user)
+    return {
+        "edit": runs and review.status is ReviewStatus.PLANNED,
+        "hold": runs and review.status is ReviewStatus.PLANNED,
+        "add_output": runs and review.status is ReviewStatus.HELD,
+        "sign_off": review.status is ReviewStatus.HELD and user is not None
+        and (review.chair_id == user.id or Role.ADMIN in user.roles),
+    }
+
+
+def _require(review: ManagementReview, user, action: str, message: str) -> None:
+    if not allowed_actions(review, user)[action]:
+        if not can_run(review, user):
+            raise NotAllowed("Only the review's chair or a quality manager may do that.")
+        raise DomainError(message)
+
+
+def _review_values(data: dict) -> dict:
+    title = (data.get("title") or "").strip()
+    if not title:
+        raise DomainError("Name the review (e.g. Management review 2026).", field="title")
+    start, end, planned = data.get("period_start"), data.get("period_end"), data.get("planned_on")
+    if not all(isinstance(d, dt.date) for d in (start, end, planned)):
+        raise DomainError("Give the period reviewed and the meeting day.", field="period_start")
+    if end < start:
+        raise DomainError("The period ends before it starts.", field="period_end")
+    if (end - start).days > 3 * 366:
+        raise DomainError("Review a period of at most three years.", field="period_start")
+    if planned < end:
+        raise DomainError("The meeting is held after the period it reviews ends.", field="planned_on")
+    chair = get_or_fail(User, data.get("chair_id"), field="chair_id", what="chair")
+    return {"title": title[:200], "period_start": start, "period_end": end, "planned_on": planned,
+            "chair": chair, "attendees": (data.get("attendees") or "").strip() or None}
+
+
+def plan_review(data: dict, *, actor, now: dt.datetime) -> ManagementReview:
+    """Plan a management review for a period; the pack will be computed as of its end."""
+    values = _review_values(data)
+    return save_with_trail(ManagementReview(created_at=now), values, actor=actor, now=now,
+                           label=f"management review {values['title']}")
+
+
+def update_review(review: ManagementReview, data: dict, *, actor, now: dt.datetime) -> ManagementReview:
+    """Change a planned review (period, day, chair, attendees)."""
+    _require(review, actor, "edit", "A review that was held keeps its period; record a new one.")
+    return save_with_trail(review, _review_values(data), actor=actor, now=now,
+                           label=f"management review {review.title}")
+
+
+def hold_review(review: ManagementReview, data: dict, *, actor, now: dt.datetime) -> ManagementReview:
+    """Record that the meeting took place (day, attendees, minutes); plans the next one."""
+    _require(review, actor, "hold", "This review was already held.")
+    held = data.get("held_on")
+    if not isinstance(held, dt.date):
+        raise DomainError("Give the day the meeting took place.", field="held_on")
+    if held < review.period_end:
+        raise DomainError("The meeting cannot take place before the period it reviews ends.", field="held_on")
+    if held > now.date():
+        raise DomainError("A meeting in the future has not been held yet.", field="held_on")
+    attendees = (data.get("attendees") or "").strip()
+    if not attendees:
+        raise DomainError("List who attended (top management at least).", field="attendees")
+    changes = apply_changes(review, {"held_on": held, "attendees": attendees,
+                                     "minutes": (data.get("minutes") or "").strip() or None,
+                                     "status": ReviewStatus.HELD})
+    db.session.flush()
+    record(review, "held", actor=actor, now=now, summary=f"Held {review.title}", changes=changes)
+    _plan_next(review, actor=actor, now=now)
+    return review
+
+
+def _plan_next(review: ManagementReview, *, actor, now: dt.datetime) -> ManagementReview | None:
+    """Plan the following review at the configured interval, unless one already follows."""
+    later = db.session.scalar(select(ManagementReview.id).where(
+        ManagementReview.period_start > review.period_end).limit(1))
+    if later is not None:
+        return None
+    months = review_interval_months()
+    start = review.period_end + dt.timedelta(days=1)
+    end = start + relativedelta(months=months) - dt.timedelta(days=1)
+    planned = review.planned_on + relativedelta(months=months)
+    return plan_review({"title": f"Management review {end:%Y}" if months >= 12 else
+                        f"Management review {end:%b %Y}", "period_start": start, "period_end": end,
+                        "planned_on": max(planned, end + dt.timedelta(days=1)),
+                        "chair_id": review.chair_id, "attendees": review.attendees},
+                       actor=actor, now=now)
+
+
+def add_output(review: ManagementReview, data: dict, *, actor, now: dt.datetime) -> ReviewAction:
+    """Record a decision (9.3.3) as an action with an owner and a due date; the owner is told."""
+    _require(review, actor, "add_output", "Outputs are recorded once the meeting was held and "
+             "until its minutes are signed off.")
+    try:
+        kind = OutputKind(data.get("kind"))
+    except ValueError:
+        raise DomainError("Choose what kind of output it is.", field="kind") from None
+    decision = (data.get("decision") or "").strip()
+    if not decision:
+        raise DomainError("Write down the decision or action.", field="decision")
+    owner = get_or_fail(User, data.get("owner_id"), field="owner_id", what="owner")
+    if not owner.is_active:
+        raise DomainError(f"{owner.name} can no longer log in: choose an active owner.", field="owner_id")
+    due = data.get("due_on")
+    if not isinstance(due, dt.date):
+        raise DomainError("Give the due date.", field="due_on")
+    if due < (review.held_on or now.date()):
+        raise DomainError("The due date is before the meeting.", field="due_on")
+    action = ReviewAction(review=review, kind=kind, decision=decision, owner=owner, due_on=due,
+                          created_at=now)
+    db.session.add(action)
+    db.session.flush()
+    record(action, "create", actor=actor, now=now, summary=f"{review.title}: {kind.label} for {owner.name}",
+           changes=snapshot({"kind": kind, "decision": decision, "owner_id": owner.id, "due_on": due}))
+    notify(owner, kind="review_action_assigned", now=now, dedupe_key=f"review-action:{action.id}:assigned",
+           title=f"{review.title}: an action for you, due {due:%d %b %Y}", body=decision,
+           link="/management/reviews/actions")
+    return action
+
+
+def complete_output(action: ReviewAction, note: str, *, actor, now: dt.datetime) -> ReviewAction:
+    """The owner (or a quality manager) reports an action done, saying what was done."""
+    if actor is None or not (action.owner_id == actor.id or actor.can(Permission.MANAGE_QUALITY)):
+        raise NotAllowed("Only the action's owner or a quality manager closes it.")
+    if action.completed_at is not None:
+        raise DomainError("This action is already done.")
+    note = (note or "").strip()
+    if not note:
+        raise DomainError("Say what was done.", field="note")
+    action.completed_at, action.completion_note = now, note
+    db.session.flush()
+    record(action, "done", actor=actor, now=now, summary=f"Done: {action.decision[:80]}",
+           changes={"completion_note": note})
+    return action
+
+
+def sign_off(review: ManagementReview, *, actor, now: dt.datetime) -> ManagementReview:
+    """Top management (the chair) signs the minutes off; the record is then frozen."""
+    if not allowed_actions(review, actor)["sign_off"]:
+        if review.status is not ReviewStatus.HELD:
+            raise DomainError("Only a held review's minutes can be signed off.")
+        raise NotAllowed("The chair signs the minutes off.")
+    changes = apply_changes(review, {"status": ReviewStatus.SIGNED_OFF, "signed_off_by_id": actor.id,
+                                     "signed_off_at": now})
+    db.session.flush()
+    record(review, "signed_off", actor=actor, now=now, summary=f"Signed off {review.title}", changes=changes)
+    return review
+
+
+def open_actions_for(user) -> list[ReviewAction]:
+    """The user's open review actions, by due date (one query)."""
+    return list(db.session.scalars(
+        select(ReviewAction).where(ReviewAction.owner_id == user.id, ReviewAction.completed_at.is_(None))
+        .options(joinedload(ReviewAction.review)).order_by(ReviewAction.due_on, ReviewAction.id)))
+
+
+def _quality_managers() -> list[User]:
+    return list(db.session.scalars(select(User).join(UserRole).where(
+        UserRole.role == Role.COORDINATOR, User.is_active.is_(True)).order_by(User.id)).unique())
+
+
+def send_review_reminders(*, now: dt.datetime) -> int:
+    """Remind the chair and coordinators before a planned review, and owners of review actions
+    before and after their due date. Dedupe keys make a second run send nothing."""
+    today = now.date()
+    made = 0
+    horizon = today + dt.timedelta(days=max(REVIEW_REMINDER_DAYS))
+    reviews = db.session.scalars(select(ManagementReview).where(
+        ManagementReview.status == ReviewStatus.PLANNED, ManagementReview.planned_on >= today,
+        ManagementReview.planned_on <= horizon).options(joinedload(ManagementReview.chair))).all()
+    managers = _quality_managers() if reviews else []
+    for review in reviews:
+        lead = (review.planned_on - today).days
+        stage = min(d for d in REVIEW_REMINDER_DAYS if d >= lead)
+        for person in {p.id: p for p in [review.chair, *managers] if p is not None}.values():
+            if notify(person, kind="review_upcoming", now=now,
+                      dedupe_key=f"review:{review.id}:{review.planned_on}:{stage}:{person.id}",
+                      title=f"{review.title} on {review.planned_on:%d %b %Y}",
+                      body="The input pack is ready to read.", link=f"/management/reviews/{review.id}"):
+                made += 1
+    actions = db.session.scalars(select(ReviewAction).where(
+        ReviewAction.completed_at.is_(None),
+        ReviewAction.due_on <= today + dt.timedelta(days=ACTION_REMINDER_DAYS))
+        .options(joinedload(ReviewAction.owner), joinedload(ReviewAction.review))).all()
+    for action in actions:
+        stage = "overdue" if action.due_on < today else "due"
+        if notify(action.owner, kind="review_action_due", now=now,
+                  dedupe_key=f"review-action:{action.id}:{stage}:{action.due_on}",
+                  title=f"Review action {stage} {action.due_on:%d %b %Y}", body=action.decision,
+                  link="/management/reviews/actions"):
+            made += 1
+    return made
