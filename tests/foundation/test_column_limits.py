@@ -36,6 +36,8 @@ def test_out_of_range_integer_is_refused_at_flush(app, make):
 
 def test_unchanged_old_values_do_not_block_other_edits(app, make):
     """Only changed attributes of a stored row are checked, so legacy data cannot block an edit."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("only SQLite ever stored over-long values")
     site = make.site()
     db.session.commit()
     db.session.execute(db.update(Site).where(Site.id == site.id).values(name="L" * 400))
