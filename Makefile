@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint install install-dev migrate demo scheduler bench clean
+.PHONY: run test test-js lint install install-dev migrate demo scheduler bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,10 +34,16 @@ demo: migrate
 run: demo
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-## make test: install test tools, lint, run the whole suite
+## make test: install test tools, lint, run the whole suite (Python, then the JS unit tests)
 test: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+	$(MAKE) --no-print-directory test-js
+
+## make test-js: the checklist queue logic under Node's built-in test runner (skips without node)
+test-js:
+	@if command -v node >/dev/null 2>&1; then node --test tests/js/*.test.mjs; \
+	else echo "node not found: JS unit tests skipped"; fi
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -110,6 +110,15 @@ def _finish_config(app: Flask) -> None:
     if uri.startswith("sqlite:///"):
         Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
 
+    proxies = cfg.get("TRUSTED_PROXIES", 0)
+    if isinstance(proxies, str) and proxies.strip().isdigit():
+        proxies = int(proxies)  # from instance/settings.py written as text
+    if isinstance(proxies, bool) or not isinstance(proxies, int) or not 0 <= proxies <= 10:
+        raise ConfigurationError(
+            f"TRUSTED_PROXIES must be a whole number of proxies from 0 to 10, not {proxies!r}"
+        )
+    cfg["TRUSTED_PROXIES"] = proxies
+
     key = cfg.get("SECRET_KEY")
     if cfg["CONFIG_NAME"] == "production":
         if not key or len(key) < 32 or key.lower().startswith(("change", "dev", "secret")):

@@ -31,6 +31,10 @@ class BaseConfig:
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCK_SECONDS = 15 * 60
 
+    #: Reverse proxies in front of the app whose X-Forwarded-For / X-Forwarded-Proto are
+    #: believed (0 = none: the headers are ignored, as any client can send them).
+    TRUSTED_PROXIES = 0
+
     #: Run the APScheduler sweeps inside the web process (single-process demo only).
     SCHEDULER_IN_PROCESS = False
 

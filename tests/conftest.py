@@ -1,6 +1,9 @@
 """Shared fixtures: app on a throw-away database (SQLite, or PostgreSQL via TEST_DATABASE_URL),
 client, login helper, query counter and factories.
 
+Every app built here uses a test client that validates each ``/api/`` response against the
+served OpenAPI document (tests/api_contract.py), fetched once per session.
+
 The schema is created once per session; after every test all rows are deleted, so each test
 starts from an empty database without paying for CREATE TABLE each time.
 """
@@ -17,6 +20,7 @@ from sqlalchemy import event
 from audit import create_app
 from audit.extensions import db
 from tests import factories
+from tests.api_contract import ApiContract, ValidatingClient
 
 FIXED_NOW = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC)
 
@@ -49,13 +53,36 @@ def _empty_all_tables() -> None:
                 conn.execute(table.delete())
 
 
+@pytest.fixture(scope="session")
+def api_contract(db_url) -> ApiContract:
+    """The OpenAPI document as the app serves it, fetched once by a throw-away logged-in user."""
+    from audit.models import Role
+
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": db_url})
+    with app.app_context():
+        try:
+            user = factories.user(roles=(Role.VIEWER,))
+            db.session.commit()
+            client = app.test_client()
+            assert client.post("/login", data={"email": user.email, "password": factories.PASSWORD}).status_code == 302
+            response = client.get("/api/openapi.json")
+            assert response.status_code == 200, response.data[:500]
+            document = response.get_json()
+        finally:
+            db.session.remove()
+            _empty_all_tables()
+            db.engine.dispose()
+    return ApiContract(document)
+
+
 @pytest.fixture
-def app(db_url, tmp_path):
+def app(db_url, tmp_path, api_contract):
     """A fresh application on the test database; rows are wiped afterwards."""
     app = create_app(
         "testing",
         {"SQLALCHEMY_DATABASE_URI": db_url, "STORAGE_PATH": str(tmp_path / "storage")},
     )
+    app.test_client_class = type("ContractClient", (ValidatingClient,), {"contract": api_contract})
     ctx = app.app_context()
     ctx.push()
     try:

@@ -9,12 +9,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from audit.audits import forms, services
+from audit.audits.access import can_read_audit, readable_audits
 from audit.audits.queries import audit_list_query, read_filters
 from audit.audits.workflow import AUDIT
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
 from audit.core.forms import saving
 from audit.core.registry import registry
+from audit.core.routing import local_path
 from audit.core.workflow import refuse_unless_allowed
 from audit.extensions import db
 from audit.models import (
@@ -34,8 +36,7 @@ PAGE_SIZE = 50
 
 def _safe_next() -> str | None:
     """A local path to return to after a form (never another host)."""
-    target = request.form.get("next") or ""
-    return target if target.startswith("/") and not target.startswith("//") else None
+    return local_path(request.form.get("next"))
 
 
 @bp.get("/")
@@ -43,7 +44,7 @@ def _safe_next() -> str | None:
 def audit_list():
     """All audits, newest dates first, filterable by site, auditor, kind, status and programme."""
     form, filters = read_filters(request.args)
-    stmt = audit_list_query(filters)
+    stmt = audit_list_query(filters).where(readable_audits(current_user))
     total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(Audit.id).subquery()))
     pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     # Clamped: past the last page shows the last one (and a huge number cannot overflow OFFSET).
@@ -121,7 +122,10 @@ def _load_audit(audit_id: int) -> Audit:
                  selectinload(Audit.units), selectinload(Audit.standards), selectinload(Audit.clauses),
                  selectinload(Audit.team).joinedload(AuditTeamMember.user))
     )
-    return db.session.scalars(stmt).unique().one_or_none() or abort(404)
+    audit = db.session.scalars(stmt).unique().one_or_none()
+    if audit is None or not can_read_audit(audit, current_user):
+        abort(404)  # what a person may not read does not exist for them
+    return audit
 
 
 @bp.get("/<int:audit_id>")

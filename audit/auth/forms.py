@@ -5,6 +5,7 @@ from __future__ import annotations
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
+from audit.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, POLICY_HINT
 from audit.core.forms import AppForm, timezone_choices
 
 
@@ -25,8 +26,14 @@ class AccountForm(AppForm):
 class PasswordForm(AppForm):
     current_password = PasswordField("Current password", validators=[DataRequired()])
     password = PasswordField(
-        "New password", validators=[DataRequired(), Length(min=10, max=200)]
+        "New password",
+        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)],
+        description=POLICY_HINT,
     )
     confirm = PasswordField(
         "Repeat new password", validators=[DataRequired(), EqualTo("password", "Passwords differ.")]
     )
+
+
+class EndOtherSessionsForm(AppForm):
+    """No fields: the CSRF token is what makes "log out other sessions" a deliberate POST."""

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
 from audit.auth import services
-from audit.auth.forms import AccountForm, LoginForm, PasswordForm
+from audit.auth.forms import AccountForm, EndOtherSessionsForm, LoginForm, PasswordForm
 from audit.auth.permissions import Permission, public, requires
 from audit.core.errors import DomainError
+from audit.core.routing import local_path
 from audit.extensions import db
 from audit.models import utcnow
 from audit.trail.services import apply_changes, record
@@ -18,19 +17,19 @@ from audit.trail.services import apply_changes, record
 bp = Blueprint("auth", __name__)
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths are followed after login (no open redirect)."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
-            return target
-    return url_for("home.index")
+def _keep_this_session() -> None:
+    """Re-issue the current session with the user's new session version (others stay ended)."""
+    login_user(current_user._get_current_object())
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
 def login():
-    """The login page; throttled per account after repeated failures."""
+    """The login page; throttled per account after repeated failures.
+
+    Every refusal (unknown e-mail, wrong password, locked or inactive account) is the same
+    401 with the same message after the same work, so the page cannot be used to list accounts.
+    """
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
@@ -51,7 +50,7 @@ def login():
         else:
             db.session.commit()
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(local_path(request.args.get("next")) or url_for("home.index"))
     elif request.method == "POST":
         status = 400
     return render_template("auth/login.html", form=form), status
@@ -60,7 +59,13 @@ def login():
 @bp.post("/logout")
 @requires(Permission.OWN_ACCOUNT)
 def logout():
-    """Log out (POST with CSRF, so a link on another site cannot log people out)."""
+    """Log out everywhere (POST with CSRF, so a link on another site cannot log people out).
+
+    Ending only this browser's cookie would leave a copy of it (a shared tablet, a proxy log)
+    working for the rest of its life, so every session of the user ends.
+    """
+    services.end_sessions(current_user, actor=current_user, now=utcnow(), reason="logged out")
+    db.session.commit()
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
@@ -91,7 +96,25 @@ def account():
             getattr(password_form, exc.field or "password").errors.append(exc.message)
         else:
             db.session.commit()
-            flash("Your password is changed.", "success")
+            _keep_this_session()
+            flash("Your password is changed; your other sessions are logged out.", "success")
             return redirect(url_for("auth.account"))
     status = 400 if request.method == "POST" else 200
-    return render_template("auth/account.html", form=form, password_form=password_form), status
+    return render_template("auth/account.html", form=form, password_form=password_form,
+                           sessions_form=EndOtherSessionsForm(prefix="sessions")), status
+
+
+@bp.post("/account/sessions")
+@requires(Permission.OWN_ACCOUNT)
+def end_other_sessions():
+    """Log out every other browser and device of this user; this one stays logged in."""
+    form = EndOtherSessionsForm(prefix="sessions")
+    if not form.validate_on_submit():
+        flash("The form expired; nothing was changed. Please try again.", "error")
+        return redirect(url_for("auth.account"))
+    services.end_sessions(current_user, actor=current_user, now=utcnow(),
+                          reason="other sessions logged out from the account page")
+    db.session.commit()
+    _keep_this_session()
+    flash("Your other sessions are logged out.", "success")
+    return redirect(url_for("auth.account"))

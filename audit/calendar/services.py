@@ -8,7 +8,7 @@ import hmac
 import re
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from audit.calendar import feeds
 from audit.core.errors import DomainError, NotAllowed
@@ -100,21 +100,45 @@ def find_active_token(secret: str) -> CalendarToken | None:
     return token
 
 
-def note_served(token: CalendarToken, etag: str, *, now: dt.datetime) -> bool:
-    """Remember what a poll was served; returns whether the row changed (caller commits).
+def served_changes(token: CalendarToken, etag: str, *, now: dt.datetime) -> dict:
+    """What a poll served that the token row does not know yet (empty: nothing to write).
 
     ``content_changed_at`` moves forward whenever the served body differs from the last one,
     which is what gives the feed a Last-Modified that also advances when events disappear.
+    ``last_used_at`` is refreshed at most once per ``LAST_USED_RESOLUTION``, so a client
+    polling every few minutes leaves the row alone almost every time.
     """
-    changed = False
+    changes: dict = {}
     if token.content_etag != etag or token.content_changed_at is None:
-        token.content_etag = etag
-        token.content_changed_at = now.replace(microsecond=0)
-        changed = True
+        changes["content_etag"] = etag
+        changes["content_changed_at"] = now.replace(microsecond=0)
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-        token.last_used_at = now
-        changed = True
-    return changed
+        changes["last_used_at"] = now
+    return changes
+
+
+def note_served(token_id: int, changes: dict, *, now: dt.datetime) -> None:
+    """Store ``changes`` from :func:`served_changes` with conditional UPDATEs (caller commits).
+
+    Meant for a short write transaction of its own, after the poll's read transaction ended.
+    The conditions make concurrent polls harmless: the content stamp moves only if the stored
+    ETag still differs, ``last_used_at`` only if it is still older than the resolution.
+    Bookkeeping of a feed client, not a person's change: no trail row.
+    """
+    table = CalendarToken.__table__
+    if "content_etag" in changes:
+        db.session.execute(
+            update(table)
+            .where(table.c.id == token_id,
+                   or_(table.c.content_etag.is_(None), table.c.content_etag != changes["content_etag"],
+                       table.c.content_changed_at.is_(None)))
+            .values(content_etag=changes["content_etag"], content_changed_at=changes["content_changed_at"]))
+    if "last_used_at" in changes:
+        db.session.execute(
+            update(table)
+            .where(table.c.id == token_id,
+                   or_(table.c.last_used_at.is_(None), table.c.last_used_at <= now - LAST_USED_RESOLUTION))
+            .values(last_used_at=changes["last_used_at"]))
 
 
 def tokens_of(user: User) -> list[CalendarToken]:

@@ -25,10 +25,13 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from sqlalchemy.exc import OperationalError
 
+from audit.audits.access import can_read_audit
 from audit.auth.permissions import Permission, public, requires
 from audit.calendar import feeds, ical, services
 from audit.calendar.forms import ConfirmForm, TokenForm
+from audit.core.database import writing
 from audit.core.errors import DomainError
 from audit.core.forms import saving
 from audit.extensions import db
@@ -94,18 +97,39 @@ def feed(token: str):
                          org_name=_org_name())
     )
     etag = hashlib.sha256(body).hexdigest()
-    if services.note_served(row, etag, now=now):
-        db.session.commit()
+    changes = services.served_changes(row, etag, now=now)
+    last_modified = changes.get("content_changed_at", row.content_changed_at)
+    token_id = row.id
+    # End the read transaction before writing: never upgrade it (see _record_served).
+    db.session.rollback()
+    if changes:
+        _record_served(token_id, changes, now=now)
     headers = {
         "ETag": f'"{etag}"',
         "Cache-Control": "private, no-cache",
         "Referrer-Policy": "no-referrer",
         "X-Robots-Tag": "noindex, nofollow",
     }
-    response = Response(status=304, headers=headers) if _not_modified(etag, row.content_changed_at) \
+    response = Response(status=304, headers=headers) if _not_modified(etag, last_modified) \
         else Response(body, headers=headers, content_type=CONTENT_TYPE)
-    response.last_modified = row.content_changed_at
+    response.last_modified = last_modified
     return response
+
+
+def _record_served(token_id: int, changes: dict, *, now) -> None:
+    """The poll's bookkeeping in a short write transaction of its own, best effort.
+
+    Writing inside the poll's read transaction made polls answer 500 "database is locked" on
+    SQLite under write load (issue 16); a separate immediate transaction queues for the lock
+    instead, and if it still fails the poll is answered anyway: the next one records it.
+    """
+    try:
+        with writing():
+            services.note_served(token_id, changes, now=now)
+            db.session.commit()
+    except OperationalError:
+        db.session.rollback()
+        current_app.logger.warning("calendar token %s: poll not recorded (database busy)", token_id)
 
 
 def _not_modified(etag: str, last_modified) -> bool:
@@ -121,8 +145,8 @@ def _not_modified(etag: str, last_modified) -> bool:
 def audit_download(audit_id: int):
     """One audit and its agenda sessions as an .ics file (the same serialiser as the feeds)."""
     audit = db.session.get(Audit, audit_id)
-    if audit is None:
-        abort(404)
+    if audit is None or not can_read_audit(audit, current_user):
+        abort(404)  # the same rule as the audit's page and plan
     body = feeds.audit_ics(audit)
     filename = re.sub(r"[^A-Za-z0-9._-]+", "-", audit.reference) + ".ics"
     return Response(body, content_type=CONTENT_TYPE,

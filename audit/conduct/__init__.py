@@ -8,11 +8,13 @@ from audit.core.registry import registry
 
 
 def init_app(app: Flask) -> None:
-    """Register the page and API blueprints and the audit page's plan, checklist and report."""
+    """Register the page and API blueprints, the audit page's plan, checklist and report, and the
+    offline shell's asset version."""
     # Views are imported when the feature is installed, not when the package is imported, so
     # services and jobs can import this package without loading views (nothing imports views).
-    from audit.conduct import agenda, api, sections, views
+    from audit.conduct import agenda, api, offline, sections, views
 
+    offline.init_app(app)  # the service worker's cache version, hashed once from the assets
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     reg = registry(app)

@@ -2,6 +2,7 @@
 
 Same rules as the pages: the route declares its capability, the service checks the object-level
 rule (only the audit team's auditors answer). Writes carry the CSRF token in ``X-CSRFToken``.
+Every refusal is a problem document built by ``audit.core.problems`` (one error format).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from audit.auth.permissions import Permission, requires
 from audit.conduct import services
 from audit.conduct.openapi import openapi_document
-from audit.core.errors import DomainError, NotAllowed
+from audit.core.errors import DomainError
+from audit.core.problems import problem, problem_for_domain
 from audit.extensions import db
 from audit.models import ChecklistAnswer, utcnow
 
@@ -26,11 +28,11 @@ bp = Blueprint("conduct_api", __name__, url_prefix="/api")
 def _audit_for(audit_id: int, *, write: bool = False):
     audit = services.load_audit(audit_id)
     if audit is None:
-        abort(404)
+        abort(404, description="There is no audit with this id.")
     if not services.can_view(audit, current_user):
-        abort(403)
+        abort(403, description="You may not see this audit.")
     if write and not services.can_answer(audit, current_user):
-        abort(403)
+        abort(403, description="Only the audit team's auditors can change this audit's checklist.")
     return audit
 
 
@@ -39,21 +41,18 @@ def _other_author():
     one person's offline changes must never be saved under another person's session)."""
     claimed = request.headers.get("X-Audit-Author")
     if claimed and claimed.strip() != str(current_user.id):
-        return jsonify(error="other_author",
-                       message="This change was made on this tablet by another person; it waits "
-                               "until they sign in again."), 403
+        return problem("other_author", "This change was made on this tablet by another person; "
+                                       "it waits until they sign in again.")
     return None
 
 
 def _error(exc: DomainError):
     db.session.rollback()
     if isinstance(exc, services.AnswerConflict):
-        return jsonify(error="conflict", message=exc.message, current=exc.current), 409
+        return problem("conflict", exc.message, current=exc.current)
     if isinstance(exc, services.AuditFrozen):
-        return jsonify(error="frozen", message=exc.message), 423
-    if isinstance(exc, NotAllowed):
-        return jsonify(error="forbidden", message=exc.message), 403
-    return jsonify(error="invalid", message=exc.message, field=exc.field), 422
+        return problem("frozen", exc.message)
+    return problem_for_domain(exc)
 
 
 @bp.get("/openapi.json")
@@ -85,13 +84,12 @@ def put_answer(audit_id: int, question_id: int):
         return refused
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        return jsonify(error="invalid", message="Send a JSON object.", field=None), 400
+        return problem("malformed_json", "Send a JSON object.")
     base_version = body.get("base_version", 0)
     if isinstance(base_version, str) and base_version.isascii() and base_version.isdigit():
         base_version = int(base_version)
     if isinstance(base_version, bool) or not isinstance(base_version, int) or base_version < 0:
-        return jsonify(error="invalid", message="base_version must be a whole number.",
-                       field="base_version"), 422
+        return problem("invalid", "base_version must be a whole number.", field="base_version")
     mutation_id = body.get("mutation_id") or None
     for attempt in range(2):
         try:
@@ -135,7 +133,7 @@ def post_evidence(audit_id: int):
         return refused
     upload = request.files.get("file")
     if upload is None:
-        return jsonify(error="invalid", message="Send the file in the 'file' field.", field="file"), 422
+        return problem("invalid", "Send the file in the 'file' field.", field="file")
     max_bytes = current_app.config["EVIDENCE_MAX_BYTES"]
     data = upload.stream.read(max_bytes + 1)
     try:
@@ -156,5 +154,5 @@ def post_evidence(audit_id: int):
         return _error(exc)
     except ValueError:
         db.session.rollback()
-        return jsonify(error="invalid", message="question_id must be a number.", field="question_id"), 422
+        return problem("invalid", "question_id must be a number.", field="question_id")
     return jsonify(evidence=services.evidence_payload(evidence), replayed=replayed), (200 if replayed else 201)

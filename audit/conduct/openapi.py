@@ -1,24 +1,50 @@
 """The OpenAPI 3 description of the checklist API: the contract the tablet page and the load
-tests rely on. Keep it in step with ``audit/conduct/api.py``."""
+tests rely on. Keep it in step with ``audit/conduct/api.py``: the test suite validates every
+``/api/`` response it receives against this document, so an undocumented status or shape fails."""
 
 from __future__ import annotations
 
+from audit.core.problems import MEDIA_TYPE, PROBLEM_SCHEMA, PROBLEMS
 from audit.models import Verdict
 
-_ERROR = {
-    "type": "object",
-    "properties": {
-        "error": {"type": "string", "enum": ["conflict", "frozen", "forbidden", "invalid"]},
-        "message": {"type": "string"},
-        "field": {"type": "string", "nullable": True},
-    },
-    "required": ["error", "message"],
-}
 
-
-def _error(description: str) -> dict:
+def _problem(description: str, status: int, *codes: str, required: tuple[str, ...] = ()) -> dict:
+    """A documented error response: the Problem schema narrowed to ``status`` and ``codes``."""
+    if any(PROBLEMS[c].status != status for c in codes):
+        raise ValueError(f"problem codes {codes} do not all answer {status}")
+    narrowed = {"type": "object",
+                "properties": {"status": {"type": "integer", "enum": [status]},
+                               "code": {"type": "string", "enum": list(codes)}}}
+    if required:
+        narrowed["required"] = list(required)
     return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            "content": {MEDIA_TYPE: {"schema": {"allOf": [{"$ref": "#/components/schemas/Problem"},
+                                                          narrowed]}}}}
+
+
+def _errors(*, write: bool, audit: bool) -> dict:
+    """The error responses every operation shares (the gate, the permission check, hygiene)."""
+    bad = ("bad_request", "csrf_failed", "malformed_json") if write else ("bad_request",)
+    responses = {
+        "400": _problem("A NUL character in the input" + (", a missing or wrong CSRF token, or a "
+                                                          "body that is not a JSON object" if write else ""),
+                        400, *bad),
+        "401": _problem("Not logged in", 401, "unauthorized"),
+        "403": _problem("The role may not use this operation" + (", or may not see this audit" if audit else ""),
+                        403, "forbidden"),
+        "500": _problem("A fault on the server (logged); nothing was stored", 500, "internal_error"),
+    }
+    if audit:
+        responses["404"] = _problem("No such audit", 404, "not_found")
+    if write:
+        responses["413"] = _problem("Larger than the request limit", 413, "payload_too_large")
+        responses["403"] = _problem(
+            "Not a member of the audit team's auditors, or `other_author`: the change was made "
+            "by another person on this tablet and waits for them", 403, "forbidden", "other_author")
+        responses["422"] = _problem("Invalid input; `field` names it when one is at fault", 422, "invalid")
+        responses["423"] = _problem("The report is issued or the audit is cancelled: it is frozen",
+                                    423, "frozen")
+    return responses
 
 
 def openapi_document() -> dict:
@@ -31,16 +57,28 @@ def openapi_document() -> dict:
               "description": "Id of the person who made a queued change. When it is not the signed-in "
                              "user the change is refused with 403 `other_author` and should be kept "
                              "for its author (shared tablets)."}
+
+    def ok(description: str, schema: dict) -> dict:
+        return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+    saved_evidence = {"type": "object", "required": ["evidence", "replayed"], "additionalProperties": False,
+                      "properties": {"evidence": {"$ref": "#/components/schemas/Evidence"},
+                                     "replayed": {"type": "boolean"}}}
     return {
         "openapi": "3.0.3",
         "info": {
             "title": "Audit checklist API",
-            "version": "1.0.0",
+            "version": "1.1.0",
             "description": (
                 "Used by the tablet checklist screen (and its offline queue). Authentication is the "
                 "session cookie of a logged-in user. Only the audit team's auditing members (lead, "
                 "auditor, trainee) may write; auditees and report readers may read; everyone else "
-                "gets 403. Once the audit's report is issued every write answers 423."
+                "gets 403. Once the audit's report is issued every write answers 423.\n\n"
+                "Every error, on every `/api/` URL, is an RFC 9457 problem document "
+                "(`application/problem+json`, schema `Problem`): branch on its `code`. A URL that "
+                "is not listed here answers 404 `not_found`; a method a URL does not offer answers "
+                "405 `method_not_allowed` with an `Allow` header (`components/responses/"
+                "MethodNotAllowed`)."
             ),
         },
         "servers": [{"url": "/"}],
@@ -50,18 +88,15 @@ def openapi_document() -> dict:
                     "summary": "All answers of an audit with their versions",
                     "parameters": [audit_id],
                     "responses": {
-                        "200": {"description": "The answers",
-                                "content": {"application/json": {"schema": {
-                                    "type": "object",
-                                    "properties": {
-                                        "audit_id": {"type": "integer"},
-                                        "frozen": {"type": "boolean"},
-                                        "answers": {"type": "array", "items": {
-                                            "$ref": "#/components/schemas/Answer"}},
-                                    }}}}},
-                        "401": _error("Not logged in"),
-                        "403": _error("Not allowed to see this audit"),
-                        "404": _error("No such audit"),
+                        "200": ok("The answers", {
+                            "type": "object", "required": ["audit_id", "frozen", "answers"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "audit_id": {"type": "integer"},
+                                "frozen": {"type": "boolean"},
+                                "answers": {"type": "array", "items": {"$ref": "#/components/schemas/Answer"}},
+                            }}),
+                        **_errors(write=False, audit=True),
                     },
                 }
             },
@@ -72,8 +107,11 @@ def openapi_document() -> dict:
                         "The body replaces the answer (verdict or value, and note). `base_version` is "
                         "the version the client last saw (0 = unanswered). If the server's version "
                         "differs and the content differs too, nothing is saved and 409 returns the "
-                        "server's answer under `current`; the client shows both and the user "
-                        "resolves by saving again with the current version as base. A "
+                        "server's answer under `current`. The tablet then merges field by field "
+                        "(verdict/value and note) against the answer it started from: fields only "
+                        "one side changed are combined and saved again with `current.version` as "
+                        "base (so nothing the user did not change is overwritten); only a field "
+                        "both changed is shown to the user to resolve. A "
                         "`mutation_id` already applied returns the original result with "
                         "`replayed: true` and changes nothing."
                     ),
@@ -81,24 +119,13 @@ def openapi_document() -> dict:
                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
                         "$ref": "#/components/schemas/AnswerInput"}}}},
                     "responses": {
-                        "200": {"description": "Saved (or replayed)",
-                                "content": {"application/json": {"schema": {
-                                    "type": "object",
-                                    "properties": {
-                                        "answer": {"$ref": "#/components/schemas/Answer"},
-                                        "replayed": {"type": "boolean"},
-                                    }}}}},
-                        "400": _error("Not a JSON object, or the CSRF token is missing"),
-                        "403": _error("Not a member of the audit team's auditors, or `other_author`"),
-                        "404": _error("No such audit"),
-                        "409": {"description": "Conflicting edit",
-                                "content": {"application/json": {"schema": {
-                                    "allOf": [{"$ref": "#/components/schemas/Error"}, {
-                                        "type": "object",
-                                        "properties": {"current": {"$ref": "#/components/schemas/Answer"}},
-                                    }]}}}},
-                        "422": _error("Invalid answer (unknown verdict, value out of range ...)"),
-                        "423": _error("The report is issued: the audit is frozen"),
+                        "200": ok("Saved (or replayed)", {
+                            "type": "object", "required": ["answer", "replayed"], "additionalProperties": False,
+                            "properties": {"answer": {"$ref": "#/components/schemas/Answer"},
+                                           "replayed": {"type": "boolean"}}}),
+                        **_errors(write=True, audit=True),
+                        "409": _problem("Conflicting edit: `current` holds the server's answer", 409,
+                                        "conflict", required=("current",)),
                     },
                 }
             },
@@ -123,25 +150,33 @@ def openapi_document() -> dict:
                             "caption": {"type": "string", "maxLength": 255},
                         }}}}},
                     "responses": {
-                        "201": {"description": "Stored", "content": {"application/json": {"schema": {
-                            "type": "object", "properties": {
-                                "evidence": {"$ref": "#/components/schemas/Evidence"},
-                                "replayed": {"type": "boolean"}}}}}},
-                        "200": {"description": "Replay of a stored client_id"},
-                        "403": _error("Not a member of the audit team's auditors, or `other_author`"),
-                        "413": _error("Larger than the request limit"),
-                        "422": _error("Wrong type, too large, empty or damaged"),
-                        "423": _error("The report is issued: the audit is frozen"),
+                        "201": ok("Stored", saved_evidence),
+                        "200": ok("Replay of a stored client_id", saved_evidence),
+                        **_errors(write=True, audit=True),
                     },
                 }
             },
             "/api/openapi.json": {
-                "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3"}}}
+                "get": {
+                    "summary": "This document",
+                    "responses": {
+                        "200": ok("OpenAPI 3", {"type": "object", "required": ["openapi", "info", "paths"]}),
+                        **_errors(write=False, audit=False),
+                    },
+                }
             },
         },
         "components": {
+            "responses": {
+                "NotFound": _problem("No such URL", 404, "not_found"),
+                "MethodNotAllowed": {
+                    **_problem("The URL exists but not with this method", 405, "method_not_allowed"),
+                    "headers": {"Allow": {"required": True, "schema": {"type": "string"},
+                                          "description": "The methods the URL offers"}},
+                },
+            },
             "schemas": {
-                "Error": _ERROR,
+                "Problem": PROBLEM_SCHEMA,
                 "AnswerInput": {
                     "type": "object",
                     "required": ["base_version"],
@@ -159,18 +194,24 @@ def openapi_document() -> dict:
                 },
                 "Answer": {
                     "type": "object",
+                    "required": ["question_id", "verdict", "value", "note", "version", "answered_by",
+                                 "answered_at"],
+                    "additionalProperties": False,
                     "properties": {
                         "question_id": {"type": "integer"},
                         "verdict": {"type": "string", "nullable": True},
                         "value": {"type": "string", "nullable": True},
                         "note": {"type": "string", "nullable": True},
-                        "version": {"type": "integer", "description": "0 = never answered"},
+                        "version": {"type": "integer", "minimum": 0, "description": "0 = never answered"},
                         "answered_by": {"type": "string", "nullable": True},
                         "answered_at": {"type": "string", "format": "date-time", "nullable": True},
                     },
                 },
                 "Evidence": {
                     "type": "object",
+                    "required": ["id", "client_id", "question_id", "content_type", "size", "caption",
+                                 "taken_at", "uploaded_at", "thumbnail"],
+                    "additionalProperties": False,
                     "properties": {
                         "id": {"type": "integer"},
                         "client_id": {"type": "string", "nullable": True},
@@ -178,11 +219,11 @@ def openapi_document() -> dict:
                         "content_type": {"type": "string"},
                         "size": {"type": "integer"},
                         "caption": {"type": "string", "nullable": True},
-                        "taken_at": {"type": "string", "format": "date-time"},
+                        "taken_at": {"type": "string", "format": "date-time", "nullable": True},
                         "uploaded_at": {"type": "string", "format": "date-time"},
                         "thumbnail": {"type": "boolean"},
                     },
                 },
-            }
+            },
         },
     }

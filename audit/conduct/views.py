@@ -13,14 +13,18 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_from_directory,
     url_for,
 )
 from flask_login import current_user
 
-from audit import PROJECT_ROOT
 from audit.auth.permissions import Permission, public, requires
-from audit.conduct import agenda, forms, sections, services  # noqa: F401  (sections registers itself)
+from audit.conduct import (  # noqa: F401  (sections registers itself)
+    agenda,
+    forms,
+    offline,
+    sections,
+    services,
+)
 from audit.core.errors import DomainError
 from audit.core.forms import saving
 from audit.extensions import db
@@ -45,9 +49,12 @@ def _viewable_audit(audit_id: int):
 @bp.get("/sw.js")
 @public
 def service_worker():
-    """The service worker, served from the root so its scope covers the checklist pages."""
-    response = send_from_directory(PROJECT_ROOT / "static", "sw.js", mimetype="text/javascript",
-                                   max_age=0)
+    """The service worker, served from the root so its scope covers the checklist pages; its
+    cache version is the content hash computed at start-up (``audit.conduct.offline``)."""
+    shell = offline.shell()
+    body = render_template(offline.WORKER_TEMPLATE, version=shell.version,
+                           precache=list(shell.precache), page_cache=shell.page_cache)
+    response = current_app.response_class(body, mimetype="text/javascript")
     response.headers["Service-Worker-Allowed"] = "/"
     response.headers["Cache-Control"] = "no-cache"
     return response
@@ -90,7 +97,7 @@ def checklist(audit_id: int):
     return render_template(
         "conduct/checklist.html", audit=audit, checklist=data,
         can_answer=services.can_edit_records(audit, current_user),
-        verdicts=list(services.Verdict),
+        verdicts=list(services.Verdict), page_cache=offline.PAGE_CACHE,
     )
 
 

@@ -9,6 +9,7 @@ instead of failing; read-only requests keep a deferred BEGIN and never block any
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 
 from flask import Flask, request
@@ -20,6 +21,21 @@ from audit.extensions import db
 write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=True)
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+@contextlib.contextmanager
+def writing():
+    """Declare that the transaction begun inside this block writes (``BEGIN IMMEDIATE`` on
+    SQLite), for a short write a read-only request makes after ending its read transaction.
+
+    Upgrading a deferred read transaction to a write fails at once ("database is locked") when
+    another connection committed since it began; a fresh immediate one waits its turn instead.
+    """
+    token = write_intent.set(True)
+    try:
+        yield
+    finally:
+        write_intent.reset(token)
 
 
 def configure_engines(app: Flask) -> None:

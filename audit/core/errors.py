@@ -37,20 +37,19 @@ class StaleObject(DomainError):
     """Someone else changed the object since it was loaded."""
 
 
-def _wants_json() -> bool:
-    return request.path.startswith("/api/") or (
-        request.accept_mimetypes.best == "application/json"
-    )
-
-
 def init_app(app: Flask) -> None:
-    """Register the error pages for 400/403/404/405/413/500."""
+    """Register the error pages for 400/403/404/405/413/500 (problem details for the API)."""
+
+    # Imported here because problems.py builds on the exceptions defined above.
+    from audit.core.problems import problem, problem_for_http, wants_problem
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        if _wants_json():
-            return {"error": exc.name, "message": exc.description}, exc.code
-        return render_template("errors/error.html", error=exc), exc.code
+        if wants_problem():
+            return problem_for_http(exc)
+        # Keep Allow (405) and similar headers on pages too; the page sets its own type.
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        return render_template("errors/error.html", error=exc), exc.code, headers
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
@@ -58,6 +57,6 @@ def init_app(app: Flask) -> None:
         from audit.extensions import db
 
         db.session.rollback()
-        if _wants_json():
-            return {"error": "Internal Server Error", "message": "Something went wrong."}, 500
+        if wants_problem():
+            return problem("internal_error", "Something went wrong on the server; try again later.")
         return render_template("errors/500.html"), 500

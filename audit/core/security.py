@@ -1,11 +1,13 @@
-"""Login everywhere by default, security headers, and the Flask-Login user loader."""
+"""Login everywhere by default, security headers, trusted proxies and the Flask-Login user loader."""
 
 from __future__ import annotations
 
 from flask import Flask, abort, request
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from audit.auth.permissions import Permission, permissions_for, public
+from audit.core.problems import problem
 from audit.extensions import db, login_manager
 
 CONTENT_SECURITY_POLICY = (
@@ -15,22 +17,54 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+def load_session_user(user_id: str):
+    """The user of a session cookie, or None when the cookie no longer opens a session.
+
+    The id is ``"<user id>:<session_version>"`` (``User.get_id``): a cookie issued before the
+    user logged out, changed password, was deactivated or lost a role carries an old version
+    and is refused, however long its signature stays valid.
+    """
+    from audit.models import User
+
+    key, _, version = user_id.partition(":")
+    if not (key.isascii() and key.isdigit() and version.isascii() and version.isdigit()):
+        return None  # includes bare ids from cookies issued before versions existed
+    if len(key) > 10 or len(version) > 10:
+        return None
+    user = db.session.get(User, int(key))
+    if user is None or not user.is_active or user.session_version != int(version):
+        return None
+    return user
+
+
+def trust_proxies(app: Flask) -> None:
+    """Believe ``X-Forwarded-For`` and ``X-Forwarded-Proto`` from ``TRUSTED_PROXIES`` hops.
+
+    Behind a TLS-terminating proxy the app otherwise sees plain http: no HSTS, and
+    ``url_for(_external=True)`` builds http links. With 0 (the default) the headers are
+    ignored, since any client can send them. Host and prefix are left alone: the proxy passes
+    the ``Host`` header through, and trusting ``X-Forwarded-Host`` from a proxy that does not
+    overwrite it would let clients choose the host of generated links.
+    """
+    hops = app.config.get("TRUSTED_PROXIES", 0)
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0,
+                                x_prefix=0)
+
+
 def init_app(app: Flask) -> None:
-    """Install the login gate and response headers."""
+    """Install the proxy handling, the login gate and response headers."""
+    trust_proxies(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"
-    login_manager.session_protection = "strong"
-
-    @login_manager.user_loader
-    def _load_user(user_id: str):
-        from audit.models import User
-
-        if not user_id.isdigit():
-            return None
-        user = db.session.get(User, int(user_id))
-        return user if user is not None and user.is_active else None
+    # "basic", not "strong": a tablet moving between Wi-Fi and mobile data changes its client
+    # address, and "strong" then drops the session for good (saves answer 401, issue 15),
+    # without stopping a thief on the same network. Revocation comes from the server-side
+    # session_version instead (load_session_user); "basic" only marks such sessions not fresh.
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(load_session_user)
 
     @app.before_request
     def _login_gate():
@@ -42,7 +76,7 @@ def init_app(app: Flask) -> None:
             return None
         if not current_user.is_authenticated:
             if request.path.startswith("/api/"):
-                return {"error": "Unauthorized", "message": "Log in first."}, 401
+                return problem("unauthorized", "Log in first: this API uses the session of a logged-in user.")
             return login_manager.unauthorized()
         # Default deny for supplier contacts: a view that declares no capability is internal.
         if not hasattr(view, "required_permissions") and (

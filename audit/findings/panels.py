@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from audit.auth.permissions import Permission
 from audit.extensions import db
+from audit.findings.queries import readable_findings
 from audit.models import (
     ActionStatus,
     CorrectiveAction,
@@ -66,7 +67,7 @@ def audit_findings_section(audit, user) -> dict | None:
         same_subject = same_subject | (Finding.supplier_id == audit.supplier_id)
     stmt = (
         select(Finding)
-        .where(or_(Finding.audit_id == audit.id, same_subject & relevant))
+        .where(or_(Finding.audit_id == audit.id, same_subject & relevant), readable_findings(user))
         .order_by(Finding.raised_at.desc(), Finding.id.desc())
         .limit(100)
     )

@@ -10,9 +10,10 @@ import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, exists, or_, select
+from sqlalchemy import and_, case, exists, or_, select, true
 from sqlalchemy.orm import joinedload, selectinload
 
+from audit.audits.access import my_unit_ids
 from audit.auth.permissions import Permission
 from audit.extensions import db
 from audit.models import (
@@ -20,6 +21,7 @@ from audit.models import (
     AuditKind,
     AuditTeamMember,
     Clause,
+    CorrectiveAction,
     Finding,
     FindingStatus,
     Grade,
@@ -56,17 +58,38 @@ class Filters:
     owner: int = 0
     clause: str = ""
     overdue: bool = False
+    #: SQL condition limiting the findings to those the reader may open (``readable_findings``).
+    readable: object = None
 
     @classmethod
-    def from_form(cls, form) -> Filters:
+    def from_form(cls, form, *, reader=None) -> Filters:
         return cls(status=form.status.data or "", grade=form.grade.data or "",
                    unit=form.unit.data or 0, site=form.site.data or 0,
                    supplier=form.supplier.data or 0, owner=form.owner.data or 0,
-                   clause=(form.clause.data or "").strip(), overdue=bool(form.overdue.data))
+                   clause=(form.clause.data or "").strip(), overdue=bool(form.overdue.data),
+                   readable=readable_findings(reader) if reader is not None else None)
+
+
+def readable_findings(user):
+    """SQL condition on ``Finding``: what ``user`` may open (``workflow.can_read`` for lists)."""
+    if user.supplier_id is not None:
+        return and_(Finding.scar_stage.is_not(None), Finding.supplier_id == user.supplier_id)
+    if Role.ADMIN in user.roles or user.can(Permission.MANAGE_PROGRAMME):
+        return true()
+    auditing = [r for r in TeamRole if r.is_auditing]
+    my_audits = select(AuditTeamMember.audit_id).where(AuditTeamMember.user_id == user.id,
+                                                       AuditTeamMember.role.in_(auditing))
+    if user.can(Permission.VIEW_REPORTS):
+        return or_(Finding.status != FindingStatus.DRAFT, Finding.audit_id.in_(my_audits))
+    mine = or_(Finding.owner_id == user.id, Finding.unit_id.in_(my_unit_ids(user)),
+               Finding.id.in_(select(CorrectiveAction.finding_id).where(CorrectiveAction.owner_id == user.id)))
+    return and_(Finding.status != FindingStatus.DRAFT, mine)
 
 
 def filtered(stmt, filters: Filters, today: dt.date):
     """Apply ``filters`` to a select of Finding."""
+    if filters.readable is not None:
+        stmt = stmt.where(filters.readable)
     if filters.status == "open":
         stmt = stmt.where(Finding.status.in_(OPEN))
     elif filters.status:

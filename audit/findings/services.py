@@ -70,6 +70,7 @@ from audit.findings.workflow import (
     OPEN_STATUSES,
     SCAR,
     can_issue,
+    can_read,
     can_record,
     can_respond,
     can_verify,
@@ -78,7 +79,7 @@ from audit.findings.workflow import (
 __all__ = [
     "ACTION", "CSV_COLUMNS", "DEFAULT_DEADLINES", "FINDING", "OPEN_STATUSES", "REPEAT_WINDOW_DAYS", "SCAR",
     "SCAR_STAGE_DEADLINES", "accept_response", "acknowledge_scar", "add_action", "add_cost", "assign_owner",
-    "can_issue", "can_record", "can_respond", "can_verify", "check_root_cause", "close_finding",
+    "can_issue", "can_read", "can_record", "can_respond", "can_verify", "check_root_cause", "close_finding",
     "complete_action", "compute_deadlines", "deadline_days", "decide_extension", "decide_finding",
     "ensure_editable", "grade_label", "import_cb_findings", "issue_finding", "local_date",
     "next_finding_reference", "policy_rows", "propose_follow_up_audit", "raise_finding", "record_finding",

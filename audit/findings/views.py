@@ -76,7 +76,7 @@ def _filter_form() -> forms.FilterForm:
 def index():
     """All findings, filterable by status, grade, unit, site, supplier, clause, owner, overdue."""
     form = _filter_form()
-    filters = queries.Filters.from_form(form)
+    filters = queries.Filters.from_form(form, reader=current_user)
     page = max(request.args.get("page", 1, type=int), 1)
     today = _today()
     rows = queries.list_findings(filters, today, limit=PAGE_SIZE + 1,
@@ -93,7 +93,7 @@ def index():
 def dashboard():
     """Ageing, days to close, clause heat map and trend, as server-rendered SVG."""
     form = _filter_form()
-    filters = queries.Filters.from_form(form)
+    filters = queries.Filters.from_form(form, reader=current_user)
     today = _today()
     data = queries.dashboard(filters, today)
     svgs = {
@@ -118,8 +118,8 @@ def _load(finding_id: int) -> Finding:
             selectinload(Finding.costs),
             selectinload(Finding.extensions).joinedload(ExtensionRequest.requested_by),
         ))
-    if finding is None:
-        abort(404)
+    if finding is None or not fs.can_read(finding, current_user):
+        abort(404)  # what a person may not read does not exist for them
     return finding
 
 

@@ -91,11 +91,33 @@ def can_verify(finding, user) -> bool:
     return can_issue(finding, user) or team_role(finding.follow_up_audit, user) in DECIDING_ROLES
 
 
+def can_read(finding, user) -> bool:
+    """Whether ``user`` may open ``finding`` (``readable_findings`` is the same rule in SQL).
+
+    Drafts are the audit side's work in progress; everything else is read by coordinators and
+    report readers, by whoever answers or acts on the finding, and by the process owners of its
+    unit. Supplier contacts read their own company's SCARs, on the SCAR pages.
+    """
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if user.supplier_id is not None:
+        return finding.is_scar and finding.supplier_id == user.supplier_id
+    if finding.status is S.DRAFT:
+        return can_record(finding.audit, user)
+    if _coordinates(user) or user.can(Permission.VIEW_REPORTS) or can_issue(finding, user):
+        return True
+    if can_respond(finding, user) or any(_id(a.owner, a.owner_id) == user.id for a in finding.actions):
+        return True
+    return finding.unit is not None and any(m.id == user.id for m in finding.unit.members)
+
+
 def _auditee(finding, user) -> bool:
     return can_respond(finding, user) and not finding.is_scar
 
 
 def _may_cost(finding, user) -> bool:
+    if finding.status is S.DRAFT:  # drafts are the audit side's work in progress
+        return can_issue(finding, user)
     return can_respond(finding, user) or can_issue(finding, user) or can_verify(finding, user)
 
 

@@ -143,10 +143,10 @@ class Audit(db.Model):
     )
     #: Why the audit was postponed or cancelled (required for those exits).
     status_reason: Mapped[str | None] = mapped_column(Text)
-    programme_id: Mapped[int | None] = mapped_column(ForeignKey("programmes.id"))
-    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
-    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"))
-    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"))
+    programme_id: Mapped[int | None] = mapped_column(ForeignKey("programmes.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
+    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"), index=True)
+    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"), index=True)
     certification_body_id: Mapped[int | None] = mapped_column(
         ForeignKey("certification_bodies.id")
     )
@@ -265,8 +265,8 @@ class AuditTeamMember(db.Model):
     __tablename__ = "audit_team_members"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    audit_id: Mapped[int] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     role: Mapped[TeamRole] = mapped_column(Enum(TeamRole, native_enum=False, length=20))
     #: Recorded by a coordinator when impartiality is waived (small organisations).
     impartiality_justification: Mapped[str | None] = mapped_column(Text)
@@ -298,7 +298,7 @@ class AgendaSession(db.Model):
     __tablename__ = "agenda_sessions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    audit_id: Mapped[int] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"), index=True)
     kind: Mapped[SessionKind] = mapped_column(
         Enum(SessionKind, native_enum=False, length=20), default=SessionKind.SESSION
     )

@@ -126,7 +126,7 @@ class Finding(db.Model):
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
     supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"))
     #: Auditee-side owner who answers the finding.
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     raised_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     raised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     issued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
@@ -250,7 +250,7 @@ class CorrectiveAction(db.Model):
     finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"))
     kind: Mapped[ActionKind] = mapped_column(Enum(ActionKind, native_enum=False, length=20))
     description: Mapped[str] = mapped_column(Text)
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     due_on: Mapped[dt.date | None] = mapped_column(Date)
     status: Mapped[ActionStatus] = mapped_column(
         Enum(ActionStatus, native_enum=False, length=20), default=ActionStatus.OPEN

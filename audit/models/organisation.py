@@ -14,7 +14,8 @@ unit_members = Table(
     "unit_members",
     db.metadata,
     Column("unit_id", ForeignKey("units.id", ondelete="CASCADE"), primary_key=True),
-    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    # Indexed on its own too: "units I belong to" filters by user (the key leads with unit).
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
 unit_standards = Table(
@@ -79,7 +80,7 @@ class Unit(db.Model):
     )
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     #: Process owner: receives findings and is never an impartial auditor of this unit.
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     description: Mapped[str | None] = mapped_column(Text)
     #: Risk factors (DOMAIN.md §2): importance 1..3, change 0..2, maturity 0..1.
     importance: Mapped[int] = mapped_column(Integer, default=2)

@@ -53,6 +53,10 @@ class User(db.Model):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: Part of every session cookie's user id: raising it ends all of the user's sessions at
+    #: once (logout, password change, deactivation, role removal), because a signed cookie
+    #: cannot be recalled and otherwise stays valid for its whole lifetime.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     role_links: Mapped[list[UserRole]] = relationship(
@@ -76,7 +80,8 @@ class User(db.Model):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """The id Flask-Login keeps in the session: ``"<id>:<session_version>"``."""
+        return f"{self.id}:{self.session_version}"
 
     # Roles ------------------------------------------------------------------------------
     @property

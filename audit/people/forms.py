@@ -23,6 +23,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from audit.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, POLICY_HINT
 from audit.core.forms import AppForm, MultiCheckboxField, timezone_choices, validate_timezone
 from audit.extensions import db
 from audit.models import QualificationLevel, Role, Supplier
@@ -40,8 +41,10 @@ class UserForm(AppForm):
     )
     timezone = SelectField("Time zone", choices=[], validators=[DataRequired(), validate_timezone])
     password = PasswordField(
-        "Password", validators=[Optional(), Length(min=10, max=200)],
-        description="At least 10 characters. Leave empty when editing to keep the current one.",
+        "Password",
+        validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)],
+        description=POLICY_HINT + " Leave empty when editing to keep the current one; a new "
+        "password logs the person out everywhere.",
     )
     is_active = BooleanField("Active", default=True)
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from audit.auth.services import hash_password
+from audit.auth.services import end_sessions, hash_password
 from audit.core.errors import DomainError
 from audit.core.forms import is_valid_timezone
 from audit.core.services import get_or_fail, save_with_trail
@@ -75,7 +75,10 @@ def create_user(data: dict, *, actor, now: dt.datetime) -> User:
     values, roles = _user_values(data, None)
     if not data.get("password"):
         raise DomainError("A new account needs a password.", field="password")
-    user = User(password_hash=hash_password(data["password"]), **values)
+    user = User(
+        password_hash=hash_password(data["password"], user_inputs=(values["email"], values["name"])),
+        **values,
+    )
     user.role_links = [UserRole(role=r) for r in sorted(roles, key=lambda r: r.value)]
     db.session.add(user)
     db.session.flush()
@@ -86,19 +89,41 @@ def create_user(data: dict, *, actor, now: dt.datetime) -> User:
 
 
 def update_user(user: User, data: dict, *, actor, now: dt.datetime) -> User:
-    """Update an account; a non-empty password replaces the old one."""
+    """Update an account; a non-empty password replaces the old one.
+
+    A new password, deactivation, a removed role or a supplier contact moved to another company
+    ends every session the person has open, so what was taken away takes effect now rather
+    than when their cookie expires.
+    """
     values, roles = _user_values(data, user)
     if actor is not None and actor.id == user.id and Role.ADMIN in user.roles and Role.ADMIN not in roles:
         raise DomainError("You cannot remove your own administrator role.", field="roles")
+    password_hash = (
+        hash_password(data["password"], user_inputs=(values["email"], values["name"]))
+        if data.get("password") else None
+    )
+    removed_roles = user.roles - roles
+    old_supplier_id = user.supplier_id
     changes = apply_changes(user, values)
     changes.update(_set_roles(user, roles))
-    if data.get("password"):
-        user.password_hash = hash_password(data["password"])
+    if password_hash is not None:
+        user.password_hash = password_hash
         changes["password"] = ["***", "***"]
     if changes:
         db.session.flush()
         record(user, "update", actor=actor, now=now, summary=f"Updated account {user.email}",
                changes=changes)
+    reasons = [
+        text for text, applies in (
+            ("password reset", password_hash is not None),
+            ("deactivated", "is_active" in changes and not user.is_active),
+            ("roles removed: " + ", ".join(sorted(r.value for r in removed_roles)),
+             bool(removed_roles)),
+            ("supplier company changed", "supplier" in changes and old_supplier_id is not None),
+        ) if applies
+    ]
+    if reasons:
+        end_sessions(user, actor=actor, now=now, reason="; ".join(reasons))
     return user
 
 

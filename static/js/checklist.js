@@ -1,9 +1,10 @@
-// The tablet checklist: one-tap answers saved in the background through an ordered offline
-// queue (IndexedDB), photo evidence, conditional questions, progress, and conflict resolution.
-// Every change is queued first and sent in order; the server de-duplicates replays by id.
+// The tablet checklist page: wires the queue logic (checklist-sync.mjs, no DOM) and the
+// IndexedDB queue (offline-queue.js) to the page — one-tap answers, notes, photos, conditional
+// questions, progress, conflicts and refusals; relogin.js renews a lost session in place.
 import * as queue from "./offline-queue.js";
+import { Syncer } from "./checklist-sync.mjs";
+import { loginBox, renewToken } from "./relogin.js";
 
-const PAGE_CACHE = "audit-pages-v1";
 const root = document.getElementById("checklist");
 if (root) init(root);
 
@@ -15,20 +16,26 @@ function init(root) {
   const answersApi = root.dataset.api;
   const evidenceApi = root.dataset.evidenceApi;
   const canAnswer = root.dataset.canAnswer === "1";
-  const csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  let csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   const syncEl = root.querySelector("[data-sync]");
   const knownKey = "audit-answers-" + auditId;
   const noteTimers = new Map();
-  let flushing = false;
-  let inflight = null;
-  let problem = null;
+  const server = new Map();  // question id → the server's answer the screen is based on
 
-  registerServiceWorker();
+  registerServiceWorker(root.dataset.pageCache);
 
-  const mine = () => queue.pending(auditId).then((rows) => rows.filter((r) => r.user === userId));
-  const othersWaiting = () => queue.pending(auditId).then((rows) => rows.filter((r) => r.user !== userId).length);
   const article = (qid) => root.querySelector(`[data-question="${qid}"]`);
   const articles = () => Array.from(root.querySelectorAll("[data-question]"));
+
+  const syncer = new Syncer({
+    store: queue, auditId, userId, newId: queue.newId,
+    send: (item) => send(item).then(async (response) => {
+      let json = {};
+      try { json = await response.json(); } catch (e) { json = {}; }
+      return { status: response.status, json };
+    }),
+    listener: onSyncEvent,
+  });
 
   // --- local state of one question ------------------------------------------------------------
   function bodyOf(art) {
@@ -53,8 +60,7 @@ function init(root) {
     art.classList.toggle("answered", Boolean(state));
   }
 
-  function applyServer(art, answer) {
-    art.dataset.version = String(answer.version);
+  function showAnswer(art, answer) {
     showState(art, answer.verdict || answer.value, answer.note);
   }
 
@@ -88,8 +94,12 @@ function init(root) {
     bar.value = done;
   }
 
-  // --- the remembered server answers (an offline reload shows what was already saved) ----------
+  // --- the server's answers (remembered, so an offline reload shows what was already saved) -----
   function remember(answer) {
+    if (!answer) return;
+    server.set(answer.question_id, answer);
+    const art = article(answer.question_id);
+    if (art) art.dataset.version = String(answer.version);
     try {
       const known = JSON.parse(localStorage.getItem(knownKey) || "{}");
       known[answer.question_id] = answer;
@@ -100,37 +110,105 @@ function init(root) {
   function restoreKnown() {
     let known = {};
     try { known = JSON.parse(localStorage.getItem(knownKey) || "{}"); } catch (e) { known = {}; }
+    articles().forEach((art) => {
+      const state = art.dataset.state || null;
+      const verdict = art.dataset.type === "verdict";
+      server.set(Number(art.dataset.question), {
+        question_id: Number(art.dataset.question), version: Number(art.dataset.version),
+        verdict: verdict ? state : null, value: verdict ? null : state,
+        note: art.querySelector("[data-note]").value.trim() || null });
+    });
     Object.values(known).forEach((answer) => {
       const art = article(answer.question_id);
-      if (art && answer.version > Number(art.dataset.version)) applyServer(art, answer);
+      if (art && answer.version > Number(art.dataset.version)) { remember(answer); showAnswer(art, answer); }
     });
+  }
+
+  // --- showing a queued entry on its question -------------------------------------------------
+  function showEntry(item) {
+    const art = article(item.question);
+    if (!art) return;
+    if (item.kind === "evidence") {
+      if (!art.querySelector(`[data-pending-seq="${item.seq}"]`)) showPreview(art, item.blob, item.seq);
+      if (item.state === "refused") showRefused(art, item);
+      return;
+    }
+    if (item.state === "refused") {
+      showAnswer(art, item.base);
+      showRefused(art, item);
+    } else {
+      showAnswer(art, item.body);
+      if (item.state === "conflict") showConflict(art, item);
+      else setStatus(art, "Waiting to save", "pending");
+    }
+  }
+
+  function showRefused(art, item) {
+    const what = item.kind === "evidence" ? "Photo not saved" : "Not saved";
+    setStatus(art, `${what}: ${item.reason}`, "error");
+    const ok = document.createElement("button");
+    ok.type = "button"; ok.className = "button"; ok.textContent = "OK";
+    ok.dataset.dismiss = String(item.seq);
+    art.querySelector("[data-q-status]").append(" ", ok);
+    if (item.kind === "evidence") {
+      const thumb = art.querySelector(`[data-pending-seq="${item.seq}"]`);
+      if (thumb) { thumb.classList.add("refused"); thumb.title = item.reason; }
+    }
+  }
+
+  async function dismiss(art, seq) {
+    const answer = await syncer.dismiss(seq);
+    if (answer) showAnswer(art, answer);
+    const thumb = art.querySelector(`[data-pending-seq="${seq}"]`);
+    if (thumb && thumb.classList.contains("refused")) thumb.remove();
+    setStatus(art, "", "");
+    refresh();
+    updateSync();
+  }
+
+  function onSyncEvent(event, item, detail) {
+    const art = article(item.question);
+    if (event === "accepted" && item.kind === "evidence") {
+      const span = art && art.querySelector(`[data-pending-seq="${item.seq}"]`);
+      if (span) { span.classList.remove("pending"); span.dataset.evidenceId = String(detail.id); }
+      if (art) setStatus(art, "Photo saved", "saved");
+      return;
+    }
+    if (item.kind === "answer") remember(detail);
+    if (!art) return;
+    if (event === "accepted") {
+      syncer.openEntry(item.question).then((open) => {
+        if (open) return;
+        showAnswer(art, detail);  // after a merge this is more than what was typed here
+        refresh();
+        setStatus(art, "Saved", "saved");
+      });
+    } else if (event === "merged") {
+      showAnswer(art, item.body);
+      refresh();
+      setStatus(art, `Merged with ${detail.answered_by || "a colleague"}'s change; saving`, "pending");
+    } else if (event === "conflict") {
+      showAnswer(art, item.body);
+      showConflict(art, item);
+    } else if (event === "refused") {
+      if (item.kind === "answer") { showAnswer(art, item.base); refresh(); }
+      showRefused(art, item);
+    }
   }
 
   // --- queueing ---------------------------------------------------------------------------------
   async function queueAnswer(art) {
     const qid = Number(art.dataset.question);
-    const body = bodyOf(art);
-    const items = await mine();
-    const last = items.filter((i) => i.kind === "answer" && i.question === qid).pop();
-    if (last && last.seq !== inflight) {
-      // Not sent yet: replace it (a new id, so a lost earlier response cannot shadow it).
-      last.body = body;
-      last.id = queue.newId();
-      await queue.update(last);
-    } else {
-      await queue.enqueue({ audit: auditId, user: userId, kind: "answer", question: qid, id: queue.newId(),
-        base_version: Number(art.dataset.version), body, created: new Date().toISOString() });
-    }
-    setStatus(art, "Waiting to save", "pending");
+    const item = await syncer.queueAnswer(qid, bodyOf(art), server.get(qid));
+    if (item.state === "conflict") showConflict(art, item);
+    else setStatus(art, "Waiting to save", "pending");
     flush();
   }
 
   async function queuePhoto(art, file) {
-    const entry = { audit: auditId, user: userId, kind: "evidence", question: Number(art.dataset.question),
-      id: queue.newId(), blob: file, filename: file.name || "photo.jpg",
-      taken_at: new Date(file.lastModified || Date.now()).toISOString(), created: new Date().toISOString() };
-    const seq = await queue.enqueue(entry);
-    showPreview(art, file, seq);
+    const item = await syncer.queueEvidence(Number(art.dataset.question), file, file.name || "photo.jpg",
+      new Date(file.lastModified || Date.now()).toISOString());
+    showPreview(art, file, item.seq);
     setStatus(art, "Photo waiting to upload", "pending");
     flush();
   }
@@ -155,134 +233,45 @@ function init(root) {
 
   // --- sending ----------------------------------------------------------------------------------
   function send(item) {
+    const headers = { "X-CSRFToken": csrf, "X-Audit-Author": String(item.user), Accept: "application/json" };
     if (item.kind === "evidence") {
       const form = new FormData();
       form.append("file", item.blob, item.filename);
       form.append("question_id", String(item.question));
       form.append("client_id", item.id);
       form.append("taken_at", item.taken_at);
-      return fetch(evidenceApi, { method: "POST", body: form, credentials: "same-origin",
-        headers: { "X-CSRFToken": csrf, "X-Audit-Author": String(item.user), Accept: "application/json" } });
+      return fetch(evidenceApi, { method: "POST", body: form, credentials: "same-origin", headers });
     }
     const payload = Object.assign({}, item.body, { base_version: item.base_version, mutation_id: item.id });
     return fetch(`${answersApi}/${item.question}`, { method: "PUT", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, "X-Audit-Author": String(item.user),
-        Accept: "application/json" },
-      body: JSON.stringify(payload) });
-  }
-
-  async function rebase(qid, from, to) {
-    const items = await mine();
-    for (const later of items) {
-      if (later.kind === "answer" && later.question === qid && later.base_version === from) {
-        later.base_version = to;
-        await queue.update(later);
-      }
-    }
-  }
-
-  async function dropLater(qid) {
-    const items = await mine();
-    for (const later of items) {
-      if (later.kind === "answer" && later.question === qid) await queue.remove(later.seq);
-    }
-  }
-
-  async function handle(item, response) {
-    const art = article(item.question);
-    let json = {};
-    try { json = await response.json(); } catch (e) { json = {}; }
-    if (response.ok) {
-      await queue.remove(item.seq);
-      if (item.kind === "answer") {
-        remember(json.answer);
-        await rebase(item.question, item.base_version, json.answer.version);
-        if (art) {
-          art.dataset.version = String(json.answer.version);
-          const stillPending = (await mine())
-            .some((i) => i.kind === "answer" && i.question === item.question);
-          if (!stillPending) setStatus(art, "Saved", "saved");
-        }
-      } else if (art) {
-        const span = art.querySelector(`[data-pending-seq="${item.seq}"]`);
-        if (span) { span.classList.remove("pending"); span.dataset.evidenceId = String(json.evidence.id); }
-        setStatus(art, "Photo saved", "saved");
-      }
-      return true;
-    }
-    if (response.status === 409 && item.kind === "answer") {
-      await queue.remove(item.seq);
-      await dropLater(item.question);
-      if (art) showConflict(art, json.current);
-      return true;
-    }
-    if (response.status === 403 && json.error === "other_author") {
-      // Someone else signed in on this tablet meanwhile: keep the change for its author.
-      problem = "Signed in as someone else: these changes wait for their author";
-      return false;
-    }
-    if (response.status === 401) {
-      problem = "Log in again to save (changes are kept on this tablet)";
-      return false;
-    }
-    if (response.status >= 500 || response.status === 0) {
-      problem = "The server had a problem; retrying";
-      return false;
-    }
-    // Refused for good (invalid, forbidden, frozen): tell the user, drop it from the queue.
-    await queue.remove(item.seq);
-    if (art) setStatus(art, json.message || `Not saved (${response.status})`, "error");
-    problem = json.message || "A change was refused";
-    return true;
+      headers: Object.assign({ "Content-Type": "application/json" }, headers), body: JSON.stringify(payload) });
   }
 
   async function flush() {
-    if (flushing) return;
-    flushing = true;
-    problem = null;
-    try {
-      for (;;) {
-        const items = await mine();
-        if (!items.length) break;
-        const item = items[0];
-        inflight = item.seq;
-        let response;
-        try {
-          response = await send(item);
-        } catch (e) {
-          problem = null;
-          break; // offline: keep the order, try again when the connection returns
-        } finally {
-          inflight = null;
-        }
-        if (!(await handle(item, response))) break;
-      }
-    } finally {
-      flushing = false;
-      await updateSync();
+    await syncer.flush();
+    // The session may be fine and only this page's CSRF token stale: fetch a fresh one first.
+    if (syncer.needsLogin) {
+      const fresh = await renewToken(userId);
+      if (fresh) { csrf = fresh; await syncer.flush(); }
     }
+    await updateSync();
   }
 
+  // Logging in again in place: the queue stays, and is sent only under the same person.
+  const relogin = loginBox(syncEl, {
+    loginUrl: root.dataset.login, email: root.dataset.userEmail || "", userId,
+    onToken: (fresh) => { csrf = fresh; return flush(); },  // a new session has a new CSRF secret
+  });
+
   async function updateSync() {
-    const waiting = (await mine()).length;
-    const conflicts = root.querySelectorAll(".q.conflict").length;
-    let text = "All changes saved";
-    let kind = "saved";
-    if (conflicts) { text = `${conflicts} conflict${conflicts > 1 ? "s" : ""} to resolve`; kind = "conflict"; }
-    if (waiting) {
-      kind = navigator.onLine ? "pending" : "offline";
-      text = navigator.onLine ? `Saving… ${waiting} waiting` : `Offline: ${waiting} change${waiting > 1 ? "s" : ""} kept on this tablet`;
-    }
-    if (problem && waiting) { kind = "error"; text = `${problem} (${waiting} waiting)`; }
-    else if (problem) { kind = "error"; text = problem; }
-    const others = await othersWaiting();
-    if (others) text += ` · ${others} change${others > 1 ? "s" : ""} by another person wait on this tablet for them to sign in`;
+    const { text, kind } = await syncer.summary(navigator.onLine);
     if (canAnswer && syncEl) { syncEl.textContent = text; syncEl.dataset.sync = kind; }
+    if (canAnswer) relogin.show(syncer.needsLogin && navigator.onLine);
   }
 
   // --- other auditors' answers: pulled now and then so tablets see each other's work ------------
   async function pull() {
-    if (!navigator.onLine || flushing) return;
+    if (!navigator.onLine || syncer.flushing) return;
     let data;
     try {
       const response = await fetch(answersApi, { credentials: "same-origin", headers: { Accept: "application/json" } });
@@ -291,18 +280,20 @@ function init(root) {
     } catch (e) {
       return;
     }
-    const waiting = new Set((await mine()).map((i) => i.question));
+    syncer.offline = false;
+    const waiting = new Set((await syncer.mine()).map((i) => i.question));
     data.answers.forEach((answer) => {
       const art = article(answer.question_id);
-      if (!art || waiting.has(answer.question_id) || art.classList.contains("conflict")) return;
+      if (!art || waiting.has(answer.question_id)) return;
       const typing = document.activeElement && document.activeElement.matches("textarea, input") &&
         art.contains(document.activeElement);
       if (typing || answer.version <= Number(art.dataset.version)) return;
-      applyServer(art, answer);
       remember(answer);
+      showAnswer(art, answer);
       setStatus(art, `Updated by ${answer.answered_by || "a colleague"}`, "saved");
     });
     refresh();
+    updateSync();
   }
 
   // --- conflicts --------------------------------------------------------------------------------
@@ -313,8 +304,9 @@ function init(root) {
     return (button ? button.textContent : value || "no answer") + (answer.note ? ` — ${answer.note}` : "");
   }
 
-  function showConflict(art, current) {
-    const mine = Object.assign({ question_id: Number(art.dataset.question) }, bodyOf(art));
+  function showConflict(art, item) {
+    const current = item.current;
+    const mine = Object.assign({ question_id: item.question }, item.body);
     let panel = art.querySelector("[data-conflict]");
     if (!panel) {
       panel = document.createElement("div");
@@ -324,10 +316,12 @@ function init(root) {
     }
     panel.replaceChildren();
     const title = document.createElement("p");
-    title.innerHTML = "<b></b>";
-    title.firstChild.textContent = `${current.answered_by || "Someone"} changed this answer meanwhile.`;
+    const bold = document.createElement("b");
+    const fields = (item.conflicts || []).map((f) => (f === "note" ? "note" : "answer")).filter((f, i, a) => a.indexOf(f) === i);
+    bold.textContent = `${current.answered_by || "Someone"} changed this ${fields.join(" and ") || "answer"} meanwhile.`;
+    title.append(bold);
     const theirs = document.createElement("p");
-    theirs.textContent = `Theirs: ${label(current)}`;
+    theirs.textContent = `Theirs: ${label(Object.assign({ question_id: item.question }, current))}`;
     const yours = document.createElement("p");
     yours.textContent = `Yours: ${label(mine)}`;
     const keep = document.createElement("button");
@@ -340,32 +334,30 @@ function init(root) {
     panel.hidden = false;
     art.classList.add("conflict");
     setStatus(art, "Conflict: choose which answer to keep", "conflict");
-    keep.addEventListener("click", () => resolve(art, current, "mine"));
-    take.addEventListener("click", () => resolve(art, current, "theirs"));
   }
 
-  function resolve(art, current, choice) {
+  async function resolve(art, choice) {
+    const answer = await syncer.resolve(Number(art.dataset.question), choice);
     const panel = art.querySelector("[data-conflict]");
     panel.hidden = true;
     art.classList.remove("conflict");
-    art.dataset.version = String(current.version);
-    if (choice === "theirs") {
-      applyServer(art, current);
-      remember(current);
-      setStatus(art, "Saved", "saved");
-      refresh();
-      updateSync();
-    } else {
-      queueAnswer(art);
-    }
+    if (answer) showAnswer(art, answer);
+    refresh();
+    const open = await syncer.openEntry(Number(art.dataset.question));
+    setStatus(art, open ? "Waiting to save" : "Saved", open ? "pending" : "saved");
+    flush();
   }
 
   // --- events -----------------------------------------------------------------------------------
   if (canAnswer) {
     root.addEventListener("click", (event) => {
+      const art = event.target.closest("[data-question]");
+      const choice = event.target.closest("[data-resolve]");
+      if (choice && art) { resolve(art, choice.dataset.resolve); return; }
+      const ok = event.target.closest("[data-dismiss]");
+      if (ok && art) { dismiss(art, Number(ok.dataset.dismiss)); return; }
       const button = event.target.closest("[data-set]");
       if (!button) return;
-      const art = button.closest("[data-question]");
       const value = button.dataset.set;
       showState(art, art.dataset.state === value ? null : value);
       refresh();
@@ -408,30 +400,21 @@ function init(root) {
 
   // --- start: show what the server already has, then what is still queued -----------------------
   restoreKnown();
-  mine().then((items) => {
-    items.forEach((item) => {
-      const art = article(item.question);
-      if (!art) return;
-      if (item.kind === "answer") {
-        showState(art, item.body.verdict || item.body.value, item.body.note);
-        setStatus(art, "Waiting to save", "pending");
-      } else {
-        showPreview(art, item.blob, item.seq);
-      }
-    });
+  syncer.mine().then((items) => {
+    items.forEach(showEntry);
     refresh();
     if (canAnswer) flush(); else updateSync();
   }).catch(() => refresh());
 }
 
-function registerServiceWorker() {
+function registerServiceWorker(pageCache) {
   if (!("serviceWorker" in navigator)) return;
   const first = !navigator.serviceWorker.controller;
   navigator.serviceWorker.register("/sw.js", { scope: "/" })
     .then(() => navigator.serviceWorker.ready)
     .then(() => {
       // The very first visit was not fetched through the worker: keep a copy for offline reloads.
-      if (first && window.caches) return caches.open(PAGE_CACHE).then((c) => c.add(location.pathname));
+      if (first && window.caches && pageCache) return caches.open(pageCache).then((c) => c.add(location.pathname));
       return null;
     })
     .catch(() => { /* no offline support in this browser: the page still works online */ });

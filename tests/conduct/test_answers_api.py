@@ -61,7 +61,7 @@ def test_cancelled_audit_refuses_answers(login, setup):
     db.session.commit()
     client = login(setup.auditor)
     r = _put(client, setup, "S1Q1", verdict="conforming")
-    assert r.status_code == 423 and "cancelled" in r.json["message"]
+    assert r.status_code == 423 and "cancelled" in r.json["detail"]
 
 
 def test_replayed_mutation_is_applied_once(login, setup):
@@ -85,7 +85,7 @@ def test_conflicting_edit_returns_409_with_current(login, setup, client):
     login(setup.lead)
     r = _put(client, setup, "S1Q1", verdict="major_nc", base_version=0)
     assert r.status_code == 409
-    assert r.json["error"] == "conflict"
+    assert r.json["code"] == "conflict"
     assert r.json["current"]["verdict"] == "conforming"
     assert r.json["current"]["version"] == 1
     assert r.json["current"]["answered_by"] == "Arne Auditor"
@@ -116,13 +116,13 @@ def test_typed_values_are_validated(login, setup):
     """A number question refuses text and out-of-range values with a clear message."""
     client = login(setup.auditor)
     r = _put(client, setup, "S2Q1", value="many")
-    assert r.status_code == 422 and r.json["message"] == "Enter a number."
+    assert r.status_code == 422 and r.json["detail"] == "Enter a number."
     r = _put(client, setup, "S2Q1", value="250")
-    assert r.status_code == 422 and "at most 100" in r.json["message"]
+    assert r.status_code == 422 and "at most 100" in r.json["detail"]
     r = _put(client, setup, "S2Q1", value="42")
     assert r.status_code == 200 and r.json["answer"]["value"] == "42"
     r = _put(client, setup, "S1Q1", verdict="great")
-    assert r.status_code == 422 and "Unknown verdict" in r.json["message"]
+    assert r.status_code == 422 and "Unknown verdict" in r.json["detail"]
     assert _count_answers(setup) == 1
 
 
@@ -246,11 +246,11 @@ def test_change_queued_by_another_person_is_refused_and_kept(login, setup, clien
     q = setup.questions["S1Q1"]
     r = client.put(f"/api/audits/{setup.audit.id}/answers/{q.id}", json={"verdict": "ofi", "base_version": 0},
                    headers={"X-Audit-Author": str(setup.auditor.id)})
-    assert r.status_code == 403 and r.json["error"] == "other_author"
+    assert r.status_code == 403 and r.json["code"] == "other_author"
     upload = client.post(f"/api/audits/{setup.audit.id}/evidence",
                          data={"file": (io.BytesIO(jpeg_bytes()), "p.jpg"), "client_id": "c-1"},
                          content_type="multipart/form-data", headers={"X-Audit-Author": str(setup.auditor.id)})
-    assert upload.status_code == 403 and upload.json["error"] == "other_author"
+    assert upload.status_code == 403 and upload.json["code"] == "other_author"
     assert _count_answers(setup) == 0 and db.session.scalar(select(func.count(Evidence.id))) == 0
     # Its author, signed in again, saves it; so does a client that names no author.
     login(setup.auditor)
@@ -260,3 +260,18 @@ def test_change_queued_by_another_person_is_refused_and_kept(login, setup, clien
     other = setup.questions["S1Q2"]
     r = client.put(f"/api/audits/{setup.audit.id}/answers/{other.id}", json={"verdict": "conforming", "base_version": 0})
     assert r.status_code == 200 and _count_answers(setup) == 2
+
+
+def test_session_survives_a_change_of_client_address(login, setup):
+    """A tablet that moves to another network (new client address) stays signed in and saves."""
+    from flask import g
+
+    client = login(setup.auditor)
+    q = setup.questions["S1Q1"]
+    for attempt, address in enumerate(("10.20.30.40", "192.0.2.7")):
+        # The test app context outlives requests: forget the user it cached, as a new request would.
+        g.pop("_login_user", None)
+        r = client.put(f"/api/audits/{setup.audit.id}/answers/{q.id}",
+                       json={"verdict": ("conforming", "ofi")[attempt], "base_version": attempt},
+                       environ_base={"REMOTE_ADDR": address})
+        assert r.status_code == 200, r.json

@@ -9,91 +9,20 @@ with the server gone, only the service worker's cache can serve the reload.
 from __future__ import annotations
 
 import os
-import threading
 import time
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
-from audit import create_app
 from audit.extensions import db
 from audit.models import AppliedMutation, ChecklistAnswer, Evidence, Finding
-from tests.conduct.conftest import jpeg_bytes
+from tests.conduct.conftest import CHROMIUM, jpeg_bytes
 from tests.factories import PASSWORD
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed at /usr/bin/chromium"),
 ]
-
-
-class LiveServer:
-    """The app served on 127.0.0.1; ``stop``/``start`` simulate losing and regaining the network."""
-
-    def __init__(self, app):
-        self.app = app
-        self.port = 0
-        self.server = None
-        self.thread = None
-
-    def start(self):
-        self.server = make_server("127.0.0.1", self.port, self.app, threaded=True)
-        self.port = self.server.server_port
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
-        self.server = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
-@pytest.fixture
-def live(db_url, tmp_path, app):
-    """A second app instance on the same database (CSRF on, as in production), served live.
-
-    The test thread only reads while the server writes: a deferred BEGIN keeps SQLite's write
-    lock free for the server (outside requests every transaction otherwise declares writing).
-    """
-    from audit.core.database import write_intent
-
-    token = write_intent.set(False)
-    live_app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": db_url,
-                                      "STORAGE_PATH": app.config["STORAGE_PATH"],
-                                      "WTF_CSRF_ENABLED": True})
-    server = LiveServer(live_app)
-    server.start()
-    try:
-        yield server
-    finally:
-        if server.server is not None:
-            server.stop()
-        with live_app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        write_intent.reset(token)
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _tablet(browser, landscape: bool = False):

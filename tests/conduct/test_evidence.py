@@ -44,7 +44,7 @@ def test_wrong_type_is_refused_by_content(login, setup):
     client = login(setup.auditor)
     r = _upload(client, setup, b"#!/bin/sh\necho not a photo\n", name="photo.jpg")
     assert r.status_code == 422
-    assert r.json["message"].startswith("Only photos (JPEG, PNG, WebP) and PDF documents")
+    assert r.json["detail"].startswith("Only photos (JPEG, PNG, WebP) and PDF documents")
     assert db.session.scalar(select(func.count(Evidence.id))) == 0
 
 
@@ -54,7 +54,7 @@ def test_too_large_is_refused(login, setup, app):
     client = login(setup.auditor)
     r = _upload(client, setup, jpeg_bytes() + b"\0" * 30_000)
     assert r.status_code == 422
-    assert "too large" in r.json["message"] and "limit" in r.json["message"]
+    assert "too large" in r.json["detail"] and "limit" in r.json["detail"]
     assert db.session.scalar(select(func.count(Evidence.id))) == 0
 
 
@@ -63,7 +63,7 @@ def test_damaged_photo_is_refused(login, setup):
     client = login(setup.auditor)
     r = _upload(client, setup, b"\xff\xd8\xff\xe0" + b"garbage" * 50)
     assert r.status_code == 422
-    assert "damaged" in r.json["message"]
+    assert "damaged" in r.json["detail"]
 
 
 def test_replayed_upload_stores_once(login, setup):

@@ -71,7 +71,7 @@ def test_api_answers_423_after_issue(setup, now, login):
     r = client.put(f"/api/audits/{setup.audit.id}/answers/{setup.questions['S1Q2'].id}",
                    json={"verdict": "conforming", "base_version": 0})
     assert r.status_code == 423
-    assert "report of this audit is issued" in r.json["message"]
+    assert "report of this audit is issued" in r.json["detail"]
     html = client.get(f"/audits/{setup.audit.id}/checklist").get_data(as_text=True)
     assert 'data-can-answer="0"' in html
 

@@ -525,6 +525,11 @@ def test_costs_on_nonconformities_only(app, make, library, now):
     w = world(make, library)
     nc = draft(w, Grade.MINOR, now=now)
     ofi = draft(w, Grade.OFI, now=now)
+    with pytest.raises(DomainError):  # a draft is the audit side's: the owner cannot see it yet
+        fs.add_cost(nc, category=CostCategory.REWORK, amount="1", currency="EUR", incurred_on=now.date(),
+                    actor=w.owner, now=now)
+    fs.issue_finding(nc, actor=w.auditor, now=now)
+    fs.issue_finding(ofi, actor=w.auditor, now=now)
     cost = fs.add_cost(nc, category=CostCategory.REWORK, amount="1250.5", currency="eur",
                        incurred_on=now.date(), actor=w.owner, now=now)
     assert (str(cost.amount), cost.currency) == ("1250.50", "EUR")

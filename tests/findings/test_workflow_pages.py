@@ -146,7 +146,7 @@ def test_every_page_offers_exactly_what_the_workflow_grants(app, cast, login):
             assert response.status_code == 200, (who, state, response.status_code)
             assert _offered(app, response.text) == _granted(finding, user), (who, state)
             checked += 1
-    assert checked >= 100  # the walk really covered people × states
+    assert checked >= 90  # the walk really covered people × states
 
 
 def _url(finding: Finding, user, action: str, action_id: int | None) -> str:
@@ -166,6 +166,8 @@ def _expected_refusal(app, user, finding, url: str, decision) -> tuple[int, str 
     if not all(user.can(p) for p in needed):
         return 403, None
     if endpoint.startswith("scar.") and (finding.supplier_id != user.supplier_id or not finding.is_scar):
+        return 404, None
+    if not fs.can_read(finding, user):  # what a person may not read does not exist for them
         return 404, None
     return decision.status, decision.reason
 
@@ -204,7 +206,8 @@ def test_refusals_carry_reasons_when_the_capability_is_held(app, cast, login):
     """Someone holding the route's capability but refused by the object rules reads why."""
     people, findings = cast
     client = login(people["stranger_auditor"])
-    response = client.post(f"/findings/{findings['draft'].id}/issue", data={})
+    assert client.post(f"/findings/{findings['draft'].id}/issue", data={}).status_code == 404  # drafts: audit side
+    response = client.post(f"/findings/{findings['issued_unowned'].id}/assign", data={})
     assert response.status_code == 403
     assert "Only the audit&#39;s lead or auditors, or a coordinator, do this." in response.text
     client = login(people["lead"])

@@ -46,9 +46,10 @@ def test_login_is_throttled_after_repeated_failures(app, make, now):
         with pytest.raises(LoginFailed):
             authenticate(user.email, "wrong-password", now=now, max_failures=5, lock_seconds=900)
     assert user.locked_until == now + dt.timedelta(seconds=900)
-    with pytest.raises(LoginFailed, match="Too many failed attempts"):
+    with pytest.raises(LoginFailed, match="Unknown e-mail or wrong password"):
         authenticate(user.email, make.PASSWORD, now=now + dt.timedelta(minutes=5),
                      max_failures=5, lock_seconds=900)
+    assert user.locked_until == now + dt.timedelta(seconds=900)  # guessing does not extend it
     later = now + dt.timedelta(minutes=16)
     assert authenticate(user.email, make.PASSWORD, now=later, max_failures=5,
                         lock_seconds=900) is user
@@ -57,14 +58,15 @@ def test_login_is_throttled_after_repeated_failures(app, make, now):
 
 
 def test_throttling_through_the_login_page(client, make):
-    """The login page reports the lock after too many failures."""
+    """A locked account refuses the right password with the message every failure gets."""
     user = make.user()
     db.session.commit()
     for _ in range(5):
         client.post("/login", data={"email": user.email, "password": "wrong-password"})
     response = client.post("/login", data={"email": user.email, "password": make.PASSWORD})
     assert response.status_code == 401
-    assert b"Too many failed attempts" in response.data
+    assert b"Unknown e-mail or wrong password." in response.data
+    assert b"Too many failed attempts" not in response.data
 
 
 def test_inactive_user_cannot_log_in(client, make):

@@ -134,9 +134,13 @@ def login_as(client, user, password: str) -> None:
 
 
 def is_logged_in(client) -> bool:
-    """Whether the client's session still carries a user (a route may have logged it out)."""
+    """Whether the client's session still opens (a route may have logged it out, or ended the
+    user's sessions server-side, which leaves the cookie in place but dead)."""
+    from audit.core.security import load_session_user
+
     with client.session_transaction() as session:
-        return "_user_id" in session
+        user_id = session.get("_user_id")
+    return user_id is not None and load_session_user(user_id) is not None
 
 
 class FormFields(HTMLParser):

@@ -2,16 +2,12 @@
 // Static assets: served from the cache, refreshed in the background.
 // Checklist pages and evidence thumbnails: network first, the cached copy when offline.
 // The JSON API is never cached: the page's own queue (IndexedDB) handles offline writes.
-const VERSION = "v2";  // bump when cached assets change meaning (v2: queued changes carry their author)
+// Rendered by audit/conduct/offline.py: the version is a hash of the cached assets and of this
+// file, computed once when the app starts, so a changed asset can never hide behind an old cache.
+const VERSION = {{ version|tojson }};
 const STATIC_CACHE = "audit-static-" + VERSION;
-const PAGE_CACHE = "audit-pages-v1";
-const PRECACHE = [
-  "/static/css/app.css",
-  "/static/js/app.js",
-  "/static/js/checklist.js",
-  "/static/js/offline-queue.js",
-  "/manifest.webmanifest",
-];
+const PAGE_CACHE = {{ page_cache|tojson }};
+const PRECACHE = {{ precache|tojson }};
 const OFFLINE_PAGES = [/^\/audits\/\d+\/checklist$/, /^\/evidence\/\d+\/thumbnail$/];
 
 self.addEventListener("install", (event) => {
