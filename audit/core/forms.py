@@ -8,7 +8,7 @@ import functools
 import zoneinfo
 from dataclasses import dataclass
 
-from flask import abort, g, has_request_context, request
+from flask import abort, has_request_context, request
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SelectMultipleField, StringField, TextAreaField, widgets
@@ -61,9 +61,14 @@ class AppForm(FlaskForm):
         return ok
 
 
+_REFUSED = "audit.form_refused"
+
+
 def _mark_refused() -> None:
+    # Kept in the request's environ, not ``g``: an app context (and its ``g``) may outlive a
+    # request, e.g. in tests, and the mark must never leak into the next request.
     if has_request_context() and request.method != "GET":
-        g.form_refused = True
+        request.environ[_REFUSED] = True
 
 
 def init_app(app) -> None:
@@ -72,7 +77,7 @@ def init_app(app) -> None:
 
     @app.after_request
     def _refused_forms_are_422(response):
-        if g.get("form_refused") and response.status_code == 200:
+        if request.environ.get(_REFUSED) and response.status_code == 200:
             response.status_code = 422
         return response
 

@@ -108,8 +108,8 @@ def check_request() -> None:
             _refuse(f"The JSON body is nested more than {JSON_MAX_DEPTH} levels deep.")
         try:
             body = json.loads(raw) if raw.strip() else None
-        except (ValueError, RecursionError):
-            _refuse("The request body is not valid JSON.")
+        except ValueError:
+            return  # not JSON at all: the view answers that in its own words (malformed_json)
         _check_json(body)
         return
     for name, value in request.form.items(multi=True):

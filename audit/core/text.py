@@ -28,10 +28,17 @@ DATE_SHAPE_RE = re.compile(
 INTEGER_SHAPE_RE = re.compile(r"^\s*[+-]?\d+\s*$")
 
 
+_CONTROL_NAMES = {0x00: "NUL", 0x07: "BEL", 0x08: "BS", 0x0B: "VT", 0x0C: "FF", 0x1B: "ESC", 0x7F: "DEL"}
+
+
 def control_character(value: str) -> str | None:
-    """The first forbidden control character in ``value`` as ``U+XXXX``, or None."""
+    """The first forbidden control character in ``value`` as ``U+XXXX`` (with its name when it
+    has a common one, e.g. ``U+0000 NUL``), or None."""
     match = CONTROL_RE.search(value)
-    return f"U+{ord(match.group()):04X}" if match else None
+    if not match:
+        return None
+    code = ord(match.group())
+    return f"U+{code:04X} {_CONTROL_NAMES[code]}" if code in _CONTROL_NAMES else f"U+{code:04X}"
 
 
 def strip_controls(value: str) -> str:

@@ -59,7 +59,7 @@ def test_pixel_bomb_is_refused_without_decoding(login, setup):
     response = _upload(client, setup, data)
     grown_mb = (_status_kb("VmHWM" if peak else "VmRSS") - before) / 1024
     assert response.status_code == 422, response.json
-    assert "too many pixels" in response.json["message"]
+    assert "too many pixels" in response.json["detail"]
     assert grown_mb < 50, f"the worker grew by {grown_mb:.0f} MB"
     assert db.session.scalar(select(func.count(Evidence.id))) == 0
 
@@ -68,14 +68,14 @@ def test_evidence_date_out_of_range_is_refused(login, setup):
     """taken_at 0001-01-01T00:00:00+14:00 (a 500 converting to UTC before) is a 400 with a message."""
     client = login(setup.auditor)
     response = _upload(client, setup, bomb_png(4, 4), taken_at="0001-01-01T00:00:00+14:00")
-    assert response.status_code == 400 and "between the years" in response.json["message"]
+    assert response.status_code == 400 and "between the years" in response.json["detail"]
     assert db.session.scalar(select(func.count(Evidence.id))) == 0
 
 
 def test_photo_just_over_the_limit_is_refused(login, setup):
     """Just above the limit (where Pillow only warns) is refused too: the warning is an error."""
     response = _upload(login(setup.auditor), setup, bomb_png(8000, 7000))
-    assert response.status_code == 422 and "too many pixels" in response.json["message"]
+    assert response.status_code == 422 and "too many pixels" in response.json["detail"]
 
 
 def test_small_png_still_gets_a_thumbnail(login, setup):
