@@ -64,16 +64,16 @@ def _probe_answerable(session, found: dict) -> None:
     """An audit with checklist questions and an auditor on its team (for answer saves)."""
     from sqlalchemy import select
 
-    from audit.conduct import services
+    from audit.conduct import access
     from audit.models import Audit
 
     for audit in session.scalars(select(Audit).order_by(Audit.id)):
         try:
-            services.require_not_frozen(audit)
+            access.require_not_frozen(audit)
         except Exception:  # noqa: BLE001 - an issued report cannot be answered
             continue
         questions = _audit_question_ids(session, audit)
-        auditors = [m.user.email for m in audit.team if services.can_answer(audit, m.user)]
+        auditors = [m.user.email for m in audit.team if access.can_answer(audit, m.user)]
         if questions and auditors:
             found["answerable"] = {"audit_id": audit.id, "questions": questions, "auditor": auditors[0]}
             found["audit_id"] = audit.id

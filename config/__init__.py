@@ -64,6 +64,8 @@ class BaseConfig:
     #: A complaint, incident, significant change or major NC asks for an audit within this many
     #: days (DOMAIN.md §2).
     TRIGGER_AUDIT_DAYS = 60
+    #: Audit-days per auditor and month above which the workload page highlights the month.
+    WORKLOAD_DAYS_PER_MONTH = 6
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
     #: Organisation name shown in the header and reports.

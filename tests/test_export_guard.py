@@ -10,7 +10,8 @@ import pytest
 
 from audit.core.exports import guard_cell, unguard_cell
 from audit.extensions import db
-from audit.library import checklists
+from audit.library.checklists import files as checklists
+from audit.library.checklists.versions import questions_of
 from audit.reports import services as reports
 
 NOW = dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.UTC)
@@ -42,7 +43,7 @@ def test_checklist_template_csv_export_is_guarded_and_reimports(app, library):
     assert rows[0]["text"].startswith("'=HYPERLINK") and rows[0]["guidance"] == "'@SUM(A1:A2)"
     assert rows[0]["section"].startswith("'=cmd")
     again = checklists.import_template(exported, "csv", actor=None, now=NOW, publish=True)
-    question = checklists.questions_of(again)[0]
+    question = questions_of(again)[0]
     assert question.text == '=HYPERLINK("http://evil.example","click")' and question.guidance == "@SUM(A1:A2)"
 
 
@@ -61,3 +62,23 @@ def test_management_review_exports_are_guarded(app, make):
     # XML turns a stored CR into LF on reading; the apostrophe in front is what matters.
     assert cells == ["'" + h.replace("\r", "\n") for h in HOSTILE]
     assert all(row[0].data_type == "s" for row in sheet.iter_rows(min_row=2))
+
+
+def test_programme_xlsx_export_is_guarded(app):
+    """The programme export guards its programme fields, audit rows and coverage rows alike."""
+    from types import SimpleNamespace
+
+    from openpyxl import load_workbook
+
+    from audit.programme.export import ExportRow, export_xlsx
+
+    programme = SimpleNamespace(name="\t=evil", period_start=dt.date(2027, 1, 1), period_end=dt.date(2027, 12, 31),
+                                status=SimpleNamespace(value="draft"), approved_version=None,
+                                objectives="@SUM(A1)", scope="plain")
+    row = ExportRow("IA-1", "=HYPERLINK(\"x\")", "Internal", "+Site", "UTC", "2027-01-04", "2027-01-04",
+                    "ISO 9001", "-Unit", "Lead", "", "Planned")
+    book = load_workbook(io.BytesIO(export_xlsx({"programme": programme, "rows": [row],
+                                                 "coverage": [("@Site", "=Unit", "ISO 9001", ["IA-1"])]})))
+    assert book["Programme"]["B1"].value == "'\t=evil" and book["Programme"]["B6"].value == "'@SUM(A1)"
+    assert [c.value for c in book["Audits"][2]][1] == "'=HYPERLINK(\"x\")"
+    assert [c.value for c in book["Coverage"][2]][:2] == ["'@Site", "'=Unit"]

@@ -19,7 +19,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from audit.core.forms import AppForm, MultiCheckboxField, model_choices
 from audit.extensions import db
-from audit.library.checklists import published_versions
+from audit.library.checklists.versions import published_versions
 from audit.models import (
     AuditKind,
     AuditStatus,
@@ -86,6 +86,8 @@ class AuditForm(AppForm):
                                       validators=[Optional()])
     ends_local = DateTimeLocalField("Ends (local time at the site)", format=DATETIME_FORMATS,
                                     validators=[Optional()])
+    date_override_reason = StringField("Reason for a weekend or holiday date", validators=[Optional(), Length(max=200)],
+                                       description="Only needed to audit on a weekend or a site holiday; kept in the trail.")
     report_due_on = DateField("Report due", validators=[Optional()])
     due_by = DateField("Must happen by", validators=[Optional()],
                        description="Set by complaints, incidents, changes and major NCs; the audit "
@@ -176,7 +178,8 @@ class RescheduleForm(AppForm):
 
     starts_local = DateTimeLocalField("New start (local)", format=DATETIME_FORMATS, validators=[DataRequired()])
     ends_local = DateTimeLocalField("New end (local)", format=DATETIME_FORMATS, validators=[DataRequired()])
-    reason = StringField("Reason", validators=[Optional(), Length(max=200)])
+    reason = StringField("Reason", validators=[Optional(), Length(max=200)],
+                         description="Required to audit on a weekend or a site holiday; kept in the trail.")
 
 
 class AuditFilterForm(AppForm):
@@ -190,9 +193,15 @@ class AuditFilterForm(AppForm):
     kind = SelectField("Kind", choices=_enum_choices(AuditKind, blank="All kinds"))
     status = SelectField("Status", choices=_enum_choices(AuditStatus, blank="All statuses"))
     programme = SelectField("Programme", coerce=int, validate_choice=False)
+    standard = SelectField("Standard", coerce=int, validate_choice=False)
+    q = StringField("Search", validators=[Optional(), Length(max=80)],
+                    description="Reference or title contains")
 
     def fill_choices(self) -> None:
-        from audit.models import Role, UserRole
+        from audit.models import Role, Standard, UserRole
+
+        self.standard.choices = model_choices(Standard, Standard.code, blank="All standards",
+                                              label=lambda s: s.code)
 
         self.site.choices = model_choices(Site, Site.name, blank="All sites")
         stmt = (select(User).join(UserRole).where(UserRole.role == Role.AUDITOR).order_by(User.name))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from audit.audits.forms import AuditFilterForm
@@ -27,6 +27,12 @@ def audit_list_query(filters: dict):
         stmt = stmt.where(Audit.status == AuditStatus(filters["status"]))
     if filters.get("programme"):
         stmt = stmt.where(Audit.programme_id == filters["programme"])
+    if filters.get("standard"):
+        stmt = stmt.where(Audit.standards.any(id=filters["standard"]))
+    if filters.get("q"):
+        # A literal search: the user's % and _ match themselves, not any text.
+        needle = "%" + filters["q"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(Audit.reference.ilike(needle, escape="\\"), Audit.title.ilike(needle, escape="\\")))
     return stmt
 
 
@@ -40,5 +46,7 @@ def read_filters(args) -> tuple[AuditFilterForm, dict]:
         "kind": args.get("kind") if args.get("kind") in {k.value for k in AuditKind} else None,
         "status": args.get("status") if args.get("status") in {s.value for s in AuditStatus} else None,
         "programme": args.get("programme", type=int) or None,
+        "standard": args.get("standard", type=int) or None,
+        "q": (args.get("q") or "").strip()[:80] or None,
     }
     return form, filters

@@ -27,8 +27,6 @@ DEFAULT_LEAD_DAYS = {
 }
 #: Days before the report due date the lead is reminded.
 REPORT_REMINDER_DAYS = 3
-UPCOMING = (AuditStatus.PLANNED, AuditStatus.SCHEDULED, AuditStatus.PLAN_ISSUED)
-REPORT_PENDING = (AuditStatus.IN_PROGRESS, AuditStatus.FIELDWORK_COMPLETE)
 
 #: Who hears of each stage: the auditing team, the auditees (unit owners and members), or both.
 STAGE_AUDIENCE = {"prepare": ("team",), "plan": ("auditees",), "day_before": ("team", "auditees")}
@@ -45,11 +43,6 @@ def lead_days(kind: AuditKind) -> dict[str, int]:
     """Lead times for ``kind`` from config, falling back to the defaults."""
     configured = current_app.config.get("REMINDER_LEAD_DAYS") or {}
     return {**DEFAULT_LEAD_DAYS[kind.value], **configured.get(kind.value, {})}
-
-
-def local_today(audit: Audit, now: dt.datetime) -> dt.date:
-    """The calendar date at the audit's site (or supplier) at ``now``."""
-    return now.astimezone(zoneinfo.ZoneInfo(audit.timezone)).date()
 
 
 def _auditees(audit: Audit) -> list[User]:
@@ -85,7 +78,7 @@ def send_audit_reminders(*, now: dt.datetime) -> int:
     longest = max(max(lead_days(kind).values()) for kind in AuditKind)
     horizon = now + dt.timedelta(days=longest + 1)
     audits = db.session.scalars(
-        select(Audit).where(Audit.status.in_(UPCOMING), Audit.starts_at.is_not(None),
+        select(Audit).where(Audit.status.in_(AuditStatus.not_started()), Audit.starts_at.is_not(None),
                             Audit.starts_at > now, Audit.starts_at <= horizon)
         .options(joinedload(Audit.site), joinedload(Audit.supplier),
                  selectinload(Audit.team).joinedload(AuditTeamMember.user),
@@ -125,7 +118,7 @@ def send_report_reminders(*, now: dt.datetime) -> int:
     """Remind the lead before the report is due; escalate an overdue report to the programme's
     coordinator(s) and the owners of the audited units."""
     audits = db.session.scalars(
-        select(Audit).where(Audit.status.in_(REPORT_PENDING), Audit.report_due_on.is_not(None),
+        select(Audit).where(Audit.status.in_(AuditStatus.fieldwork()), Audit.report_due_on.is_not(None),
                             # A day of margin: zones east of UTC are already a day ahead.
                             Audit.report_due_on <= now.date() + dt.timedelta(days=REPORT_REMINDER_DAYS + 1))
         .options(selectinload(Audit.team).joinedload(AuditTeamMember.user),
@@ -135,7 +128,7 @@ def send_report_reminders(*, now: dt.datetime) -> int:
     made = 0
     coordinators = None
     for audit in audits:
-        today = local_today(audit, now)
+        today = audit.local_today(now)
         if audit.report_due_on > today + dt.timedelta(days=REPORT_REMINDER_DAYS):
             continue
         due = audit.report_due_on.strftime("%d %b %Y")
@@ -168,13 +161,13 @@ def send_report_reminders(*, now: dt.datetime) -> int:
 def send_overdue_audits(*, now: dt.datetime) -> int:
     """Audits whose dates passed without being started: escalate to the coordinator(s)."""
     audits = db.session.scalars(
-        select(Audit).where(Audit.status.in_(UPCOMING),
+        select(Audit).where(Audit.status.in_(AuditStatus.not_started()),
                             ((Audit.ends_at.is_not(None)) & (Audit.ends_at < now))
                             | ((Audit.starts_at.is_(None)) & (Audit.planned_date < now.date() + dt.timedelta(days=1))))
         .options(joinedload(Audit.programme), joinedload(Audit.site), joinedload(Audit.supplier))
     ).unique().all()
     # An undated audit is overdue once its planned day is over at its own site.
-    audits = [a for a in audits if a.starts_at is not None or a.planned_date < local_today(a, now)]
+    audits = [a for a in audits if a.starts_at is not None or a.planned_date < a.local_today(now)]
     made = 0
     coordinators = _coordinators() if audits else []
     for audit in audits:

@@ -212,8 +212,27 @@ def _raise_first(problems, field: str | None = None) -> None:
         raise DomainError(" ".join(p.message for p in problems), field=field)
 
 
-def create_audit(data: dict, *, actor, now: dt.datetime) -> Audit:
-    """Create an audit from form data; the reference is generated from kind and year."""
+def _check_calendar(audit: Audit, data: dict, changes: dict | None = None) -> None:
+    """A person's dates keep the one calendar rule (``audit.audits.dates``); a weekend or a
+    holiday needs ``date_override_reason``, which is then kept in ``changes`` (the trail)."""
+    from audit.audits.dates import date_problems
+
+    span = audit.local_dates()
+    if span is None:
+        return
+    reason = (data.get("date_override_reason") or "").strip() or None
+    problems = date_problems(audit, span[0], span[1], override_reason=reason)
+    waivable_only = all(p.rule in ("weekend", "holiday", "override") for p in problems)
+    _raise_first(problems, field="date_override_reason" if waivable_only else "starts_local")
+    if reason and changes is not None and date_problems(audit, span[0], span[1]):
+        changes["date_override_reason"] = reason
+
+
+def create_audit(data: dict, *, actor, now: dt.datetime, manual: bool = False) -> Audit:
+    """Create an audit from form data; the reference is generated from kind and year.
+
+    ``manual`` marks a person's form: its dates keep the calendar rule. Generation, triggers and
+    the demo create audits on the days their rules chose."""
     values = _scope_values(data, None)
     zone = (values["site"] or values["supplier"]).timezone if (values["site"] or values["supplier"]) else "UTC"
     values.update(_date_values(data, zone))
@@ -227,10 +246,13 @@ def create_audit(data: dict, *, actor, now: dt.datetime) -> Audit:
     if audit.report_due_on is None and audit.ends_at is not None:
         audit.report_due_on = to_local(audit.ends_at, zone).date() + dt.timedelta(days=report_due_days())
     _check_due_by(audit, now)
+    changes = snapshot({k: v for k, v in values.items()})
+    if manual:
+        _check_calendar(audit, data, changes)
     db.session.add(audit)
     db.session.flush()
     record(audit, "create", actor=actor, now=now, summary=f"Created audit {audit.reference}",
-           changes=snapshot({k: v for k, v in values.items()}))
+           changes=changes)
     return audit
 
 
@@ -239,8 +261,10 @@ def _check_version(audit: Audit, version: int | None) -> None:
         raise StaleObject("Someone else changed this audit while you were editing: reload and try again.")
 
 
-def update_audit(audit: Audit, data: dict, *, actor, now: dt.datetime, version: int | None = None) -> Audit:
-    """Edit an audit. Moving dates bumps the revision and re-checks the team rules."""
+def update_audit(audit: Audit, data: dict, *, actor, now: dt.datetime, version: int | None = None,
+                 manual: bool = False) -> Audit:
+    """Edit an audit. Moving dates bumps the revision and re-checks the team rules; on a
+    person's form (``manual``) new dates keep the calendar rule too."""
     _check_version(audit, version)
     if audit.status in (AuditStatus.CLOSED, AuditStatus.CANCELLED):
         raise DomainError(f"A {audit.status.label.lower()} audit can no longer be edited.")
@@ -256,6 +280,8 @@ def update_audit(audit: Audit, data: dict, *, actor, now: dt.datetime, version: 
             audit.report_due_on = to_local(audit.ends_at, zone).date() + dt.timedelta(days=report_due_days())
     audit.updated_at = now
     _check_due_by(audit, now)
+    if manual and {"starts_at", "ends_at", "programme"} & changes.keys():
+        _check_calendar(audit, data, changes)
     db.session.flush()
     if {"starts_at", "ends_at", "units", "standards"} & changes.keys():
         _raise_first(team_problems(audit, today=now.date()))
@@ -265,11 +291,16 @@ def update_audit(audit: Audit, data: dict, *, actor, now: dt.datetime, version: 
 
 
 def reschedule_audit(audit: Audit, *, starts_local: dt.datetime, ends_local: dt.datetime, actor,
-                     now: dt.datetime, reason: str | None = None, allow_late: bool = False) -> Audit:
-    """Move an audit's dates (the planned date is kept); the team must still be valid.
+                     now: dt.datetime, reason: str | None = None, allow_late: bool = False,
+                     override_reason: str | None = None) -> Audit:
+    """Move an audit's dates (the planned date is kept); the calendar rule and the team rules
+    must still hold.
 
     ``allow_late`` accepts a start after ``due_by`` (the planner's "late" proposals: no working
-    day with a free lead is left before the deadline)."""
+    day with a free lead is left before the deadline). ``override_reason`` allows a weekend or a
+    site holiday and is recorded in the trail; the programme period is never waived."""
+    from audit.audits.dates import date_problems
+
     if not audit.is_open:
         raise DomainError(f"A {audit.status.label.lower()} audit cannot be rescheduled.")
     values = _date_values({"starts_local": starts_local, "ends_local": ends_local}, audit.timezone)
@@ -278,6 +309,15 @@ def reschedule_audit(audit: Audit, *, starts_local: dt.datetime, ends_local: dt.
     changes = apply_changes(audit, values)
     if not changes:
         return audit
+    first, last = audit.local_dates()
+    override_reason = (override_reason or "").strip() or None
+    problems = date_problems(audit, first, last, override_reason=override_reason)
+    # Only waivable days wrong: the reason field is where the coordinator can fix it.
+    waivable_only = all(p.rule in ("weekend", "holiday", "override") for p in problems)
+    _raise_first(problems, field="reason" if waivable_only else "starts_local")
+    waived = date_problems(audit, first, last) if override_reason else []
+    if waived:
+        changes["override_reason"] = override_reason
     audit.revision += 1
     audit.updated_at = now
     if audit.planned_date is None:

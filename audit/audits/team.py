@@ -15,8 +15,9 @@ from sqlalchemy.orm import selectinload
 from audit.extensions import db
 from audit.models import Audit, AuditStatus, AuditTeamMember, QualificationLevel, TeamRole, Unit, User
 
+#: Statuses in which the team must already cover every standard in scope.
+STAFFED_STATUSES = (AuditStatus.SCHEDULED, AuditStatus.PLAN_ISSUED, AuditStatus.IN_PROGRESS)
 #: Statuses whose audits no longer occupy anybody's calendar.
-INACTIVE_STATUSES = (AuditStatus.CANCELLED, AuditStatus.POSTPONED)
 
 
 @dataclass(frozen=True)
@@ -40,21 +41,38 @@ def audit_days(audit: Audit, today: dt.date) -> tuple[dt.date, dt.date]:
     return day, day + dt.timedelta(days=max((audit.planned_days or 1) - 1, 0))
 
 
+def _valid_levels(user: User, standard_id: int, first: dt.date, last: dt.date) -> list[QualificationLevel]:
+    return [q.level for q in user.qualifications
+            if q.standard_id == standard_id and q.is_valid_on(first) and q.is_valid_on(last)]
+
+
+def covered_standards(user: User, standards, first: dt.date, last: dt.date,
+                      level: QualificationLevel = QualificationLevel.AUDITOR) -> set[int]:
+    """Ids of the ``standards`` ``user`` holds a qualification of at least ``level`` for, valid on
+    every audit day."""
+    return {s.id for s in standards
+            if any(lv.rank >= level.rank for lv in _valid_levels(user, s.id, first, last))}
+
+
 def qualification_problems(user: User, role: TeamRole, standards, first: dt.date, last: dt.date) -> list[Problem]:
-    """Competence: auditing members need a valid qualification for every standard in scope on
-    every audit day; trainees may hold a trainee level; the lead needs a lead qualification."""
+    """Competence of one member (ISO 19011 7.2.3, ISO/IEC 17021-1 7.2): a member contributes a
+    valid qualification for at least one standard in scope (trainees at trainee level); the lead
+    holds a lead qualification for at least one. That the team *together* covers every standard
+    is ``coverage_problems``."""
     if not role.is_auditing:
         return []
     if not standards:
         return [Problem("no_standard", "Add the standards in scope before assigning auditors: "
                                        "qualifications are checked per standard.")]
-    problems: list[Problem] = []
     needed = QualificationLevel.TRAINEE if role is TeamRole.TRAINEE else QualificationLevel.AUDITOR
-    has_lead = False
+    if role is TeamRole.LEAD and covered_standards(user, standards, first, last, QualificationLevel.LEAD):
+        return []
+    if role is not TeamRole.LEAD and covered_standards(user, standards, first, last, needed):
+        return []
+    problems: list[Problem] = []
     for standard in standards:
-        valid = [q for q in user.qualifications
-                 if q.standard_id == standard.id and q.is_valid_on(first) and q.is_valid_on(last)]
-        if not valid:
+        levels = _valid_levels(user, standard.id, first, last)
+        if not levels:
             held = [q for q in user.qualifications if q.standard_id == standard.id]
             if held:
                 until = max((q.valid_until for q in held if q.valid_until), default=None)
@@ -67,20 +85,41 @@ def qualification_problems(user: User, role: TeamRole, standards, first: dt.date
                 problems.append(Problem(
                     "not_qualified", f"{user.name} holds no {standard.code} auditor qualification."))
             continue
-        best = max(valid, key=lambda q: q.level.rank)
-        if best.level.rank < needed.rank:
+        best = max(levels, key=lambda lv: lv.rank)
+        if best.rank < needed.rank:
             problems.append(Problem(
                 "level_too_low",
-                f"{user.name} is only qualified as {best.level.label} for {standard.code}; "
+                f"{user.name} is only qualified as {best.label} for {standard.code}; "
                 f"the {role.label.lower()} role needs {needed.label}."))
-        if best.level is QualificationLevel.LEAD:
-            has_lead = True
-    if role is TeamRole.LEAD and not problems and not has_lead:
-        codes = ", ".join(s.code for s in standards)
+    if role is TeamRole.LEAD and not problems:
+        codes = " or ".join(s.code for s in standards)
         problems.append(Problem(
             "lead_not_qualified",
             f"{user.name} cannot lead: no valid lead-auditor qualification for {codes}."))
     return problems
+
+
+def uncovered_standards(audit: Audit, *, today: dt.date, extra: list[User] = ()) -> list:
+    """Standards in scope that no lead or auditor of the team (plus ``extra`` people) holds a
+    valid auditor qualification for on the audit days. Trainees do not cover a standard."""
+    first, last = audit_days(audit, today)
+    people = [m.user for m in audit.team if m.role in (TeamRole.LEAD, TeamRole.AUDITOR)] + list(extra)
+    covered: set[int] = set()
+    for user in people:
+        covered |= covered_standards(user, audit.standards, first, last)
+    return [s for s in audit.standards if s.id not in covered]
+
+
+def coverage_problems(audit: Audit, *, today: dt.date) -> list[Problem]:
+    """The team as a whole must hold a valid qualification for every standard in scope."""
+    if not audit.team or audit.kind.value == "third_party":
+        return []
+    missing = uncovered_standards(audit, today=today)
+    if not missing:
+        return []
+    codes = ", ".join(s.code for s in missing)
+    return [Problem("standard_not_covered",
+                    f"No lead or auditor in the team is qualified for {codes}: add an auditor who is.")]
 
 
 def impartiality_problems(user: User, role: TeamRole, units, justification: str | None) -> list[Problem]:
@@ -112,7 +151,7 @@ def overlapping_audits(user_ids, starts_at: dt.datetime | None, ends_at: dt.date
         .join(Audit, AuditTeamMember.audit_id == Audit.id)
         .where(AuditTeamMember.user_id.in_(list(user_ids)),
                AuditTeamMember.role != TeamRole.GUIDE,
-               Audit.status.not_in(INACTIVE_STATUSES),
+               Audit.status.not_in(AuditStatus.inactive()),
                Audit.starts_at < ends_at, Audit.ends_at > starts_at)
     )
     if exclude_audit_id is not None:
@@ -156,6 +195,9 @@ def team_problems(audit: Audit, *, today: dt.date) -> list[Problem]:
     for member in audit.team:
         problems += member_problems(audit, member.user, member.role,
                                     justification=member.impartiality_justification, today=today)
+    if audit.status in STAFFED_STATUSES:
+        # A scheduled audit's team must cover its scope; while planned, the team is being built.
+        problems += coverage_problems(audit, today=today)
     return problems
 
 

@@ -21,6 +21,7 @@ from audit.core.workflow import refuse_unless_allowed
 from audit.extensions import db
 from audit.models import (
     Audit,
+    AuditKind,
     AuditStatus,
     AuditTeamMember,
     TeamRole,
@@ -91,7 +92,7 @@ def audit_new():
         form.programme_id.data = request.args.get("programme", type=int)
     if form.validate_on_submit():
         with saving(form) as saved:
-            audit = services.create_audit(form.values(), actor=current_user, now=utcnow())
+            audit = services.create_audit(form.values(), actor=current_user, now=utcnow(), manual=True)
         if saved.ok:
             flash(f"Audit {audit.reference} created. Now assign the team.", "success")
             return redirect(url_for("audits.detail", audit_id=audit.id))
@@ -107,7 +108,7 @@ def audit_edit(audit_id: int):
     if form.validate_on_submit():
         with saving(form) as saved:
             services.update_audit(audit, form.values(), actor=current_user, now=utcnow(),
-                                  version=form.version.data or None)
+                                  version=form.version.data or None, manual=True)
         if saved.ok:
             flash("Audit saved.", "success")
             return redirect(url_for("audits.detail", audit_id=audit_id))
@@ -152,8 +153,13 @@ def detail(audit_id: int, team_form=None, status_form=None, reschedule_form=None
         reschedule_form = reschedule_form or forms.RescheduleForm(formdata=None, data={
             "starts_local": services.to_local(audit.starts_at, audit.timezone),
             "ends_local": services.to_local(audit.ends_at, audit.timezone)})
+    uncovered = []
+    if audit.is_open and audit.kind is not AuditKind.THIRD_PARTY:
+        from audit.audits.team import uncovered_standards
+
+        uncovered = uncovered_standards(audit, today=utcnow().date())
     return render_template(
-        "audits/detail.html", audit=audit, sections=sections, can_manage=can_manage,
+        "audits/detail.html", audit=audit, sections=sections, can_manage=can_manage, uncovered=uncovered,
         status_hints=status_hints if can_manage else [],
         team_form=team_form, status_form=status_form, reschedule_form=reschedule_form,
         trail=entries_for(audit, limit=50),
@@ -228,7 +234,7 @@ def reschedule(audit_id: int):
         with saving(form) as saved:
             services.reschedule_audit(audit, starts_local=form.starts_local.data,
                                       ends_local=form.ends_local.data, reason=form.reason.data,
-                                      actor=current_user, now=utcnow())
+                                      override_reason=form.reason.data, actor=current_user, now=utcnow())
         if saved.ok:
             flash("Audit rescheduled.", "success")
             return redirect(_safe_next() or url_for("audits.detail", audit_id=audit_id))

@@ -9,7 +9,7 @@ checklist move audits too; they are held to the same table of states (``require_
 
 from __future__ import annotations
 
-from audit.audits.team import team_problems
+from audit.audits.team import coverage_problems, team_problems
 from audit.auth.permissions import Permission
 from audit.core.errors import Conflict
 from audit.core.workflow import Step, Workflow
@@ -46,7 +46,9 @@ def staffing_problem(audit) -> str | None:
         return "Assign a lead auditor first (technical experts and observers do not count as auditors)."
     if audit.starts_at is None:
         return "Set the audit dates first."
-    problems = team_problems(audit, today=utcnow().date())
+    today = utcnow().date()
+    # The team as a whole must cover every standard before the audit counts as scheduled.
+    problems = team_problems(audit, today=today) + coverage_problems(audit, today=today)
     return problems[0].message if problems else None
 
 

@@ -48,7 +48,6 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MANAGE_QUALIFICATIONS,
             Permission.MANAGE_LIBRARY,
             Permission.MANAGE_PROGRAMME,
-            Permission.APPROVE_PROGRAMME,
             Permission.VERIFY_FINDING,
             Permission.VIEW_REPORTS,
             Permission.MANAGE_QUALITY,
@@ -74,6 +73,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset(
         {
             Permission.VIEW_ORGANISATION,
+            Permission.APPROVE_PROGRAMME,  #: top management is the internal audit client
             Permission.VIEW_REPORTS,
             Permission.VIEW_TRAIL,
             Permission.OWN_ACCOUNT,

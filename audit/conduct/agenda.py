@@ -12,16 +12,18 @@ from flask import current_app, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from audit.audits.services import to_utc
 from audit.auth.permissions import Permission, permissions_for
-from audit.conduct.services import _advance, can_answer, team_role
+from audit.calendar import ical
+from audit.calendar.feeds import Links
+from audit.conduct.access import can_answer, team_role
+from audit.conduct.lifecycle import advance_status
 from audit.core.errors import DomainError, NotAllowed
+from audit.core.templating import localtime
 from audit.extensions import db
 from audit.models import AgendaSession, Audit, AuditStatus, Clause, SessionKind, TeamRole, User
 from audit.notifications.services import notify
 from audit.trail.services import apply_changes, record, snapshot
-
-#: Statuses after which the plan counts as issued: later changes bump the calendar SEQUENCE.
-ISSUED_STATUSES = (AuditStatus.PLAN_ISSUED, AuditStatus.IN_PROGRESS, AuditStatus.FIELDWORK_COMPLETE)
 
 
 def can_edit_plan(audit: Audit, user) -> bool:
@@ -52,8 +54,6 @@ def save_session(audit: Audit, session: AgendaSession | None, data: dict, *, act
                  now: dt.datetime) -> AgendaSession:
     """Create or change one agenda slot. ``data``: kind, title, unit_id, auditor_id, clause_ids,
     auditee_contacts, location, starts_local, ends_local (naive wall times in the audit's zone)."""
-    from audit.audits.services import to_utc
-
     _require_editor(audit, actor)
     try:
         kind = SessionKind(data.get("kind") or SessionKind.SESSION.value)
@@ -124,7 +124,7 @@ def delete_session(audit: Audit, session: AgendaSession, *, actor, now: dt.datet
 
 def _plan_changed(audit: Audit, now: dt.datetime) -> None:
     """After the plan went out, calendars must see the change: bump the audit's revision."""
-    if audit.status in ISSUED_STATUSES:
+    if audit.status in AuditStatus.plan_issued():  # later changes bump the calendar SEQUENCE
         audit.revision = (audit.revision or 0) + 1
         audit.updated_at = now
         db.session.flush()
@@ -146,8 +146,6 @@ def plan_recipients(audit: Audit) -> list[User]:
 def plan_text(audit: Audit, sessions: list[AgendaSession]) -> str:
     """The agenda as plain text (notification body, e-mail body), each session with the link to
     its calendar file."""
-    from audit.core.templating import localtime
-
     base = current_app.config.get("BASE_URL", "").rstrip("/")
 
     lines = [f"{audit.reference} {audit.title}", f"Objectives: {audit.objectives or '-'}",
@@ -174,7 +172,7 @@ def issue_plan(audit: Audit, *, actor, now: dt.datetime) -> list[User]:
         raise DomainError("The plan needs an opening meeting.")
     if not any(s.kind is SessionKind.CLOSING for s in sessions):
         raise DomainError("The plan needs a closing meeting.")
-    _advance(audit, AuditStatus.PLAN_ISSUED, actor=actor, now=now)
+    advance_status(audit, AuditStatus.PLAN_ISSUED, actor=actor, now=now)
     recipients = plan_recipients(audit)
     link = url_for("conduct.plan", audit_id=audit.id, _external=False)
     body = plan_text(audit, sessions)
@@ -190,9 +188,6 @@ def issue_plan(audit: Audit, *, actor, now: dt.datetime) -> list[User]:
 def session_ics(audit: Audit, sessions: list[AgendaSession]) -> bytes:
     """An iCalendar file (METHOD:PUBLISH) with the given (one or more) sessions, via the shared
     serialiser: stable UIDs, the audit's revision as SEQUENCE, a VTIMEZONE for the site's zone."""
-    from audit.calendar import ical
-    from audit.calendar.feeds import Links
-
     links = Links(current_app)
     url = links.url("audit", audit.id)
     events = tuple(ical.session_event(s, audit, domain=links.domain, url=url) for s in sessions)

@@ -5,12 +5,12 @@ Registered by ``audit.conduct.init_app``.
 
 from __future__ import annotations
 
-from audit.conduct import agenda, services
+from audit.conduct import access, agenda, checklist_read, report
 
 
 def plan_section(audit, user) -> dict | None:
     """The agenda with a link to edit and issue it."""
-    if not services.can_view(audit, user):
+    if not access.can_view(audit, user):
         return None
     return {"title": "Plan and agenda", "template": "conduct/_section_plan.html",
             "context": {"sessions": agenda.load_sessions(audit),
@@ -19,17 +19,17 @@ def plan_section(audit, user) -> dict | None:
 
 def checklist_section(audit, user) -> dict | None:
     """Checklist progress per section with the link to the tablet screen."""
-    if not services.can_view(audit, user) or audit.checklist_version_id is None:
+    if not access.can_view(audit, user) or audit.checklist_version_id is None:
         return None
     return {"title": "Checklist", "template": "conduct/_section_checklist.html",
-            "context": {"checklist": services.build_checklist(audit),
-                        "can_answer": services.can_edit_records(audit, user)}}
+            "context": {"checklist": checklist_read.build_checklist(audit),
+                        "can_answer": access.can_edit_records(audit, user)}}
 
 
 def report_section(audit, user) -> dict | None:
     """Where the report stands: draft, signed, issued; due date; links to page and PDF."""
-    if not services.can_view(audit, user):
+    if not access.can_view(audit, user):
         return None
     return {"title": "Report", "template": "conduct/_section_report.html",
-            "context": {"report": services.get_report(audit)}}
+            "context": {"report": report.get_report(audit)}}
 

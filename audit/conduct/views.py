@@ -16,29 +16,27 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from sqlalchemy import select
 
-from audit.auth.permissions import Permission, public, requires
-from audit.conduct import (  # noqa: F401  (sections registers itself)
-    agenda,
-    forms,
-    offline,
-    sections,
-    services,
-)
-from audit.core.errors import DomainError
+from audit.audits.services import to_local
+from audit.auth.permissions import Permission, permissions_for, public, requires
+from audit.conduct import access, agenda, answers, checklist_read, forms, offline
+from audit.conduct import report as audit_report  # the view functions below include report()
+from audit.conduct.pdf import render_report_pdf
+from audit.core.errors import DomainError, NotAllowed
 from audit.core.forms import saving
 from audit.extensions import db
-from audit.models import Evidence, Grade, utcnow
+from audit.models import AgendaSession, Clause, Evidence, Grade, TeamRole, Verdict, utcnow
 from audit.storage import StorageError, get_storage
 
 bp = Blueprint("conduct", __name__)
 
 
 def _viewable_audit(audit_id: int):
-    audit = services.load_audit(audit_id)
+    audit = access.load_audit(audit_id)
     if audit is None:
         abort(404)
-    if not services.can_view(audit, current_user):
+    if not access.can_view(audit, current_user):
         abort(403)
     return audit
 
@@ -93,11 +91,11 @@ def manifest():
 def checklist(audit_id: int):
     """The tablet checklist: one-tap verdicts, autosave, evidence, carry-forward."""
     audit = _viewable_audit(audit_id)
-    data = services.build_checklist(audit)
+    data = checklist_read.build_checklist(audit)
     return render_template(
         "conduct/checklist.html", audit=audit, checklist=data,
-        can_answer=services.can_edit_records(audit, current_user),
-        verdicts=list(services.Verdict), page_cache=offline.PAGE_CACHE,
+        can_answer=access.can_edit_records(audit, current_user),
+        verdicts=list(Verdict), page_cache=offline.PAGE_CACHE,
     )
 
 
@@ -107,17 +105,17 @@ def checklist(audit_id: int):
 def raise_finding(audit_id: int, question_id: int):
     """Raise a finding from an answer: audit, clauses, question and evidence pre-filled."""
     audit = _viewable_audit(audit_id)
-    if not services.can_answer(audit, current_user):
+    if not access.can_answer(audit, current_user):
         abort(403)
     try:
-        question = services.get_question(audit, question_id)
+        question = checklist_read.get_question(audit, question_id)
     except DomainError:
         abort(404)
     form = forms.RaiseFindingForm(data=None if request.method == "POST"
-                                  else services.finding_defaults(audit, question))
+                                  else answers.finding_defaults(audit, question))
     if form.validate_on_submit():
         with saving(form) as saved:
-            finding = services.raise_finding_from_answer(
+            finding = answers.raise_finding_from_answer(
                 audit, question, grade=Grade(form.grade.data), statement=form.statement.data,
                 evidence=form.evidence.data, actor=current_user, now=utcnow())
         if saved.ok:
@@ -169,19 +167,19 @@ def evidence_thumbnail(evidence_id: int):
 
 
 def _report_page(audit, form=None, ack_form=None, status=200):
-    contents = services.report_contents(audit)
+    contents = audit_report.report_contents(audit)
     report = contents["report"]
     if form is None:
         form = forms.ReportForm(obj=report)
-    lead = services.team_role(audit, current_user) is services.TeamRole.LEAD
+    lead = access.team_role(audit, current_user) is TeamRole.LEAD
     return render_template(
         "conduct/report.html", **contents, form=form,
         ack_form=ack_form or forms.AcknowledgeForm(), confirm=forms.ConfirmForm(),
-        can_edit=services.can_edit_records(audit, current_user),
-        is_lead=lead and services.can_answer(audit, current_user),
-        can_acknowledge=(services.is_auditee(audit, current_user)
-                         or services.can_answer(audit, current_user)) and report is not None,
-        blockers=services.report_blockers(audit, report, contents["checklist"]),
+        can_edit=access.can_edit_records(audit, current_user),
+        is_lead=lead and access.can_answer(audit, current_user),
+        can_acknowledge=(access.is_auditee(audit, current_user)
+                         or access.can_answer(audit, current_user)) and report is not None,
+        blockers=audit_report.report_blockers(audit, report, contents["checklist"]),
     ), status
 
 
@@ -197,7 +195,7 @@ def report(audit_id: int):
     form = forms.ReportForm()
     if form.validate_on_submit():
         with saving(form, forbidden_aborts=True) as saved:
-            services.save_report(audit, forms.report_values(form), actor=current_user, now=utcnow())
+            audit_report.save_report(audit, forms.report_values(form), actor=current_user, now=utcnow())
         if saved.ok:
             flash("Report saved.", "success")
             return redirect(url_for("conduct.report", audit_id=audit.id))
@@ -205,8 +203,6 @@ def report(audit_id: int):
 
 
 def _held():
-    from audit.auth.permissions import permissions_for
-
     return permissions_for(current_user.roles)
 
 
@@ -218,7 +214,7 @@ def _report_action(audit_id: int, action) -> Response:
     try:
         message = action(audit)
         db.session.commit()
-    except services.NotAllowed:
+    except NotAllowed:
         db.session.rollback()
         abort(403)
     except DomainError as exc:
@@ -234,7 +230,7 @@ def _report_action(audit_id: int, action) -> Response:
 def sign_report(audit_id: int):
     """The lead auditor signs the report."""
     def _sign(audit):
-        services.sign_report(audit, actor=current_user, now=utcnow())
+        audit_report.sign_report(audit, actor=current_user, now=utcnow())
         return "Report signed."
     return _report_action(audit_id, _sign)
 
@@ -244,7 +240,7 @@ def sign_report(audit_id: int):
 def issue_report(audit_id: int):
     """Issue the report: the audit is frozen from now on."""
     def _issue(audit):
-        services.issue_report(audit, actor=current_user, now=utcnow())
+        audit_report.issue_report(audit, actor=current_user, now=utcnow())
         return "Report issued: the audit's records are now frozen."
     return _report_action(audit_id, _issue)
 
@@ -258,9 +254,9 @@ def acknowledge_report(audit_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        services.acknowledge_report(audit, name=form.name.data or "", actor=current_user, now=utcnow())
+        audit_report.acknowledge_report(audit, name=form.name.data or "", actor=current_user, now=utcnow())
         db.session.commit()
-    except services.NotAllowed:
+    except NotAllowed:
         db.session.rollback()
         abort(403)
     except DomainError as exc:
@@ -275,10 +271,8 @@ def acknowledge_report(audit_id: int):
 @requires(Permission.VIEW_ORGANISATION)
 def report_pdf(audit_id: int):
     """The report as a PDF (WeasyPrint), with evidence thumbnails."""
-    from audit.conduct.pdf import render_report_pdf
-
     audit = _viewable_audit(audit_id)
-    pdf = render_report_pdf(services.report_contents(audit))
+    pdf = render_report_pdf(audit_report.report_contents(audit))
     response = current_app.response_class(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{audit.reference}-report.pdf"'
     return response
@@ -288,10 +282,6 @@ def report_pdf(audit_id: int):
 
 
 def _plan_clauses(audit):
-    from sqlalchemy import select
-
-    from audit.models import Clause
-
     if audit.clauses:
         return list(audit.clauses)
     ids = [s.id for s in audit.standards]
@@ -342,8 +332,6 @@ def add_session(audit_id: int):
 
 
 def _session_of(audit, session_id: int):
-    from audit.models import AgendaSession
-
     session = db.session.get(AgendaSession, session_id)
     if session is None or session.audit_id != audit.id:
         abort(404)
@@ -354,8 +342,6 @@ def _session_of(audit, session_id: int):
 @requires(Permission.VIEW_ORGANISATION)
 def edit_session(audit_id: int, session_id: int):
     """Change an agenda slot."""
-    from audit.audits.services import to_local
-
     audit = _viewable_audit(audit_id)
     if not agenda.can_edit_plan(audit, current_user):
         abort(403)
@@ -382,7 +368,7 @@ def delete_session(audit_id: int, session_id: int):
     try:
         agenda.delete_session(audit, session, actor=current_user, now=utcnow())
         db.session.commit()
-    except services.NotAllowed:
+    except NotAllowed:
         db.session.rollback()
         abort(403)
     flash("Session removed.", "success")
@@ -399,7 +385,7 @@ def issue_plan(audit_id: int):
     try:
         recipients = agenda.issue_plan(audit, actor=current_user, now=utcnow())
         db.session.commit()
-    except services.NotAllowed:
+    except NotAllowed:
         db.session.rollback()
         abort(403)
     except DomainError as exc:

@@ -22,9 +22,11 @@ from audit.auth.permissions import Permission
 _KEY = "audit.registry"
 
 #: The audit page's sections, top to bottom: what the auditor works with first (plan,
-#: checklist), then its results (findings, report), then context (certification cycle, why the
-#: audit was triggered) and the calendar download. A section registers under one of these slots.
-AUDIT_PAGE_SLOTS = ("plan", "checklist", "indicators", "findings", "report", "cycle", "triggers", "calendar")
+#: checklist), then its results (findings, report), then context (certification cycle, stage-2 major
+#: NC deadlines, why the audit was triggered, the rule that generated it)
+#: and the calendar download. A section registers under one of these slots.
+AUDIT_PAGE_SLOTS = ("plan", "checklist", "indicators", "findings", "report", "cycle", "stage2", "triggers", "rule",
+                    "calendar")
 
 #: ``(audit, user) -> dict(title=..., template=..., context=dict) | None``
 AuditSection = Callable[..., dict | None]

@@ -19,7 +19,20 @@ def localtime(value: dt.datetime | None, tz: str | None = None, fmt: str = "%d %
     if tz is None:
         tz = getattr(current_user, "timezone", None) or "UTC"
     local = value.astimezone(zoneinfo.ZoneInfo(tz))
-    return f"{local.strftime(fmt)} {local.tzname()}"
+    return f"{local.strftime(fmt)} {zone_label(local.tzname(), tz)}"
+
+
+#: Abbreviations the tz database gives to more than one zone: "CST" is Chicago and Shanghai.
+AMBIGUOUS_ABBREVIATIONS = frozenset({"CST", "CDT", "IST", "BST", "AST", "GST", "SST", "PST"})
+
+
+def zone_label(abbreviation: str | None, zone: str) -> str:
+    """The zone's abbreviation, with its city when the abbreviation alone is ambiguous."""
+    if not abbreviation:
+        return zone
+    if abbreviation in AMBIGUOUS_ABBREVIATIONS:
+        return f"{abbreviation} ({zone.rsplit('/', 1)[-1].replace('_', ' ')})"
+    return abbreviation
 
 
 def datefmt(value: dt.date | None, fmt: str = "%d %b %Y") -> str:

@@ -20,8 +20,8 @@ from flask_login import current_user
 
 from audit.core.errors import Conflict, NotAllowed, RefusedAction
 
-#: ``rule(obj, user) -> bool``
-Who = Callable[[object, object], bool]
+#: ``rule(obj, user) -> bool``, or a string: the refusal's own reason (falsy: ``who_reason``)
+Who = Callable[[object, object], bool | str]
 #: ``guard(obj, user) -> reason why not now, or None``
 Guard = Callable[[object, object], str | None]
 
@@ -68,8 +68,9 @@ class Workflow:
     def decide(self, obj, user, action: str) -> Decision:
         """Who first (so strangers learn nothing about the state), then state, then guard."""
         step = self.steps[action]
-        if user is None or not getattr(user, "is_authenticated", True) or not step.who(obj, user):
-            return Decision(action, step.label, False, step.who_reason, 403)
+        who = step.who(obj, user) if user is not None and getattr(user, "is_authenticated", True) else False
+        if who is not True:
+            return Decision(action, step.label, False, who if isinstance(who, str) and who else step.who_reason, 403)
         if step.states and self._state(obj) not in step.states:
             return Decision(action, step.label, False,
                             f"Cannot {step.label.lower()}: the {self.name} is {self._state_label(obj)}.", 409)

@@ -95,7 +95,7 @@ def _complete_past(audit) -> int:
         count += 1
     if audit.report_issued_at is not None and db.session.scalar(
             select(AuditReport.id).where(AuditReport.audit_id == audit.id)) is None:
-        from audit.conduct.services import SAMPLING_STATEMENT
+        from audit.conduct.report import SAMPLING_STATEMENT
 
         db.session.add(AuditReport(
             audit_id=audit.id, sampling_statement=SAMPLING_STATEMENT,
@@ -161,7 +161,7 @@ def _agenda(ctx, audit) -> None:
 
 def _answer_today(ctx, audit) -> int:
     """The first questions of today's audit, answered through the service (with trail rows)."""
-    from audit.conduct import services
+    from audit.conduct import answers
 
     if audit.checklist_version_id is None or _answered(audit) or audit.lead is None:
         return 0
@@ -171,7 +171,7 @@ def _answer_today(ctx, audit) -> int:
     count = 0
     for i, q in enumerate(questions[: max(3, len(questions) // 3)]):
         verdict, value = _demo_value(q, i, ctx.today)
-        services.save_answer(audit, q, verdict=verdict.value if verdict else None, value=value,
+        answers.save_answer(audit, q, verdict=verdict.value if verdict else None, value=value,
                              note=_note(q, verdict), base_version=0, actor=audit.lead,
                              now=ctx.now - dt.timedelta(minutes=60 - i))
         count += 1

@@ -8,7 +8,7 @@ the published versions and creates nothing.
 
 from __future__ import annotations
 
-from audit.library.checklists import ensure_default_checklists
+from audit.library.checklists.files import ensure_default_checklists
 from audit.library.services import load_library_file
 
 

@@ -39,6 +39,20 @@ def _unit(ctx, name: str, n: int):
     return next(u for u in ctx.units if u.name == wanted)
 
 
+def _period_end(ctx) -> dt.date:
+    """The demo programme runs to the year's end, at least four months, and far enough to hold
+    the certificate's next cycle step (rules generate only inside their programme's period)."""
+    from audit.programme.cycle import certification_cycle
+
+    today = ctx.today
+    ends = [dt.date(today.year, 12, 31), today + dt.timedelta(days=120)]
+    cert = ctx.certificates.get("ISO 9001")
+    if cert is not None:
+        ends += [next((i.planned for i in certification_cycle(cert.decision_date, cert.expiry_date)
+                       if i.planned > today), today)]
+    return max(ends)
+
+
 def _programme(ctx) -> Programme:
     today = ctx.today
     name = f"Audit programme {today.year}"
@@ -50,7 +64,7 @@ def _programme(ctx) -> Programme:
         programme = create_programme({
             "name": name,
             "period_start": min(dt.date(today.year, 1, 1), today - dt.timedelta(days=160)),
-            "period_end": max(dt.date(today.year, 12, 31), today + dt.timedelta(days=120)),
+            "period_end": _period_end(ctx),
             "audit_client": "Dr. Heinz Vogel, managing director",
             "manager_id": coordinator.id,
             "objectives": "Confirm conformity with ISO 9001, 14001 and 45001; prepare the "
@@ -58,7 +72,8 @@ def _programme(ctx) -> Programme:
             "scope": "All processes at the Berlin, Chicago and Shanghai sites; critical suppliers.",
             "risks": "New CNC line in Berlin (change); supplier quality of castings; auditor capacity.",
         }, actor=coordinator, now=ctx.now - dt.timedelta(days=150))
-        change_programme_status(programme, ProgrammeStatus.APPROVED, actor=coordinator,
+        # Top management (the audit client) approves; the coordinator who prepared it may not.
+        change_programme_status(programme, ProgrammeStatus.APPROVED, actor=ctx.users["viewer"],
                                 now=ctx.now - dt.timedelta(days=149))
         change_programme_status(programme, ProgrammeStatus.ACTIVE, actor=coordinator,
                                 now=ctx.now - dt.timedelta(days=149))

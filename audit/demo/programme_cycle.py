@@ -7,7 +7,8 @@ from sqlalchemy import select
 from audit.audits.services import change_status, to_utc
 from audit.extensions import db
 from audit.models import AuditStatus, ProgrammeRule, RuleKind, TeamRole
-from audit.programme.generation import add_rule, generate_programme
+from audit.programme.generation import generate_programme
+from audit.programme.rules import add_rule
 
 
 def seed_cycle(ctx, programme) -> None:

@@ -76,7 +76,7 @@ def _next_audit_of_unit(finding: Finding, after: dt.date) -> dt.date | None:
         .join(audit_units, audit_units.c.audit_id == Audit.id)
         .where(audit_units.c.unit_id == finding.unit_id, Audit.id != finding.audit_id,
                Audit.planned_date > after,
-               Audit.status.notin_([AuditStatus.CANCELLED, AuditStatus.POSTPONED]))
+               Audit.status.notin_(AuditStatus.inactive()))
     )
 
 

@@ -171,6 +171,8 @@ def completable_actions(finding: Finding, user) -> set[int]:
 
 
 def _render_detail(finding: Finding, failed: dict | None = None, status: int = 200):
+    from audit.programme.stage2 import stage2_state
+
     available = available_forms(finding, current_user)
     if failed:
         available.update(failed)
@@ -179,7 +181,7 @@ def _render_detail(finding: Finding, failed: dict | None = None, status: int = 2
         completable=completable_actions(finding, current_user),
         grade_name=fs.grade_label(finding.audit.kind, finding.grade),
         trail=entries_for(finding), scar_due=fs.scar_stage_due(finding),
-        ishikawa_categories=forms.ISHIKAWA_CATEGORIES,
+        ishikawa_categories=forms.ISHIKAWA_CATEGORIES, stage2=stage2_state(finding, _today()),
     ), status
 
 

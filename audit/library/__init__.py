@@ -12,7 +12,7 @@ def init_app(app: Flask) -> None:
     """Register the blueprint and the navigation entry."""
     # Views are imported when the feature is installed, not when the package is imported, so
     # services and jobs can import this package without loading views (nothing imports views).
-    from audit.library import views
+    from audit.library import builder_views, views  # noqa: F401  (both add routes to the library blueprint)
 
     app.register_blueprint(views.bp)
     registry(app).add_navigation("library.index", "Library", Permission.VIEW_ORGANISATION)

@@ -22,7 +22,6 @@ from audit.models import (
     Role,
     utcnow,
 )
-from audit.reports.services import DONE_STATUSES
 
 
 def is_top_management(user) -> bool:
@@ -46,7 +45,7 @@ def management_overview(today: dt.date) -> dict:
         Audit.planned_date >= year_start, Audit.planned_date <= today.replace(month=12, day=31))
         .group_by(Audit.status)).all()
     planned = sum(n for s, n in audits if s is not AuditStatus.CANCELLED)
-    done = sum(n for s, n in audits if s in DONE_STATUSES)
+    done = sum(n for s, n in audits if s in AuditStatus.reported())
     first = (today.replace(day=1) - relativedelta(months=5))
     costs = db.session.execute(select(PoorQualityCost.incurred_on, PoorQualityCost.amount, PoorQualityCost.currency)
                                .where(PoorQualityCost.incurred_on >= first)).all()

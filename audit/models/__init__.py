@@ -21,7 +21,7 @@ from audit.models.checklist import (
     ChecklistTemplateVersion,
     VersionStatus,
 )
-from audit.models.execution import (
+from audit.models.conduct import (
     AppliedMutation,
     AuditReport,
     ChecklistAnswer,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import zoneinfo
 
 from sqlalchemy import Column, Date, Enum, ForeignKey, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -40,9 +41,20 @@ class Programme(db.Model):
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Who prepared the programme (created it): they may not approve it themselves.
+    prepared_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Bumped by every change to scope, period, objectives or rules; approval records which one.
+    content_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    approved_version: Mapped[int | None] = mapped_column()
 
     manager = relationship("User", foreign_keys=[manager_id])
     approved_by = relationship("User", foreign_keys=[approved_by_id])
+    prepared_by = relationship("User", foreign_keys=[prepared_by_id])
+
+    @property
+    def changed_since_approval(self) -> bool:
+        """Approved once, then its scope, period, objectives or rules changed: approve again."""
+        return self.approved_version is not None and self.approved_version != self.content_version
     audits: Mapped[list[Audit]] = relationship(back_populates="programme")
     rules = relationship("ProgrammeRule", back_populates="programme", cascade="all, delete-orphan",
                          order_by="ProgrammeRule.id")
@@ -102,6 +114,63 @@ class AuditStatus(enum.Enum):
     @property
     def label(self) -> str:
         return self.value.replace("_", " ").capitalize()
+
+    @property
+    def css(self) -> str:
+        """The CSS class that colours this status wherever it is shown (pills, calendar)."""
+        return _AUDIT_STATUS_CSS[self]
+
+    # Named groups of statuses, defined once here so every feature means the same by them.
+
+    @classmethod
+    def inactive(cls) -> tuple[AuditStatus, ...]:
+        """Set aside (cancelled, postponed): occupies nobody, counts for nothing, records frozen."""
+        return (cls.CANCELLED, cls.POSTPONED)
+
+    @classmethod
+    def not_started(cls) -> tuple[AuditStatus, ...]:
+        """Before fieldwork: planned, scheduled, plan issued."""
+        return (cls.PLANNED, cls.SCHEDULED, cls.PLAN_ISSUED)
+
+    @classmethod
+    def fieldwork(cls) -> tuple[AuditStatus, ...]:
+        """Fieldwork under way or done, report not issued yet (the report is pending)."""
+        return (cls.IN_PROGRESS, cls.FIELDWORK_COMPLETE)
+
+    @classmethod
+    def live(cls) -> tuple[AuditStatus, ...]:
+        """Not started or in fieldwork: the audit still needs its team's time."""
+        return cls.not_started() + cls.fieldwork()
+
+    @classmethod
+    def fieldwork_ahead(cls) -> tuple[AuditStatus, ...]:
+        """Fieldwork not complete yet: the audit can still take on clauses or a trigger."""
+        return cls.not_started() + (cls.IN_PROGRESS,)
+
+    @classmethod
+    def plan_issued(cls) -> tuple[AuditStatus, ...]:
+        """The plan went out to the auditees and the report has not: plan changes are re-sent."""
+        return (cls.PLAN_ISSUED, cls.IN_PROGRESS, cls.FIELDWORK_COMPLETE)
+
+    @classmethod
+    def reported(cls) -> tuple[AuditStatus, ...]:
+        """The report is issued (and maybe followed up or closed)."""
+        return (cls.REPORT_ISSUED, cls.FOLLOW_UP, cls.CLOSED)
+
+    @classmethod
+    def audited(cls) -> tuple[AuditStatus, ...]:
+        """Fieldwork complete: what was examined counts as audited."""
+        return (cls.FIELDWORK_COMPLETE,) + cls.reported()
+
+
+#: One class per stage of the life cycle; static/css/app.css styles pills and calendar entries.
+_AUDIT_STATUS_CSS = {
+    AuditStatus.PLANNED: "st-planned", AuditStatus.SCHEDULED: "st-scheduled",
+    AuditStatus.PLAN_ISSUED: "st-scheduled", AuditStatus.IN_PROGRESS: "st-progress",
+    AuditStatus.FIELDWORK_COMPLETE: "st-progress", AuditStatus.REPORT_ISSUED: "st-done",
+    AuditStatus.FOLLOW_UP: "st-done", AuditStatus.CLOSED: "st-done",
+    AuditStatus.POSTPONED: "st-postponed", AuditStatus.CANCELLED: "st-cancelled",
+}
 
 
 audit_units = Table(
@@ -224,17 +293,20 @@ class Audit(db.Model):
     @property
     def is_open(self) -> bool:
         """Not yet finished nor abandoned: still occupies people's calendars."""
-        return self.status not in (AuditStatus.CANCELLED, AuditStatus.POSTPONED, AuditStatus.CLOSED)
+        return self.status not in AuditStatus.inactive() + (AuditStatus.CLOSED,)
 
     def local_dates(self) -> tuple[dt.date, dt.date] | None:
         """First and last day of the audit in its site's zone, or None without dates."""
         if self.starts_at is None or self.ends_at is None:
             return None
-        import zoneinfo
-
         zone = zoneinfo.ZoneInfo(self.timezone)
         last = self.ends_at - dt.timedelta(microseconds=1)
         return self.starts_at.astimezone(zone).date(), max(last, self.starts_at).astimezone(zone).date()
+
+    def local_today(self, now: dt.datetime) -> dt.date:
+        """The calendar date at the audit's site (or supplier) at ``now``: deadlines and
+        reminders count calendar days where the audit happens, not in UTC."""
+        return now.astimezone(zoneinfo.ZoneInfo(self.timezone)).date()
 
     def __repr__(self) -> str:
         return f"<Audit {self.reference} {self.status.value}>"

@@ -59,6 +59,11 @@ class VersionStatus(enum.Enum):
     PUBLISHED = "published"  #: immutable from here on
     RETIRED = "retired"
 
+    @property
+    def css(self) -> str:
+        """The pill class of this status: published is the one in use, a draft is work to do."""
+        return {"published": "ok", "draft": "warn"}.get(self.value, "")
+
 
 class ChecklistTemplateVersion(db.Model):
     """One version of a template. Published versions never change; audits point at one."""

@@ -27,6 +27,11 @@ class StandardStatus(enum.Enum):
     WITHDRAWN = "withdrawn"
     DRAFT = "draft"
 
+    @property
+    def css(self) -> str:
+        """The pill class of this status: a withdrawn edition is a problem, a draft a warning."""
+        return {"withdrawn": "bad", "draft": "warn"}.get(self.value, "")
+
 
 class Standard(db.Model):
     """One edition of a standard, e.g. ISO 9001:2015 with Amd 1:2024."""

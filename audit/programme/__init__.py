@@ -10,6 +10,7 @@ from audit.core.registry import registry
 NOTIFICATION_KINDS = {
     "certification_deadline": "Certification deadline approaching",
     "audit_triggered": "An audit of your area was triggered (complaint, incident, change)",
+    "stage2_major_nc": "Stage-2 major nonconformity: verification deadline (6 months)",
 }
 
 
@@ -17,7 +18,7 @@ def init_app(app: Flask) -> None:
     """Register the blueprint, navigation, home panels, audit-page sections and sweeps."""
     # Views are imported when the feature is installed, not when the package is imported, so
     # services and jobs can import this package without loading views (nothing imports views).
-    from audit.programme import deadlines, generation, panels, views
+    from audit.programme import deadlines, generation, panels, stage2, views
     from audit.scheduling.jobs import sweep
 
     app.register_blueprint(views.bp)
@@ -27,6 +28,8 @@ def init_app(app: Flask) -> None:
     reg.add_home_panel(panels.health_panel)
     reg.add_audit_section("cycle", panels.cycle_section)
     reg.add_audit_section("triggers", panels.trigger_section)
+    reg.add_audit_section("stage2", panels.stage2_section)
+    reg.add_audit_section("rule", panels.rule_section)
     reg.add_notification_kinds(NOTIFICATION_KINDS)
     reg.add_job("extend_programme_horizons", sweep(
         generation.extend_horizons,
@@ -34,3 +37,7 @@ def init_app(app: Flask) -> None:
     reg.add_job("certification_deadlines", sweep(
         deadlines.send_certification_warnings,
         doc="Warn before surveillance, recertification and certificate expiry deadlines."), 15 * 60)
+    reg.add_job("stage2_major_nc_deadlines", sweep(
+        stage2.send_stage2_warnings,
+        doc="Warn 30 and 7 days before a stage-2 major NC's 6-month deadline; flag repeat stage 2 after."),
+        15 * 60)

@@ -36,8 +36,6 @@ from audit.models import (
 #: DEFAULT coverage cycle (DOMAIN.md §2), configurable up to 36 months.
 COVERAGE_MONTHS = 12
 WARN_DAYS = 60
-DONE = (AuditStatus.FIELDWORK_COMPLETE, AuditStatus.REPORT_ISSUED, AuditStatus.FOLLOW_UP, AuditStatus.CLOSED)
-PLANNED = (AuditStatus.PLANNED, AuditStatus.SCHEDULED, AuditStatus.PLAN_ISSUED, AuditStatus.IN_PROGRESS)
 GRADE_ORDER = {Grade.MAJOR: 0, Grade.MINOR: 1, Grade.OBSERVATION: 2, Grade.OFI: 3, Grade.GOOD_PRACTICE: 4}
 
 
@@ -57,7 +55,7 @@ def _day(audit: Audit) -> dt.date | None:
 def coverage_matrix(*, today: dt.date, standard_id: int | None = None, site_id: int | None = None,
                     months: int = COVERAGE_MONTHS) -> dict:
     """Rows = main clauses (depth 0..1 of clauses 4–10) of the chosen standard; columns = units."""
-    standards = list(db.session.scalars(select(Standard).order_by(Standard.code)))
+    standards = primary_first()
     if not standards:
         return {"standards": [], "standard": None, "clauses": [], "units": [], "cells": {}}
     standard = next((s for s in standards if s.id == standard_id), standards[0])
@@ -83,7 +81,7 @@ def coverage_matrix(*, today: dt.date, standard_id: int | None = None, site_id: 
                 break
     audits = list(db.session.scalars(
         select(Audit).where(Audit.units.any(Unit.id.in_(unit_ids)), Audit.standards.any(Standard.id == standard.id),
-                            Audit.status.in_(DONE + PLANNED))
+                            Audit.status.in_(AuditStatus.audited() + AuditStatus.fieldwork_ahead()))
         .options(selectinload(Audit.units), selectinload(Audit.clauses))))
     findings = db.session.execute(
         select(Finding.audit_id, Finding.unit_id, Finding.grade, Clause.id)
@@ -105,11 +103,12 @@ def coverage_matrix(*, today: dt.date, standard_id: int | None = None, site_id: 
                 continue
             for cid in covered & clause_ids:
                 key = (cid, unit.id)
-                if audit.status in DONE and day <= today:
+                if audit.status in AuditStatus.audited() and day <= today:
                     if key not in last or day > last[key][0]:
                         last[key] = (day, audit.id)
-                elif audit.status in PLANNED and day >= today and (key not in nxt or day < nxt[key]):
+                elif audit.status in AuditStatus.fieldwork_ahead() and day >= today and (key not in nxt or day < nxt[key]):
                     nxt[key] = day
+    intervals = unit_months(units, today=today, default=months)
     cells: dict[tuple, Cell] = {}
     for clause in clauses:
         for unit in units:
@@ -119,20 +118,48 @@ def coverage_matrix(*, today: dt.date, standard_id: int | None = None, site_id: 
                 cell.last, audit_id = last[key]
                 grade = worst.get((audit_id, unit.id, clause.id))
                 cell.result = grade.label if grade else "conform"
-                cell.due = cell.last + relativedelta(months=months)
+                cell.due = cell.last + relativedelta(months=intervals[unit.id])
             else:
                 cell.due = today  # never audited: due now
             cell.next_planned = nxt.get(key)
-            if cell.next_planned and cell.next_planned <= cell.due + dt.timedelta(days=14):
-                cell.state = "planned" if cell.last is None or cell.due <= today + dt.timedelta(days=WARN_DAYS) else "ok"
-            elif cell.due > today + dt.timedelta(days=WARN_DAYS):
+            warn = today + dt.timedelta(days=WARN_DAYS)
+            if cell.next_planned and cell.next_planned <= max(cell.due, warn):
+                # Planned in time, or (when already due or never audited) planned soon: not a gap.
+                cell.state = "planned" if cell.due <= warn else "ok"
+            elif cell.due > warn:
                 cell.state = "ok"
             elif cell.due >= today:
                 cell.state = "due" if cell.last else "gap"
             else:
                 cell.state = "gap"
             cells[key] = cell
-    return {"standards": standards, "standard": standard, "clauses": clauses, "units": units, "cells": cells}
+    return {"standards": standards, "standard": standard, "clauses": clauses, "units": units, "cells": cells,
+            "intervals": intervals}
+
+
+def primary_first() -> list[Standard]:
+    """Standards, the organisation's primary one first: the one most units apply (ties by code)."""
+    from sqlalchemy import func
+
+    from audit.models.organisation import unit_standards
+
+    counts = dict(db.session.execute(select(unit_standards.c.standard_id, func.count())
+                                     .group_by(unit_standards.c.standard_id)).all())
+    standards = db.session.scalars(select(Standard)).all()
+    return sorted(standards, key=lambda s: (-counts.get(s.id, 0), s.code, s.edition or ""))
+
+
+def unit_months(units, *, today: dt.date, default: int = COVERAGE_MONTHS) -> dict[int, int]:
+    """Each unit's own coverage interval: its risk-based audit interval (6, 12 or 24 months),
+    the same one the programme's rules plan by (two queries for all units)."""
+    from audit.programme.intervals import HISTORY_MONTHS, unit_history, unit_interval
+
+    ids = {u.id for u in units}
+    if not ids:
+        return {}
+    since = dt.datetime.combine(today - relativedelta(months=HISTORY_MONTHS), dt.time(), dt.UTC)
+    history = unit_history(ids, since)
+    return {u.id: unit_interval(u, history.get(u.id, 0))[1] if u.importance else default for u in units}
 
 
 def workload(*, first: dt.date, last: dt.date) -> dict:
@@ -151,7 +178,7 @@ def workload(*, first: dt.date, last: dt.date) -> dict:
         select(AuditTeamMember.user_id, AuditTeamMember.role, Audit.planned_date, Audit.starts_at,
                Audit.planned_days)
         .join(Audit, AuditTeamMember.audit_id == Audit.id)
-        .where(Audit.status.not_in((AuditStatus.CANCELLED, AuditStatus.POSTPONED)),
+        .where(Audit.status.not_in(AuditStatus.inactive()),
                AuditTeamMember.role.in_((TeamRole.LEAD, TeamRole.AUDITOR, TeamRole.TRAINEE)),
                ((Audit.starts_at >= lo) & (Audit.starts_at < hi))
                | (Audit.starts_at.is_(None) & (Audit.planned_date >= first) & (Audit.planned_date <= last)))

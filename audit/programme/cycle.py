@@ -42,6 +42,16 @@ class CycleAudit:
         return self.type.label
 
 
+def surveillance_deadline(decision: dt.date, number: int, previous: dt.date | None) -> dt.date:
+    """THE surveillance rule, used by planning, ``check_cycle`` and the sweep alike (NORM,
+    17021-1 9.6.2): surveillance 1 no later than 12 months after the certification decision;
+    every later one by the end of the calendar year after the previous surveillance (``previous``:
+    its real date once held or dated, else its planned date), so no calendar year goes without."""
+    if number <= 1 or previous is None:
+        return decision + relativedelta(months=SURVEILLANCE_1_MONTHS)
+    return dt.date(previous.year + 1, 12, 31)
+
+
 def default_expiry(decision: dt.date) -> dt.date:
     """Decision + 3 years − 1 day (CB convention; the organisation module's rule)."""
     from audit.organisation.services import default_expiry as expiry
@@ -63,7 +73,6 @@ def certification_cycle(decision: dt.date, expiry: dt.date | None = None, *,
     number = 1
     while True:
         number += 1
-        due = decision + relativedelta(months=SURVEILLANCE_1_MONTHS * number)
         planned = decision + relativedelta(months=SURVEILLANCE_1_MONTHS * number - margin_months)
         if planned >= recert_planned:
             break
@@ -72,12 +81,12 @@ def certification_cycle(decision: dt.date, expiry: dt.date | None = None, *,
         if planned.year > previous.year + 1:
             planned = dt.date(previous.year + 1, 12, 15)
         items.append(CycleAudit(ThirdPartyType.SURVEILLANCE, number, planned,
-                                min(due, dt.date(planned.year, 12, 31))))
+                                surveillance_deadline(decision, number, previous)))
     # A calendar year between the last surveillance and the recertification year with none planned.
     while items[-1].planned.year + 1 < recert_planned.year:
         year = items[-1].planned.year + 1
         items.append(CycleAudit(ThirdPartyType.SURVEILLANCE, len(items) + 1, dt.date(year, 6, 15),
-                                dt.date(year, 12, 31)))
+                                surveillance_deadline(decision, len(items) + 1, items[-1].planned)))
     items.append(CycleAudit(ThirdPartyType.RECERTIFICATION, 1, recert_planned,
                             expiry - dt.timedelta(days=1)))
     return items
@@ -109,7 +118,7 @@ def check_cycle(decision: dt.date, expiry: dt.date, planned: list[tuple[ThirdPar
     warnings: list[str] = []
     surveillances = sorted(d for t, d in planned if t is ThirdPartyType.SURVEILLANCE)
     recerts = sorted(d for t, d in planned if t is ThirdPartyType.RECERTIFICATION)
-    s1_due = decision + relativedelta(months=SURVEILLANCE_1_MONTHS)
+    s1_due = surveillance_deadline(decision, 1, None)
     if not surveillances:
         warnings.append(f"No surveillance audit planned: surveillance 1 is due by {_fmt(s1_due)}.")
     elif surveillances[0] > s1_due:
@@ -126,6 +135,11 @@ def check_cycle(decision: dt.date, expiry: dt.date, planned: list[tuple[ThirdPar
                         f"certification decision before expiry on {_fmt(expiry)}.")
     last_year = (recert.year if recert else expiry.year) - 1
     covered = {d.year for d in surveillances} | {d.year for d in recerts}
+    for number in range(2, len(surveillances) + 1):
+        due = surveillance_deadline(decision, number, surveillances[number - 2])
+        if surveillances[number - 1] > due and surveillances[number - 1].year < (recert.year if recert else expiry.year):
+            warnings.append(f"Surveillance {number} on {_fmt(surveillances[number - 1])} is later than "
+                            f"{_fmt(due)}, the end of the calendar year after the previous one.")
     for year in range(decision.year + 1, last_year + 1):
         if year not in covered:
             warnings.append(f"No surveillance audit planned in {year}: at least one per calendar year "

@@ -8,26 +8,50 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from audit.extensions import db
-from audit.models import Audit, AuditStatus, Certificate, CertificateStatus, Role, User, UserRole
+from audit.models import (
+    Audit,
+    AuditStatus,
+    Certificate,
+    CertificateStatus,
+    Role,
+    ThirdPartyType,
+    User,
+    UserRole,
+)
 from audit.notifications.services import notify
-from audit.programme.cycle import certification_cycle
+from audit.programme.cycle import certification_cycle, surveillance_deadline
 
 #: Warn this many days before a surveillance is due or the certificate expires.
 WARN_DAYS = (60, 14)
 
 
+def _audit_day(audit: Audit) -> dt.date | None:
+    """The day an audit happens: its first local day once dated, else its planned date."""
+    span = audit.local_dates()
+    return span[0] if span else audit.planned_date
+
+
 def cycle_status(cert: Certificate, audits: list[Audit]) -> list[dict]:
-    """Each audit the cycle needs, with the real audit covering it (if any) and its state."""
+    """Each audit the cycle needs, the real audit covering it (if any), and its deadline.
+
+    The deadline comes from the one surveillance rule (``surveillance_deadline``) applied to the
+    real dates of the earlier surveillances, so the page, ``check_cycle`` and the sweep agree.
+    """
     live = [a for a in audits if a.status is not AuditStatus.CANCELLED and a.third_party_type]
     rows = []
     used: set[int] = set()
+    previous: dt.date | None = None
     for item in certification_cycle(cert.decision_date, cert.expiry_date):
         match = next((a for a in sorted(live, key=lambda a: a.planned_date or dt.date.max)
                       if a.id not in used and a.third_party_type is item.type
                       and a.planned_date and abs((a.planned_date - item.planned).days) <= 200), None)
         if match is not None:
             used.add(match.id)
-        rows.append({"item": item, "audit": match})
+        due = item.due
+        if item.type is ThirdPartyType.SURVEILLANCE:
+            due = surveillance_deadline(cert.decision_date, item.number, previous)
+            previous = (_audit_day(match) if match is not None else None) or item.planned
+        rows.append({"item": item, "audit": match, "due": due})
     return rows
 
 
@@ -44,18 +68,18 @@ def send_certification_warnings(*, now: dt.datetime) -> int:
     coordinators = list(db.session.scalars(
         select(User).join(UserRole).where(UserRole.role == Role.COORDINATOR, User.is_active.is_(True))))
     made = 0
-    done = (AuditStatus.FIELDWORK_COMPLETE, AuditStatus.REPORT_ISSUED, AuditStatus.FOLLOW_UP, AuditStatus.CLOSED)
     for cert in certs:
         mine = [a for a in audits if a.certificate_id == cert.id]
         for row in cycle_status(cert, mine):
             item, audit = row["item"], row["audit"]
-            if audit is not None and audit.status in done:
+            if audit is not None and audit.status in AuditStatus.audited():
                 continue
-            days_left = (item.due - today).days
+            due = row["due"]
+            days_left = (due - today).days
             threshold = next((d for d in sorted(WARN_DAYS) if days_left <= d), None)
             if threshold is None:
                 continue
-            state = "is overdue" if days_left < 0 else f"is due by {item.due:%d %b %Y}"
+            state = "is overdue" if days_left < 0 else f"is due by {due:%d %b %Y}"
             for person in coordinators:
                 if notify(person, kind="certification_deadline",
                           title=f"{cert.standard.code} {item.label} {state}",
@@ -63,7 +87,7 @@ def send_certification_warnings(*, now: dt.datetime) -> int:
                                + (f"; audit {audit.reference} is {audit.status.label.lower()}." if audit
                                   else "; no audit is planned for it."),
                           link=f"/audits/{audit.id}" if audit else "/programme/cycles",
-                          dedupe_key=f"cert:{cert.id}:{item.type.value}{item.number}:{item.due}:{threshold}:{person.id}",
+                          dedupe_key=f"cert:{cert.id}:{item.type.value}{item.number}:{due}:{threshold}:{person.id}",
                           now=now):
                     made += 1
     return made

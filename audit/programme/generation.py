@@ -14,173 +14,34 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
-from dateutil.rrule import rrulestr
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from audit.audits.services import create_audit, to_utc
-from audit.core.errors import DomainError
+from audit.audits.services import create_audit
 from audit.extensions import db
 from audit.models import (
-    ApprovalStatus,
     Audit,
     AuditKind,
     AuditStatus,
-    CertificateStatus,
-    Finding,
-    Grade,
     ProgrammeRule,
-    RiskClass,
     RuleKind,
     ThirdPartyType,
 )
-from audit.models.audit import audit_units
 from audit.programme.cycle import certification_cycle, surveillance_focus
+from audit.programme.intervals import (
+    HISTORY_MONTHS,
+    anchor_for,
+    expand_rrule,
+    interval_slots,
+    last_audit_dates,
+    supplier_interval,
+    unit_history,
+    unit_interval,
+)
 from audit.trail.services import apply_changes, record
 
-#: DEFAULT (DOMAIN.md §2): score ≥ 6 → 6 months, 3..5 → 12, ≤ 2 → 24.
-RISK_INTERVALS = ((6, 6), (3, 12), (0, 24))
-#: PRACTICE: supplier audit interval by risk class, in months.
-SUPPLIER_INTERVALS = {RiskClass.HIGH: 12, RiskClass.MEDIUM: 24, RiskClass.LOW: 36}
-#: A valid accredited certificate for the standard lengthens the supplier interval by this much.
-CERTIFIED_SUPPLIER_BONUS_MONTHS = 12
-#: How far back findings count as a unit's audit history.
-HISTORY_MONTHS = 24
-#: An expired/withdrawn supplier certificate brings the next audit forward to within this many days.
-EXPIRED_CERT_DAYS = 30
-
-
-# --- risk-based intervals -----------------------------------------------------------------
-
-def history_level(grades: list[tuple[int, Grade]]) -> int:
-    """0 clean, 1 OFIs/observations, 2 minor NC, 3 major or repeated NC (NCs in 2+ audits).
-
-    ``grades`` are (audit_id, grade) of the unit's findings in the history window.
-    """
-    if any(g is Grade.MAJOR for _, g in grades):
-        return 3
-    nc_audits = {a for a, g in grades if g is Grade.MINOR}
-    if len(nc_audits) >= 2:
-        return 3
-    if nc_audits:
-        return 2
-    if any(g in (Grade.OFI, Grade.OBSERVATION) for _, g in grades):
-        return 1
-    return 0
-
-
-def risk_score(importance: int, change: int, history: int, maturity: int) -> int:
-    """importance(1..3) + change(0..2) + history(0..3) + maturity(0..1)."""
-    return importance + change + history + maturity
-
-
-def risk_interval_months(score: int) -> int:
-    """High (≥ 6) → 6 months, medium (3..5) → 12, low (≤ 2) → 24."""
-    for threshold, months in RISK_INTERVALS:
-        if score >= threshold:
-            return months
-    return 24
-
-
-def unit_history(unit_ids, since: dt.datetime) -> dict[int, int]:
-    """History level per unit from its findings raised since ``since`` (one query)."""
-    rows = db.session.execute(
-        select(Finding.unit_id, Finding.audit_id, Finding.grade)
-        .where(Finding.unit_id.in_(list(unit_ids)), Finding.raised_at >= since))
-    grades: dict[int, list] = {}
-    for unit_id, audit_id, grade in rows:
-        grades.setdefault(unit_id, []).append((audit_id, grade))
-    return {uid: history_level(grades.get(uid, [])) for uid in unit_ids}
-
-
-def unit_interval(unit, history: int) -> tuple[int, int]:
-    """(score, months) for a unit given its history level."""
-    score = risk_score(unit.importance, unit.change_level, history, unit.maturity_risk)
-    return score, risk_interval_months(score)
-
-
-def last_audit_dates(unit_ids) -> dict[int, dt.date]:
-    """The latest planned/actual day of a live, real audit per unit (one query)."""
-    rows = db.session.execute(
-        select(audit_units.c.unit_id, Audit.planned_date, Audit.starts_at, Audit.status, Audit.team.any())
-        .join(Audit, Audit.id == audit_units.c.audit_id)
-        .where(audit_units.c.unit_id.in_(list(unit_ids)),
-               Audit.status.not_in((AuditStatus.CANCELLED, AuditStatus.POSTPONED)))
-    )
-    result: dict[int, dt.date] = {}
-    for unit_id, planned, starts_at, status, staffed in rows:
-        if status is AuditStatus.PLANNED and starts_at is None and not staffed:
-            continue  # untouched generated audits are the rule's to move, not anchors
-        day = starts_at.date() if starts_at else planned
-        if day and (unit_id not in result or day > result[unit_id]):
-            result[unit_id] = day
-    return result
-
-
-# --- supplier intervals ---------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class SupplierPlan:
-    months: int
-    bring_forward_to: dt.date | None
-    reason: str
-
-
-def supplier_interval(supplier, certificates, standard_id: int | None, today: dt.date,
-                      last_audit: dt.date | None) -> SupplierPlan:
-    """Interval by risk class and approval status; a valid accredited certificate for the
-    standard lengthens it; an expired or withdrawn one brings the next audit forward."""
-    months = SUPPLIER_INTERVALS[supplier.risk_class]
-    reasons = [f"{supplier.risk_class.value} risk: {months} months"]
-    if supplier.approval_status in (ApprovalStatus.ON_PROBATION, ApprovalStatus.CONDITIONALLY_APPROVED):
-        months = max(6, months // 2)
-        reasons.append(f"{supplier.approval_status.label.lower()}: shortened to {months} months")
-    relevant = [c for c in certificates if standard_id is None or c.standard_id == standard_id]
-    valid = [c for c in relevant if c.is_accredited and c.status is CertificateStatus.ACTIVE
-             and c.expiry_date >= today]
-    bring_forward = None
-    if valid:
-        months += CERTIFIED_SUPPLIER_BONUS_MONTHS
-        reasons.append(f"holds accredited certificate {valid[0].number}: +{CERTIFIED_SUPPLIER_BONUS_MONTHS} months")
-    elif relevant:
-        lapsed = max(relevant, key=lambda c: c.expiry_date)
-        lapsed_on = lapsed.expiry_date if lapsed.status is not CertificateStatus.WITHDRAWN else today
-        if last_audit is None or last_audit <= lapsed_on:
-            bring_forward = today + dt.timedelta(days=EXPIRED_CERT_DAYS)
-            reasons.append(f"certificate {lapsed.number} {'withdrawn' if lapsed.status is CertificateStatus.WITHDRAWN else 'expired'}: "
-                           f"next audit brought forward")
-    return SupplierPlan(months, bring_forward, "; ".join(reasons))
-
-
-# --- RRULE ----------------------------------------------------------------------------------
-
-def expand_rrule(rule_text: str, first_day: dt.date, start_time: dt.time, zone: str,
-                 until: dt.date) -> list[tuple[dt.date, dt.datetime]]:
-    """Occurrences of an RRULE as (local date, UTC start), wall-clock time kept in ``zone``.
-
-    The rule is expanded on naive local times (as RFC 5545 does for a DTSTART with TZID), then
-    each occurrence is placed in the zone: 09:00 in Berlin is 08:00 UTC in winter, 07:00 in summer.
-    """
-    text = rule_text.strip()
-    if text.upper().startswith("RRULE:"):
-        text = text[6:]
-    try:
-        rule = rrulestr(text, dtstart=dt.datetime.combine(first_day, start_time), forceset=False)
-    except (ValueError, TypeError) as exc:
-        raise DomainError(f"That recurrence is not a valid RRULE: {exc}.", field="rrule") from None
-    end = dt.datetime.combine(until, dt.time.max)
-    out = []
-    for local in rule.between(dt.datetime.combine(first_day, dt.time.min), end, inc=True):
-        out.append((local.date(), to_utc(local, zone)))
-        if len(out) > 500:
-            break
-    return out
-
-
-# --- generation -----------------------------------------------------------------------------
 
 def _untouched(audit: Audit) -> bool:
     return audit.status is AuditStatus.PLANNED and audit.starts_at is None and not audit.team
@@ -198,7 +59,7 @@ def _reconcile(rule: ProgrammeRule, wanted: list[dict], existing: list[Audit], *
     matched: set[int] = set()
     slots = []
     for w in wanted:
-        key = f"rule:{rule.id}:{w['day'].isoformat()}"
+        key = _slot_key(rule, w)
         if key in by_key:
             matched.add(by_key[key].id)
         elif w["day"] not in touched_days:
@@ -208,7 +69,7 @@ def _reconcile(rule: ProgrammeRule, wanted: list[dict], existing: list[Audit], *
                   key=lambda a: a.planned_date)
     created = 0
     for slot, audit in zip(slots, free, strict=False):
-        key = f"rule:{rule.id}:{slot['day'].isoformat()}"
+        key = _slot_key(rule, slot)
         if audit.planned_date != slot["day"]:
             changes = apply_changes(audit, {"planned_date": slot["day"], "generation_key": key})
             if slot.get("clause_numbers"):
@@ -224,7 +85,7 @@ def _reconcile(rule: ProgrammeRule, wanted: list[dict], existing: list[Audit], *
         change_status(audit, AuditStatus.CANCELLED, reason=f"No longer required by rule “{rule.title}”.",
                       actor=actor, now=now)
     for slot in slots[len(free):]:
-        key = f"rule:{rule.id}:{slot['day'].isoformat()}"
+        key = _slot_key(rule, slot)
         if db.session.scalar(select(Audit.id).where(Audit.generation_key == key)) is not None:
             continue
         audit = create_audit(_audit_data(rule, slot), actor=actor, now=now)
@@ -233,6 +94,11 @@ def _reconcile(rule: ProgrammeRule, wanted: list[dict], existing: list[Audit], *
         created += 1
     db.session.flush()
     return created
+
+
+def _slot_key(rule: ProgrammeRule, slot: dict) -> str:
+    """A slot's generation key: its cycle step for certification, else rule and day."""
+    return slot.get("key") or f"rule:{rule.id}:{slot['day'].isoformat()}"
 
 
 def _slot_clauses(rule: ProgrammeRule, slot: dict) -> list:
@@ -272,80 +138,117 @@ def _audit_data(rule: ProgrammeRule, slot: dict) -> dict:
     return data
 
 
-def wanted_slots(rule: ProgrammeRule, *, today: dt.date, until: dt.date, context: dict) -> list[dict]:
-    """The audits ``rule`` needs between today and ``until``."""
+def wanted_slots(rule: ProgrammeRule, *, today: dt.date, until: dt.date, context: dict,
+                 start: dt.date | None = None) -> list[dict]:
+    """The audits ``rule`` needs between ``start`` (default today) and ``until``, each a dict
+    with ``day``, ``key`` (its identity across runs and programmes) and ``reason``."""
+    start = start or today
     if rule.kind is RuleKind.RRULE:
         site = rule.site or (rule.unit.site if rule.unit else None)
         zone = site.timezone if site else (rule.supplier.timezone if rule.supplier else "UTC")
         hh, mm = (int(x) for x in (rule.start_time or "09:00").split(":"))
-        first = rule.starts_on or today
-        return [{"day": day, "starts_at": start}
-                for day, start in expand_rrule(rule.rrule or "", first, dt.time(hh, mm), zone, until)
-                if day >= today]
+        first = rule.starts_on or start
+        return [{"day": day, "starts_at": when, "reason": f"recurrence {rule.rrule}"}
+                for day, when in expand_rrule(rule.rrule or "", first, dt.time(hh, mm), zone, until)
+                if day >= start]
     if rule.kind is RuleKind.CERTIFICATION:
-        cert = rule.certificate
-        if cert is None:
-            return []
-        cycle = certification_cycle(cert.decision_date, cert.expiry_date)
-        surveillances = sum(1 for item in cycle if item.type is ThirdPartyType.SURVEILLANCE)
-        main = [c.number for c in cert.standard.clauses if c.depth == 1 and c.title is not None]
-        return [{"day": item.planned, "type": item.type, "title": f"{item.label} – {cert.standard.code}",
-                 "scope": cert.scope,
-                 # Surveillances cover the core and rotate the rest; recertification covers all.
-                 "clause_numbers": surveillance_focus(main, item.number, surveillances)
-                 if item.type is ThirdPartyType.SURVEILLANCE else []}
-                for item in cycle if item.planned <= until]
+        return _cycle_slots(rule, start=start, until=until, context=context)
     if rule.kind is RuleKind.RISK_INTERNAL:
         unit = rule.unit
         if unit is None:
             return []
         history = context["history"].get(unit.id, 0)
-        _, months = unit_interval(unit, history)
-        last = context["last"].get(unit.id)
-        day = last + relativedelta(months=months) if last else (rule.starts_on or today)
-        day = max(day, today)
-        return _repeat(day, months, until)
+        score, months = unit_interval(unit, history)
+        others = anchor_for(rule.id, context["last"].get(unit.id, []))
+        slots = interval_slots(others, months, start=start, until=until, first=rule.starts_on)
+        reason = (f"risk score {score} (importance {unit.importance}, change {unit.change_level}, "
+                  f"history {history}, maturity {unit.maturity_risk}): every {months} months")
+        return [dict(slot, reason=reason) for slot in slots]
     if rule.kind is RuleKind.SUPPLIER:
         supplier = rule.supplier
         if supplier is None:
             return []
-        last = context["supplier_last"].get(supplier.id)
+        others = anchor_for(rule.id, context["supplier_last"].get(supplier.id, []))
+        last = max((d for d in others if d <= today), default=None)
         plan = supplier_interval(supplier, supplier.certificates, rule.standard_id, today, last)
-        day = last + relativedelta(months=plan.months) if last else (rule.starts_on or today)
-        if plan.bring_forward_to and day > plan.bring_forward_to:
-            day = plan.bring_forward_to
-        day = max(day, today)
-        return _repeat(day, plan.months, until)
+        forward = plan.bring_forward_to
+        if forward and not any(today <= d <= forward for d in others):
+            # A lapsed certificate: the next audit comes by ``forward``, whatever was due later.
+            day = max(forward, start)
+            slots = [] if day > until else [{"day": day}] + interval_slots(
+                [*others, day], plan.months, start=day + dt.timedelta(days=1), until=until)
+        else:
+            slots = interval_slots(others, plan.months, start=start, until=until, first=rule.starts_on)
+        return [dict(slot, reason=plan.reason) for slot in slots]
     return []
 
 
-def _repeat(day: dt.date, months: int, until: dt.date) -> list[dict]:
-    out = []
-    n = 0
-    first = day
-    while day <= until and n < 50:
-        out.append({"day": day})
-        n += 1
-        day = first + relativedelta(months=months * n)
-    return out
+def cycle_step_key(cert, item) -> str:
+    """The identity of one certification-cycle step: certificate, cycle (its decision) and step."""
+    return f"cert:{cert.id}:{cert.decision_date.isoformat()}:{item.type.value}:{item.number}"
+
+
+def _cycle_slots(rule: ProgrammeRule, *, start: dt.date, until: dt.date, context: dict) -> list[dict]:
+    """The certificate's cycle steps due inside [start, until] that no other rule's audit covers.
+
+    A step exists once per certificate and cycle: an audit already planned, held or reported for
+    it (in any programme, by any rule or by hand) is never created again. A step whose planned
+    day falls before ``start`` but is due inside the period is clipped to ``start``.
+    """
+    from audit.programme.deadlines import cycle_status
+
+    cert = rule.certificate
+    if cert is None:
+        return []
+    audits = context["cert_audits"].get(cert.id, [])
+    covered = {cycle_step_key(cert, row["item"]): row["audit"] for row in cycle_status(cert, audits)
+               if row["audit"] is not None}
+    cycle = certification_cycle(cert.decision_date, cert.expiry_date)
+    surveillances = sum(1 for item in cycle if item.type is ThirdPartyType.SURVEILLANCE)
+    main = [c.number for c in cert.standard.clauses if c.depth == 1 and c.title is not None]
+    slots = []
+    for item in cycle:
+        key = cycle_step_key(cert, item)
+        owner = covered.get(key)
+        if owner is not None and owner.rule_id != rule.id:
+            continue
+        if item.due < start or item.planned > until:
+            continue
+        slots.append({
+            "day": max(item.planned, start), "key": key, "type": item.type,
+            "title": f"{item.label} – {cert.standard.code}", "scope": cert.scope,
+            "reason": f"certificate {cert.number}: {item.label.lower()} due by {item.due:%d %b %Y}",
+            # Surveillances cover the core and rotate the rest; recertification covers all.
+            "clause_numbers": surveillance_focus(main, item.number, surveillances)
+            if item.type is ThirdPartyType.SURVEILLANCE else []})
+    return slots
 
 
 def _context(rules: list[ProgrammeRule], now: dt.datetime) -> dict:
+    """Everything the rules' decisions read, loaded once per run."""
     unit_ids = {r.unit_id for r in rules if r.unit_id}
     supplier_ids = {r.supplier_id for r in rules if r.supplier_id}
-    supplier_last: dict[int, dt.date] = {}
+    cert_ids = {r.certificate_id for r in rules if r.certificate_id}
+    supplier_last: dict[int, list[tuple[dt.date, int | None]]] = {}
     if supplier_ids:
-        for sid, day in db.session.execute(
-                select(Audit.supplier_id, func.max(Audit.planned_date))
+        for sid, planned, starts_at, status, rule_id, staffed in db.session.execute(
+                select(Audit.supplier_id, Audit.planned_date, Audit.starts_at, Audit.status, Audit.rule_id,
+                       Audit.team.any())
                 .where(Audit.supplier_id.in_(supplier_ids), Audit.kind == AuditKind.SECOND_PARTY,
-                       Audit.status.not_in((AuditStatus.CANCELLED, AuditStatus.POSTPONED)),
-                       (Audit.starts_at.is_not(None)) | (Audit.team.any()))
-                .group_by(Audit.supplier_id)):
-            supplier_last[sid] = day
+                       Audit.status.not_in(AuditStatus.inactive()))):
+            untouched = status is AuditStatus.PLANNED and starts_at is None and not staffed
+            day = starts_at.date() if starts_at else planned
+            if day:
+                supplier_last.setdefault(sid, []).append((day, rule_id if untouched else None))
+    cert_audits: dict[int, list[Audit]] = {}
+    if cert_ids:
+        for audit in db.session.scalars(select(Audit).where(Audit.certificate_id.in_(cert_ids))):
+            cert_audits.setdefault(audit.certificate_id, []).append(audit)
     return {
         "history": unit_history(unit_ids, now - relativedelta(months=HISTORY_MONTHS)) if unit_ids else {},
         "last": last_audit_dates(unit_ids) if unit_ids else {},
         "supplier_last": supplier_last,
+        "cert_audits": cert_audits,
     }
 
 
@@ -353,6 +256,17 @@ def generate_programme(programme, *, actor, now: dt.datetime, horizon_months: in
     """Run every active rule of ``programme`` up to its horizon; returns audits created."""
     rules = [r for r in programme.rules if r.is_active]
     return _generate(rules, actor=actor, now=now, horizon_months=horizon_months)
+
+
+def rule_window(rule: ProgrammeRule, today: dt.date, horizon_months: int | None = None) -> tuple[dt.date, dt.date]:
+    """[start, until] a rule generates into: its programme's period from today on, no further
+    than its rolling horizon. Empty (start > until) once the period is over."""
+    start, until = today, today + relativedelta(months=horizon_months or rule.horizon_months)
+    programme = rule.programme
+    if programme is not None:
+        start = max(start, programme.period_start)
+        until = min(until, programme.period_end)
+    return start, until
 
 
 def _generate(rules, *, actor, now, horizon_months=None) -> int:
@@ -366,10 +280,8 @@ def _generate(rules, *, actor, now, horizon_months=None) -> int:
     created = 0
     today = now.date()
     for rule in rules:
-        until = today + relativedelta(months=horizon_months or rule.horizon_months)
-        if rule.programme and rule.programme.period_end and rule.kind is not RuleKind.CERTIFICATION:
-            until = min(until, max(rule.programme.period_end, today))
-        wanted = wanted_slots(rule, today=today, until=until, context=context)
+        start, until = rule_window(rule, today, horizon_months)
+        wanted = wanted_slots(rule, today=today, start=start, until=until, context=context) if start <= until else []
         mine = [a for a in existing.get(rule.id, []) if a.status is not AuditStatus.CANCELLED]
         created += _reconcile(rule, wanted, mine, until=until, actor=actor, now=now)
     return created
@@ -386,40 +298,3 @@ def extend_horizons(*, now: dt.datetime, actor=None) -> int:
         .options(selectinload(ProgrammeRule.unit), selectinload(ProgrammeRule.supplier),
                  selectinload(ProgrammeRule.certificate))))
     return _generate(rules, actor=actor, now=now)
-
-
-def add_rule(programme, data: dict, *, actor, now: dt.datetime) -> ProgrammeRule:
-    """Add a generating rule to a programme (validated per kind)."""
-    kind = RuleKind(data["kind"]) if isinstance(data.get("kind"), str) else data.get("kind")
-    if kind is None:
-        raise DomainError("Choose the kind of rule.", field="kind")
-    title = (data.get("title") or "").strip()
-    if not title:
-        raise DomainError("Name the rule.", field="title")
-    rule = ProgrammeRule(programme=programme, kind=kind, title=title, created_at=now,
-                         unit_id=data.get("unit_id") or None, supplier_id=data.get("supplier_id") or None,
-                         certificate_id=data.get("certificate_id") or None, site_id=data.get("site_id") or None,
-                         standard_id=data.get("standard_id") or None,
-                         rrule=(data.get("rrule") or "").strip() or None, starts_on=data.get("starts_on"),
-                         start_time=data.get("start_time") or "09:00",
-                         planned_days=int(data.get("planned_days") or 1),
-                         horizon_months=int(data.get("horizon_months") or 15))
-    needs = {RuleKind.RISK_INTERNAL: ("unit_id", "a unit"), RuleKind.SUPPLIER: ("supplier_id", "a supplier"),
-             RuleKind.CERTIFICATION: ("certificate_id", "a certificate"), RuleKind.RRULE: ("rrule", "a recurrence")}
-    field, what = needs[kind]
-    if not getattr(rule, field):
-        raise DomainError(f"A {kind.label.lower()} rule needs {what}.", field=field)
-    if kind is RuleKind.CERTIFICATION and not rule.site_id:
-        raise DomainError("Choose the site where the certification audits happen.", field="site_id")
-    if kind is RuleKind.RRULE:
-        if not (rule.site_id or rule.unit_id):
-            raise DomainError("Choose the site (its time zone places the recurrence).", field="site_id")
-        expand_rrule(rule.rrule, rule.starts_on or now.date(), dt.time(9), "UTC", now.date())
-    if not 1 <= rule.horizon_months <= 36:
-        raise DomainError("The horizon is between 1 and 36 months.", field="horizon_months")
-    db.session.add(rule)
-    db.session.flush()
-    record(rule, "create", actor=actor, now=now, summary=f"Added rule “{title}” to {programme.name}",
-           changes={"kind": kind.value, "title": title})
-    return rule
-

@@ -12,15 +12,12 @@ from audit.auth.permissions import Permission
 from audit.extensions import db
 from audit.models import Audit, AuditKind, AuditStatus, AuditTeamMember, TeamRole, utcnow
 
-LIVE = (AuditStatus.PLANNED, AuditStatus.SCHEDULED, AuditStatus.PLAN_ISSUED, AuditStatus.IN_PROGRESS,
-        AuditStatus.FIELDWORK_COMPLETE)
-
 
 def my_next_audits(user, *, now: dt.datetime, limit: int = 6) -> list[Audit]:
     """Open audits ``user`` is in the team of, current and upcoming first."""
     stmt = (
         select(Audit).join(AuditTeamMember)
-        .where(AuditTeamMember.user_id == user.id, Audit.status.in_(LIVE),
+        .where(AuditTeamMember.user_id == user.id, Audit.status.in_(AuditStatus.live()),
                (Audit.ends_at.is_(None)) | (Audit.ends_at >= now - dt.timedelta(days=1)))
         .options(joinedload(Audit.site), joinedload(Audit.supplier),
                  selectinload(Audit.team).joinedload(AuditTeamMember.user))
@@ -40,12 +37,10 @@ def programme_health(*, today: dt.date) -> dict:
             ~Audit.team.any(AuditTeamMember.role == TeamRole.LEAD))),
         "undated": db.session.scalar(base.where(Audit.status == AuditStatus.PLANNED,
                                                 Audit.starts_at.is_(None))),
-        "overdue": db.session.scalar(base.where(Audit.status.in_((AuditStatus.PLANNED, AuditStatus.SCHEDULED,
-                                                                  AuditStatus.PLAN_ISSUED)),
+        "overdue": db.session.scalar(base.where(Audit.status.in_(AuditStatus.not_started()),
                                                 Audit.planned_date < today,
                                                 (Audit.ends_at.is_(None)) | (func.date(Audit.ends_at) < today))),
-        "reports_late": db.session.scalar(base.where(Audit.status.in_((AuditStatus.IN_PROGRESS,
-                                                                       AuditStatus.FIELDWORK_COMPLETE)),
+        "reports_late": db.session.scalar(base.where(Audit.status.in_(AuditStatus.fieldwork()),
                                                      Audit.report_due_on < today)),
         "in_progress": db.session.scalar(base.where(Audit.status == AuditStatus.IN_PROGRESS)),
     }
@@ -77,11 +72,36 @@ def cycle_section(audit, user):
     cert = audit.certificate
     siblings = db.session.scalars(select(Audit).where(Audit.certificate_id == cert.id)).all()
     rows = cycle_status(cert, siblings)
-    mine = next((r["item"] for r in rows if r["audit"] is not None and r["audit"].id == audit.id), None)
+    mine = next((r for r in rows if r["audit"] is not None and r["audit"].id == audit.id), None)
     return {"title": "Certification cycle", "template": "programme/section_cycle.html",
-            "context": {"cert": cert, "item": mine,
+            "context": {"cert": cert, "item": mine["item"] if mine else None, "due": mine["due"] if mine else None,
                         "warnings": cycle_warnings(cert, siblings, today=utcnow().date())}}
 
+
+def stage2_section(audit, user):
+    """On a stage-2 audit's page: each major NC's verification deadline (6 months after stage 2)."""
+    from audit.models import ThirdPartyType
+    from audit.programme.stage2 import stage2_findings, stage2_state
+
+    if audit.third_party_type is not ThirdPartyType.STAGE2:
+        return None
+    today = utcnow().date()
+    rows = [s for f in stage2_findings(audit_ids=[audit.id]) if (s := stage2_state(f, today))]
+    if not rows:
+        return None
+    return {"title": "Major nonconformities: 6-month rule", "template": "programme/section_stage2.html",
+            "context": {"rows": rows}}
+
+
+def rule_section(audit, user):
+    """On a generated audit's page: the rule that made it and why its interval is what it is."""
+    if audit.rule is None:
+        return None
+    from audit.programme.rules import explain_rules
+
+    reason = explain_rules([audit.rule], now=utcnow()).get(audit.rule.id)
+    return {"title": "Why it was planned", "template": "programme/section_rule.html",
+            "context": {"rule": audit.rule, "reason": reason}}
 
 
 def trigger_section(audit, user):

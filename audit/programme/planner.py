@@ -1,13 +1,20 @@
 """The automatic planner: dates and teams for a programme's unplaced audits, every rule kept.
 
 For each audit without dates or without a lead (third-party audits need dates only: the CB
-brings its team) it searches working days near the planned date (no weekends, no site holidays,
-inside the programme period, not in the past), and picks the least-loaded lead who is
-qualified on those days, impartial for the audited units, and free (existing bookings and the
-planner's own proposals). Load is spread by preferring auditors and months with fewer audits.
-Audits it cannot place are reported with the reasons. Nothing is written to audits until the
-coordinator accepts the run (``accept_planner_run``), which goes through the audit services so
-every rule is checked again.
+brings its team) it searches days near the planned date that pass the one calendar rule
+(``audit.audits.dates``: working days, site holidays, inside the programme period, never in the
+past), and builds a competent team: a lead qualified as lead for one standard in scope, plus
+auditors until the team together covers every standard; every member impartial, free, and not
+in another country the working day before or after (no travel day).
+
+Fairness: the lead with the fewest audits led in the period is tried first (ties: fewest audits
+overall, then a stable rotation; a coordinator is never preferred), then the day nearest the
+planned date that works for that lead. Deterministic: the same data gives the same plan.
+Nothing is written to audits until the coordinator accepts the run (``accept_planner_run``),
+which goes through the audit services so every rule is checked again.
+
+Cost: people, qualifications and bookings are read once per run (``audit.programme.pool``);
+each audit then costs its candidates × its days, answered from memory.
 
 Entry point for benchmarks: ``plan_programme(programme, now=..., actor=None)`` → ``PlannerRun``
 (``run.duration`` in seconds, ``run.proposals``, ``run.unplaced``).
@@ -17,13 +24,13 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from audit.audits.team import impartiality_problems, load_candidates, qualification_problems
+from audit.audits.dates import audit_country, audit_holidays, date_problems
 from audit.core.errors import DomainError
 from audit.core.services import get_or_fail
 from audit.extensions import db
@@ -31,20 +38,24 @@ from audit.models import (
     Audit,
     AuditKind,
     AuditStatus,
-    AuditTeamMember,
     PlannerRun,
     Site,
     TeamRole,
     Unit,
     User,
 )
+from audit.programme.pool import AUDITOR, LEAD, Pool, audit_place, load_pool
 from audit.trail.services import record
 
 #: Days searched before and after the planned date (DEFAULT).
 WINDOW_BEFORE, WINDOW_AFTER = 14, 28
 DAY_START, DAY_END = dt.time(8, 30), dt.time(16, 30)
-#: Penalty (in days of distance) per audit already in that month for that auditor.
-LOAD_WEIGHT = 3
+#: A day next to the lead's audit at the same site, among this many nearest days (about three
+#: days either side of the target), is tried first: audits at one site cluster where their
+#: intervals allow, one trip instead of two.
+CLUSTER_PLACES = 6
+#: Leads offered per proposal row: the planner's choice and the next best free, qualified ones.
+LEAD_OPTIONS = 12
 
 
 @dataclass
@@ -57,58 +68,15 @@ class Proposal:
     note: str = ""
     #: No day before the audit's deadline was left: accepting may date it after ``due_by``.
     late: bool = False
+    #: What the coordinator sees: title, site, its zone, and the leads she may pick instead.
+    title: str = ""
+    site: str = ""
+    zone: str = ""
+    lead_options: list[int] = field(default_factory=list)
 
 
-def _working_days(start: dt.date, days: int, holidays: set[dt.date]) -> list[dt.date] | None:
-    """``days`` consecutive working days from ``start``, or None if ``start`` is not one."""
-    out, day = [], start
-    while len(out) < days:
-        if day.weekday() >= 5 or day in holidays:
-            if not out:
-                return None
-            day += dt.timedelta(days=1)
-            continue
-        out.append(day)
-        day += dt.timedelta(days=1)
-    return out
-
-
-def _busy_days(user_ids, first: dt.date, last: dt.date) -> dict[int, set[dt.date]]:
-    """Local days each person is already booked on (one query)."""
-    lo = dt.datetime.combine(first - dt.timedelta(days=2), dt.time(), dt.UTC)
-    hi = dt.datetime.combine(last + dt.timedelta(days=2), dt.time(), dt.UTC)
-    rows = db.session.execute(
-        select(AuditTeamMember.user_id, Audit)
-        .join(Audit, AuditTeamMember.audit_id == Audit.id)
-        .where(Audit.starts_at.is_not(None), Audit.starts_at < hi, Audit.ends_at > lo,
-               Audit.status.not_in((AuditStatus.CANCELLED, AuditStatus.POSTPONED)),
-               AuditTeamMember.role != TeamRole.GUIDE)
-        .options(selectinload(Audit.site), selectinload(Audit.supplier))
-    ).all()
-    busy: dict[int, set[dt.date]] = defaultdict(set)
-    for user_id, audit in rows:
-        span = audit.local_dates()
-        day = span[0]
-        while day <= span[1]:
-            busy[user_id].add(day)
-            day += dt.timedelta(days=1)
-    return busy
-
-
-def _load(user_ids, first: dt.date, last: dt.date) -> Counter:
-    """Audits per (user, year, month) already staffed, to spread the new ones."""
-    rows = db.session.execute(
-        select(AuditTeamMember.user_id, Audit.planned_date, Audit.starts_at)
-        .join(Audit, AuditTeamMember.audit_id == Audit.id)
-        .where(Audit.status.not_in((AuditStatus.CANCELLED, AuditStatus.POSTPONED)),
-               AuditTeamMember.role.in_((TeamRole.LEAD, TeamRole.AUDITOR)))
-    ).all()
-    load: Counter = Counter()
-    for user_id, planned, starts in rows:
-        day = starts.date() if starts else planned
-        if day and first <= day <= last:
-            load[(user_id, day.year, day.month)] += 1
-    return load
+def _consecutive_days(start: dt.date, length: int) -> list[dt.date]:
+    return [start + dt.timedelta(days=i) for i in range(length)]
 
 
 def _audits_to_place(programme) -> list[Audit]:
@@ -116,7 +84,8 @@ def _audits_to_place(programme) -> list[Audit]:
         select(Audit).where(Audit.programme_id == programme.id, Audit.status == AuditStatus.PLANNED)
         .options(selectinload(Audit.team), selectinload(Audit.standards),
                  selectinload(Audit.units).selectinload(Unit.members),
-                 selectinload(Audit.site).selectinload(Site.holidays), selectinload(Audit.supplier))
+                 selectinload(Audit.site).selectinload(Site.holidays), selectinload(Audit.supplier),
+                 selectinload(Audit.programme))
         .order_by(Audit.planned_date, Audit.id)
     )
     audits = []
@@ -134,117 +103,181 @@ def propose_plan(programme, *, now: dt.datetime) -> tuple[list[Proposal], list[d
     audits = _audits_to_place(programme)
     if not audits:
         return [], []
-    # Audits with a deadline (triggers, major NCs) take their pick of days and auditors first.
-    audits.sort(key=lambda a: (a.due_by is None, a.due_by or dt.date.max))
     first = max(today + dt.timedelta(days=1), programme.period_start)
+    # Audits with a deadline still to meet (triggers, major NCs) take their pick of days and
+    # auditors first; those already late follow: they cannot be on time, the others still can.
+    audits.sort(key=lambda a: (a.due_by is None, a.due_by is not None and a.due_by < first,
+                               a.due_by or dt.date.max))
     last = programme.period_end
-    candidates = load_candidates()
-    ids = [u.id for u in candidates]
-    busy = _busy_days(ids, first, last + dt.timedelta(days=WINDOW_AFTER))
-    load = _load(ids, first - dt.timedelta(days=31), last + dt.timedelta(days=31))
+    pool = load_pool(first, last)
     proposals: list[Proposal] = []
     unplaced: list[dict] = []
     for audit in audits:
-        result = _place(audit, candidates, busy, load, first, last)
+        result = _place(audit, pool, first, last)
         if isinstance(result, Proposal):
             proposals.append(result)
-            for uid in [result.lead_id, *result.auditor_ids]:
-                if uid is None:
-                    continue
-                for d in _working_days(result.day, audit.planned_days or 1, _holidays(audit)) or []:
-                    busy[uid].add(d)
-                load[(uid, result.day.year, result.day.month)] += 1
+            pool.turn += 1
         else:
             unplaced.append({"audit_id": audit.id, "reference": audit.reference, "title": audit.title,
                              "reasons": result})
+    proposals.sort(key=lambda p: (p.day, p.reference))
     return proposals, unplaced
 
 
-def _holidays(audit: Audit) -> set[dt.date]:
-    return {h.day for h in audit.site.holidays} if audit.site is not None else set()
-
-
-def _place(audit: Audit, candidates, busy, load, first: dt.date, last: dt.date) -> Proposal | list[str]:
-    """One audit: a proposal, or the reasons it cannot be placed."""
-    holidays = _holidays(audit)
+def _day_options(audit: Audit, first: dt.date, last: dt.date, holidays: set[dt.date]):
+    """(start, days, note, target) candidates nearest the target first, or a reason string."""
     length = audit.planned_days or 1
-    needs_lead = audit.kind is not AuditKind.THIRD_PARTY and not any(m.role is TeamRole.LEAD for m in audit.team)
-    team_ids = [m.user_id for m in audit.team if m.role is not TeamRole.GUIDE]
-    # A deadline already behind the window cannot be met: place the audit as soon as possible.
     deadline = audit.due_by if audit.due_by is not None and audit.due_by >= first else None
     note = f"late: was due by {audit.due_by:%d %b %Y}" if audit.due_by is not None and deadline is None else ""
     if audit.starts_at is not None:
         span = audit.local_dates()
-        day_options = [(span[0], [span[0] + dt.timedelta(days=i) for i in range((span[1] - span[0]).days + 1)])]
-        target = span[0]
-    else:
-        # An overdue audit (planned date or deadline already past) is placed as soon as possible.
-        target = first if note else max(audit.planned_date or first, first)
-        lo, hi = max(first, target - dt.timedelta(days=WINDOW_BEFORE)), min(last, target + dt.timedelta(days=WINDOW_AFTER))
-        if deadline is not None:
-            # A trigger or major-NC deadline is hard: search before it, from as early as needed.
-            hi = min(hi, deadline)
-            target = min(target, hi)
-            lo = min(lo, max(first, hi - dt.timedelta(days=WINDOW_BEFORE + WINDOW_AFTER)))
-        day_options = []
-        day = lo
-        while day <= hi:
-            days = _working_days(day, length, holidays)
-            if days and days[-1] <= last + dt.timedelta(days=7) and (deadline is None or days[0] <= deadline):
-                day_options.append((day, days))
-            day += dt.timedelta(days=1)
-        day_options.sort(key=lambda o: (abs((o[0] - target).days), o[0]))
-        if not day_options:
-            return [f"No working day between {lo:%d %b %Y} and {hi:%d %b %Y} (weekends, site holidays, "
-                    f"programme period {first:%d %b %Y} – {last:%d %b %Y})."]
-    if not audit.standards and needs_lead:
-        return ["No standard in scope: qualifications cannot be checked. Add the standards first."]
+        return [(span[0], _consecutive_days(span[0], (span[1] - span[0]).days + 1))], note
+    # An overdue audit (planned date or deadline already past) is placed as soon as possible.
+    target = first if note else min(max(audit.planned_date or first, first), last)
+    lo, hi = max(first, target - dt.timedelta(days=WINDOW_BEFORE)), min(last, target + dt.timedelta(days=WINDOW_AFTER))
+    if deadline is not None:
+        # A trigger or major-NC deadline is hard: search before it, from as early as needed.
+        hi = min(hi, deadline)
+        target = min(target, hi)
+        lo = min(lo, max(first, hi - dt.timedelta(days=WINDOW_BEFORE + WINDOW_AFTER)))
+    options = []
+    day = lo
+    while day <= hi:
+        days = _consecutive_days(day, length)
+        if days[-1] <= last and not date_problems(audit, days[0], days[-1], holidays=holidays):
+            options.append((day, days))
+        day += dt.timedelta(days=1)
+    options.sort(key=lambda o: (abs((o[0] - target).days), o[0]))
+    if not options:
+        return (f"No working day between {lo:%d %b %Y} and {hi:%d %b %Y} (weekends, site holidays, "
+                f"programme period {first:%d %b %Y} – {last:%d %b %Y})."), note
+    return options, note
+
+
+def _excluded(audit: Audit) -> set[int]:
+    """People who may not audit it: they own or belong to an audited unit (checked once)."""
+    out = {u.owner_id for u in audit.units if u.owner_id}
+    for unit in audit.units:
+        out.update(m.id for m in unit.members)
+    return out
+
+
+def _complete_team(audit, pool: Pool, lead_id: int | None, members: list[int], days, country, excluded,
+                   reasons: Counter) -> list[int] | None:
+    """Auditors to add so the team covers every standard, or None (reason counted)."""
+    std_ids = [s.id for s in audit.standards]
+    covered: set[int] = set()
+    for uid in ([lead_id] if lead_id else []) + members:
+        covered |= pool.covers(uid, std_ids, days[0], days[-1])
+    taken = set(members) | {lead_id}
+    added: list[int] = []
+    while len(covered) < len(std_ids):
+        missing = [s for s in std_ids if s not in covered]
+        best = None
+        for uid in pool.users:
+            if uid in taken or uid in excluded:
+                continue
+            gives = pool.covers(uid, missing, days[0], days[-1])
+            if not gives or pool.free(uid, days, country):
+                continue
+            key = (-len(gives), *pool.order_key(uid, as_lead=False))
+            if best is None or key < best[0]:
+                best = (key, uid, gives)
+        if best is None:
+            codes = ", ".join(s.code for s in audit.standards if s.id in missing)
+            reasons[f"no free, impartial auditor qualified for {codes}"] += 1
+            return None
+        added.append(best[1])
+        taken.add(best[1])
+        covered |= best[2]
+    return added
+
+
+def _place(audit: Audit, pool: Pool, first: dt.date, last: dt.date) -> Proposal | list[str]:
+    """One audit: a proposal, or the reasons it cannot be placed."""
+    holidays = audit_holidays(audit)
+    options, note = _day_options(audit, first, last, holidays)
+    if isinstance(options, str):
+        return [options]
+    country = audit_country(audit)
+    site = audit.site.name if audit.site is not None else (audit.supplier.name if audit.supplier else "")
+    base = {"title": audit.title, "site": site, "zone": audit.timezone, "note": note, "late": bool(note)}
+    needs_lead = audit.kind is not AuditKind.THIRD_PARTY and not any(m.role is TeamRole.LEAD for m in audit.team)
+    existing_lead = next((m.user_id for m in audit.team if m.role is TeamRole.LEAD), None)
+    members = [m.user_id for m in audit.team if m.role is not TeamRole.GUIDE and m.role is not TeamRole.LEAD]
+    team_ids = members + ([existing_lead] if existing_lead else [])
     reasons: Counter = Counter()
-    best: tuple | None = None
-    for start, days in day_options:
-        if any(d in busy.get(uid, ()) for uid in team_ids for d in days):
+    if audit.kind is not AuditKind.THIRD_PARTY and not audit.standards:
+        return ["No standard in scope: qualifications cannot be checked. Add the standards first."]
+    std_ids = [s.id for s in audit.standards]
+    excluded = _excluded(audit) if audit.kind is not AuditKind.THIRD_PARTY else set()
+    free_options = []
+    for start, days in options:
+        if any(pool.free(uid, days, country) for uid in team_ids):
             reasons["the people already in the team are booked elsewhere"] += 1
             continue
-        if not needs_lead:
-            return Proposal(audit.id, audit.reference, start, None, [], note or "dates only", late=bool(note))
-        ranked = []
-        for user in candidates:
-            if qualification_problems(user, TeamRole.LEAD, audit.standards, days[0], days[-1]):
-                reasons["no qualified lead auditor"] += 1
+        free_options.append((start, days))
+    if not needs_lead:
+        for start, days in free_options:
+            extra = [] if audit.kind is AuditKind.THIRD_PARTY else _complete_team(
+                audit, pool, existing_lead, members, days, country, excluded, reasons)
+            if extra is None:
                 continue
-            if impartiality_problems(user, TeamRole.LEAD, audit.units, None):
-                reasons["qualified leads are not impartial (own or belong to the unit)"] += 1
+            for uid in team_ids + extra:
+                pool.book(uid, days, country, lead=uid == existing_lead, place=audit_place(audit))
+            return Proposal(audit.id, audit.reference, start, None, extra, **{**base, "note": note or "dates only"})
+        return [f"No day near {audit.planned_date or first:%d %b %Y} fits the team: "
+                f"{'; '.join(sorted(reasons)) or 'no candidate'}."]
+    leads = [uid for uid in pool.leads_for(std_ids) if uid not in excluded]
+    if not leads:
+        codes = ", ".join(s.code for s in audit.standards)
+        why = ("every qualified lead owns or belongs to an audited unit" if pool.leads_for(std_ids)
+               else "nobody holds a lead qualification for any of them")
+        return [f"No lead auditor for {codes} on any working day near {audit.planned_date or first:%d %b %Y}: {why}."]
+    ordered = sorted(leads, key=lambda uid: pool.order_key(uid, as_lead=True))
+    place = audit_place(audit)
+    for lead_id in ordered:
+        # Nearest first, except that a day next to this lead's audit at the same site among the
+        # nearest few comes first (only those can win: the jump is CLUSTER_PLACES places).
+        near = [o for o in free_options[:CLUSTER_PLACES] if pool.next_to(lead_id, o[1], place)]
+        lead_options = near + [o for o in free_options if o not in near] if near else free_options
+        for start, days in lead_options:
+            if not pool.covers(lead_id, std_ids, days[0], days[-1], LEAD):
+                reasons["lead qualifications not valid on those days"] += 1
                 continue
-            if any(d in busy.get(user.id, ()) for d in days):
-                reasons["qualified leads are booked on other audits"] += 1
+            why = pool.free(lead_id, days, country)
+            if why:
+                reasons[f"qualified leads are {why}"] += 1
                 continue
-            month_load = load[(user.id, start.year, start.month)]
-            ranked.append((month_load, user.id))
-        if not ranked:
-            continue
-        month_load, lead_id = min(ranked)
-        score = abs((start - target).days) + LOAD_WEIGHT * month_load
-        if best is None or score < best[0]:
-            best = (score, start, days, lead_id)
-        if month_load == 0:
-            break  # the nearest day with a free, unloaded lead: good enough
-    if best is None:
-        standards = ", ".join(s.code for s in audit.standards)
-        why = "; ".join(sorted(reasons)) or "no candidate"
-        return [f"No lead auditor for {standards} on any working day near {audit.planned_date or first:%d %b %Y}: {why}."]
-    _, start, days, lead_id = best
-    auditor_ids = []
-    if len(audit.units) > 1 or len(audit.standards) > 1 or length > 1:
-        for user in sorted(candidates, key=lambda u: (load[(u.id, start.year, start.month)], u.id)):
-            if user.id == lead_id or any(d in busy.get(user.id, ()) for d in days):
+            extra = _complete_team(audit, pool, lead_id, members, days, country, excluded, reasons)
+            if extra is None:
                 continue
-            if qualification_problems(user, TeamRole.AUDITOR, audit.standards, days[0], days[-1]):
-                continue
-            if impartiality_problems(user, TeamRole.AUDITOR, audit.units, None):
-                continue
-            auditor_ids.append(user.id)
-            break
-    return Proposal(audit.id, audit.reference, start, lead_id, auditor_ids, note, late=bool(note))
+            if not extra and len(members) == 0 and (len(audit.units) > 1 or len(days) > 1):
+                # A longer or wider audit gets a second auditor when someone is free.
+                extra = _second_auditor(pool, lead_id, std_ids, days, country, excluded)
+            pool.book(lead_id, days, country, lead=True, place=place)
+            for uid in members + extra:
+                pool.book(uid, days, country, lead=False, place=place)
+            options_for_day = [lead_id]
+            for uid in ordered:  # the best-placed alternatives, not every lead in the company
+                if len(options_for_day) >= LEAD_OPTIONS:
+                    break
+                if uid != lead_id and pool.covers(uid, std_ids, days[0], days[-1], LEAD) \
+                        and not pool.free(uid, days, country):
+                    options_for_day.append(uid)
+            return Proposal(audit.id, audit.reference, start, lead_id, extra, lead_options=sorted(
+                options_for_day, key=lambda uid: pool.users[uid].name), **base)
+    codes = ", ".join(s.code for s in audit.standards)
+    return [f"No lead auditor for {codes} on any working day near {audit.planned_date or first:%d %b %Y}: "
+            f"{'; '.join(sorted(reasons)) or 'no candidate'}."]
+
+
+def _second_auditor(pool: Pool, lead_id: int, std_ids, days, country, excluded) -> list[int]:
+    ranked = sorted((uid for uid in pool.users if uid != lead_id and uid not in excluded
+                     and pool.covers(uid, std_ids, days[0], days[-1], AUDITOR)
+                     and not pool.free(uid, days, country)),
+                    key=lambda uid: pool.order_key(uid, as_lead=False))
+    return ranked[:1]
 
 
 def plan_programme(programme, *, now: dt.datetime, actor=None) -> PlannerRun:
@@ -254,7 +287,9 @@ def plan_programme(programme, *, now: dt.datetime, actor=None) -> PlannerRun:
     run = PlannerRun(
         programme_id=programme.id, created_at=now, created_by_id=getattr(actor, "id", None),
         proposals=[{"audit_id": p.audit_id, "reference": p.reference, "day": p.day.isoformat(),
-                    "lead_id": p.lead_id, "auditor_ids": p.auditor_ids, "note": p.note, "late": p.late}
+                    "lead_id": p.lead_id, "auditor_ids": p.auditor_ids, "note": p.note, "late": p.late,
+                    "title": p.title, "site": p.site, "zone": p.zone,
+                    "starts": DAY_START.strftime("%H:%M"), "lead_options": p.lead_options}
                    for p in proposals],
         unplaced=unplaced, duration=round(time.perf_counter() - started, 4),
     )
@@ -266,47 +301,41 @@ def plan_programme(programme, *, now: dt.datetime, actor=None) -> PlannerRun:
     return run
 
 
+class AcceptRefused(DomainError):
+    """Some proposals broke a rule: nothing was applied; ``rows`` maps audit id → reason."""
+
+    def __init__(self, rows: dict[int, str], references: dict[int, str]):
+        super().__init__(" ".join(f"{references[aid]}: {why}" for aid, why in rows.items()))
+        self.rows = rows
+
+
 def accept_planner_run(run: PlannerRun, *, actor, now: dt.datetime, edits: dict[int, dict] | None = None,
                        skip: set[int] | None = None) -> int:
     """Apply the (possibly edited) proposals through the audit services; every rule is checked
-    again. ``edits`` maps audit id → {"day": date, "lead_id": id}. All-or-nothing."""
-    from audit.audits.services import add_team_member, change_status, reschedule_audit
-
+    again (the calendar rule, competence, impartiality, double booking). ``edits`` maps audit id
+    → {"day": date, "lead_id": id}. All-or-nothing: when any proposal fails, ``AcceptRefused``
+    names every failing row with its reason, and the caller rolls back."""
     if run.accepted_at is not None:
         raise DomainError("This proposal was already accepted.")
     edits, skip = edits or {}, skip or set()
     applied = 0
+    failed: dict[int, str] = {}
     for p in run.proposals:
         if p["audit_id"] in skip:
             continue
         audit = db.session.get(Audit, p["audit_id"])
         if audit is None or audit.status is not AuditStatus.PLANNED:
             continue
-        edit = edits.get(audit.id, {})
-        day = edit.get("day") or dt.date.fromisoformat(p["day"])
-        lead_id = edit.get("lead_id", p["lead_id"])
         try:
-            if audit.starts_at is None or day != audit.local_dates()[0]:
-                days = _working_days(day, audit.planned_days or 1, _holidays(audit))
-                if days is None:
-                    raise DomainError(f"{day:%d %b %Y} is a weekend day or a site holiday.")
-                # A proposal the planner marked late has no day left before its deadline.
-                reschedule_audit(audit, starts_local=dt.datetime.combine(days[0], DAY_START),
-                                 ends_local=dt.datetime.combine(days[-1], DAY_END), actor=actor, now=now,
-                                 reason="planner", allow_late=bool(p.get("late")))
-            if lead_id and audit.lead is None:
-                # The lead may come from the edited form: an unknown id is a message, not a 500.
-                lead = get_or_fail(User, lead_id, field="lead_id", what="lead auditor")
-                add_team_member(audit, lead, TeamRole.LEAD, actor=actor, now=now)
-            for uid in p.get("auditor_ids") or []:
-                if uid != lead_id and all(m.user_id != uid for m in audit.team):
-                    auditor = get_or_fail(User, uid, field="auditor_ids", what="auditor")
-                    add_team_member(audit, auditor, TeamRole.AUDITOR, actor=actor, now=now)
-            if audit.lead is not None or audit.kind is AuditKind.THIRD_PARTY:
-                change_status(audit, AuditStatus.SCHEDULED, actor=actor, now=now)
+            # A savepoint per row: a refused row leaves no half-applied change behind it.
+            with db.session.begin_nested():
+                _apply(audit, p, edits.get(audit.id, {}), actor=actor, now=now)
         except DomainError as exc:
-            raise DomainError(f"{audit.reference}: {exc.message}") from None
+            failed[audit.id] = exc.message
+            continue
         applied += 1
+    if failed:
+        raise AcceptRefused(failed, {p["audit_id"]: p["reference"] for p in run.proposals})
     run.accepted_at = now
     db.session.flush()
     record(run, "accept", actor=actor, now=now, summary=f"Accepted {applied} planner proposals",
@@ -314,3 +343,25 @@ def accept_planner_run(run: PlannerRun, *, actor, now: dt.datetime, edits: dict[
     return applied
 
 
+def _apply(audit: Audit, p: dict, edit: dict, *, actor, now: dt.datetime) -> None:
+    """One proposal through the audit services (dates, lead, auditors, scheduled)."""
+    from audit.audits.services import add_team_member, change_status, reschedule_audit
+
+    day = edit.get("day") or dt.date.fromisoformat(p["day"])
+    lead_id = edit.get("lead_id", p["lead_id"])
+    if audit.starts_at is None or day != audit.local_dates()[0]:
+        days = _consecutive_days(day, audit.planned_days or 1)
+        # The same calendar rule as every manual change; a late proposal may pass its deadline.
+        reschedule_audit(audit, starts_local=dt.datetime.combine(days[0], DAY_START),
+                         ends_local=dt.datetime.combine(days[-1], DAY_END), actor=actor, now=now,
+                         reason="planner", allow_late=bool(p.get("late")))
+    if lead_id and audit.lead is None:
+        # The lead may come from the edited form: an unknown id is a message, not a 500.
+        lead = get_or_fail(User, lead_id, field="lead_id", what="lead auditor")
+        add_team_member(audit, lead, TeamRole.LEAD, actor=actor, now=now)
+    for uid in p.get("auditor_ids") or []:
+        if uid != lead_id and all(m.user_id != uid for m in audit.team):
+            auditor = get_or_fail(User, uid, field="auditor_ids", what="auditor")
+            add_team_member(audit, auditor, TeamRole.AUDITOR, actor=actor, now=now)
+    if audit.lead is not None or audit.kind is AuditKind.THIRD_PARTY:
+        change_status(audit, AuditStatus.SCHEDULED, actor=actor, now=now)

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from audit.core.errors import DomainError, NotAllowed
+from audit.core.errors import DomainError
 from audit.extensions import db
 from audit.models import Programme, ProgrammeStatus, User
+from audit.programme.workflow import PROGRAMME
 from audit.trail.services import apply_changes, record, snapshot
-
-PROGRAMME_TRANSITIONS = {
-    ProgrammeStatus.DRAFT: (ProgrammeStatus.APPROVED,),
-    ProgrammeStatus.APPROVED: (ProgrammeStatus.ACTIVE, ProgrammeStatus.DRAFT),
-    ProgrammeStatus.ACTIVE: (ProgrammeStatus.CLOSED,),
-    ProgrammeStatus.CLOSED: (),
-}
 
 
 def _values(data: dict) -> dict:
@@ -44,7 +38,8 @@ def _values(data: dict) -> dict:
 def create_programme(data: dict, *, actor, now: dt.datetime) -> Programme:
     """A new draft programme."""
     values = _values(data)
-    programme = Programme(status=ProgrammeStatus.DRAFT, created_at=now, **values)
+    programme = Programme(status=ProgrammeStatus.DRAFT, created_at=now, content_version=1,
+                          prepared_by_id=getattr(actor, "id", None), **values)
     db.session.add(programme)
     db.session.flush()
     record(programme, "create", actor=actor, now=now, summary=f"Created programme {programme.name}",
@@ -57,6 +52,8 @@ def update_programme(programme: Programme, data: dict, *, actor, now: dt.datetim
     if programme.status is ProgrammeStatus.CLOSED:
         raise DomainError("A closed programme can no longer be edited.")
     changes = apply_changes(programme, _values(data))
+    if APPROVED_CONTENT & changes.keys():
+        mark_changed(programme)
     if changes:
         db.session.flush()
         record(programme, "update", actor=actor, now=now, summary=f"Updated programme {programme.name}",
@@ -64,20 +61,43 @@ def update_programme(programme: Programme, data: dict, *, actor, now: dt.datetim
     return programme
 
 
-def change_programme_status(programme: Programme, new: ProgrammeStatus, *, actor, now: dt.datetime) -> Programme:
-    """Approve (by the audit client's delegate), activate, or close a programme."""
-    old = programme.status
-    if new not in PROGRAMME_TRANSITIONS[old]:
-        raise DomainError(f"A programme cannot go from {old.value} to {new.value}.", field="status")
-    if new is ProgrammeStatus.APPROVED:
-        from audit.auth.permissions import Permission
+#: What top management approves: changing any of it after approval needs approval again.
+APPROVED_CONTENT = frozenset({"period_start", "period_end", "objectives", "scope"})
 
-        if actor is not None and not actor.can(Permission.APPROVE_PROGRAMME):
-            raise NotAllowed("Only the audit client (or a coordinator on their behalf) approves a programme.")
-        if not (programme.objectives or "").strip():
-            raise DomainError("State the programme's objectives before approval.", field="status")
-        programme.approved_by = actor
-        programme.approved_at = now
+
+def mark_changed(programme: Programme) -> None:
+    """Scope, period, objectives or rules changed: a new content version (an approved programme
+    then shows "changed since approval" until approved again)."""
+    programme.content_version = (programme.content_version or 1) + 1
+
+
+def approve_programme(programme: Programme, *, actor, now: dt.datetime) -> Programme:
+    """Approve the programme as it stands (first approval, or again after a change); the trail
+    keeps who approved which content version."""
+    PROGRAMME.require(programme, actor, "approve")
+    old = programme.status
+    if old is ProgrammeStatus.DRAFT:
+        programme.status = ProgrammeStatus.APPROVED
+    programme.approved_by = actor
+    programme.approved_at = now
+    previous = programme.approved_version
+    programme.approved_version = programme.content_version
+    db.session.flush()
+    record(programme, "approve", actor=actor, now=now,
+           summary=f"Programme {programme.name} approved (version {programme.content_version})"
+                   + (f", again after changes to version {previous}" if previous else ""),
+           changes={"status": [old.value, programme.status.value],
+                    "approved_version": [previous, programme.content_version]})
+    return programme
+
+
+def change_programme_status(programme: Programme, new: ProgrammeStatus, *, actor, now: dt.datetime) -> Programme:
+    """Approve (see ``approve_programme``), activate, close, or send back to draft, as the
+    programme workflow allows."""
+    if new is ProgrammeStatus.APPROVED:
+        return approve_programme(programme, actor=actor, now=now)
+    old = programme.status
+    PROGRAMME.require(programme, actor, new.value)
     programme.status = new
     db.session.flush()
     record(programme, "status", actor=actor, now=now,

@@ -39,8 +39,6 @@ from audit.trail.services import apply_changes, record, snapshot
 TRIGGER_AUDIT_DAYS = 60
 #: A significant change may be recorded ahead (a planned move, a new line): at most this far.
 MAX_DAYS_AHEAD = 366
-#: Statuses of an audit that can still take a trigger on board (fieldwork not finished).
-JOINABLE = (AuditStatus.PLANNED, AuditStatus.SCHEDULED, AuditStatus.PLAN_ISSUED, AuditStatus.IN_PROGRESS)
 
 
 def trigger_audit_days() -> int:
@@ -102,7 +100,7 @@ def _joinable_audit(unit: Unit | None, supplier: Supplier | None, first: dt.date
                     last: dt.date) -> Audit | None:
     """The earliest open audit of the subject happening in [first, last], if any."""
     # Only our own audits: a certification body's audit is not ours to extend.
-    stmt = select(Audit).where(Audit.status.in_(JOINABLE)).options(selectinload(Audit.units))
+    stmt = select(Audit).where(Audit.status.in_(AuditStatus.fieldwork_ahead())).options(selectinload(Audit.units))
     if unit is not None:
         stmt = stmt.where(Audit.kind == AuditKind.INTERNAL,
                           Audit.id.in_(select(audit_units.c.audit_id).where(audit_units.c.unit_id == unit.id)))

@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from dateutil.relativedelta import relativedelta
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import Date, and_, func, or_, select, type_coerce
-from sqlalchemy.orm import joinedload
 
-from audit.audits.queries import audit_list_query, read_filters
+from audit.audits.queries import read_filters
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
 from audit.core.forms import saving
+from audit.core.workflow import refuse_unless_allowed
 from audit.extensions import db
-from audit.models import Audit, AuditStatus, Programme, ProgrammeRule, ProgrammeStatus, utcnow
-from audit.programme import calendar as cal
-from audit.programme import (
-    forms,
-    panels,  # noqa: F401  (registers the home panels)
-    services,
-)
+from audit.models import AuditStatus, PlannerRun, Programme, ProgrammeRule, ProgrammeStatus, utcnow
+from audit.programme import calendar_grid, forms, queries, services
+from audit.programme.coverage import coverage_matrix
+from audit.programme.coverage import workload as compute_workload
+from audit.programme.cycle import restoration_deadline, restoration_status
+from audit.programme.deadlines import cycle_status, cycle_warnings
+from audit.programme.export import export_pdf, export_xlsx, programme_export
+from audit.programme.generation import generate_programme
+from audit.programme.planner import AcceptRefused, accept_planner_run, plan_programme, propose_plan
+from audit.programme.rules import add_rule, delete_rule, explain_rules, set_rule_active, update_rule
+from audit.programme.triggers import record_trigger, trigger_audit_days
+from audit.programme.workflow import PROGRAMME
 from audit.trail.services import entries_for
 
 bp = Blueprint("programme", __name__, url_prefix="/programme")
@@ -35,16 +41,11 @@ RULES_SHOWN = 12
 def planner_preview():
     """What the planner would propose for a programme (default: the current active one), without
     storing anything: a read-only dry run, also what benchmarks time."""
-    from audit.programme.planner import propose_plan
-
     programme_id = request.args.get("programme", type=int)
     if programme_id:
         programme = db.session.get(Programme, programme_id) or abort(404)
     else:
-        programme = db.session.scalar(select(Programme).where(Programme.status == ProgrammeStatus.ACTIVE)
-                                      .order_by(Programme.period_start.desc()).limit(1)) or abort(404)
-    import time
-
+        programme = queries.current_programme() or abort(404)
     started = time.perf_counter()
     proposals, unplaced = propose_plan(programme, now=utcnow())
     return render_template("programme/planner_preview.html", programme=programme, proposals=proposals,
@@ -55,12 +56,7 @@ def planner_preview():
 @requires(Permission.VIEW_ORGANISATION)
 def index():
     """All programmes with their audit counts by status."""
-    programmes = db.session.scalars(select(Programme).order_by(Programme.period_start.desc())).all()
-    counts: dict[int, dict[str, int]] = {}
-    for programme_id, status, n in db.session.execute(
-            select(Audit.programme_id, Audit.status, func.count(Audit.id))
-            .where(Audit.programme_id.is_not(None)).group_by(Audit.programme_id, Audit.status)):
-        counts.setdefault(programme_id, {})[status.value] = n
+    programmes, counts = queries.programmes_with_counts()
     return render_template("programme/index.html", programmes=programmes, counts=counts)
 
 
@@ -106,11 +102,6 @@ def edit(programme_id: int):
     return render_template("programme/form.html", form=form, programme=programme)
 
 
-def _audit_day():
-    """The day an audit sorts by: its (UTC) start date once dated, else its planned date."""
-    return type_coerce(func.coalesce(func.date(Audit.starts_at), Audit.planned_date), Date)
-
-
 @bp.get("/<int:programme_id>")
 @requires(Permission.VIEW_ORGANISATION)
 def detail(programme_id: int):
@@ -119,47 +110,52 @@ def detail(programme_id: int):
     Without ``page`` the page holding today's date opens, so a long programme shows what is
     coming up rather than January. Every part is a fixed number of queries.
     """
-    programme = db.session.scalars(
-        select(Programme).where(Programme.id == programme_id)
-        .options(joinedload(Programme.manager), joinedload(Programme.approved_by))
-    ).unique().one_or_none() or abort(404)
+    programme = queries.load_programme(programme_id) or abort(404)
     today = utcnow().date()
-    by_status = dict(db.session.execute(
-        select(Audit.status, func.count(Audit.id)).where(Audit.programme_id == programme_id)
-        .group_by(Audit.status)).all())
+    by_status = queries.status_counts(programme_id)
     status_counts = [(s, by_status[s]) for s in AuditStatus if by_status.get(s)]
     total = sum(by_status.values())
-    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    pages = queries.pages_for(total, PAGE_SIZE)
     page = request.args.get("page", type=int)
     if page is None:
-        earlier = db.session.scalar(select(func.count(Audit.id)).where(
-            Audit.programme_id == programme_id, _audit_day() < today)) or 0
-        page = min(earlier // PAGE_SIZE + 1, pages)
+        page = min(queries.audits_before(programme_id, today) // PAGE_SIZE + 1, pages)
     page = min(max(page, 1), pages)
-    audits = db.session.scalars(
-        audit_list_query({"programme": programme_id})
-        .order_by(_audit_day().asc().nulls_last(), Audit.starts_at, Audit.id)
-        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
-    ).unique().all()
-    rules = db.session.scalars(select(ProgrammeRule).where(ProgrammeRule.programme_id == programme_id)
-                               .order_by(ProgrammeRule.id).limit(RULES_SHOWN + 1)).all()
-    rule_count = len(rules) if len(rules) <= RULES_SHOWN else db.session.scalar(
-        select(func.count(ProgrammeRule.id)).where(ProgrammeRule.programme_id == programme_id))
+    audits = queries.programme_audits(programme_id, page=page, page_size=PAGE_SIZE)
+    rules, rule_count = queries.first_rules(programme_id, RULES_SHOWN)
     status_form = forms.ProgrammeStatusForm(formdata=None)
-    status_form.status.choices = [(s.value, s.value.capitalize())
-                                  for s in services.PROGRAMME_TRANSITIONS[programme.status]]
+    decisions = {d.action: d for d in PROGRAMME.allowed_actions(programme, current_user)}
+    # approval has its own button; the status form offers the coordinator's moves
+    status_form.status.choices = [(d.action, d.label) for d in decisions.values()
+                                  if d.allowed and d.action != "approve"]
     return render_template("programme/detail.html", programme=programme, audits=audits,
                            total=total, page=page, pages=pages, status_counts=status_counts,
-                           rules=rules[:RULES_SHOWN], rule_count=rule_count,
-                           status_form=status_form, trail=entries_for(programme, limit=30), today=today)
+                           rules=rules, rule_count=rule_count,
+                           status_form=status_form, trail=entries_for(programme, limit=30), today=today,
+                           approval=decisions["approve"])
+
+
+@bp.get("/<int:programme_id>/export.<any(pdf, xlsx):fmt>")
+@requires(Permission.VIEW_ORGANISATION)
+def export(programme_id: int, fmt: str):
+    """The programme as PDF or XLSX: audits, dates, teams, status, coverage."""
+    programme = db.session.get(Programme, programme_id) or abort(404)
+    data = programme_export(programme)
+    if fmt == "xlsx":
+        body, mime = export_xlsx(data), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        body, mime = export_pdf(render_template("programme/export.html", **data)), "application/pdf"
+    name = "".join(c if c.isalnum() else "-" for c in programme.name).strip("-") or "programme"
+    return Response(body, mimetype=mime, headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
 
 
 @bp.post("/<int:programme_id>/status")
 @requires(Permission.MANAGE_PROGRAMME)
 def status(programme_id: int):
-    """Approve, activate or close the programme."""
+    """Activate, close or send the programme back to draft (approval: ``approve``)."""
     programme = db.session.get(Programme, programme_id) or abort(404)
     form = forms.ProgrammeStatusForm()
+    if form.status.data in PROGRAMME.steps:  # refused moves answer 403/409 with the reason
+        refuse_unless_allowed(PROGRAMME, programme, form.status.data)
     try:
         services.change_programme_status(programme, ProgrammeStatus(form.status.data),
                                          actor=current_user, now=utcnow())
@@ -172,17 +168,21 @@ def status(programme_id: int):
     return redirect(url_for("programme.detail", programme_id=programme_id))
 
 
-def calendar_audits(filters: dict, first: dt.date, last: dt.date) -> list[Audit]:
-    """Audits touching [first, last] (dated ones by their UTC times with a day's margin for
-    zones, undated ones by their planned date), with what the calendar shows loaded."""
-    lo = dt.datetime.combine(first - dt.timedelta(days=1), dt.time(), dt.UTC)
-    hi = dt.datetime.combine(last + dt.timedelta(days=2), dt.time(), dt.UTC)
-    stmt = audit_list_query(filters).where(or_(
-        and_(Audit.starts_at.is_not(None), Audit.starts_at < hi, Audit.ends_at > lo),
-        and_(Audit.starts_at.is_(None), Audit.planned_date >= first - dt.timedelta(days=31),
-             Audit.planned_date <= last),
-    )).order_by(Audit.starts_at, Audit.planned_date, Audit.id)
-    return db.session.scalars(stmt).unique().all()
+@bp.post("/<int:programme_id>/approve")
+@requires(Permission.APPROVE_PROGRAMME)
+def approve(programme_id: int):
+    """Top management approves the programme as it stands (again after a change)."""
+    programme = db.session.get(Programme, programme_id) or abort(404)
+    refuse_unless_allowed(PROGRAMME, programme, "approve")
+    try:
+        services.approve_programme(programme, actor=current_user, now=utcnow())
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(f"Programme approved (version {programme.approved_version}).", "success")
+    return redirect(url_for("programme.detail", programme_id=programme_id))
 
 
 @bp.get("/calendar")
@@ -196,17 +196,17 @@ def calendar():
     month = request.args.get("month", today.month, type=int)
     if not (1 <= month <= 12 and 1900 < year < 2200):
         abort(404)
-    first, last = cal.window(year, month if view == "month" else None)
-    audits = calendar_audits(filters, first, last)
+    first, last = calendar_grid.window(year, month if view == "month" else None)
+    audits = queries.calendar_audits(filters, first, last)
     args = {k: v for k, v in request.args.items() if k not in ("year", "month", "view")}
     if view == "month":
         prev = dt.date(year, month, 1) - dt.timedelta(days=1)
         nxt = dt.date(year, month, 28) + dt.timedelta(days=5)
-        return render_template("programme/calendar_month.html", weeks=cal.month_grid(year, month, audits),
+        return render_template("programme/calendar_month.html", weeks=calendar_grid.month_grid(year, month, audits),
                                month=dt.date(year, month, 1), prev=prev, nxt=nxt, form=form, args=args,
-                               today=today, status_class=cal.STATUS_CLASS)
-    return render_template("programme/calendar_year.html", months=cal.year_grid(year, audits), year=year,
-                           form=form, args=args, today=today, status_class=cal.STATUS_CLASS)
+                               today=today, statuses=list(AuditStatus))
+    return render_template("programme/calendar_year.html", months=calendar_grid.year_grid(year, audits), year=year,
+                           form=form, args=args, today=today, statuses=list(AuditStatus))
 
 
 # --- rules ------------------------------------------------------------------------------------
@@ -215,8 +215,6 @@ def calendar():
 @requires(Permission.MANAGE_PROGRAMME)
 def rules(programme_id: int):
     """The programme's generating rules; add one; generate now."""
-    from audit.programme.generation import add_rule
-
     programme = db.session.get(Programme, programme_id) or abort(404)
     form = forms.RuleForm()
     form.fill_choices()
@@ -226,20 +224,54 @@ def rules(programme_id: int):
         if saved.ok:
             flash("Rule added. Generate to create its audits.", "success")
             return redirect(url_for("programme.rules", programme_id=programme_id))
-    rule_rows = db.session.scalars(
-        select(ProgrammeRule).where(ProgrammeRule.programme_id == programme_id)
-        .options(joinedload(ProgrammeRule.unit), joinedload(ProgrammeRule.supplier),
-                 joinedload(ProgrammeRule.certificate), joinedload(ProgrammeRule.site))
-        .order_by(ProgrammeRule.id)).unique().all()
-    return render_template("programme/rules.html", programme=programme, form=form, rules=rule_rows)
+    rule_rows = queries.programme_rules(programme_id)
+    return render_template("programme/rules.html", programme=programme, form=form, rules=rule_rows,
+                           reasons=explain_rules(rule_rows, now=utcnow()))
+
+
+def _rule(programme_id: int, rule_id: int) -> ProgrammeRule:
+    rule = db.session.get(ProgrammeRule, rule_id)
+    if rule is None or rule.programme_id != programme_id:
+        abort(404)
+    return rule
+
+
+@bp.route("/<int:programme_id>/rules/<int:rule_id>/edit", methods=["GET", "POST"])
+@requires(Permission.MANAGE_PROGRAMME)
+def rule_edit(programme_id: int, rule_id: int):
+    """Edit a rule (trailed; the programme needs approval again)."""
+    rule = _rule(programme_id, rule_id)
+    form = forms.RuleForm() if request.method == "POST" else forms.RuleForm(obj=rule, kind=rule.kind.value)
+    form.fill_choices()
+    if form.validate_on_submit():
+        with saving(form) as saved:
+            update_rule(rule, form.data, actor=current_user, now=utcnow())
+        if saved.ok:
+            flash("Rule saved. Generate to apply it.", "success")
+            return redirect(url_for("programme.rules", programme_id=programme_id))
+    return render_template("programme/rule_form.html", programme=rule.programme, rule=rule, form=form)
+
+
+@bp.post("/<int:programme_id>/rules/<int:rule_id>/<any(disable, enable, delete):action>")
+@requires(Permission.MANAGE_PROGRAMME)
+def rule_action(programme_id: int, rule_id: int, action: str):
+    """Disable, enable or delete a rule (trailed)."""
+    rule = _rule(programme_id, rule_id)
+    if action == "delete":
+        cancelled = delete_rule(rule, actor=current_user, now=utcnow())
+        message = f"Rule deleted; {cancelled} untouched audit{'s' if cancelled != 1 else ''} cancelled."
+    else:
+        set_rule_active(rule, action == "enable", actor=current_user, now=utcnow())
+        message = f"Rule {action}d."
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("programme.rules", programme_id=programme_id))
 
 
 @bp.post("/<int:programme_id>/generate")
 @requires(Permission.MANAGE_PROGRAMME)
 def generate(programme_id: int):
     """Run the programme's rules now (the scheduler also does this daily)."""
-    from audit.programme.generation import generate_programme
-
     programme = db.session.get(Programme, programme_id) or abort(404)
     try:
         created = generate_programme(programme, actor=current_user, now=utcnow())
@@ -256,30 +288,22 @@ def generate(programme_id: int):
 
 @bp.get("/<int:programme_id>/planner")
 @requires(Permission.MANAGE_PROGRAMME)
-def planner(programme_id: int):
-    """The latest planner run: proposals to accept or edit, and unplaceable audits with reasons."""
-    from audit.models import PlannerRun, User
+def planner(programme_id: int, form_values: dict | None = None, failed: dict | None = None):
+    """The latest planner run: proposals to accept or edit, and unplaceable audits with reasons.
 
+    After a refused accept the page is shown again with the coordinator's own values
+    (``form_values``) and the reason beside every row that failed (``failed``)."""
     programme = db.session.get(Programme, programme_id) or abort(404)
-    run = db.session.scalar(select(PlannerRun).where(PlannerRun.programme_id == programme_id)
-                            .order_by(PlannerRun.id.desc()).limit(1))
-    people = {}
-    if run is not None:
-        ids = {p["lead_id"] for p in run.proposals if p["lead_id"]} | {
-            i for p in run.proposals for i in p.get("auditor_ids") or []}
-        people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
-    from audit.audits.team import load_candidates
-
-    leads = load_candidates()
-    return render_template("programme/planner.html", programme=programme, run=run, people=people, leads=leads)
+    run = queries.latest_planner_run(programme_id)
+    people = queries.proposal_people(run)
+    return render_template("programme/planner.html", programme=programme, run=run, people=people,
+                           values=form_values, failed=failed or {}), 422 if failed else 200
 
 
 @bp.post("/<int:programme_id>/planner/run")
 @requires(Permission.MANAGE_PROGRAMME)
 def planner_run(programme_id: int):
     """Let the planner propose dates and teams."""
-    from audit.programme.planner import plan_programme
-
     programme = db.session.get(Programme, programme_id) or abort(404)
     run = plan_programme(programme, now=utcnow(), actor=current_user)
     db.session.commit()
@@ -291,38 +315,46 @@ def planner_run(programme_id: int):
 @bp.post("/<int:programme_id>/planner/<int:run_id>/accept")
 @requires(Permission.MANAGE_PROGRAMME)
 def planner_accept(programme_id: int, run_id: int):
-    """Accept the proposals, with the coordinator's edits (date, lead) and exclusions."""
-    from audit.models import PlannerRun
-    from audit.programme.planner import accept_planner_run
-
+    """Accept the proposals, with the coordinator's edits (date, lead) and exclusions. When a
+    rule refuses a row nothing is applied, and the page comes back with her edits kept."""
     run = db.session.get(PlannerRun, run_id)
     if run is None or run.programme_id != programme_id:
         abort(404)
-    edits, skip = {}, set()
+    edits, skip, failed = {}, set(), {}
+    values = {p["audit_id"]: {"take": request.form.get(f"take-{p['audit_id']}") == "on",
+                              "day": request.form.get(f"day-{p['audit_id']}") or p["day"],
+                              "lead": request.form.get(f"lead-{p['audit_id']}", p["lead_id"], type=int)}
+              for p in run.proposals}
     for p in run.proposals:
         aid = p["audit_id"]
-        if request.form.get(f"take-{aid}") != "on":
+        if not values[aid]["take"]:
             skip.add(aid)
             continue
         edit = {}
-        if request.form.get(f"day-{aid}"):
-            try:
-                edit["day"] = dt.date.fromisoformat(request.form[f"day-{aid}"])
-            except ValueError:
-                flash(f"{p['reference']}: give the date as YYYY-MM-DD.", "error")
-                return redirect(url_for("programme.planner", programme_id=programme_id))
-        if request.form.get(f"lead-{aid}", type=int):
-            edit["lead_id"] = request.form.get(f"lead-{aid}", type=int)
+        try:
+            edit["day"] = dt.date.fromisoformat(values[aid]["day"])
+        except ValueError:
+            failed[aid] = "Give the date as YYYY-MM-DD."
+        if values[aid]["lead"]:
+            edit["lead_id"] = values[aid]["lead"]
         edits[aid] = edit
-    try:
-        applied = accept_planner_run(run, actor=current_user, now=utcnow(), edits=edits, skip=skip)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        flash(f"Nothing was applied. {exc.message}", "error")
-        return redirect(url_for("programme.planner", programme_id=programme_id))
-    flash(f"{applied} audits scheduled.", "success")
-    return redirect(url_for("programme.detail", programme_id=programme_id))
+    if not failed:
+        try:
+            applied = accept_planner_run(run, actor=current_user, now=utcnow(), edits=edits, skip=skip)
+            db.session.commit()
+        except AcceptRefused as exc:
+            db.session.rollback()
+            failed = exc.rows
+        except DomainError as exc:
+            db.session.rollback()
+            flash(f"Nothing was applied. {exc.message}", "error")
+            return redirect(url_for("programme.planner", programme_id=programme_id))
+        else:
+            flash(f"{applied} audits scheduled.", "success")
+            return redirect(url_for("programme.detail", programme_id=programme_id))
+    flash(f"Nothing was applied: {len(failed)} row{'s' if len(failed) != 1 else ''} broke a rule "
+          "(marked below). Your changes are kept: correct them and accept again.", "error")
+    return planner(programme_id, form_values=values, failed=failed)
 
 
 # --- coverage, workload, cycles --------------------------------------------------------------
@@ -331,12 +363,9 @@ def planner_accept(programme_id: int, run_id: int):
 @requires(Permission.VIEW_ORGANISATION)
 def coverage():
     """Clauses × units: last audited, result, and gaps before they happen."""
-    from audit.models import Site
-    from audit.programme.coverage import coverage_matrix
-
     matrix = coverage_matrix(today=utcnow().date(), standard_id=request.args.get("standard", type=int),
                              site_id=request.args.get("site", type=int))
-    sites = db.session.scalars(select(Site).order_by(Site.name)).all()
+    sites = queries.sites_by_name()
     return render_template("programme/coverage.html", m=matrix, sites=sites,
                            site_id=request.args.get("site", type=int))
 
@@ -345,29 +374,24 @@ def coverage():
 @requires(Permission.VIEW_ORGANISATION)
 def workload():
     """Audit-days per auditor and month for the next 12 months."""
-    from dateutil.relativedelta import relativedelta
-
-    from audit.programme.coverage import workload as compute
-
     today = utcnow().date()
-    first = today.replace(day=1) - relativedelta(months=2)
-    data = compute(first=first, last=first + relativedelta(months=14) - dt.timedelta(days=1))
-    return render_template("programme/workload.html", w=data, limit=6)
+    year = request.args.get("year", type=int)
+    if year and 1900 < year < 2200:
+        first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    else:
+        # Two months back through the end of next year: next year's programme is always in view.
+        year = None
+        first, last = today.replace(day=1) - relativedelta(months=2), dt.date(today.year + 1, 12, 31)
+    data = compute_workload(first=first, last=last)
+    return render_template("programme/workload.html", w=data, limit=current_app.config["WORKLOAD_DAYS_PER_MONTH"], year=year, this_year=today.year)
 
 
 @bp.get("/cycles")
 @requires(Permission.VIEW_ORGANISATION)
 def cycles():
     """Our certificates' 3-year cycles: needed audits, the real audits covering them, warnings."""
-    from audit.models import Certificate
-    from audit.programme.cycle import restoration_deadline, restoration_status
-    from audit.programme.deadlines import cycle_status, cycle_warnings
-
     today = utcnow().date()
-    certs = db.session.scalars(select(Certificate).where(Certificate.supplier_id.is_(None))
-                               .options(joinedload(Certificate.standard), joinedload(Certificate.certification_body))
-                               .order_by(Certificate.expiry_date)).unique().all()
-    audits = db.session.scalars(select(Audit).where(Audit.certificate_id.in_([c.id for c in certs]))).all() if certs else []
+    certs, audits = queries.own_certificates_with_audits()
     rows = []
     for cert in certs:
         mine = [a for a in audits if a.certificate_id == cert.id]
@@ -375,7 +399,10 @@ def cycles():
                      "warnings": cycle_warnings(cert, mine, today=today),
                      "status": restoration_status(cert.expiry_date, today),
                      "restore_until": restoration_deadline(cert.expiry_date)})
-    return render_template("programme/cycles.html", rows=rows, today=today)
+    from audit.programme.stage2 import stage2_findings, stage2_state
+
+    stage2 = [s for f in stage2_findings() if (s := stage2_state(f, today))]
+    return render_template("programme/cycles.html", rows=rows, today=today, stage2=stage2)
 
 
 # --- triggers ---------------------------------------------------------------------------------
@@ -384,17 +411,10 @@ def cycles():
 @requires(Permission.VIEW_ORGANISATION)
 def triggers():
     """Complaints, incidents and significant changes, newest first, with the audit answering each."""
-    from audit.models import AuditTrigger, Unit
-
-    total = db.session.scalar(select(func.count(AuditTrigger.id)))
-    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    total = queries.trigger_count()
+    pages = queries.pages_for(total, PAGE_SIZE)
     page = min(max(request.args.get("page", 1, type=int), 1), pages)
-    rows = db.session.scalars(
-        select(AuditTrigger)
-        .options(joinedload(AuditTrigger.unit).joinedload(Unit.site), joinedload(AuditTrigger.supplier),
-                 joinedload(AuditTrigger.audit), joinedload(AuditTrigger.recorded_by))
-        .order_by(AuditTrigger.occurred_on.desc(), AuditTrigger.id.desc())
-        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).unique().all()
+    rows = queries.triggers_page(page=page, page_size=PAGE_SIZE)
     return render_template("programme/triggers.html", triggers=rows, page=page, total=total, pages=pages)
 
 
@@ -402,8 +422,6 @@ def triggers():
 @requires(Permission.MANAGE_PROGRAMME)
 def trigger_new():
     """Record a trigger; an audit of its unit or supplier is planned (or joined) by its deadline."""
-    from audit.programme.triggers import record_trigger, trigger_audit_days
-
     form = forms.TriggerForm()
     form.fill_choices()
     if request.method == "GET":

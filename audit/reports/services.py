@@ -32,8 +32,6 @@ from audit.models import (
     Supplier,
 )
 
-DONE_STATUSES = (AuditStatus.REPORT_ISSUED, AuditStatus.FOLLOW_UP, AuditStatus.CLOSED)
-
 
 @dataclass
 class Pack:
@@ -96,7 +94,7 @@ def build_pack(start: dt.date, end: dt.date, *, today: dt.date, as_of_end: bool 
         if as_of_end:
             if a.report_issued_at is not None and a.report_issued_at < hi:
                 per_kind[a.kind][1] += 1
-        elif a.status in DONE_STATUSES or a.report_issued_at is not None:
+        elif a.status in AuditStatus.reported() or a.report_issued_at is not None:
             per_kind[a.kind][1] += 1
     pack.audits = [(k.label, *v) for k, v in per_kind.items()]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from audit.conduct import services
+from audit.conduct import answers, checklist_read
 from audit.extensions import db
 from audit.models import ChecklistAnswer, Finding, FindingStatus, Grade, TeamRole, Verdict
 
@@ -56,13 +56,13 @@ def test_page_permissions(login, setup, client):
 
 def test_conditional_question_hidden_until_condition(login, setup, now):
     """S1Q3 shows only once S1Q1 is a minor NC, and progress counts visible questions only."""
-    checklist = services.build_checklist(setup.audit)
+    checklist = checklist_read.build_checklist(setup.audit)
     row = next(r for r in checklist.rows if r.question.key == "S1Q3")
     assert row.visible is False
     assert checklist.total == 5
-    services.save_answer(setup.audit, setup.questions["S1Q1"], verdict="minor_nc", base_version=0,
+    answers.save_answer(setup.audit, setup.questions["S1Q1"], verdict="minor_nc", base_version=0,
                          actor=setup.auditor, now=now)
-    checklist = services.build_checklist(setup.audit)
+    checklist = checklist_read.build_checklist(setup.audit)
     row = next(r for r in checklist.rows if r.question.key == "S1Q3")
     assert row.visible is True
     assert (checklist.done, checklist.total) == (1, 6)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from audit.conduct import services
+from audit.conduct.checklist_read import build_checklist
 from audit.demo import DEMO_PASSWORD, DemoContext, seed_demo
 from audit.demo.conduct import seed
 from audit.extensions import db
@@ -25,7 +25,7 @@ def test_demo_fills_todays_audit_and_is_idempotent(app, client, now):
     db.session.commit()
     assert _counts() == first
     audit = db.session.scalar(select(Audit).where(Audit.generation_key == "demo:ia-machining"))
-    checklist = services.build_checklist(audit)
+    checklist = build_checklist(audit)
     assert 0 < checklist.done < checklist.total
     assert checklist.previous_audit is not None
     assert any(r.previous for r in checklist.rows)

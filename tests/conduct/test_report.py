@@ -8,7 +8,10 @@ import io
 import pytest
 from sqlalchemy import select
 
-from audit.conduct import services
+from audit.conduct.access import AuditFrozen
+from audit.conduct.answers import raise_finding_from_answer, save_answer
+from audit.conduct.evidence import add_evidence
+from audit.conduct.report import ensure_report_due_on, get_report, issue_report, save_report, sign_report
 from audit.core.errors import DomainError, NotAllowed
 from audit.extensions import db
 from audit.models import AuditStatus, Finding, Grade, TrailEntry
@@ -25,38 +28,38 @@ REPORT = {"conclusions": "The assembly process conforms with two exceptions.",
 def _ready_to_issue(setup, now):
     """Answer the photo-required question with a photo, write and sign the report."""
     audit = setup.audit
-    services.save_answer(audit, setup.questions["S1Q1"], verdict="minor_nc", note="WI-7 outdated",
+    save_answer(audit, setup.questions["S1Q1"], verdict="minor_nc", note="WI-7 outdated",
                          base_version=0, actor=setup.auditor, now=now)
-    services.add_evidence(audit, data=jpeg_bytes(), filename="p.jpg", question=setup.questions["S1Q1"],
+    add_evidence(audit, data=jpeg_bytes(), filename="p.jpg", question=setup.questions["S1Q1"],
                           max_bytes=10_000_000, actor=setup.auditor, now=now)
-    services.raise_finding_from_answer(audit, setup.questions["S1Q1"], grade=Grade.MINOR,
+    raise_finding_from_answer(audit, setup.questions["S1Q1"], grade=Grade.MINOR,
                                        statement="Work instruction WI-7 is not the released revision.",
                                        evidence="WI-7 rev B at station 3; rev C released.",
                                        actor=setup.auditor, now=now)
-    services.save_report(audit, REPORT, actor=setup.lead, now=now)
-    services.sign_report(audit, actor=setup.lead, now=now)
+    save_report(audit, REPORT, actor=setup.lead, now=now)
+    sign_report(audit, actor=setup.lead, now=now)
     db.session.commit()
 
 
 def test_issue_freezes_the_audit(setup, now):
     """After issue: status report issued, no answer edits, no evidence, no new findings."""
     _ready_to_issue(setup, now)
-    services.issue_report(setup.audit, actor=setup.lead, now=now)
+    issue_report(setup.audit, actor=setup.lead, now=now)
     db.session.commit()
     audit = setup.audit
     assert audit.status is AuditStatus.REPORT_ISSUED
     assert audit.report_issued_at == now
-    with pytest.raises(services.AuditFrozen):
-        services.save_answer(audit, setup.questions["S1Q2"], verdict="conforming", base_version=0,
+    with pytest.raises(AuditFrozen):
+        save_answer(audit, setup.questions["S1Q2"], verdict="conforming", base_version=0,
                              actor=setup.auditor, now=now)
-    with pytest.raises(services.AuditFrozen):
-        services.add_evidence(audit, data=jpeg_bytes(), filename="x.jpg", max_bytes=10_000_000,
+    with pytest.raises(AuditFrozen):
+        add_evidence(audit, data=jpeg_bytes(), filename="x.jpg", max_bytes=10_000_000,
                               actor=setup.auditor, now=now)
     with pytest.raises(DomainError):
-        services.raise_finding_from_answer(audit, setup.questions["S1Q1"], grade=Grade.OFI,
+        raise_finding_from_answer(audit, setup.questions["S1Q1"], grade=Grade.OFI,
                                            statement="late", evidence=None, actor=setup.lead, now=now)
-    with pytest.raises(services.AuditFrozen):
-        services.save_report(audit, REPORT, actor=setup.lead, now=now)
+    with pytest.raises(AuditFrozen):
+        save_report(audit, REPORT, actor=setup.lead, now=now)
     actions = [e.summary for e in db.session.scalars(select(TrailEntry).where(
         TrailEntry.object_type == "Audit", TrailEntry.object_id == audit.id))]
     assert any("report issued" in s for s in actions)
@@ -65,7 +68,7 @@ def test_issue_freezes_the_audit(setup, now):
 def test_api_answers_423_after_issue(setup, now, login):
     """The API refuses answer changes of a frozen audit with 423 and says why."""
     _ready_to_issue(setup, now)
-    services.issue_report(setup.audit, actor=setup.lead, now=now)
+    issue_report(setup.audit, actor=setup.lead, now=now)
     db.session.commit()
     client = login(setup.auditor)
     r = client.put(f"/api/audits/{setup.audit.id}/answers/{setup.questions['S1Q2'].id}",
@@ -79,10 +82,10 @@ def test_api_answers_423_after_issue(setup, now, login):
 def test_issue_needs_conclusions_signature_and_required_photos(setup, now):
     """Issue is refused while conclusions, the lead's signature or a required photo are missing."""
     audit = setup.audit
-    services.save_answer(audit, setup.questions["S1Q2"], verdict="conforming", base_version=0,
+    save_answer(audit, setup.questions["S1Q2"], verdict="conforming", base_version=0,
                          actor=setup.auditor, now=now)
     with pytest.raises(DomainError) as err:
-        services.issue_report(audit, actor=setup.lead, now=now)
+        issue_report(audit, actor=setup.lead, now=now)
     message = err.value.message
     assert "conclusions" in message and "signed" in message and "S1Q2: a photo is required" in message
     assert audit.report_issued_at is None
@@ -90,25 +93,25 @@ def test_issue_needs_conclusions_signature_and_required_photos(setup, now):
 
 def test_only_the_lead_signs_and_issues(setup, now):
     """An auditor cannot sign or issue; editing after signing withdraws the signature."""
-    services.save_report(setup.audit, REPORT, actor=setup.auditor, now=now)
+    save_report(setup.audit, REPORT, actor=setup.auditor, now=now)
     with pytest.raises(NotAllowed):
-        services.sign_report(setup.audit, actor=setup.auditor, now=now)
+        sign_report(setup.audit, actor=setup.auditor, now=now)
     with pytest.raises(NotAllowed):
-        services.issue_report(setup.audit, actor=setup.auditor, now=now)
-    report = services.sign_report(setup.audit, actor=setup.lead, now=now)
+        issue_report(setup.audit, actor=setup.auditor, now=now)
+    report = sign_report(setup.audit, actor=setup.lead, now=now)
     assert report.signed_by_id == setup.lead.id
-    services.save_report(setup.audit, dict(REPORT, conclusions="Changed"), actor=setup.auditor, now=now)
+    save_report(setup.audit, dict(REPORT, conclusions="Changed"), actor=setup.auditor, now=now)
     assert report.signed_at is None
 
 
 def test_auditee_acknowledges(setup, now, login):
     """The process owner acknowledges the report in their own name through the page."""
-    services.save_report(setup.audit, REPORT, actor=setup.lead, now=now)
+    save_report(setup.audit, REPORT, actor=setup.lead, now=now)
     db.session.commit()
     client = login(setup.auditee)
     r = client.post(f"/audits/{setup.audit.id}/report/acknowledge", data={"name": ""})
     assert r.status_code == 302
-    report = services.get_report(setup.audit)
+    report = get_report(setup.audit)
     db.session.refresh(report)
     assert report.acknowledged_by_id == setup.auditee.id
     assert report.acknowledged_by_name == "Otto Owner"
@@ -139,7 +142,7 @@ def test_pdf_contains_the_required_sections(setup, now, login):
     from pypdf import PdfReader
 
     _ready_to_issue(setup, now)
-    services.issue_report(setup.audit, actor=setup.lead, now=now)
+    issue_report(setup.audit, actor=setup.lead, now=now)
     db.session.commit()
     client = login(setup.auditee)
     r = client.get(f"/audits/{setup.audit.id}/report.pdf")
@@ -164,7 +167,7 @@ def test_pdf_contains_the_required_sections(setup, now, login):
 def test_report_due_date_default(setup, now, app):
     """The report is due REPORT_DUE_DAYS after the audit's last local day."""
     setup.audit.ends_at = dt.datetime(2026, 3, 10, 23, 30, tzinfo=dt.UTC)  # 11 March in Berlin
-    services.ensure_report_due_on(setup.audit, days=app.config["REPORT_DUE_DAYS"], actor=None, now=now)
+    ensure_report_due_on(setup.audit, days=app.config["REPORT_DUE_DAYS"], actor=None, now=now)
     assert setup.audit.report_due_on == dt.date(2026, 3, 25)
 
 
@@ -173,9 +176,9 @@ def test_raise_finding_from_answer_prefills(setup, now, login):
     the question's clause, the answer and the photo."""
     from audit.models import Evidence
 
-    services.save_answer(setup.audit, setup.questions["S1Q1"], verdict="major_nc", note="No records",
+    save_answer(setup.audit, setup.questions["S1Q1"], verdict="major_nc", note="No records",
                          base_version=0, actor=setup.auditor, now=now)
-    ev, _ = services.add_evidence(setup.audit, data=jpeg_bytes(), filename="p.jpg",
+    ev, _ = add_evidence(setup.audit, data=jpeg_bytes(), filename="p.jpg",
                                   question=setup.questions["S1Q1"], max_bytes=10_000_000,
                                   actor=setup.auditor, now=now)
     db.session.commit()

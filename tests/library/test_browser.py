@@ -9,7 +9,7 @@ from werkzeug.serving import make_server
 
 from audit.demo import DEMO_PASSWORD, seed_demo
 from audit.extensions import db
-from audit.library import checklists as svc
+from audit.library.checklists import versions
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -58,7 +58,7 @@ def page(live):
 
 def _ids(name: str) -> tuple[int, int]:
     """(version id, template id) of a published template; ends the read so the server can write."""
-    version = svc.published_version(name)
+    version = versions.published_version(name)
     ids = (version.id, version.template_id)
     db.session.rollback()
     return ids

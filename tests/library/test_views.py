@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from audit.extensions import db
-from audit.library import checklists as svc
+from audit.library.checklists import files, versions
 from audit.library.services import import_standards
 from audit.models import (
     ChecklistQuestion,
@@ -20,7 +20,7 @@ from audit.models import (
 
 @pytest.fixture
 def defaults(library, now):
-    result = svc.ensure_default_checklists(now=now)
+    result = files.ensure_default_checklists(now=now)
     db.session.commit()
     return result
 
@@ -89,7 +89,7 @@ def test_builder_flow_through_pages(client, library, coordinator):
     assert response.status_code == 302
     version_id = int(response.location.rsplit("/", 1)[1])
     client.post(f"/library/versions/{version_id}/sections", data={"title": "Gauges"})
-    version = svc.load_version(version_id)
+    version = versions.load_version(version_id)
     section = version.sections[0]
     for key in ("first", "second"):
         r = client.post(f"/library/sections/{section.id}/questions/new", data={
@@ -99,7 +99,7 @@ def test_builder_flow_through_pages(client, library, coordinator):
     second = db.session.scalar(select(ChecklistQuestion).where(ChecklistQuestion.key == "second"))
     client.post(f"/library/questions/{second.id}/move", data={"direction": "up"})
     db.session.expire_all()
-    assert [q.key for q in svc.load_version(version_id).sections[0].questions] == ["second", "first"]
+    assert [q.key for q in versions.load_version(version_id).sections[0].questions] == ["second", "first"]
     page = client.get(f"/library/versions/{version_id}").get_data(as_text=True)
     assert page.index("Second gauge") < page.index("First gauge")
     r = client.post(f"/library/versions/{version_id}/publish", data={"change_note": "First issue"})
@@ -112,7 +112,7 @@ def test_question_form_shows_field_errors(client, defaults, coordinator, library
     """A bad question is refused with the message on the form and nothing stored."""
     template = defaults["supplier"].template
     draft_url = client.post(f"/library/templates/{template.id}/draft").location
-    draft = svc.load_version(int(draft_url.rsplit("/", 1)[1]))
+    draft = versions.load_version(int(draft_url.rsplit("/", 1)[1]))
     section = draft.sections[0]
     count = db.session.scalar(select(func.count(ChecklistQuestion.id)))
     r = client.post(f"/library/sections/{section.id}/questions/new", data={
@@ -129,7 +129,7 @@ def test_equivalents_checkbox_maps_other_standards(client, library, coordinator)
     version_id = int(client.post("/library/templates/new", data={"name": "IMS"})
                      .location.rsplit("/", 1)[1])
     client.post(f"/library/versions/{version_id}/sections", data={"title": "Review"})
-    section = svc.load_version(version_id).sections[0]
+    section = versions.load_version(version_id).sections[0]
     client.post(f"/library/sections/{section.id}/questions/new", data={
         "key": "mr", "text": "Management review held?", "answer_type": "verdict",
         "clause_ids": [str(clause.id)], "include_equivalents": "y"})
@@ -167,7 +167,7 @@ def test_template_export_and_reimport_through_pages(client, defaults, coordinato
         "fmt": "csv", "file": (io.BytesIO(exported.data), "supplier.csv"), "publish": "y"},
         content_type="multipart/form-data")
     assert r.status_code == 302
-    new = svc.published_version(version.template.name)
+    new = versions.published_version(version.template.name)
     assert new.number == 2
     assert client.get(f"/library/versions/{new.id}/export.csv").data == exported.data
 
@@ -182,7 +182,8 @@ def test_standard_import_page(client, app, coordinator):
 
 
 def test_preview_and_coverage_pages(client, defaults, coordinator, library):
-    """Preview shows answer controls and conditions; coverage lists covered and missed clauses."""
+    """Preview shows answer controls and conditions; coverage lists covered and missed clauses
+    with their pill classes."""
     version = defaults["internal_9001"]
     page = client.get(f"/library/versions/{version.id}/preview").get_data(as_text=True)
     assert 'data-condition-key="dd-applicable"' in page and 'type="date"' in page
@@ -193,6 +194,7 @@ def test_preview_and_coverage_pages(client, defaults, coordinator, library):
     page = client.get(f"/library/versions/{supplier.id}/coverage?standard="
                       f"{library['ISO 9001'].id}").get_data(as_text=True)
     assert "missed" in page and re.search(r"\d+ missed", page)
+    assert '<span class="pill bad">missed</span>' in page and '<span class="pill ok">covered</span>' in page
 
 
 def _measure(client, count_queries, url: str) -> int:
@@ -233,7 +235,7 @@ def _template_with(n: int, now, library, name: str):
                       f"        clauses: {clause_refs!r}".replace("'", '"')]
             if i:
                 lines += [f"        condition_key: q{s}-0", "        condition_value: conforming"]
-    return svc.import_template("\n".join(lines) + "\n", "yaml", actor=None, now=now, publish=True)
+    return files.import_template("\n".join(lines) + "\n", "yaml", actor=None, now=now, publish=True)
 
 
 @pytest.mark.parametrize("page", ["", "/preview", "/coverage"])
@@ -267,7 +269,7 @@ def test_demo_library_pages_render(app, client, now):
     seed_demo(now=now)
     db.session.commit()
     client.post("/login", data={"email": "coordinator@example.com", "password": DEMO_PASSWORD})
-    version = svc.published_version("ISO 9001:2015 internal audit")
+    version = versions.published_version("ISO 9001:2015 internal audit")
     section, question = version.sections[0], version.sections[0].questions[0]
     urls = ["/library/", f"/library/standards/{question.clauses[0].standard_id}",
             f"/library/templates/{version.template_id}", f"/library/versions/{version.id}",
@@ -278,7 +280,7 @@ def test_demo_library_pages_render(app, client, now):
     for url in urls:
         assert client.get(url).status_code == 200, url
     draft_url = client.post(f"/library/templates/{version.template_id}/draft").location
-    draft = svc.load_version(int(draft_url.rsplit("/", 1)[1]))
+    draft = versions.load_version(int(draft_url.rsplit("/", 1)[1]))
     for url in (draft_url, f"/library/sections/{draft.sections[0].id}/edit",
                 f"/library/sections/{draft.sections[0].id}/questions/new",
                 f"/library/questions/{draft.sections[0].questions[0].id}/edit"):

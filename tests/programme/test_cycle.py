@@ -24,11 +24,12 @@ def plan(items):
 
 
 def test_regular_cycle():
-    """Decision 1 July 2024: S1 planned June 2025 (due 1 July 2025), S2 June 2026, recert at month 33."""
+    """Decision 1 July 2024: S1 planned June 2025 (due 1 July 2025), S2 June 2026 (due by the end
+    of 2026: one surveillance per calendar year), recert at month 33."""
     items = certification_cycle(D(2024, 7, 1))
     assert [(i.label, i.planned, i.due) for i in items] == [
         ("Surveillance 1", D(2025, 6, 1), D(2025, 7, 1)),
-        ("Surveillance 2", D(2026, 6, 1), D(2026, 7, 1)),
+        ("Surveillance 2", D(2026, 6, 1), D(2026, 12, 31)),
         ("Recertification", D(2027, 4, 1), D(2027, 6, 29)),
     ]
     assert check_cycle(D(2024, 7, 1), default_expiry(D(2024, 7, 1)), plan(items)) == []
@@ -52,7 +53,7 @@ def test_leap_day_decision():
     decision = D(2024, 2, 29)
     items = certification_cycle(decision)
     assert items[0].due == D(2025, 2, 28) and items[0].planned == D(2025, 1, 29)
-    assert items[1].due == D(2026, 2, 28)
+    assert items[1].due == D(2026, 12, 31)
     assert items[-1].planned == D(2026, 11, 29)
     assert check_cycle(decision, default_expiry(decision), plan(items)) == []
 

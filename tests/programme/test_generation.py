@@ -21,16 +21,15 @@ from audit.models import (
     RiskClass,
     RuleKind,
 )
-from audit.programme.generation import (
-    add_rule,
+from audit.programme.generation import extend_horizons, generate_programme
+from audit.programme.intervals import (
     expand_rrule,
-    extend_horizons,
-    generate_programme,
     history_level,
     risk_interval_months,
     risk_score,
     supplier_interval,
 )
+from audit.programme.rules import add_rule
 
 NOW = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC)
 

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from audit.auth.permissions import Permission
 from audit.extensions import db
 from audit.models import AuditTeamMember, Programme, ProgrammeStatus, QualificationLevel, Role, TeamRole
 
@@ -119,22 +120,57 @@ def test_calendar_filters_by_auditor(make, login, coordinator, programme):
     assert audits[1].reference not in page
 
 
-def test_programme_create_and_approve(login, coordinator):
-    """A coordinator creates a programme, then approves it; approval needs objectives."""
+def test_programme_create_and_approve(login, coordinator, make):
+    """A coordinator prepares a programme but may not approve it; top management approves it
+    (objectives needed); a scope change marks it "changed since approval" until approved again,
+    and both approvals are in the trail with their versions."""
+    from audit.models import Role, TrailEntry
+
     client = login(coordinator)
     response = client.post("/programme/new", data={
         "name": "Internal audits 2027", "period_start": "2027-01-01", "period_end": "2027-12-31",
         "manager_id": coordinator.id, "objectives": "", "scope": "", "risks": "", "audit_client": "CEO"})
     assert response.status_code == 302
     programme = db.session.query(Programme).one()
+    assert programme.prepared_by_id == coordinator.id
+    assert client.post(f"/programme/{programme.id}/approve").status_code == 403
     page = client.post(f"/programme/{programme.id}/status", data={"status": "approved"},
                        follow_redirects=True).get_data(as_text=True)
+    assert "Only the audit client (top management) approves a programme." in page
+    ceo = make.user(roles=(Role.VIEWER,), name="Dr. Vogel")
+    client = login(ceo)
+    page = client.post(f"/programme/{programme.id}/approve", follow_redirects=True).get_data(as_text=True)
     assert "State the programme&#39;s objectives before approval." in page
     programme.objectives = "Cover all clauses"
     db.session.commit()
-    client.post(f"/programme/{programme.id}/status", data={"status": "approved"})
+    client.post(f"/programme/{programme.id}/approve")
     db.session.refresh(programme)
-    assert programme.status is ProgrammeStatus.APPROVED and programme.approved_by_id == coordinator.id
+    assert programme.status is ProgrammeStatus.APPROVED and programme.approved_by_id == ceo.id
+    client = login(coordinator)
+    client.post(f"/programme/{programme.id}/edit", data={
+        "name": "Internal audits 2027", "period_start": "2027-01-01", "period_end": "2027-12-31",
+        "manager_id": coordinator.id, "objectives": "Cover all clauses", "scope": "Berlin only", "risks": "",
+        "audit_client": "CEO"})
+    page = client.get(f"/programme/{programme.id}").get_data(as_text=True)
+    assert 'id="changed-since-approval"' in page
+    client = login(ceo)
+    page = client.post(f"/programme/{programme.id}/approve", follow_redirects=True).get_data(as_text=True)
+    assert 'id="changed-since-approval"' not in page
+    approvals = db.session.query(TrailEntry).filter_by(action="approve").order_by(TrailEntry.id).all()
+    assert [e.changes["approved_version"][1] for e in approvals] == [1, 2]
+
+
+def test_the_preparer_cannot_approve_even_with_the_right(app, make, now):
+    """An administrator who prepared the programme may not approve it alone."""
+    from audit.core.errors import NotAllowed
+    from audit.models import Role
+    from audit.programme.services import approve_programme, create_programme
+
+    admin = make.user(roles=(Role.ADMIN,))
+    programme = create_programme({"name": "P", "period_start": now.date(), "period_end": now.date(),
+                                  "objectives": "x"}, actor=admin, now=now)
+    with pytest.raises(NotAllowed, match="You prepared this programme"):
+        approve_programme(programme, actor=admin, now=now)
 
 
 def test_home_panels(make, login, coordinator, programme):
@@ -149,3 +185,54 @@ def test_home_panels(make, login, coordinator, programme):
     page = login(coordinator).get("/").get_data(as_text=True)
     assert "My next audits" in page and "Tomorrow&#39;s audit" in page
     assert "Programme health" in page
+
+
+def test_programme_page_offers_exactly_what_the_workflow_grants(app, make, login, now):
+    """For each status and person, the approve button and the status choices are the granted
+    actions; a refused action posted anyway answers 403/409 with the reason and changes nothing."""
+    import html
+    import re
+
+    from audit.models import Role
+    from audit.programme.services import create_programme
+    from audit.programme.workflow import PROGRAMME
+
+    preparer = make.user(roles=(Role.COORDINATOR,))
+    people = {"preparer": preparer, "coordinator": make.user(roles=(Role.COORDINATOR,)),
+              "ceo": make.user(roles=(Role.VIEWER,)), "auditor": make.user(roles=(Role.AUDITOR,))}
+    programmes = []
+    for status in ProgrammeStatus:
+        p = create_programme({"name": f"P {status.value}", "period_start": now.date(), "period_end": now.date(),
+                              "objectives": "Cover every clause", "manager_id": preparer.id}, actor=preparer, now=now)
+        p.status = status
+        programmes.append(p)
+    changed = create_programme({"name": "Changed", "period_start": now.date(), "period_end": now.date(),
+                                "objectives": "x"}, actor=preparer, now=now)
+    changed.status, changed.approved_version, changed.content_version = ProgrammeStatus.ACTIVE, 1, 2
+    programmes.append(changed)
+    db.session.commit()
+    checked = 0
+    for who, user in people.items():
+        client = login(user)
+        for p in programmes:
+            page = client.get(f"/programme/{p.id}").get_data(as_text=True)
+            select = re.search(r'<select[^>]*name="status"[^>]*>(.*?)</select>', page, re.S)
+            offered = set(re.findall(r'value="([^"]+)"', select.group(1))) if select else set()
+            if f"/programme/{p.id}/approve" in page:
+                offered.add("approve")
+            assert offered == PROGRAMME.allowed(p, user), (who, p.name)
+            for d in PROGRAMME.allowed_actions(p, user):
+                if d.allowed:
+                    continue
+                url = f"/programme/{p.id}/approve" if d.action == "approve" else f"/programme/{p.id}/status"
+                response = client.post(url, data={"status": d.action})
+                route_permission = Permission.APPROVE_PROGRAMME if d.action == "approve" else Permission.MANAGE_PROGRAMME
+                if user.can(route_permission):
+                    assert response.status_code == d.status and d.reason in html.unescape(response.text), (who, d)
+                else:
+                    assert response.status_code == 403
+                db.session.expire_all()
+                checked += 1
+    assert checked > 30
+    assert PROGRAMME.decide(changed, people["ceo"], "approve").allowed
+    assert PROGRAMME.decide(changed, people["preparer"], "approve").status == 403

@@ -92,7 +92,7 @@ def answer_targets(live: LiveDatabase) -> list[Target]:
     """Every (audit, question) a team auditor may still answer, with that auditor."""
     from sqlalchemy import select
 
-    from audit.conduct import services
+    from audit.conduct import access
     from audit.extensions import db
     from audit.models import AnswerType, Audit, ChecklistQuestion, ChecklistSection
 
@@ -103,10 +103,10 @@ def answer_targets(live: LiveDatabase) -> list[Target]:
             if audit.checklist_version_id is None:
                 continue
             try:
-                services.require_not_frozen(audit)
+                access.require_not_frozen(audit)
             except Exception:  # noqa: BLE001 - frozen audits are not targets
                 continue
-            auditors = [m.user for m in audit.team if services.can_answer(audit, m.user)]
+            auditors = [m.user for m in audit.team if access.can_answer(audit, m.user)]
             if not auditors:
                 continue
             questions = db.session.scalars(

@@ -34,7 +34,7 @@ JSON = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3)
 @pytest.fixture
 def auditor_on_audit(seeded, client):
     """(audit id, question id, logged-in client) for an open audit whose team auditor may answer."""
-    from audit.conduct import services
+    from audit.conduct import access
     from audit.demo import DEMO_PASSWORD
     from audit.models import AnswerType, Audit, ChecklistQuestion, ChecklistSection
 
@@ -42,10 +42,10 @@ def auditor_on_audit(seeded, client):
         if audit.checklist_version_id is None:
             continue
         try:
-            services.require_not_frozen(audit)
+            access.require_not_frozen(audit)
         except Exception:  # noqa: BLE001 - frozen audits cannot be written
             continue
-        auditors = [m.user for m in audit.team if services.can_answer(audit, m.user)]
+        auditors = [m.user for m in audit.team if access.can_answer(audit, m.user)]
         question = db.session.scalar(
             select(ChecklistQuestion.id).join(ChecklistSection)
             .where(ChecklistSection.version_id == audit.checklist_version_id,

@@ -1,4 +1,4 @@
-"""Conducting an audit: checklist answers and evidence files."""
+"""Conducting an audit: checklist answers, evidence files, the audit report, offline replays."""
 
 from __future__ import annotations
 

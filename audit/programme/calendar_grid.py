@@ -6,12 +6,6 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass, field
 
-STATUS_CLASS = {
-    "planned": "st-planned", "scheduled": "st-scheduled", "plan_issued": "st-scheduled",
-    "in_progress": "st-progress", "fieldwork_complete": "st-progress", "report_issued": "st-done",
-    "follow_up": "st-done", "closed": "st-done", "postponed": "st-postponed", "cancelled": "st-cancelled",
-}
-
 
 def audit_span(audit) -> tuple[dt.date, dt.date] | None:
     """Local first and last day of an audit, or its planned days when not dated yet."""

@@ -1,0 +1,221 @@
+"""The checklist of an audit as the screen shows it: questions, answers, carry-forward from the
+previous audit, evidence, findings raised and progress, loaded in a fixed number of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from audit.core.errors import DomainError
+from audit.core.routing import MAX_DATABASE_INT
+from audit.extensions import db
+from audit.models import (
+    Audit,
+    AuditStatus,
+    ChecklistAnswer,
+    ChecklistQuestion,
+    ChecklistSection,
+    Evidence,
+    Finding,
+    FindingStatus,
+)
+from audit.models.audit import audit_units
+
+
+def answer_state(answer: ChecklistAnswer | None) -> str | None:
+    """The answer as one string (verdict value or typed value): conditions compare against it."""
+    if answer is None:
+        return None
+    if answer.verdict is not None:
+        return answer.verdict.value
+    return answer.value
+
+
+def is_answered(answer: ChecklistAnswer | None) -> bool:
+    """True when the answer holds a verdict or a value (a note alone is not an answer)."""
+    return answer is not None and (answer.verdict is not None or bool(answer.value))
+
+
+
+def get_question(audit: Audit, question_id: int) -> ChecklistQuestion:
+    """A question of the audit's frozen checklist version, or DomainError."""
+    if not isinstance(question_id, int) or not 0 < question_id <= MAX_DATABASE_INT:
+        raise DomainError("That question is not part of this audit's checklist.", field="question_id")
+    question = db.session.scalar(
+        select(ChecklistQuestion)
+        .join(ChecklistSection)
+        .where(ChecklistQuestion.id == question_id,
+               ChecklistSection.version_id == audit.checklist_version_id)
+        .options(selectinload(ChecklistQuestion.clauses))
+    )
+    if question is None or audit.checklist_version_id is None:
+        raise DomainError("That question is not part of this audit's checklist.", field="question_id")
+    return question
+
+
+@dataclass
+class QuestionRow:
+    """One question as the checklist screen shows it."""
+
+    question: ChecklistQuestion
+    answer: ChecklistAnswer | None
+    previous: ChecklistAnswer | None
+    evidence: list[Evidence] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    visible: bool = True
+
+    @property
+    def state(self) -> str | None:
+        """The answer as one string (what conditions of later questions compare against)."""
+        return answer_state(self.answer)
+
+    @property
+    def answered(self) -> bool:
+        """True when the question holds a verdict or a value."""
+        return is_answered(self.answer)
+
+    @property
+    def missing_evidence(self) -> str | None:
+        """Why the answer is not complete yet, when the question demands evidence."""
+        q = self.question
+        if not self.answered or not self.visible:
+            return None
+        if q.photo_required and not any(e.is_image for e in self.evidence):
+            return "a photo is required"
+        if q.evidence_required and not self.evidence and not (self.answer and self.answer.note):
+            return "evidence (a note or a file) is required"
+        return None
+
+
+@dataclass
+class SectionRow:
+    """One section of the checklist screen with its question rows."""
+
+    section: ChecklistSection
+    rows: list[QuestionRow]
+
+    @property
+    def total(self) -> int:
+        """Questions shown (a question hidden by its condition does not count)."""
+        return sum(1 for r in self.rows if r.visible)
+
+    @property
+    def done(self) -> int:
+        """Questions shown and answered."""
+        return sum(1 for r in self.rows if r.visible and r.answered)
+
+
+@dataclass
+class Checklist:
+    """The whole checklist of an audit with answers, carry-forward and progress."""
+
+    audit: Audit
+    sections: list[SectionRow]
+    previous_audit: Audit | None
+    open_findings: list[Finding]
+
+    @property
+    def total(self) -> int:
+        """Questions shown in the whole checklist."""
+        return sum(s.total for s in self.sections)
+
+    @property
+    def done(self) -> int:
+        """Questions shown and answered in the whole checklist."""
+        return sum(s.done for s in self.sections)
+
+    @property
+    def rows(self) -> list[QuestionRow]:
+        """Every question row, in section order."""
+        return [r for s in self.sections for r in s.rows]
+
+    @property
+    def incomplete(self) -> list[QuestionRow]:
+        """Answered rows still missing the evidence their question demands."""
+        return [r for r in self.rows if r.missing_evidence]
+
+
+def previous_audit_of(audit: Audit) -> Audit | None:
+    """The latest earlier audit of one of the same units (carry-forward source)."""
+    unit_ids = [u.id for u in audit.units]
+    if not unit_ids or audit.starts_at is None:
+        return None
+    stmt = (
+        select(Audit)
+        .join(audit_units, audit_units.c.audit_id == Audit.id)
+        .where(audit_units.c.unit_id.in_(unit_ids), Audit.id != audit.id,
+               Audit.starts_at < audit.starts_at,
+               Audit.status.not_in(AuditStatus.inactive()))
+        .order_by(Audit.starts_at.desc())
+        .limit(1)
+    )
+    return db.session.scalar(stmt)
+
+
+def build_checklist(audit: Audit) -> Checklist:
+    """Everything the checklist screen shows, in a fixed number of queries."""
+    if audit.checklist_version_id is None:
+        return Checklist(audit, [], None, [])
+    sections = list(db.session.scalars(
+        select(ChecklistSection)
+        .where(ChecklistSection.version_id == audit.checklist_version_id)
+        .order_by(ChecklistSection.position)
+        .options(selectinload(ChecklistSection.questions).selectinload(ChecklistQuestion.clauses))
+    ))
+    answers = {a.question_id: a for a in db.session.scalars(
+        select(ChecklistAnswer).where(ChecklistAnswer.audit_id == audit.id)
+        .options(selectinload(ChecklistAnswer.answered_by))
+    )}
+    evidence: dict[int, list[Evidence]] = {}
+    for ev in db.session.scalars(
+        select(Evidence).where(Evidence.audit_id == audit.id).order_by(Evidence.id)
+    ):
+        evidence.setdefault(ev.question_id, []).append(ev)
+    findings: dict[int, list[Finding]] = {}
+    for f in db.session.scalars(
+        select(Finding).where(Finding.audit_id == audit.id).order_by(Finding.id)
+        .options(selectinload(Finding.answer))
+    ):
+        if f.answer is not None:
+            findings.setdefault(f.answer.question_id, []).append(f)
+
+    previous = previous_audit_of(audit)
+    previous_by_key: dict[str, ChecklistAnswer] = {}
+    if previous is not None:
+        for ans in db.session.scalars(
+            select(ChecklistAnswer).where(ChecklistAnswer.audit_id == previous.id)
+            .options(selectinload(ChecklistAnswer.question))
+        ):
+            previous_by_key[ans.question.key] = ans
+
+    unit_ids = [u.id for u in audit.units]
+    open_findings: list[Finding] = []
+    if unit_ids:
+        open_findings = list(db.session.scalars(
+            select(Finding)
+            .where(Finding.unit_id.in_(unit_ids), Finding.audit_id != audit.id,
+                   Finding.status.not_in([FindingStatus.CLOSED, FindingStatus.DECLINED,
+                                          FindingStatus.ACCEPTED]))
+            .order_by(Finding.raised_at.desc())
+            .options(selectinload(Finding.clauses))
+        ))
+
+    states: dict[str, str | None] = {}
+    result = []
+    for section in sections:
+        rows = []
+        for q in section.questions:
+            answer = answers.get(q.id)
+            states[q.key] = answer_state(answer)
+            rows.append(QuestionRow(q, answer, previous_by_key.get(q.key),
+                                    evidence.get(q.id, []), findings.get(q.id, [])))
+        result.append(SectionRow(section, rows))
+    for row in (r for s in result for r in s.rows):
+        q = row.question
+        if q.condition_key:
+            row.visible = states.get(q.condition_key) == q.condition_value
+    return Checklist(audit, result, previous, open_findings)
+
+

@@ -1,0 +1,229 @@
+"""The audit report (ISO 19011 6.5): the closing record, the lead's signature, the auditee's
+acknowledgement, and issuing it, which freezes the audit's records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from audit.conduct.access import can_answer, is_auditee, require_answerer, require_not_frozen, team_role
+from audit.conduct.checklist_read import Checklist, build_checklist
+from audit.conduct.lifecycle import advance_status
+from audit.core.errors import DomainError, NotAllowed
+from audit.extensions import db
+from audit.models import Audit, AuditReport, AuditStatus, Evidence, Finding, TeamRole
+from audit.trail.services import apply_changes, record, snapshot
+
+SAMPLING_STATEMENT = (
+    "Audits are based on samples of the available information; nonconformities may exist "
+    "that were not found."
+)
+
+# --- the report ------------------------------------------------------------------------------
+
+REPORT_FIELDS = ("conclusions", "fulfilment", "positive_findings", "areas_not_covered",
+                 "diverging_opinions", "follow_up")
+
+
+def default_report_due_on(audit: Audit, days: int) -> dt.date | None:
+    """The audit's last day (in its site's zone) plus ``days``."""
+    if audit.ends_at is None:
+        return None
+    local_end = audit.ends_at.astimezone(zoneinfo.ZoneInfo(audit.timezone)).date()
+    return local_end + dt.timedelta(days=days)
+
+
+def ensure_report_due_on(audit: Audit, *, days: int, actor, now: dt.datetime) -> None:
+    """Set ``report_due_on`` to its default if nobody set it (feeds the report reminders)."""
+    if audit.report_due_on is None:
+        due = default_report_due_on(audit, days)
+        if due is not None:
+            audit.report_due_on = due
+            db.session.flush()
+            record(audit, "update", actor=actor, now=now, summary=f"Report of {audit.reference} due",
+                   changes={"report_due_on": [None, due.isoformat()]})
+
+
+def get_report(audit: Audit) -> AuditReport | None:
+    """The audit's report, or None before anyone started writing it."""
+    return db.session.scalar(select(AuditReport).where(AuditReport.audit_id == audit.id))
+
+
+def _require_lead(audit: Audit, actor, what: str) -> None:
+    if team_role(audit, actor) is not TeamRole.LEAD or not can_answer(audit, actor):
+        raise NotAllowed(f"Only the lead auditor can {what}.")
+
+
+def save_report(audit: Audit, data: dict, *, actor, now: dt.datetime) -> AuditReport:
+    """Write the closing record (conclusions, positive findings, areas not covered ...).
+
+    A change after the lead's sign-off withdraws the sign-off: the lead signs what is issued.
+    """
+    require_answerer(audit, actor)
+    values = {k: ((data.get(k) or "").strip() or None) for k in REPORT_FIELDS}
+    report = get_report(audit)
+    if report is None:
+        report = AuditReport(audit_id=audit.id, sampling_statement=SAMPLING_STATEMENT,
+                             updated_at=now, **values)
+        db.session.add(report)
+        db.session.flush()
+        record(report, "create", actor=actor, now=now,
+               summary=f"Started the report of {audit.reference}", changes=snapshot(values))
+        return report
+    changes = apply_changes(report, values)
+    if changes:
+        if report.signed_at is not None:
+            changes["signed_at"] = [report.signed_at.isoformat(), None]
+            report.signed_at = None
+            report.signed_by_id = None
+        report.updated_at = now
+        db.session.flush()
+        record(report, "update", actor=actor, now=now,
+               summary=f"Edited the report of {audit.reference}", changes=changes)
+    return report
+
+
+def report_blockers(audit: Audit, report: AuditReport | None, checklist: Checklist) -> list[str]:
+    """What still prevents issuing the report (empty when it can be issued)."""
+    problems = []
+    if report is None or not report.conclusions:
+        problems.append("Write the audit conclusions.")
+    if report is None or not report.fulfilment:
+        problems.append("State the degree of fulfilment of the audit criteria.")
+    for row in checklist.incomplete:
+        problems.append(f"Question {row.question.key}: {row.missing_evidence}.")
+    if report is None or report.signed_at is None:
+        problems.append("The lead auditor has not signed the report.")
+    return problems
+
+
+def sign_report(audit: Audit, *, actor, now: dt.datetime) -> AuditReport:
+    """The lead auditor signs the report as it stands."""
+    require_not_frozen(audit)
+    _require_lead(audit, actor, "sign the report")
+    report = get_report(audit)
+    if report is None or not report.conclusions:
+        raise DomainError("Write the conclusions before signing.", field="conclusions")
+    report.signed_by_id = actor.id
+    report.signed_at = now
+    report.updated_at = now
+    db.session.flush()
+    record(report, "transition", actor=actor, now=now, summary=f"Lead signed the report of {audit.reference}",
+           changes={"signed_at": [None, now.isoformat()]})
+    return report
+
+
+def acknowledge_report(audit: Audit, *, name: str, actor, now: dt.datetime) -> AuditReport:
+    """Record the auditee representative's acknowledgement (given at the closing meeting).
+
+    An auditee of the audited units acknowledges for themselves; a team auditor may record the
+    name of the representative who acknowledged on the tablet.
+    """
+    report = get_report(audit)
+    if report is None:
+        raise DomainError("There is no report to acknowledge yet.")
+    if is_auditee(audit, actor):
+        name = name or actor.name
+        ack_id = actor.id
+    elif can_answer(audit, actor):
+        ack_id = None
+    else:
+        raise NotAllowed("Only the auditee representative or the audit team can record this.")
+    name = (name or "").strip()
+    if not name:
+        raise DomainError("Give the name of the auditee representative.", field="name")
+    report.acknowledged_by_name = name[:160]
+    report.acknowledged_by_id = ack_id
+    report.acknowledged_at = now
+    report.updated_at = now
+    db.session.flush()
+    record(report, "transition", actor=actor, now=now,
+           summary=f"{name} acknowledged the report of {audit.reference}",
+           changes={"acknowledged_by_name": [None, name]})
+    return report
+
+
+def issue_report(audit: Audit, *, actor, now: dt.datetime) -> AuditReport:
+    """Issue the report: the audit is frozen (no answers, evidence or findings afterwards)."""
+    require_not_frozen(audit)
+    _require_lead(audit, actor, "issue the report")
+    report = get_report(audit)
+    problems = report_blockers(audit, report, build_checklist(audit))
+    if problems:
+        raise DomainError("The report cannot be issued yet: " + " ".join(problems))
+    report.issued_at = now
+    report.issued_by_id = actor.id
+    report.updated_at = now
+    audit.report_issued_at = now
+    db.session.flush()
+    record(report, "transition", actor=actor, now=now, summary=f"Issued the report of {audit.reference}",
+           changes={"issued_at": [None, now.isoformat()]})
+    if audit.status is AuditStatus.IN_PROGRESS:
+        advance_status(audit, AuditStatus.FIELDWORK_COMPLETE, actor=actor, now=now)
+    if not advance_status(audit, AuditStatus.REPORT_ISSUED, actor=actor, now=now):
+        # The issued report is what freezes the audit; its status follows whatever came before.
+        old = audit.status
+        audit.status = AuditStatus.REPORT_ISSUED
+        audit.updated_at = now
+        db.session.flush()
+        record(audit, "transition", actor=actor, now=now, summary=f"{audit.reference}: report issued",
+               changes={"status": [old.value, AuditStatus.REPORT_ISSUED.value],
+                        "report_issued_at": [None, now.isoformat()]})
+    return report
+
+
+# --- report contents -------------------------------------------------------------------------
+
+
+@dataclass
+class ClauseCoverage:
+    """How far one clause was examined in this audit."""
+
+    clause: object
+    questions: int = 0
+    answered: int = 0
+    verdicts: dict = field(default_factory=dict)
+    findings: list = field(default_factory=list)
+
+
+def report_contents(audit: Audit) -> dict:
+    """Everything the report shows (ISO 19011 6.5.1), loaded in a fixed number of queries."""
+    checklist = build_checklist(audit)
+    findings = list(db.session.scalars(
+        select(Finding).where(Finding.audit_id == audit.id).order_by(Finding.reference)
+        .options(selectinload(Finding.clauses), selectinload(Finding.unit))
+    ))
+    files: dict[int, list[Evidence]] = {}
+    for ev in db.session.scalars(select(Evidence).where(Evidence.audit_id == audit.id,
+                                                        Evidence.finding_id.is_not(None))):
+        files.setdefault(ev.finding_id, []).append(ev)
+    coverage: dict[int, ClauseCoverage] = {}
+    for row in checklist.rows:
+        if not row.visible:
+            continue
+        for clause in row.question.clauses:
+            cov = coverage.setdefault(clause.id, ClauseCoverage(clause))
+            cov.questions += 1
+            if row.answered:
+                cov.answered += 1
+                label = row.answer.verdict.label if row.answer.verdict else "answered"
+                cov.verdicts[label] = cov.verdicts.get(label, 0) + 1
+    for f in findings:
+        for clause in f.clauses:
+            coverage.setdefault(clause.id, ClauseCoverage(clause)).findings.append(f)
+    for clause in audit.clauses:
+        coverage.setdefault(clause.id, ClauseCoverage(clause))
+    ordered = sorted(coverage.values(), key=lambda c: (c.clause.standard_id, c.clause.position))
+    return {
+        "audit": audit,
+        "report": get_report(audit),
+        "checklist": checklist,
+        "findings": findings,
+        "finding_files": files,
+        "coverage": ordered,
+        "sampling_statement": SAMPLING_STATEMENT,
+    }

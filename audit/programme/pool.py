@@ -1,0 +1,164 @@
+"""The planner's view of its people, computed once per run (issue 16: linear in the audits).
+
+Qualifications are indexed by person and standard, leads by standard; bookings are a day →
+country map per person (the travel rule needs the country, the double-booking rule the day);
+loads count the audits each person leads or audits in the programme period. Choosing between
+equally loaded people uses a stable rotation (by name, then e-mail), never the database id,
+and a coordinator is never preferred: she runs the programme and audits when others cannot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from audit.audits.dates import audit_country
+from audit.extensions import db
+from audit.models import (
+    Audit,
+    AuditStatus,
+    AuditTeamMember,
+    QualificationLevel,
+    Role,
+    TeamRole,
+    User,
+    UserRole,
+)
+
+LEAD, AUDITOR = QualificationLevel.LEAD.rank, QualificationLevel.AUDITOR.rank
+
+
+def audit_place(audit: Audit) -> str:
+    """Where an audit happens, as a key: its site, else its supplier."""
+    return f"site:{audit.site_id}" if audit.site_id else f"supplier:{audit.supplier_id}"
+
+
+def previous_working_day(day: dt.date) -> dt.date:
+    """The working day before ``day`` (Friday before a Monday)."""
+    day -= dt.timedelta(days=1)
+    while day.weekday() >= 5:
+        day -= dt.timedelta(days=1)
+    return day
+
+
+def next_working_day(day: dt.date) -> dt.date:
+    """The working day after ``day`` (Monday after a Friday)."""
+    day += dt.timedelta(days=1)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return day
+
+
+@dataclass
+class Pool:
+    """Candidates with everything the planner asks about them, answered from memory."""
+
+    users: dict[int, User]
+    #: user → standard → [(rank, valid_from, valid_until)]
+    quals: dict[int, dict[int, list[tuple[int, dt.date, dt.date | None]]]]
+    leads_by_standard: dict[int, list[int]]
+    coordinators: set[int]
+    #: user → local day → country of the audit booked that day
+    busy: dict[int, dict[dt.date, str]] = field(default_factory=lambda: defaultdict(dict))
+    #: user → local day → the site (or supplier) booked that day, to cluster audits at one site
+    where: dict[int, dict[dt.date, str]] = field(default_factory=lambda: defaultdict(dict))
+    lead_load: Counter = field(default_factory=Counter)
+    load: Counter = field(default_factory=Counter)
+    #: position of each person in the stable rotation, and how far it has turned
+    rotation: dict[int, int] = field(default_factory=dict)
+    turn: int = 0
+
+    def rank_on(self, uid: int, standard_id: int, first: dt.date, last: dt.date) -> int:
+        """The best qualification rank valid on every day of [first, last], or -1."""
+        return max((rank for rank, start, until in self.quals.get(uid, {}).get(standard_id, ())
+                    if start <= first and (until is None or last <= until)), default=-1)
+
+    def covers(self, uid: int, standard_ids, first: dt.date, last: dt.date, rank: int = AUDITOR) -> set[int]:
+        """The standards ``uid`` is qualified for at ``rank`` or above on those days."""
+        return {s for s in standard_ids if self.rank_on(uid, s, first, last) >= rank}
+
+    def leads_for(self, standard_ids) -> list[int]:
+        """Everyone holding a lead qualification (valid some time) for one of the standards."""
+        found: set[int] = set()
+        for s in standard_ids:
+            found.update(self.leads_by_standard.get(s, ()))
+        return list(found)
+
+    def free(self, uid: int, days: list[dt.date], country: str) -> str | None:
+        """Why ``uid`` cannot take these days, or None: booked, or in another country on the
+        working day before or after (no travel day)."""
+        booked = self.busy.get(uid, {})
+        if any(d in booked for d in days):
+            return "booked on other audits"
+        for d in (previous_working_day(days[0]), next_working_day(days[-1])):
+            if d in booked and booked[d] != country:
+                return "in another country the working day before or after"
+        return None
+
+    def order_key(self, uid: int, *, as_lead: bool) -> tuple:
+        """Fewest audits first (as lead, for leads), then never the coordinator first, then the
+        rotation's turn: deterministic, and the same person does not always win a tie."""
+        n = len(self.rotation) or 1
+        turn = (self.rotation.get(uid, 0) - self.turn) % n
+        first = self.lead_load[uid] if as_lead else self.load[uid]
+        return first, self.load[uid], uid in self.coordinators, turn
+
+    def next_to(self, uid: int, days: list[dt.date], place: str) -> bool:
+        """Whether ``uid`` is at ``place`` the working day before or after: a trip saved."""
+        booked = self.where.get(uid, {})
+        return place in (booked.get(previous_working_day(days[0])), booked.get(next_working_day(days[-1])))
+
+    def book(self, uid: int, days: list[dt.date], country: str, *, lead: bool, place: str = "") -> None:
+        """Record a proposal so later audits see this person as taken on those days."""
+        for d in days:
+            self.busy[uid][d] = country
+            self.where[uid][d] = place
+        self.load[uid] += 1
+        if lead:
+            self.lead_load[uid] += 1
+
+
+def load_pool(first: dt.date, last: dt.date) -> Pool:
+    """Active auditors, their qualifications, bookings and loads in [first, last] (four queries)."""
+    users = list(db.session.scalars(
+        select(User).join(UserRole, UserRole.user_id == User.id)
+        .where(User.is_active.is_(True), UserRole.role == Role.AUDITOR)
+        .options(selectinload(User.qualifications), selectinload(User.role_links)).distinct()))
+    quals: dict[int, dict[int, list]] = {}
+    leads: dict[int, list[int]] = defaultdict(list)
+    for user in users:
+        mine: dict[int, list] = defaultdict(list)
+        for q in user.qualifications:
+            mine[q.standard_id].append((q.level.rank, q.valid_from, q.valid_until))
+            if q.level.rank >= LEAD and user.id not in leads[q.standard_id]:
+                leads[q.standard_id].append(user.id)
+        quals[user.id] = dict(mine)
+    ordered = sorted(users, key=lambda u: (u.name.casefold(), u.email))
+    pool = Pool(users={u.id: u for u in users}, quals=quals, leads_by_standard=dict(leads),
+                coordinators={u.id for u in users if Role.COORDINATOR in u.roles},
+                rotation={u.id: i for i, u in enumerate(ordered)})
+    lo = dt.datetime.combine(first - dt.timedelta(days=7), dt.time(), dt.UTC)
+    hi = dt.datetime.combine(last + dt.timedelta(days=7), dt.time(), dt.UTC)
+    rows = db.session.execute(
+        select(AuditTeamMember.user_id, AuditTeamMember.role, Audit)
+        .join(Audit, AuditTeamMember.audit_id == Audit.id)
+        .where(Audit.starts_at.is_not(None), Audit.starts_at < hi, Audit.ends_at > lo,
+               Audit.status.not_in(AuditStatus.inactive()), AuditTeamMember.role != TeamRole.GUIDE)
+        .options(selectinload(Audit.site), selectinload(Audit.supplier))).all()
+    for user_id, role, audit in rows:
+        span = audit.local_dates()
+        country, place = audit_country(audit), audit_place(audit)
+        day = span[0]
+        while day <= span[1]:
+            pool.busy[user_id][day] = country
+            pool.where[user_id][day] = place
+            day += dt.timedelta(days=1)
+        if first <= span[0] <= last and role in (TeamRole.LEAD, TeamRole.AUDITOR):
+            pool.load[user_id] += 1
+            if role is TeamRole.LEAD:
+                pool.lead_load[user_id] += 1
+    return pool
