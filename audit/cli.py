@@ -6,7 +6,12 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
+from audit.core.errors import DomainError
+from audit.demo import seed_demo
 from audit.extensions import db
+from audit.library.services import DEFAULT_LIBRARY, load_library_file
+from audit.models import User, utcnow
+from audit.people.services import create_user as create
 
 
 def register_cli(app: Flask) -> None:
@@ -19,8 +24,6 @@ def register_cli(app: Flask) -> None:
                   help="Do nothing when the database already has users (used by make run).")
     def demo_data(scale: int, if_empty: bool) -> None:
         """Seed the demo organisation, dated relative to today. Safe to run twice."""
-        from audit.demo import seed_demo
-        from audit.models import User, utcnow
 
         if if_empty and db.session.scalar(select(User.id).limit(1)) is not None:
             click.echo("Database already has data: demo data not seeded.")
@@ -39,8 +42,6 @@ def register_cli(app: Flask) -> None:
         """Load standards and clauses from a YAML file (default: the shipped ISO library)."""
         from pathlib import Path
 
-        from audit.library.services import DEFAULT_LIBRARY, load_library_file
-        from audit.models import utcnow
 
         standards = load_library_file(Path(path) if path else DEFAULT_LIBRARY, now=utcnow())
         db.session.commit()
@@ -54,9 +55,6 @@ def register_cli(app: Flask) -> None:
     @click.password_option()
     def create_user(email: str, name: str, roles: tuple[str, ...], password: str) -> None:
         """Create an account (e.g. the first administrator of a production install)."""
-        from audit.core.errors import DomainError
-        from audit.models import utcnow
-        from audit.people.services import create_user as create
 
         try:
             user = create(

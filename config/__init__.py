@@ -55,8 +55,21 @@ class BaseConfig:
     STORAGE_PATH: str | None = None
     #: Largest evidence file accepted (photos from tablets are 2-8 MB).
     EVIDENCE_MAX_BYTES = 12 * 1024 * 1024
+    #: Photos are resized on the tablet before upload: longest edge in pixels, JPEG quality
+    #: (0-1). The re-encode also drops EXIF metadata such as the location.
+    PHOTO_LONG_EDGE = 2048
+    PHOTO_JPEG_QUALITY = 0.85
+    #: Days a tablet may stay offline and still replay its queue: mutation ids are kept that long.
+    OFFLINE_WINDOW_DAYS = 30
+    #: Most pages a tablet keeps for offline use (the oldest are dropped first; the start page stays).
+    OFFLINE_MAX_PAGES = 300
     #: Default report due date: this many days after the audit's last day.
     REPORT_DUE_DAYS = 14
+    #: Confidentiality statement printed on every audit report (page, print and PDF).
+    REPORT_CONFIDENTIALITY = (
+        "Confidential: this report is for the audit client, the auditee and the people on its "
+        "distribution list. Do not pass it on without the audit client's consent."
+    )
     #: Reminder lead times in days, per audit kind and stage, overriding the defaults in
     #: audit/audits/reminders.py, e.g. {"internal": {"prepare": 10, "plan": 5, "day_before": 1}}.
     #: Kinds: internal, second_party, third_party.
@@ -64,6 +77,17 @@ class BaseConfig:
     #: A complaint, incident, significant change or major NC asks for an audit within this many
     #: days (DOMAIN.md §2).
     TRIGGER_AUDIT_DAYS = 60
+    #: Where a root cause may lie: value → label (default: the Ishikawa 6M).
+    ROOT_CAUSE_CATEGORIES: dict = {
+        "man": "People (skills, workload, shifts)", "machine": "Machine (equipment, tools, software)",
+        "method": "Method (procedures, instructions)", "material": "Material",
+        "measurement": "Measurement (gauges, calibration, inspection)",
+        "environment": "Environment (temperature, light, layout)",
+    }
+    #: The organisation's base currency (ISO 4217): costs are converted into it at a dated rate.
+    BASE_CURRENCY = "EUR"
+    #: The largest single cost of poor quality accepted, in the base currency.
+    COST_MAX_AMOUNT = 10_000_000
     #: Audit-days per auditor and month above which the workload page highlights the month.
     WORKLOAD_DAYS_PER_MONTH = 6
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024

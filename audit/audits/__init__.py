@@ -24,16 +24,19 @@ NOTIFICATION_KINDS = {
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprint, navigation, notification kinds and the reminder sweep."""
+    """Register the blueprint, navigation, notification kinds (reminders and announcements), the
+    announcements' calendar invitation and the reminder sweep."""
     # Views are imported when the feature is installed, not when the package is imported, so
     # services and jobs can import this package without loading views (nothing imports views).
-    from audit.audits import reminders, views
+    from audit.audits import announcements, reminders, views
     from audit.scheduling.jobs import sweep
 
     app.register_blueprint(views.bp)
     reg = registry(app)
     reg.add_navigation("audits.audit_list", "Audits", Permission.VIEW_ORGANISATION)
     reg.add_notification_kinds(NOTIFICATION_KINDS)
+    reg.add_notification_kinds(announcements.NOTIFICATION_KINDS)
+    reg.add_email_attachments(announcements.TEAM_KIND, announcements.invitation_attachments)
     reg.add_job("audit_reminders", sweep(
         reminders.send_audit_reminders, reminders.send_report_reminders, reminders.send_overdue_audits,
         doc="Reminders before audits, report due and overdue, overdue audits."), 15 * 60)

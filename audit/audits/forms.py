@@ -27,6 +27,7 @@ from audit.models import (
     CertificationBody,
     Clause,
     Programme,
+    Role,
     Site,
     Standard,
     Supplier,
@@ -34,6 +35,7 @@ from audit.models import (
     ThirdPartyType,
     Unit,
     User,
+    UserRole,
 )
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
@@ -198,7 +200,6 @@ class AuditFilterForm(AppForm):
                     description="Reference or title contains")
 
     def fill_choices(self) -> None:
-        from audit.models import Role, Standard, UserRole
 
         self.standard.choices = model_choices(Standard, Standard.code, blank="All standards",
                                               label=lambda s: s.code)

@@ -181,3 +181,50 @@ def send_overdue_audits(*, now: dt.datetime) -> int:
                       now=now):
                 made += 1
     return made
+
+
+#: Readable names of the reminder stages (scheduler page).
+STAGE_LABEL = {"prepare": "Prepare (team)", "plan": "Audit coming (auditees)", "day_before": "Audit tomorrow",
+               "report_due": "Report due soon (lead)"}
+
+
+def upcoming_reminders(*, now: dt.datetime, days: int = 14) -> list[dict]:
+    """The reminders the sweeps will send in the next ``days`` days, computed from the same lead
+    times and audiences as ``send_audit_reminders``/``send_report_reminders``, sending nothing.
+
+    Each row: ``at`` (aware UTC), ``stage`` label, ``audit``, ``people`` (names). Two queries,
+    whatever the number of audits.
+    """
+    until = now + dt.timedelta(days=days)
+    longest = max(max(lead_days(kind).values()) for kind in AuditKind)
+    audits = db.session.scalars(
+        select(Audit).where(Audit.status.in_(AuditStatus.not_started()), Audit.starts_at.is_not(None),
+                            Audit.starts_at > now, Audit.starts_at <= until + dt.timedelta(days=longest + 1))
+        .options(joinedload(Audit.site), joinedload(Audit.supplier),
+                 selectinload(Audit.team).joinedload(AuditTeamMember.user),
+                 selectinload(Audit.units).joinedload(Unit.owner),
+                 selectinload(Audit.units).selectinload(Unit.members))
+    ).unique().all()
+    rows = []
+    for audit in audits:
+        for stage, n in lead_days(audit.kind).items():
+            at = audit.starts_at - dt.timedelta(days=n)
+            if not now < at <= until:
+                continue
+            people = {p.id: p for audience in STAGE_AUDIENCE.get(stage, ())
+                      for p in (_team(audit) if audience == "team" else _auditees(audit))}
+            rows.append({"at": at, "stage": STAGE_LABEL[stage], "audit": audit,
+                         "people": sorted(p.name for p in people.values())})
+    reports = db.session.scalars(
+        select(Audit).where(Audit.status.in_(AuditStatus.fieldwork()), Audit.report_due_on.is_not(None),
+                            Audit.report_due_on <= until.date() + dt.timedelta(days=REPORT_REMINDER_DAYS + 1))
+        .options(selectinload(Audit.team).joinedload(AuditTeamMember.user),
+                 joinedload(Audit.site), joinedload(Audit.supplier))
+    ).unique().all()
+    for audit in reports:
+        # The sweep reminds once the audit's local day is within REPORT_REMINDER_DAYS of the due date.
+        day = audit.report_due_on - dt.timedelta(days=REPORT_REMINDER_DAYS)
+        at = dt.datetime.combine(day, dt.time(), zoneinfo.ZoneInfo(audit.timezone)).astimezone(dt.UTC)
+        if now < at <= until and audit.lead is not None:
+            rows.append({"at": at, "stage": STAGE_LABEL["report_due"], "audit": audit, "people": [audit.lead.name]})
+    return sorted(rows, key=lambda r: (r["at"], r["audit"].reference))

@@ -12,6 +12,8 @@ import zoneinfo
 
 from sqlalchemy import func, select
 
+from audit.audits.announcements import announce
+from audit.audits.dates import date_problems
 from audit.audits.team import member_problems, team_problems
 from audit.audits.workflow import AUDIT, NEEDS_LEAD_AND_DATES, NEEDS_REASON, require_move, staffing_problem
 from audit.core.errors import DomainError, StaleObject
@@ -24,6 +26,7 @@ from audit.models import (
     AuditTeamMember,
     Certificate,
     CertificationBody,
+    ChecklistTemplateVersion,
     Clause,
     Programme,
     Site,
@@ -135,7 +138,6 @@ def _scope_values(data: dict, audit: Audit | None) -> dict:
     if clauses is not None:
         values["clauses"] = clauses
     if "checklist_version_id" in data:
-        from audit.models import ChecklistTemplateVersion
 
         values["checklist_version"] = get_or_fail(
             ChecklistTemplateVersion, data.get("checklist_version_id"), field="checklist_version_id",
@@ -215,7 +217,6 @@ def _raise_first(problems, field: str | None = None) -> None:
 def _check_calendar(audit: Audit, data: dict, changes: dict | None = None) -> None:
     """A person's dates keep the one calendar rule (``audit.audits.dates``); a weekend or a
     holiday needs ``date_override_reason``, which is then kept in ``changes`` (the trail)."""
-    from audit.audits.dates import date_problems
 
     span = audit.local_dates()
     if span is None:
@@ -287,6 +288,8 @@ def update_audit(audit: Audit, data: dict, *, actor, now: dt.datetime, version: 
         _raise_first(team_problems(audit, today=now.date()))
     record(audit, "update", actor=actor, now=now, summary=f"Updated audit {audit.reference}",
            changes=changes)
+    if {"starts_at", "ends_at"} & changes.keys():
+        announce(audit, "rescheduled", now=now)
     return audit
 
 
@@ -299,7 +302,6 @@ def reschedule_audit(audit: Audit, *, starts_local: dt.datetime, ends_local: dt.
     ``allow_late`` accepts a start after ``due_by`` (the planner's "late" proposals: no working
     day with a free lead is left before the deadline). ``override_reason`` allows a weekend or a
     site holiday and is recorded in the trail; the programme period is never waived."""
-    from audit.audits.dates import date_problems
 
     if not audit.is_open:
         raise DomainError(f"A {audit.status.label.lower()} audit cannot be rescheduled.")
@@ -329,6 +331,7 @@ def reschedule_audit(audit: Audit, *, starts_local: dt.datetime, ends_local: dt.
     _raise_first(team_problems(audit, today=now.date()), field="starts_local")
     record(audit, "reschedule", actor=actor, now=now,
            summary=f"Rescheduled {audit.reference}" + (f": {reason}" if reason else ""), changes=changes)
+    announce(audit, "rescheduled", now=now)
     return audit
 
 
@@ -356,6 +359,7 @@ def add_team_member(audit: Audit, user: User, role: TeamRole, *, justification: 
         changes["impartiality_justification"] = justification
     record(audit, "team_add", actor=actor, now=now,
            summary=f"{user.name} joined {audit.reference} as {role.label.lower()}", changes=changes)
+    announce(audit, "assigned", now=now, subject=user, role=role)
     return member
 
 
@@ -373,6 +377,7 @@ def remove_team_member(audit: Audit, member: AuditTeamMember, *, actor, now: dt.
     record(audit, "team_remove", actor=actor, now=now,
            summary=f"{member.user.name} left {audit.reference}",
            changes={"user": member.user_id, "role": member.role.value})
+    announce(audit, "unassigned", now=now, subject=member.user, role=member.role)
 
 
 def change_status(audit: Audit, new: AuditStatus, *, reason: str | None = None, actor,
@@ -415,6 +420,10 @@ def change_status(audit: Audit, new: AuditStatus, *, reason: str | None = None, 
         changes["reason"] = reason
     record(audit, "status", actor=actor, now=now,
            summary=f"{audit.reference}: {old.label.lower()} → {new.label.lower()}", changes=changes)
+    if new in NEEDS_REASON:
+        announce(audit, new.value, now=now)  # "cancelled" / "postponed"
+    elif old is AuditStatus.POSTPONED:
+        announce(audit, "reinstated", now=now)
     return audit
 
 

@@ -13,7 +13,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from audit.extensions import db
-from audit.models import Audit, AuditStatus, AuditTeamMember, QualificationLevel, TeamRole, Unit, User
+from audit.models import (
+    Audit,
+    AuditStatus,
+    AuditTeamMember,
+    QualificationLevel,
+    Role,
+    TeamRole,
+    Unit,
+    User,
+    UserRole,
+)
 
 #: Statuses in which the team must already cover every standard in scope.
 STAFFED_STATUSES = (AuditStatus.SCHEDULED, AuditStatus.PLAN_ISSUED, AuditStatus.IN_PROGRESS)
@@ -203,7 +213,6 @@ def team_problems(audit: Audit, *, today: dt.date) -> list[Problem]:
 
 def load_candidates() -> list[User]:
     """Active auditors with qualifications loaded (the planner's pool, one query each)."""
-    from audit.models import Role, UserRole
 
     stmt = (
         select(User)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from audit.audits import forms, services
 from audit.audits.access import can_read_audit, readable_audits
 from audit.audits.queries import audit_list_query, read_filters
+from audit.audits.team import uncovered_standards
 from audit.audits.workflow import AUDIT
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
@@ -155,7 +156,6 @@ def detail(audit_id: int, team_form=None, status_form=None, reschedule_form=None
             "ends_local": services.to_local(audit.ends_at, audit.timezone)})
     uncovered = []
     if audit.is_open and audit.kind is not AuditKind.THIRD_PARTY:
-        from audit.audits.team import uncovered_standards
 
         uncovered = uncovered_standards(audit, today=utcnow().date())
     return render_template(

@@ -90,6 +90,10 @@ class Links:
                     self._templates[kind] = self.base + path.replace(str(_PLACEHOLDER_ID), "{id}")
                     break
 
+    def identity(self) -> list:
+        """What every link and UID depends on (part of a feed's fingerprint)."""
+        return [self.base, self.domain, sorted((k, v or "") for k, v in self._templates.items())]
+
     def url(self, kind: str, obj_id: int) -> str | None:
         """Absolute URL of the page of ``kind`` (audit, finding, ...) or None if there is none."""
         template = self._templates.get(kind)
@@ -186,27 +190,52 @@ def _audit_events(audits: Iterable[Audit], links: Links, day: dt.date) -> list[i
     return events
 
 
-def personal_events(user: User, *, day: dt.date, links: Links) -> list[ical.Event]:
-    """Audits and agenda sessions I lead, join or am audited in; deadlines of findings and
-    actions I own. Only references, titles and links leave the application."""
-    start, end = ical.feed_window(day)
-    my_units = select(Unit.id).where(
+def my_units_query(user: User):
+    """Ids of the units ``user`` owns or belongs to (they are audited in those units' audits)."""
+    return select(Unit.id).where(
         or_(Unit.owner_id == user.id,
             Unit.id.in_(select(unit_members.c.unit_id).where(unit_members.c.user_id == user.id)))
     )
+
+
+def personal_audit_criteria(user: User, day: dt.date) -> tuple:
+    """WHERE criteria of the audits in ``user``'s personal feed rendered on ``day``.
+
+    Shared by the feed and its fingerprint (audit/calendar/fingerprint.py): the two must
+    select the very same rows, or a 304 could hide a change.
+    """
+    start, end = ical.feed_window(day)
     involvement = [
         exists().where(AuditTeamMember.audit_id == Audit.id, AuditTeamMember.user_id == user.id),
-        exists().where(audit_units.c.audit_id == Audit.id, audit_units.c.unit_id.in_(my_units)),
+        exists().where(audit_units.c.audit_id == Audit.id, audit_units.c.unit_id.in_(my_units_query(user))),
     ]
     if user.supplier_id is not None and Role.SUPPLIER in user.roles:
         # A supplier contact is audited in their own company's second-party audits.
         involvement.append(and_(Audit.supplier_id == user.supplier_id,
                                 Audit.kind == AuditKind.SECOND_PARTY))
+    return or_(*involvement), _window_clause(start, end), _visible_status(day)
+
+
+def coordinator_audit_criteria(kind: FeedKind, target_id: int, day: dt.date) -> tuple:
+    """WHERE criteria of the audits in a programme/site/supplier/certificate feed on ``day``."""
+    start, end = ical.feed_window(day)
+    column = {
+        FeedKind.PROGRAMME: Audit.programme_id,
+        FeedKind.SITE: Audit.site_id,
+        FeedKind.SUPPLIER: Audit.supplier_id,
+        FeedKind.CERTIFICATE: Audit.certificate_id,
+    }[kind]
+    return column == target_id, _window_clause(start, end), _visible_status(day)
+
+
+def personal_events(user: User, *, day: dt.date, links: Links) -> list[ical.Event]:
+    """Audits and agenda sessions I lead, join or am audited in; deadlines of findings and
+    actions I own. Only references, titles and links leave the application."""
+    start, end = ical.feed_window(day)
     audits = db.session.scalars(
-        _audit_query(or_(*involvement), _window_clause(start, end), _visible_status(day),
-                     with_sessions=True)
+        _audit_query(*personal_audit_criteria(user, day), with_sessions=True)
     ).all()
-    unit_ids = set(db.session.scalars(my_units))
+    unit_ids = set(db.session.scalars(my_units_query(user)))
 
     events = []
     for audit in audits:
@@ -289,14 +318,8 @@ def coordinator_events(kind: FeedKind, obj, *, day: dt.date, links: Links) -> li
     """Every visible audit of a programme, site, supplier or certificate, with report due
     dates; certificates add their cycle deadlines."""
     start, end = ical.feed_window(day)
-    column = {
-        FeedKind.PROGRAMME: Audit.programme_id,
-        FeedKind.SITE: Audit.site_id,
-        FeedKind.SUPPLIER: Audit.supplier_id,
-        FeedKind.CERTIFICATE: Audit.certificate_id,
-    }[kind]
     audits = db.session.scalars(
-        _audit_query(column == obj.id, _window_clause(start, end), _visible_status(day))
+        _audit_query(*coordinator_audit_criteria(kind, obj.id, day))
     ).all()
     events = _audit_events(audits, links, day)
     for audit in audits:
@@ -365,62 +388,6 @@ def render_coordinator_feed(kind: FeedKind, target, user: User, *, day: dt.date,
     """Bytes of a coordinator feed, for benchmarks and tools (needs an app context)."""
     return ical.render_feed(build_feed(kind, target, user, day=day, links=Links(app),
                                        org_name=app.config.get("ORGANISATION_NAME", "Audits")))
-
-
-def subscription_choices(user: User) -> dict[str, list[tuple[str, str]]]:
-    """Grouped choices for the subscription form: ``{"group": [("kind:id", label)]}``."""
-    choices: dict[str, list[tuple[str, str]]] = {}
-    if may_subscribe(user, FeedKind.PERSONAL):
-        choices["Personal"] = [("personal", FeedKind.PERSONAL.label)]
-    if may_subscribe(user, FeedKind.PROGRAMME):
-        groups = (
-            ("Programmes", FeedKind.PROGRAMME, select(Programme).order_by(Programme.period_start.desc(), Programme.id)),
-            ("Sites", FeedKind.SITE, select(Site).where(Site.is_active.is_(True)).order_by(Site.name)),
-            ("Suppliers", FeedKind.SUPPLIER, select(Supplier).order_by(Supplier.name)),
-            ("Certificates", FeedKind.CERTIFICATE,
-             select(Certificate).options(selectinload(Certificate.standard),
-                                         selectinload(Certificate.supplier)).order_by(Certificate.id)),
-        )
-        for group, kind, query in groups:
-            rows = db.session.scalars(query).all()
-            if rows:
-                choices[group] = [(f"{kind.value}:{row.id}", target_name(kind, row)) for row in rows]
-    return choices
-
-
-def parse_choice(value: str) -> tuple[FeedKind, int | None]:
-    """``"site:3"`` → (FeedKind.SITE, 3); ``"personal"`` → (FeedKind.PERSONAL, None)."""
-    kind_text, _, id_text = (value or "").partition(":")
-    try:
-        kind = FeedKind(kind_text)
-    except ValueError:
-        return FeedKind.PERSONAL, None
-    return kind, int(id_text) if id_text.isdigit() else None
-
-
-def token_names(tokens) -> dict[int, str]:
-    """Display names of tokens' feeds, loading targets in one query per kind (not per token)."""
-    wanted: dict[FeedKind, set[int]] = {}
-    for token in tokens:
-        if token.kind is not FeedKind.PERSONAL and token.target_id is not None:
-            wanted.setdefault(token.kind, set()).add(token.target_id)
-    found: dict[tuple[FeedKind, int], object] = {}
-    for kind, ids in wanted.items():
-        model = TARGET_MODELS[kind]
-        query = select(model).where(model.id.in_(ids))
-        if kind is FeedKind.CERTIFICATE:
-            query = query.options(selectinload(Certificate.standard), selectinload(Certificate.supplier))
-        for obj in db.session.scalars(query):
-            found[(kind, obj.id)] = obj
-    names = {}
-    for token in tokens:
-        if token.kind is FeedKind.PERSONAL:
-            names[token.id] = target_name(token.kind, None)
-        elif (token.kind, token.target_id) in found:
-            names[token.id] = target_name(token.kind, found[(token.kind, token.target_id)])
-        else:
-            names[token.id] = f"{token.kind.label} (deleted)"
-    return names
 
 
 def audit_ics(audit: Audit, sessions=None, *, app: Flask | None = None) -> bytes:

@@ -11,6 +11,7 @@ import datetime as dt
 import icalendar
 
 from audit.calendar import ical
+from audit.calendar.zones import zone_of
 
 
 def icalendar_calendar(feed: ical.Feed) -> icalendar.Calendar:
@@ -23,7 +24,7 @@ def icalendar_calendar(feed: ical.Feed) -> icalendar.Calendar:
     cal.add("name", feed.name)
     cal.add("x-wr-calname", feed.name)
     cal.add("refresh-interval", feed.refresh, parameters={"VALUE": "DURATION"})
-    cal.add("x-published-ttl", feed.refresh)
+    cal.add("x-published-ttl", icalendar.vDuration(feed.refresh))
     for event in sorted(feed.events, key=lambda e: e.sort_key):
         vevent = icalendar.Event()
         vevent.add("uid", event.uid)
@@ -32,7 +33,7 @@ def icalendar_calendar(feed: ical.Feed) -> icalendar.Calendar:
             vevent.add("dtstart", event.start)
             vevent.add("dtend", event.end)
         else:
-            zone = ical._zone(event.tzid)
+            zone = zone_of(event.tzid)
             vevent.add("dtstart", event.start.astimezone(zone))
             vevent.add("dtend", event.end.astimezone(zone))
         vevent.add("sequence", event.sequence)

@@ -100,16 +100,17 @@ def find_active_token(secret: str) -> CalendarToken | None:
     return token
 
 
-def served_changes(token: CalendarToken, etag: str, *, now: dt.datetime) -> dict:
+def served_changes(token: CalendarToken, etag: str | None, *, now: dt.datetime) -> dict:
     """What a poll served that the token row does not know yet (empty: nothing to write).
 
     ``content_changed_at`` moves forward whenever the served body differs from the last one,
     which is what gives the feed a Last-Modified that also advances when events disappear.
     ``last_used_at`` is refreshed at most once per ``LAST_USED_RESOLUTION``, so a client
-    polling every few minutes leaves the row alone almost every time.
+    polling every few minutes leaves the row alone almost every time. ``etag`` is the body's
+    hash, or None for a 304 answered from the fingerprint (the body was not built).
     """
     changes: dict = {}
-    if token.content_etag != etag or token.content_changed_at is None:
+    if etag is not None and token.content_etag != etag or token.content_changed_at is None:
         changes["content_etag"] = etag
         changes["content_changed_at"] = now.replace(microsecond=0)
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:

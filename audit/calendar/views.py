@@ -29,7 +29,7 @@ from sqlalchemy.exc import OperationalError
 
 from audit.audits.access import can_read_audit
 from audit.auth.permissions import Permission, public, requires
-from audit.calendar import feeds, ical, services
+from audit.calendar import feeds, fingerprint, ical, services, subscriptions
 from audit.calendar.forms import ConfirmForm, TokenForm
 from audit.core.database import writing
 from audit.core.errors import DomainError
@@ -92,12 +92,17 @@ def feed(token: str):
         if target is None:
             abort(404)
     now = utcnow()
-    body = ical.render_feed(
-        feeds.build_feed(row.kind, target, row.user, day=now.date(), links=_links(),
-                         org_name=_org_name())
-    )
-    etag = hashlib.sha256(body).hexdigest()
-    changes = services.served_changes(row, etag, now=now)
+    day, links, org_name = now.date(), _links(), _org_name()
+    # The fingerprint first: a client that has this feed gets its 304 before any event is built.
+    etag = fingerprint.feed_etag(row, target, day=day, links=links, org_name=org_name)
+    conditional = "If-None-Match" in request.headers
+    body = None
+    if not (conditional and request.if_none_match.contains_weak(etag)):
+        body = ical.render_feed(feeds.build_feed(row.kind, target, row.user, day=day, links=links,
+                                                 org_name=org_name))
+    # The stored content hash (Last-Modified's clock) is the body's, known only when built.
+    changes = services.served_changes(
+        row, None if body is None else hashlib.sha256(body).hexdigest(), now=now)
     last_modified = changes.get("content_changed_at", row.content_changed_at)
     token_id = row.id
     # End the read transaction before writing: never upgrade it (see _record_served).
@@ -110,7 +115,7 @@ def feed(token: str):
         "Referrer-Policy": "no-referrer",
         "X-Robots-Tag": "noindex, nofollow",
     }
-    response = Response(status=304, headers=headers) if _not_modified(etag, last_modified) \
+    response = Response(status=304, headers=headers) if body is None or _not_modified(etag, last_modified) \
         else Response(body, headers=headers, content_type=CONTENT_TYPE)
     response.last_modified = last_modified
     return response
@@ -183,13 +188,13 @@ def index():
 
 def _token_form(**kwargs) -> TokenForm:
     form = TokenForm(**kwargs)
-    form.feed.choices = feeds.subscription_choices(current_user)
+    form.feed.choices = subscriptions.subscription_choices(current_user)
     return form
 
 
 def _render_index(form: TokenForm, status: int = 200, created=None):
     tokens = services.tokens_of(current_user)
-    names = feeds.token_names(tokens)
+    names = subscriptions.token_names(tokens)
     response = current_app.make_response((render_template(
         "calendar/index.html", form=form, tokens=tokens, names=names, confirm=ConfirmForm(),
         created=created), status))
@@ -217,7 +222,7 @@ def create():
     form = _token_form()
     if not form.validate():
         return _render_index(form, 400)
-    kind, target_id = feeds.parse_choice(form.feed.data)
+    kind, target_id = subscriptions.parse_choice(form.feed.data)
     with saving(form) as saved:
         token, secret = services.create_token(current_user, kind, target_id, form.label.data,
                                               actor=current_user, now=utcnow())

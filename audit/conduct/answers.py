@@ -4,6 +4,7 @@ raised from an answer. Every write checks the answerer and the freeze and record
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -108,6 +109,21 @@ def _clean_value(question: ChecklistQuestion, verdict: str | None, value) -> tup
 
 
 
+def bounded_answer_time(audit: Audit, device_time: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+    """When the answer was given: the device's clock (an offline answer is synced later), kept
+    between the start of the audit's first local day and the sync time ``now``, since a
+    tablet's clock may be wrong."""
+    if device_time is None:
+        return now
+    when = min(device_time.astimezone(dt.UTC), now)
+    if audit.starts_at is not None:
+        zone = zoneinfo.ZoneInfo(audit.timezone)
+        first_day = audit.starts_at.astimezone(zone).date()
+        day_start = dt.datetime.combine(first_day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+        when = max(when, min(day_start, now))
+    return when
+
+
 @dataclass
 class SaveResult:
     """What ``save_answer`` returns: the answer as the API sends it, and whether it was a replay."""
@@ -125,6 +141,7 @@ def save_answer(
     note: str | None = None,
     base_version: int,
     mutation_id: str | None = None,
+    answered_at: dt.datetime | None = None,
     actor,
     now: dt.datetime,
 ) -> SaveResult:
@@ -133,7 +150,8 @@ def save_answer(
     ``base_version`` is the version the client last saw (0 = no answer yet). A stale base with a
     different content raises AnswerConflict carrying the server's answer; a stale base with the
     same content is a harmless no-op. A ``mutation_id`` already applied returns the original
-    result without applying anything again (offline replays).
+    result without applying anything again (offline replays). ``answered_at`` is the device's
+    time of the change (see ``bounded_answer_time``); the trail shows it beside the sync time.
     """
     check_mutation_id(mutation_id)
     previous = replayed_result(mutation_id, audit, "answer")
@@ -164,9 +182,12 @@ def save_answer(
         raise AnswerConflict(answer_payload(answer, question.id))
     if not same:
         values = {"verdict": verdict_obj, "value": clean, "note": note}
+        when = bounded_answer_time(audit, answered_at, now)
+        # The trail row's own time is the sync time; an earlier device time is shown beside it.
+        stamp = {"answered_at": when.isoformat()} if now - when > dt.timedelta(minutes=1) else {}
         if answer is None:
             answer = ChecklistAnswer(audit_id=audit.id, question_id=question.id, version=1,
-                                     answered_by_id=actor.id, answered_at=now, **values)
+                                     answered_by_id=actor.id, answered_at=when, **values)
             try:
                 with db.session.begin_nested():
                     db.session.add(answer)
@@ -177,15 +198,17 @@ def save_answer(
                                                   ChecklistAnswer.question_id == question.id))
                 raise AnswerConflict(answer_payload(answer, question.id)) from None
             record(answer, "create", actor=actor, now=now,
-                   summary=f"Answered {question.key} in {audit.reference}", changes=snapshot(values))
+                   summary=f"Answered {question.key} in {audit.reference}",
+                   changes={**snapshot(values), **stamp})
         else:
             changes = apply_changes(answer, values)
             answer.version = current_version + 1
             answer.answered_by_id = actor.id
-            answer.answered_at = now
+            answer.answered_at = when
             db.session.flush()
             record(answer, "update", actor=actor, now=now,
-                   summary=f"Changed answer {question.key} in {audit.reference}", changes=changes)
+                   summary=f"Changed answer {question.key} in {audit.reference}",
+                   changes={**changes, **stamp})
         db.session.flush()
         if audit.status in (AuditStatus.PLAN_ISSUED, AuditStatus.SCHEDULED):
             start_fieldwork(audit, actor=actor, now=now)
@@ -206,9 +229,18 @@ def raise_finding_from_answer(
     evidence: str | None,
     actor,
     now: dt.datetime,
+    mutation_id: str | None = None,
 ) -> Finding:
-    """Raise a finding from a checklist answer: clauses, answer and evidence files come along."""
+    """Raise a finding from a checklist answer: clauses, answer and evidence files come along.
+
+    ``mutation_id`` is the tablet's key of a queued finding: a replay with the same key returns
+    the finding raised the first time instead of raising a second one.
+    """
     require_answerer(audit, actor)
+    check_mutation_id(mutation_id)
+    done = replayed_result(mutation_id, audit, "finding")
+    if done is not None:
+        return db.session.get(Finding, done["finding_id"])
     answer = db.session.scalar(
         select(ChecklistAnswer).where(ChecklistAnswer.audit_id == audit.id,
                                       ChecklistAnswer.question_id == question.id))
@@ -222,6 +254,9 @@ def raise_finding_from_answer(
         record(ev, "update", actor=actor, now=now, summary=f"Evidence cited by {finding.reference}",
                changes={"finding_id": [None, finding.id]})
     db.session.flush()
+    remember_result(mutation_id, audit, "finding",
+                    {"finding_id": finding.id, "reference": finding.reference,
+                     "question_id": question.id}, actor=actor, now=now)
     return finding
 
 

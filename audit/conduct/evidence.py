@@ -10,6 +10,7 @@ from sqlalchemy import select
 from audit.conduct.access import require_answerer
 from audit.conduct.mutations import check_mutation_id
 from audit.core.errors import DomainError
+from audit.core.sizes import too_large_message
 from audit.extensions import db
 from audit.models import Audit, ChecklistQuestion, Evidence
 from audit.storage import EXTENSIONS, get_storage, new_key, sniff_content_type
@@ -47,10 +48,13 @@ def add_evidence(
     taken_at: dt.datetime | None = None,
     caption: str | None = None,
     max_bytes: int,
+    size: int | None = None,
     actor,
     now: dt.datetime,
 ) -> tuple[Evidence, bool]:
     """Store an evidence file (checked by content and size) with a thumbnail for photos.
+
+    ``size`` is the upload's full size when ``data`` holds only its first ``max_bytes + 1``.
 
     Returns ``(evidence, replayed)``: an already stored ``client_id`` returns that evidence.
     """
@@ -65,8 +69,8 @@ def add_evidence(
     if not data:
         raise DomainError("The file is empty.", field="file")
     if len(data) > max_bytes:
-        raise DomainError(f"The file is too large ({len(data) / 1_048_576:.1f} MB): "
-                          f"the limit is {max_bytes / 1_048_576:.0f} MB.", field="file")
+        # The caller may have read only max_bytes + 1 of a larger file: it passes the real size.
+        raise DomainError(too_large_message(size or len(data), max_bytes), field="file")
     ctype = sniff_content_type(data)
     if ctype not in ALLOWED_EVIDENCE_TYPES:
         raise DomainError("Only photos (JPEG, PNG, WebP) and PDF documents can be attached; "

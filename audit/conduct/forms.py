@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wtforms import DateTimeLocalField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import DateTimeLocalField, HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -17,6 +17,8 @@ class RaiseFindingForm(AppForm):
     statement = TextAreaField("Statement", validators=[DataRequired(message="State the finding."),
                                                        Length(max=5000)])
     evidence = TextAreaField("Objective evidence", validators=[Optional(), Length(max=5000)])
+    #: The tablet's key of this finding: a repeated submit (or an offline replay) raises it once.
+    mutation_id = HiddenField(validators=[Optional(), Length(max=64)])
     submit = SubmitField("Raise finding")
 
 
@@ -33,6 +35,8 @@ class ReportForm(AppForm):
     diverging_opinions = TextAreaField("Unresolved diverging opinions",
                                        validators=[Optional(), Length(max=10000)])
     follow_up = TextAreaField("Follow-up plan", validators=[Optional(), Length(max=10000)])
+    distribution = TextAreaField("Distribution list (one recipient per line)",
+                                 validators=[Optional(), Length(max=5000)])
     submit = SubmitField("Save report")
 
 
@@ -53,7 +57,16 @@ def report_values(form: ReportForm) -> dict:
     """The report fields of a submitted form, explicitly (no populate_obj)."""
     return {name: getattr(form, name).data for name in
             ("conclusions", "fulfilment", "positive_findings", "areas_not_covered",
-             "diverging_opinions", "follow_up")}
+             "diverging_opinions", "follow_up", "distribution")}
+
+
+class QuestionReasonForm(AppForm):
+    """Why an NC verdict has no finding, or why a question was not covered (report blockers)."""
+
+    kind = SelectField("Reason for", choices=[("no_finding", "No finding raised"),
+                                              ("not_covered", "Not covered")])
+    reason = TextAreaField("Reason", validators=[DataRequired(message="Give the reason."),
+                                                 Length(max=2000)])
 
 
 class SessionForm(AppForm):

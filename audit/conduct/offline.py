@@ -12,10 +12,21 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask, current_app
+from flask import Flask, Response, current_app
+from flask_login import current_user
 
-#: Cache of checklist pages and thumbnails; kept across asset versions (pages are not assets).
+#: Cache of the pages kept for offline use (home, audit pages, checklists, raise-finding forms,
+#: thumbnails); kept across asset versions (pages are not assets). It only ever holds one
+#: person's pages: the worker empties it when a page names another user (``USER_HEADER``).
 PAGE_CACHE = "audit-pages-v1"
+
+#: Response header naming the signed-in user of an HTML page; the worker caches a page only with
+#: it, and clears the page cache when it changes, so one person's pages never reach another.
+USER_HEADER = "X-Offline-User"
+
+#: The most pages the worker keeps unless ``OFFLINE_MAX_PAGES`` says otherwise (oldest dropped
+#: first; the start page is always kept).
+MAX_PAGES = 300
 
 #: Static files the service worker precaches (paths under the static folder).
 PRECACHE_STATIC = (
@@ -23,7 +34,10 @@ PRECACHE_STATIC = (
     "js/app.js",
     "js/checklist.js",
     "js/checklist-sync.mjs",
+    "js/photo-prepare.mjs",
     "js/offline-queue.js",
+    "js/raise-finding.js",
+    "js/finding-queue.mjs",
     "js/relogin.js",
 )
 
@@ -38,6 +52,8 @@ class OfflineShell:
     version: str
     precache: tuple[str, ...]
     page_cache: str = PAGE_CACHE
+    user_header: str = USER_HEADER
+    max_pages: int = MAX_PAGES
 
 
 def asset_version(files: list[Path], extra: bytes = b"") -> str:
@@ -59,12 +75,26 @@ def build_shell(app: Flask) -> OfflineShell:
     # The manifest is generated from configuration: its inputs are part of what is cached.
     extra = str(app.config.get("ORGANISATION_NAME", "")).encode()
     urls = [f"{app.static_url_path}/{name}" for name in PRECACHE_STATIC]
-    return OfflineShell(version=asset_version(files, extra), precache=(*urls, "/manifest.webmanifest"))
+    max_pages = int(app.config.get("OFFLINE_MAX_PAGES", MAX_PAGES))
+    if max_pages < 2:
+        raise ValueError("OFFLINE_MAX_PAGES must keep at least the start page and one other page.")
+    # The bound is part of the worker's code: a changed bound is a new worker version.
+    extra += f"\0{max_pages}".encode()
+    return OfflineShell(version=asset_version(files, extra), precache=(*urls, "/manifest.webmanifest"),
+                        max_pages=max_pages)
+
+
+def mark_user(response: Response) -> Response:
+    """Name the signed-in user on HTML pages, so the worker keys its page cache per person."""
+    if response.mimetype == "text/html" and current_user and current_user.is_authenticated:
+        response.headers[USER_HEADER] = str(current_user.id)
+    return response
 
 
 def init_app(app: Flask) -> None:
     """Compute the offline shell once for this app (at start-up, not per request)."""
     app.extensions["offline_shell"] = build_shell(app)
+    app.after_request(mark_user)
 
 
 def shell() -> OfflineShell:

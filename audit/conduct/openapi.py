@@ -64,6 +64,13 @@ def openapi_document() -> dict:
     saved_evidence = {"type": "object", "required": ["evidence", "replayed"], "additionalProperties": False,
                       "properties": {"evidence": {"$ref": "#/components/schemas/Evidence"},
                                      "replayed": {"type": "boolean"}}}
+    raised = {"type": "object", "required": ["finding", "replayed"], "additionalProperties": False,
+              "properties": {"finding": {"type": "object", "required": ["id", "reference", "question_id"],
+                                         "additionalProperties": False,
+                                         "properties": {"id": {"type": "integer"},
+                                                        "reference": {"type": "string"},
+                                                        "question_id": {"type": "integer"}}},
+                             "replayed": {"type": "boolean"}}}
     return {
         "openapi": "3.0.3",
         "info": {
@@ -156,6 +163,32 @@ def openapi_document() -> dict:
                     },
                 }
             },
+            "/api/audits/{audit_id}/questions/{question_id}/findings": {
+                "post": {
+                    "summary": "Raise a finding from an answer (a finding queued offline)",
+                    "description": (
+                        "The question's clauses, answer and uncited evidence files come along. A "
+                        "`mutation_id` already applied returns the same finding with 200 and "
+                        "`replayed: true`: a replayed queue never raises a second finding."
+                    ),
+                    "parameters": [audit_id, question_id, csrf, author],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                        "type": "object",
+                        "required": ["grade", "statement"],
+                        "properties": {
+                            "grade": {"type": "string",
+                                      "enum": ["major", "minor", "observation", "ofi", "good_practice"]},
+                            "statement": {"type": "string", "maxLength": 5000},
+                            "evidence": {"type": "string", "maxLength": 5000, "nullable": True},
+                            "mutation_id": {"type": "string", "maxLength": 64},
+                        }}}}},
+                    "responses": {
+                        "201": ok("Raised", raised),
+                        "200": ok("Replay of an applied mutation_id", raised),
+                        **_errors(write=True, audit=True),
+                    },
+                }
+            },
             "/api/openapi.json": {
                 "get": {
                     "summary": "This document",
@@ -190,6 +223,10 @@ def openapi_document() -> dict:
                         "base_version": {"type": "integer", "minimum": 0},
                         "mutation_id": {"type": "string", "maxLength": 64,
                                         "description": "Client-generated id (UUID) for idempotent replays"},
+                        "answered_at": {"type": "string", "format": "date-time",
+                                        "description": "The device's time of the change (offline "
+                                                       "answers sync later); recorded between the "
+                                                       "audit's first day and the sync time"},
                     },
                 },
                 "Answer": {

@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from audit.conduct.access import can_answer, is_auditee, require_answerer, require_not_frozen, team_role
-from audit.conduct.checklist_read import Checklist, build_checklist
+from audit.conduct.access import is_auditee, require_not_frozen
+from audit.conduct.blockers import not_covered_rows
+from audit.conduct.checklist_read import build_checklist
 from audit.conduct.lifecycle import advance_status
-from audit.core.errors import DomainError, NotAllowed
+from audit.conduct.report_workflow import REPORT, get_report
+from audit.core.errors import DomainError
 from audit.extensions import db
-from audit.models import Audit, AuditReport, AuditStatus, Evidence, Finding, TeamRole
+from audit.models import Audit, AuditReport, AuditStatus, Evidence, Finding
 from audit.trail.services import apply_changes, record, snapshot
 
 SAMPLING_STATEMENT = (
@@ -26,7 +28,7 @@ SAMPLING_STATEMENT = (
 # --- the report ------------------------------------------------------------------------------
 
 REPORT_FIELDS = ("conclusions", "fulfilment", "positive_findings", "areas_not_covered",
-                 "diverging_opinions", "follow_up")
+                 "diverging_opinions", "follow_up", "distribution")
 
 
 def default_report_due_on(audit: Audit, days: int) -> dt.date | None:
@@ -48,22 +50,13 @@ def ensure_report_due_on(audit: Audit, *, days: int, actor, now: dt.datetime) ->
                    changes={"report_due_on": [None, due.isoformat()]})
 
 
-def get_report(audit: Audit) -> AuditReport | None:
-    """The audit's report, or None before anyone started writing it."""
-    return db.session.scalar(select(AuditReport).where(AuditReport.audit_id == audit.id))
-
-
-def _require_lead(audit: Audit, actor, what: str) -> None:
-    if team_role(audit, actor) is not TeamRole.LEAD or not can_answer(audit, actor):
-        raise NotAllowed(f"Only the lead auditor can {what}.")
-
-
 def save_report(audit: Audit, data: dict, *, actor, now: dt.datetime) -> AuditReport:
     """Write the closing record (conclusions, positive findings, areas not covered ...).
 
     A change after the lead's sign-off withdraws the sign-off: the lead signs what is issued.
     """
-    require_answerer(audit, actor)
+    require_not_frozen(audit)  # frozen records answer 423 on the API, whoever asks
+    REPORT.require(audit, actor, "report")
     values = {k: ((data.get(k) or "").strip() or None) for k in REPORT_FIELDS}
     report = get_report(audit)
     if report is None:
@@ -87,27 +80,11 @@ def save_report(audit: Audit, data: dict, *, actor, now: dt.datetime) -> AuditRe
     return report
 
 
-def report_blockers(audit: Audit, report: AuditReport | None, checklist: Checklist) -> list[str]:
-    """What still prevents issuing the report (empty when it can be issued)."""
-    problems = []
-    if report is None or not report.conclusions:
-        problems.append("Write the audit conclusions.")
-    if report is None or not report.fulfilment:
-        problems.append("State the degree of fulfilment of the audit criteria.")
-    for row in checklist.incomplete:
-        problems.append(f"Question {row.question.key}: {row.missing_evidence}.")
-    if report is None or report.signed_at is None:
-        problems.append("The lead auditor has not signed the report.")
-    return problems
-
-
 def sign_report(audit: Audit, *, actor, now: dt.datetime) -> AuditReport:
     """The lead auditor signs the report as it stands."""
-    require_not_frozen(audit)
-    _require_lead(audit, actor, "sign the report")
+    require_not_frozen(audit)  # frozen records answer 423 on the API, whoever asks
+    REPORT.require(audit, actor, "sign_report")
     report = get_report(audit)
-    if report is None or not report.conclusions:
-        raise DomainError("Write the conclusions before signing.", field="conclusions")
     report.signed_by_id = actor.id
     report.signed_at = now
     report.updated_at = now
@@ -123,16 +100,13 @@ def acknowledge_report(audit: Audit, *, name: str, actor, now: dt.datetime) -> A
     An auditee of the audited units acknowledges for themselves; a team auditor may record the
     name of the representative who acknowledged on the tablet.
     """
+    REPORT.require(audit, actor, "acknowledge_report")
     report = get_report(audit)
-    if report is None:
-        raise DomainError("There is no report to acknowledge yet.")
     if is_auditee(audit, actor):
         name = name or actor.name
         ack_id = actor.id
-    elif can_answer(audit, actor):
+    else:  # a team auditor records the representative's name
         ack_id = None
-    else:
-        raise NotAllowed("Only the auditee representative or the audit team can record this.")
     name = (name or "").strip()
     if not name:
         raise DomainError("Give the name of the auditee representative.", field="name")
@@ -149,12 +123,9 @@ def acknowledge_report(audit: Audit, *, name: str, actor, now: dt.datetime) -> A
 
 def issue_report(audit: Audit, *, actor, now: dt.datetime) -> AuditReport:
     """Issue the report: the audit is frozen (no answers, evidence or findings afterwards)."""
-    require_not_frozen(audit)
-    _require_lead(audit, actor, "issue the report")
+    require_not_frozen(audit)  # frozen records answer 423 on the API, whoever asks
+    REPORT.require(audit, actor, "issue_report")  # lead only, blockers cleared, not frozen
     report = get_report(audit)
-    problems = report_blockers(audit, report, build_checklist(audit))
-    if problems:
-        raise DomainError("The report cannot be issued yet: " + " ".join(problems))
     report.issued_at = now
     report.issued_by_id = actor.id
     report.updated_at = now
@@ -190,8 +161,12 @@ class ClauseCoverage:
     findings: list = field(default_factory=list)
 
 
-def report_contents(audit: Audit) -> dict:
-    """Everything the report shows (ISO 19011 6.5.1), loaded in a fixed number of queries."""
+def report_contents(audit: Audit, *, confidentiality: str | None = None) -> dict:
+    """Everything the report shows (ISO 19011 6.5.1), loaded in a fixed number of queries.
+
+    ``confidentiality`` is the organisation's statement printed on every report (configuration
+    REPORT_CONFIDENTIALITY; the caller passes it so that this stays free of the app object).
+    """
     checklist = build_checklist(audit)
     findings = list(db.session.scalars(
         select(Finding).where(Finding.audit_id == audit.id).order_by(Finding.reference)
@@ -217,13 +192,30 @@ def report_contents(audit: Audit) -> dict:
             coverage.setdefault(clause.id, ClauseCoverage(clause)).findings.append(f)
     for clause in audit.clauses:
         coverage.setdefault(clause.id, ClauseCoverage(clause))
+    report = get_report(audit)
     ordered = sorted(coverage.values(), key=lambda c: (c.clause.standard_id, c.clause.position))
     return {
         "audit": audit,
-        "report": get_report(audit),
+        "report": report,
         "checklist": checklist,
         "findings": findings,
         "finding_files": files,
         "coverage": ordered,
+        "not_covered": not_covered_rows(checklist),
+        "criteria_lines": criteria_lines(audit),
+        "distribution_lines": [line.strip() for line in ((report.distribution if report else None)
+                                                         or "").splitlines() if line.strip()],
+        "confidentiality": confidentiality,
         "sampling_statement": SAMPLING_STATEMENT,
     }
+
+
+def criteria_lines(audit: Audit) -> list[str]:
+    """The audit criteria as a list: each line of the free text, then each standard's edition."""
+    lines = [line.strip(" \t-•;") for line in (audit.criteria or "").splitlines()]
+    lines = [line for line in lines if line]
+    for std in audit.standards:
+        label = f"{std.code}:{std.edition}" if std.edition else std.code
+        if label not in lines:
+            lines.append(label)
+    return lines

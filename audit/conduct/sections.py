@@ -5,6 +5,8 @@ Registered by ``audit.conduct.init_app``.
 
 from __future__ import annotations
 
+from flask import url_for
+
 from audit.conduct import access, agenda, checklist_read, report
 
 
@@ -21,9 +23,15 @@ def checklist_section(audit, user) -> dict | None:
     """Checklist progress per section with the link to the tablet screen."""
     if not access.can_view(audit, user) or audit.checklist_version_id is None:
         return None
-    return {"title": "Checklist", "template": "conduct/_section_checklist.html",
-            "context": {"checklist": checklist_read.build_checklist(audit),
-                        "can_answer": access.can_edit_records(audit, user)}}
+    can_answer = access.can_edit_records(audit, user)
+    result = {"title": "Checklist", "template": "conduct/_section_checklist.html",
+              "context": {"checklist": checklist_read.build_checklist(audit),
+                          "can_answer": can_answer}}
+    if can_answer:
+        # The section sits far down the page; those who answer get the way in at the top.
+        result["head_link"] = {"label": "Open checklist",
+                               "url": url_for("conduct.checklist", audit_id=audit.id)}
+    return result
 
 
 def report_section(audit, user) -> dict | None:

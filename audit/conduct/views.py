@@ -13,26 +13,26 @@ from flask import (
     redirect,
     render_template,
     request,
+    stream_with_context,
     url_for,
 )
 from flask_login import current_user
 from sqlalchemy import select
 
 from audit.audits.services import to_local
-from audit.auth.permissions import Permission, permissions_for, public, requires
+from audit.auth.permissions import Permission, public, requires
 from audit.conduct import access, agenda, answers, checklist_read, forms, offline
-from audit.conduct import report as audit_report  # the view functions below include report()
-from audit.conduct.pdf import render_report_pdf
 from audit.core.errors import DomainError, NotAllowed
 from audit.core.forms import saving
 from audit.extensions import db
-from audit.models import AgendaSession, Clause, Evidence, Grade, TeamRole, Verdict, utcnow
+from audit.models import AgendaSession, Clause, Evidence, Grade, Verdict, utcnow
 from audit.storage import StorageError, get_storage
 
 bp = Blueprint("conduct", __name__)
 
 
-def _viewable_audit(audit_id: int):
+def viewable_audit(audit_id: int):
+    """The audit if ``current_user`` may see its records: 404 when it does not exist, else 403."""
     audit = access.load_audit(audit_id)
     if audit is None:
         abort(404)
@@ -51,7 +51,8 @@ def service_worker():
     cache version is the content hash computed at start-up (``audit.conduct.offline``)."""
     shell = offline.shell()
     body = render_template(offline.WORKER_TEMPLATE, version=shell.version,
-                           precache=list(shell.precache), page_cache=shell.page_cache)
+                           precache=list(shell.precache), page_cache=shell.page_cache,
+                           user_header=shell.user_header, max_pages=shell.max_pages)
     response = current_app.response_class(body, mimetype="text/javascript")
     response.headers["Service-Worker-Allowed"] = "/"
     response.headers["Cache-Control"] = "no-cache"
@@ -90,12 +91,15 @@ def manifest():
 @requires(Permission.VIEW_ORGANISATION)
 def checklist(audit_id: int):
     """The tablet checklist: one-tap verdicts, autosave, evidence, carry-forward."""
-    audit = _viewable_audit(audit_id)
+    audit = viewable_audit(audit_id)
     data = checklist_read.build_checklist(audit)
     return render_template(
         "conduct/checklist.html", audit=audit, checklist=data,
         can_answer=access.can_edit_records(audit, current_user),
         verdicts=list(Verdict), page_cache=offline.PAGE_CACHE,
+        photo={"max_bytes": current_app.config["EVIDENCE_MAX_BYTES"],
+               "long_edge": current_app.config["PHOTO_LONG_EDGE"],
+               "quality": current_app.config["PHOTO_JPEG_QUALITY"]},
     )
 
 
@@ -104,23 +108,31 @@ def checklist(audit_id: int):
 @requires(Permission.CONDUCT_AUDIT)
 def raise_finding(audit_id: int, question_id: int):
     """Raise a finding from an answer: audit, clauses, question and evidence pre-filled."""
-    audit = _viewable_audit(audit_id)
+    audit = viewable_audit(audit_id)
     if not access.can_answer(audit, current_user):
         abort(403)
     try:
         question = checklist_read.get_question(audit, question_id)
     except DomainError:
         abort(404)
+    back = url_for("conduct.checklist", audit_id=audit.id) + f"#q{question.id}"
+    try:
+        access.require_not_frozen(audit)
+    except access.AuditFrozen as exc:
+        # Refuse before showing a form that could only fail on submit.
+        flash(exc.message, "error")
+        return redirect(back)
     form = forms.RaiseFindingForm(data=None if request.method == "POST"
                                   else answers.finding_defaults(audit, question))
     if form.validate_on_submit():
         with saving(form) as saved:
             finding = answers.raise_finding_from_answer(
                 audit, question, grade=Grade(form.grade.data), statement=form.statement.data,
-                evidence=form.evidence.data, actor=current_user, now=utcnow())
+                evidence=form.evidence.data, actor=current_user, now=utcnow(),
+                mutation_id=form.mutation_id.data or None)
         if saved.ok:
             flash(f"Finding {finding.reference} raised.", "success")
-            return redirect(url_for("conduct.checklist", audit_id=audit.id) + f"#q{question.id}")
+            return redirect(back)
     return render_template("conduct/raise_finding.html", audit=audit, question=question, form=form)
 
 
@@ -131,16 +143,17 @@ def _evidence_file(evidence_id: int, thumbnail: bool) -> Response:
     ev = db.session.get(Evidence, evidence_id)
     if ev is None:
         abort(404)
-    _viewable_audit(ev.audit_id)
+    viewable_audit(ev.audit_id)
     key = ev.thumbnail_key if thumbnail else ev.storage_key
     if key is None:
         abort(404)
     try:
-        data = get_storage().get(key)
+        chunks = get_storage().stream(key)
     except StorageError:
         abort(404)
+    # Streamed: a large file never sits whole in a worker (database storage reads it in slices).
     response = current_app.response_class(
-        data, mimetype="image/jpeg" if thumbnail else ev.content_type)
+        stream_with_context(chunks), mimetype="image/jpeg" if thumbnail else ev.content_type)
     # Files never change (originals immutable): the browser may keep them for the session.
     response.headers["Cache-Control"] = "private, max-age=86400, immutable"
     if not thumbnail:
@@ -161,121 +174,6 @@ def evidence_file(evidence_id: int):
 def evidence_thumbnail(evidence_id: int):
     """The derived thumbnail of a photo."""
     return _evidence_file(evidence_id, thumbnail=True)
-
-
-# --- the report ------------------------------------------------------------------------------
-
-
-def _report_page(audit, form=None, ack_form=None, status=200):
-    contents = audit_report.report_contents(audit)
-    report = contents["report"]
-    if form is None:
-        form = forms.ReportForm(obj=report)
-    lead = access.team_role(audit, current_user) is TeamRole.LEAD
-    return render_template(
-        "conduct/report.html", **contents, form=form,
-        ack_form=ack_form or forms.AcknowledgeForm(), confirm=forms.ConfirmForm(),
-        can_edit=access.can_edit_records(audit, current_user),
-        is_lead=lead and access.can_answer(audit, current_user),
-        can_acknowledge=(access.is_auditee(audit, current_user)
-                         or access.can_answer(audit, current_user)) and report is not None,
-        blockers=audit_report.report_blockers(audit, report, contents["checklist"]),
-    ), status
-
-
-@bp.route("/audits/<int:audit_id>/report", methods=["GET", "POST"])
-@requires(Permission.VIEW_ORGANISATION)
-def report(audit_id: int):
-    """The closing record: edit conclusions etc. (team), sign and issue (lead)."""
-    audit = _viewable_audit(audit_id)
-    if request.method == "GET":
-        return _report_page(audit)
-    if Permission.CONDUCT_AUDIT not in _held():
-        abort(403)
-    form = forms.ReportForm()
-    if form.validate_on_submit():
-        with saving(form, forbidden_aborts=True) as saved:
-            audit_report.save_report(audit, forms.report_values(form), actor=current_user, now=utcnow())
-        if saved.ok:
-            flash("Report saved.", "success")
-            return redirect(url_for("conduct.report", audit_id=audit.id))
-    return _report_page(audit, form=form, status=422)
-
-
-def _held():
-    return permissions_for(current_user.roles)
-
-
-def _report_action(audit_id: int, action) -> Response:
-    audit = _viewable_audit(audit_id)
-    form = forms.ConfirmForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
-        message = action(audit)
-        db.session.commit()
-    except NotAllowed:
-        db.session.rollback()
-        abort(403)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash(message, "success")
-    return redirect(url_for("conduct.report", audit_id=audit_id))
-
-
-@bp.post("/audits/<int:audit_id>/report/sign")
-@requires(Permission.CONDUCT_AUDIT)
-def sign_report(audit_id: int):
-    """The lead auditor signs the report."""
-    def _sign(audit):
-        audit_report.sign_report(audit, actor=current_user, now=utcnow())
-        return "Report signed."
-    return _report_action(audit_id, _sign)
-
-
-@bp.post("/audits/<int:audit_id>/report/issue")
-@requires(Permission.CONDUCT_AUDIT)
-def issue_report(audit_id: int):
-    """Issue the report: the audit is frozen from now on."""
-    def _issue(audit):
-        audit_report.issue_report(audit, actor=current_user, now=utcnow())
-        return "Report issued: the audit's records are now frozen."
-    return _report_action(audit_id, _issue)
-
-
-@bp.post("/audits/<int:audit_id>/report/acknowledge")
-@requires(Permission.VIEW_ORGANISATION)
-def acknowledge_report(audit_id: int):
-    """The auditee representative acknowledges the report."""
-    audit = _viewable_audit(audit_id)
-    form = forms.AcknowledgeForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
-        audit_report.acknowledge_report(audit, name=form.name.data or "", actor=current_user, now=utcnow())
-        db.session.commit()
-    except NotAllowed:
-        db.session.rollback()
-        abort(403)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash("Acknowledgement recorded.", "success")
-    return redirect(url_for("conduct.report", audit_id=audit_id))
-
-
-@bp.get("/audits/<int:audit_id>/report.pdf")
-@requires(Permission.VIEW_ORGANISATION)
-def report_pdf(audit_id: int):
-    """The report as a PDF (WeasyPrint), with evidence thumbnails."""
-    audit = _viewable_audit(audit_id)
-    pdf = render_report_pdf(audit_report.report_contents(audit))
-    response = current_app.response_class(pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'inline; filename="{audit.reference}-report.pdf"'
-    return response
 
 
 # --- the audit plan --------------------------------------------------------------------------
@@ -306,7 +204,7 @@ def _plan_page(audit, form=None, editing=None, status=200):
 @requires(Permission.VIEW_ORGANISATION)
 def plan(audit_id: int):
     """The audit plan: agenda sessions, calendar files, and issuing it to the auditees."""
-    return _plan_page(_viewable_audit(audit_id))
+    return _plan_page(viewable_audit(audit_id))
 
 
 def _save_session_view(audit, session):
@@ -325,7 +223,7 @@ def _save_session_view(audit, session):
 @requires(Permission.VIEW_ORGANISATION)
 def add_session(audit_id: int):
     """Add an agenda slot (lead auditor or programme manager)."""
-    audit = _viewable_audit(audit_id)
+    audit = viewable_audit(audit_id)
     if not agenda.can_edit_plan(audit, current_user):
         abort(403)
     return _save_session_view(audit, None)
@@ -342,7 +240,7 @@ def _session_of(audit, session_id: int):
 @requires(Permission.VIEW_ORGANISATION)
 def edit_session(audit_id: int, session_id: int):
     """Change an agenda slot."""
-    audit = _viewable_audit(audit_id)
+    audit = viewable_audit(audit_id)
     if not agenda.can_edit_plan(audit, current_user):
         abort(403)
     session = _session_of(audit, session_id)
@@ -361,7 +259,7 @@ def edit_session(audit_id: int, session_id: int):
 @requires(Permission.VIEW_ORGANISATION)
 def delete_session(audit_id: int, session_id: int):
     """Remove an agenda slot."""
-    audit = _viewable_audit(audit_id)
+    audit = viewable_audit(audit_id)
     session = _session_of(audit, session_id)
     if not forms.ConfirmForm().validate_on_submit():
         abort(400)
@@ -379,7 +277,7 @@ def delete_session(audit_id: int, session_id: int):
 @requires(Permission.VIEW_ORGANISATION)
 def issue_plan(audit_id: int):
     """Send the plan to the auditees and the team."""
-    audit = _viewable_audit(audit_id)
+    audit = viewable_audit(audit_id)
     if not forms.ConfirmForm().validate_on_submit():
         abort(400)
     try:
@@ -407,7 +305,7 @@ def _ics_response(audit, sessions, name: str):
 @requires(Permission.VIEW_ORGANISATION)
 def plan_ics(audit_id: int):
     """All sessions of the plan as one calendar file."""
-    audit = _viewable_audit(audit_id)
+    audit = viewable_audit(audit_id)
     sessions = agenda.load_sessions(audit)
     if not sessions:
         abort(404)
@@ -418,5 +316,5 @@ def plan_ics(audit_id: int):
 @requires(Permission.VIEW_ORGANISATION)
 def session_ics(audit_id: int, session_id: int):
     """One session as a calendar file (one per session, as attached to the plan e-mail)."""
-    audit = _viewable_audit(audit_id)
+    audit = viewable_audit(audit_id)
     return _ics_response(audit, [_session_of(audit, session_id)], f"{audit.reference}-session-{session_id}")

@@ -38,6 +38,37 @@ def writing():
         write_intent.reset(token)
 
 
+@contextlib.contextmanager
+def reading():
+    """Declare that the transaction begun inside this block only reads (a deferred BEGIN)."""
+    token = write_intent.set(False)
+    try:
+        yield
+    finally:
+        write_intent.reset(token)
+
+
+def short_transactions(view):
+    """Mark a writing view that reads in a deferred transaction and writes in ``writing()``
+    blocks of its own, so SQLite's write lock is held only around its writes (issue 16).
+
+    Without the mark a POST/PUT begins ``BEGIN IMMEDIATE`` at its first statement (the
+    session's user), holding the lock for the whole request.
+    """
+    view.short_transactions = True
+    return view
+
+
+def end_read() -> None:
+    """Commit the read transaction without expiring what it loaded (the rows stay usable)."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
 def configure_engines(app: Flask) -> None:
     """Attach dialect-specific hooks to the app's engine(s)."""
     with app.app_context():
@@ -47,7 +78,9 @@ def configure_engines(app: Flask) -> None:
 
         @app.before_request
         def _declare_write_intent():
-            write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS"))
+            view = app.view_functions.get(request.endpoint) if request.endpoint else None
+            write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS")
+                             and not getattr(view, "short_transactions", False))
 
 
 def _configure_sqlite(engine) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from audit.extensions import db
+
 
 class DomainError(Exception):
     """A rule of the domain refused the request. ``field`` names the form field at fault."""
@@ -41,6 +43,7 @@ def init_app(app: Flask) -> None:
     """Register the error pages for 400/403/404/405/413/500 (problem details for the API)."""
 
     # Imported here because problems.py builds on the exceptions defined above.
+    # Imported here, not at the top: importing it there makes an import cycle.
     from audit.core.problems import problem, problem_for_http, wants_problem
 
     @app.errorhandler(HTTPException)
@@ -54,7 +57,6 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
-        from audit.extensions import db
 
         db.session.rollback()
         if wants_problem():

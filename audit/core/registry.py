@@ -28,7 +28,8 @@ _KEY = "audit.registry"
 AUDIT_PAGE_SLOTS = ("plan", "checklist", "indicators", "findings", "report", "cycle", "stage2", "triggers", "rule",
                     "calendar")
 
-#: ``(audit, user) -> dict(title=..., template=..., context=dict) | None``
+#: ``(audit, user) -> dict(title=..., template=..., context=dict) | None``; an optional
+#: ``head_link=dict(label=..., url=...)`` adds a button at the top of the audit page.
 AuditSection = Callable[..., dict | None]
 #: ``(user) -> dict(title=..., template=..., context=dict) | None``
 HomePanel = Callable[..., dict | None]
@@ -45,6 +46,8 @@ class NavItem:
     endpoint: str
     label: str
     permission: Permission | None = None
+    #: ``badge(user) -> int``: a count shown next to the label (0: none), e.g. items waiting.
+    badge: Callable[..., int] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,18 +68,20 @@ class Registry:
     audit_sections: dict[str, AuditSection] = field(default_factory=dict)
     jobs: list[Job] = field(default_factory=list)
     notification_kinds: dict[str, str] = field(default_factory=dict)
-    #: kind → ``provider(notification) -> [(filename, data, maintype, subtype)]`` attached to that
-    #: kind's e-mails; files are built at sending time so the outbox row stays small.
+    #: kind → ``provider(notification) -> [(filename, data, maintype, subtype[, params])]`` attached
+    #: to that kind's e-mails (``params``: Content-Type parameters such as ``{"method": "REQUEST"}``);
+    #: files are built at sending time so the outbox row stays small.
     email_attachments: dict[str, Callable] = field(default_factory=dict)
     #: ``"<blueprint>.<resource>"`` → sections other features add to a ``core.crud`` detail page
     #: (e.g. a unit's process indicators on ``organisation.unit``), ``(obj, user) -> dict | None``.
     detail_sections: dict[str, list[Callable]] = field(default_factory=dict)
 
-    def add_navigation(self, endpoint: str, label: str, permission: Permission | None = None) -> None:
-        """Add a navigation entry after those registered before it."""
+    def add_navigation(self, endpoint: str, label: str, permission: Permission | None = None,
+                       *, badge: Callable[..., int] | None = None) -> None:
+        """Add a navigation entry after those registered before it (``badge``: see NavItem)."""
         if any(item.endpoint == endpoint for item in self.navigation):
             raise RegistrationError(f"navigation entry {endpoint!r} registered twice")
-        self.navigation.append(NavItem(endpoint, label, permission))
+        self.navigation.append(NavItem(endpoint, label, permission, badge))
 
     def add_home_panel(self, panel: HomePanel) -> None:
         """Add a home panel after those registered before it."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from flask import Flask, abort, request
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from audit.auth.permissions import Permission, permissions_for, public
 from audit.core.problems import problem
 from audit.extensions import db, login_manager
+from audit.models import User
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
@@ -24,14 +26,15 @@ def load_session_user(user_id: str):
     user logged out, changed password, was deactivated or lost a role carries an old version
     and is refused, however long its signature stays valid.
     """
-    from audit.models import User
 
     key, _, version = user_id.partition(":")
     if not (key.isascii() and key.isdigit() and version.isascii() and version.isdigit()):
         return None  # includes bare ids from cookies issued before versions existed
     if len(key) > 10 or len(version) > 10:
         return None
-    user = db.session.get(User, int(key))
+    # Roles in the same statement: every request checks them, and the relationship's default
+    # (selectin) would add a second query to each request (issue 16).
+    user = db.session.get(User, int(key), options=[joinedload(User.role_links)])
     if user is None or not user.is_active or user.session_version != int(version):
         return None
     return user

@@ -49,8 +49,12 @@ def init_app(app: Flask) -> None:
             return {"navigation": [], "user_permissions": frozenset()}
         held = permissions_for(current_user.roles)
         items = []
+        exact = any(entry.endpoint == request.endpoint for entry in registry(app).navigation)
         for entry in registry(app).navigation:
             if entry.permission is None or entry.permission in held:
-                active = (request.endpoint or "").split(".")[0] == entry.endpoint.split(".")[0]
-                items.append({"endpoint": entry.endpoint, "label": entry.label, "active": active})
+                # The entry of this very page, else the entry of its feature (blueprint).
+                active = request.endpoint == entry.endpoint if exact else \
+                    (request.endpoint or "").split(".")[0] == entry.endpoint.split(".")[0]
+                items.append({"endpoint": entry.endpoint, "label": entry.label, "active": active,
+                              "badge": entry.badge(current_user) if entry.badge else 0})
         return {"navigation": items, "user_permissions": held, "Permission": Permission}

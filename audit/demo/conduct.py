@@ -13,6 +13,10 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
+from audit.audits.services import to_local
+from audit.conduct import agenda, answers
+from audit.conduct.report import SAMPLING_STATEMENT
+from audit.demo.programme import _make_audit, weekday
 from audit.extensions import db
 from audit.models import (
     AnswerType,
@@ -95,7 +99,6 @@ def _complete_past(audit) -> int:
         count += 1
     if audit.report_issued_at is not None and db.session.scalar(
             select(AuditReport.id).where(AuditReport.audit_id == audit.id)) is None:
-        from audit.conduct.report import SAMPLING_STATEMENT
 
         db.session.add(AuditReport(
             audit_id=audit.id, sampling_statement=SAMPLING_STATEMENT,
@@ -113,7 +116,6 @@ def _complete_past(audit) -> int:
 
 def _previous_of_today(ctx, current):
     """An audit of today's unit half a year ago, so carry-forward has something to show."""
-    from audit.demo.programme import _make_audit, weekday
 
     programme = ctx.extra.get("programme")
     if programme is None or not current.units or current.checklist_version is None:
@@ -130,8 +132,6 @@ def _previous_of_today(ctx, current):
 
 def _agenda(ctx, audit) -> None:
     """Opening meeting, two process sessions and the closing meeting, today in the site's zone."""
-    from audit.audits.services import to_local
-    from audit.conduct import agenda
 
     if audit.sessions or audit.starts_at is None or audit.lead is None:
         return
@@ -161,7 +161,6 @@ def _agenda(ctx, audit) -> None:
 
 def _answer_today(ctx, audit) -> int:
     """The first questions of today's audit, answered through the service (with trail rows)."""
-    from audit.conduct import answers
 
     if audit.checklist_version_id is None or _answered(audit) or audit.lead is None:
         return 0

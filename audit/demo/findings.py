@@ -22,6 +22,7 @@ from audit.models import (
     CostCategory,
     Finding,
     Grade,
+    PoorQualityCost,
     RootCauseMethod,
     Standard,
     TeamRole,
@@ -112,7 +113,7 @@ def _response(owner, clock, finding, *, cause: str, action: str, due_days: int):
         root_cause_method=RootCauseMethod.FIVE_WHYS,
         whys=["The check was not done", "The instruction did not require it",
               "The instruction was not updated when the process changed"],
-        root_cause=cause,
+        root_cause=cause, root_cause_category="method",
         actions=[{"kind": ActionKind.CORRECTION, "description": "Correct the affected records",
                   "due_on": action_due, "owner": owner},
                  {"kind": ActionKind.CORRECTIVE, "description": action, "due_on": action_due,
@@ -215,7 +216,6 @@ def seed(ctx) -> None:
                                                                                     ctx.now).at(4))
         elif cost is not None:
             # Costs on closed findings were booked while they were open: record directly.
-            from audit.models import PoorQualityCost
 
             finding.costs.append(PoorQualityCost(
                 category=cost[0], amount=cost[1], currency="EUR",
@@ -258,7 +258,9 @@ def _seed_scars(ctx, audit, auditor, verifier) -> int:
         fs.submit_scar_containment(f, "All stock in transit checked; CoCs requested.",
                                    actor=contact, now=clock.at(0.8))
         fs.submit_scar_root_cause(
-            f, root_cause_method=RootCauseMethod.EIGHT_D,
+            f, root_cause_method=RootCauseMethod.EIGHT_D, root_cause_category="method",
+            eight_d={"d1": "Logistics lead, QA engineer", "d2": "Deliveries shipped without CoC",
+                     "d4": "ERP release did not check the CoC flag"},
             root_cause="Shipping release in the ERP did not require the CoC document flag.",
             extent_check="All customers checked: two deliveries affected.", actor=contact,
             now=clock.at(6))

@@ -8,6 +8,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
+from audit.demo import DEMO_PASSWORD
 from audit.extensions import db
 from audit.library.services import load_library_file
 from audit.models import (
@@ -109,7 +110,6 @@ def _get_or_create(model, lookup: dict, **values):
 
 def seed(ctx) -> None:
     """Create the organisation; idempotent by natural keys."""
-    from audit.demo import DEMO_PASSWORD
 
     load_library_file(now=ctx.now)
     for std in db.session.scalars(select(Standard)):

@@ -11,15 +11,20 @@ import datetime as dt
 from sqlalchemy import select
 
 from audit.audits import services as audits
+from audit.demo.programme_cycle import seed_cycle
 from audit.extensions import db
 from audit.models import (
     Audit,
     AuditKind,
     AuditStatus,
+    AuditTrigger,
     Programme,
     ProgrammeStatus,
     TeamRole,
 )
+from audit.programme.cycle import certification_cycle
+from audit.programme.services import change_programme_status, create_programme
+from audit.programme.triggers import record_trigger
 
 #: The path every finished audit walks, in order.
 LIFE = (AuditStatus.SCHEDULED, AuditStatus.PLAN_ISSUED, AuditStatus.IN_PROGRESS,
@@ -42,7 +47,6 @@ def _unit(ctx, name: str, n: int):
 def _period_end(ctx) -> dt.date:
     """The demo programme runs to the year's end, at least four months, and far enough to hold
     the certificate's next cycle step (rules generate only inside their programme's period)."""
-    from audit.programme.cycle import certification_cycle
 
     today = ctx.today
     ends = [dt.date(today.year, 12, 31), today + dt.timedelta(days=120)]
@@ -58,7 +62,6 @@ def _programme(ctx) -> Programme:
     name = f"Audit programme {today.year}"
     programme = db.session.scalar(select(Programme).where(Programme.name == name))
     if programme is None:
-        from audit.programme.services import change_programme_status, create_programme
 
         coordinator = ctx.users["coordinator"]
         programme = create_programme({
@@ -214,8 +217,6 @@ TRIGGERS = [
 
 def _seed_triggers(ctx) -> None:
     """A customer complaint and a planned change, each answered by an audit (idempotent by reference)."""
-    from audit.models import AuditTrigger
-    from audit.programme.triggers import record_trigger
 
     for reference, kind, unit_name, offset, title, details in TRIGGERS:
         if db.session.scalar(select(AuditTrigger.id).where(AuditTrigger.external_reference == reference)):
@@ -236,7 +237,6 @@ def seed(ctx) -> None:
         total += len(made["past"]) + 1 + len(made["upcoming"]) + len(made["unplanned"])
         if first is None:
             first = made
-    from audit.demo.programme_cycle import seed_cycle
 
     seed_cycle(ctx, programme)
     _seed_triggers(ctx)

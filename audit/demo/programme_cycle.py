@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from audit.audits.services import change_status, to_utc
+from audit.audits.services import add_team_member, change_status, to_utc, update_audit
 from audit.extensions import db
 from audit.models import AuditStatus, ProgrammeRule, RuleKind, TeamRole
 from audit.programme.generation import generate_programme
@@ -29,7 +29,6 @@ def seed_cycle(ctx, programme) -> None:
     # Generate from the decision onwards so the past surveillance exists as a real audit too.
     generate_programme(programme, actor=coordinator, now=ctx.now - dt.timedelta(days=400))
     generate_programme(programme, actor=coordinator, now=ctx.now)
-    from audit.audits.services import add_team_member, update_audit
 
     for audit in rule.audits:
         if audit.planned_date < ctx.today and audit.status is AuditStatus.PLANNED:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from audit.core.errors import DomainError
+from audit.findings.notifying import notify_transition
 from audit.findings.probation import update_supplier_status
 from audit.findings.transitions import text, transition
 from audit.findings.workflow import FINDING
@@ -43,14 +44,19 @@ def verify_effectiveness(finding: Finding, *, effective: bool, note: str, actor,
         finding.recurrence_count += 1
         finding.implementation_verified = False
         finding.effectiveness_verified = False
+        # Internal owners add actions on the finding's page; a supplier re-plans (D5) on the
+        # SCAR page, so its SCAR goes back to the plan stage and awaits the new plan.
         if finding.is_scar:
-            finding.scar_stage = ScarStage.ACTION_PLAN
-        transition(finding, FindingStatus.ACTION_IN_PROGRESS, actor=actor, now=now,
+            finding.scar_stage = ScarStage.ROOT_CAUSE
+        transition(finding, FindingStatus.AWAITING_RESPONSE if finding.is_scar
+                   else FindingStatus.ACTION_IN_PROGRESS, actor=actor, now=now,
                     summary=f"{finding.reference} not effective: back to action",
                     extra={"effective": False, "note": note,
                            "recurrence_count": finding.recurrence_count})
     if finding.is_scar:
         update_supplier_status(finding.supplier, actor=actor, now=now)
+    notify_transition(finding, "close" if effective else "not_effective", actor=actor, now=now,
+                      note=f"Verification: {note}")
     return finding
 
 
@@ -79,4 +85,5 @@ def close_finding(finding: Finding, *, note: str, actor, now: dt.datetime) -> Fi
                 summary=f"{finding.reference} closed", extra={"note": note})
     if finding.is_scar:
         update_supplier_status(finding.supplier, actor=actor, now=now)
+    notify_transition(finding, "close", actor=actor, now=now)
     return finding

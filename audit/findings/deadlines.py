@@ -20,6 +20,7 @@ from audit.models import (
     ScarStage,
 )
 from audit.models.audit import audit_units
+from audit.models.finding import SCAR_PLAN_DELAY, SCAR_STAGE_DELAYS
 from audit.trail.services import record
 
 #: DOMAIN.md §5 default deadlines in days: (response, closure) per audit kind and grade.
@@ -32,12 +33,16 @@ for _kind in AuditKind:
     for _grade in (Grade.OBSERVATION, Grade.OFI, Grade.GOOD_PRACTICE):
         DEFAULT_DEADLINES[(_kind.value, _grade)] = (None, None)
 
-#: SCAR stage deadlines after issue (DOMAIN.md §5, PRACTICE).
+#: SCAR stage deadlines after issue (DOMAIN.md §5, PRACTICE); implementation is the closure date.
 SCAR_STAGE_DEADLINES = {
-    ScarStage.CONTAINMENT: dt.timedelta(hours=24),
-    ScarStage.ROOT_CAUSE: dt.timedelta(days=14),
-    ScarStage.ACTION_PLAN: dt.timedelta(days=30),
+    ScarStage.CONTAINMENT: SCAR_STAGE_DELAYS["containment"],
+    ScarStage.ROOT_CAUSE: SCAR_STAGE_DELAYS["root_cause"],
+    ScarStage.ACTION_PLAN: SCAR_PLAN_DELAY,
 }
+#: The names of the SCAR deadlines, as pages and messages say them.
+DEADLINE_LABELS = {"containment": "Containment", "root_cause": "Root cause",
+                   "action_plan": "Action plan", "implementation": "Implementation",
+                   "response": "Response", "closure": "Closure"}
 
 
 def policy_row(audit_kind: AuditKind, grade: Grade) -> DeadlinePolicy | None:
@@ -87,6 +92,11 @@ def compute_deadlines(finding: Finding, issued_on: dt.date) -> tuple[dt.date | N
     unit's next audit when that comes sooner.
     """
     response, closure = deadline_days(finding.audit.kind, finding.grade)
+    if finding.is_scar:
+        # A supplier's response is its action plan: due with the stage deadlines, never sooner
+        # (one set of SCAR dates for the page, the sweep, the supplier list and probation).
+        response = SCAR_PLAN_DELAY.days
+        closure = max(closure or 0, response)
     response_due = issued_on + dt.timedelta(days=response) if response is not None else None
     closure_due = issued_on + dt.timedelta(days=closure) if closure is not None else None
     if finding.grade is Grade.MINOR and closure_due is not None:
@@ -96,11 +106,16 @@ def compute_deadlines(finding: Finding, issued_on: dt.date) -> tuple[dt.date | N
     return response_due, closure_due
 
 
-def scar_stage_due(finding: Finding) -> dict[ScarStage, dt.datetime]:
-    """When each supplier stage of a SCAR is due, counted from its issue."""
-    if finding.issued_at is None:
-        return {}
-    return {stage: finding.issued_at + delta for stage, delta in SCAR_STAGE_DEADLINES.items()}
+def scar_stage_due(finding: Finding) -> list[tuple[str, dt.date]]:
+    """(label, date) of each SCAR stage deadline, in stage order: the dates the sweep and the
+    supplier's approval status use (``Finding.scar_due_dates``)."""
+    return [(DEADLINE_LABELS[name], day) for name, day in finding.scar_due_dates().items()]
+
+
+def deadline_label(finding: Finding) -> str:
+    """The name of the deadline that matters now ("Containment", "Response", "Closure"...)."""
+    name, _ = finding.current_deadline()
+    return DEADLINE_LABELS.get(name or "", "")
 
 
 def policy_rows() -> list[dict]:

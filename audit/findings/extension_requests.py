@@ -6,6 +6,7 @@ import datetime as dt
 
 from audit.core.errors import DomainError, NotAllowed
 from audit.extensions import db
+from audit.findings.notifying import notify_transition, responders
 from audit.findings.probation import update_supplier_status
 from audit.findings.transitions import text
 from audit.findings.workflow import FINDING
@@ -42,6 +43,9 @@ def request_extension(finding: Finding, *, deadline: str, new_due_on: dt.date | 
     record(ext, "create", actor=actor, now=now,
            summary=f"Extension of {finding.reference} {deadline} deadline requested",
            changes=snapshot({"from": current, "to": new_due_on, "reason": reason}))
+    notify_transition(finding, "request_extension", actor=actor, now=now,
+                      note=f"Asked: {deadline} deadline from {current:%d %b %Y} to {new_due_on:%d %b %Y}. "
+                           f"Reason: {reason}")
     return ext
 
 
@@ -68,9 +72,9 @@ def decide_extension(ext: ExtensionRequest, *, approve: bool, note: str | None, 
         field = "response_due_on" if ext.deadline == "response" else "closure_due_on"
         old = getattr(finding, field)
         setattr(finding, field, ext.requested_due_on)
-        if ext.deadline == "response" and finding.closure_due_on and \
-                finding.closure_due_on < ext.requested_due_on:
-            finding.closure_due_on = ext.requested_due_on
+        if ext.deadline == "response" and finding.closure_due_on and ext.current_due_on:
+            # More time to answer leaves the same time to act: closure moves by as many days.
+            finding.closure_due_on += ext.requested_due_on - ext.current_due_on
         finding.updated_at = now
         db.session.flush()
         record(finding, "update", actor=actor, now=now,
@@ -78,4 +82,7 @@ def decide_extension(ext: ExtensionRequest, *, approve: bool, note: str | None, 
                changes=snapshot({field: [old, ext.requested_due_on]}))
         if finding.is_scar:
             update_supplier_status(finding.supplier, actor=actor, now=now)
+    notify_transition(finding, "decide_extension", actor=actor, now=now,
+                      recipients=[*responders(finding), ext.requested_by],
+                      note=f"Extension {ext.status.value}" + (f": {ext.decision_note}" if ext.decision_note else "."))
     return ext

@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from audit.core.forms import AppForm
 from audit.models import (
+    EIGHT_D_DISCIPLINES,
     ISHIKAWA_CATEGORIES,
     ActionKind,
     CostCategory,
@@ -24,7 +25,8 @@ from audit.models import (
     RootCauseMethod,
 )
 
-ACTION_ROWS = 3
+#: Action rows on a response form; more are added on the finding's page, as many as needed.
+ACTION_ROWS = 6
 WHY_ROWS = 5
 
 ISHIKAWA_HELP = {
@@ -60,7 +62,20 @@ class ConfirmForm(AppForm):
     """A button that only needs the CSRF token (issue, accept, acknowledge)."""
 
 
-class ResponseForm(AppForm):
+class _CategorisedCause(AppForm):
+    """A root cause with where it lies (the configured categories, default 6M)."""
+
+    root_cause_category = SelectField("Where the cause lies", validators=[Optional()],
+                                      description="The category of the root cause.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from audit.findings.responses import root_cause_categories
+
+        self.root_cause_category.choices = [("", "Choose…"), *root_cause_categories().items()]
+
+
+class ResponseForm(_CategorisedCause):
     """The auditee's answer to an NC: containment, extent, root cause, actions."""
 
     containment = TextAreaField("Correction / containment", validators=[Optional()],
@@ -92,6 +107,8 @@ for _i in range(1, ACTION_ROWS + 1):
             StringField(f"Action {_i}: description", validators=[Optional(), Length(max=1000)]))
     setattr(ResponseForm, f"action{_i}_due_on",
             DateField(f"Action {_i}: due on", validators=[Optional()]))
+    setattr(ResponseForm, f"action{_i}_owner_id",
+            SelectField(f"Action {_i}: owner", coerce=int, default=0, validators=[Optional()]))
 
 
 class ScarContainmentForm(AppForm):
@@ -100,12 +117,50 @@ class ScarContainmentForm(AppForm):
                                             "transit; due within 24 hours.")
 
 
-class ScarRootCauseForm(AppForm):
+class ScarRootCauseForm(_CategorisedCause):
+    """D4: the method's own analysis (fill the fields of the method chosen), the cause, extent."""
+
     root_cause_method = SelectField("Root-cause method",
                                     choices=dict([(m.value, m.label) for m in RootCauseMethod]))
     root_cause = TextAreaField("Root cause (D4)", validators=[Optional()],
-                               description="“Operator error” or “retrain” alone is not accepted.")
+                               description="“Operator error” or “retrain” alone is not accepted: "
+                                           "the last why names what let it happen.")
     extent_check = TextAreaField("Other lots, parts or sites affected?", validators=[Optional()])
+
+
+#: Field groups of the analysis, one per method, so the page can show them as fieldsets.
+ANALYSIS_FIELDS = {
+    "five_whys": [f"why{i}" for i in range(1, WHY_ROWS + 1)],
+    "ishikawa": [f"ishikawa_{c}" for c in ISHIKAWA_CATEGORIES],
+    "eight_d": [f"eight_d_{key}" for key, _ in EIGHT_D_DISCIPLINES],
+}
+
+
+def _add_analysis_fields(form_cls, *, eight_d: bool) -> None:
+    for i in range(1, WHY_ROWS + 1):
+        setattr(form_cls, f"why{i}", StringField(f"Why {i}?", validators=[Optional(), Length(max=500)]))
+    for cat in ISHIKAWA_CATEGORIES:
+        setattr(form_cls, f"ishikawa_{cat}",
+                StringField(f"Ishikawa: {cat}", validators=[Optional(), Length(max=500)],
+                            description=ISHIKAWA_HELP[cat]))
+    if eight_d:
+        for key, label in EIGHT_D_DISCIPLINES:
+            setattr(form_cls, f"eight_d_{key}",
+                    TextAreaField(label, validators=[Optional(), Length(max=2000)]))
+
+
+_add_analysis_fields(ScarRootCauseForm, eight_d=True)
+
+
+def analysis_from(form) -> dict:
+    """The whys, Ishikawa and 8D entries of a submitted analysis, for the services."""
+    return {
+        "whys": [getattr(form, f"why{i}").data for i in range(1, WHY_ROWS + 1)],
+        "ishikawa": {c: getattr(form, f"ishikawa_{c}").data for c in ISHIKAWA_CATEGORIES},
+        "eight_d": {key: getattr(form, f"eight_d_{key}").data for key, _ in EIGHT_D_DISCIPLINES
+                    if hasattr(form, f"eight_d_{key}")},
+        "root_cause_category": form.root_cause_category.data or None,
+    }
 
 
 class ScarPlanForm(AppForm):
@@ -156,6 +211,13 @@ class AddActionForm(AppForm):
                        default="corrective")
     description = StringField("Description", validators=[Optional(), Length(max=1000)])
     due_on = DateField("Due on", validators=[Optional()])
+    action_owner_id = SelectField("Owner", coerce=int, default=0, validators=[Optional()])
+
+
+class ActionOwnerForm(AppForm):
+    """Give one action to another owner."""
+
+    action_owner_id = SelectField("New owner", coerce=int)
 
 
 class ExtensionForm(AppForm):
@@ -176,6 +238,15 @@ class CostForm(AppForm):
                                                                                          max=3)])
     incurred_on = DateField("Incurred on", validators=[InputRequired(message="Enter the date.")])
     note = StringField("Note", validators=[Optional(), Length(max=500)])
+
+
+class RateForm(AppForm):
+    """One dated exchange rate into the base currency."""
+
+    currency = StringField("Currency (ISO 4217)", validators=[DataRequired(), Length(min=3, max=3)])
+    valid_from = DateField("Valid from", validators=[InputRequired(message="Enter the date.")])
+    rate = DecimalField("Base-currency units for one unit", places=8,
+                        validators=[InputRequired(message="Enter the rate.")])
 
 
 class AssignOwnerForm(AppForm):

@@ -8,17 +8,13 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import joinedload
 
 from audit.auth.permissions import Permission
 from audit.extensions import db
 from audit.findings.queries import readable_findings
 from audit.models import (
-    ActionStatus,
-    CorrectiveAction,
     Finding,
     FindingStatus,
-    Unit,
     utcnow,
 )
 from audit.models.audit import audit_units
@@ -26,34 +22,41 @@ from audit.models.audit import audit_units
 #: Closed findings stay on the next audit's page this long.
 RECENTLY_CLOSED_DAYS = 365
 OPEN = [s for s in FindingStatus if s.is_open]
+#: The home panel lists this many items; the "Waiting for me" page lists them all.
+PANEL_ROWS = 15
 
 
-def my_open_findings_panel(user) -> dict | None:
-    """Home panel: findings I answer (as owner or unit owner) and actions I own, by due date."""
-    if not (user.can(Permission.RESPOND_FINDING) or user.can(Permission.VERIFY_FINDING)
-            or user.can(Permission.RESPOND_SCAR)):
+def waiting_items(user) -> list:
+    """What waits for ``user`` now, computed once per request (the navigation badge, the home
+    panel and the "Waiting for me" page share it)."""
+    from flask import has_request_context, request
+
+    from audit.findings.waiting import waiting_for
+
+    if not has_request_context():
+        return waiting_for(user, utcnow())
+    # Kept in the request's environ: ``g`` belongs to the application context, which can
+    # outlive one request (tests, CLI), and a stale list must never be shown.
+    cache = request.environ.setdefault("audit.findings_waiting", {})
+    if user.id not in cache:
+        cache[user.id] = waiting_for(user, utcnow())
+    return cache[user.id]
+
+
+def waiting_badge(user) -> int:
+    """Navigation badge: how many items wait for ``user``."""
+    return len(waiting_items(user))
+
+
+def waiting_panel(user) -> dict | None:
+    """Home panel "Waiting for me": every item the workflow waits for from ``user``, with its
+    deadline; people who never take part in findings get no panel."""
+    if not any(user.can(p) for p in (Permission.RESPOND_FINDING, Permission.VERIFY_FINDING,
+                                      Permission.RESPOND_SCAR, Permission.MANAGE_PROGRAMME)):
         return None
-    today = utcnow().date()
-    if user.supplier_id is not None:
-        who = Finding.supplier_id == user.supplier_id
-    else:
-        who = or_(Finding.owner_id == user.id,
-                  Finding.unit_id.in_(select(Unit.id).where(Unit.owner_id == user.id)))
-    findings = db.session.scalars(
-        select(Finding).where(who, Finding.status.in_(OPEN)).order_by(
-            Finding.closure_due_on.is_(None), Finding.closure_due_on, Finding.id).limit(20)
-    ).all()
-    actions = db.session.scalars(
-        select(CorrectiveAction).join(Finding)
-        .where(CorrectiveAction.owner_id == user.id,
-               CorrectiveAction.status == ActionStatus.OPEN, Finding.status.in_(OPEN))
-        .options(joinedload(CorrectiveAction.finding))
-        .order_by(CorrectiveAction.due_on).limit(20)
-    ).all() if user.supplier_id is None else []
-    findings.sort(key=lambda f: (f.current_due_on() or dt.date.max, f.id))
-    return {"title": "My open findings and actions", "template": "findings/_home_panel.html",
-            "context": {"findings": findings, "actions": actions, "today": today,
-                        "endpoint": "scar.detail" if user.supplier_id else "findings.detail"}}
+    items = waiting_items(user)
+    return {"title": f"Waiting for me ({len(items)})", "template": "findings/_waiting_panel.html",
+            "context": {"items": items[:PANEL_ROWS], "more": max(len(items) - PANEL_ROWS, 0)}}
 
 
 def audit_findings_section(audit, user) -> dict | None:

@@ -169,6 +169,11 @@ def dashboard(filters: Filters | None, today: dt.date, *, months: int = 12) -> d
             top = ".".join(c.number.split(".")[:2])
             heat[top][f.grade.value] += 1
             titles.setdefault(top, c.title or "")
+    # Label each row with the grouping clause's own title ("8.5 Production and service
+    # provision"), never a child's that happened to come first.
+    if heat:
+        titles = {c.number: c.title or "" for c in db.session.scalars(
+            select(Clause).where(Clause.number.in_(list(heat))).order_by(Clause.id.desc()))}
     heat_rows = sorted(heat.items(), key=lambda kv: [int(p) if p.isdigit() else 0
                                                      for p in kv[0].split(".")])
     month_keys = []

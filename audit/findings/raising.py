@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 from audit.core.errors import DomainError, NotAllowed
 from audit.extensions import db
 from audit.findings.deadlines import compute_deadlines, grade_label, local_date, policy_row
+from audit.findings.notifying import notify_if_stranded, notify_transition
 from audit.findings.probation import update_supplier_status
 from audit.findings.transitions import text, transition
-from audit.findings.workflow import FINDING, can_record
+from audit.findings.workflow import FINDING, can_record, could_own
 from audit.models import (
     Audit,
     AuditKind,
@@ -25,8 +26,16 @@ from audit.models import (
 )
 from audit.trail.services import record, snapshot
 
-#: A nonconformity on the same unit and clause within this window counts as repeated.
+#: A nonconformity on the same unit and clause within this window counts as repeated
+#: (default; ``FINDING_REPEAT_WINDOW_DAYS`` in config overrides it).
 REPEAT_WINDOW_DAYS = 365
+
+
+def repeat_window_days() -> int:
+    """The configured repeat window in days."""
+    from flask import current_app
+
+    return int(current_app.config.get("FINDING_REPEAT_WINDOW_DAYS") or REPEAT_WINDOW_DAYS)
 
 
 def next_finding_reference(audit: Audit) -> str:
@@ -104,12 +113,16 @@ def record_finding(audit: Audit, *, grade: Grade, statement: str, evidence: str 
     record(finding, "create", actor=actor, now=now,
            summary=f"Raised {grade.label} {finding.reference}",
            changes=snapshot({"grade": grade, "statement": statement,
-                             "clauses": [c.id for c in finding.clauses]}))
+                             # names, not ids; one string, so the trail never reads a
+                             # two-clause list as "old → new"
+                             "clauses": "; ".join(f"{c.number} {c.title or ''}".strip()
+                                                  for c in finding.clauses)}))
     return finding
 
 
 def _find_repeat(finding: Finding, now: dt.datetime) -> Finding | None:
-    """An earlier nonconformity on the same unit (or supplier) citing one of the same clauses."""
+    """An earlier nonconformity of *another* audit on the same unit (or supplier) citing one of
+    the same clauses within the repeat window: two NCs in one audit are not a repeat."""
     if not finding.grade.is_nonconformity or not finding.clauses:
         return None
     clause_ids = [c.id for c in finding.clauses]
@@ -118,11 +131,11 @@ def _find_repeat(finding: Finding, now: dt.datetime) -> Finding | None:
     stmt = (
         select(Finding)
         .join(finding_clauses, finding_clauses.c.finding_id == Finding.id)
-        .where(Finding.id != finding.id,
+        .where(Finding.id != finding.id, Finding.audit_id != finding.audit_id,
                Finding.grade.in_([Grade.MAJOR, Grade.MINOR]),
                Finding.status != FindingStatus.DRAFT,
                finding_clauses.c.clause_id.in_(clause_ids),
-               Finding.raised_at >= now - dt.timedelta(days=REPEAT_WINDOW_DAYS))
+               Finding.raised_at >= now - dt.timedelta(days=repeat_window_days()))
         .order_by(Finding.raised_at.desc())
         .limit(1)
     )
@@ -143,8 +156,16 @@ def issue_finding(finding: Finding, *, actor, now: dt.datetime) -> Finding:
     repeated NC proposes a follow-up verification audit.
     """
     FINDING.require(finding, actor, "issue")
+    becomes_scar = (finding.grade.is_nonconformity and finding.supplier_id is not None
+                    and finding.audit.kind is AuditKind.SECOND_PARTY)
+    if becomes_scar and not _supplier_contacts(finding.supplier_id):
+        # Nobody could answer it: refuse rather than let the SCAR wait silently for no one.
+        raise DomainError(f"{finding.supplier.name} has no active contact user to answer this "
+                          "SCAR: add one (Organisation → Users, role Supplier) and issue again.")
     issued_on = local_date(finding, now)
     finding.issued_at = now
+    if becomes_scar:
+        finding.scar_stage = ScarStage.ISSUED
     finding.response_due_on, finding.closure_due_on = compute_deadlines(finding, issued_on)
     extra = {"response_due_on": finding.response_due_on, "closure_due_on": finding.closure_due_on}
     if finding.grade is Grade.GOOD_PRACTICE:
@@ -155,8 +176,7 @@ def issue_finding(finding: Finding, *, actor, now: dt.datetime) -> Finding:
                     extra=extra)
         return finding
     if finding.grade.is_nonconformity:
-        if finding.supplier_id is not None and finding.audit.kind is AuditKind.SECOND_PARTY:
-            finding.scar_stage = ScarStage.ISSUED
+        if finding.is_scar:
             extra["scar_stage"] = ScarStage.ISSUED
         repeat = _find_repeat(finding, now)
         if repeat is not None:
@@ -173,23 +193,9 @@ def issue_finding(finding: Finding, *, actor, now: dt.datetime) -> Finding:
         propose_follow_up_audit(finding, actor=actor, now=now)
     if finding.supplier_id is not None and finding.grade is Grade.MAJOR:
         update_supplier_status(finding.supplier, actor=actor, now=now)
-    _notify_issued(finding, now)
+    notify_transition(finding, "issue", actor=actor, now=now)
+    notify_if_stranded(finding, actor=actor, now=now)
     return finding
-
-
-def _notify_issued(finding: Finding, now: dt.datetime) -> None:
-    from audit.notifications.services import notify
-
-    recipients = [finding.owner] if finding.owner is not None else []
-    if finding.is_scar:
-        recipients = _supplier_contacts(finding.supplier_id)
-    due = finding.response_due_on or finding.closure_due_on
-    for user in recipients:
-        notify(user, kind="finding_issued",
-               title=f"{finding.grade.label} {finding.reference} issued to you",
-               body=finding.statement + (f"\nResponse due {due:%d %b %Y}." if due else ""),
-               link=f"/{'scar' if finding.is_scar else 'findings'}/{finding.id}",
-               dedupe_key=f"finding:{finding.id}:issued:{user.id}", now=now)
 
 
 def _supplier_contacts(supplier_id: int | None) -> list:
@@ -202,22 +208,31 @@ def _supplier_contacts(supplier_id: int | None) -> list:
 
 
 def assign_owner(finding: Finding, owner, *, actor, now: dt.datetime) -> Finding:
-    """Give an issued NC its auditee-side owner; it then awaits the response."""
+    """Give a finding its auditee-side owner, or reassign it while it is open; an issued NC then
+    awaits the response. The new owner must be able to answer: nobody is given a finding they
+    could never move (the new owner is told, the trail names both)."""
     FINDING.require(finding, actor, "assign")
     if owner is None:
         raise DomainError("Choose the person who answers this finding.", field="owner_id")
     if owner.supplier_id is not None and owner.supplier_id != finding.supplier_id:
         raise DomainError("A supplier contact can only own their own company's findings.",
                           field="owner_id")
-    old = finding.owner_id
+    if not finding.is_scar and not could_own(finding, owner):
+        raise DomainError(f"{owner.name} cannot answer findings (no auditee role): choose someone "
+                          "who can, or give them the role first.", field="owner_id")
+    if owner.id == finding.owner_id:
+        raise DomainError(f"{owner.name} already owns this finding.", field="owner_id")
+    old = finding.owner
     finding.owner = owner
     db.session.flush()
-    record(finding, "update", actor=actor, now=now, summary=f"Owner set to {owner.name}",
-           changes={"owner_id": [old, owner.id]})
+    record(finding, "update", actor=actor, now=now,
+           summary=f"Owner set to {owner.name}" + (f" (was {old.name})" if old else ""),
+           changes={"owner": [old.name if old else None, owner.name]})
     if finding.status is FindingStatus.ISSUED and finding.grade.is_nonconformity:
         transition(finding, FindingStatus.AWAITING_RESPONSE, actor=actor, now=now,
                     summary=f"{finding.reference} awaits {owner.name}'s response")
-    _notify_issued(finding, now)
+    notify_transition(finding, "assign", actor=actor, now=now)
+    notify_if_stranded(finding, actor=actor, now=now)
     return finding
 
 
@@ -227,17 +242,32 @@ def propose_follow_up_audit(finding: Finding, *, actor, now: dt.datetime) -> Aud
     Audits belong to the programme feature; the proposal is a plain PLANNED row the coordinator
     schedules or cancels there.
     """
-    from audit.programme.triggers import trigger_audit_days
 
     if finding.follow_up_audit_id is not None:
         return finding.follow_up_audit
+    why = "repeated nonconformity" if finding.is_repeat else "major nonconformity"
+    proposal = _new_follow_up_audit(finding, why, actor=actor, now=now)
+    finding.follow_up_audit = proposal
+    db.session.flush()
+    record(finding, "update", actor=actor, now=now,
+           summary=f"Follow-up audit {proposal.reference} proposed",
+           changes={"follow_up_audit_id": [None, proposal.id]})
+    return proposal
+
+
+def _new_follow_up_audit(finding: Finding, why: str, *, actor, now: dt.datetime) -> Audit:
+    """A PLANNED follow-up verification audit of ``finding``'s subject (trailed, not linked)."""
+    from audit.programme.triggers import trigger_audit_days
+
     original = finding.audit
     # Within the trigger days of the NC being issued (DOMAIN.md §2, config TRIGGER_AUDIT_DAYS).
     # Planned at the deadline itself: the follow-up verifies actions, which need the time, and
     # an earlier planned date would pull the unit's minors' closure ("by the next audit") in.
     due_by = planned = local_date(finding, now) + dt.timedelta(days=trigger_audit_days())
     reference = f"FU-{finding.reference}"[:40]
-    why = "repeated nonconformity" if finding.is_repeat else "major nonconformity"
+    taken = db.session.scalar(select(func.count(Audit.id)).where(Audit.reference.like(f"{reference}%")))
+    if taken:  # an earlier follow-up of the same finding exists (a repeat after it)
+        reference = f"{reference[:36]}-{taken + 1}"
     proposal = Audit(
         reference=reference,
         title=f"Follow-up verification of {finding.reference}"[:200],
@@ -267,18 +297,15 @@ def propose_follow_up_audit(finding: Finding, *, actor, now: dt.datetime) -> Aud
            summary=f"Proposed follow-up audit {reference} for {why} {finding.reference}",
            changes=snapshot({"status": proposal.status, "kind": proposal.kind,
                              "planned_date": planned, "finding": finding.reference}))
-    finding.follow_up_audit = proposal
-    db.session.flush()
-    record(finding, "update", actor=actor, now=now,
-           summary=f"Follow-up audit {reference} proposed",
-           changes={"follow_up_audit_id": [None, proposal.id]})
     return proposal
 
 
 def reopen_finding(finding: Finding, reason: str, *, actor, now: dt.datetime) -> Finding:
     """The problem is back after closure: raise a new, linked finding (the closed one stays).
 
-    The new finding is a draft repeating the original; issuing it follows the repeat rules.
+    The new finding is a draft repeating the original; issuing it follows the repeat rules. An
+    audit whose report is issued never changes: the new finding then belongs to the finding's
+    follow-up audit, or the unit's next audit, or a follow-up audit proposed for it now.
     """
     if finding.status is not FindingStatus.CLOSED:
         raise DomainError("Only a closed finding is reopened; this one is still open.")
@@ -286,9 +313,10 @@ def reopen_finding(finding: Finding, reason: str, *, actor, now: dt.datetime) ->
     reason = text(reason)
     if not reason:
         raise DomainError("Say what shows the problem is back.", field="reason")
+    audit = _audit_for_repeat(finding, actor=actor, now=now)
     new = Finding(
-        reference=next_finding_reference(finding.audit),
-        audit=finding.audit, grade=finding.grade, status=FindingStatus.DRAFT,
+        reference=next_finding_reference(audit),
+        audit=audit, grade=finding.grade, status=FindingStatus.DRAFT,
         statement=finding.statement, evidence=f"{reason}\n\n(Earlier: {finding.evidence or '—'})",
         clauses=list(finding.clauses), unit=finding.unit, site=finding.site,
         supplier=finding.supplier, owner=finding.owner, raised_by_id=getattr(actor, "id", None),
@@ -304,6 +332,38 @@ def reopen_finding(finding: Finding, reason: str, *, actor, now: dt.datetime) ->
            summary=f"Recurred: followed up by {new.reference}",
            changes=snapshot({"new_finding": new.reference, "reason": reason}))
     return new
+
+
+def _open_for_findings(audit: Audit | None) -> bool:
+    return audit is not None and audit.report_issued_at is None and audit.status not in (
+        AuditStatus.CANCELLED, AuditStatus.POSTPONED, AuditStatus.CLOSED)
+
+
+def _audit_for_repeat(finding: Finding, *, actor, now: dt.datetime) -> Audit:
+    """Where a repeat of ``finding`` is recorded: its own audit while the report is not issued;
+    else its follow-up audit, else the unit's (or supplier's) next open audit, else a follow-up
+    audit proposed now."""
+    if _open_for_findings(finding.audit):
+        return finding.audit
+    if _open_for_findings(finding.follow_up_audit):
+        return finding.follow_up_audit
+    from audit.models.audit import audit_units
+
+    stmt = select(Audit).where(Audit.report_issued_at.is_(None), Audit.id != finding.audit_id,
+                               Audit.status.notin_([AuditStatus.CANCELLED, AuditStatus.POSTPONED,
+                                                    AuditStatus.CLOSED]))
+    if finding.unit_id is not None:
+        stmt = stmt.join(audit_units, audit_units.c.audit_id == Audit.id).where(
+            audit_units.c.unit_id == finding.unit_id)
+    elif finding.supplier_id is not None:
+        stmt = stmt.where(Audit.supplier_id == finding.supplier_id)
+    else:
+        stmt = None
+    nxt = db.session.scalar(stmt.order_by(Audit.planned_date, Audit.id).limit(1)) if stmt is not None else None
+    if nxt is not None:
+        return nxt
+    # A closed finding is a record: the new audit is proposed without touching it.
+    return _new_follow_up_audit(finding, "recurred nonconformity", actor=actor, now=now)
 
 
 def record_manual_finding(audit: Audit, *, grade: Grade, statement: str, evidence: str | None,

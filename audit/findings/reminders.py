@@ -13,13 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from audit.extensions import db
+from audit.findings.deadlines import DEADLINE_LABELS
 from audit.findings.services import OPEN_STATUSES, local_date, update_supplier_status
 from audit.models import (
     ActionStatus,
     Audit,
     CorrectiveAction,
     Finding,
-    FindingStatus,
     Role,
     Supplier,
     User,
@@ -27,11 +27,73 @@ from audit.models import (
 )
 from audit.models.organisation import Unit
 from audit.notifications.services import notify
+from audit.trail.services import record
 
 #: Owners are reminded this many days before a deadline.
 REMIND_DAYS_BEFORE = 7
-#: Coordinators and the unit owner hear about a deadline missed by this many days.
-ESCALATE_AFTER_DAYS = 7
+#: The escalation ladder: (days overdue, who hears). The owner hears on the day (the overdue
+#: notice); each later step once, recorded in the finding's trail. ``FINDING_ESCALATION_LADDER``
+#: in config overrides the days.
+ESCALATION_LADDER = ((7, "unit_owner"), (14, "coordinators"), (30, "top_management"))
+#: The first escalation step (kept for callers that speak of "escalation" as one delay).
+ESCALATE_AFTER_DAYS = ESCALATION_LADDER[0][0]
+LEVEL_LABELS = {"unit_owner": "the unit owner", "coordinators": "the coordinators",
+                "top_management": "top management"}
+
+
+def escalation_ladder() -> tuple[tuple[int, str], ...]:
+    """The configured ladder, lowest step first."""
+    from flask import current_app
+
+    ladder = current_app.config.get("FINDING_ESCALATION_LADDER") or ESCALATION_LADDER
+    return tuple(sorted((int(days), level) for days, level in ladder))
+
+
+class _People:
+    """Coordinators and top management, each loaded once per sweep."""
+
+    def __init__(self):
+        self._by_role: dict[Role, list[User]] = {}
+
+    def with_role(self, role: Role) -> list[User]:
+        if role not in self._by_role:
+            self._by_role[role] = list(db.session.scalars(
+                select(User).join(UserRole).where(UserRole.role == role, User.is_active.is_(True),
+                                                  User.supplier_id.is_(None)).order_by(User.id)))
+        return self._by_role[role]
+
+    def at(self, level: str, finding: Finding) -> list[User]:
+        if level == "unit_owner":
+            return [finding.unit.owner] if finding.unit is not None and finding.unit.owner else []
+        # Top management reads the organisation without acting in it: the viewer role.
+        return self.with_role(Role.COORDINATOR if level == "coordinators" else Role.VIEWER)
+
+
+def _escalate(finding: Finding, which: str, due: dt.date, late: int, now: dt.datetime,
+              people: _People) -> int:
+    """Climb the ladder up to ``late`` days overdue: each step notifies its people once and
+    writes one trail row (the history on the finding's page). Returns notifications queued."""
+    sent = 0
+    label = f"{finding.grade.label} {finding.reference}"
+    for days, level in escalation_ladder():
+        if late < days:
+            break
+        step_sent = 0
+        for user in people.at(level, finding):
+            if notify(user, kind="finding_escalated",
+                      title=f"Escalation: {label} {which} overdue by {late} days",
+                      body=f"What happened: the {which} deadline ({due:%d %b %Y}) passed {late} days ago.\n"
+                           f"Owner: {finding.owner.name if finding.owner else '—'}. {finding.statement}\n"
+                           "What is expected of you: make sure the owner can act, or reassign it.",
+                      link=f"/findings/{finding.id}",
+                      dedupe_key=f"finding:{finding.id}:escalate:{level}:{which}:{due}:{user.id}", now=now):
+                step_sent += 1
+        if step_sent:
+            record(finding, "escalate", actor=None, now=now,
+                   summary=f"Escalated to {LEVEL_LABELS[level]}: {which} overdue by {late} days",
+                   changes={"level": level, "due": due.isoformat(), "days_overdue": late})
+        sent += step_sent
+    return sent
 
 
 def _coordinators() -> list[User]:
@@ -68,13 +130,13 @@ def sweep_finding_deadlines(now: dt.datetime) -> dict[str, int]:
                  selectinload(Finding.unit).selectinload(Unit.owner))
         .order_by(Finding.id)
     ).all()
-    coordinators = None
+    people = _People()
     for finding in findings:
-        due = finding.current_due_on()
+        # The same deadline the page, the to-do list and the supplier's status name.
+        deadline, due = finding.current_deadline()
         if due is None:
             continue
-        which = "response" if finding.status is FindingStatus.AWAITING_RESPONSE and \
-            finding.response_due_on == due else "closure"
+        which = DEADLINE_LABELS[deadline].lower()
         days_left = (due - local_date(finding, now)).days
         label = f"{finding.grade.label} {finding.reference}"
         if 0 <= days_left <= REMIND_DAYS_BEFORE:
@@ -93,25 +155,7 @@ def sweep_finding_deadlines(now: dt.datetime) -> dict[str, int]:
                           dedupe_key=f"finding:{finding.id}:overdue:{which}:{due}:{user.id}",
                           now=now):
                     counts["overdue"] += 1
-            if -days_left >= ESCALATE_AFTER_DAYS:
-                if coordinators is None:
-                    coordinators = _coordinators()
-                targets = list(coordinators)
-                if finding.unit is not None and finding.unit.owner is not None:
-                    targets.append(finding.unit.owner)
-                seen = set()
-                for user in targets:
-                    if user.id in seen:
-                        continue
-                    seen.add(user.id)
-                    if notify(user, kind="finding_escalated",
-                              title=f"Escalation: {label} {which} overdue by {-days_left} days",
-                              body=f"Owner: {finding.owner.name if finding.owner else '—'}. "
-                                   f"{finding.statement}",
-                              link=f"/findings/{finding.id}",
-                              dedupe_key=f"finding:{finding.id}:escalate:{which}:{due}:{user.id}",
-                              now=now):
-                        counts["escalations"] += 1
+            counts["escalations"] += _escalate(finding, which, due, -days_left, now, people)
 
     actions = db.session.scalars(
         select(CorrectiveAction)

@@ -5,12 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from flask import current_app
+
 from audit.core.errors import DomainError
 from audit.extensions import db
+from audit.findings.notifying import notify_transition
+from audit.findings.ownership import could_carry
 from audit.findings.probation import update_supplier_status
 from audit.findings.transitions import text, transition
 from audit.findings.workflow import ACTION, FINDING, SCAR
 from audit.models import (
+    EIGHT_D_DISCIPLINES,
     ISHIKAWA_CATEGORIES,
     ActionKind,
     ActionStatus,
@@ -23,33 +28,54 @@ from audit.models import (
 )
 from audit.trail.services import record, snapshot
 
-#: Phrases that do not explain a cause on their own (PRACTICE).
-_BLAMING_PHRASES = (
-    "operator error", "human error", "operator mistake", "human mistake", "user error",
-    "retrain", "retrained", "retraining", "re-train", "re-training", "training", "train operator",
-    "lack of training", "employee error", "staff error", "carelessness", "careless", "mistake",
-    "error", "operator", "staff", "employee", "the", "a", "an", "by", "of", "was", "were", "is",
-    "due", "to", "and", "or", "not", "no", "did", "follow", "instructions", "procedure",
-    "forgot", "forgotten",
-)
+#: Causes that blame a person, in any phrasing: they say who, not what let it happen (PRACTICE).
+_BLAME = re.compile(
+    r"\b(?:operators?|humans?|users?|employees?|staff|workers?|people|person|technicians?|"
+    r"inspectors?|drivers?|shift)(?:'s)?\s+(?:errors?|mistakes?|faults?|slips?|failures?|"
+    r"negligence|oversights?)\b"
+    r"|\bre-?train(?:ed|ing)?\b|\bforg[eo]t(?:ten)?\b|\bcareless(?:ness)?\b|\bnegligen"
+    r"|\bmistakes?\b|\bhuman factors?\b|\black of (?:training|attention|care|discipline)\b"
+    r"|\b(?:did ?n[o']t|failed to|not) follow(?:ed|ing)?\b|\binattent", re.I)
 
 
-def check_root_cause(root_cause: str | None) -> str:
-    """Return the cleaned root cause, or refuse blame-only statements.
+def root_cause_categories() -> dict[str, str]:
+    """Where a cause may lie: the configured list (default: Ishikawa 6M)."""
+    return current_app.config.get("ROOT_CAUSE_CATEGORIES") or {c: c.capitalize() for c in ISHIKAWA_CATEGORIES}
 
-    "Operator error" or "retrain" alone explain nothing: what let the error happen, or why the
-    knowledge was missing, is the cause (PRACTICE).
+
+def blames_people(statement: str | None) -> bool:
+    """True when ``statement`` names a person's error, forgetting or retraining as the cause."""
+    return bool(_BLAME.search(statement or ""))
+
+
+def check_root_cause(root_cause: str | None, *, category: str | None = None,
+                     whys=None) -> tuple[str, str]:
+    """Return the cleaned (root cause, category), or refuse a cause that only blames people.
+
+    A cause is categorised (6M or the configured list). "Operator error", "retrain" or "forgot",
+    in any phrasing, is accepted only with a why beneath it (the last why of the chain) that
+    names a system cause: what in the method, training system, design or equipment let it
+    happen (PRACTICE). Short real causes such as "Fatigue" or "Miscalibration" pass.
     """
     cause = text(root_cause)
     if not cause:
         raise DomainError("State the root cause the analysis arrived at.", field="root_cause")
-    words = re.findall(r"[a-z]+", cause.lower())
-    meaningful = [w for w in words if w not in _BLAMING_PHRASES]
-    if len(meaningful) < 2:
-        raise DomainError(
-            "“Operator error” or “retrain” alone is not a root cause: say what in the method, "
-            "machine, material, measurement or environment let it happen.", field="root_cause")
-    return cause
+    category = text(category)
+    categories = root_cause_categories()
+    if category not in categories:
+        raise DomainError("Choose where the cause lies: " + ", ".join(categories.values()) + ".",
+                          field="root_cause_category")
+    if blames_people(cause):
+        # The chain must reach the blame and go beneath it: a later why that blames nobody.
+        chain = clean_whys(whys)
+        blamed = [i for i, why in enumerate(chain) if blames_people(why)]
+        if not blamed or not any(not blames_people(why) for why in chain[blamed[-1] + 1:]):
+            raise DomainError(
+                "“Operator error”, “forgot” or “retrain” names who, not why: it is not a root cause "
+                "until a why beneath it "
+                "names the system cause (method, training system, design, equipment...).",
+                field="root_cause")
+    return cause, category
 
 
 def clean_whys(whys) -> list[str]:
@@ -68,7 +94,36 @@ def clean_ishikawa(ishikawa) -> dict[str, str]:
     return result
 
 
-def _build_action(finding: Finding, spec: dict, *, round_: int) -> CorrectiveAction:
+def clean_eight_d(eight_d) -> dict[str, str]:
+    """The filled disciplines of an 8D report; unknown keys are refused."""
+    keys = {key for key, _ in EIGHT_D_DISCIPLINES}
+    result = {}
+    for key, value in (eight_d or {}).items():
+        if key not in keys:
+            raise DomainError(f"Unknown 8D discipline “{key}”.", field="eight_d")
+        if value and value.strip():
+            result[key] = value.strip()
+    return result
+
+
+def check_analysis(method: RootCauseMethod | None, whys, ishikawa, eight_d):
+    """The cleaned (whys, ishikawa, eight_d) of an analysis, refused unless the chosen method's
+    own fields are filled: two whys, one 6M contribution, or the 8D team, problem and cause."""
+    if method is None:
+        raise DomainError("Choose the root-cause method used.", field="root_cause_method")
+    whys, ishikawa, eight_d = clean_whys(whys), clean_ishikawa(ishikawa), clean_eight_d(eight_d)
+    if method is RootCauseMethod.FIVE_WHYS and len(whys) < 2:
+        raise DomainError("Ask “why?” at least twice (up to five times).", field="whys")
+    if method is RootCauseMethod.ISHIKAWA and not ishikawa:
+        raise DomainError("Record at least one Ishikawa (6M) contribution.", field="ishikawa")
+    if method is RootCauseMethod.EIGHT_D:
+        missing = [label for key, label in EIGHT_D_DISCIPLINES[:4] if key != "d3" and key not in eight_d]
+        if missing:
+            raise DomainError("Fill the 8D disciplines " + ", ".join(missing) + ".", field="eight_d")
+    return whys, ishikawa, eight_d
+
+
+def _build_action(finding: Finding, spec: dict, *, round_: int, actor=None) -> CorrectiveAction:
     description = text(spec.get("description"))
     if not description:
         raise DomainError("Describe each action.", field="actions")
@@ -82,7 +137,12 @@ def _build_action(finding: Finding, spec: dict, *, round_: int) -> CorrectiveAct
         raise DomainError(f"Actions must be due by the closure deadline "
                           f"({finding.closure_due_on:%d %b %Y}); request an extension first.",
                           field="actions")
-    owner = spec.get("owner") or finding.owner
+    # Unnamed: the finding's owner; on a SCAR, the supplier contact who planned it.
+    owner = spec.get("owner") or (actor if finding.is_scar and actor is not None
+                                  and actor.supplier_id == finding.supplier_id else finding.owner)
+    if spec.get("owner") is not None and not could_carry(finding, owner):
+        raise DomainError(f"{owner.name} cannot carry actions on this finding: choose an active "
+                          "person of the organisation (a SCAR's: the supplier's contacts).", field="actions")
     return CorrectiveAction(kind=kind, description=description,
                             owner=owner, due_on=due_on, status=ActionStatus.OPEN, round=round_)
 
@@ -97,6 +157,8 @@ def submit_response(
     actions: list[dict],
     whys: list[str] | None = None,
     ishikawa: dict[str, str] | None = None,
+    eight_d: dict[str, str] | None = None,
+    root_cause_category: str | None = None,
     actor,
     now: dt.datetime,
 ) -> Finding:
@@ -120,14 +182,9 @@ def submit_response(
                           field="extent_check")
     if root_cause_method is None:
         raise DomainError("Choose the root-cause method used.", field="root_cause_method")
-    whys = clean_whys(whys)
-    ishikawa = clean_ishikawa(ishikawa)
-    if root_cause_method is RootCauseMethod.FIVE_WHYS and len(whys) < 2:
-        raise DomainError("Ask “why?” at least twice (up to five times).", field="whys")
-    if root_cause_method is RootCauseMethod.ISHIKAWA and not ishikawa:
-        raise DomainError("Record at least one Ishikawa (6M) contribution.", field="ishikawa")
-    root_cause = check_root_cause(root_cause)
-    new_actions = [_build_action(finding, spec, round_=finding.recurrence_count)
+    whys, ishikawa, eight_d = check_analysis(root_cause_method, whys, ishikawa, eight_d)
+    root_cause, category = check_root_cause(root_cause, category=root_cause_category, whys=whys)
+    new_actions = [_build_action(finding, spec, round_=finding.recurrence_count, actor=actor)
                    for spec in actions]
     if not any(a.kind is ActionKind.CORRECTIVE for a in new_actions):
         raise DomainError("Plan at least one corrective action that removes the cause.",
@@ -137,7 +194,9 @@ def submit_response(
     finding.root_cause_method = root_cause_method
     finding.whys = whys or None
     finding.ishikawa = ishikawa or None
+    finding.eight_d = eight_d or None
     finding.root_cause = root_cause
+    finding.root_cause_category = category
     finding.response_submitted_at = now
     finding.actions.extend(new_actions)
     db.session.flush()
@@ -145,11 +204,13 @@ def submit_response(
                 summary=f"Response to {finding.reference} submitted",
                 extra={"root_cause": root_cause, "containment": containment,
                        "extent_check": extent_check,
-                       "actions": [f"{a.kind.value}: {a.description} (due {a.due_on})"
-                                   for a in new_actions]})
+                       "actions": "; ".join(
+                           f"{a.kind.value}: {a.description} ({a.owner.name if a.owner else '—'}, "
+                           f"due {a.due_on})" for a in new_actions)})
     if finding.is_scar:
         finding.scar_stage = ScarStage.ACTION_PLAN
         update_supplier_status(finding.supplier, actor=actor, now=now)
+    notify_transition(finding, "respond", actor=actor, now=now)
     return finding
 
 
@@ -160,6 +221,7 @@ def accept_response(finding: Finding, *, actor, now: dt.datetime) -> Finding:
                 summary=f"Response to {finding.reference} accepted")
     if finding.is_scar:
         update_supplier_status(finding.supplier, actor=actor, now=now)
+    notify_transition(finding, "accept", actor=actor, now=now)
     return finding
 
 
@@ -183,6 +245,7 @@ def reject_response(finding: Finding, reason: str, *, actor, now: dt.datetime) -
                 extra={"reason": reason, "rejection_count": finding.rejection_count})
     if finding.is_scar:
         update_supplier_status(finding.supplier, actor=actor, now=now)
+    notify_transition(finding, "reject", actor=actor, now=now, note=f"Reason: {reason}")
     return finding
 
 
@@ -198,7 +261,9 @@ def add_action(finding: Finding, *, kind: ActionKind, description: str, due_on: 
     record(action, "create", actor=actor, now=now,
            summary=f"Action planned on {finding.reference}",
            changes=snapshot({"kind": kind, "description": action.description,
-                             "due_on": due_on, "owner_id": action.owner_id}))
+                             "due_on": due_on, "owner": action.owner.name if action.owner else None}))
+    notify_transition(finding, "add_action", actor=actor, now=now, recipients=[action.owner],
+                      note=f"Action: {action.description} (due {action.due_on:%d %b %Y})")
     return action
 
 
@@ -229,6 +294,10 @@ def complete_action(action: CorrectiveAction, evidence: str, *, actor,
             finding.scar_stage = ScarStage.IMPLEMENTED
         transition(finding, FindingStatus.PENDING_VERIFICATION, actor=actor, now=now,
                     summary=f"{finding.reference}: all actions implemented, awaiting verification")
+        notify_transition(finding, "implemented", actor=actor, now=now)
+    elif not still_open and finding.status is FindingStatus.ACCEPTED:
+        # An accepted OFI's improvements are done: the audit side may close it now.
+        notify_transition(finding, "implemented", actor=actor, now=now)
     return action
 
 
@@ -260,4 +329,6 @@ def decide_finding(finding: Finding, *, accept: bool, rationale: str, actor, now
     else:
         transition(finding, FindingStatus.DECLINED, actor=actor, now=now,
                     summary=f"{finding.reference} declined", extra={"rationale": rationale})
+    notify_transition(finding, "decide", actor=actor, now=now,
+                      note=f"Decision: {'accepted' if accept else 'declined'} — {rationale}")
     return finding

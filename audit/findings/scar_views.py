@@ -19,6 +19,7 @@ from audit.extensions import db
 from audit.findings import forms
 from audit.findings import services as fs
 from audit.models import (
+    EIGHT_D_DISCIPLINES,
     ActionKind,
     CorrectiveAction,
     Finding,
@@ -87,7 +88,9 @@ def _render(finding: Finding, failed: dict | None = None, status: int = 200):
     available.update(failed or {})
     return render_template("scar/detail.html", finding=finding, forms=available,
                            completable=_completable(finding),
-                           due=fs.scar_stage_due(finding), today=utcnow().date()), status
+                           due=fs.scar_stage_due(finding), today=utcnow().date(),
+                           analysis_fields=forms.ANALYSIS_FIELDS,
+                           eight_d_disciplines=EIGHT_D_DISCIPLINES), status
 
 
 @bp.get("/<int:finding_id>")
@@ -144,7 +147,7 @@ def root_cause(finding_id: int):
                 lambda f, form: fs.submit_scar_root_cause(
                     f, root_cause_method=RootCauseMethod(form.root_cause_method.data),
                     root_cause=form.root_cause.data, extent_check=form.extent_check.data,
-                    actor=current_user, now=utcnow()),
+                    **forms.analysis_from(form), actor=current_user, now=utcnow()),
                 "Root cause recorded.")
 
 

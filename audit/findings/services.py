@@ -36,6 +36,7 @@ from audit.findings.deadlines import (
     set_deadline_policy,
 )
 from audit.findings.extension_requests import decide_extension, request_extension
+from audit.findings.ownership import could_carry, reassign_action, remove_action
 from audit.findings.probation import supplier_problems, update_supplier_status
 from audit.findings.raising import (
     REPEAT_WINDOW_DAYS,
@@ -74,6 +75,7 @@ from audit.findings.workflow import (
     can_record,
     can_respond,
     can_verify,
+    could_own,
 )
 
 __all__ = [
@@ -86,4 +88,5 @@ __all__ = [
     "record_manual_finding", "reject_response", "reopen_finding", "request_extension", "scar_stage_due",
     "set_deadline_policy", "submit_response", "submit_scar_containment", "submit_scar_plan",
     "submit_scar_root_cause", "supplier_problems", "update_supplier_status", "verify_effectiveness",
+    "could_carry", "could_own", "reassign_action", "remove_action",
 ]

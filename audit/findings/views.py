@@ -1,4 +1,5 @@
-"""Findings pages: list with filters, dashboard, each finding's workflow, policy, CSV import.
+"""Findings pages: each finding's page and its workflow (the register, dashboard, policy and
+imports are in ``register_views``).
 
 Views are thin: parse the form, call one service, commit, redirect. Which forms a finding's
 page offers is decided here from the services' own permission predicates, so the page never
@@ -7,35 +8,26 @@ shows a button the service would refuse.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from markupsafe import Markup
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from audit.auth.permissions import Permission, requires
-from audit.core.errors import DomainError
-from audit.core.forms import model_choices, saving
+from audit.core.forms import saving
 from audit.core.workflow import refuse_unless_allowed
 from audit.extensions import db
-from audit.findings import charts, forms, queries
+from audit.findings import forms
 from audit.findings import services as fs
-from audit.library.io import refuse_control_characters
 from audit.models import (
+    EIGHT_D_DISCIPLINES,
     ActionKind,
-    Audit,
-    AuditKind,
     CorrectiveAction,
     CostCategory,
     ExtensionRequest,
     ExtensionStatus,
     Finding,
-    Grade,
     RootCauseMethod,
-    Site,
-    Supplier,
     Unit,
     User,
     utcnow,
@@ -44,66 +36,6 @@ from audit.trail.services import entries_for
 
 bp = Blueprint("findings", __name__, url_prefix="/findings")
 
-PAGE_SIZE = 100
-
-
-def _today() -> dt.date:
-    return utcnow().date()
-
-
-def _facet(model, finding_column, blank: str, selected: int, order) -> list[tuple[int, str]]:
-    """Choices of one filter: only what findings refer to (plus the current selection), so the
-    filter stays short and fast however many units, sites or suppliers the organisation has."""
-    used = model.id.in_(select(finding_column).where(finding_column.is_not(None)).distinct())
-    wanted = or_(used, model.id == selected) if selected else used
-    return model_choices(select(model).where(wanted).order_by(order), blank=blank)
-
-
-def _filter_form() -> forms.FilterForm:
-    form = forms.FilterForm(request.args)
-    selected = {name: request.args.get(name, 0, type=int) for name in ("unit", "site", "supplier", "owner")}
-    form.unit.choices = _facet(Unit, Finding.unit_id, "Any unit", selected["unit"], Unit.name)
-    form.site.choices = _facet(Site, Finding.site_id, "Any site", selected["site"], Site.name)
-    form.supplier.choices = _facet(Supplier, Finding.supplier_id, "Any supplier", selected["supplier"],
-                                   Supplier.name)
-    form.owner.choices = _facet(User, Finding.owner_id, "Anyone", selected["owner"], User.name)
-    form.validate()
-    return form
-
-
-@bp.get("/")
-@requires(Permission.VIEW_ORGANISATION)
-def index():
-    """All findings, filterable by status, grade, unit, site, supplier, clause, owner, overdue."""
-    form = _filter_form()
-    filters = queries.Filters.from_form(form, reader=current_user)
-    page = max(request.args.get("page", 1, type=int), 1)
-    today = _today()
-    rows = queries.list_findings(filters, today, limit=PAGE_SIZE + 1,
-                                 offset=(page - 1) * PAGE_SIZE)
-    has_more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    args = {k: v for k, v in request.args.items() if k != "page"}
-    return render_template("findings/list.html", form=form, rows=rows, today=today, page=page,
-                           has_more=has_more, args=args)
-
-
-@bp.get("/dashboard")
-@requires(Permission.VIEW_ORGANISATION)
-def dashboard():
-    """Ageing, days to close, clause heat map and trend, as server-rendered SVG."""
-    form = _filter_form()
-    filters = queries.Filters.from_form(form, reader=current_user)
-    today = _today()
-    data = queries.dashboard(filters, today)
-    svgs = {
-        "ageing": Markup(charts.bar_chart(data["ageing"], title="Open findings by age")),
-        "trend": Markup(charts.trend_chart(data["trend"], title="Findings raised and closed "
-                                                                "per month")),
-        "heat": Markup(charts.heat_map(data["heat"], title="Nonconformities by clause")),
-    }
-    return render_template("findings/dashboard.html", form=form, data=data, svgs=svgs,
-                           today=today)
 
 
 def _load(finding_id: int) -> Finding:
@@ -123,11 +55,25 @@ def _load(finding_id: int) -> Finding:
     return finding
 
 
+def _people(finding: Finding) -> list[User]:
+    """Active people of the organisation, with roles (one query, cached for the request)."""
+    cache = request.environ.setdefault("audit.findings_people", {})
+    if finding.id not in cache:
+        cache[finding.id] = db.session.scalars(
+            select(User).where(User.is_active.is_(True), User.supplier_id.is_(None))
+            .options(selectinload(User.role_links)).order_by(User.name)).all()
+    return cache[finding.id]
+
+
 def _owner_choices(finding: Finding) -> list[tuple[int, str]]:
-    users = db.session.scalars(select(User).where(User.is_active.is_(True),
-                                                  User.supplier_id.is_(None))
-                               .order_by(User.name)).all()
-    return [(u.id, u.name) for u in users]
+    """Who may own the finding: only people who can answer it (nobody is given a dead end)."""
+    return [(u.id, u.name) for u in _people(finding) if fs.could_own(finding, u)]
+
+
+def _action_owner_choices(finding: Finding, blank: str | None) -> list[tuple[int, str]]:
+    """Who may carry an action: anyone active in the organisation."""
+    head = [(0, blank)] if blank else []
+    return head + [(u.id, u.name) for u in _people(finding)]
 
 
 #: The form each workflow action of a finding's page takes (``FINDING`` and ``ACTION`` actions).
@@ -140,6 +86,8 @@ ACTION_FORMS = {
     "reject": (forms.ReasonForm, "reject"),
     "add_action": (forms.AddActionForm, "add"),
     "complete_action": (forms.CompleteActionForm, "complete"),
+    "reassign_action": (forms.ActionOwnerForm, "reassign"),
+    "remove_action": (forms.ReasonForm, "remove"),
     "verify": (forms.VerifyForm, "verify"),
     "close": (forms.CloseForm, "close"),
     "reopen": (forms.ReasonForm, "reopen"),
@@ -154,20 +102,33 @@ def _form(name: str, finding: Finding, *, formdata=None):
     form = form_cls(prefix=prefix) if formdata is None else form_cls(formdata=formdata, prefix=prefix)
     if hasattr(form, "owner_id"):
         form.owner_id.choices = _owner_choices(finding)
+    for f in form:
+        if f.short_name.startswith("action") and f.short_name.endswith("owner_id"):
+            f.choices = _action_owner_choices(finding, "The finding's owner" if name != "reassign_action" else None)
     return form
 
 
 def available_forms(finding: Finding, user) -> dict:
     """The forms of the actions ``user`` may take on ``finding`` now, as its workflow decides."""
     allowed = fs.FINDING.allowed(finding, user)
-    if completable_actions(finding, user):
-        allowed.add("complete_action")
+    for step in ACTION_STEPS:
+        if action_grants(finding, user, step):
+            allowed.add(step)
     return {name: _form(name, finding) for name in ACTION_FORMS if name in allowed}
+
+
+#: The steps of the ``ACTION`` workflow a finding's page offers per action row.
+ACTION_STEPS = ("complete_action", "reassign_action", "remove_action")
+
+
+def action_grants(finding: Finding, user, step: str) -> set[int]:
+    """Ids of the finding's actions on which ``user`` may take ``step`` now."""
+    return {a.id for a in finding.actions if fs.ACTION.decide(a, user, step)}
 
 
 def completable_actions(finding: Finding, user) -> set[int]:
     """Ids of the finding's actions ``user`` may mark implemented now."""
-    return {a.id for a in finding.actions if fs.ACTION.decide(a, user, "complete_action")}
+    return action_grants(finding, user, "complete_action")
 
 
 def _render_detail(finding: Finding, failed: dict | None = None, status: int = 200):
@@ -177,11 +138,14 @@ def _render_detail(finding: Finding, failed: dict | None = None, status: int = 2
     if failed:
         available.update(failed)
     return render_template(
-        "findings/detail.html", finding=finding, forms=available, today=_today(),
+        "findings/detail.html", finding=finding, forms=available, today=utcnow().date(),
         completable=completable_actions(finding, current_user),
+        reassignable=action_grants(finding, current_user, "reassign_action"),
+        removable=action_grants(finding, current_user, "remove_action"),
         grade_name=fs.grade_label(finding.audit.kind, finding.grade),
         trail=entries_for(finding), scar_due=fs.scar_stage_due(finding),
-        ishikawa_categories=forms.ISHIKAWA_CATEGORIES, stage2=stage2_state(finding, _today()),
+        ishikawa_categories=forms.ISHIKAWA_CATEGORIES, eight_d_disciplines=EIGHT_D_DISCIPLINES,
+        stage2=stage2_state(finding, utcnow().date()),
     ), status
 
 
@@ -218,8 +182,10 @@ def _actions_from(form) -> list[dict]:
         due = getattr(form, f"action{i}_due_on").data
         if not description and due is None:
             continue
+        owner_id = getattr(form, f"action{i}_owner_id", None)
+        owner = db.session.get(User, owner_id.data) if owner_id is not None and owner_id.data else None
         rows.append({"kind": ActionKind(getattr(form, f"action{i}_kind").data),
-                     "description": description, "due_on": due})
+                     "description": description, "due_on": due, "owner": owner})
     return rows
 
 
@@ -250,10 +216,7 @@ def respond(finding_id: int):
         fs.submit_response(
             f, containment=form.containment.data, extent_check=form.extent_check.data,
             root_cause_method=RootCauseMethod(form.root_cause_method.data),
-            whys=[getattr(form, f"why{i}").data for i in range(1, forms.WHY_ROWS + 1)],
-            ishikawa={c: getattr(form, f"ishikawa_{c}").data
-                      for c in forms.ISHIKAWA_CATEGORIES},
-            root_cause=form.root_cause.data, actions=_actions_from(form),
+            **forms.analysis_from(form), root_cause=form.root_cause.data, actions=_actions_from(form),
             actor=current_user, now=utcnow())
     return _run(finding_id, "respond", call, "Response submitted.")
 
@@ -296,8 +259,34 @@ def add_action(finding_id: int):
     return _run(finding_id, "add_action",
                 lambda f, form: fs.add_action(
                     f, kind=ActionKind(form.kind.data), description=form.description.data,
-                    due_on=form.due_on.data, actor=current_user, now=utcnow()),
+                    due_on=form.due_on.data, actor=current_user, now=utcnow(),
+                    owner=db.session.get(User, form.action_owner_id.data) if form.action_owner_id.data else None),
                 "Action planned.")
+
+
+def _action_of(finding: Finding, action_id: int) -> CorrectiveAction:
+    return next((a for a in finding.actions if a.id == action_id), None) or abort(404)
+
+
+@bp.post("/<int:finding_id>/actions/<int:action_id>/reassign")
+@requires(Permission.VIEW_ORGANISATION)
+def reassign_action(finding_id: int, action_id: int):
+    """Give one action to another owner (audit side or the finding's owner)."""
+    def call(f, form):
+        fs.reassign_action(_action_of(f, action_id), db.session.get(User, form.action_owner_id.data),
+                           actor=current_user, now=utcnow())
+    return _run(finding_id, "reassign_action", call, "Action reassigned.",
+                check=lambda f: refuse_unless_allowed(fs.ACTION, _action_of(f, action_id), "reassign_action"))
+
+
+@bp.post("/<int:finding_id>/actions/<int:action_id>/remove")
+@requires(Permission.VIEW_ORGANISATION)
+def remove_action(finding_id: int, action_id: int):
+    """Withdraw one open action, with a reason (kept as cancelled)."""
+    def call(f, form):
+        fs.remove_action(_action_of(f, action_id), form.reason.data, actor=current_user, now=utcnow())
+    return _run(finding_id, "remove_action", call, "Action withdrawn.",
+                check=lambda f: refuse_unless_allowed(fs.ACTION, _action_of(f, action_id), "remove_action"))
 
 
 @bp.post("/<int:finding_id>/actions/<int:action_id>/complete")
@@ -383,94 +372,3 @@ def add_cost(finding_id: int):
                     currency=form.currency.data, incurred_on=form.incurred_on.data,
                     note=form.note.data, actor=current_user, now=utcnow()),
                 "Cost recorded.")
-
-
-@bp.route("/new", methods=["GET", "POST"])
-@requires(Permission.VERIFY_FINDING)
-def new():
-    """Record a finding by hand (e.g. from a certification body's report)."""
-    form = forms.NewFindingForm()
-    audits = queries.recordable_audits(current_user)
-    form.audit_id.choices = [(a.id, f"{a.reference} — {a.title}") for a in audits]
-    if request.method == "GET" and request.args.get("audit_id", type=int):
-        form.audit_id.data = request.args.get("audit_id", type=int)
-    if form.validate_on_submit():
-        with saving(form) as saved:
-            audit = db.session.get(Audit, form.audit_id.data)
-            if audit is None:
-                raise DomainError("Choose the audit.", field="audit_id")
-            finding = fs.record_manual_finding(
-                audit, grade=Grade(form.grade.data), statement=form.statement.data,
-                evidence=form.evidence.data, clause_numbers=form.clauses.data,
-                external_reference=form.external_reference.data, actor=current_user,
-                now=utcnow())
-        if saved.ok:
-            flash(f"Draft {finding.reference} recorded: issue it when ready.", "success")
-            return redirect(url_for(".detail", finding_id=finding.id))
-    status = 400 if request.method == "POST" else 200
-    return render_template("findings/new.html", form=form), status
-
-
-# --- deadline policy -------------------------------------------------------------------------
-
-@bp.route("/policy", methods=["GET", "POST"])
-@requires(Permission.MANAGE_PROGRAMME)
-def policy():
-    """Edit the response / closure deadlines per audit kind and grade."""
-    form = forms.PolicyForm()
-    form.kind.choices = [(k.value, k.label) for k in AuditKind]
-    if form.validate_on_submit():
-        with saving(form) as saved:
-            fs.set_deadline_policy(AuditKind(form.kind.data), Grade(form.grade.data),
-                                   response_days=form.response_days.data,
-                                   closure_days=form.closure_days.data,
-                                   label=form.label.data, is_enabled=form.is_enabled.data,
-                                   actor=current_user, now=utcnow())
-        if saved.ok:
-            flash("Deadline policy saved.", "success")
-            return redirect(url_for(".policy"))
-    status = 400 if request.method == "POST" else 200
-    return render_template("findings/policy.html", form=form, rows=fs.policy_rows()), status
-
-
-# --- third-party findings from CSV ------------------------------------------------------------
-
-@bp.route("/import", methods=["GET", "POST"])
-@requires(Permission.VERIFY_FINDING)
-def import_cb():
-    """Enter a certification body's findings from a CSV file."""
-    form = forms.ImportForm()
-    form.audit_id.choices = [(a.id, f"{a.reference} — {a.title}") for a in db.session.scalars(
-        select(Audit).where(Audit.kind == AuditKind.THIRD_PARTY).order_by(Audit.reference))]
-    if form.validate_on_submit():
-        text = form.text.data or ""
-        if form.file.data:
-            try:
-                text = form.file.data.read().decode("utf-8-sig")
-            except UnicodeDecodeError:
-                text = None
-        with saving(form) as saved:
-            if text is None:
-                raise DomainError("The file is not UTF-8 text (save it as CSV UTF-8).",
-                                  field="file")
-            refuse_control_characters(text)  # an uploaded file passes the request edge unread
-            audit = db.session.get(Audit, form.audit_id.data)
-            if audit is None:
-                raise DomainError("Choose the audit.", field="audit_id")
-            created = fs.import_cb_findings(audit, text, actor=current_user, now=utcnow())
-        if saved.ok:
-            flash(f"{len(created)} findings entered and issued.", "success")
-            return redirect(url_for(".index", status="open"))
-    status = 400 if request.method == "POST" else 200
-    return render_template("findings/import.html", form=form,
-                           columns=fs.CSV_COLUMNS), status
-
-
-def grade_pill(grade: Grade) -> str:
-    return {"major": "bad", "minor": "warn", "observation": "", "ofi": "",
-            "good_practice": "ok"}[grade.value]
-
-
-@bp.app_template_filter("grade_class")
-def _grade_class(grade: Grade) -> str:
-    return grade_pill(grade)

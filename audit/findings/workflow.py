@@ -176,7 +176,8 @@ _OWNER = "Only the finding's owner or the unit's owner does this."
 
 FINDING = Workflow("finding", state=lambda f: f.status, state_label=lambda f: f.status.label.lower(), steps=[
     Step("issue", "Issue finding", frozenset({S.DRAFT}), can_issue, _AUDIT_SIDE),
-    Step("assign", "Assign owner", frozenset({S.ISSUED, S.AWAITING_RESPONSE}), can_issue, _AUDIT_SIDE),
+    # Naming the first owner and reassigning later are one step, open while the finding is.
+    Step("assign", "Assign owner", _ANSWERED, can_issue, _AUDIT_SIDE),
     Step("decide", "Decide", frozenset({S.ISSUED}), _auditee, _OWNER, _ofi_or_observation),
     Step("respond", "Respond", frozenset({S.AWAITING_RESPONSE}), _auditee, _OWNER, _nonconformity),
     Step("accept", "Accept response", frozenset({S.RESPONSE_SUBMITTED}), can_verify, _VERIFIER),
@@ -189,7 +190,8 @@ FINDING = Workflow("finding", state=lambda f: f.status, state_label=lambda f: f.
     Step("request_extension", "Request an extension", _ANSWERED, can_respond, _OWNER, _extension_possible),
     Step("decide_extension", "Decide extension", _ANSWERED,
          lambda f, u: _coordinates(u), "Only a coordinator decides on extensions.", _extension_waiting),
-    Step("add_cost", "Record a cost", _ANSWERED | {S.DRAFT}, _may_cost, "You may not record costs on this finding.",
+    # Costs keep arriving after closure (customer returns): recording one changes no finding.
+    Step("add_cost", "Record a cost", _ANSWERED | {S.DRAFT, S.CLOSED}, _may_cost, "You may not record costs on this finding.",
          _nonconformity),
 ])
 
@@ -220,14 +222,115 @@ SCAR = Workflow("SCAR", state=lambda f: f.scar_stage,
 
 # --- one corrective action ----------------------------------------------------------------------
 
+def _action_finding_open(action, user) -> str | None:
+    if action.finding.status in _ANSWERED:
+        return None
+    return f"The finding is {action.finding.status.label.lower()}: its actions are a record now."
+
+
 def _action_finding_acting(action, user) -> str | None:
     if action.finding.status in _ACTING:
         return None
     return f"The finding is {action.finding.status.label.lower()}: its actions are not being implemented."
 
 
+def _plans_actions(action, user) -> bool:
+    """Who hands out and withdraws actions: the audit side and the internal finding's owner."""
+    return can_issue(action.finding, user) or _auditee(action.finding, user)
+
+
+def _another_open(action, user) -> str | None:
+    if any(a is not action and a.status is ActionStatus.OPEN for a in action.finding.actions):
+        return None
+    return "This is the last open action: mark it implemented, or add another before removing it."
+
+
+_PLANNER = "Only the audit side or the finding's owner hands out or removes actions."
 ACTION = Workflow("action", state=lambda a: a.status, state_label=lambda a: a.status.value, steps=[
     Step("complete_action", "Mark implemented", frozenset({ActionStatus.OPEN}),
          lambda a, u: can_respond(a.finding, u) or _id(a.owner, a.owner_id) == u.id,
          "Only the action's owner or the finding's owner completes it.", _action_finding_acting),
+    Step("reassign_action", "Reassign action", frozenset({ActionStatus.OPEN}), _plans_actions, _PLANNER,
+         _action_finding_open),
+    Step("remove_action", "Remove action", frozenset({ActionStatus.OPEN}), _plans_actions, _PLANNER,
+         lambda a, u: _action_finding_open(a, u) or _another_open(a, u)),
 ])
+
+
+# --- what is waiting for whom -------------------------------------------------------------------
+#
+# An item waits for a person when the workflow grants them an action that moves it on. The
+# to-do list, the navigation count and the stranded-finding check all read this, so they can
+# never disagree with what the pages offer.
+
+#: Forward actions of a finding, in the order the to-do list names them. Not forward: reopen,
+#: request_extension, add_cost (optional), and ``assign`` / ``add_action`` except as below.
+FORWARD_FINDING = ("issue", "assign", "decide", "respond", "accept", "verify", "close",
+                   "decide_extension", "add_action")
+#: The SCAR step that moves each stage on (the same step from the next stage only edits).
+FORWARD_SCAR = {ScarStage.ISSUED: "acknowledge", ScarStage.ACKNOWLEDGED: "containment",
+                ScarStage.CONTAINMENT: "root_cause", ScarStage.ROOT_CAUSE: "plan"}
+
+
+def may_answer(finding, user) -> bool:
+    """``user`` is an active, non-administrator person who can answer ``finding`` (an
+    administrator's blanket rights never count as someone answering)."""
+    return (user is not None and getattr(user, "is_active", True) and not is_admin(user)
+            and can_respond(finding, user))
+
+
+def could_own(finding, user) -> bool:
+    """Whether ``user``, made the owner, could answer ``finding`` (``can_respond`` for an owner)."""
+    if user is None or not getattr(user, "is_active", True) or is_admin(user):
+        return False
+    if finding.is_scar:
+        return user.can(Permission.RESPOND_SCAR) and user.supplier_id == finding.supplier_id
+    return user.can(Permission.RESPOND_FINDING) and user.supplier_id is None
+
+
+def needs_owner(finding) -> bool:
+    """An issued internal finding that nobody on the auditee side can answer: no owner, or an
+    owner (and unit owner) without the capability — e.g. a coordinator owning a unit."""
+    if finding.is_scar or finding.status not in (S.ISSUED, S.AWAITING_RESPONSE):
+        return False
+    if finding.status is S.ISSUED and finding.grade.is_nonconformity:
+        return True  # an issued NC waits in "issued" exactly until it has an owner
+    people = [finding.owner, finding.unit.owner if finding.unit is not None else None]
+    return not any(may_answer(finding, p) for p in people if p is not None)
+
+
+def waiting_steps(finding, user) -> list[str]:
+    """The forward actions ``user`` is granted on ``finding`` now: what it waits for from them.
+
+    ``assign`` counts only while nobody can answer (otherwise it is a reassignment), and
+    ``add_action`` only while an NC's actions are all done yet it is in progress (after "not
+    effective", new actions are due).
+    ``reject`` is the other face of ``accept``: one item, "review the response".
+    """
+    granted = FINDING.allowed(finding, user)
+    steps = []
+    for name in FORWARD_FINDING:
+        if name not in granted:
+            continue
+        if name == "assign" and not needs_owner(finding):
+            continue
+        if name == "add_action" and (finding.status is not S.ACTION_IN_PROGRESS or any(
+                a.status is ActionStatus.OPEN for a in finding.actions)):
+            continue  # an accepted OFI with its actions done waits for closure instead
+        steps.append(name)
+    if finding.is_scar:
+        forward = FORWARD_SCAR.get(finding.scar_stage)
+        if forward and SCAR.decide(finding, user, forward).allowed:
+            steps.append(forward)
+    return steps
+
+
+def action_waits_for(action, user) -> bool:
+    """An open action waits for its owner; for the finding's owner (who may also mark it
+    implemented) only when the action has no active owner to do it."""
+    if not ACTION.decide(action, user, "complete_action").allowed:
+        return False
+    owner = action.owner
+    if owner is not None and owner.is_active and ACTION.decide(action, owner, "complete_action").allowed:
+        return owner.id == user.id
+    return True

@@ -18,7 +18,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from audit.core.lengths import length_problem
 from audit.extensions import db
-from audit.library.io import ImportFailed, field_line, line_of, parse_yaml, read_csv, write_csv
+from audit.library.io import ImportFailed, dump_yaml, field_line, line_of, parse_yaml, read_csv, write_csv
 from audit.models import Clause, ClauseTopic, Standard, StandardStatus
 from audit.trail.services import record
 
@@ -256,7 +256,6 @@ def standard_document(standard: Standard) -> dict:
 
 def export_standard(standard: Standard, fmt: str) -> str:
     """A standard's clause tree as YAML or CSV text."""
-    from audit.library.io import dump_yaml
 
     if fmt == "yaml":
         return dump_yaml([standard_document(standard)])

@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from audit.auth.permissions import Permission, requires
+from audit.auth.permissions import Permission, permissions_for, requires
 from audit.core.errors import DomainError
 from audit.core.forms import saving
 from audit.extensions import db
@@ -24,6 +24,7 @@ from audit.models import (
     Verdict,
     utcnow,
 )
+from audit.trail.services import entries_for
 
 bp = Blueprint("library", __name__, url_prefix="/library")
 
@@ -173,7 +174,6 @@ def template_detail(template_id: int):
         select(ChecklistTemplate).where(ChecklistTemplate.id == template_id)
         .options(selectinload(ChecklistTemplate.versions)
                  .joinedload(ChecklistTemplateVersion.published_by))) or abort(404)
-    from audit.trail.services import entries_for
 
     return render_template("library/template.html", template=template,
                            draft=versions.draft_of(template), trail=entries_for(template))
@@ -236,7 +236,6 @@ def version_detail(version_id: int):
 
 
 def _held():
-    from audit.auth.permissions import permissions_for
 
     return permissions_for(current_user.roles)
 

@@ -9,6 +9,7 @@ from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaF
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from audit.core.forms import AppForm, MultiCheckboxField, model_choices
+from audit.extensions import db
 from audit.models import (
     ComplaintStatus,
     ContextCategory,
@@ -152,7 +153,6 @@ class RiskForm(AppForm):
 
 def db_findings():
     """Issued nonconformities and OFIs a risk may be linked to (latest first, bounded)."""
-    from audit.extensions import db
 
     return db.session.scalars(select(Finding).where(Finding.status != FindingStatus.DRAFT)
                               .order_by(Finding.id.desc()).limit(100))

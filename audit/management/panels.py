@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from audit.extensions import db
+from audit.findings import charts
 from audit.management import reviews
 from audit.management.objectives import status_as_of
 from audit.models import (
@@ -69,7 +70,6 @@ def management_panel(user) -> dict | None:
         return None
     from markupsafe import Markup
 
-    from audit.findings import charts
 
     overview = management_overview(utcnow().date())
     chart = Markup(charts.bar_chart(overview["cost_trend"], title=f"Cost of poor quality, last 6 months "

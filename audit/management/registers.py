@@ -30,6 +30,7 @@ from audit.models import (
     Unit,
     User,
 )
+from audit.programme.triggers import record_trigger
 from audit.trail.services import record, snapshot
 
 
@@ -190,7 +191,6 @@ def update_complaint(complaint: Complaint, data: dict, *, actor, now: dt.datetim
 
 def raise_complaint_audit(complaint: Complaint, *, actor, now: dt.datetime):
     """Let the complaint call for an audit of its unit through the programme's triggers."""
-    from audit.programme.triggers import record_trigger
 
     if complaint.trigger_id is not None:
         raise DomainError("This complaint already raised an audit trigger.")

@@ -29,6 +29,7 @@ from audit.models.conduct import (
     Verdict,
 )
 from audit.models.finding import (
+    EIGHT_D_DISCIPLINES,
     ISHIKAWA_CATEGORIES,
     ActionKind,
     ActionStatus,
@@ -45,6 +46,7 @@ from audit.models.finding import (
     ScarStage,
 )
 from audit.models.library import Clause, ClauseTopic, Standard, StandardStatus
+from audit.models.money import ExchangeRate
 from audit.models.notification import Notification, NotificationPreference
 from audit.models.organisation import (
     ApprovalStatus,
@@ -85,13 +87,14 @@ from audit.models.quality import (
     Severity,
 )
 from audit.models.review import ManagementReview, OutputKind, ReviewAction, ReviewStatus
+from audit.models.storage import StoredFile
 from audit.models.trail import TrailEntry
 from audit.models.types import NaiveDatetimeError, UTCDateTime, utcnow
 from audit.models.user import Qualification, QualificationLevel, Role, TrainingRecord, User, UserRole
 
 __all__ = [
     "AgendaSession", "Notification", "SessionKind",
-    "CalendarToken", "FeedKind",
+    "CalendarToken", "FeedKind", "ExchangeRate",
     "AppliedMutation", "AuditReport",
     "ActionKind", "ActionStatus", "AnswerType", "ApprovalStatus", "Audit", "AuditKind",
     "AuditStatus", "AuditTeamMember", "Certificate", "CertificateStatus", "CertificationBody",
@@ -99,12 +102,12 @@ __all__ = [
     "ChecklistTemplateVersion", "Clause", "ClauseTopic", "CorrectiveAction", "Evidence", "Finding",
     "FindingStatus", "Grade", "NaiveDatetimeError", "Programme", "ProgrammeStatus",
     "Qualification", "QualificationLevel", "RiskClass", "Role", "Site", "SiteHoliday",
-    "Standard", "StandardStatus", "Supplier", "TeamRole", "ThirdPartyType", "TrailEntry",
+    "Standard", "StandardStatus", "StoredFile", "Supplier", "TeamRole", "ThirdPartyType", "TrailEntry",
     "TrainingRecord", "UTCDateTime", "Unit", "UnitKind", "User", "UserRole", "Verdict",
     "VersionStatus", "utcnow",
     "JobRun", "NotificationPreference", "PlannerRun", "ProgrammeRule", "RuleKind", "SchedulerLease",
     "AuditTrigger", "TriggerKind",
-    "ISHIKAWA_CATEGORIES", "CostCategory", "DeadlinePolicy", "ExtensionRequest",
+    "EIGHT_D_DISCIPLINES", "ISHIKAWA_CATEGORIES", "CostCategory", "DeadlinePolicy", "ExtensionRequest",
     "ExtensionStatus", "PoorQualityCost", "RootCauseMethod", "ScarStage",
     "Complaint", "ComplaintStatus", "ContextCategory", "ContextChange", "Direction",
     "Effectiveness", "Frequency", "IndicatorResult", "ObjectiveMeasurement", "ProcessIndicator",

@@ -45,6 +45,12 @@ class ChecklistAnswer(db.Model):
     #: Value for non-verdict answer types, as text (number, date ISO, choice, yes/no).
     value: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
+    #: Why no finding was raised although the verdict is a nonconformity (a report blocker
+    #: otherwise: an NC in the checklist must reach the report as a finding or be explained).
+    no_finding_reason: Mapped[str | None] = mapped_column(Text)
+    #: Why the question was not covered (left unanswered on purpose); such questions appear in
+    #: the report's "areas not covered" instead of blocking the issue.
+    not_covered_reason: Mapped[str | None] = mapped_column(Text)
     answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     answered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     #: Incremented on every save; a save based on an older version is a conflict.
@@ -138,6 +144,8 @@ class AuditReport(db.Model):
     #: Unresolved diverging opinions between the team and the auditee.
     diverging_opinions: Mapped[str | None] = mapped_column(Text)
     follow_up: Mapped[str | None] = mapped_column(Text)
+    #: Who receives the report, one recipient per line.
+    distribution: Mapped[str | None] = mapped_column(Text)
     #: Sampling statement; every report must say audits are based on samples.
     sampling_statement: Mapped[str | None] = mapped_column(Text)
     signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

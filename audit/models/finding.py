@@ -103,8 +103,23 @@ class RootCauseMethod(enum.Enum):
         return {"five_whys": "5 Whys", "ishikawa": "Ishikawa (6M)", "eight_d": "8D"}[self.value]
 
 
+#: When a supplier's first SCAR stages are due, counted from the issue (DOMAIN.md §5): containment
+#: within 24 hours, root cause within 14 days. The action plan is due on ``response_due_on`` (set
+#: at issue to 30 days, moved by an approved extension) and implementation on ``closure_due_on``.
+SCAR_STAGE_DELAYS = {"containment": dt.timedelta(hours=24), "root_cause": dt.timedelta(days=14)}
+#: The action plan is due this long after issue.
+SCAR_PLAN_DELAY = dt.timedelta(days=30)
+
 #: Ishikawa categories (6M), in the order a fishbone shows them.
 ISHIKAWA_CATEGORIES = ("man", "machine", "method", "material", "measurement", "environment")
+
+#: The 8D disciplines a supplier documents (D1–D8), with their names.
+EIGHT_D_DISCIPLINES = (
+    ("d1", "D1 Team"), ("d2", "D2 Problem description"), ("d3", "D3 Containment"),
+    ("d4", "D4 Root cause"), ("d5", "D5 Permanent corrective actions chosen"),
+    ("d6", "D6 Implementation and validation"), ("d7", "D7 Preventing recurrence"),
+    ("d8", "D8 Recognising the team"),
+)
 
 
 class Finding(db.Model):
@@ -150,8 +165,12 @@ class Finding(db.Model):
     whys: Mapped[list | None] = mapped_column(JSON)
     #: Ishikawa contributions by 6M category ({category: text}).
     ishikawa: Mapped[dict | None] = mapped_column(JSON)
+    #: 8D report by discipline ({"d1": text, ... "d8": text}).
+    eight_d: Mapped[dict | None] = mapped_column(JSON)
     #: The root cause statement the analysis concluded with.
     root_cause: Mapped[str | None] = mapped_column(Text)
+    #: Where the cause lies (a 6M category by default; ``ROOT_CAUSE_CATEGORIES`` in config).
+    root_cause_category: Mapped[str | None] = mapped_column(String(30))
     response_submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     #: Reason given the last time a response was rejected.
     rejection_reason: Mapped[str | None] = mapped_column(Text)
@@ -213,13 +232,44 @@ class Finding(db.Model):
     def is_closed(self) -> bool:
         return self.status is FindingStatus.CLOSED
 
-    def current_due_on(self) -> dt.date | None:
-        """The deadline that matters now: the response while awaiting it, else closure."""
+    def scar_due_dates(self) -> dict[str, dt.date]:
+        """A SCAR's stage deadlines as calendar dates where the audit happened, in stage order:
+        containment, root cause, action plan, implementation. The one source of SCAR dates for
+        the page, the sweep, the supplier list and the supplier's approval status."""
+        if not self.is_scar or self.issued_at is None:
+            return {}
+        import zoneinfo
+
+        zone = zoneinfo.ZoneInfo(self.audit.timezone if self.audit is not None else "UTC")
+        dates = {name: (self.issued_at + delay).astimezone(zone).date()
+                 for name, delay in SCAR_STAGE_DELAYS.items()}
+        if self.response_due_on is not None:  # an extended plan deadline carries the earlier stages
+            dates = {name: min(day, self.response_due_on) for name, day in dates.items()}
+            dates["action_plan"] = self.response_due_on
+        if self.closure_due_on is not None:
+            dates["implementation"] = self.closure_due_on
+        return dates
+
+    def current_deadline(self) -> tuple[str | None, dt.date | None]:
+        """(name, date) of the deadline that matters now: for a SCAR awaiting the supplier, the
+        next stage's; for other findings awaiting a response, the response; then closure."""
         if self.status in (FindingStatus.DRAFT, FindingStatus.CLOSED, FindingStatus.DECLINED):
-            return None
+            return None, None
+        if self.status is FindingStatus.AWAITING_RESPONSE and self.is_scar:
+            dates = self.scar_due_dates()
+            stage = {ScarStage.ISSUED: "containment", ScarStage.ACKNOWLEDGED: "containment",
+                     ScarStage.CONTAINMENT: "root_cause"}.get(self.scar_stage, "action_plan")
+            if dates.get(stage):
+                return stage, dates[stage]
         if self.status is FindingStatus.AWAITING_RESPONSE and self.response_due_on:
-            return self.response_due_on
-        return self.closure_due_on
+            return "response", self.response_due_on
+        if self.is_scar and self.closure_due_on:
+            return "implementation", self.closure_due_on
+        return ("closure", self.closure_due_on) if self.closure_due_on else (None, None)
+
+    def current_due_on(self) -> dt.date | None:
+        """The date of ``current_deadline``."""
+        return self.current_deadline()[1]
 
     def is_overdue(self, today: dt.date) -> bool:
         due = self.current_due_on()
@@ -289,6 +339,11 @@ class PoorQualityCost(db.Model):
     category: Mapped[CostCategory] = mapped_column(Enum(CostCategory, native_enum=False, length=30))
     amount: Mapped[float] = mapped_column(Numeric(12, 2))
     currency: Mapped[str] = mapped_column(String(3), default="EUR")  #: ISO 4217 code
+    #: The organisation's base currency when the cost was recorded, the rate used (1 unit of
+    #: ``currency`` in base units, from the dated rates table) and the converted amount.
+    base_currency: Mapped[str | None] = mapped_column(String(3))
+    rate: Mapped[float | None] = mapped_column(Numeric(18, 8))
+    base_amount: Mapped[float | None] = mapped_column(Numeric(14, 2))
     incurred_on: Mapped[dt.date] = mapped_column(Date)
     note: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

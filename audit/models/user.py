@@ -92,6 +92,7 @@ class User(db.Model):
         return bool(self.roles.intersection(roles))
 
     def can(self, permission) -> bool:
+        # Imported here, not at the top: importing it there makes an import cycle.
         from audit.auth.permissions import permissions_for
 
         return permission in permissions_for(self.roles)

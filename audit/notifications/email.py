@@ -59,8 +59,10 @@ def build_message(note: Notification) -> EmailMessage:
     msg.add_alternative(_render(note, "html"), subtype="html")
     # e.g. the audit plan attaches one .ics per agenda session (registered by conduct)
     provider = registry().email_attachments.get(note.kind)
-    for filename, data, maintype, subtype in (provider(note) if provider else []):
-        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    for filename, data, maintype, subtype, *params in (provider(note) if provider else []):
+        # an optional fifth item holds Content-Type parameters (text/calendar; method=REQUEST)
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename,
+                           params=params[0] if params else None)
     return msg
 
 

@@ -32,6 +32,8 @@ from audit.models import (
     User,
     UserRole,
 )
+from audit.models.organisation import unit_standards
+from audit.programme.intervals import HISTORY_MONTHS, unit_history, unit_interval
 
 #: DEFAULT coverage cycle (DOMAIN.md §2), configurable up to 36 months.
 COVERAGE_MONTHS = 12
@@ -141,7 +143,6 @@ def primary_first() -> list[Standard]:
     """Standards, the organisation's primary one first: the one most units apply (ties by code)."""
     from sqlalchemy import func
 
-    from audit.models.organisation import unit_standards
 
     counts = dict(db.session.execute(select(unit_standards.c.standard_id, func.count())
                                      .group_by(unit_standards.c.standard_id)).all())
@@ -152,7 +153,6 @@ def primary_first() -> list[Standard]:
 def unit_months(units, *, today: dt.date, default: int = COVERAGE_MONTHS) -> dict[int, int]:
     """Each unit's own coverage interval: its risk-based audit interval (6, 12 or 24 months),
     the same one the programme's rules plan by (two queries for all units)."""
-    from audit.programme.intervals import HISTORY_MONTHS, unit_history, unit_interval
 
     ids = {u.id for u in units}
     if not ids:

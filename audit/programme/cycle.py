@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from dateutil.relativedelta import relativedelta
 
 from audit.models import ThirdPartyType
+from audit.organisation.services import default_expiry as expiry
 
 #: NORM: surveillance 1 no later than 12 months after the certification decision.
 SURVEILLANCE_1_MONTHS = 12
@@ -54,7 +55,6 @@ def surveillance_deadline(decision: dt.date, number: int, previous: dt.date | No
 
 def default_expiry(decision: dt.date) -> dt.date:
     """Decision + 3 years − 1 day (CB convention; the organisation module's rule)."""
-    from audit.organisation.services import default_expiry as expiry
 
     return expiry(decision)
 

@@ -19,7 +19,7 @@ from audit.models import (
     UserRole,
 )
 from audit.notifications.services import notify
-from audit.programme.cycle import certification_cycle, surveillance_deadline
+from audit.programme.cycle import certification_cycle, check_cycle, surveillance_deadline
 
 #: Warn this many days before a surveillance is due or the certificate expires.
 WARN_DAYS = (60, 14)
@@ -100,7 +100,6 @@ def cycle_warnings(cert: Certificate, audits: list[Audit], *, today: dt.date, ho
     not generated yet: they count at their computed dates, so only real dates raise warnings."""
     from dateutil.relativedelta import relativedelta
 
-    from audit.programme.cycle import check_cycle
 
     horizon = today + relativedelta(months=horizon_months)
     planned = [(a.third_party_type, (a.local_dates() or (a.planned_date,))[0]) for a in audits

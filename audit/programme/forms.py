@@ -9,7 +9,20 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from audit.core.forms import AppForm, model_choices
 from audit.extensions import db
-from audit.models import ProgrammeStatus, Role, RuleKind, TriggerKind, User, UserRole
+from audit.models import (
+    Certificate,
+    Programme,
+    ProgrammeStatus,
+    Role,
+    RuleKind,
+    Site,
+    Standard,
+    Supplier,
+    TriggerKind,
+    Unit,
+    User,
+    UserRole,
+)
 
 
 class ProgrammeForm(AppForm):
@@ -54,7 +67,6 @@ class RuleForm(AppForm):
     horizon_months = IntegerField("Rolling horizon (months)", default=15, validators=[NumberRange(1, 36)])
 
     def fill_choices(self) -> None:
-        from audit.models import Certificate, Site, Standard, Supplier, Unit
 
         self.unit_id.choices = model_choices(Unit, Unit.name)
         self.supplier_id.choices = model_choices(Supplier, Supplier.name)
@@ -79,7 +91,6 @@ class TriggerForm(AppForm):
                                description="Empty: the active programme covering the deadline.")
 
     def fill_choices(self) -> None:
-        from audit.models import Programme, Site, Supplier, Unit
 
         units = db.session.execute(select(Unit.id, Unit.name, Site.name).join(Site, Unit.site_id == Site.id)
                                    .where(Unit.is_active.is_(True)).order_by(Site.name, Unit.name)).all()

@@ -19,17 +19,20 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from audit.audits.services import create_audit
+from audit.audits.services import change_status, create_audit
 from audit.extensions import db
 from audit.models import (
     Audit,
     AuditKind,
     AuditStatus,
+    Programme,
     ProgrammeRule,
+    ProgrammeStatus,
     RuleKind,
     ThirdPartyType,
 )
 from audit.programme.cycle import certification_cycle, surveillance_focus
+from audit.programme.deadlines import cycle_status
 from audit.programme.intervals import (
     HISTORY_MONTHS,
     anchor_for,
@@ -80,7 +83,6 @@ def _reconcile(rule: ProgrammeRule, wanted: list[dict], existing: list[Audit], *
             record(audit, "regenerate", actor=actor, now=now,
                    summary=f"{audit.reference} moved by rule “{rule.title}”", changes=changes)
     for audit in free[len(slots):]:
-        from audit.audits.services import change_status
 
         change_status(audit, AuditStatus.CANCELLED, reason=f"No longer required by rule “{rule.title}”.",
                       actor=actor, now=now)
@@ -195,7 +197,6 @@ def _cycle_slots(rule: ProgrammeRule, *, start: dt.date, until: dt.date, context
     it (in any programme, by any rule or by hand) is never created again. A step whose planned
     day falls before ``start`` but is due inside the period is clipped to ``start``.
     """
-    from audit.programme.deadlines import cycle_status
 
     cert = rule.certificate
     if cert is None:
@@ -224,7 +225,7 @@ def _cycle_slots(rule: ProgrammeRule, *, start: dt.date, until: dt.date, context
     return slots
 
 
-def _context(rules: list[ProgrammeRule], now: dt.datetime) -> dict:
+def load_context(rules: list[ProgrammeRule], now: dt.datetime) -> dict:
     """Everything the rules' decisions read, loaded once per run."""
     unit_ids = {r.unit_id for r in rules if r.unit_id}
     supplier_ids = {r.supplier_id for r in rules if r.supplier_id}
@@ -272,7 +273,7 @@ def rule_window(rule: ProgrammeRule, today: dt.date, horizon_months: int | None 
 def _generate(rules, *, actor, now, horizon_months=None) -> int:
     if not rules:
         return 0
-    context = _context(rules, now)
+    context = load_context(rules, now)
     existing: dict[int, list[Audit]] = {}
     for audit in db.session.scalars(select(Audit).where(Audit.rule_id.in_([r.id for r in rules]))
                                     .options(selectinload(Audit.team))):
@@ -289,7 +290,6 @@ def _generate(rules, *, actor, now, horizon_months=None) -> int:
 
 def extend_horizons(*, now: dt.datetime, actor=None) -> int:
     """Scheduler sweep: every active rule of every open programme, up to its rolling horizon."""
-    from audit.models import Programme, ProgrammeStatus
 
     rules = list(db.session.scalars(
         select(ProgrammeRule).join(Programme)

@@ -10,7 +10,11 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from audit.auth.permissions import Permission
 from audit.extensions import db
-from audit.models import Audit, AuditKind, AuditStatus, AuditTeamMember, TeamRole, utcnow
+from audit.models import Audit, AuditKind, AuditStatus, AuditTeamMember, TeamRole, ThirdPartyType, utcnow
+from audit.programme.deadlines import cycle_status, cycle_warnings
+from audit.programme.rules import explain_rules
+from audit.programme.stage2 import stage2_findings, stage2_state
+from audit.programme.triggers import triggers_of
 
 
 def my_next_audits(user, *, now: dt.datetime, limit: int = 6) -> list[Audit]:
@@ -67,7 +71,6 @@ def cycle_section(audit, user):
     its planned date breaks (surveillance deadline, one per calendar year, recertification)."""
     if audit.certificate_id is None or audit.third_party_type is None:
         return None
-    from audit.programme.deadlines import cycle_status, cycle_warnings
 
     cert = audit.certificate
     siblings = db.session.scalars(select(Audit).where(Audit.certificate_id == cert.id)).all()
@@ -80,8 +83,6 @@ def cycle_section(audit, user):
 
 def stage2_section(audit, user):
     """On a stage-2 audit's page: each major NC's verification deadline (6 months after stage 2)."""
-    from audit.models import ThirdPartyType
-    from audit.programme.stage2 import stage2_findings, stage2_state
 
     if audit.third_party_type is not ThirdPartyType.STAGE2:
         return None
@@ -97,7 +98,6 @@ def rule_section(audit, user):
     """On a generated audit's page: the rule that made it and why its interval is what it is."""
     if audit.rule is None:
         return None
-    from audit.programme.rules import explain_rules
 
     reason = explain_rules([audit.rule], now=utcnow()).get(audit.rule.id)
     return {"title": "Why it was planned", "template": "programme/section_rule.html",
@@ -106,7 +106,6 @@ def rule_section(audit, user):
 
 def trigger_section(audit, user):
     """On an audit's page: the complaints, incidents and changes this audit answers."""
-    from audit.programme.triggers import triggers_of
 
     found = triggers_of([audit.id])
     if not found:

@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from audit.audits.dates import audit_country, audit_holidays, date_problems
+from audit.audits.services import add_team_member, change_status, reschedule_audit
 from audit.core.errors import DomainError
 from audit.core.services import get_or_fail
 from audit.extensions import db
@@ -345,7 +346,6 @@ def accept_planner_run(run: PlannerRun, *, actor, now: dt.datetime, edits: dict[
 
 def _apply(audit: Audit, p: dict, edit: dict, *, actor, now: dt.datetime) -> None:
     """One proposal through the audit services (dates, lead, auditors, scheduled)."""
-    from audit.audits.services import add_team_member, change_status, reschedule_audit
 
     day = edit.get("day") or dt.date.fromisoformat(p["day"])
     lead_id = edit.get("lead_id", p["lead_id"])

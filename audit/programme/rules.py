@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from audit.audits.services import change_status
 from audit.core.errors import DomainError
 from audit.extensions import db
 from audit.models import AuditStatus, ProgrammeRule, RuleKind
-from audit.programme.intervals import expand_rrule
+from audit.programme.generation import load_context
+from audit.programme.intervals import expand_rrule, supplier_interval, unit_interval
 from audit.programme.services import mark_changed
 from audit.trail.services import apply_changes, record, snapshot
 
@@ -89,7 +91,6 @@ def set_rule_active(rule: ProgrammeRule, active: bool, *, actor, now: dt.datetim
 def delete_rule(rule: ProgrammeRule, *, actor, now: dt.datetime) -> int:
     """Delete a rule: its untouched planned audits are cancelled with a reason, the others stay
     (unlinked). Returns the number of audits cancelled."""
-    from audit.audits.services import change_status
 
     cancelled = 0
     for audit in list(rule.audits):
@@ -109,13 +110,11 @@ def delete_rule(rule: ProgrammeRule, *, actor, now: dt.datetime) -> int:
 def explain_rules(rules, *, now: dt.datetime) -> dict[int, str]:
     """Why each rule's interval is what it is today (risk score and its parts, supplier risk and
     certificate, certification cycle, recurrence), for the rules page and the audit page."""
-    from audit.programme.generation import _context
-    from audit.programme.intervals import supplier_interval, unit_interval
 
     rules = list(rules)
     if not rules:
         return {}
-    context = _context(rules, now)
+    context = load_context(rules, now)
     today = now.date()
     out: dict[int, str] = {}
     for rule in rules:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import joinedload
 
 from audit.extensions import db
 from audit.models import Audit, Finding, FindingStatus, Grade, Role, ThirdPartyType, User, UserRole
+from audit.notifications.services import notify
 from audit.programme.cycle import major_nc_deadline
 
 #: Warn this many days before the deadline (PRACTICE), then once when it has passed.
@@ -78,7 +79,6 @@ def stage2_findings(*, audit_ids=None) -> list[Finding]:
 def send_stage2_warnings(*, now: dt.datetime) -> int:
     """Sweep: warn coordinators 30 and 7 days before a stage-2 major NC's deadline, and once
     when it has passed ("repeat stage 2"). Dedupe keys make a second run send nothing."""
-    from audit.notifications.services import notify
 
     today = now.date()
     rows = [s for f in stage2_findings() if (s := stage2_state(f, today)) and s["state"] != "verified"]

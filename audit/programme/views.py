@@ -25,6 +25,7 @@ from audit.programme.export import export_pdf, export_xlsx, programme_export
 from audit.programme.generation import generate_programme
 from audit.programme.planner import AcceptRefused, accept_planner_run, plan_programme, propose_plan
 from audit.programme.rules import add_rule, delete_rule, explain_rules, set_rule_active, update_rule
+from audit.programme.stage2 import stage2_findings, stage2_state
 from audit.programme.triggers import record_trigger, trigger_audit_days
 from audit.programme.workflow import PROGRAMME
 from audit.trail.services import entries_for
@@ -399,7 +400,6 @@ def cycles():
                      "warnings": cycle_warnings(cert, mine, today=today),
                      "status": restoration_status(cert.expiry_date, today),
                      "restore_until": restoration_deadline(cert.expiry_date)})
-    from audit.programme.stage2 import stage2_findings, stage2_state
 
     stage2 = [s for f in stage2_findings() if (s := stage2_state(f, today))]
     return render_template("programme/cycles.html", rows=rows, today=today, stage2=stage2)

@@ -144,10 +144,13 @@ def build_pack(start: dt.date, end: dt.date, *, today: dt.date, as_of_end: bool 
     by_month: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for c in costs:
-        amount = Decimal(c.amount)
-        by_cat[(c.category.label, c.currency)] += amount
-        by_month[(f"{c.incurred_on:%Y-%m}", c.currency)] += amount
-        totals[c.currency] += amount
+        # In the base currency at the rate stored on the cost (rows from before conversion
+        # existed keep their own currency).
+        currency = c.base_currency or c.currency
+        amount = Decimal(c.base_amount if c.base_amount is not None else c.amount)
+        by_cat[(c.category.label, currency)] += amount
+        by_month[(f"{c.incurred_on:%Y-%m}", currency)] += amount
+        totals[currency] += amount
     pack.costs_by_category = [(k[0], k[1], v) for k, v in sorted(by_cat.items())]
     pack.costs_by_month = [(k[0], k[1], v) for k, v in sorted(by_month.items())]
     pack.cost_totals = sorted(totals.items())

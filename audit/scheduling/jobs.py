@@ -41,3 +41,23 @@ def sweep(*services: Callable, doc: str) -> Callable[[Flask, dt.datetime], dict]
     job.__doc__ = doc
     job.__name__ = "sweep_" + "_".join(s.__name__ for s in services)
     return job
+
+
+def describe_result(result: object) -> str:
+    """A job's result as people read it: ``{"send_audit_reminders": 3}`` → "audit reminders: 3"."""
+    if isinstance(result, dict):
+        if not result:
+            return "nothing to do"
+        return "; ".join(f"{_label(name)}: {describe_result(value)}" for name, value in result.items())
+    if result is None:
+        return "done"
+    if isinstance(result, list | tuple | set):
+        return str(len(result))
+    return str(result)
+
+
+def _label(name: str) -> str:
+    words = str(name).split("_")
+    if words and words[0] in ("send", "run", "sweep", "deliver"):
+        words = words[1:] or words
+    return " ".join(words)

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from audit.core.registry import Job, registry
 from audit.extensions import db
 from audit.models import JobRun, utcnow
+from audit.scheduling.jobs import describe_result
 from audit.scheduling.lease import acquire_lease, new_holder_id, release_lease
 
 log = logging.getLogger(__name__)
@@ -69,14 +70,15 @@ class SchedulerProcess:
         return {job.id: self.run_job(job) for job in self.jobs}
 
     def _record(self, job: Job, now: dt.datetime, result) -> None:
+        text = describe_result(result)[:2000]  # what the scheduler page shows
         with self.app.app_context():
             try:
                 row = db.session.get(JobRun, job.id)
                 if row is None:
-                    db.session.add(JobRun(job_id=job.id, last_run_at=now, result=str(result)[:2000]))
+                    db.session.add(JobRun(job_id=job.id, last_run_at=now, result=text))
                 else:
                     row.last_run_at = max(row.last_run_at, now)
-                    row.result = str(result)[:2000]
+                    row.result = text
                 db.session.commit()
             finally:
                 db.session.remove()

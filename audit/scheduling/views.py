@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import os
 import signal
@@ -16,17 +17,51 @@ from audit.auth.permissions import Permission, requires
 from audit.core.registry import registry
 from audit.extensions import db
 from audit.models import JobRun, SchedulerLease, utcnow
+from audit.scheduling.jobs import describe_result
 
 bp = Blueprint("scheduler", __name__, url_prefix="/admin/scheduler")
 
 
+#: How far ahead the page lists the reminders the sweeps will send.
+UPCOMING_DAYS = 14
+
+
+def job_rows(jobs, runs: dict[str, JobRun], now: dt.datetime) -> list[dict]:
+    """Per job: its interval, last run, readable result and next run (``last + interval``; a job
+    never run, or overdue, runs as soon as a scheduler holds the lease)."""
+    rows = []
+    for job in jobs:
+        run = runs.get(job.id)
+        due = run.last_run_at + dt.timedelta(seconds=job.interval) if run else None
+        rows.append({"id": job.id, "doc": (job.function.__doc__ or "").strip(),
+                     "every": f"{job.interval // 60} min" if job.interval >= 60 else f"{job.interval} s",
+                     "last": run.last_run_at if run else None, "result": _readable(run.result) if run else None,
+                     "next": due if due is not None and due > now else None})
+    return rows
+
+
+def _readable(stored: str | None) -> str | None:
+    """Rows recorded before results were stored as text hold a dict's repr: show it as text."""
+    if stored and stored.startswith("{"):
+        try:
+            return describe_result(ast.literal_eval(stored))
+        except (ValueError, SyntaxError):
+            return stored
+    return stored
+
+
 @bp.get("/")
-@requires(Permission.MANAGE_USERS)
+@requires(Permission.MANAGE_PROGRAMME)
 def status():
-    """Which process holds the lease, and when each job last ran."""
+    """Which process holds the lease, each job's last and next run, and the reminders due soon."""
+    from audit.audits.reminders import upcoming_reminders
+
+    now = utcnow()
     runs = {r.job_id: r for r in db.session.scalars(select(JobRun))}
     lease = db.session.get(SchedulerLease, "scheduler")
-    return render_template("scheduling/status.html", jobs=registry().jobs, runs=runs, lease=lease, now=utcnow())
+    return render_template("scheduling/status.html", jobs=job_rows(registry().jobs, runs, now), lease=lease,
+                           now=now, upcoming=upcoming_reminders(now=now, days=UPCOMING_DAYS),
+                           upcoming_days=UPCOMING_DAYS)
 
 
 def _parse_now(value: str | None) -> dt.datetime | None:

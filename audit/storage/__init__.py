@@ -1,8 +1,10 @@
 """Evidence and report files behind one small storage interface.
 
-The default backend is a folder under ``instance/`` (config ``STORAGE_PATH``). Keys are made by
-the server, never taken from a request, so no user-supplied path ever reaches the file system.
-Originals are written once and never overwritten; thumbnails are derived from them.
+The default backend is a folder under ``instance/`` (config ``STORAGE_PATH``). Several app
+servers need storage they all see: ``STORAGE_BACKEND = "database"`` keeps the files in the
+database (``audit/storage/database.py``). Keys are made by the server, never taken from a
+request, so no user-supplied path ever reaches the file system. Originals are written once and
+never overwritten; thumbnails are derived from them.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -51,6 +54,19 @@ class Storage(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def stream(self, key: str) -> Iterator[bytes]: ...
+
+
+#: Bytes per chunk when a file is streamed to a client.
+CHUNK_SIZE = 256 * 1024
+
+
+def check_key(key: str) -> str:
+    """``key`` when it has the shape the server makes, else StorageError."""
+    if not _KEY_PATTERN.match(key) or ".." in key:
+        raise StorageError(f"invalid storage key {key!r}")
+    return key
+
 
 def new_key(prefix: str, extension: str) -> str:
     """A fresh, unguessable key such as ``evidence/12/3f9c….jpg``."""
@@ -64,9 +80,7 @@ class FileSystemStorage:
         self.root = Path(root).resolve()
 
     def _path(self, key: str) -> Path:
-        if not _KEY_PATTERN.match(key) or ".." in key:
-            raise StorageError(f"invalid storage key {key!r}")
-        path = (self.root / key).resolve()
+        path = (self.root / check_key(key)).resolve()
         if self.root not in path.parents:
             raise StorageError(f"invalid storage key {key!r}")
         return path
@@ -93,11 +107,29 @@ class FileSystemStorage:
     def exists(self, key: str) -> bool:
         return self._path(key).exists()
 
+    def stream(self, key: str) -> Iterator[bytes]:
+        """The file in chunks; StorageError at once (not mid-stream) when it is missing."""
+        try:
+            handle = open(self._path(key), "rb")  # noqa: SIM115 - closed by the generator
+        except FileNotFoundError as exc:
+            raise StorageError(f"{key} is missing from storage") from exc
+
+        def chunks() -> Iterator[bytes]:
+            with handle:
+                while chunk := handle.read(CHUNK_SIZE):
+                    yield chunk
+
+        return chunks()
+
 
 def get_storage() -> Storage:
-    """The configured backend for the current application."""
+    """The configured backend for the current application (``STORAGE_BACKEND``)."""
     backend = current_app.config.get("STORAGE_BACKEND", "filesystem")
+    if backend == "database":
+        from audit.storage.database import DatabaseStorage
+
+        return DatabaseStorage()
     if backend != "filesystem":
-        raise StorageError(f"unknown storage backend {backend!r}")
+        raise StorageError(f"unknown storage backend {backend!r}: use filesystem or database")
     root = current_app.config.get("STORAGE_PATH") or os.path.join(current_app.instance_path, "storage")
     return FileSystemStorage(root)

@@ -1,7 +1,7 @@
 """Outbox: failed and retried e-mails (attempts, reason, back-off, gave up).
 
 Revision ID: 5e1f0c2a9b77
-Revises: d14a0b1c2e3f
+Revises: e5b2c4d6f8a1
 Create Date: 2026-11-30 20:30:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 from audit.models.types import UTCDateTime
 
 revision = "5e1f0c2a9b77"
-down_revision = "d14a0b1c2e3f"
+down_revision = "e5b2c4d6f8a1"
 branch_labels = None
 depends_on = None
 

@@ -1,5 +1,6 @@
-// Site-wide behaviour: the navigation toggle on small screens, and the filter box of clause
-// pickers (question form, audit scope). Our own code, no CDN; without JS every clause shows.
+// Site-wide behaviour: the navigation toggle on small screens, the filter box of clause pickers
+// (question form, audit scope), and the offline service worker for signed-in pages. Our own code,
+// no CDN; without JS every clause shows.
 (function () {
   "use strict";
   var toggle = document.querySelector(".nav-toggle");
@@ -29,5 +30,21 @@
         if (term) { groups[g].open = shown > 0; }
       }
     });
+  }
+
+  // Offline from launch: a signed-in page registers the worker (it keeps the start page, audit
+  // pages, checklists and raise-finding forms it sees). A page whose request did not pass through
+  // the worker (loaded before it was active) asks the worker to keep a copy.
+  if (nav && "serviceWorker" in navigator) {
+    var entry = window.performance && performance.getEntriesByType ? performance.getEntriesByType("navigation")[0] : null;
+    var first = !entry || !entry.workerStart;
+    navigator.serviceWorker.register("/sw.js", { scope: "/" })
+      .then(function () { return navigator.serviceWorker.ready; })
+      .then(function (reg) {
+        if (first && reg.active) {
+          reg.active.postMessage({ type: "warm", paths: [location.pathname], onlyMissing: false });
+        }
+      })
+      .catch(function () { /* no offline support in this browser: pages still work online */ });
   }
 })();

@@ -11,6 +11,8 @@
 //   base: {verdict, value, note} (the server's answer the change was made on), body: {...},
 //   current?: the server's answer on a conflict, conflicts?: [field], reason?: text}.
 // Queue entry (evidence): {seq, audit, user, kind: "evidence", question, id, state, blob, ...}.
+// Queue entry (finding): {seq, audit, user, kind: "finding", question, id, state, body} — see
+//   finding-queue.mjs; sent in order, so photos queued before it are cited.
 
 /** The answer fields merged one by one (evidence is appended, so it never conflicts). */
 export const FIELDS = ["verdict", "value", "note"];
@@ -144,13 +146,17 @@ export class Syncer {
    */
   async queueAnswer(question, body, server) {
     const open = await this.openEntry(question);
+    // The device's time of the latest change: offline answers reach the server much later.
+    const answeredAt = this.now().toISOString();
     if (open && open.state === "conflict") {
       open.body = fieldsOf(body);
+      open.answered_at = answeredAt;
       await this.store.update(open);
       return open;
     }
     if (open) {
       open.body = fieldsOf(body);
+      open.answered_at = answeredAt;
       open.id = this.newId();
       open.state = "pending";
       delete open.reason;
@@ -160,7 +166,7 @@ export class Syncer {
     const entry = {
       audit: this.auditId, user: this.userId, kind: "answer", question, id: this.newId(),
       state: "pending", base_version: (server && server.version) || 0, base: fieldsOf(server),
-      body: fieldsOf(body), created: this.now().toISOString(),
+      body: fieldsOf(body), created: answeredAt, answered_at: answeredAt,
     };
     entry.seq = await this.store.enqueue(entry);
     return entry;
@@ -232,7 +238,7 @@ export class Syncer {
     if (status >= 200 && status < 300) {
       await this.store.remove(item.seq);
       if (item.kind === "answer") await this.rebase(item.question, json.answer);
-      this.listener("accepted", item, item.kind === "answer" ? json.answer : json.evidence);
+      this.listener("accepted", item, json[item.kind] || null);
       return true;
     }
     const kind = errorKind(json);

@@ -4,6 +4,7 @@
 import * as queue from "./offline-queue.js";
 import { Syncer } from "./checklist-sync.mjs";
 import { loginBox, renewToken } from "./relogin.js";
+import { checkPrepared, fitWithin, jpegName, photoSettings, planUpload, tooLargeMessage } from "./photo-prepare.mjs";
 
 const root = document.getElementById("checklist");
 if (root) init(root);
@@ -16,13 +17,13 @@ function init(root) {
   const answersApi = root.dataset.api;
   const evidenceApi = root.dataset.evidenceApi;
   const canAnswer = root.dataset.canAnswer === "1";
+  const photo = photoSettings(root.dataset);
   let csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   const syncEl = root.querySelector("[data-sync]");
   const knownKey = "audit-answers-" + auditId;
   const noteTimers = new Map();
   const server = new Map();  // question id → the server's answer the screen is based on
 
-  registerServiceWorker(root.dataset.pageCache);
 
   const article = (qid) => root.querySelector(`[data-question="${qid}"]`);
   const articles = () => Array.from(root.querySelectorAll("[data-question]"));
@@ -128,6 +129,11 @@ function init(root) {
   function showEntry(item) {
     const art = article(item.question);
     if (!art) return;
+    if (item.kind === "finding") {
+      if (item.state === "refused") showRefused(art, item);
+      else setStatus(art, "Finding kept on this tablet, raised when online", "pending");
+      return;
+    }
     if (item.kind === "evidence") {
       if (!art.querySelector(`[data-pending-seq="${item.seq}"]`)) showPreview(art, item.blob, item.seq);
       if (item.state === "refused") showRefused(art, item);
@@ -144,15 +150,28 @@ function init(root) {
   }
 
   function showRefused(art, item) {
-    const what = item.kind === "evidence" ? "Photo not saved" : "Not saved";
+    const what = { evidence: "Photo not saved", finding: "Finding not raised" }[item.kind] || "Not saved";
     setStatus(art, `${what}: ${item.reason}`, "error");
     const ok = document.createElement("button");
     ok.type = "button"; ok.className = "button"; ok.textContent = "OK";
     ok.dataset.dismiss = String(item.seq);
     art.querySelector("[data-q-status]").append(" ", ok);
-    if (item.kind === "evidence") {
-      const thumb = art.querySelector(`[data-pending-seq="${item.seq}"]`);
-      if (thumb) { thumb.classList.add("refused"); thumb.title = item.reason; }
+    if (item.kind === "evidence") markRefused(art.querySelector(`[data-pending-seq="${item.seq}"]`), item.reason);
+  }
+
+  // A refused photo's thumbnail says why, instead of still looking like it waits to upload.
+  function markRefused(thumb, reason) {
+    if (!thumb) return;
+    thumb.classList.remove("pending");
+    thumb.classList.add("refused");
+    thumb.title = reason;
+    const img = thumb.querySelector("img");
+    if (img) img.alt = `Photo not saved: ${reason}`;
+    if (!thumb.querySelector(".thumb-reason")) {
+      const text = document.createElement("small");
+      text.className = "thumb-reason";
+      text.textContent = reason;
+      thumb.appendChild(text);
     }
   }
 
@@ -172,6 +191,16 @@ function init(root) {
       const span = art && art.querySelector(`[data-pending-seq="${item.seq}"]`);
       if (span) { span.classList.remove("pending"); span.dataset.evidenceId = String(detail.id); }
       if (art) setStatus(art, "Photo saved", "saved");
+      return;
+    }
+    if (event === "accepted" && item.kind === "finding") {
+      if (art && detail) {
+        const tag = document.createElement("span");
+        tag.className = "tag bad";
+        tag.textContent = detail.reference;
+        art.querySelector(".q-actions").insertBefore(tag, art.querySelector("[data-q-status]"));
+        setStatus(art, `Finding ${detail.reference} raised`, "saved");
+      }
       return;
     }
     if (item.kind === "answer") remember(detail);
@@ -206,11 +235,51 @@ function init(root) {
   }
 
   async function queuePhoto(art, file) {
-    const item = await syncer.queueEvidence(Number(art.dataset.question), file, file.name || "photo.jpg",
-      new Date(file.lastModified || Date.now()).toISOString());
-    showPreview(art, file, item.seq);
+    const takenAt = new Date(file.lastModified || Date.now()).toISOString();
+    let blob = file;
+    let plan = planUpload(file, photo);
+    if (plan.action === "resize") {
+      setStatus(art, "Preparing photo", "pending");
+      try {
+        blob = await resizePhoto(file);
+        plan = checkPrepared(blob.size, photo);
+      } catch (e) {
+        // The device cannot decode it (e.g. HEIC on some browsers): send the original if it fits.
+        blob = file;
+        plan = file.size > photo.maxBytes
+          ? { action: "refuse", message: tooLargeMessage(file.size, photo.maxBytes) } : { action: "send" };
+      }
+    }
+    if (plan.action === "refuse") {
+      const seq = `local-${Date.now()}`;
+      showPreview(art, file, seq);
+      markRefused(art.querySelector(`[data-pending-seq="${seq}"]`), plan.message);
+      setStatus(art, `Photo not saved: ${plan.message}`, "error");
+      return;
+    }
+    const name = blob === file ? (file.name || "photo.jpg") : jpegName(file.name);
+    const item = await syncer.queueEvidence(Number(art.dataset.question), blob, name, takenAt);
+    showPreview(art, blob, item.seq);
     setStatus(art, "Photo waiting to upload", "pending");
     flush();
+  }
+
+  // Draw through an ImageBitmap with the EXIF orientation applied, at most photo.longEdge on
+  // the long side, re-encoded as JPEG: the re-encode also drops EXIF (location included).
+  async function resizePhoto(file) {
+    const bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+    try {
+      const size = fitWithin(bitmap.width, bitmap.height, photo.longEdge);
+      const canvas = document.createElement("canvas");
+      canvas.width = size.width;
+      canvas.height = size.height;
+      canvas.getContext("2d").drawImage(bitmap, 0, 0, size.width, size.height);
+      const out = await new Promise((resolve, reject) => canvas.toBlob(
+        (b) => (b ? resolve(b) : reject(new Error("JPEG encoding failed"))), "image/jpeg", photo.quality));
+      return out;
+    } finally {
+      bitmap.close();
+    }
   }
 
   function showPreview(art, blob, seq) {
@@ -242,7 +311,13 @@ function init(root) {
       form.append("taken_at", item.taken_at);
       return fetch(evidenceApi, { method: "POST", body: form, credentials: "same-origin", headers });
     }
-    const payload = Object.assign({}, item.body, { base_version: item.base_version, mutation_id: item.id });
+    if (item.kind === "finding") {
+      return fetch(`/api/audits/${auditId}/questions/${item.question}/findings`, { method: "POST", credentials: "same-origin",
+        headers: Object.assign({ "Content-Type": "application/json" }, headers),
+        body: JSON.stringify(Object.assign({}, item.body, { mutation_id: item.id })) });
+    }
+    const payload = Object.assign({}, item.body, { base_version: item.base_version, mutation_id: item.id,
+      answered_at: item.answered_at || item.created });
     return fetch(`${answersApi}/${item.question}`, { method: "PUT", credentials: "same-origin",
       headers: Object.assign({ "Content-Type": "application/json" }, headers), body: JSON.stringify(payload) });
   }
@@ -405,17 +480,4 @@ function init(root) {
     refresh();
     if (canAnswer) flush(); else updateSync();
   }).catch(() => refresh());
-}
-
-function registerServiceWorker(pageCache) {
-  if (!("serviceWorker" in navigator)) return;
-  const first = !navigator.serviceWorker.controller;
-  navigator.serviceWorker.register("/sw.js", { scope: "/" })
-    .then(() => navigator.serviceWorker.ready)
-    .then(() => {
-      // The very first visit was not fetched through the worker: keep a copy for offline reloads.
-      if (first && window.caches && pageCache) return caches.open(pageCache).then((c) => c.add(location.pathname));
-      return null;
-    })
-    .catch(() => { /* no offline support in this browser: the page still works online */ });
 }

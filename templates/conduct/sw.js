@@ -1,14 +1,28 @@
-// Service worker: keeps the checklist pages and their assets available offline.
+// Service worker: keeps the tablet's pages and their assets available offline.
 // Static assets: served from the cache, refreshed in the background.
-// Checklist pages and evidence thumbnails: network first, the cached copy when offline.
-// The JSON API is never cached: the page's own queue (IndexedDB) handles offline writes.
+// Pages (the start page, audit pages, checklists, raise-finding forms, evidence thumbnails):
+// network first, the cached copy when offline. The JSON API is never cached: the pages' own
+// queue (IndexedDB) handles offline writes.
+// The page cache holds one person's pages only: a page is cached only when the server names its
+// signed-in user (USER_HEADER), and the cache is emptied when that user changes, on logout and
+// on the login page — so a shared tablet never shows one person's cached pages to another.
 // Rendered by audit/conduct/offline.py: the version is a hash of the cached assets and of this
 // file, computed once when the app starts, so a changed asset can never hide behind an old cache.
 const VERSION = {{ version|tojson }};
 const STATIC_CACHE = "audit-static-" + VERSION;
 const PAGE_CACHE = {{ page_cache|tojson }};
 const PRECACHE = {{ precache|tojson }};
-const OFFLINE_PAGES = [/^\/audits\/\d+\/checklist$/, /^\/evidence\/\d+\/thumbnail$/];
+const USER_HEADER = {{ user_header|tojson }};
+const MAX_PAGES = {{ max_pages|tojson }};
+const OWNER_KEY = "/__offline-owner";  // a synthetic entry: whose pages the cache holds
+const OFFLINE_PAGES = [
+  /^\/$/,
+  /^\/audits\/\d+$/,
+  /^\/audits\/\d+\/checklist$/,
+  /^\/audits\/\d+\/checklist\/questions\/\d+\/finding$/,
+  /^\/evidence\/\d+\/thumbnail$/,
+];
+const isOfflinePage = (pathname) => OFFLINE_PAGES.some((re) => re.test(pathname));
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(STATIC_CACHE).then((cache) => cache.addAll(PRECACHE)).then(() => self.skipWaiting()));
@@ -38,31 +52,136 @@ function staleWhileRevalidate(request) {
   }));
 }
 
-function networkFirst(request) {
-  return fetch(request).then((response) => {
-    if (response.ok && !response.redirected) {
-      const copy = response.clone();
-      caches.open(PAGE_CACHE).then((cache) => cache.put(request, copy));
+// Writes to the page cache run one after another: an owner change must not interleave a put.
+let pageWrites = Promise.resolve();
+// Bumped whenever the page cache is emptied (logout, login): a page fetched before that, still on
+// its way, belongs to the session that ended and is not kept.
+let generation = 0;
+
+function clearPages() {
+  generation += 1;
+  return serially(() => caches.delete(PAGE_CACHE));
+}
+function serially(fn) {
+  pageWrites = pageWrites.then(fn, fn);
+  return pageWrites;
+}
+
+async function owner(cache) {
+  const hit = await cache.match(OWNER_KEY);
+  return hit ? hit.text() : null;
+}
+
+/** Drop the oldest pages beyond MAX_PAGES (the start page and the owner entry stay). */
+async function trim(cache) {
+  const keys = await cache.keys();
+  const pages = keys.filter((k) => { const p = new URL(k.url).pathname; return p !== "/" && p !== OWNER_KEY; });
+  const extra = pages.length - (MAX_PAGES - 1);
+  for (let i = 0; i < extra; i++) await cache.delete(pages[i]);
+}
+
+/**
+ * Keep ``response`` for ``request`` under its user; a page of another user than the cache's
+ * owner empties the cache first. Pages without a user (logged out, errors) are never kept.
+ */
+function keep(request, response, since) {
+  const user = response.headers.get(USER_HEADER);
+  if (!response.ok || response.redirected || (!user && !/\/thumbnail$/.test(new URL(request.url).pathname))) {
+    return Promise.resolve(false);
+  }
+  return serially(async () => {
+    if (since !== generation) return false;
+    let cache = await caches.open(PAGE_CACHE);
+    const current = await owner(cache);
+    if (user && current !== user) {
+      await caches.delete(PAGE_CACHE);
+      cache = await caches.open(PAGE_CACHE);
+      await cache.put(OWNER_KEY, new Response(user));
+    } else if (!user && current === null) {
+      return false;  // a thumbnail with no known owner: nothing to key it by
     }
+    await cache.delete(request);  // re-adding moves the page to the newest end
+    await cache.put(request, response);
+    await trim(cache);
+    return true;
+  });
+}
+
+/** The start page of the signed-in person, kept as soon as any of their pages is. */
+async function precacheStart() {
+  const cache = await caches.open(PAGE_CACHE);
+  if (await cache.match("/")) return;
+  const since = generation;
+  try {
+    const response = await fetch("/", { credentials: "same-origin" });
+    await keep(new Request("/"), response, since);
+  } catch (e) { /* offline: next time */ }
+}
+
+/**
+ * The pages that come with a kept page, so "opened online" is enough: an audit page brings its
+ * checklist, a checklist the raise-finding forms of its questions (only those still missing).
+ */
+async function follow(path, response) {
+  let paths = [];
+  if (/^\/audits\/\d+$/.test(path)) paths = [path + "/checklist"];
+  else if (/^\/audits\/\d+\/checklist$/.test(path)) {
+    const html = await response.text();
+    paths = Array.from(html.matchAll(/href="(\/audits\/\d+\/checklist\/questions\/\d+\/finding)"/g), (m) => m[1]);
+  }
+  if (paths.length) await warm(paths, true);
+}
+
+/** Keep a fetched page, then the start page and the pages that come with it. */
+async function keepAndFollow(request, response, since) {
+  const path = new URL(request.url).pathname;
+  if (!(await keep(request, response.clone(), since))) return;
+  await precacheStart();
+  await follow(path, response);
+}
+
+function networkFirst(event, request) {
+  const since = generation;
+  return fetch(request).then((response) => {
+    if (response.ok && !response.redirected) event.waitUntil(keepAndFollow(request, response.clone(), since).catch(() => null));
     return response;
-  }).catch(() => caches.match(request, { ignoreVary: true }).then((cached) => cached || new Response(
+  }).catch(() => caches.match(request, { cacheName: PAGE_CACHE, ignoreVary: true }).then((cached) => cached || new Response(
     "<!doctype html><title>Offline</title><p>You are offline and this page was not opened before.</p>",
     { status: 503, headers: { "Content-Type": "text/html; charset=utf-8" } })));
 }
 
+/** Fetch and keep pages (a page's own first visit, the pages that come with a kept one). */
+async function warm(paths, onlyMissing) {
+  for (const path of paths) {
+    if (!isOfflinePage(path)) continue;
+    const cache = await caches.open(PAGE_CACHE);
+    if (onlyMissing && await cache.match(path)) continue;
+    const since = generation;
+    try {
+      const response = await fetch(path, { credentials: "same-origin" });
+      await keepAndFollow(new Request(path), response, since);
+    } catch (e) { return; }  // offline: stop, the next online visit asks again
+  }
+}
+
+self.addEventListener("message", (event) => {
+  const data = event.data || {};
+  if (data.type === "warm" && Array.isArray(data.paths)) event.waitUntil(warm(data.paths.map(String), Boolean(data.onlyMissing)));
+});
+
 self.addEventListener("fetch", (event) => {
   const request = event.request;
-  if (request.method !== "GET") return;
   const url = new URL(request.url);
   if (url.origin !== self.location.origin || url.pathname.startsWith("/api/")) return;
-  if (request.mode === "navigate" && url.pathname === "/login") {
-    // Someone (maybe someone else) is logging in: drop the previous user's cached pages.
-    event.waitUntil(caches.delete(PAGE_CACHE));
+  if (request.mode === "navigate" && (url.pathname === "/login" || url.pathname === "/logout")) {
+    // Someone (maybe someone else) logs in or out: drop the previous person's cached pages.
+    event.waitUntil(clearPages());
     return;
   }
+  if (request.method !== "GET") return;
   if (url.pathname.startsWith("/static/") || url.pathname === "/manifest.webmanifest") {
     event.respondWith(staleWhileRevalidate(request));
-  } else if (OFFLINE_PAGES.some((re) => re.test(url.pathname))) {
-    event.respondWith(networkFirst(request));
+  } else if (isOfflinePage(url.pathname)) {
+    event.respondWith(networkFirst(event, request));
   }
 });

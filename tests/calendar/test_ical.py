@@ -99,9 +99,9 @@ def test_identical_data_gives_identical_bytes():
                              local("America/Chicago", 2026, 5, i, 17)) for i in (3, 1, 2)]
         return ical.render_feed(feed_of(*(ical.audit_event(a, domain=DOMAIN) for a in audits)))
 
-    ical.render_event.cache_clear()
+    ical.fragments.clear()
     first = build()
-    ical.render_event.cache_clear()
+    ical.fragments.clear()
     assert build() == first
     assert build() == first  # from the fragment cache
 
@@ -211,3 +211,30 @@ def test_icalendar_library_reads_the_same_events_as_ours():
                                  stamp=STAMP, domain=DOMAIN))
     feed = feed_of(*events)
     assert parse_everywhere(ical.render_feed(feed)) == parse_everywhere(icalendar_bytes(feed))
+
+
+def test_a_changed_feed_reserialises_only_the_changed_events():
+    """Events are serialised once per (uid, revision); a second render of a feed with one
+    changed event serialises only that one, and a title edit without a revision bump shows."""
+    tz = "Europe/Berlin"
+    audits = [make_audit(i, tz, local(tz, 2026, 5, i, 9), local(tz, 2026, 5, i, 17)) for i in range(1, 6)]
+    ical.fragments.clear()
+    ical.render_feed(feed_of(*(ical.audit_event(a, domain=DOMAIN) for a in audits)))
+    assert ical.fragments.misses == 5
+    audits[2].title = "Renamed without a new revision"
+    audits[4].revision = 3
+    data = ical.render_feed(feed_of(*(ical.audit_event(a, domain=DOMAIN) for a in audits)))
+    assert ical.fragments.misses == 7
+    assert "Renamed without a new revision" in icalendar.Calendar.from_ical(data).walk("VEVENT")[2]["SUMMARY"]
+    assert parse_everywhere(data)[f"audit-5@{DOMAIN}"][3] == 3
+
+
+def test_fragment_cache_is_bounded():
+    """The oldest fragments leave once the cache is full, so memory stays bounded."""
+    cache = ical.FragmentCache(size=2)
+    events = [ical.due_event(f"d{i}", dt.date(2026, 4, i), f"Due {i}", stamp=STAMP, domain=DOMAIN)
+              for i in (1, 2, 3)]
+    for event in events:
+        cache.get(event)
+    cache.get(events[0])
+    assert cache.misses == 4

@@ -161,7 +161,13 @@ class LiveServer:
 
 
 @pytest.fixture
-def live(db_url, tmp_path, app, api_contract):
+def live_config() -> dict:
+    """Extra configuration of the live server (a test parametrizes ``live_config`` to change it)."""
+    return {}
+
+
+@pytest.fixture
+def live(db_url, tmp_path, app, api_contract, live_config):
     """A second app instance on the same database (CSRF on, as in production), served live.
     Every /api/ response it sends the browser is checked against the OpenAPI document.
 
@@ -173,7 +179,7 @@ def live(db_url, tmp_path, app, api_contract):
     token = write_intent.set(False)
     live_app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": db_url,
                                       "STORAGE_PATH": app.config["STORAGE_PATH"],
-                                      "WTF_CSRF_ENABLED": True})
+                                      "WTF_CSRF_ENABLED": True, **live_config})
     violations = api_contract.watch(live_app)
     server = LiveServer(live_app)
     server.start()

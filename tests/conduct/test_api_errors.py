@@ -119,14 +119,14 @@ def test_413_for_a_body_over_the_request_limit(app, login, setup):
 
 def test_500_is_a_problem_without_internals(login, setup, monkeypatch):
     """An unexpected fault answers 500 internal_error and hides the exception."""
-    from audit.conduct import services
+    from audit.conduct import access
 
     client = login(setup.auditor)
 
     def boom(audit_id):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(services, "load_audit", boom)
+    monkeypatch.setattr(access, "load_audit", boom)
     r = client.get(f"/api/audits/{setup.audit.id}/answers")
     _problem(r, 500, "internal_error")
     assert b"secret internals" not in r.data

@@ -140,7 +140,7 @@ def test_tablet_journey_offline_and_back(live, browser, setup):
     assert db.session.scalar(select(func.count(Evidence.id))) == 2
     assert db.session.scalar(select(func.count(Finding.id))) == 1
     mutations = db.session.scalar(select(func.count(AppliedMutation.id)))
-    assert mutations == 7  # 3 online saves (S1Q1 twice, S1Q2) + 4 offline answers
+    assert mutations == 8  # 3 online saves (S1Q1 twice, S1Q2) + the finding form's key + 4 offline answers
 
     # Reloading online shows the server's state, nothing is queued twice.
     page.reload()

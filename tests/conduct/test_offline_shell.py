@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import shutil
 
+import pytest
+
 from audit import PROJECT_ROOT, create_app
 from audit.conduct import offline
 
@@ -67,3 +69,15 @@ def test_checklist_page_names_the_same_page_cache(login, setup):
     html = login(setup.auditor).get(f"/audits/{setup.audit.id}/checklist").get_data(as_text=True)
     assert f'data-page-cache="{offline.PAGE_CACHE}"' in html
     assert f'data-user-email="{setup.auditor.email}"' in html
+
+
+def test_page_cache_bound_is_configured_and_part_of_the_version(app):
+    """OFFLINE_MAX_PAGES reaches the worker and changes its version; a bound below 2 is refused."""
+    small = create_app("testing", {"OFFLINE_MAX_PAGES": 5})
+    with small.test_client() as client:
+        body = client.get("/sw.js").get_data(as_text=True)
+    assert "const MAX_PAGES = 5;" in body
+    assert f'const USER_HEADER = "{offline.USER_HEADER}";' in body
+    assert small.extensions["offline_shell"].version != app.extensions["offline_shell"].version
+    with pytest.raises(ValueError, match="OFFLINE_MAX_PAGES"):
+        create_app("testing", {"OFFLINE_MAX_PAGES": 1})

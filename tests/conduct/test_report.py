@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from audit.conduct.access import AuditFrozen
 from audit.conduct.answers import raise_finding_from_answer, save_answer
+from audit.conduct.blockers import record_question_reason
 from audit.conduct.evidence import add_evidence
 from audit.conduct.report import ensure_report_due_on, get_report, issue_report, save_report, sign_report
 from audit.core.errors import DomainError, NotAllowed
@@ -36,9 +37,20 @@ def _ready_to_issue(setup, now):
                                        statement="Work instruction WI-7 is not the released revision.",
                                        evidence="WI-7 rev B at station 3; rev C released.",
                                        actor=setup.auditor, now=now)
+    _cover_the_rest(setup, now)
     save_report(audit, REPORT, actor=setup.lead, now=now)
     sign_report(audit, actor=setup.lead, now=now)
     db.session.commit()
+
+
+def _cover_the_rest(setup, now):
+    """Answer or mark every question other than S1Q1 so that none blocks the issue."""
+    audit, q = setup.audit, setup.questions
+    save_answer(audit, q["S1Q3"], verdict="not_applicable", base_version=0, actor=setup.auditor, now=now)
+    save_answer(audit, q["S2Q2"], verdict="conforming", base_version=0, actor=setup.auditor, now=now)
+    for key in ("S1Q2", "S2Q1", "S2Q3"):
+        record_question_reason(audit, q[key], kind="not_covered", reason=f"{key}: line stopped",
+                               actor=setup.auditor, now=now)
 
 
 def test_issue_freezes_the_audit(setup, now):

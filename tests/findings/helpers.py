@@ -50,6 +50,7 @@ def response_kwargs(w: World, now, **overrides) -> dict:
         root_cause_method=RootCauseMethod.FIVE_WHYS,
         whys=["Torque not checked", "Wrench not calibrated", "Calibration plan missed tool"],
         root_cause="Calibration plan did not include the new torque wrench type",
+        root_cause_category="method",
         actions=[{"kind": ActionKind.CORRECTIVE, "description": "Add tool type to plan",
                   "due_on": now.date() + dt.timedelta(days=20), "owner": w.owner}],
     )

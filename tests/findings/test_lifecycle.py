@@ -216,9 +216,12 @@ def test_closed_findings_are_read_only(app, make, library, now):
     with pytest.raises(DomainError, match="closed"):
         fs.request_extension(f, deadline="closure", new_due_on=now.date() + dt.timedelta(days=200),
                              reason="x", actor=w.owner, now=now)
-    with pytest.raises(DomainError, match="closed"):
-        fs.add_cost(f, category=CostCategory.SCRAP, amount=10, currency="EUR",
-                    incurred_on=now.date(), actor=w.owner, now=now)
+    # Costs keep arriving after closure (customer returns): recorded and trailed, the finding
+    # itself unchanged.
+    version = f.version_id
+    cost = fs.add_cost(f, category=CostCategory.SCRAP, amount=10, currency="EUR",
+                       incurred_on=now.date(), actor=w.owner, now=now)
+    assert cost.base_amount == 10 and f.version_id == version and f.status is FindingStatus.CLOSED
 
 
 # --- roles ---------------------------------------------------------------------------------------

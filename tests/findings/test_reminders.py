@@ -9,11 +9,10 @@ from sqlalchemy import select
 from audit.extensions import db
 from audit.findings import services as fs
 from audit.findings.reminders import (
-    ESCALATE_AFTER_DAYS,
     REMIND_DAYS_BEFORE,
     sweep_finding_deadlines,
 )
-from audit.models import Grade, Notification
+from audit.models import Grade, Notification, Role, TrailEntry
 from tests.findings.helpers import draft, world
 
 
@@ -46,22 +45,37 @@ def test_reminder_before_response_due_sent_once(app, make, library, now):
     assert "response due" in notes[0].title
 
 
-def test_overdue_flag_then_escalation_to_coordinators_and_unit_owner(app, make, library, now):
-    """Overdue: owner told; after the grace days, coordinators and the unit owner too; once."""
+def test_escalation_climbs_the_ladder_once_per_step_with_history(app, make, library, now, login):
+    """Overdue: the owner on the day; then the unit owner, the coordinators and top management,
+    each at their configured step and only once; each step is in the finding's trail."""
     w, f = _issued_major(make, library, now)
     w.unit.owner = w.other_auditee  # unit owner differs from the finding owner
+    top = make.user(roles=(Role.VIEWER,), name="Tom Management")
+    app.config["FINDING_ESCALATION_LADDER"] = [(3, "unit_owner"), (6, "coordinators"), (9, "top_management")]
     db.session.flush()
-    overdue = now + dt.timedelta(days=15)
-    counts = sweep_finding_deadlines(overdue)
+    due = f.response_due_on
+
+    def escalated():
+        return sorted(n.user_id for n in _notes("finding_escalated"))
+
+    day = lambda n: dt.datetime.combine(due + dt.timedelta(days=n), dt.time(9), tzinfo=dt.UTC)  # noqa: E731
+    counts = sweep_finding_deadlines(day(1))
     assert counts["overdue"] == 1 and counts["escalations"] == 0
-    assert f.is_overdue(overdue.date())
-    late = now + dt.timedelta(days=14 + ESCALATE_AFTER_DAYS + 1)
-    counts = sweep_finding_deadlines(late)
-    assert counts["overdue"] == 0 and counts["escalations"] == 2
-    assert {n.user_id for n in _notes("finding_escalated")} == {w.coordinator.id,
-                                                                 w.other_auditee.id}
-    again = sweep_finding_deadlines(late + dt.timedelta(days=1))
-    assert again["escalations"] == 0 and again["overdue"] == 0
+    assert sweep_finding_deadlines(day(3))["escalations"] == 1
+    assert escalated() == [w.other_auditee.id]
+    assert sweep_finding_deadlines(day(5))["escalations"] == 0
+    assert sweep_finding_deadlines(day(6))["escalations"] == 1
+    assert sweep_finding_deadlines(day(12))["escalations"] == 1
+    assert sweep_finding_deadlines(day(20))["escalations"] == 0
+    assert escalated() == sorted([w.other_auditee.id, w.coordinator.id, top.id])
+    history = db.session.scalars(select(TrailEntry.summary).where(
+        TrailEntry.object_id == f.id, TrailEntry.action == "escalate").order_by(TrailEntry.id)).all()
+    assert history == ["Escalated to the unit owner: response overdue by 3 days",
+                       "Escalated to the coordinators: response overdue by 6 days",
+                       "Escalated to top management: response overdue by 12 days"]
+    db.session.commit()
+    page = login(w.coordinator).get(f"/findings/{f.id}").text
+    assert all(h in page for h in history)
 
 
 def test_extension_restarts_reminders(app, make, library, now):

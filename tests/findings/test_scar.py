@@ -41,6 +41,7 @@ def _walk_supplier_stages(f, contact, now):
     fs.acknowledge_scar(f, actor=contact, now=now)
     fs.submit_scar_containment(f, "Blocked lots 88-91", actor=contact, now=now)
     fs.submit_scar_root_cause(f, root_cause_method=RootCauseMethod.EIGHT_D,
+                              eight_d={"d1": "Melt shop team", "d2": "Porosity", "d4": "Degassing"}, root_cause_category="method",
                               root_cause="Degassing time not controlled in the melt shop",
                               extent_check="All furnaces checked", actor=contact, now=now)
     fs.submit_scar_plan(f, [{"kind": ActionKind.CORRECTIVE, "description": "Timer interlock",
@@ -67,10 +68,12 @@ def test_scar_stages_in_order(app, make, library, now):
 def test_scar_stage_deadlines(app, make, library, now):
     """Containment 24 h, root cause 14 days, plan 30 days after issue."""
     *_, f = _scar_world(make, library, now)
-    due = fs.scar_stage_due(f)
-    assert due[ScarStage.CONTAINMENT] == now + dt.timedelta(hours=24)
-    assert due[ScarStage.ROOT_CAUSE] == now + dt.timedelta(days=14)
-    assert due[ScarStage.ACTION_PLAN] == now + dt.timedelta(days=30)
+    due = dict(fs.scar_stage_due(f))
+    today = now.date()
+    assert due["Containment"] == today + dt.timedelta(days=1)
+    assert due["Root cause"] == today + dt.timedelta(days=14)
+    assert due["Action plan"] == today + dt.timedelta(days=30) == f.response_due_on
+    assert due["Implementation"] == f.closure_due_on >= f.response_due_on
 
 
 def test_other_suppliers_and_auditees_cannot_answer(app, make, library, now):
@@ -88,6 +91,8 @@ def test_blame_root_cause_refused_for_suppliers_too(app, make, library, now):
     fs.submit_scar_containment(f, "Blocked", actor=contact, now=now)
     with pytest.raises(DomainError, match="root cause"):
         fs.submit_scar_root_cause(f, root_cause_method=RootCauseMethod.EIGHT_D,
+                                  eight_d={"d1": "Team", "d2": "Porosity", "d4": "Operator error"},
+                                  root_cause_category="man",
                                   root_cause="Operator error, retrained", extent_check="none",
                                   actor=contact, now=now)
 
@@ -116,6 +121,7 @@ def test_rejected_scar_puts_supplier_on_probation(app, make, library, now):
     assert supplier.approval_status is ApprovalStatus.ON_PROBATION
     assert f.scar_stage is ScarStage.CONTAINMENT
     fs.submit_scar_root_cause(f, root_cause_method=RootCauseMethod.EIGHT_D,
+                              eight_d={"d1": "Melt shop team", "d2": "Porosity", "d4": "Degassing"}, root_cause_category="method",
                               root_cause="Degassing timer had no alarm after the retrofit",
                               extent_check="All furnaces", actor=contact, now=now)
     fs.submit_scar_plan(f, [{"kind": ActionKind.CORRECTIVE, "description": "Alarm",
@@ -197,12 +203,15 @@ def test_supplier_sees_only_own_scars_route_by_route(app, make, library, login):
     r = client.post(f"/scar/{own.id}/containment",
                     data={"csrf_token": token, "d3-containment": "Blocked lots"})
     assert r.status_code == 302
+    eight_d = {"d4-eight_d_d1": "Melt shop team", "d4-eight_d_d2": "Porosity in lot 88",
+               "d4-eight_d_d4": "Degassing time not controlled", "d4-root_cause_category": "man"}
     r = client.post(f"/scar/{own.id}/root-cause", data={
-        "csrf_token": token, "d4-root_cause_method": "eight_d",
+        "csrf_token": token, "d4-root_cause_method": "eight_d", **eight_d,
         "d4-root_cause": "operator error", "d4-extent_check": "all"})
     assert r.status_code == 400 and "not a root cause" in r.text
     r = client.post(f"/scar/{own.id}/root-cause", data={
-        "csrf_token": token, "d4-root_cause_method": "eight_d",
+        "csrf_token": token, "d4-root_cause_method": "eight_d", **eight_d,
+        "d4-root_cause_category": "method",
         "d4-root_cause": "Degassing time not controlled", "d4-extent_check": "all furnaces"})
     assert r.status_code == 302
     r = client.post(f"/scar/{own.id}/plan", data={

@@ -41,14 +41,16 @@ def test_response_through_the_form_and_refusal_message(app, make, library, login
     data = {"csrf_token": token, "respond-containment": "Sorted stock",
             "respond-extent_check": "Only line 2", "respond-root_cause_method": "five_whys",
             "respond-why1": "Torque low", "respond-why2": "Tool not calibrated",
-            "respond-root_cause": "Operator error", "respond-action1_kind": "corrective",
+            "respond-root_cause": "Operator error", "respond-root_cause_category": "man",
+            "respond-action1_kind": "corrective",
             "respond-action1_description": "Add tool to calibration plan",
             "respond-action1_due_on": due}
     bad = client.post(f"/findings/{f.id}/respond", data=data)
-    assert bad.status_code == 400 and "is not a root cause" in bad.text
+    assert bad.status_code == 400 and "not a root cause" in bad.text
     db.session.expire_all()
     assert f.status is FindingStatus.AWAITING_RESPONSE and f.actions == []
     data["respond-root_cause"] = "Calibration plan omitted new tool type"
+    data["respond-root_cause_category"] = "measurement"
     ok = client.post(f"/findings/{f.id}/respond", data=data)
     assert ok.status_code == 302
     db.session.expire_all()
@@ -252,13 +254,14 @@ def test_import_cb_file_with_control_characters_is_refused(app, make, library, l
 
 
 def test_home_panel_lists_my_open_findings(app, make, library, login, now):
-    """The auditee's home page lists their open findings."""
+    """The auditee's home page lists the response waiting for them."""
     w = world(make, library)
     f = draft(w, Grade.MINOR, now=now)
     fs.issue_finding(f, actor=w.auditor, now=now)
     db.session.commit()
     page = login(w.owner).get("/")
-    assert "My open findings and actions" in page.text and f.reference in page.text
+    assert "Waiting for me (1)" in page.text and "Response to write" in page.text
+    assert f.reference in page.text
 
 
 def test_audit_page_section_shows_unit_findings(app, make, library, now):

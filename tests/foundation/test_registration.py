@@ -57,8 +57,8 @@ def test_create_app_fills_the_registry_once_per_app(app):
         second.navigation, second.home_panels, second.audit_sections, second.notification_kinds)
     assert [j.id for j in first.jobs] == [j.id for j in second.jobs]
     assert [n.label for n in first.navigation] == [
-        "Home", "Organisation", "People", "Trail", "Programme", "Audits", "Findings", "My SCARs", "Reports",
-        "Management", "Calendar", "Library", "Outbox"]
+        "Home", "Organisation", "People", "Trail", "Programme", "Audits", "Findings", "My SCARs", "Waiting for me",
+        "Reports", "Management", "Calendar", "Library", "Scheduler", "Outbox"]
     assert set(first.audit_sections) == set(AUDIT_PAGE_SLOTS)
     assert len({j.id for j in first.jobs}) == len(first.jobs) >= 5
     assert all(n.endpoint in app.view_functions for n in first.navigation)
@@ -120,3 +120,18 @@ def test_audit_page_sections_follow_the_documented_order(make, login, app):
               "Calendar"]
     positions = [page.index(f"<h2>{t}</h2>") for t in titles]
     assert positions == sorted(positions)
+
+
+#: A module longer than this must say why in its docstring ("Longer than 450 lines: ...").
+MAX_MODULE_LINES = 450
+
+
+def test_modules_are_small_enough_to_read_in_one_sitting():
+    """No module under audit/ is over ~450 lines unless its docstring gives the reason."""
+    too_long = []
+    for path in sorted(AUDIT.rglob("*.py")):
+        lines = path.read_text().count("\n")
+        docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
+        if lines > MAX_MODULE_LINES and "Longer than 450 lines" not in docstring:
+            too_long.append(f"{path.relative_to(ROOT)}: {lines} lines")
+    assert too_long == []

@@ -370,3 +370,17 @@ test("merging, changed fields and error parsing are pure functions", () => {
   assert.equal(errorMessage({}, 418), "Not saved (418)");
   assert.equal(summarise([{ state: "pending" }, { state: "conflict" }], {}).text, "Saving… 1 waiting · 1 change needs you");
 });
+
+test("an answer carries the device time of its latest change, also after an edit while queued", async () => {
+  let clock = new Date("2026-11-30T08:15:00Z");
+  const server = scriptedServer("offline", ok(answer(11, 1, { verdict: "minor_nc" })));
+  const { syncer } = makeSyncer({ server, now: () => clock });
+  await syncer.queueAnswer(11, { verdict: "conforming", value: null, note: null }, EMPTY);
+  await syncer.flush();
+  assert.equal(server.sent[0].answered_at, "2026-11-30T08:15:00.000Z");
+  clock = new Date("2026-11-30T08:20:00Z");
+  await syncer.queueAnswer(11, { verdict: "minor_nc", value: null, note: null }, EMPTY);
+  clock = new Date("2026-11-30T11:00:00Z");  // back online hours later
+  await syncer.flush();
+  assert.equal(server.sent[1].answered_at, "2026-11-30T08:20:00.000Z");
+});

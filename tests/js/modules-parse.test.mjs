@@ -7,7 +7,7 @@ import { copyFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-for (const name of ["checklist.js", "offline-queue.js", "relogin.js"]) {
+for (const name of ["checklist.js", "offline-queue.js", "relogin.js", "raise-finding.js"]) {
   test(`static/js/${name} parses as an ES module`, () => {
     const copy = join(mkdtempSync(join(tmpdir(), "audit-js-")), name.replace(/\.js$/, ".mjs"));
     copyFileSync(new URL(`../../static/js/${name}`, import.meta.url), copy);

@@ -42,6 +42,7 @@ def _seed_period(make, library, now):
     fs.issue_finding(late, actor=w.auditor, now=at(2026, 2, 2))
     w.audit.report_issued_at, w.audit.status = at(2025, 6, 20), AuditStatus.REPORT_ISSUED
     supplier = make.supplier(name="Castings Co")
+    make.user(roles=(Role.SUPPLIER,), supplier_id=supplier.id, name="Cas Contact")  # answers the SCAR
     sw = world(make, library, kind=AuditKind.SECOND_PARTY, supplier=supplier)
     fs.issue_finding(draft(sw, Grade.MINOR, now=at(2025, 7, 1)), actor=sw.auditor, now=at(2025, 7, 2))
 

@@ -126,7 +126,8 @@ def _first_day(audit: Audit) -> dt.date:
 def test_next_year_is_planned_right(year):
     """Approved by top management; every audit inside 2027; no unit × standard and no cycle step
     twice; every multi-standard audit staffed by a competent team; equally qualified leads within
-    one audit of each other; nobody in two countries on consecutive working days."""
+    one audit of each other; nobody in two countries on consecutive working days; every person
+    assigned told once, with one calendar invitation."""
     programme, run = year["programme"], year["run"]
     assert programme.status is ProgrammeStatus.ACTIVE and programme.approved_by.email == "management@example.com"
     assert not programme.changed_since_approval
@@ -194,6 +195,18 @@ def test_next_year_is_planned_right(year):
         for day, country in days.items():
             following = days.get(next_working_day(day))
             assert following in (None, country), (user_id, day, country, following)
+    # Announcements: everyone the planner put in a team was told once, with one invitation.
+    from audit.notifications.email import build_message
+
+    notes = db.session.scalars(select(Notification).where(Notification.dedupe_key.like("audit-change:%"))).all()
+    for audit in mine:
+        for member in audit.team:
+            own = [n for n in notes if n.dedupe_key.startswith(f"audit-change:{audit.id}:assigned:")
+                   and n.dedupe_key.endswith(f":u{member.user_id}") and n.title.startswith("You are in the team")]
+            assert len(own) == 1, (audit.reference, member.user_id, [n.dedupe_key for n in own])
+            invitations = [p for p in build_message(own[0]).iter_attachments()
+                           if p.get_content_type() == "text/calendar"]
+            assert [p.get_param("method") for p in invitations] == ["REQUEST"], audit.reference
 
 
 def _hold(audit: Audit, now: dt.datetime) -> None:

@@ -1,0 +1,169 @@
+"""A feed's fingerprint: everything its bytes depend on, read by one indexed query.
+
+A calendar client polls every hour or so and almost always has the current feed already.
+Building the feed to compare hashes made each 304 cost a full render that grew with the
+feed (issue 16 item 3). The fingerprint instead summarises each input of the feed with
+aggregates that change whenever a row that matters changes:
+
+* the audits in the feed (the same WHERE as ``feeds``), grouped by the time zone they are
+  shown in: count, sum of ids, sum of id × ``version_id`` (bumped by every ORM update of an
+  audit: title, dates, status, revision, report dates) and the latest ``updated_at``; the
+  zone is the group key, so editing a site's or supplier's zone changes the rows;
+* personal feeds add the agenda sessions of those audits, the user's team rows in them (and
+  their roles), the units the user owns or belongs to, and the open findings and actions
+  with a deadline in the window (with their finding's version);
+* plain values known without a query: the token's kind, target and owner, the day and its
+  window, the owner's name, roles and company, the target's name and (certificates) its
+  cycle dates, the links' base URL and UID domain, the organisation name and the
+  serialiser's format version.
+
+Each part is one ``SELECT`` of a ``UNION ALL``: one round trip whatever the number of rows,
+and each part filters on indexed foreign keys. The ETag is the SHA-256 of all of it, so a
+304 is answered before any event is built. A fingerprint that misses an input would serve
+a stale calendar; tests/calendar/test_fingerprint.py changes each input in turn.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+
+from sqlalchemy import String, case, cast, extract, func, literal, select, union_all
+from sqlalchemy.sql import ColumnElement
+
+from audit.calendar import feeds, ical
+from audit.extensions import db
+from audit.models import (
+    ActionKind,
+    ActionStatus,
+    AgendaSession,
+    Audit,
+    AuditTeamMember,
+    CorrectiveAction,
+    FeedKind,
+    Finding,
+    Site,
+    Supplier,
+    TeamRole,
+    Unit,
+    User,
+)
+
+
+def _text(value: ColumnElement) -> ColumnElement:
+    # Every part of the UNION has the same column types (PostgreSQL insists); text is enough
+    # since the values are only hashed.
+    return cast(value, String)
+
+
+def _part(name: str, key, count, first, second, latest) -> select:
+    return select(literal(name).label("part"), _text(key).label("key"), _text(count).label("n"),
+                  _text(first).label("a"), _text(second).label("b"), _text(latest).label("latest"))
+
+
+def _code(column, members) -> ColumnElement:
+    """An enum column as a small integer (1, 2, ...), so it can enter a sum."""
+    return case(*[(column == m, i) for i, m in enumerate(members, start=1)], else_=0)
+
+
+def _day_number(column) -> ColumnElement:
+    """A date as an integer unique per day (portable: EXTRACT compiles to strftime on SQLite)."""
+    return (func.coalesce(cast(extract("year", column), db.Integer), 0) * 400
+            + func.coalesce(cast(extract("month", column), db.Integer), 0) * 32
+            + func.coalesce(cast(extract("day", column), db.Integer), 0))
+
+
+def _audit_part(criteria) -> select:
+    zone = func.coalesce(Site.timezone, Supplier.timezone, "UTC")
+    return (
+        _part("audits", zone, func.count(Audit.id), func.sum(Audit.id),
+              func.sum(Audit.id * Audit.version_id), func.max(Audit.updated_at))
+        .select_from(Audit)
+        .outerjoin(Site, Site.id == Audit.site_id)
+        .outerjoin(Supplier, Supplier.id == Audit.supplier_id)
+        .where(*criteria)
+        .group_by(zone)
+    )
+
+
+def _personal_parts(user: User, day: dt.date) -> list[select]:
+    start, end = ical.feed_window(day)
+    audit_ids = select(Audit.id).where(*feeds.personal_audit_criteria(user, day))
+    my_units = feeds.my_units_query(user)
+    sessions = (
+        _part("sessions", "", func.count(AgendaSession.id), func.sum(AgendaSession.id),
+              func.sum(AgendaSession.id * (func.coalesce(AgendaSession.unit_id, 0) * 7919
+                                           + func.coalesce(AgendaSession.auditor_id, 0))),
+              func.max(AgendaSession.updated_at))
+        .where(AgendaSession.audit_id.in_(audit_ids))
+    )
+    team = (
+        _part("team", "", func.count(AuditTeamMember.id), func.sum(AuditTeamMember.id),
+              func.sum(AuditTeamMember.id * _code(AuditTeamMember.role, TeamRole)), literal(""))
+        .where(AuditTeamMember.user_id == user.id, AuditTeamMember.audit_id.in_(audit_ids))
+    )
+    units = (
+        _part("units", "", func.count(Unit.id), func.sum(Unit.id), func.sum(Unit.id * Unit.id),
+              literal(""))
+        .where(Unit.id.in_(my_units))
+    )
+    findings = (
+        _part("findings", "", func.count(Finding.id), func.sum(Finding.id),
+              func.sum(Finding.id * Finding.version_id), func.max(Finding.updated_at))
+        .where(Finding.owner_id == user.id, Finding.status.in_(feeds.OPEN_FINDING),
+               (Finding.response_due_on.between(start, end)) | (Finding.closure_due_on.between(start, end)))
+    )
+    action_finding = Finding.__table__.alias("action_finding")
+    actions = (
+        _part("actions", "", func.count(CorrectiveAction.id),
+              func.sum(CorrectiveAction.id * _day_number(CorrectiveAction.due_on)),
+              func.sum(CorrectiveAction.id * _code(CorrectiveAction.kind, ActionKind)
+                       + action_finding.c.version_id),
+              func.max(func.coalesce(CorrectiveAction.completed_at, action_finding.c.updated_at)))
+        .select_from(CorrectiveAction)
+        .join(action_finding, action_finding.c.id == CorrectiveAction.finding_id)
+        .where(CorrectiveAction.owner_id == user.id, CorrectiveAction.status == ActionStatus.OPEN,
+               CorrectiveAction.due_on.between(start, end))
+    )
+    return [sessions, team, units, findings, actions]
+
+
+def _facts(token, target, *, day: dt.date, links: feeds.Links, org_name: str) -> dict:
+    """The inputs known without a query: who, which feed, which day, how it is named and linked."""
+    user = token.user
+    facts = {
+        "format": ical.FORMAT_VERSION,
+        "kind": token.kind.value,
+        "target": token.target_id,
+        "user": [user.id, user.name, sorted(r.value for r in user.roles), user.supplier_id],
+        "day": day.isoformat(),
+        "window": [d.isoformat() for d in ical.feed_window(day)],
+        "links": links.identity(),
+        "org": org_name,
+    }
+    if target is not None:
+        facts["name"] = feeds.target_name(token.kind, target)
+    if token.kind is FeedKind.CERTIFICATE and target is not None:
+        facts["certificate"] = [target.number, target.status.value, target.decision_date.isoformat(),
+                                target.expiry_date.isoformat()]
+    return facts
+
+
+def feed_rows(token, target, *, day: dt.date) -> list[tuple]:
+    """The aggregates of every queried input of the feed, in one statement (sorted rows)."""
+    if token.kind is FeedKind.PERSONAL:
+        parts = [_audit_part(feeds.personal_audit_criteria(token.user, day)),
+                 *_personal_parts(token.user, day)]
+    else:
+        parts = [_audit_part(feeds.coordinator_audit_criteria(token.kind, target.id, day))]
+    query = union_all(*parts)
+    rows = db.session.execute(query).all()
+    return sorted(tuple("" if v is None else str(v) for v in row) for row in rows)
+
+
+def feed_etag(token, target, *, day: dt.date, links: feeds.Links, org_name: str) -> str:
+    """The feed's ETag: SHA-256 over its fingerprint (see the module docstring)."""
+    facts = _facts(token, target, day=day, links=links, org_name=org_name)
+    payload = json.dumps([facts, feed_rows(token, target, day=day)], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()

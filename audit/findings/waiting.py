@@ -1,0 +1,135 @@
+""""Waiting for me": one to-do list per person, read from the workflow itself.
+
+An item waits for a person exactly when the findings workflow grants them a forward action on it
+(``workflow.waiting_steps`` / ``action_waits_for``): responses to write, actions to implement,
+responses to review, verifications, extensions to decide, SCAR stages, owners to name. Each item
+carries the deadline the sweep uses (``Finding.current_deadline``, an action's due date, the
+pending extension's current date), so the list, the reminders and the pages name one date.
+
+The candidates are loaded in a fixed number of queries whatever their number: the SQL only
+narrows to findings the person could be involved in (owner, unit owner, supplier contact, audit
+or follow-up team, action owner; coordinators and administrators: every open finding); the
+workflow then decides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from audit.auth.permissions import Permission
+from audit.extensions import db
+from audit.findings.deadlines import DEADLINE_LABELS, local_date
+from audit.findings.workflow import action_waits_for, is_admin, waiting_steps
+from audit.models import (
+    ActionStatus,
+    Audit,
+    AuditTeamMember,
+    CorrectiveAction,
+    ExtensionRequest,
+    ExtensionStatus,
+    Finding,
+    FindingStatus,
+    Unit,
+    User,
+)
+
+#: What each forward action asks of the person, as the list says it.
+STEP_LABELS = {
+    "issue": "Finding to issue",
+    "assign": "Name an owner who can answer",
+    "decide": "Decide: accept or decline",
+    "respond": "Response to write",
+    "accept": "Response to review",
+    "verify": "Verification to do",
+    "close": "Verification to do",
+    "decide_extension": "Extension to decide",
+    "add_action": "Plan further actions",
+    "acknowledge": "SCAR to acknowledge",
+    "containment": "SCAR containment to record",
+    "root_cause": "SCAR root cause to record",
+    "plan": "SCAR action plan to submit",
+    "complete_action": "Action to implement",
+}
+#: A finding offers several forward actions for one thing to do (verify or close a minor).
+_SAME_ITEM = {"close": "verify"}
+#: At most this many findings are examined (the oldest deadlines first).
+LIMIT = 300
+
+
+@dataclass(frozen=True)
+class WaitingItem:
+    """One thing waiting for one person."""
+
+    step: str  #: the workflow action (or ``complete_action``)
+    label: str
+    finding: Finding
+    action: CorrectiveAction | None
+    due_on: dt.date | None
+    due_label: str  #: which deadline ("Response", "Containment", "Action"...)
+    overdue: bool
+    endpoint: str  #: the page the person acts on (supplier contacts: the SCAR page)
+
+
+def _candidates(user) -> list[Finding]:
+    stmt = select(Finding).where(Finding.status != FindingStatus.CLOSED)
+    if not (is_admin(user) or user.can(Permission.MANAGE_PROGRAMME)):
+        my_audits = select(AuditTeamMember.audit_id).where(AuditTeamMember.user_id == user.id)
+        involved = [Finding.owner_id == user.id,
+                    Finding.unit_id.in_(select(Unit.id).where(Unit.owner_id == user.id)),
+                    Finding.audit_id.in_(my_audits), Finding.follow_up_audit_id.in_(my_audits),
+                    Finding.id.in_(select(CorrectiveAction.finding_id).where(
+                        CorrectiveAction.owner_id == user.id,
+                        CorrectiveAction.status == ActionStatus.OPEN))]
+        if user.supplier_id is not None:
+            involved.append(Finding.supplier_id == user.supplier_id)
+        stmt = stmt.where(or_(*involved))
+    # People's roles are read by the workflow's rules (can the owner answer?): load them too.
+    team = selectinload(Audit.team).joinedload(AuditTeamMember.user)
+    stmt = stmt.options(
+        selectinload(Finding.audit).options(team, joinedload(Audit.site), joinedload(Audit.supplier)),
+        selectinload(Finding.follow_up_audit).options(team),
+        joinedload(Finding.owner).selectinload(User.role_links),
+        selectinload(Finding.unit).joinedload(Unit.owner).selectinload(User.role_links),
+        selectinload(Finding.actions).joinedload(CorrectiveAction.owner),
+        selectinload(Finding.extensions).joinedload(ExtensionRequest.requested_by),
+    ).order_by(Finding.closure_due_on.is_(None), Finding.closure_due_on, Finding.id).limit(LIMIT)
+    return list(db.session.scalars(stmt).unique())
+
+
+def waiting_for(user, now: dt.datetime) -> list[WaitingItem]:
+    """Everything waiting for ``user``, soonest deadline first (no deadline last)."""
+    if user is None or not getattr(user, "is_authenticated", True):
+        return []
+    items: list[WaitingItem] = []
+    page = "scar.detail" if user.supplier_id is not None else "findings.detail"
+    for finding in _candidates(user):
+        today = local_date(finding, now)
+        deadline, due = finding.current_deadline()
+        seen = set()
+        for step in waiting_steps(finding, user):
+            key = _SAME_ITEM.get(step, step)
+            if key in seen:
+                continue
+            seen.add(key)
+            step_due, step_label = due, DEADLINE_LABELS.get(deadline or "", "")
+            if step == "decide_extension":
+                pending = next(e for e in finding.extensions if e.status is ExtensionStatus.PENDING)
+                step_due, step_label = pending.current_due_on, f"{pending.deadline.capitalize()} (to extend)"
+            items.append(WaitingItem(step, STEP_LABELS[step], finding, None, step_due, step_label,
+                                     step_due is not None and step_due < today, page))
+        for action in finding.actions:
+            if action.status is ActionStatus.OPEN and action_waits_for(action, user):
+                items.append(WaitingItem("complete_action", STEP_LABELS["complete_action"], finding,
+                                         action, action.due_on, "Action",
+                                         action.due_on is not None and action.due_on < today, page))
+    items.sort(key=lambda i: (i.due_on or dt.date.max, i.finding.id, i.action.id if i.action else 0))
+    return items
+
+
+def waiting_count(user, now: dt.datetime) -> int:
+    """How many items wait for ``user`` (the navigation badge)."""
+    return len(waiting_for(user, now))

@@ -1,0 +1,129 @@
+"""Answer saves in short transactions: few statements, the write lock only around the writes,
+a fresh read when a version moved meanwhile, and pruned mutation ids (issue 16 item 2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import g
+from sqlalchemy import event, func, select, update
+
+from audit.conduct import answering, api
+from audit.core.registry import registry
+from audit.extensions import db
+from audit.models import AppliedMutation, ChecklistAnswer, TrailEntry
+from tests.conduct.test_answers_api import _put
+
+
+def _path(setup, key) -> str:
+    return f"/api/audits/{setup.audit.id}/answers/{setup.questions[key].id}"
+
+
+def _fresh_put(client, path, **body):
+    """A save as a request in production sees it: a session with nothing loaded yet (the test
+    client shares the test's session, whose expired rows would otherwise reload mid-count)."""
+    db.session.expunge_all()
+    g.pop("_login_user", None)  # Flask-Login's cache lives in the same (shared) app context
+    body.setdefault("base_version", 0)
+    return client.put(path, json=body)
+
+
+def test_a_save_sends_at_most_six_statements(login, setup, count_queries):
+    """A new answer and a changed answer, each with a mutation id, cost ≤ 6 statements each
+    (user, one read, answer, trail, mutation id), whatever the audit's size."""
+    client = login(setup.auditor)
+    path = _path(setup, "S1Q1")
+    with count_queries() as first:
+        assert _fresh_put(client, path, verdict="conforming", mutation_id="n-1").status_code == 200
+    with count_queries() as second:
+        response = _fresh_put(client, path, verdict="minor_nc", base_version=1, mutation_id="n-2")
+    assert response.status_code == 200 and response.json["answer"]["version"] == 2
+    assert first.count <= 6, "\n".join(s[:150].replace("\n", " ") for s in first.statements)
+    assert second.count <= 6, "\n".join(s[:150].replace("\n", " ") for s in second.statements)
+    assert not [s for s in first.statements + second.statements if "clauses" in s.lower()]
+    assert db.session.scalar(select(func.count(TrailEntry.id)).where(
+        TrailEntry.object_type == "ChecklistAnswer")) == 2
+
+
+def _sent(engine):
+    sent: list[str] = []
+
+    def on_execute(conn, cursor, statement, *args):
+        sent.append(statement.lstrip().upper())
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    return sent, lambda: event.remove(engine, "before_cursor_execute", on_execute)
+
+
+def test_the_write_lock_is_taken_after_the_reads(login, setup):
+    """On SQLite the reads run under a deferred BEGIN; BEGIN IMMEDIATE comes after them and is
+    followed by writes only."""
+    client = login(setup.auditor)
+    _put(client, setup, "S1Q1", verdict="conforming")
+    if db.engine.dialect.name != "sqlite":
+        return
+    sent, stop = _sent(db.engine)
+    try:
+        assert _put(client, setup, "S1Q1", verdict="minor_nc", base_version=1,
+                    mutation_id="w-1").status_code == 200
+    finally:
+        stop()
+    begins = [i for i, s in enumerate(sent) if s.startswith("BEGIN")]
+    assert [sent[i] for i in begins] == ["BEGIN", "BEGIN IMMEDIATE"], sent
+    assert any(s.startswith("SELECT") for s in sent[:begins[1]])
+    assert not any(s.startswith("SELECT") for s in sent[begins[1]:]), sent
+
+
+def test_a_version_moved_after_the_read_is_read_again(login, setup, monkeypatch):
+    """When another auditor saves between this save's read and its write, nothing is written
+    blindly: the save reads again and answers 409 with the other auditor's answer."""
+    client = login(setup.auditor)
+    _put(client, setup, "S1Q1", verdict="conforming")
+    question_id = setup.questions["S1Q1"].id
+    real_end_read = api.end_read
+    calls = []
+
+    def end_read_then_someone_saves():
+        real_end_read()
+        if not calls:
+            with db.engine.begin() as conn:
+                conn.execute(update(ChecklistAnswer).where(ChecklistAnswer.question_id == question_id)
+                             .values(note="Changed by the lead", version=2))
+        calls.append(1)
+
+    monkeypatch.setattr(api, "end_read", end_read_then_someone_saves)
+    reads = []
+    real_read = answering.read_answer
+    monkeypatch.setattr(answering, "read_answer", lambda *a: reads.append(1) or real_read(*a))
+    response = _put(client, setup, "S1Q1", verdict="minor_nc", base_version=1)
+    assert response.status_code == 409, response.json
+    assert response.json["current"]["note"] == "Changed by the lead"
+    assert len(reads) == 2  # read, the version moved before the write, read again
+    db.session.expire_all()
+    answer = db.session.scalar(select(ChecklistAnswer).where(ChecklistAnswer.question_id == question_id))
+    assert (answer.verdict.value, answer.version) == ("conforming", 2)
+
+
+def test_a_replay_after_a_lost_response_writes_nothing(login, setup, count_queries):
+    """The same mutation id sent again returns the first result with two statements, no writes."""
+    client = login(setup.auditor)
+    first = _put(client, setup, "S1Q2", verdict="conforming", mutation_id="r-1")
+    path = _path(setup, "S1Q2")
+    with count_queries() as replay:
+        again = _fresh_put(client, path, verdict="conforming", mutation_id="r-1")
+    assert again.json == {**first.json, "replayed": True}
+    assert not [s for s in replay.statements if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+
+
+def test_pruning_forgets_only_mutations_older_than_the_offline_window(app, setup, now):
+    """Mutation ids older than OFFLINE_WINDOW_DAYS go, newer ones stay; a second run deletes nothing."""
+    days = app.config["OFFLINE_WINDOW_DAYS"]
+    for key, age in (("old", days + 1), ("edge", days - 1), ("new", 0)):
+        db.session.add(AppliedMutation(mutation_id=key, audit_id=setup.audit.id, kind="answer",
+                                       result={}, applied_at=now - dt.timedelta(days=age)))
+    db.session.commit()
+    job = next(j for j in registry(app).jobs if j.id == "prune_applied_mutations")
+    assert job.function(app, now) == {"prune_applied_mutations": 1}
+    assert job.function(app, now) == {"prune_applied_mutations": 0}
+    assert set(db.session.scalars(select(AppliedMutation.mutation_id))) == {"edge", "new"}
+    assert answering.prune_applied_mutations(now=now, keep_days=0) == 1  # "edge"; "new" is not older than now
