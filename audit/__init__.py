@@ -68,25 +68,29 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     _finish_config(app)
 
     from audit import extensions
-    from audit.core import database, hygiene, registry, routing, security
+    from audit.core import database, hygiene, lengths, registry, routing, security
+    from audit.storage import images
 
     extensions.db.init_app(app)
+    lengths.init_app(extensions.db.session)
     extensions.migrate.init_app(
         app, extensions.db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True
     )
+    hygiene.init_app(app)  # before CSRF: a malformed body must not reach its parser
     extensions.csrf.init_app(app)
     routing.init_app(app)  # before any route is added
-    hygiene.init_app(app)
     database.configure_engines(app)
     security.init_app(app)
+    images.init_app(app)
 
     registry.init_app(app)
     registry.install(app, FEATURES)
 
     from audit.cli import register_cli
-    from audit.core import errors, templating
+    from audit.core import errors, forms, templating
 
     errors.init_app(app)
+    forms.init_app(app)
     templating.init_app(app)
     register_cli(app)
     return app

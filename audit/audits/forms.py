@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
 from wtforms import (
     DateField,
@@ -18,7 +17,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from audit.core.forms import MultiCheckboxField, model_choices
+from audit.core.forms import AppForm, MultiCheckboxField, model_choices
 from audit.extensions import db
 from audit.library.checklists.versions import published_versions
 from audit.models import (
@@ -56,7 +55,7 @@ def _enum_choices(enum_cls, blank: str | None = None) -> list[SelectChoice]:
     return [SelectChoice("", blank)] + choices if blank is not None else choices
 
 
-class AuditForm(FlaskForm):
+class AuditForm(AppForm):
     """Create or edit an audit: kind, auditee, scope, dates in the audit's local time."""
 
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
@@ -154,7 +153,7 @@ class AuditForm(FlaskForm):
         return data
 
 
-class TeamMemberForm(FlaskForm):
+class TeamMemberForm(AppForm):
     """Add one person to the team."""
 
     user_id = SelectField("Person", coerce=int, validate_choice=False)
@@ -168,7 +167,7 @@ class TeamMemberForm(FlaskForm):
         self.user_id.choices = model_choices(stmt, blank="— choose —")
 
 
-class StatusForm(FlaskForm):
+class StatusForm(AppForm):
     """Move the audit along its life cycle."""
 
     status = SelectField("New status", choices=_enum_choices(AuditStatus))
@@ -176,7 +175,7 @@ class StatusForm(FlaskForm):
                            description="Required when postponing or cancelling.")
 
 
-class RescheduleForm(FlaskForm):
+class RescheduleForm(AppForm):
     """Move an audit's dates (the originally planned date stays)."""
 
     starts_local = DateTimeLocalField("New start (local)", format=DATETIME_FORMATS, validators=[DataRequired()])
@@ -185,7 +184,7 @@ class RescheduleForm(FlaskForm):
                          description="Required to audit on a weekend or a site holiday; kept in the trail.")
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(AppForm):
     """Filters of the audit list and the calendar (GET, no CSRF)."""
 
     class Meta:

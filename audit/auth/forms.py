@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from audit.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, POLICY_HINT
-from audit.core.forms import timezone_choices
+from audit.core.forms import AppForm, timezone_choices
 
 
-class LoginForm(FlaskForm):
+class LoginForm(AppForm):
     email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
-class AccountForm(FlaskForm):
+class AccountForm(AppForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     timezone = SelectField("Time zone", choices=[], validators=[DataRequired()])
 
@@ -24,7 +23,7 @@ class AccountForm(FlaskForm):
         self.timezone.choices = timezone_choices()
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(AppForm):
     current_password = PasswordField("Current password", validators=[DataRequired()])
     password = PasswordField(
         "New password",
@@ -36,5 +35,5 @@ class PasswordForm(FlaskForm):
     )
 
 
-class EndOtherSessionsForm(FlaskForm):
+class EndOtherSessionsForm(AppForm):
     """No fields: the CSRF token is what makes "log out other sessions" a deliberate POST."""

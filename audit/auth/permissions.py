@@ -36,6 +36,7 @@ class Permission(enum.Enum):
     MANAGE_QUALITY = "manage_quality"
     VIEW_TRAIL = "view_trail"
     OWN_ACCOUNT = "own_account"  #: own profile, notifications, calendar tokens
+    VIEW_OUTBOX = "view_outbox"  #: the e-mail outbox of everyone (queued, sent, failed)
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -52,6 +53,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MANAGE_QUALITY,
             Permission.VIEW_TRAIL,
             Permission.OWN_ACCOUNT,
+            Permission.VIEW_OUTBOX,
         }
     ),
     Role.AUDITOR: frozenset(

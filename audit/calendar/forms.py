@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
+from audit.core.forms import AppForm
 
-class TokenForm(FlaskForm):
+
+class TokenForm(AppForm):
     """Which calendar to subscribe to, and a name to recognise the link later."""
 
     feed = SelectField("Calendar", validators=[DataRequired()],
@@ -17,5 +18,5 @@ class TokenForm(FlaskForm):
                         description="For example “Phone” or “Outlook at work”.")
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(AppForm):
     """An empty form: a POST button with its CSRF token."""

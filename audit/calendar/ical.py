@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import icalendar
 
 from audit.calendar.zones import vtimezone, zone_of
+from audit.core.text import strip_controls
 
 #: Product identifier (RFC 5545 3.7.3).
 PRODID = "-//Audit Management//Audit Calendar 1.0//EN"
@@ -147,15 +148,15 @@ def vevent(event: Event) -> icalendar.Event:
     component.add("dtend", _when(event.end, event.tzid))
     component.add("sequence", int(event.sequence))
     component.add("last-modified", _stamp(event.stamp))
-    component.add("summary", event.summary)
+    component.add("summary", strip_controls(event.summary))
     component.add("status", event.status)
     component.add("transp", "TRANSPARENT" if event.transparent else "OPAQUE")
     if event.location:
-        component.add("location", event.location)
+        component.add("location", strip_controls(event.location))
     if event.description:
-        component.add("description", event.description)
+        component.add("description", strip_controls(event.description))
     if event.categories:
-        component.add("categories", list(event.categories))
+        component.add("categories", [strip_controls(c) for c in event.categories])
     if event.url:
         component.add("url", event.url)
     return component
@@ -214,9 +215,11 @@ def _head(name: str, description: str | None, refresh: dt.timedelta) -> str:
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
+    name = strip_controls(name)
     cal.add("name", name)
     cal.add("x-wr-calname", name)
     if description:
+        description = strip_controls(description)
         cal.add("description", description)
         cal.add("x-wr-caldesc", description)
     cal.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})

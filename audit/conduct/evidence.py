@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 
-from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select
 
 from audit.conduct.access import require_answerer
@@ -16,6 +14,7 @@ from audit.core.sizes import too_large_message
 from audit.extensions import db
 from audit.models import Audit, ChecklistQuestion, Evidence
 from audit.storage import EXTENSIONS, get_storage, new_key, sniff_content_type
+from audit.storage.images import thumbnail_jpeg
 from audit.trail.services import record, snapshot
 
 #: Evidence types accepted (by content). Photos from tablets are JPEG; screenshots PNG.
@@ -35,18 +34,8 @@ def evidence_payload(ev: Evidence) -> dict:
 
 
 def _thumbnail(data: bytes) -> bytes:
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.verify()
-        with Image.open(io.BytesIO(data)) as img:
-            img = ImageOps.exif_transpose(img)
-            img.thumbnail(THUMBNAIL_SIZE)
-            out = io.BytesIO()
-            img.convert("RGB").save(out, "JPEG", quality=75)
-            return out.getvalue()
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:
-        raise DomainError("The photo could not be read: it seems damaged.", field="file") from exc
+    # Pixel count checked from the header before anything decodes (storage/images.py).
+    return thumbnail_jpeg(data, THUMBNAIL_SIZE)
 
 
 def add_evidence(

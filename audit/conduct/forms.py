@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from audit.core.forms import MultiCheckboxField
+from audit.core.forms import AppForm, MultiCheckboxField
 from audit.models import Grade
 
 
-class RaiseFindingForm(FlaskForm):
+class RaiseFindingForm(AppForm):
     """A finding raised from a checklist answer; clauses and question come from the answer."""
 
     grade = SelectField("Grade", choices=[SelectChoice(g.value, g.label) for g in Grade])
@@ -23,7 +22,7 @@ class RaiseFindingForm(FlaskForm):
     submit = SubmitField("Raise finding")
 
 
-class ReportForm(FlaskForm):
+class ReportForm(AppForm):
     """The closing record: what the report concludes (ISO 19011 6.5.1)."""
 
     conclusions = TextAreaField("Audit conclusions", validators=[Optional(), Length(max=20000)])
@@ -41,14 +40,14 @@ class ReportForm(FlaskForm):
     submit = SubmitField("Save report")
 
 
-class AcknowledgeForm(FlaskForm):
+class AcknowledgeForm(AppForm):
     """The auditee representative acknowledges the report at the closing meeting."""
 
     name = StringField("Auditee representative", validators=[Optional(), Length(max=160)])
     submit = SubmitField("Record acknowledgement")
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(AppForm):
     """An empty form: the CSRF token of a one-button action (sign, issue)."""
 
     submit = SubmitField("Confirm")
@@ -61,7 +60,7 @@ def report_values(form: ReportForm) -> dict:
              "diverging_opinions", "follow_up", "distribution")}
 
 
-class QuestionReasonForm(FlaskForm):
+class QuestionReasonForm(AppForm):
     """Why an NC verdict has no finding, or why a question was not covered (report blockers)."""
 
     kind = SelectField("Reason for", choices=[("no_finding", "No finding raised"),
@@ -70,7 +69,7 @@ class QuestionReasonForm(FlaskForm):
                                                  Length(max=2000)])
 
 
-class SessionForm(FlaskForm):
+class SessionForm(AppForm):
     """One agenda slot; times are wall-clock times in the audit's zone."""
 
     kind = SelectField("Kind", choices=[SelectChoice("opening", "Opening meeting"),

@@ -3,17 +3,83 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
 import zoneinfo
 from dataclasses import dataclass
 
-from flask import abort
+from flask import abort, has_request_context, request
+from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import SelectMultipleField, widgets
+from wtforms import SelectMultipleField, StringField, TextAreaField, widgets
 from wtforms.validators import ValidationError
 
 from audit.core.errors import DomainError, NotAllowed
+from audit.core.text import INT32_MAX, INT32_MIN, LINE_BREAK_RE, YEAR_MESSAGE, year_in_range
 from audit.extensions import db
+
+
+def single_line(_form, field) -> None:
+    """WTForms validator: no line breaks (the value becomes a title, an e-mail header, a
+    calendar SUMMARY or a table cell, where a line break splits or injects)."""
+    if isinstance(field.data, str) and LINE_BREAK_RE.search(field.data):
+        raise ValidationError("Keep this on one line: line breaks are not allowed here.")
+
+
+def within_range(_form, field) -> None:
+    """WTForms validator: dates within the accepted years, whole numbers within an INTEGER
+    column (an id of 2^31 or more is a 500 on PostgreSQL, beyond 2^63 on SQLite)."""
+    data = field.data
+    for value in data if isinstance(data, list | tuple) else (data,):
+        if isinstance(value, dt.date) and not year_in_range(value.year):
+            raise ValidationError(YEAR_MESSAGE)
+        if isinstance(value, int) and not isinstance(value, bool) and not INT32_MIN <= value <= INT32_MAX:
+            raise ValidationError("This number is too large.")
+
+
+class AppForm(FlaskForm):
+    """Base of every form: adds the type-aware input rules the request edge cannot know.
+
+    Single-line text (``StringField`` and its kin, except ``TextAreaField``) refuses line
+    breaks; every field refuses dates outside the accepted years and integers beyond the
+    column range. Added when a field is bound, so no form can forget them.
+    """
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            field = unbound_field.bind(form=form, **options)
+            extra = [within_range]
+            if isinstance(field, StringField) and not isinstance(field, TextAreaField):
+                extra.append(single_line)
+            field.validators = [*field.validators, *extra]
+            return field
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if not ok:
+            _mark_refused()
+        return ok
+
+
+_REFUSED = "audit.form_refused"
+
+
+def _mark_refused() -> None:
+    # Kept in the request's environ, not ``g``: an app context (and its ``g``) may outlive a
+    # request, e.g. in tests, and the mark must never leak into the next request.
+    if has_request_context() and request.method != "GET":
+        request.environ[_REFUSED] = True
+
+
+def init_app(app) -> None:
+    """A write whose form is shown again with errors answers 422, not 200, so clients, tests
+    and monitoring see that nothing was stored (views need not remember the status)."""
+
+    @app.after_request
+    def _refused_forms_are_422(response):
+        if request.environ.get(_REFUSED) and response.status_code == 200:
+            response.status_code = 422
+        return response
 
 
 @functools.cache
@@ -64,6 +130,7 @@ def form_values(form) -> dict:
 
 def attach_error(form, exc) -> None:
     """Show a service's DomainError on its field, or on the form as a whole."""
+    _mark_refused()
     field = getattr(form, exc.field, None) if exc.field else None
     if field is not None:
         field.errors = list(field.errors) + [exc.message]

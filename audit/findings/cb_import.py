@@ -8,6 +8,7 @@ import re
 from audit.core.errors import DomainError, NotAllowed
 from audit.findings.raising import issue_finding, record_finding
 from audit.findings.workflow import can_record
+from audit.library.io import refuse_control_characters
 from audit.models import (
     Audit,
     AuditKind,
@@ -41,6 +42,7 @@ def import_cb_findings(audit: Audit, csv_text: str, *, actor, now: dt.datetime) 
         raise NotAllowed("Only the audit's auditing team or a coordinator enters its CB findings.")
     if audit.kind is not AuditKind.THIRD_PARTY:
         raise DomainError("CB findings belong to third-party audits.", field="file")
+    refuse_control_characters(csv_text)  # an uploaded file passes the request edge unread
     reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))
     headers = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in ("grade", "statement") if c not in headers]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
@@ -15,6 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from audit.core.forms import AppForm
 from audit.models import (
     EIGHT_D_DISCIPLINES,
     ISHIKAWA_CATEGORIES,
@@ -39,7 +39,7 @@ ISHIKAWA_HELP = {
 }
 
 
-class FilterForm(FlaskForm):
+class FilterForm(AppForm):
     """List filters, read from the query string (GET: no CSRF)."""
 
     class Meta:
@@ -58,11 +58,11 @@ class FilterForm(FlaskForm):
     overdue = BooleanField("Overdue only")
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(AppForm):
     """A button that only needs the CSRF token (issue, accept, acknowledge)."""
 
 
-class _CategorisedCause(FlaskForm):
+class _CategorisedCause(AppForm):
     """A root cause with where it lies (the configured categories, default 6M)."""
 
     root_cause_category = SelectField("Where the cause lies", validators=[Optional()],
@@ -111,7 +111,7 @@ for _i in range(1, ACTION_ROWS + 1):
             SelectField(f"Action {_i}: owner", coerce=int, default=0, validators=[Optional()]))
 
 
-class ScarContainmentForm(FlaskForm):
+class ScarContainmentForm(AppForm):
     containment = TextAreaField("Containment (D3)", validators=[Optional()],
                                 description="Stop shipments, sort stock at your site and in "
                                             "transit; due within 24 hours.")
@@ -163,7 +163,7 @@ def analysis_from(form) -> dict:
     }
 
 
-class ScarPlanForm(FlaskForm):
+class ScarPlanForm(AppForm):
     """The action plan (D5/D6); rows reuse the response form's fields."""
 
 
@@ -178,22 +178,22 @@ for _i in range(1, ACTION_ROWS + 1):
             DateField(f"Action {_i}: due on", validators=[Optional()]))
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(AppForm):
     reason = TextAreaField("Reason", validators=[Optional()])
 
 
-class VerifyForm(FlaskForm):
+class VerifyForm(AppForm):
     effective = SelectField("Were the actions effective?",
                             choices=dict([("yes", "Effective: close the finding"),
                                      ("no", "Not effective: back to action")]))
     note = TextAreaField("What the verification looked at", validators=[Optional()])
 
 
-class CloseForm(FlaskForm):
+class CloseForm(AppForm):
     note = TextAreaField("Verification / closing note", validators=[Optional()])
 
 
-class DecideForm(FlaskForm):
+class DecideForm(AppForm):
     decision = SelectField("Decision", choices=dict([("accept", "Accept: plan an improvement"),
                                                 ("decline", "Decline")]))
     rationale = TextAreaField("Rationale", validators=[Optional()])
@@ -202,11 +202,11 @@ class DecideForm(FlaskForm):
     action_due_on = DateField("Improvement due on", validators=[Optional()])
 
 
-class CompleteActionForm(FlaskForm):
+class CompleteActionForm(AppForm):
     evidence = TextAreaField("Implementation evidence", validators=[Optional()])
 
 
-class AddActionForm(FlaskForm):
+class AddActionForm(AppForm):
     kind = SelectField("Type", choices=dict([(k.value, k.value.capitalize()) for k in ActionKind]),
                        default="corrective")
     description = StringField("Description", validators=[Optional(), Length(max=1000)])
@@ -214,24 +214,24 @@ class AddActionForm(FlaskForm):
     action_owner_id = SelectField("Owner", coerce=int, default=0, validators=[Optional()])
 
 
-class ActionOwnerForm(FlaskForm):
+class ActionOwnerForm(AppForm):
     """Give one action to another owner."""
 
     action_owner_id = SelectField("New owner", coerce=int)
 
 
-class ExtensionForm(FlaskForm):
+class ExtensionForm(AppForm):
     deadline = SelectField("Deadline", choices=dict([("closure", "Closure"), ("response", "Response")]))
     new_due_on = DateField("New date", validators=[Optional()])
     reason = TextAreaField("Why more time is needed", validators=[Optional()])
 
 
-class ExtensionDecisionForm(FlaskForm):
+class ExtensionDecisionForm(AppForm):
     approve = SelectField("Decision", choices=dict([("yes", "Approve"), ("no", "Reject")]))
     note = TextAreaField("Note", validators=[Optional()])
 
 
-class CostForm(FlaskForm):
+class CostForm(AppForm):
     category = SelectField("Category", choices=dict([(c.value, c.label) for c in CostCategory]))
     amount = DecimalField("Amount", places=2, validators=[InputRequired(message="Enter the amount.")])
     currency = StringField("Currency", default="EUR", validators=[DataRequired(), Length(min=3,
@@ -240,7 +240,7 @@ class CostForm(FlaskForm):
     note = StringField("Note", validators=[Optional(), Length(max=500)])
 
 
-class RateForm(FlaskForm):
+class RateForm(AppForm):
     """One dated exchange rate into the base currency."""
 
     currency = StringField("Currency (ISO 4217)", validators=[DataRequired(), Length(min=3, max=3)])
@@ -249,11 +249,11 @@ class RateForm(FlaskForm):
                         validators=[InputRequired(message="Enter the rate.")])
 
 
-class AssignOwnerForm(FlaskForm):
+class AssignOwnerForm(AppForm):
     owner_id = SelectField("Owner", coerce=int)
 
 
-class PolicyForm(FlaskForm):
+class PolicyForm(AppForm):
     kind = SelectField("Audit kind")
     grade = SelectField("Grade", choices=dict([(g.value, g.label) for g in Grade]))
     response_days = IntegerField("Response (days)", validators=[Optional(), NumberRange(1, 730)])
@@ -263,7 +263,7 @@ class PolicyForm(FlaskForm):
     is_enabled = BooleanField("Used in this kind of audit", default=True)
 
 
-class ImportForm(FlaskForm):
+class ImportForm(AppForm):
     audit_id = SelectField("Third-party audit", coerce=int)
     file = FileField("CSV file")
     text = TextAreaField("…or paste the CSV", validators=[Optional()],
@@ -271,7 +271,7 @@ class ImportForm(FlaskForm):
                                      "statement, evidence.")
 
 
-class NewFindingForm(FlaskForm):
+class NewFindingForm(AppForm):
     """Record a finding by hand: an own audit's (before its report) or a CB's."""
 
     audit_id = SelectField("Audit", coerce=int)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from audit.core.forms import MultiCheckboxField
+from audit.core.forms import AppForm, MultiCheckboxField
 from audit.models import AnswerType
 
 FORMATS = [("yaml", "YAML"), ("csv", "CSV")]
@@ -22,7 +21,7 @@ ANSWER_TYPE_LABELS = {
 }
 
 
-class ImportForm(FlaskForm):
+class ImportForm(AppForm):
     """Upload (or paste) a YAML or CSV file."""
 
     fmt = SelectField("Format", choices=FORMATS, default="yaml")
@@ -46,21 +45,21 @@ class TemplateImportForm(ImportForm):
     change_note = StringField("Change note", validators=[Optional(), Length(max=500)])
 
 
-class TemplateForm(FlaskForm):
+class TemplateForm(AppForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=160)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
 
 
-class SectionForm(FlaskForm):
+class SectionForm(AppForm):
     title = StringField("Section title", validators=[DataRequired(), Length(max=200)])
 
 
-class PublishForm(FlaskForm):
+class PublishForm(AppForm):
     change_note = StringField("Change note (what changed and why)",
                               validators=[Optional(), Length(max=500)])
 
 
-class QuestionForm(FlaskForm):
+class QuestionForm(AppForm):
     """One question; choices and clause options are filled per request by the view."""
 
     key = StringField("Key", validators=[DataRequired(), Length(max=60)],

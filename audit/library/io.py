@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 
 from audit.core.errors import DomainError
+from audit.core.exports import guard_row, unguard_cell
+from audit.core.text import CONTROL_RE
 
 
 class ImportFailed(DomainError):
@@ -47,7 +49,18 @@ def line_of(obj: Any) -> int | None:
 
 
 class _LineLoader(yaml.SafeLoader):
-    """Safe YAML loader whose mappings carry their starting line."""
+    """Safe YAML loader whose mappings carry their starting line and that refuses aliases.
+
+    An alias repeats a node by reference: nine nested aliases in 374 bytes expanded to a
+    34.7 MB standard code. Library files never need them, so any alias is an error.
+    """
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.events.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not accepted: write each value out",
+                self.peek_event().start_mark)
+        return super().compose_node(parent, index)
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
@@ -70,8 +83,18 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+def refuse_control_characters(text: str) -> None:
+    """Raise ImportFailed naming the line of the first control character (other than TAB/CR/LF):
+    imported text ends up in titles, calendars and e-mails, where such characters break parsers."""
+    match = CONTROL_RE.search(text)
+    if match:
+        line = text.count("\n", 0, match.start()) + 1
+        raise ImportFailed([(line, f"control character U+{ord(match.group()):04X} is not allowed")])
+
+
 def parse_yaml(text: str) -> list[LineDict]:
     """All non-empty documents of a YAML text; syntax errors become a line-numbered ImportFailed."""
+    refuse_control_characters(text)
     try:
         documents = [d for d in yaml.load_all(text, Loader=_LineLoader) if d is not None]
     except yaml.MarkedYAMLError as exc:
@@ -104,6 +127,7 @@ def _plain(value: Any) -> Any:
 def read_csv(text: str, required: tuple[str, ...], allowed: tuple[str, ...]) -> list[LineDict]:
     """Rows of a CSV text with a header; each row's ``.line`` is its line in the file."""
     text = text.lstrip("\ufeff")  # Excel writes a byte-order mark
+    refuse_control_characters(text)
     reader = csv.reader(io.StringIO(text))
     try:
         header = [h.strip().lower() for h in next(reader)]
@@ -129,7 +153,7 @@ def read_csv(text: str, required: tuple[str, ...], allowed: tuple[str, ...]) -> 
             if len(values) > len(header):
                 problems.append((line, f"{len(values)} values but only {len(header)} columns"))
                 continue
-            row = LineDict(zip(header, (v.strip() for v in values), strict=False))
+            row = LineDict(zip(header, (unguard_cell(v.strip()) for v in values), strict=False))
             row.line = line
             rows.append(row)
     except csv.Error as exc:
@@ -145,5 +169,5 @@ def write_csv(header: list[str], rows: list[list[Any]]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow(guard_row("" if v is None else v for v in row))
     return out.getvalue()

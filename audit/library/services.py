@@ -16,8 +16,9 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from audit.core.lengths import length_problem
 from audit.extensions import db
-from audit.library.io import ImportFailed, dump_yaml, line_of, parse_yaml, read_csv, write_csv
+from audit.library.io import ImportFailed, dump_yaml, field_line, line_of, parse_yaml, read_csv, write_csv
 from audit.models import Clause, ClauseTopic, Standard, StandardStatus
 from audit.trail.services import record
 
@@ -62,6 +63,10 @@ def validate_standard_documents(documents: list[dict]) -> list[tuple[int | None,
             errors.append((line, "“standard” (the code, e.g. ISO 13485) is missing"))
         if not edition:
             errors.append((line, "“edition” (e.g. 2016) is missing"))
+        for key, model_attr, value in (("standard", "code", code), ("edition", "edition", edition),
+                                       ("title", "title", _text(doc.get("title")))):
+            if problem := length_problem(Standard, model_attr, value, f"“{key}”"):
+                errors.append((field_line(doc, key), problem))
         if (code, edition) in seen_standards:
             errors.append((line, f"{code}:{edition} appears twice in the file"))
         seen_standards.add((code, edition))
@@ -88,6 +93,9 @@ def validate_standard_documents(documents: list[dict]) -> list[tuple[int | None,
                 continue
             eline = line_of(entry) or line
             number = _text(entry.get("number"))
+            if problem := length_problem(Clause, "number", number, f"clause number “{number[:20]}…”"):
+                errors.append((eline, problem))
+                continue
             if not CLAUSE_NUMBER.match(number):
                 errors.append((eline, f"clause number “{number}” is not like 4, 7.1.5 or A.5.1"))
                 continue

@@ -3,13 +3,12 @@ services check every value again (a form only shapes input)."""
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import select
 from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from audit.core.forms import MultiCheckboxField, model_choices
+from audit.core.forms import AppForm, MultiCheckboxField, model_choices
 from audit.extensions import db
 from audit.models import (
     ComplaintStatus,
@@ -44,7 +43,7 @@ def _units(blank: str | None = "— organisation-wide —"):
 _TEXT = [Optional(), Length(max=4000)]
 
 
-class ObjectiveForm(FlaskForm):
+class ObjectiveForm(AppForm):
     title = StringField("Objective", validators=[DataRequired(), Length(max=200)])
     policy_commitment = TextAreaField("Policy commitment it serves", validators=_TEXT)
     measure = StringField("Measure", validators=[DataRequired(), Length(max=200)],
@@ -69,17 +68,17 @@ class ObjectiveForm(FlaskForm):
         self.unit_id.choices = _units()
 
 
-class MeasurementForm(FlaskForm):
+class MeasurementForm(AppForm):
     measured_on = DateField("Date", validators=[Optional()])
     value = StringField("Value", validators=[Length(max=30)])
     note = StringField("Note", validators=[Optional(), Length(max=400)])
 
 
-class ImportForm(FlaskForm):
+class ImportForm(AppForm):
     file = FileField("CSV or XLSX file (columns: date, value, note)")
 
 
-class IndicatorForm(FlaskForm):
+class IndicatorForm(AppForm):
     unit_id = SelectField("Unit", coerce=int, validators=[InputRequired()])
     name = StringField("Indicator", validators=[DataRequired(), Length(max=200)])
     definition = TextAreaField("Definition", validators=_TEXT)
@@ -92,12 +91,12 @@ class IndicatorForm(FlaskForm):
         self.unit_id.choices = _units(blank=None)
 
 
-class IndicatorResultForm(FlaskForm):
+class IndicatorResultForm(AppForm):
     period_end = DateField("Period ending", validators=[Optional()])
     value = StringField("Actual", validators=[Length(max=30)])
 
 
-class SurveyForm(FlaskForm):
+class SurveyForm(AppForm):
     title = StringField("Survey", validators=[DataRequired(), Length(max=200)])
     period_start = DateField("From", validators=[Optional()])
     period_end = DateField("To", validators=[Optional()])
@@ -108,7 +107,7 @@ class SurveyForm(FlaskForm):
     sample_size = IntegerField("Answers", validators=[Optional(), NumberRange(1, 10**7)])
 
 
-class ComplaintForm(FlaskForm):
+class ComplaintForm(AppForm):
     customer = StringField("Customer", validators=[DataRequired(), Length(max=200)])
     product = StringField("Product or service", validators=[Optional(), Length(max=200)])
     received_on = DateField("Received", validators=[Optional()])
@@ -129,7 +128,7 @@ class ComplaintForm(FlaskForm):
         self.risk_id.choices = model_choices(Risk, Risk.title, label=lambda r: r.title)
 
 
-class RiskForm(FlaskForm):
+class RiskForm(AppForm):
     title = StringField("Risk or opportunity", validators=[DataRequired(), Length(max=200)])
     kind = SelectField("Kind", choices=_enum_choices(RiskKind))
     description = TextAreaField("Description", validators=_TEXT)
@@ -159,14 +158,14 @@ def db_findings():
                               .order_by(Finding.id.desc()).limit(100))
 
 
-class ContextForm(FlaskForm):
+class ContextForm(AppForm):
     changed_on = DateField("Date of the change", validators=[Optional()])
     category = SelectField("Category", choices=_enum_choices(ContextCategory))
     title = StringField("What changed", validators=[DataRequired(), Length(max=200)])
     description = TextAreaField("Details and expected effect", validators=_TEXT)
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(AppForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     period_start = DateField("Period from", validators=[Optional()])
     period_end = DateField("Period to", validators=[Optional()])
@@ -179,13 +178,13 @@ class ReviewForm(FlaskForm):
         self.chair_id.choices = _people()
 
 
-class HoldForm(FlaskForm):
+class HoldForm(AppForm):
     held_on = DateField("Held on", validators=[Optional()])
     attendees = TextAreaField("Attendees", validators=_TEXT)
     minutes = TextAreaField("Minutes", validators=[Optional(), Length(max=20000)])
 
 
-class OutputForm(FlaskForm):
+class OutputForm(AppForm):
     kind = SelectField("Output", choices=_enum_choices(OutputKind))
     decision = TextAreaField("Decision / action", validators=[DataRequired(), Length(max=4000)])
     owner_id = SelectField("Owner", coerce=int, validators=[InputRequired()])
@@ -196,9 +195,9 @@ class OutputForm(FlaskForm):
         self.owner_id.choices = _people()
 
 
-class CompleteForm(FlaskForm):
+class CompleteForm(AppForm):
     note = TextAreaField("What was done", validators=[DataRequired(), Length(max=4000)])
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(AppForm):
     """A form that carries only its CSRF token (sign-off, raise an audit)."""

@@ -16,6 +16,7 @@ from audit.auth.permissions import Permission
 from audit.core.errors import DomainError, NotAllowed
 from audit.core.services import get_or_fail, save_with_trail
 from audit.extensions import db
+from audit.library.io import refuse_control_characters
 from audit.models import Direction, Frequency, ObjectiveMeasurement, QualityObjective, Unit, User
 from audit.trail.services import record, snapshot
 
@@ -184,6 +185,7 @@ def read_rows(filename: str, content: bytes) -> list[list[str]]:
         raise DomainError("Save the CSV as UTF-8 and try again.", field="file") from None
     if "\x00" in text:
         raise DomainError("That file is not a CSV text file.", field="file")
+    refuse_control_characters(text)  # uploads pass the request edge unread
     return list(csv.reader(io.StringIO(text)))
 
 

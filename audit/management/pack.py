@@ -18,6 +18,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
+from audit.core.exports import guard_row
 from audit.extensions import db
 from audit.management.objectives import meets, status_as_of
 from audit.models import (
@@ -36,7 +37,7 @@ from audit.models import (
     SatisfactionResult,
     Severity,
 )
-from audit.reports.services import Pack, _safe_cell, build_pack, period_bounds
+from audit.reports.services import Pack, build_pack, period_bounds
 
 NOTHING = "Nothing recorded for this period."
 
@@ -306,7 +307,7 @@ def review_pack_xlsx(pack: ReviewPack, *, title: str) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = "Summary"
-    ws.append([title])
+    ws.append(guard_row([title]))
     ws["A1"].font = big
     ws.append(["Period", f"{pack.start} – {pack.end}"])
     ws.append([])
@@ -330,7 +331,7 @@ def review_pack_xlsx(pack: ReviewPack, *, title: str) -> bytes:
             if not table.rows:
                 sheet.append([NOTHING])
             for row in table.rows:
-                sheet.append([_safe_cell(v) for v in row])
+                sheet.append(guard_row(row))
         for column in "ABCDEFGH":
             sheet.column_dimensions[column].width = 22
     out = io.BytesIO()

@@ -33,8 +33,25 @@ class Notification(db.Model):
     #: None while waiting in the outbox; set when sent or when e-mail is not wanted.
     emailed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     email_wanted: Mapped[bool] = mapped_column(default=True)
+    #: Sending attempts that failed; a transient failure is retried with growing delays.
+    email_attempts: Mapped[int] = mapped_column(default=0)
+    #: Why the last attempt failed (shown on the outbox page).
+    email_error: Mapped[str | None] = mapped_column(String(500))
+    #: Not retried before this time (back-off after a transient failure).
+    email_retry_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    #: Set when sending gave up for good (refused by the server, cannot be built, too many tries).
+    email_failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     user = relationship("User")
+
+    @property
+    def email_state(self) -> str:
+        """``sent``, ``failed``, ``queued`` (retrying when ``email_error`` is set) or ``not wanted``."""
+        if not self.email_wanted:
+            return "not wanted"
+        if self.email_failed_at is not None:
+            return "failed"
+        return "sent" if self.emailed_at is not None else "queued"
 
     def __repr__(self) -> str:
         return f"<Notification {self.id} {self.kind} → {self.user_id}>"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import joinedload
 
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
@@ -74,3 +75,40 @@ def preferences():
     rows = [{"kind": k, "label": label, "in_app": prefs[k].in_app if k in prefs else True,
              "email": prefs[k].email if k in prefs else True} for k, label in registry().notification_kinds.items()]
     return render_template("notifications/preferences.html", rows=rows)
+
+
+OUTBOX_PAGE_SIZE = 50
+_OUTBOX_STATE = {
+    "queued": (Notification.emailed_at.is_(None), Notification.email_failed_at.is_(None)),
+    "sent": (Notification.emailed_at.is_not(None),),
+    "failed": (Notification.email_failed_at.is_not(None),),
+}
+
+
+@bp.get("/outbox")
+@requires(Permission.VIEW_OUTBOX)
+def outbox():
+    """Everyone's e-mails: queued (with retry reason), sent and failed, newest first, paged.
+
+    Three queries whatever the page shows: the counts per state, the page, nothing per row.
+    """
+    state = request.args.get("state") if request.args.get("state") in _OUTBOX_STATE else None
+    wanted = Notification.email_wanted.is_(True)
+    failed = Notification.email_failed_at.is_not(None)
+    sent = Notification.emailed_at.is_not(None)
+    counts = db.session.execute(select(
+        func.count(case((~failed & ~sent, 1))), func.count(case((sent, 1))),
+        func.count(case((failed, 1)))).where(wanted)).one()
+    counts = dict(zip(("queued", "sent", "failed"), counts, strict=True))
+    total = counts[state] if state else sum(counts.values())
+    pages = max((total + OUTBOX_PAGE_SIZE - 1) // OUTBOX_PAGE_SIZE, 1)
+    page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    # Only the recipient's name and address are shown: none of their relationships are loaded.
+    stmt = select(Notification).options(joinedload(Notification.user).raiseload("*")).where(wanted)
+    if state:
+        stmt = stmt.where(*_OUTBOX_STATE[state])
+    notes = db.session.scalars(stmt.order_by(Notification.id.desc())
+                               .offset((page - 1) * OUTBOX_PAGE_SIZE).limit(OUTBOX_PAGE_SIZE)).all()
+    return render_template("notifications/outbox.html", notes=notes, counts=counts, state=state,
+                           page=page, pages=pages, total=total,
+                           mail_server=current_app.config.get("MAIL_SERVER"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import (
     BooleanField,
@@ -23,7 +22,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from audit.core.forms import MultiCheckboxField, timezone_choices, validate_timezone
+from audit.core.forms import AppForm, MultiCheckboxField, timezone_choices, validate_timezone
 from audit.extensions import db
 from audit.models import (
     ApprovalStatus,
@@ -61,7 +60,7 @@ def internal_user_choices(blank: str | None = None) -> list[tuple[int, str]]:
     return ([(0, blank)] if blank else []) + choices
 
 
-class SiteForm(FlaskForm):
+class SiteForm(AppForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     code = StringField(
         "Code", validators=[DataRequired(), Length(max=20)],
@@ -79,7 +78,7 @@ class SiteForm(FlaskForm):
         self.timezone.choices = timezone_choices()
 
 
-class UnitForm(FlaskForm):
+class UnitForm(AppForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     kind = SelectField("Kind", choices=_enum_choices(UnitKind), validators=[DataRequired()])
     site_id = SelectField("Site", coerce=int, validators=[InputRequired()])
@@ -108,7 +107,7 @@ class UnitForm(FlaskForm):
         self.member_ids.choices = internal_user_choices()
 
 
-class SupplierForm(FlaskForm):
+class SupplierForm(AppForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=160)])
     contact_name = StringField("Contact name", validators=[Optional(), Length(max=120)])
     contact_email = EmailField("Contact e-mail", validators=[Optional(), Email(), Length(max=254)])
@@ -125,14 +124,14 @@ class SupplierForm(FlaskForm):
         self.timezone.choices = timezone_choices()
 
 
-class CertificationBodyForm(FlaskForm):
+class CertificationBodyForm(AppForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=160)])
     accreditation = StringField("Accreditation", validators=[Optional(), Length(max=160)])
     contact_email = EmailField("Contact e-mail", validators=[Optional(), Email(), Length(max=254)])
     website = StringField("Website", validators=[Optional(), Length(max=250)])
 
 
-class CertificateForm(FlaskForm):
+class CertificateForm(AppForm):
     standard_id = SelectField("Standard", coerce=int, validators=[InputRequired()])
     certification_body_id = SelectField("Certification body", coerce=int, validators=[Optional()])
     supplier_id = SelectField(
@@ -166,7 +165,7 @@ class CertificateForm(FlaskForm):
             raise ValidationError("Expiry must come after the certification decision.")
 
 
-class SiteHolidayForm(FlaskForm):
+class SiteHolidayForm(AppForm):
     site_id = SelectField("Site", coerce=int, validators=[InputRequired()])
     day = DateField("Day", validators=[InputRequired()])
     name = StringField("Name", validators=[DataRequired(), Length(max=120)],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import (
     BooleanField,
@@ -25,13 +24,13 @@ from wtforms.validators import (
 )
 
 from audit.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, POLICY_HINT
-from audit.core.forms import MultiCheckboxField, timezone_choices, validate_timezone
+from audit.core.forms import AppForm, MultiCheckboxField, timezone_choices, validate_timezone
 from audit.extensions import db
 from audit.models import QualificationLevel, Role, Supplier
 from audit.organisation.forms import internal_user_choices, standard_choices
 
 
-class UserForm(FlaskForm):
+class UserForm(AppForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     email = EmailField("E-mail", validators=[DataRequired(), Email(), Length(max=254)])
     job_title = StringField("Job title", validators=[Optional(), Length(max=120)])
@@ -65,7 +64,7 @@ class UserForm(FlaskForm):
             raise ValidationError("A new account needs a password.")
 
 
-class QualificationForm(FlaskForm):
+class QualificationForm(AppForm):
     user_id = SelectField("Auditor", coerce=int, validators=[InputRequired()])
     standard_id = SelectField("Standard", coerce=int, validators=[InputRequired()])
     level = SelectField("Level", choices=[(q.value, q.label) for q in QualificationLevel])
@@ -83,7 +82,7 @@ class QualificationForm(FlaskForm):
             raise ValidationError("“Valid until” cannot be before “valid from”.")
 
 
-class TrainingRecordForm(FlaskForm):
+class TrainingRecordForm(AppForm):
     user_id = SelectField("Person", coerce=int, validators=[InputRequired()])
     title = StringField("Course or training", validators=[DataRequired(), Length(max=200)])
     provider = StringField("Provider", validators=[Optional(), Length(max=120)])

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from audit.core.exports import guard_row
 from audit.extensions import db
 from audit.models import Audit, AuditStatus, AuditTeamMember, Programme, Unit
 
@@ -63,11 +64,6 @@ def programme_export(programme: Programme) -> dict:
             "coverage": [(site, unit, std, audits) for (site, unit, std), audits in sorted(coverage.items())]}
 
 
-def _safe(value):
-    """Spreadsheet formula injection guard for text cells."""
-    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
-
-
 def export_xlsx(data: dict) -> bytes:
     """The export as a workbook: Programme, Audits and Coverage sheets."""
     from openpyxl import Workbook
@@ -80,16 +76,16 @@ def export_xlsx(data: dict) -> bytes:
                          ("Period end", programme.period_end), ("Status", programme.status.value),
                          ("Approved version", programme.approved_version or ""),
                          ("Objectives", programme.objectives or ""), ("Scope", programme.scope or "")):
-        ws.append([label, _safe(value)])
+        ws.append(guard_row([label, value]))
     audits = wb.create_sheet("Audits")
     audits.append(["Reference", "Title", "Kind", "Site / supplier", "Time zone", "First day", "Last day",
                    "Standards", "Units", "Lead", "Team", "Status"])
     for row in data["rows"]:
-        audits.append([_safe(v) for v in row.__dict__.values()])
+        audits.append(guard_row(row.__dict__.values()))
     coverage = wb.create_sheet("Coverage")
     coverage.append(["Site", "Unit", "Standard", "Audits"])
     for site, unit, std, refs in data["coverage"]:
-        coverage.append([_safe(site), _safe(unit), std, "; ".join(refs)])
+        coverage.append(guard_row([site, unit, std, "; ".join(refs)]))
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from audit.core.forms import model_choices
+from audit.core.forms import AppForm, model_choices
 from audit.extensions import db
 from audit.models import (
     Certificate,
@@ -26,7 +25,7 @@ from audit.models import (
 )
 
 
-class ProgrammeForm(FlaskForm):
+class ProgrammeForm(AppForm):
     """Create or edit a programme."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=160)])
@@ -44,13 +43,13 @@ class ProgrammeForm(FlaskForm):
         self.manager_id.choices = model_choices(stmt)
 
 
-class ProgrammeStatusForm(FlaskForm):
+class ProgrammeStatusForm(AppForm):
     """Approve / activate / close."""
 
     status = SelectField("New status", choices=[SelectChoice(s.value, s.value.capitalize()) for s in ProgrammeStatus])
 
 
-class RuleForm(FlaskForm):
+class RuleForm(AppForm):
     """Add a rule that generates audits."""
 
     kind = SelectField("Kind", choices=[SelectChoice(k.value, k.label) for k in RuleKind])
@@ -77,7 +76,7 @@ class RuleForm(FlaskForm):
         self.standard_id.choices = model_choices(Standard, Standard.code, label=lambda s: s.label)
 
 
-class TriggerForm(FlaskForm):
+class TriggerForm(AppForm):
     """Record a complaint, incident or significant change that calls for an audit."""
 
     kind = SelectField("What happened", choices=[SelectChoice(k.value, k.label) for k in TriggerKind])

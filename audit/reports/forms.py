@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import DateField
 from wtforms.validators import Optional
 
+from audit.core.forms import AppForm
 
-class PeriodForm(FlaskForm):
+
+class PeriodForm(AppForm):
     """The review period, read from the query string."""
 
     class Meta:

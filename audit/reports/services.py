@@ -17,6 +17,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from audit.core.errors import DomainError
+from audit.core.exports import guard_row
 from audit.extensions import db
 from audit.findings.queries import overdue_clause
 from audit.models import (
@@ -221,15 +222,8 @@ def pack_csv(pack: Pack) -> str:
     writer = csv.writer(out)
     writer.writerow(("section", "item", "value", "value 2", "value 3", "value 4", "value 5"))
     for row in pack_rows(pack):
-        writer.writerow([_safe_cell(v) for v in row])
+        writer.writerow(guard_row(row))
     return out.getvalue()
-
-
-def _safe_cell(value):
-    """Spreadsheet formula injection guard for text cells."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
 
 
 def pack_xlsx(pack: Pack) -> bytes:
@@ -242,13 +236,13 @@ def pack_xlsx(pack: Pack) -> bytes:
     ws.append(["Management review input", f"{pack.start} – {pack.end}"])
     ws.append(["Findings issued", pack.findings_total])
     for key, n in pack.effectiveness.items():
-        ws.append([key.replace("_", " "), n])
+        ws.append(guard_row([key.replace("_", " "), n]))
 
     def sheet(title, header, rows):
         s = wb.create_sheet(title)
         s.append(header)
         for r in rows:
-            s.append([_safe_cell(v) for v in r])
+            s.append(guard_row(r))
 
     sheet("Audits", ["Kind", "Planned", "Done", "Cancelled"], pack.audits)
     sheet("Grades", ["Grade", "Findings"], pack.grades)

@@ -95,7 +95,7 @@ def test_create_refuses_bad_input_and_stores_nothing(make, login, coordinator):
     response = login(coordinator).post("/audits/new", data={
         "title": "Backwards", "kind": "internal", "site_id": site.id, "planned_days": 1,
         "starts_local": "2026-07-06T17:00", "ends_local": "2026-07-06T09:00"})
-    assert response.status_code == 200
+    assert response.status_code == 422  # a refused form is a 4xx
     assert "The audit must end after it starts." in response.get_data(as_text=True)
     assert db.session.query(Audit).count() == 0
 
@@ -212,7 +212,7 @@ def test_clause_outside_standards_in_scope_is_refused_and_input_kept(make, login
     calibration = _clause(library, "ISO 9001", "7.1.5")
     response = login(coordinator).post(
         "/audits/new", data=_scope_form(site, [q.id], [calibration.id, emergency.id]))
-    assert response.status_code == 200
+    assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "ISO 14001:2015 8.2 is not in a standard in scope" in page
     assert f'value="{calibration.id}" checked' in page and f'value="{emergency.id}" checked' in page
@@ -274,5 +274,5 @@ def test_refused_save_rerenders_without_reloading_each_clause(make, login, coord
     with count_queries() as refused:
         response = client.post("/audits/new", data=_scope_form(
             site, [library["ISO 9001"].id], [], starts_local="2026-07-06T17:00", ends_local="2026-07-06T09:00"))
-    assert response.status_code == 200 and "The audit must end after it starts." in response.get_data(as_text=True)
+    assert response.status_code == 422 and "The audit must end after it starts." in response.get_data(as_text=True)
     assert refused.count < 40  # the picker lists ~180 clauses

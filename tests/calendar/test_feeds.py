@@ -220,3 +220,16 @@ def test_events_link_to_the_audit_and_finding_pages(app, make, cal):
     base = app.config["BASE_URL"]
     assert urls[f"audit-{audit.id}"] == f"{base}/audits/{audit.id}"
     assert urls[f"finding-{finding.id}-response-20260430"] == f"{base}/findings/{finding.id}"
+
+
+def test_control_characters_never_reach_a_feed(app, make, cal):
+    """Titles stored with BEL, VT, FF, ESC or DEL (e.g. before the input checks existed) are dropped
+    at serialisation, so the strict ``ical`` parser still reads the whole feed."""
+    lead = make.user()
+    audit = cal.scheduled_audit(team=[(lead, TeamRole.LEAD)])
+    audit.title = "Bell\x07 tab\x0b feed\x0c esc\x1b del\x7f end"
+    db.session.commit()
+    data = render(app, FeedKind.PERSONAL, None, lead)
+    assert not any(ch in data for ch in (b"\x07", b"\x0b", b"\x0c", b"\x1b", b"\x7f"))
+    assert f"audit-{audit.id}" in uids(data)
+    assert b"SUMMARY:" in data and b"Bell tab feed esc del end" in data.replace(b"\r\n ", b"")

@@ -236,6 +236,23 @@ def test_import_cb_findings_csv(app, make, library, login, now):
     assert found["CB-2"].grade is Grade.OBSERVATION
 
 
+def test_import_cb_file_with_control_characters_is_refused(app, make, library, login, now):
+    """An uploaded CSV (which the request edge does not read) with an ESC in a statement is refused
+    naming the line, and nothing is stored."""
+    import io
+
+    w = world(make, library, kind=AuditKind.THIRD_PARTY)
+    db.session.commit()
+    client = login(w.coordinator)
+    page = client.get("/findings/import")
+    text = "reference,grade,clauses,statement,evidence\nCB-1,Minor NC,8.5.1,Bad \x1b[31m text,x\n"
+    r = client.post("/findings/import", data={
+        "csrf_token": _csrf(page.text), "audit_id": w.audit.id,
+        "file": (io.BytesIO(text.encode()), "cb.csv")}, content_type="multipart/form-data")
+    assert r.status_code == 400 and "line 2: control character U+001B" in r.text
+    assert db.session.query(Finding).count() == 0
+
+
 def test_home_panel_lists_my_open_findings(app, make, library, login, now):
     """The auditee's home page lists the response waiting for them."""
     w = world(make, library)

@@ -213,7 +213,7 @@ def test_pages_record_list_and_explain(world, login, app, monkeypatch):
         "kind": "complaint", "title": "Scratched housings", "occurred_on": "2026-03-01",
         "unit_id": 0, "supplier_id": 0, "programme_id": 0, "description": "Found at goods-in."})
     page = bad.get_data(as_text=True)
-    assert bad.status_code == 200 and "Choose the unit or the supplier" in page
+    assert bad.status_code == 422 and "Choose the unit or the supplier" in page
     assert "Scratched housings" in page and "Found at goods-in." in page
     response = client.post("/programme/triggers/new", data={
         "kind": "complaint", "title": "Scratched housings", "occurred_on": "2026-03-01",

@@ -144,19 +144,22 @@ def is_logged_in(client) -> bool:
 
 
 class FormFields(HTMLParser):
-    """Collects, per ``<form method=post>``, its action and field names with their options."""
+    """Collects, per ``<form>``, its method, action and field names with their options."""
 
     def __init__(self):
         super().__init__()
         self.forms: list[dict] = []
         self._select: str | None = None
+        self._open = False
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
-        if tag == "form" and (a.get("method") or "get").lower() == "post":
-            self.forms.append({"action": a.get("action") or "", "fields": {}})
+        if tag == "form":
+            self.forms.append({"action": a.get("action") or "", "fields": {},
+                               "method": (a.get("method") or "get").lower()})
+            self._open = True
             return
-        if not self.forms:
+        if not self._open:
             return
         fields = self.forms[-1]["fields"]
         name = a.get("name")
@@ -178,13 +181,25 @@ class FormFields(HTMLParser):
     def handle_endtag(self, tag):
         if tag == "select":
             self._select = None
+        elif tag == "form":
+            self._open = False
+
+
+def page_forms(html: str) -> list[dict]:
+    """Every form of an HTML page: ``[{"method": str, "action": str, "fields": {name: spec}}]``."""
+    parser = FormFields()
+    parser.feed(html)
+    return parser.forms
 
 
 def post_forms(html: str) -> list[dict]:
     """The POST forms of an HTML page: ``[{"action": str, "fields": {name: spec}}]``."""
-    parser = FormFields()
-    parser.feed(html)
-    return parser.forms
+    return [f for f in page_forms(html) if f["method"] == "post"]
+
+
+def get_forms(html: str) -> list[dict]:
+    """The GET (filter) forms of an HTML page."""
+    return [f for f in page_forms(html) if f["method"] == "get"]
 
 
 ALL_ROLES = tuple(Role)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from audit.core.lengths import length_problem
 from audit.extensions import db
 from audit.library.checklists.builder import new_question
 from audit.library.checklists.validation import (
@@ -179,6 +180,8 @@ def _plan_template(doc: dict) -> tuple[dict, list[tuple[int | None, str]]]:
         title = clean_text(s_raw.get("title"))
         if not title:
             errors.append((s_line, "a section title is missing"))
+        elif problem := length_problem(ChecklistSection, "title", title, "the section title"):
+            errors.append((s_line, problem))
         questions_raw = s_raw.get("questions")
         if not isinstance(questions_raw, list) or not questions_raw:
             errors.append((s_line, f"section “{title}” has no questions"))
