@@ -58,7 +58,7 @@ def test_create_app_fills_the_registry_once_per_app(app):
     assert [j.id for j in first.jobs] == [j.id for j in second.jobs]
     assert [n.label for n in first.navigation] == [
         "Home", "Organisation", "People", "Trail", "Programme", "Audits", "Findings", "My SCARs", "Waiting for me",
-        "Reports", "Management", "Calendar", "Library", "Scheduler", "Outbox"]
+        "Reports", "Management", "Calendar", "Library", "Outbox", "Scheduler"]
     assert set(first.audit_sections) == set(AUDIT_PAGE_SLOTS)
     assert len({j.id for j in first.jobs}) == len(first.jobs) >= 5
     assert all(n.endpoint in app.view_functions for n in first.navigation)
