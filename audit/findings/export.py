@@ -1,7 +1,8 @@
 """The findings register as CSV or XLSX: the filtered list, one row per finding.
 
-Pure serialisers (findings in, bytes out). Every text cell goes through ``_guard`` so a statement
-such as ``=HYPERLINK(...)`` is shown as text, never run as a formula by a spreadsheet.
+Pure serialisers (findings in, bytes out). Every cell goes through ``core.exports.guard_cell``, the
+one formula-injection guard of every export, so a statement such as ``=HYPERLINK(...)`` is shown
+as text, never run as a formula by a spreadsheet.
 """
 
 from __future__ import annotations
@@ -10,15 +11,10 @@ import csv
 import datetime as dt
 import io
 
+from audit.core.exports import guard_cell
+
 COLUMNS = ("Reference", "Grade", "Status", "Audit", "Unit", "Site", "Supplier", "Clauses",
            "Statement", "Owner", "Issued", "Due", "Overdue", "Closed", "Root cause", "Category")
-
-
-def _guard(value):
-    """Formula-injection guard for one cell (to be replaced by the project's shared guard)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def rows(findings, today: dt.date) -> list[list]:
@@ -44,7 +40,7 @@ def register_csv(findings, today: dt.date) -> bytes:
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
     for row in rows(findings, today):
-        writer.writerow(["" if v is None else _guard(v.isoformat() if isinstance(v, dt.date) else v)
+        writer.writerow(["" if v is None else guard_cell(v.isoformat() if isinstance(v, dt.date) else v)
                          for v in row])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
@@ -58,7 +54,7 @@ def register_xlsx(findings, today: dt.date) -> bytes:
     ws.title = "Findings"
     ws.append(list(COLUMNS))
     for row in rows(findings, today):
-        ws.append([_guard(v) for v in row])
+        ws.append([guard_cell(v) for v in row])
     ws.freeze_panes = "A2"
     out = io.BytesIO()
     wb.save(out)
