@@ -50,28 +50,14 @@ def invitation_ics(event: ical.Event, *, method: str, organizer: Attendee,
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", method)
-    vevent = icalendar.Event()
-    vevent.add("uid", event.uid)
-    vevent.add("dtstamp", event.stamp.astimezone(dt.UTC))
-    if event.all_day:
-        vevent.add("dtstart", event.start)
-        vevent.add("dtend", event.end)
-    else:
-        zone = zone_of(event.tzid)
-        vevent.add("dtstart", event.start.astimezone(zone))
-        vevent.add("dtend", event.end.astimezone(zone))
-    vevent.add("sequence", event.sequence)
-    vevent.add("last-modified", event.stamp.astimezone(dt.UTC))
-    vevent.add("summary", event.summary)
-    vevent.add("status", ical.CANCELLED if method == "CANCEL" else event.status)
-    vevent.add("transp", "TRANSPARENT" if event.transparent else "OPAQUE")
+    # The feed's own VEVENT (same UID, times, SEQUENCE, text cleaning), plus the iTIP parts.
+    vevent = ical.vevent(event)
+    if method == "CANCEL":
+        del vevent["status"]
+        vevent.add("status", ical.CANCELLED)
     vevent.add("organizer", organizer.address(attendee=False))
     for attendee in attendees:
         vevent.add("attendee", attendee.address(attendee=True))
-    if event.description:
-        vevent.add("description", event.description)
-    if event.url:
-        vevent.add("url", event.url)
     cal.add_component(vevent)
     if not event.all_day and event.tzid != "UTC":
         day = event.start.astimezone(zone_of(event.tzid)).date()

@@ -162,3 +162,21 @@ def test_removed_member_gets_a_cancel_for_the_same_event(s, now):
     assert [str(a) for a in [vevent["ATTENDEE"]]] == [f"mailto:{s.auditor.email}"]
     ((_, (_, _, _, sequence)),) = parse_everywhere(data).items()
     assert sequence > first_sequence
+
+
+def test_invitation_is_the_feeds_event_with_text_cleaned():
+    """The invitation's VEVENT is the feed's (same builder): control characters in a title never
+    reach a calendar client, and a CANCEL says CANCELLED."""
+    from audit.calendar.invitation import Attendee, invitation_ics
+
+    start = dt.datetime(2027, 3, 1, 8, tzinfo=dt.UTC)
+    event = ical.Event(uid="audit-9@example.org", summary="Audit\x1b[31m line\x07 2", start=start,
+                       end=start + dt.timedelta(hours=8), stamp=start, sequence=3, tzid="Europe/Berlin",
+                       location="Hall\x0b 2")
+    lead = Attendee(email="lead@example.org", name="Lea Lead", chair=True)
+    for method, status in (("REQUEST", "CONFIRMED"), ("CANCEL", "CANCELLED")):
+        data = invitation_ics(event, method=method, organizer=lead, attendees=[lead])
+        assert not any(c in data for c in (b"\x1b", b"\x07", b"\x0b"))
+        vevent = next(c for c in icalendar.Calendar.from_ical(data).walk("VEVENT"))
+        assert str(vevent["status"]) == status and int(vevent["sequence"]) == 3
+        assert str(vevent["summary"]).startswith("Audit") and "Hall" in str(vevent["location"])
