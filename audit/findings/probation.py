@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from audit.extensions import db
+from audit.findings.deadlines import DEADLINE_LABELS
 from audit.findings.workflow import OPEN_STATUSES
 from audit.models import (
     Finding,
@@ -28,7 +29,9 @@ def supplier_problems(supplier, today: dt.date) -> list[str]:
         if f.grade is Grade.MAJOR:
             problems.append(f"open major {f.reference}")
         elif f.is_scar and f.is_overdue(today):
-            problems.append(f"overdue SCAR {f.reference}")
+            # The stage and date the SCAR page, the list and the sweep's notice name.
+            deadline, due = f.current_deadline()
+            problems.append(f"overdue SCAR {f.reference} ({DEADLINE_LABELS[deadline].lower()} due {due:%d %b %Y})")
         elif f.is_scar and f.rejection_count and f.status is FindingStatus.AWAITING_RESPONSE:
             problems.append(f"rejected SCAR {f.reference}")
     return problems

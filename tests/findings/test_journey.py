@@ -42,7 +42,7 @@ class Journey:
         token = TOKEN.search(client.get("/findings/waiting").text).group(1)
         response = client.post(url, data={"csrf_token": token, **data})
         assert response.status_code == expect, (who, url, response.status_code,
-                                                re.findall(r'role="alert">([^<]+)', response.text))
+                                                re.findall(r'role="alert">(?:<p>)?([^<]+)', response.text))
         db.session.expire_all()
         return response
 

@@ -43,7 +43,7 @@ def test_page_sweep_list_and_probation_name_the_same_stage_dates(app, make, libr
     assert sweep_finding_deadlines(late)["overdue"] == 1
     assert _titles(contact) == [f"{Grade.MINOR.label} {f.reference}: containment overdue since 11 Mar 2026"]
     assert supplier.approval_status is ApprovalStatus.ON_PROBATION
-    assert fs.supplier_problems(supplier, late.date()) == [f"overdue SCAR {f.reference}"]
+    assert fs.supplier_problems(supplier, late.date()) == [f"overdue SCAR {f.reference} (containment due 11 Mar 2026)"]
 
     fs.acknowledge_scar(f, actor=contact, now=late)
     fs.submit_scar_containment(f, "Blocked lots 88-91", actor=contact, now=late)
