@@ -87,6 +87,9 @@ def bulk_change():
         return _list_page(form), 422
     audits = bulk.load_selected(form.ids.data, readable_audits(current_user))
     lead = db.session.get(User, form.lead_id.data) if form.action.data == "assign_lead" else None
+    if form.action.data == "assign_lead" and lead is None:
+        form.lead_id.errors = ["That person no longer exists: choose the lead again."]
+        return _list_page(form), 422
     outcome = bulk.apply_bulk(audits, form.action.data, days=form.days.data, to_date=form.to_date.data,
                               lead=lead, reason=form.reason.data, actor=current_user, now=utcnow())
     # Read before the commit expires them: the report needs no reload per audit.

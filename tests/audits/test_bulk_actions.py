@@ -135,6 +135,8 @@ def test_assign_lead_checks_competence_per_audit(w, login):
     assert response.status_code == 422
     assert "ISO 14001" in response.get_data(as_text=True).split('id="bulk-refused"')[1]
     assert db.session.get(Audit, a3.id).lead is None and not _notes()
+    response = _post(client, [a3], action="assign_lead", lead_id="999999")
+    assert response.status_code == 422 and "choose the lead again" in response.get_data(as_text=True)
     response = _post(client, [a3], action="assign_lead", lead_id=str(w.lea.id))
     assert response.status_code == 302
     db.session.expire_all()
