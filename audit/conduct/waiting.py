@@ -171,14 +171,14 @@ def waiting_source(user, now: dt.datetime) -> list[ToDo]:
         overdue = due is not None and due < audit.local_today(now)
         for step in wanted[audit.id]:
             # Plain paths: the list is also computed outside requests (sweeps, tests).
-            title, url = audit.title, f"/audits/{audit.id}/report"
+            label, url = LABELS[step], f"/audits/{audit.id}/report"
             if step == "issue_report":
                 checklist = checklists.get(audit.id, Checklist(audit, [], None, []))
                 count = len(report_blockers(audit, report, checklist))
-                if count:
-                    title = f"{audit.title} — {count} blocker{'s' if count > 1 else ''} to clear"
+                if count:  # in the label: the list shortens long titles
+                    label = f"{label} ({count} blocker{'s' if count > 1 else ''} to clear)"
             if step == "name_lead":
                 url = f"/audits/{audit.id}"
-            todos.append(ToDo("reports", step, LABELS[step], audit.reference, title, url, due,
+            todos.append(ToDo("reports", step, label, audit.reference, audit.title, url, due,
                               "Report", overdue))
     return todos

@@ -105,7 +105,7 @@ def test_report_to_issue_counts_its_blockers(app, make, setup, now):
     [item] = [t for t in waiting_source(setup.lead, now) if t.key == audit.reference]
     count = len(report_blockers(audit, get_report(audit), build_checklist(audit)))
     assert count >= 2
-    assert item.step == "issue_report" and f"{count} blockers to clear" in item.title
+    assert item.step == "issue_report" and item.label == f"Report to issue ({count} blockers to clear)"
     assert item.url == f"/audits/{audit.id}/report"
 
 
