@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from audit.auth.permissions import Permission, permissions_for
@@ -55,6 +55,7 @@ LINK_ENDPOINTS = {
     "site": ("organisation.site_detail",),
     "supplier": ("organisation.supplier_detail",),
     "certificate": ("organisation.certificate_detail",),
+    "review": ("reviews.review_detail",),
 }
 
 #: Finding statuses whose deadlines still matter to the owner (as ``Finding.current_due_on``:
@@ -252,6 +253,7 @@ def personal_events(user: User, *, day: dt.date, links: Links) -> list[ical.Even
 
     events += _finding_events(user, start, end, links)
     events += _action_events(user, start, end, links)
+    events += _review_events(user, day, links)
     return [e for e in events if ical.in_window(e, start, end)]
 
 
@@ -312,6 +314,33 @@ def _action_events(user: User, start: dt.date, end: dt.date, links: Links) -> li
             url=links.url("finding", action.finding_id))
         for action in actions
     ]
+
+
+def review_criteria(user: User, day: dt.date) -> tuple:
+    """WHERE criteria of the management reviews in ``user``'s personal feed on ``day``: the
+    chair, the invited and the coordinators (the people reminded of the meeting) see it while
+    its day is in the window; a cancelled one stays for the grace period, like audits."""
+    from audit.models import ManagementReview, ReviewStatus
+    from audit.models.review import review_invitees
+
+    start, end = ical.feed_window(day)
+    since = dt.datetime.combine(day - dt.timedelta(days=ical.CANCELLED_GRACE_DAYS), dt.time(), dt.UTC)
+    involved = [ManagementReview.chair_id == user.id,
+                exists().where(review_invitees.c.review_id == ManagementReview.id,
+                               review_invitees.c.user_id == user.id)]
+    if Role.COORDINATOR in user.roles:
+        involved.append(ManagementReview.id.is_not(None))
+    meeting = func.coalesce(ManagementReview.held_on, ManagementReview.planned_on)
+    return (or_(*involved), meeting.between(start, end),
+            or_(ManagementReview.status != ReviewStatus.CANCELLED, ManagementReview.updated_at >= since))
+
+
+def _review_events(user: User, day: dt.date, links: Links) -> list[ical.Event]:
+    from audit.models import ManagementReview
+
+    reviews = db.session.scalars(select(ManagementReview).where(*review_criteria(user, day))
+                                 .order_by(ManagementReview.id)).all()
+    return [ical.review_event(r, domain=links.domain, url=links.url("review", r.id)) for r in reviews]
 
 
 def coordinator_events(kind: FeedKind, obj, *, day: dt.date, links: Links) -> list[ical.Event]:
