@@ -241,3 +241,45 @@ def test_waiting_page_lists_review_and_risk_actions_with_constant_queries(app, m
         page = client.get("/findings/waiting").text
     assert page.count('data-source="management"') == 10
     assert many.count == few.count, "\n".join(many.statements)
+
+
+@pytest.mark.parametrize("page", ["risk", "actions", "review"])
+def test_action_pages_keep_a_constant_query_count(app, make, login, count_queries, page):
+    """A risk's page, the owner's risk actions and a review's page (pack included) cost the same
+    number of queries with one action as with six."""
+    from audit.management import reviews
+
+    now = utcnow()
+    risk, owner, coordinator = _risk(make, now)
+    boss = make.user(roles=(Role.VIEWER,))
+    review = reviews.plan_review({"title": "MR 2025", "period_start": dt.date(2025, 1, 1),
+                                  "period_end": dt.date(2025, 12, 31), "planned_on": dt.date(2026, 1, 20),
+                                  "chair_id": boss.id}, actor=coordinator, now=now)
+    reviews.hold_review(review, {"held_on": dt.date(2026, 1, 20), "attendees": "Boss"}, actor=boss, now=now)
+
+    def add(n):
+        for i in range(n):
+            doer = make.user(roles=(Role.AUDITEE,))
+            action = risk_actions.add_action(risk, {"description": f"Step {i}", "owner_id": owner.id if i % 2
+                                                    else doer.id, "due_on": now.date()}, actor=coordinator, now=now)
+            if i % 3 == 0:
+                risk_actions.close_action(action, "done", "Done", actor=coordinator, now=now)
+            reviews.add_output(review, {"kind": "improvement", "decision": f"D{i}", "owner_id": doer.id,
+                                        "due_on": now.date()}, actor=boss, now=now)
+        db.session.commit()
+
+    path = {"risk": f"/management/risks/{risk.id}", "actions": "/management/risk-actions",
+            "review": f"/management/reviews/{review.id}"}[page]
+    client = login(owner if page == "actions" else coordinator)
+    add(2)
+    client.get(path)
+    with count_queries() as few:
+        assert client.get(path).status_code == 200
+    add(4)
+    client.get(path)
+    with count_queries() as many:
+        response = client.get(path)
+        assert response.status_code == 200
+    if page == "actions":
+        assert response.text.count("name=\"note\"") == 2  # the owner's open ones: step 1, twice
+    assert many.count == few.count, "\n".join(s[:150] for s in many.statements)
