@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from audit.auth.permissions import Permission, permissions_for
@@ -317,30 +317,17 @@ def _action_events(user: User, start: dt.date, end: dt.date, links: Links) -> li
 
 
 def review_criteria(user: User, day: dt.date) -> tuple:
-    """WHERE criteria of the management reviews in ``user``'s personal feed on ``day``: the
-    chair, the invited and the coordinators (the people reminded of the meeting) see it while
-    its day is in the window; a cancelled one stays for the grace period, like audits."""
-    from audit.models import ManagementReview, ReviewStatus
-    from audit.models.review import review_invitees
+    """WHERE criteria of the management reviews in ``user``'s personal feed (shared with the
+    fingerprint; the rule lives with the reviews, ``audit.management.review_calendar``)."""
+    from audit.management.review_calendar import review_criteria as criteria
 
-    start, end = ical.feed_window(day)
-    since = dt.datetime.combine(day - dt.timedelta(days=ical.CANCELLED_GRACE_DAYS), dt.time(), dt.UTC)
-    involved = [ManagementReview.chair_id == user.id,
-                exists().where(review_invitees.c.review_id == ManagementReview.id,
-                               review_invitees.c.user_id == user.id)]
-    if Role.COORDINATOR in user.roles:
-        involved.append(ManagementReview.id.is_not(None))
-    meeting = func.coalesce(ManagementReview.held_on, ManagementReview.planned_on)
-    return (or_(*involved), meeting.between(start, end),
-            or_(ManagementReview.status != ReviewStatus.CANCELLED, ManagementReview.updated_at >= since))
+    return criteria(user, day)
 
 
 def _review_events(user: User, day: dt.date, links: Links) -> list[ical.Event]:
-    from audit.models import ManagementReview
+    from audit.management.review_calendar import review_events
 
-    reviews = db.session.scalars(select(ManagementReview).where(*review_criteria(user, day))
-                                 .order_by(ManagementReview.id)).all()
-    return [ical.review_event(r, domain=links.domain, url=links.url("review", r.id)) for r in reviews]
+    return review_events(user, day, domain=links.domain, url=lambda r: links.url("review", r.id))
 
 
 def coordinator_events(kind: FeedKind, obj, *, day: dt.date, links: Links) -> list[ical.Event]:

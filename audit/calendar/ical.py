@@ -385,27 +385,6 @@ def due_event(uid_stem: str, day: dt.date, summary: str, *, stamp: dt.datetime |
     )
 
 
-def review_event(review, *, domain: str, url: str | None = None) -> Event:
-    """A management review meeting: all-day on its day (held, else planned), so it shows on the
-    same date in every zone. SEQUENCE is the row's version (every change bumps it); a cancelled
-    meeting keeps its UID with STATUS:CANCELLED."""
-    status = _status_value(review)
-    cancelled = status == "cancelled"
-    day = review.held_on or review.planned_on
-    return Event(
-        uid=f"review-{review.id}@{domain}",
-        summary=("Cancelled: " if cancelled else "") + review.title,
-        start=day,
-        end=day + dt.timedelta(days=1),
-        stamp=_latest(review.updated_at, review.created_at),
-        sequence=max(int(review.version_id or 1) - 1, 0),
-        status=CANCELLED if cancelled else (TENTATIVE if status == "planned" else CONFIRMED),
-        url=url,
-        categories=("Management review",),
-        description=_join(f"Management review of {review.period_start:%d %b %Y} – {review.period_end:%d %b %Y}", url),
-    )
-
-
 def _join(*parts: str | None) -> str | None:
     text = "\n".join(p for p in parts if p)
     return text or None
