@@ -38,9 +38,8 @@ def init_app(app: Flask) -> None:
     reg.add_notification_kinds(reviews.KINDS)
     reg.add_notification_kinds(risk_actions.KINDS)
     reg.add_waiting_source("management", waiting.waiting_source)
+    # One job for the feature's reminders: reviews and their outputs, then actions on risks.
     reg.add_job("management_review_reminders", sweep(
-        reviews.send_review_reminders,
-        doc="Reminders before management reviews and before review actions fall due."), 3600)
-    reg.add_job("risk_action_reminders", sweep(
-        risk_actions.send_reminders,
-        doc="Reminders to owners of actions on risks before they fall due and once overdue."), 3600)
+        reviews.send_review_reminders, risk_actions.send_risk_action_reminders,
+        doc="Reminders before management reviews, before review actions fall due, and to owners of "
+            "actions on risks before they fall due and once overdue."), 3600)

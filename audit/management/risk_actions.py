@@ -131,7 +131,7 @@ def open_actions_for(user) -> list[RiskAction]:
         .options(joinedload(RiskAction.risk)).order_by(RiskAction.due_on, RiskAction.id)))
 
 
-def send_reminders(*, now: dt.datetime) -> int:
+def send_risk_action_reminders(*, now: dt.datetime) -> int:
     """Remind owners of open risk actions a week before and after their due date (the dedupe
     key names the stage and the date, so a second run sends nothing and a moved date re-arms)."""
     today = now.date()

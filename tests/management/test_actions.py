@@ -119,12 +119,13 @@ def test_overdue_risk_actions_are_reminded_once_by_the_registered_sweep(app, mak
                                           "due_on": now.date() - dt.timedelta(days=2)}, actor=coordinator, now=early)
     risk_actions.add_action(risk, {"description": "Far away", "owner_id": owner.id,
                                    "due_on": now.date() + dt.timedelta(days=60)}, actor=coordinator, now=now)
-    assert "risk_action_reminders" in {job.id for job in registry(app).jobs}
-    assert risk_actions.send_reminders(now=now) == 1
-    assert risk_actions.send_reminders(now=now) == 0
+    late_id, owner_id = late.id, owner.id
+    db.session.commit()
+    job = next(job for job in registry(app).jobs if job.id == "management_review_reminders")
+    assert job.function(app, now)["send_risk_action_reminders"] == 1
+    assert risk_actions.send_risk_action_reminders(now=now) == 0
     note = db.session.scalar(select(Notification).where(Notification.kind == "risk_action_due"))
-    assert note.user_id == owner.id and "overdue" in note.title
-    assert late.id
+    assert note.user_id == owner_id and "overdue" in note.title and late_id
 
 
 # A complaint raises its own nonconformity -----------------------------------------------------
