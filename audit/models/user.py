@@ -63,8 +63,11 @@ class User(db.Model):
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
+    # Loaded where needed (lazily, or eagerly by the queries that list users with roles):
+    # a selectin default added a query to every load of a user, roles used or not (issue 16).
+    # The session's user comes with its roles in one statement (core.security).
     role_links: Mapped[list[UserRole]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="user", cascade="all, delete-orphan"
     )
     qualifications: Mapped[list[Qualification]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="Qualification.id"
