@@ -1,14 +1,14 @@
 """Index applied_mutations.applied_at: the pruning job deletes mutation ids by age.
 
 Revision ID: b4c8e1f2a6d3
-Revises: 5e1f0c2a9b77
+Revises: a7c3e9d1f2b4
 Create Date: 2026-11-30 23:40:00
 """
 
 from alembic import op
 
 revision = "b4c8e1f2a6d3"
-down_revision = "5e1f0c2a9b77"
+down_revision = "a7c3e9d1f2b4"
 branch_labels = None
 depends_on = None
 
