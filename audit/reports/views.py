@@ -11,6 +11,7 @@ from markupsafe import Markup
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
 from audit.findings import charts
+from audit.findings.costs import base_currency
 from audit.models import utcnow
 from audit.reports import forms, services
 
@@ -39,7 +40,9 @@ def _default_start(end: dt.date) -> dt.date:
 def _cost_chart(pack):
     if not pack.costs_by_month:
         return None
-    currency = pack.cost_totals[0][0]
+    # The organisation's base currency, never "the first currency listed": rows from before
+    # conversion existed keep their own currency and are listed in the table, not charted.
+    currency = base_currency()
     rows = [(m, float(a)) for m, cur, a in pack.costs_by_month if cur == currency]
     trend = [(m, int(round(v))) for m, v in rows]
     return Markup(charts.bar_chart(trend, title=f"Cost of poor quality per month ({currency})",
