@@ -74,6 +74,8 @@ def register(bp: Blueprint, res: Resource) -> None:
         pages = max((total + res.page_size - 1) // res.page_size, 1)
         # Clamped: past the last page shows the last one (and a huge number cannot overflow OFFSET).
         page = min(max(request.args.get("page", 1, type=int), 1), pages)
+        # The primary key last: rows that tie on the list's own order keep their page.
+        stmt = stmt.order_by(*res.model.__mapper__.primary_key)
         rows = list(db.session.scalars(stmt.offset((page - 1) * res.page_size).limit(res.page_size)).unique())
         return render_template("crud/list.html", res=res, rows=rows, page=page, pages=pages, total=total)
 

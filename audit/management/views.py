@@ -75,7 +75,8 @@ OBJECTIVES = Resource(
     ],
     list_query=lambda: select(QualityObjective).options(
         joinedload(QualityObjective.unit), joinedload(QualityObjective.owner),
-        selectinload(QualityObjective.measurements)).order_by(QualityObjective.due_on, QualityObjective.title),
+        selectinload(QualityObjective.measurements)).order_by(QualityObjective.due_on, QualityObjective.title,
+                                                              QualityObjective.id),
     label=lambda o: o.title, write_permission=Permission.MANAGE_QUALITY,
     form_data=lambda o: form_data(o, forms.ObjectiveForm),
     details=lambda o: [
@@ -116,7 +117,7 @@ INDICATORS = Resource(
     ],
     list_query=lambda: select(ProcessIndicator).options(
         joinedload(ProcessIndicator.unit), selectinload(ProcessIndicator.results))
-    .order_by(ProcessIndicator.name),
+    .order_by(ProcessIndicator.name, ProcessIndicator.id),
     label=lambda i: i.name, write_permission=Permission.MANAGE_QUALITY,
     form_data=lambda i: form_data(i, forms.IndicatorForm),
     details=lambda i: [("Unit", i.unit.name), ("Definition", i.definition),
@@ -134,7 +135,8 @@ SURVEYS = Resource(
              Column("Period", lambda s: f"{s.period_start:%d %b %Y} – {s.period_end:%d %b %Y}"),
              Column("Score", lambda s: f"{_num(s.score)} / {_num(s.scale_max)}"),
              Column("Method", lambda s: s.method), Column("Answers", lambda s: s.sample_size)],
-    list_query=lambda: select(SatisfactionResult).order_by(SatisfactionResult.period_end.desc()),
+    list_query=lambda: select(SatisfactionResult).order_by(SatisfactionResult.period_end.desc(),
+                                                                     SatisfactionResult.id.desc()),
     label=lambda s: s.title, write_permission=Permission.MANAGE_QUALITY,
     form_data=lambda s: form_data(s, forms.SurveyForm),
     details=lambda s: [("Period", f"{s.period_start:%d %b %Y} – {s.period_end:%d %b %Y}"),
@@ -188,7 +190,7 @@ RISKS = Resource(
              Column("Review due", lambda r: f"{r.review_due_on:%d %b %Y}" if r.review_due_on else "—"),
              Column("Effectiveness", lambda r: r.effectiveness.label)],
     list_query=lambda: select(Risk).options(joinedload(Risk.owner))
-    .order_by((Risk.likelihood * Risk.impact).desc(), Risk.title),
+    .order_by((Risk.likelihood * Risk.impact).desc(), Risk.title, Risk.id),
     label=lambda r: r.title, write_permission=Permission.MANAGE_QUALITY,
     form_data=lambda r: {**form_data(r, forms.RiskForm), "finding_ids": [f.id for f in r.findings]},
     details=lambda r: [("Kind", r.kind.label), ("Score", f"{r.score} (likelihood {r.likelihood} × impact {r.impact})"),

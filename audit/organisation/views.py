@@ -61,7 +61,7 @@ UNITS = Resource(
     ],
     list_query=lambda: select(Unit)
     .options(joinedload(Unit.site), joinedload(Unit.owner), selectinload(Unit.standards))
-    .order_by(Unit.name),
+    .order_by(Unit.name, Unit.id),
     label=lambda u: u.name,
     write_permission=Permission.MANAGE_ORGANISATION,
     form_data=lambda u: {
@@ -97,7 +97,7 @@ SUPPLIERS = Resource(
         Column("Approval", lambda s: s.approval_status.label),
         Column("Country", lambda s: s.country or ""),
     ],
-    list_query=lambda: select(Supplier).order_by(Supplier.name),
+    list_query=lambda: select(Supplier).order_by(Supplier.name, Supplier.id),
     label=lambda s: s.name,
     write_permission=Permission.MANAGE_ORGANISATION,
     form_data=lambda s: {
@@ -129,7 +129,7 @@ CERTIFICATION_BODIES = Resource(
         Column("Accreditation", lambda c: c.accreditation or ""),
         Column("Contact", lambda c: c.contact_email or ""),
     ],
-    list_query=lambda: select(CertificationBody).order_by(CertificationBody.name),
+    list_query=lambda: select(CertificationBody).order_by(CertificationBody.name, CertificationBody.id),
     label=lambda c: c.name,
     write_permission=Permission.MANAGE_ORGANISATION,
     details=lambda c: [("Accreditation", c.accreditation), ("Contact", c.contact_email),
@@ -156,7 +156,7 @@ CERTIFICATES = Resource(
     list_query=lambda: select(Certificate)
     .options(joinedload(Certificate.standard), joinedload(Certificate.supplier),
              joinedload(Certificate.certification_body))
-    .order_by(Certificate.expiry_date),
+    .order_by(Certificate.expiry_date, Certificate.id),
     label=lambda c: c.number or c.standard.label,
     write_permission=Permission.MANAGE_ORGANISATION,
     form_data=lambda c: {
@@ -191,7 +191,7 @@ HOLIDAYS = Resource(
         Column("Name", lambda h: h.name),
     ],
     list_query=lambda: select(SiteHoliday).options(joinedload(SiteHoliday.site))
-    .order_by(SiteHoliday.day),
+    .order_by(SiteHoliday.day, SiteHoliday.id),
     label=lambda h: f"{h.name} ({h.day:%d %b %Y})",
     write_permission=Permission.MANAGE_ORGANISATION,
     details=lambda h: [("Site", h.site.name), ("Day", f"{h.day:%A %d %B %Y}"), ("Name", h.name)],

@@ -46,7 +46,7 @@ USERS = Resource(
         Column("Job title", lambda u: u.job_title or ""),
         Column("Active", lambda u: "yes" if u.is_active else "no"),
     ],
-    list_query=lambda: select(User).options(selectinload(User.role_links)).order_by(User.name),
+    list_query=lambda: select(User).options(selectinload(User.role_links)).order_by(User.name, User.id),
     label=lambda u: u.name,
     write_permission=Permission.MANAGE_USERS,
     form_data=lambda u: {
@@ -107,7 +107,7 @@ TRAINING = Resource(
     ],
     list_query=lambda: select(TrainingRecord)
     .options(joinedload(TrainingRecord.user))
-    .order_by(TrainingRecord.completed_on.desc()),
+    .order_by(TrainingRecord.completed_on.desc(), TrainingRecord.id.desc()),
     label=lambda t: t.title,
     write_permission=Permission.MANAGE_QUALIFICATIONS,
     form_data=lambda t: {
