@@ -52,7 +52,7 @@ def review_new():
             flash("Management review planned.", "success")
             return redirect(url_for(".review_detail", review_id=review.id))
     return render_template("management/review_form.html", form=form, review=None), \
-        400 if form.is_submitted() else 200
+        422 if form.is_submitted() else 200
 
 
 @bp.route("/<int:review_id>/edit", methods=["GET", "POST"])
@@ -73,7 +73,7 @@ def review_edit(review_id: int):
             flash("Review saved.", "success")
             return redirect(url_for(".review_detail", review_id=review.id))
     return render_template("management/review_form.html", form=form, review=review), \
-        400 if form.is_submitted() else 200
+        422 if form.is_submitted() else 200
 
 
 def _page(review, status=200, **forms_in):
@@ -111,7 +111,7 @@ def review_hold(review_id: int):
             flash("Meeting recorded; the next review is planned.", "success")
             return redirect(url_for(".review_detail", review_id=review_id))
     db.session.rollback()
-    return _page(_load(review_id), 400, hold_form=form)
+    return _page(_load(review_id), 422, hold_form=form)
 
 
 @bp.post("/<int:review_id>/cancel")
@@ -129,7 +129,7 @@ def review_cancel(review_id: int):
     elif not reviews.allowed_actions(review, current_user)["cancel"]:
         abort(403)
     db.session.rollback()
-    return _page(_load(review_id), 400, cancel_form=form)
+    return _page(_load(review_id), 422, cancel_form=form)
 
 
 @bp.post("/<int:review_id>/outputs")
@@ -145,7 +145,7 @@ def review_output(review_id: int):
             flash("Output recorded; its owner was notified.", "success")
             return redirect(url_for(".review_detail", review_id=review_id))
     db.session.rollback()
-    return _page(_load(review_id), 400, output_form=form)
+    return _page(_load(review_id), 422, output_form=form)
 
 
 @bp.post("/<int:review_id>/sign-off")
@@ -189,7 +189,7 @@ def action_done(action_id: int):
         abort(403)
     db.session.rollback()
     return render_template("management/my_actions.html", actions=reviews.open_actions_for(current_user),
-                           form=form, failed=action.id), 400
+                           form=form, failed=action.id), 422
 
 
 def _filename(review, ext: str) -> str:

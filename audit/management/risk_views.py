@@ -54,7 +54,7 @@ def add_risk_action(risk_id: int):
         if saved.ok:
             flash("Action planned; its owner was told.", "success")
             return redirect(url_for("management.risk_detail", obj_id=risk_id))
-    return _risk_page(risk_id, 400, action_form=form)
+    return _risk_page(risk_id, 422, action_form=form)
 
 
 def _action(action_id: int) -> RiskAction:
@@ -77,7 +77,7 @@ def close_risk_action(action_id: int):
         if saved.ok:
             flash("Action closed.", "success")
             return redirect(url_for("management.risk_detail", obj_id=risk_id))
-    return _risk_page(risk_id, 400, close_form=form, failed=action_id)
+    return _risk_page(risk_id, 422, close_form=form, failed=action_id)
 
 
 @bp.post("/risk-actions/<int:action_id>/effectiveness")
@@ -95,7 +95,7 @@ def review_risk_action(action_id: int):
         if saved.ok:
             flash("Effectiveness recorded.", "success")
             return redirect(url_for("management.risk_detail", obj_id=risk_id))
-    return _risk_page(risk_id, 400, review_form=form, failed=action_id)
+    return _risk_page(risk_id, 422, review_form=form, failed=action_id)
 
 
 @bp.get("/risk-actions")

@@ -265,7 +265,7 @@ def add_measurement(obj_id: int):
             flash("Measurement recorded.", "success")
             return redirect(url_for(".objective_detail", obj_id=obj_id))
     db.session.rollback()
-    return _detail(OBJECTIVES, objective, 400, **_objective_context(objective, current_user, measurement_form=form))
+    return _detail(OBJECTIVES, objective, 422, **_objective_context(objective, current_user, measurement_form=form))
 
 
 @bp.post("/objectives/<int:obj_id>/import")
@@ -288,7 +288,7 @@ def import_measurements(obj_id: int):
                 flash(f"{count} measurement(s) imported.", "success")
                 return redirect(url_for(".objective_detail", obj_id=obj_id))
     db.session.rollback()
-    return _detail(OBJECTIVES, objective, 400, **_objective_context(objective, current_user, import_form=form))
+    return _detail(OBJECTIVES, objective, 422, **_objective_context(objective, current_user, import_form=form))
 
 
 @bp.post("/indicators/<int:obj_id>/results")
@@ -308,7 +308,7 @@ def add_result(obj_id: int):
             flash("Result recorded.", "success")
             return redirect(url_for(".indicator_detail", obj_id=obj_id))
     db.session.rollback()
-    return _detail(INDICATORS, indicator, 400, can_record=True, result_form=form)
+    return _detail(INDICATORS, indicator, 422, can_record=True, result_form=form)
 
 
 @bp.post("/complaints/<int:obj_id>/audit")
@@ -324,7 +324,7 @@ def raise_audit(obj_id: int):
             flash(f"Audit trigger recorded; the audit is due by {trigger.due_by:%d %b %Y}.", "success")
             return redirect(url_for(".complaint_detail", obj_id=obj_id))
     db.session.rollback()
-    return _detail(COMPLAINTS, complaint, 400, **_complaint_context(complaint, current_user, confirm_form=form))
+    return _detail(COMPLAINTS, complaint, 422, **_complaint_context(complaint, current_user, confirm_form=form))
 
 
 @bp.post("/complaints/<int:obj_id>/nonconformity")
@@ -342,7 +342,7 @@ def raise_nonconformity(obj_id: int):
             return redirect(url_for(".complaint_detail", obj_id=obj_id))
     db.session.rollback()
     complaint = db.session.get(Complaint, obj_id)
-    return _detail(COMPLAINTS, complaint, 400, **_complaint_context(complaint, current_user, nc_form=form))
+    return _detail(COMPLAINTS, complaint, 422, **_complaint_context(complaint, current_user, nc_form=form))
 
 
 def unit_indicators_section(unit, user) -> dict | None:

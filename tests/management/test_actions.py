@@ -59,7 +59,7 @@ def test_risk_action_life_cycle_through_the_pages(app, make, login):
     client = login(owner)
     refused = client.post(f"/management/risks/{risk.id}/actions", data={
         "description": "Qualify a second foundry", "owner_id": doer.id, "due_on": now.date() - dt.timedelta(days=1)})
-    assert refused.status_code == 400 and "already passed" in refused.text
+    assert refused.status_code == 422 and "already passed" in refused.text
     assert db.session.scalar(select(func.count(RiskAction.id))) == 0
     assert client.post(f"/management/risks/{risk.id}/actions", data={
         "description": "Qualify a second foundry", "owner_id": doer.id, "due_on": due}).status_code == 302
@@ -73,7 +73,7 @@ def test_risk_action_life_cycle_through_the_pages(app, make, login):
     assert "Action on a risk or opportunity to complete" in waiting and "Single supplier for castings" in waiting
     assert "Qualify a second foundry" in _text(client.get("/management/risk-actions").text)
     assert client.post(f"/management/risk-actions/{action.id}/close",
-                       data={"outcome": "done", "note": ""}).status_code == 400
+                       data={"outcome": "done", "note": ""}).status_code == 422
     assert client.post(f"/management/risk-actions/{action.id}/effectiveness",
                        data={"effectiveness": "effective", "reviewed_on": now.date()}).status_code == 403
     assert client.post(f"/management/risk-actions/{action.id}/close",
@@ -82,7 +82,7 @@ def test_risk_action_life_cycle_through_the_pages(app, make, login):
 
     client = login(owner)
     assert client.post(f"/management/risk-actions/{action.id}/effectiveness", data={
-        "effectiveness": "effective", "reviewed_on": now.date() + dt.timedelta(days=1)}).status_code == 400
+        "effectiveness": "effective", "reviewed_on": now.date() + dt.timedelta(days=1)}).status_code == 422
     assert client.post(f"/management/risk-actions/{action.id}/effectiveness", data={
         "effectiveness": "effective", "reviewed_on": now.date(), "review_note": "Two sources now"}).status_code == 302
     page = _text(client.get(f"/management/risks/{risk.id}").text)
@@ -169,11 +169,11 @@ def test_complaint_raises_an_issued_nonconformity_with_its_cost(complaint_setup,
             "clause_id": clause.id, "cost_category": "customer_return", "cost_amount": "1250.50",
             "cost_currency": "XXQ", "cost_incurred_on": now.date()}
     bad = client.post(f"/management/complaints/{complaint.id}/nonconformity", data=data)
-    assert bad.status_code == 400 and "is not an ISO 4217 currency code" in bad.text
+    assert bad.status_code == 422 and "is not an ISO 4217 currency code" in bad.text
     assert _counts() == (0, 0)
     future = client.post(f"/management/complaints/{complaint.id}/nonconformity", data={
         **data, "cost_currency": "EUR", "cost_incurred_on": now.date() + dt.timedelta(days=5)})
-    assert future.status_code == 400 and "the date cannot be in the future" in future.text
+    assert future.status_code == 422 and "the date cannot be in the future" in future.text
     assert _counts() == (0, 0)
     ok = client.post(f"/management/complaints/{complaint.id}/nonconformity", data={**data, "cost_currency": "EUR"})
     assert ok.status_code == 302, _text(ok.text)[:600]
@@ -192,7 +192,7 @@ def test_complaint_raises_an_issued_nonconformity_with_its_cost(complaint_setup,
     assert db.session.scalar(select(TrailEntry.id).where(
         TrailEntry.object_type == "Finding", TrailEntry.object_id == finding.id, TrailEntry.action == "complaint"))
     again = client.post(f"/management/complaints/{complaint.id}/nonconformity", data=data)
-    assert again.status_code == 400 and _counts() == (1, 1)
+    assert again.status_code == 422 and _counts() == (1, 1)
 
 
 def test_nonconformity_without_clause_gets_the_findings_message(complaint_setup, login):
@@ -200,7 +200,7 @@ def test_nonconformity_without_clause_gets_the_findings_message(complaint_setup,
     coordinator, _owner, unit, _audit, complaint, _clause, _now = complaint_setup
     response = login(coordinator).post(f"/management/complaints/{complaint.id}/nonconformity", data={
         "grade": "major", "unit_id": unit.id, "statement": "Brackets shipped with burrs", "clause_id": 0})
-    assert response.status_code == 400 and "must cite the clause" in response.text
+    assert response.status_code == 422 and "must cite the clause" in response.text
     assert _counts() == (0, 0)
 
 
@@ -310,9 +310,41 @@ def test_cost_amount_without_its_kind_is_refused_not_dropped(complaint_setup, lo
         "grade": "minor", "unit_id": unit.id, "statement": "Brackets shipped with burrs typed",
         "clause_id": clause.id, "cost_category": "", "cost_amount": "987.65", "cost_currency": "EUR",
         "cost_incurred_on": now.date()})
-    assert response.status_code in (400, 422)
+    assert response.status_code == 422
     assert "Choose the kind of cost the amount is for" in response.text
     assert "987.65" in response.text and "Brackets shipped with burrs typed" in response.text
     assert _counts() == (0, 0)
     db.session.expire_all()
     assert db.session.get(Complaint, complaint.id).trigger_id is None
+
+
+def test_refused_risk_action_forms_come_back_with_what_was_typed(app, make, login):
+    """An over-long close note and a future-dated effectiveness review are refused (422) with a
+    message, and each form shows the values typed, not an empty box or the stored values."""
+    now = utcnow()
+    risk, owner, _coordinator = _risk(make, now)
+    action = risk_actions.add_action(risk, {"description": "Stock buffer", "owner_id": owner.id,
+                                            "due_on": now.date() + dt.timedelta(days=5)}, actor=owner, now=now)
+    done = risk_actions.add_action(risk, {"description": "Dual sourcing", "owner_id": owner.id,
+                                          "due_on": now.date() + dt.timedelta(days=5)}, actor=owner, now=now)
+    risk_actions.close_action(done, "done", "Approved", actor=owner, now=now)
+    risk_actions.review_effectiveness(done, {"effectiveness": "effective", "reviewed_on": now.date(),
+                                             "review_note": "Stored note"}, actor=owner, now=now)
+    db.session.commit()
+    client = login(owner)
+    long_note = "Buffer stock of three weeks built " + "x" * 4000
+    refused = client.post(f"/management/risk-actions/{action.id}/close",
+                          data={"outcome": "withdrawn", "note": long_note})
+    assert refused.status_code == 422
+    assert "4000" in refused.text and long_note in refused.text
+    assert '<option value="withdrawn" selected>' in refused.text
+    future = (now.date() + dt.timedelta(days=3)).isoformat()
+    refused = client.post(f"/management/risk-actions/{done.id}/effectiveness", data={
+        "effectiveness": "not_effective", "reviewed_on": future, "review_note": "Typed review note"})
+    assert refused.status_code == 422 and "A review cannot take place after today." in refused.text
+    assert f'value="{future}"' in refused.text and "Typed review note" in refused.text
+    assert "Stored note" not in refused.text.split("Effectiveness: Dual sourcing")[1].split("</form>")[0]
+    assert '<option value="not_effective" selected>' in refused.text
+    db.session.expire_all()
+    assert db.session.get(RiskAction, action.id).status is RiskActionStatus.OPEN
+    assert db.session.get(RiskAction, done.id).review_note == "Stored note"

@@ -58,7 +58,7 @@ def test_review_journey_outputs_reach_owners_and_the_next_pack(app, make, login)
     assert page.status_code == 200 and "9.3.2 f)" in page.text
     assert client.post(f"/management/reviews/{review.id}/outputs", data={
         "kind": "improvement", "decision": "Too early", "owner_id": owner.id,
-        "due_on": today}).status_code == 400  # outputs come after the meeting
+        "due_on": today}).status_code == 422  # outputs come after the meeting
     assert client.post(f"/management/reviews/{review.id}/hold", data={
         "held_on": today - dt.timedelta(days=1), "attendees": "Bea Boss, Cora Coordinator",
         "minutes": "Objectives reviewed."}).status_code == 302
@@ -85,7 +85,7 @@ def test_review_journey_outputs_reach_owners_and_the_next_pack(app, make, login)
     action = db.session.scalar(select(ReviewAction).where(ReviewAction.owner_id == owner.id))
     other = db.session.scalar(select(ReviewAction).where(ReviewAction.owner_id == engineer.id))
     assert client.post(f"/management/reviews/actions/{other.id}/done", data={"note": "Not mine"}).status_code == 403
-    assert client.post(f"/management/reviews/actions/{action.id}/done", data={"note": ""}).status_code == 400
+    assert client.post(f"/management/reviews/actions/{action.id}/done", data={"note": ""}).status_code == 422
     assert client.post(f"/management/reviews/actions/{action.id}/done",
                        data={"note": "Scrap project closed, rate 1.2 %"}).status_code == 302
     assert "Cut scrap" not in _text(client.get("/").text)

@@ -77,7 +77,7 @@ def test_csv_import_with_errors_names_each_line_and_stores_nothing(app, make, no
     response = client.post(f"/management/objectives/{objective.id}/import",
                            data={"file": (io.BytesIO(csv_text.encode()), "m.csv")},
                            content_type="multipart/form-data")
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "Line 3: “2025-13-01” is not a date" in response.text
     assert "Line 4: The value must be a number" in response.text
     assert "Line 5: 31 Mar 2026 is outside the objective" in response.text
