@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from audit.core.forms import AppForm, MultiCheckboxField, model_choices
 from audit.extensions import db
+from audit.management import review_notices
 from audit.models import (
     ComplaintStatus,
     ContextCategory,
@@ -179,7 +180,8 @@ class ReviewForm(AppForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.chair_id.choices = _people()
-        self.invitee_ids.choices = _people(blank=None)
+        # Only people who may open the review page (``review_notices.invitable_people``).
+        self.invitee_ids.choices = model_choices(review_notices.invitable_people(), blank=None)
 
 
 class HoldForm(AppForm):
@@ -207,6 +209,16 @@ class RiskActionForm(AppForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.owner_id.choices = _people()
+
+
+class ReassignForm(AppForm):
+    """Hand an open action (risk action or review output) to another active owner."""
+
+    owner_id = SelectField("New owner", coerce=int, validators=[InputRequired()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner_id.choices = _people(blank="— choose —")
 
 
 class RiskCloseForm(AppForm):

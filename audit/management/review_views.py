@@ -78,6 +78,7 @@ def review_edit(review_id: int):
 
 def _page(review, status=200, **forms_in):
     allowed = reviews.allowed_actions(review, current_user)
+    reassigns = reviews.can_run(review, current_user) and any(o.completed_at is None for o in review.outputs)
     context = {
         "review": review, "allowed": allowed, "pack": build_review_pack(
             review.period_start, review.period_end, review=review, today=utcnow().date()),
@@ -87,6 +88,11 @@ def _page(review, status=200, **forms_in):
         "output_form": forms_in.get("output_form") or forms.OutputForm(formdata=None),
         "confirm_form": forms.ConfirmForm(formdata=None),
         "cancel_form": forms_in.get("cancel_form") or forms.CancelForm(formdata=None),
+        # Built only when an open output can be handed over: its choices cost a query.
+        "can_reassign": reassigns,
+        "reassign_form": forms_in.get("reassign_form") or (forms.ReassignForm(formdata=None) if reassigns
+                                                           else None),
+        "failed": forms_in.get("failed"),
     }
     return render_template("management/review_detail.html", **context), status
 
@@ -130,6 +136,25 @@ def review_cancel(review_id: int):
         abort(403)
     db.session.rollback()
     return _page(_load(review_id), 422, cancel_form=form)
+
+
+@bp.post("/actions/<int:action_id>/owner")
+@requires(Permission.VIEW_REPORTS)
+def reassign_output(action_id: int):
+    """The chair or a quality manager hands an open output to another active owner."""
+    action = db.session.get(ReviewAction, action_id) or abort(404)
+    if not reviews.can_run(action.review, current_user):
+        abort(403)
+    review_id = action.review_id
+    form = forms.ReassignForm()
+    if form.validate_on_submit():
+        with saving(form, forbidden_aborts=True) as saved:
+            reviews.reassign_output(action, form.owner_id.data, actor=current_user, now=utcnow())
+        if saved.ok:
+            flash("Action handed over; the new and the previous owner were told.", "success")
+            return redirect(url_for(".review_detail", review_id=review_id) + "#outputs")
+    db.session.rollback()
+    return _page(_load(review_id), 422, reassign_form=form, failed=action_id)
 
 
 @bp.post("/<int:review_id>/outputs")

@@ -18,6 +18,7 @@ from audit.auth.permissions import Permission
 from audit.core.errors import DomainError, NotAllowed
 from audit.core.services import get_or_fail, save_with_trail
 from audit.extensions import db
+from audit.management import review_notices
 from audit.models import ManagementReview, OutputKind, ReviewAction, ReviewStatus, Role, User, UserRole
 from audit.notifications.services import notify
 from audit.trail.services import apply_changes, record, snapshot
@@ -34,6 +35,7 @@ KINDS = {
     "review_upcoming": "A management review is coming up",
     "review_action_assigned": "A management review gave you an action",
     "review_action_due": "A management review action you own is due",
+    **review_notices.KINDS,
 }
 
 
@@ -87,6 +89,7 @@ def _review_values(data: dict) -> dict:
     invitees = list(db.session.scalars(select(User).where(User.id.in_(ids)).order_by(User.name))) if ids else []
     if len(invitees) != len(ids):
         raise DomainError("One of the invited people does not exist (any more).", field="invitee_ids")
+    review_notices.check_invitees(invitees)
     return {"title": title[:200], "period_start": start, "period_end": end, "planned_on": planned,
             "chair": chair, "attendees": (data.get("attendees") or "").strip() or None,
             "invitees": invitees}
@@ -96,17 +99,22 @@ def plan_review(data: dict, *, actor, now: dt.datetime) -> ManagementReview:
     """Plan a management review for a period; the pack will be computed as of its end."""
     values = _review_values(data)
     values["updated_at"] = now
-    return save_with_trail(ManagementReview(created_at=now), values, actor=actor, now=now,
-                           label=f"management review {values['title']}")
+    review = save_with_trail(ManagementReview(created_at=now), values, actor=actor, now=now,
+                             label=f"management review {values['title']}")
+    review_notices.announce_planned(review, actor=actor, now=now)
+    return review
 
 
 def update_review(review: ManagementReview, data: dict, *, actor, now: dt.datetime) -> ManagementReview:
     """Change a planned review (period, day, chair, attendees)."""
     _require(review, actor, "edit", "A review that was held keeps its period; record a new one.")
     values = _review_values(data)
+    before = review_notices.snapshot_people(review)
     review.updated_at = now  # the calendar event's LAST-MODIFIED (version_id moves its SEQUENCE)
-    return save_with_trail(review, values, actor=actor, now=now,
-                           label=f"management review {review.title}")
+    review = save_with_trail(review, values, actor=actor, now=now,
+                             label=f"management review {review.title}")
+    review_notices.announce_changes(review, before, actor=actor, now=now)
+    return review
 
 
 def cancel_review(review: ManagementReview, reason: str, *, actor, now: dt.datetime) -> ManagementReview:
@@ -119,6 +127,7 @@ def cancel_review(review: ManagementReview, reason: str, *, actor, now: dt.datet
     db.session.flush()
     record(review, "cancelled", actor=actor, now=now, summary=f"Cancelled {review.title}: {reason[:200]}",
            changes={**changes, "reason": reason})
+    review_notices.announce_cancelled(review, reason, actor=actor, now=now)
     return review
 
 
@@ -158,7 +167,9 @@ def _plan_next(review: ManagementReview, *, actor, now: dt.datetime) -> Manageme
                         f"Management review {end:%b %Y}", "period_start": start, "period_end": end,
                         "planned_on": max(planned, end + dt.timedelta(days=1)),
                         "chair_id": review.chair_id, "attendees": review.attendees,
-                        "invitee_ids": [u.id for u in review.invitees]},
+                        # Only those who may still open the page: roles change within a year.
+                        "invitee_ids": [u.id for u in review.invitees
+                                        if u.is_active and u.can(review_notices.READ_PERMISSION)]},
                        actor=actor, now=now)
 
 
@@ -209,6 +220,36 @@ def complete_output(action: ReviewAction, note: str, *, actor, now: dt.datetime)
     return action
 
 
+def reassign_output(action: ReviewAction, owner_id, *, actor, now: dt.datetime) -> ReviewAction:
+    """Give an open output to another active owner (the chair or a quality manager does it);
+    the new and the previous owner are told."""
+    if not can_run(action.review, actor):
+        raise NotAllowed("Only the review's chair or a quality manager hands an action over.")
+    if action.completed_at is not None:
+        raise DomainError("This action is already done.")
+    owner = get_or_fail(User, owner_id, field="owner_id", what="owner")
+    if not owner.is_active:
+        raise DomainError(f"{owner.name} can no longer log in: choose an active owner.", field="owner_id")
+    if owner.id == action.owner_id:
+        raise DomainError(f"{owner.name} already owns this action.", field="owner_id")
+    previous = action.owner
+    action.owner = owner
+    db.session.flush()
+    record(action, "reassign", actor=actor, now=now, summary=f"Handed from {previous.name} to {owner.name}",
+           changes={"owner_id": [previous.id, owner.id]})
+    stamp = now.strftime("%Y%m%d%H%M%S")
+    notify(owner, kind="review_action_assigned", now=now,
+           dedupe_key=f"review-action:{action.id}:assigned:{owner.id}:{stamp}",
+           title=f"{action.review.title}: an action for you, due {action.due_on:%d %b %Y}",
+           body=f"{actor.name} handed this action to you (it was {previous.name}'s).\n\n{action.decision}",
+           link="/management/reviews/actions")
+    notify(previous, kind="review_action_reassigned", now=now,
+           dedupe_key=f"review-action:{action.id}:reassigned:{previous.id}:{stamp}",
+           title=f"Your action from {action.review.title} now belongs to {owner.name}",
+           body=action.decision, link=f"/management/reviews/{action.review_id}")
+    return action
+
+
 def sign_off(review: ManagementReview, *, actor, now: dt.datetime) -> ManagementReview:
     """Top management (the chair) signs the minutes off; the record is then frozen."""
     if not allowed_actions(review, actor)["sign_off"]:
@@ -247,7 +288,7 @@ def send_review_reminders(*, now: dt.datetime) -> int:
     for review in reviews:
         lead = (review.planned_on - today).days
         stage = min(d for d in REVIEW_REMINDER_DAYS if d >= lead)
-        for person in {p.id: p for p in [review.chair, *managers] if p is not None}.values():
+        for person in {p.id: p for p in [review.chair, *review.invitees, *managers] if p is not None}.values():
             if notify(person, kind="review_upcoming", now=now,
                       dedupe_key=f"review:{review.id}:{review.planned_on}:{stage}:{person.id}",
                       title=f"{review.title} on {review.planned_on:%d %b %Y}",

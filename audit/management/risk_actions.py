@@ -3,13 +3,16 @@
 Each action has a description, an owner, a due date and a status (open → done or withdrawn,
 with a note); once done, the risk's owner or a quality manager reviews its effectiveness.
 Owners are told when given one, see it in "waiting for me", and are reminded by the sweep
-before and after it falls due. Services flush, never commit; every write leaves a trail entry.
+before and after it falls due. Once done, the risk's owner is told and has "Review
+effectiveness" waiting. An action whose owner can no longer log in is handed to someone else by
+a coordinator or the risk's owner. Services flush, never commit; every write leaves a trail entry.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -17,7 +20,8 @@ from audit.auth.permissions import Permission
 from audit.core.errors import DomainError, NotAllowed
 from audit.core.services import get_or_fail
 from audit.extensions import db
-from audit.models import Effectiveness, Risk, RiskAction, RiskActionStatus, User
+from audit.management.local import risk_day
+from audit.models import Effectiveness, Risk, RiskAction, RiskActionStatus, Role, Unit, User, UserRole
 from audit.notifications.services import notify
 from audit.trail.services import record, snapshot
 
@@ -28,7 +32,15 @@ REMINDER_DAYS = 7
 KINDS = {
     "risk_action_assigned": "You were given an action on a risk or opportunity",
     "risk_action_due": "An action on a risk or opportunity you own is due",
+    "risk_action_done": "An action on a risk you own is done: review its effectiveness",
+    "risk_action_reassigned": "A risk action you owned was given to someone else",
 }
+
+#: DEFAULT days after an action is done by which its effectiveness is reviewed (config
+#: ``RISK_EFFECTIVENESS_REVIEW_DAYS``). A risk action has no effectiveness-review date of its
+#: own (the risk's ``review_due_on`` is the risk's), so the review falls due this many days after
+#: the action's completion date.
+EFFECTIVENESS_REVIEW_DAYS = 30
 
 MY_ACTIONS_LINK = "/management/risk-actions"
 
@@ -41,6 +53,35 @@ def can_plan(risk: Risk, user) -> bool:
 def can_close(action: RiskAction, user) -> bool:
     """The action's owner or a quality manager reports it done or withdraws it."""
     return user is not None and (user.can(Permission.MANAGE_QUALITY) or action.owner_id == user.id)
+
+
+def effectiveness_review_days() -> int:
+    """Days after completion when the effectiveness review falls due (config, default 30)."""
+    if has_app_context():
+        return int(current_app.config.get("RISK_EFFECTIVENESS_REVIEW_DAYS", EFFECTIVENESS_REVIEW_DAYS))
+    return EFFECTIVENESS_REVIEW_DAYS
+
+
+def review_due_on(action: RiskAction) -> dt.date | None:
+    """When the effectiveness of a done action should be reviewed (its local completion date
+    plus ``effectiveness_review_days``); None while it is not done."""
+    if action.status is not RiskActionStatus.DONE or action.completed_at is None:
+        return None
+    return risk_day(action.risk, action.completed_at) + dt.timedelta(days=effectiveness_review_days())
+
+
+def coordinators() -> list[User]:
+    """Active coordinators: they take over what nobody active owns (one query)."""
+    return list(db.session.scalars(select(User).join(UserRole).where(
+        UserRole.role == Role.COORDINATOR, User.is_active.is_(True)).order_by(User.id)).unique())
+
+
+def reviewers(risk: Risk) -> list[User]:
+    """Who reviews the effectiveness of ``risk``'s actions: its owner while active, else the
+    coordinators (so a done action never waits for nobody)."""
+    if risk.owner is not None and risk.owner.is_active:
+        return [risk.owner]
+    return coordinators()
 
 
 def add_action(risk: Risk, data: dict, *, actor, now: dt.datetime) -> RiskAction:
@@ -93,6 +134,52 @@ def close_action(action: RiskAction, outcome: str, note: str, *, actor, now: dt.
     db.session.flush()
     record(action, status.value, actor=actor, now=now, summary=f"{status.label}: {action.description[:80]}",
            changes=snapshot({"status": [RiskActionStatus.OPEN.value, status.value], "completion_note": note}))
+    if status is RiskActionStatus.DONE:
+        due = review_due_on(action)
+        for person in reviewers(action.risk):
+            if person.id == actor.id:
+                continue  # nobody is told about their own step; it waits in their list anyway
+            notify(person, kind="risk_action_done", now=now,
+                   dedupe_key=f"risk-action:{action.id}:done:{person.id}",
+                   title=f"Action done on “{action.risk.title[:80]}”: review its effectiveness by {due:%d %b %Y}",
+                   body=f"{action.description}\n\n{actor.name}: {note}",
+                   link=f"/management/risks/{action.risk_id}#risk-actions")
+    return action
+
+
+def can_reassign(risk: Risk, user) -> bool:
+    """A coordinator (or an administrator) or the risk's owner hands its actions over."""
+    return user is not None and (Role.COORDINATOR in user.roles or Role.ADMIN in user.roles
+                                 or risk.owner_id == user.id)
+
+
+def reassign_action(action: RiskAction, owner_id, *, actor, now: dt.datetime) -> RiskAction:
+    """Give an open action to another active owner (the previous one left, or cannot do it);
+    a coordinator or the risk's owner does it; the new and the previous owner are told."""
+    if not can_reassign(action.risk, actor):
+        raise NotAllowed("Only a coordinator or the risk's owner hands an action over.")
+    if action.status is not RiskActionStatus.OPEN:
+        raise DomainError(f"This action is already {action.status.label.lower()}.")
+    owner = get_or_fail(User, owner_id, field="owner_id", what="owner")
+    if not owner.is_active:
+        raise DomainError(f"{owner.name} can no longer log in: choose an active owner.", field="owner_id")
+    if owner.id == action.owner_id:
+        raise DomainError(f"{owner.name} already owns this action.", field="owner_id")
+    previous = action.owner
+    action.owner = owner
+    db.session.flush()
+    record(action, "reassign", actor=actor, now=now,
+           summary=f"Handed from {previous.name} to {owner.name}: {action.description[:80]}",
+           changes={"owner_id": [previous.id, owner.id]})
+    stamp = now.strftime("%Y%m%d%H%M%S")
+    notify(owner, kind="risk_action_assigned", now=now, dedupe_key=f"risk-action:{action.id}:assigned:{owner.id}:{stamp}",
+           title=f"Action on “{action.risk.title[:80]}”, due {action.due_on:%d %b %Y}",
+           body=f"{actor.name} handed this action to you (it was {previous.name}'s).\n\n{action.description}",
+           link=MY_ACTIONS_LINK)
+    notify(previous, kind="risk_action_reassigned", now=now,
+           dedupe_key=f"risk-action:{action.id}:reassigned:{previous.id}:{stamp}",
+           title=f"Your action on “{action.risk.title[:80]}” now belongs to {owner.name}",
+           body=action.description, link=f"/management/risks/{action.risk_id}")
     return action
 
 
@@ -111,9 +198,11 @@ def review_effectiveness(action: RiskAction, data: dict, *, actor, now: dt.datet
     day = data.get("reviewed_on")
     if not isinstance(day, dt.date):
         raise DomainError("Give the day of the review.", field="reviewed_on")
-    if day > now.date():
+    # Days as the risk's site counts them (``management.local``): near midnight UTC and the
+    # site's date differ, and the person typed the site's date.
+    if day > risk_day(action.risk, now):
         raise DomainError("A review cannot take place after today.", field="reviewed_on")
-    if day < action.completed_at.date():
+    if day < risk_day(action.risk, action.completed_at):
         raise DomainError("The review comes after the action was done.", field="reviewed_on")
     old = action.effectiveness
     action.effectiveness, action.reviewed_on = outcome, day
@@ -128,7 +217,8 @@ def open_actions_for(user) -> list[RiskAction]:
     """The user's open risk actions, by due date (one query)."""
     return list(db.session.scalars(
         select(RiskAction).where(RiskAction.owner_id == user.id, RiskAction.status == RiskActionStatus.OPEN)
-        .options(joinedload(RiskAction.risk)).order_by(RiskAction.due_on, RiskAction.id)))
+        .options(joinedload(RiskAction.risk).joinedload(Risk.unit).joinedload(Unit.site))
+        .order_by(RiskAction.due_on, RiskAction.id)))
 
 
 def send_risk_action_reminders(*, now: dt.datetime) -> int:

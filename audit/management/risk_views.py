@@ -14,8 +14,9 @@ from audit.auth.permissions import Permission, requires
 from audit.core.forms import form_values, saving
 from audit.extensions import db
 from audit.management import forms, risk_actions
+from audit.management.local import risk_day
 from audit.management.views import RISKS, _detail, bp
-from audit.models import Risk, RiskAction, utcnow
+from audit.models import Risk, RiskAction, RiskActionStatus, utcnow
 
 # The routes join the registers' blueprint ("management."): the risk page they re-render is a
 # ``core.crud`` detail page, whose links are relative to that blueprint.
@@ -25,12 +26,19 @@ def risk_context(risk: Risk, user, **forms_in) -> dict:
     """The risk page's action table and forms (``RISKS.detail_context``)."""
     actions = list(db.session.scalars(select(RiskAction).where(RiskAction.risk_id == risk.id)
                                       .options(joinedload(RiskAction.owner)).order_by(RiskAction.id)))
-    return {"actions": actions, "today": utcnow().date(), "can_plan": risk_actions.can_plan(risk, user),
+    today = risk_day(risk, utcnow())  # the risk's site's date (``management.local``)
+    reassigns = risk_actions.can_reassign(risk, user) and any(
+        a.status is RiskActionStatus.OPEN for a in actions)
+    return {"actions": actions, "today": today, "can_plan": risk_actions.can_plan(risk, user),
             "closable": {a.id for a in actions if risk_actions.can_close(a, user)},
+            "can_reassign": reassigns,
+            # Built only for those who may hand over: its choices cost a query.
+            "reassign_form": forms_in.get("reassign_form") or (forms.ReassignForm(formdata=None) if reassigns
+                                                               else None),
             "action_form": forms_in.get("action_form") or forms.RiskActionForm(formdata=None),
             "close_form": forms_in.get("close_form") or forms.RiskCloseForm(formdata=None),
             "review_form": forms_in.get("review_form") or forms.RiskReviewForm(
-                formdata=None, data={"reviewed_on": utcnow().date()}),
+                formdata=None, data={"reviewed_on": today}),
             "failed": forms_in.get("failed")}
 
 
@@ -98,10 +106,31 @@ def review_risk_action(action_id: int):
     return _risk_page(risk_id, 422, review_form=form, failed=action_id)
 
 
+@bp.post("/risk-actions/<int:action_id>/owner")
+@requires(Permission.OWN_ACCOUNT)
+def reassign_risk_action(action_id: int):
+    """A coordinator or the risk's owner hands an open action to another active owner."""
+    action = _action(action_id)
+    if not risk_actions.can_reassign(action.risk, current_user):
+        abort(403)
+    risk_id = action.risk_id
+    form = forms.ReassignForm()
+    if form.validate_on_submit():
+        with saving(form, forbidden_aborts=True) as saved:
+            risk_actions.reassign_action(action, form.owner_id.data, actor=current_user, now=utcnow())
+        if saved.ok:
+            flash("Action handed over; the new and the previous owner were told.", "success")
+            return redirect(url_for("management.risk_detail", obj_id=risk_id))
+    return _risk_page(risk_id, 422, reassign_form=form, failed=action_id)
+
+
 @bp.get("/risk-actions")
 @requires(Permission.OWN_ACCOUNT)
 def my_risk_actions():
     """The open risk actions the logged-in person owns, by due date."""
     actions = risk_actions.open_actions_for(current_user)
-    return render_template("management/risk_actions.html", actions=actions, today=utcnow().date(),
+    now = utcnow()
+    # Overdue as each risk's site counts days (``management.local``).
+    return render_template("management/risk_actions.html", actions=actions,
+                           overdue={a.id for a in actions if a.due_on < risk_day(a.risk, now)},
                            close_form=forms.RiskCloseForm(formdata=None))

@@ -1,7 +1,10 @@
 """This feature's share of "waiting for me" (``audit.core.todo``): open management review
-outputs and open risk actions the person owns, each with its due date and the page to act on.
+outputs and open risk actions the person owns, done risk actions whose effectiveness the risk's
+owner reviews, and, for coordinators, what nobody active can move: actions and outputs whose
+owner can no longer log in ("Name an owner"), reviews of risks without an active owner, and a
+cancelled management review with nothing planned in its place.
 
-Two queries whatever the number of items (the review and the risk are joined in).
+A constant number of queries whatever the number of items (related rows are joined in).
 """
 
 from __future__ import annotations
@@ -9,14 +12,74 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import url_for
+from sqlalchemy import or_, select
+from sqlalchemy.orm import aliased, joinedload
 
 from audit.core.todo import ToDo
+from audit.extensions import db
 from audit.management import reviews, risk_actions
+from audit.management.local import risk_day
+from audit.models import (
+    Effectiveness,
+    ManagementReview,
+    ReviewAction,
+    ReviewStatus,
+    Risk,
+    RiskAction,
+    RiskActionStatus,
+    Role,
+    Unit,
+    User,
+)
+
+
+def _with_site():
+    return joinedload(RiskAction.risk).joinedload(Risk.unit).joinedload(Unit.site)
+
+
+def _to_review(user, coordinator: bool) -> list[RiskAction]:
+    """Done, unreviewed risk actions ``user`` reviews: on risks they own, and (coordinators)
+    on risks whose owner is missing or can no longer log in."""
+    owner = aliased(User)
+    whose = Risk.owner_id == user.id
+    if coordinator:
+        whose = or_(whose, Risk.owner_id.is_(None), owner.is_active.is_(False))
+    return list(db.session.scalars(
+        select(RiskAction).join(Risk, RiskAction.risk_id == Risk.id).outerjoin(owner, Risk.owner_id == owner.id)
+        .where(RiskAction.status == RiskActionStatus.DONE,
+               RiskAction.effectiveness == Effectiveness.NOT_REVIEWED, whose)
+        .options(_with_site()).order_by(RiskAction.completed_at, RiskAction.id)))
+
+
+def _stranded_risk_actions() -> list[RiskAction]:
+    return list(db.session.scalars(
+        select(RiskAction).join(User, RiskAction.owner_id == User.id)
+        .where(RiskAction.status == RiskActionStatus.OPEN, User.is_active.is_(False))
+        .options(_with_site(), joinedload(RiskAction.owner)).order_by(RiskAction.due_on, RiskAction.id)))
+
+
+def _stranded_outputs() -> list[ReviewAction]:
+    return list(db.session.scalars(
+        select(ReviewAction).join(User, ReviewAction.owner_id == User.id)
+        .where(ReviewAction.completed_at.is_(None), User.is_active.is_(False))
+        .options(joinedload(ReviewAction.review), joinedload(ReviewAction.owner))
+        .order_by(ReviewAction.due_on, ReviewAction.id)))
+
+
+def replan_needed() -> ManagementReview | None:
+    """The latest review when it was cancelled and no other review is planned (one query)."""
+    rows = db.session.execute(select(ManagementReview.id, ManagementReview.status)
+                              .order_by(ManagementReview.planned_on.desc(), ManagementReview.id.desc())).all()
+    if not rows or any(status is ReviewStatus.PLANNED for _id, status in rows):
+        return None
+    return db.session.get(ManagementReview, rows[0][0]) if rows[0][1] is ReviewStatus.CANCELLED else None
 
 
 def waiting_source(user, now: dt.datetime) -> list[ToDo]:
-    """Review actions (9.3.3) and risk actions (6.1.2) ``user`` owns and has not closed."""
-    today = now.date()
+    """Review actions (9.3.3) and risk actions (6.1.2) ``user`` owns and has not closed, risk
+    actions to review, and the coordinators' share of what nobody active owns."""
+    today = now.date()  # review outputs belong to no site: UTC (``management.local``)
+    coordinator = Role.COORDINATOR in user.roles
     items = []
     for action in reviews.open_actions_for(user):
         items.append(ToDo("management", "review_action", "Management review action to complete",
@@ -26,5 +89,29 @@ def waiting_source(user, now: dt.datetime) -> list[ToDo]:
         items.append(ToDo("management", "risk_action", "Action on a risk or opportunity to complete",
                           action.risk.title[:80], action.description[:160],
                           url_for("management.my_risk_actions"), action.due_on, "Action",
-                          action.due_on < today, ("", action.risk.kind.label)))
+                          action.due_on < risk_day(action.risk, now), ("", action.risk.kind.label)))
+    for action in _to_review(user, coordinator):
+        due = risk_actions.review_due_on(action)
+        items.append(ToDo("management", "review_risk_action", "Review effectiveness",
+                          action.risk.title[:80], action.description[:160],
+                          url_for("management.risk_detail", obj_id=action.risk_id) + "#risk-actions",
+                          due, "Review", due < risk_day(action.risk, now), ("", action.risk.kind.label)))
+    if not coordinator:
+        return items
+    for action in _stranded_risk_actions():
+        items.append(ToDo("management", "assign_risk_action", "Name an owner", action.risk.title[:80],
+                          f"{action.owner.name} can no longer log in: {action.description[:120]}",
+                          url_for("management.risk_detail", obj_id=action.risk_id) + "#risk-actions",
+                          action.due_on, "Action", action.due_on < risk_day(action.risk, now),
+                          ("", action.risk.kind.label)))
+    for output in _stranded_outputs():
+        items.append(ToDo("management", "assign_review_action", "Name an owner", output.review.title,
+                          f"{output.owner.name} can no longer log in: {output.decision[:120]}",
+                          url_for("reviews.review_detail", review_id=output.review_id) + "#outputs",
+                          output.due_on, "Action", output.due_on < today, ("", output.kind.label)))
+    cancelled = replan_needed()
+    if cancelled is not None:
+        items.append(ToDo("management", "plan_review", "Plan the next management review", cancelled.title,
+                          f"{cancelled.title} was cancelled and no other review is planned.",
+                          url_for("reviews.review_new")))
     return items

@@ -34,7 +34,7 @@ def _etag(app, user, day=DAY) -> str:
 def planned(app, make, now):
     coordinator = make.user(roles=(Role.COORDINATOR,))
     boss = make.user(roles=(Role.VIEWER,))
-    invited = make.user(roles=(Role.AUDITEE,))
+    invited = make.user(roles=(Role.VIEWER,))  # invitees must be able to open the review page
     stranger = make.user(roles=(Role.AUDITOR,))
     review = reviews.plan_review({
         "title": "Management review 2025", "period_start": dt.date(2025, 1, 1), "period_end": dt.date(2025, 12, 31),
