@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from audit.extensions import db
 from audit.management import objectives as obj_services
-from audit.management import registers, reviews, risk_actions
+from audit.management import registers, review_notices, reviews, risk_actions
 from audit.models import (
     Complaint,
     ContextChange,
@@ -236,7 +236,9 @@ def _past_review(ctx, actor, months) -> None:
     held = end + dt.timedelta(days=20)
     review = reviews.plan_review({"title": title, "period_start": start, "period_end": end,
                                  "planned_on": held, "chair_id": chair.id,
-                                 "invitee_ids": [actor.id, ctx.users["owner"].id],
+                                 # Only invitees who may open the review page (the service refuses others).
+                                 "invitee_ids": [u.id for u in (actor, ctx.users["owner"])
+                                                 if u.can(review_notices.READ_PERMISSION)],
                                  "attendees": f"{chair.name}\n{actor.name}"}, actor=actor, now=_at(end))
     reviews.hold_review(review, {"held_on": held, "attendees": f"{chair.name}\n{actor.name}",
                                  "minutes": "Objectives and audit results reviewed; scrap in machining "

@@ -84,4 +84,5 @@ def my_review_actions_panel(user) -> dict | None:
     if not actions:
         return None
     return {"title": "My management review actions", "template": "management/panel_actions.html",
+            # Review outputs belong to no site: their days are UTC (``management.local``).
             "context": {"actions": actions, "today": utcnow().date()}}
