@@ -70,7 +70,10 @@ def raise_nonconformity(complaint: Complaint, data: dict, *, actor, now: dt.date
     unit = get_or_fail(Unit, data.get("unit_id"), field="unit_id", what="unit")
     clause = get_or_fail(Clause, data.get("clause_id"), field="clause_id", what="clause", optional=True)
     if complaint.unit_id is None:
+        # Set the key too: ``raise_complaint_audit`` checks ``unit_id``, which a relationship
+        # assignment leaves None until the next flush.
         complaint.unit = unit
+        complaint.unit_id = unit.id
     elif complaint.unit_id != unit.id:
         raise DomainError(f"The complaint concerns {complaint.unit.name}: raise it there.", field="unit_id")
     category = (data.get("cost_category") or "").strip()
@@ -79,6 +82,11 @@ def raise_nonconformity(complaint: Complaint, data: dict, *, actor, now: dt.date
             category = CostCategory(category)
         except ValueError:
             raise DomainError("Choose the kind of cost from the list.", field="cost_category") from None
+    elif (data.get("cost_amount") or "").strip():
+        # An amount without its kind would be dropped silently: refuse it, storing nothing. The
+        # currency and day alone do not count: the form fills them in (base currency, received on).
+        raise DomainError("Choose the kind of cost the amount is for, or clear the amount.",
+                          field="cost_category")
     audit = _audit_for(complaint, actor=actor, now=now)
     if not can_record(audit, actor):
         raise NotAllowed("Only a coordinator or the audit's team records its findings.")

@@ -284,3 +284,35 @@ def test_action_pages_keep_a_constant_query_count(app, make, login, count_querie
     if page == "actions":
         assert response.text.count("name=\"note\"") == 2  # the owner's open ones: step 1, twice
     assert many.count == few.count, "\n".join(s[:150] for s in many.statements)
+
+
+def test_complaint_without_a_unit_raises_its_nonconformity_on_the_chosen_unit(complaint_setup, login):
+    """A complaint recorded without a unit takes the unit chosen in the form; the audit trigger
+    it needs sees that unit at once (not only after a flush)."""
+    coordinator, _owner, unit, _audit, complaint, clause, _now = complaint_setup
+    complaint.unit = None
+    complaint.unit_id = None
+    db.session.commit()
+    response = login(coordinator).post(f"/management/complaints/{complaint.id}/nonconformity", data={
+        "grade": "minor", "unit_id": unit.id, "statement": "Brackets shipped with burrs", "clause_id": clause.id})
+    assert response.status_code == 302, _text(response.text)[:600]
+    db.session.expire_all()
+    complaint = db.session.get(Complaint, complaint.id)
+    assert complaint.unit_id == unit.id and complaint.trigger.unit_id == unit.id
+    assert complaint.finding.unit_id == unit.id
+
+
+def test_cost_amount_without_its_kind_is_refused_not_dropped(complaint_setup, login):
+    """An amount given without the kind of cost is refused on the kind field; nothing is stored
+    and the form comes back with what was typed."""
+    coordinator, _owner, unit, _audit, complaint, clause, now = complaint_setup
+    response = login(coordinator).post(f"/management/complaints/{complaint.id}/nonconformity", data={
+        "grade": "minor", "unit_id": unit.id, "statement": "Brackets shipped with burrs typed",
+        "clause_id": clause.id, "cost_category": "", "cost_amount": "987.65", "cost_currency": "EUR",
+        "cost_incurred_on": now.date()})
+    assert response.status_code in (400, 422)
+    assert "Choose the kind of cost the amount is for" in response.text
+    assert "987.65" in response.text and "Brackets shipped with burrs typed" in response.text
+    assert _counts() == (0, 0)
+    db.session.expire_all()
+    assert db.session.get(Complaint, complaint.id).trigger_id is None
