@@ -25,6 +25,16 @@ function init(root) {
   const server = new Map();  // question id → the server's answer the screen is based on
 
 
+  // The verdict and yes/no buttons come once per page (<template>): each question gets a copy,
+  // the answered one pressed. Done first, before anything reads or shows a question's state.
+  root.querySelectorAll("[data-buttons]").forEach((box) => {
+    const template = document.getElementById(`buttons-${box.dataset.buttons}`);
+    if (!template || box.querySelector("[data-set]")) return;
+    box.append(template.content.cloneNode(true));
+    const state = box.closest("[data-question]").dataset.state || "";
+    box.querySelectorAll("[data-set]").forEach((b) => b.setAttribute("aria-pressed", b.dataset.set === state ? "true" : "false"));
+  });
+
   const article = (qid) => root.querySelector(`[data-question="${qid}"]`);
   const articles = () => Array.from(root.querySelectorAll("[data-question]"));
 
