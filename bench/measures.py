@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bench import transfer
 from bench.harness import Session, Stats, concurrent_series, request, timed_series
 
 #: Requests per page measurement, and seconds per concurrent measurement (kept modest so the
@@ -312,6 +313,7 @@ MEASURES: list[Measure] = [
     Measure("planner on the scaled programme", lambda ctx: _needs_planner(ctx), lambda ctx: _run_planner(ctx),
             growth="linear"),
     _reference_page(),
+    transfer.measure(),
     # memory last: it reads the workers after everything above has run through them
     Measure("worker memory (RSS)", lambda ctx: None, _run_memory),
 ]

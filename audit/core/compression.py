@@ -155,6 +155,10 @@ def _compress(response: Response) -> None:
         cached = _static_cache(current_app).get(static_key) if static_key else None
         response.direct_passthrough = False
         if cached is not None:
+            # The file is not read: close it now (set_data drops it otherwise unclosed).
+            close = getattr(response.response, "close", None)
+            if close is not None:
+                close()
             _finish(response, cached, encoding)
             return
     data = response.get_data()
