@@ -48,7 +48,10 @@ function staleWhileRevalidate(request) {
       fresh.catch(() => null);
       return cached;
     }
-    return fresh;
+    // Offline, a page kept from an earlier release names its assets by their old hashes
+    // (?v=...): the current version of the same file serves it.
+    return fresh.catch((error) => cache.match(request, { ignoreSearch: true })
+      .then((current) => current || Promise.reject(error)));
   }));
 }
 
