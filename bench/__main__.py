@@ -1,6 +1,6 @@
 """``make bench``: demo data at several scales, the app under gunicorn, ONE results table.
 
-    .venv/bin/python -m bench [--scales 1,10,50] [--databases sqlite,postgresql] [--write]
+    .venv/bin/python -m bench [--scales 1,10,50] [--databases sqlite,postgresql] [--write] [--only NAME]
 
 For each database kind (PostgreSQL only when 127.0.0.1:5432 answers) and scale it builds a fresh
 database (migrations + ``flask demo-data --scale N``), starts the application and the bare
@@ -240,7 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scales", default=os.environ.get("BENCH_SCALES", "1,10,50"))
     parser.add_argument("--databases", default=os.environ.get("BENCH_DATABASES", "sqlite,postgresql"))
     parser.add_argument("--write", action="store_true", help="also write bench/RESULTS.md")
+    parser.add_argument("--only", help="run only the measures whose name contains this text")
     args = parser.parse_args(argv)
+    if args.only:  # in place: run_scale and render read the same list
+        MEASURES[:] = [m for m in MEASURES if args.only.lower() in m.name.lower()]
     scales = sorted(int(s) for s in args.scales.split(","))
     databases = [d.strip() for d in args.databases.split(",") if d.strip()]
     started = time.perf_counter()

@@ -250,6 +250,23 @@ def _needs_planner(ctx: Context) -> str | None:
     return None
 
 
+#: (database kind) → [(scale, audits to place, planner p50 seconds)], filled as scales run in
+#: ascending order, so the largest scale's notes can report growth against the smallest.
+PLANNER_GROWTH: dict[str, list[tuple[int, int, float]]] = {}
+
+
+def planner_growth_note(history: list[tuple[int, int, float]]) -> str:
+    """``to place: s1 12, s10 120; time ×8.10 for ×10.00 audits (time/audits 0.81)``: the issue's
+    "growth no worse than growth in audits to place" holds when the last figure is ≤ 1."""
+    parts = "to place: " + ", ".join(f"s{scale} {count}" for scale, count, _ in history)
+    (_, first_count, first_p50), (_, last_count, last_p50) = history[0], history[-1]
+    if len(history) < 2 or not first_count or not first_p50:
+        return parts
+    time_growth, audit_growth = last_p50 / first_p50, last_count / first_count
+    return (f"{parts}; planner time ×{time_growth:.2f} for ×{audit_growth:.2f} audits to place "
+            f"(time growth / audit growth {time_growth / audit_growth:.2f}, ≤ 1 is no worse)")
+
+
 def _run_planner(ctx: Context) -> Result:
     """The planner proposing dates and teams for the largest programme (read-only), vs rrule alone."""
     import datetime as dt
@@ -284,10 +301,13 @@ def _run_planner(ctx: Context) -> Result:
             assert slots
         db.session.remove()
         db.engine.dispose()
+    history = PLANNER_GROWTH.setdefault(ctx.db.kind, [])
+    history.append((ctx.db.scale, placed + unplaced, app_stats.p50))
     return Result(app=app_stats, base=base_stats,
                   notes=[f"propose_plan: {placed} proposed, {unplaced} unplaceable, programme of "
                          f"{ctx.facts.get('audits_in_programme')} audits (in-process, read-only); "
-                         "baseline: dateutil rrule for as many dates"])
+                         "baseline: dateutil rrule for as many dates",
+                         planner_growth_note(history)])
 
 
 # --------------------------------------------------------------------------- memory

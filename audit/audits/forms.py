@@ -11,22 +11,27 @@ from wtforms import (
     HiddenField,
     IntegerField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from audit.core.forms import AppForm, MultiCheckboxField, model_choices
+from audit.audits.bulk import ACTIONS as BULK_ACTIONS
+from audit.core.forms import AppForm, MultiCheckboxField, _mark_refused, model_choices
 from audit.extensions import db
 from audit.library.checklists.versions import published_versions
 from audit.models import (
     AuditKind,
     AuditStatus,
+    AuditTeamMember,
     Certificate,
     CertificationBody,
     Clause,
     Programme,
+    Qualification,
+    QualificationLevel,
     Role,
     Site,
     Standard,
@@ -196,8 +201,11 @@ class AuditFilterForm(AppForm):
     status = SelectField("Status", choices=_enum_choices(AuditStatus, blank="All statuses"))
     programme = SelectField("Programme", coerce=int, validate_choice=False)
     standard = SelectField("Standard", coerce=int, validate_choice=False)
+    lead = SelectField("Lead auditor", coerce=int, validate_choice=False)
+    date_from = DateField("From", validators=[Optional()])
+    date_to = DateField("To", validators=[Optional()])
     q = StringField("Search", validators=[Optional(), Length(max=80)],
-                    description="Reference or title contains")
+                    description="Reference, title, unit, site or supplier contains")
 
     def fill_choices(self) -> None:
 
@@ -208,3 +216,51 @@ class AuditFilterForm(AppForm):
         stmt = (select(User).join(UserRole).where(UserRole.role == Role.AUDITOR).order_by(User.name))
         self.auditor.choices = model_choices(stmt, blank="All auditors")
         self.programme.choices = model_choices(Programme, Programme.period_start.desc(), blank="All programmes")
+        leads = select(User).where(User.id.in_(select(AuditTeamMember.user_id).where(
+            AuditTeamMember.role == TeamRole.LEAD))).order_by(User.name)
+        self.lead.choices = model_choices(leads, blank="All leads")
+
+
+class BulkForm(AppForm):
+    """One change for the audits ticked in the list (each still checked like a single change)."""
+
+    ids = SelectMultipleField("Selected audits", coerce=int, validate_choice=False)
+    action = SelectField("With the selected audits", validate_choice=False,
+                         choices=[("", "— choose —")] + list(BULK_ACTIONS.items()))
+    days = IntegerField("Days (negative = earlier)", validators=[Optional(), NumberRange(-366, 366)])
+    to_date = DateField("New start date", validators=[Optional()])
+    lead_id = SelectField("Lead auditor", coerce=int, validate_choice=False)
+    reason = StringField("Reason", validators=[Optional(), Length(max=200)],
+                         description="Required to postpone or cancel, and to move onto a weekend or a "
+                                     "site holiday; kept in each audit's trail.")
+
+    def fill_choices(self) -> None:
+        """Leads: active internal people holding a lead qualification (the rules still check
+        the standard, validity and impartiality per audit)."""
+        stmt = (select(User).where(User.is_active.is_(True), User.supplier_id.is_(None), User.id.in_(
+            select(Qualification.user_id).where(Qualification.level == QualificationLevel.LEAD)))
+            .order_by(User.name))
+        self.lead_id.choices = model_choices(stmt, blank="— choose —")
+
+    def validate(self, extra_validators=None) -> bool:
+        """Each action's own input is required before any audit is touched."""
+        ok = super().validate(extra_validators)
+        needed = {"shift": (self.days, "Say by how many days."), "move_to": (self.to_date, "Choose the new date."),
+                  "assign_lead": (self.lead_id, "Choose the lead auditor."),
+                  "postpone": (self.reason, "Say why the audits are postponed."),
+                  "cancel": (self.reason, "Say why the audits are cancelled.")}
+        if not self.ids.data:
+            self.ids.errors = [*self.ids.errors, "Tick at least one audit."]
+            ok = False
+        if self.action.data not in needed:
+            self.action.errors = [*self.action.errors, "Choose what to do with the selected audits."]
+            ok = False
+        else:
+            target, message = needed[self.action.data]
+            value = target.data.strip() if isinstance(target.data, str) else target.data
+            if not value:
+                target.errors = [*target.errors, message]
+                ok = False
+        if not ok:
+            _mark_refused()
+        return ok

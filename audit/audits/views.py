@@ -8,7 +8,7 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from audit.audits import forms, services
+from audit.audits import bulk, forms, services
 from audit.audits.access import can_read_audit, readable_audits
 from audit.audits.queries import audit_list_query, read_filters
 from audit.audits.team import uncovered_standards
@@ -44,7 +44,13 @@ def _safe_next() -> str | None:
 @bp.get("/")
 @requires(Permission.VIEW_ORGANISATION)
 def audit_list():
-    """All audits, newest dates first, filterable by site, auditor, kind, status and programme."""
+    """All audits, newest dates first: search, filters, and bulk changes for coordinators."""
+    return _list_page()
+
+
+def _list_page(bulk_form: forms.BulkForm | None = None, refused=()):
+    """The list for the query string's filters; a refused bulk change comes back with its form,
+    its selection ticked (on this page, or listed when on another) and each refusal's reason."""
     form, filters = read_filters(request.args)
     stmt = audit_list_query(filters).where(readable_audits(current_user))
     total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(Audit.id).subquery()))
@@ -56,8 +62,51 @@ def audit_list():
         .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
     ).unique().all()
     args = {k: v for k, v in request.args.items() if k != "page"}
+    can_bulk = current_user.can(Permission.MANAGE_PROGRAMME)
+    selected, elsewhere = set(), []
+    if can_bulk:
+        bulk_form = bulk_form or forms.BulkForm(formdata=None)
+        bulk_form.fill_choices()
+        selected = set(bulk_form.ids.data or ())
+        shown = {a.id for a in audits}
+        if selected - shown:
+            elsewhere = bulk.load_selected(selected - shown, readable_audits(current_user))
     return render_template("audits/list.html", audits=audits, form=form, page=page, total=total,
-                           pages=pages, args=args)
+                           pages=pages, args=args, bulk_form=bulk_form if can_bulk else None,
+                           selected=selected, elsewhere=elsewhere, refused=refused)
+
+
+@bp.post("/bulk")
+@requires(Permission.MANAGE_PROGRAMME)
+def bulk_change():
+    """Apply one change to the ticked audits, each through the single change's rules: the ones
+    that pass are saved, the refused ones come back ticked with their reasons."""
+    form = forms.BulkForm()
+    form.fill_choices()
+    if not form.validate_on_submit():
+        return _list_page(form), 422
+    audits = bulk.load_selected(form.ids.data, readable_audits(current_user))
+    lead = db.session.get(User, form.lead_id.data) if form.action.data == "assign_lead" else None
+    if form.action.data == "assign_lead" and lead is None:
+        form.lead_id.errors = ["That person no longer exists: choose the lead again."]
+        return _list_page(form), 422
+    outcome = bulk.apply_bulk(audits, form.action.data, days=form.days.data, to_date=form.to_date.data,
+                              lead=lead, reason=form.reason.data, actor=current_user, now=utcnow())
+    # Read before the commit expires them: the report needs no reload per audit.
+    done = [a.reference for a in outcome.applied]
+    refused = [(a.id, a.reference, a.title, why) for a, why in outcome.refused]
+    db.session.commit()
+    missing = len(set(form.ids.data)) - len(audits)
+    if done:
+        flash(f"{bulk.ACTIONS[form.action.data]}: done for {len(done)} audit{'' if len(done) == 1 else 's'} "
+              f"({', '.join(done)}).", "success")
+    if missing:
+        flash(f"{missing} selected audit{'' if missing == 1 else 's'} no longer exist.", "error")
+    if not refused:
+        return redirect(url_for("audits.audit_list", **request.args))
+    # Keep the form and tick what was refused, so a reason can be added and sent again.
+    form.ids.data = [row[0] for row in refused]
+    return _list_page(form, refused), (200 if done else 422)
 
 
 def _form_for(audit: Audit | None) -> forms.AuditForm:

@@ -21,10 +21,9 @@ from audit.conduct import report as audit_report  # the view functions below inc
 from audit.conduct.pdf import render_report_pdf
 from audit.conduct.report_workflow import REPORT
 from audit.conduct.views import bp, viewable_audit
-from audit.core.errors import DomainError, NotAllowed
-from audit.core.forms import saving
+from audit.core.errors import DomainError
+from audit.core.forms import flashing, saving
 from audit.core.workflow import refuse_unless_allowed
-from audit.extensions import db
 from audit.models import utcnow
 
 # --- the report ------------------------------------------------------------------------------
@@ -72,23 +71,15 @@ def _held():
     return permissions_for(current_user.roles)
 
 
-def _report_action(audit_id: int, name: str, action) -> Response:
+def _report_action(audit_id: int, name: str, action, form=None) -> Response:
+    """Run one REPORT workflow step posted from the report page: the workflow decides first,
+    then ``action(audit)`` returns the success message; errors come back as a flash."""
     audit = viewable_audit(audit_id)
     refuse_unless_allowed(REPORT, audit, name)
-    form = forms.ConfirmForm()
-    if not form.validate_on_submit():
+    if not (form or forms.ConfirmForm()).validate_on_submit():
         abort(400)
-    try:
-        message = action(audit)
-        db.session.commit()
-    except NotAllowed:
-        db.session.rollback()
-        abort(403)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash(message, "success")
+    with flashing() as outcome:
+        outcome.message = action(audit)
     return redirect(url_for("conduct.report", audit_id=audit_id))
 
 
@@ -132,23 +123,12 @@ def issue_report(audit_id: int):
 @requires(Permission.VIEW_ORGANISATION)
 def acknowledge_report(audit_id: int):
     """The auditee representative acknowledges the report."""
-    audit = viewable_audit(audit_id)
-    refuse_unless_allowed(REPORT, audit, "acknowledge_report")
     form = forms.AcknowledgeForm()
-    if not form.validate_on_submit():
-        abort(400)
-    try:
+
+    def _acknowledge(audit):
         audit_report.acknowledge_report(audit, name=form.name.data or "", actor=current_user, now=utcnow())
-        db.session.commit()
-    except NotAllowed:
-        db.session.rollback()
-        abort(403)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash("Acknowledgement recorded.", "success")
-    return redirect(url_for("conduct.report", audit_id=audit_id))
+        return "Acknowledgement recorded."
+    return _report_action(audit_id, "acknowledge_report", _acknowledge, form)
 
 
 @bp.get("/audits/<int:audit_id>/report.pdf")

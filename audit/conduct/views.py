@@ -23,8 +23,8 @@ from audit.audits.services import to_local
 from audit.auth.permissions import Permission, public, requires
 from audit.conduct import access, agenda, answers, checklist_read, forms, offline
 from audit.conduct import evidence as evidence_service
-from audit.core.errors import DomainError, NotAllowed
-from audit.core.forms import saving
+from audit.core.errors import DomainError
+from audit.core.forms import flashing, saving
 from audit.extensions import db
 from audit.models import AgendaSession, Clause, Evidence, Grade, Verdict, utcnow
 from audit.storage import StorageError, get_storage
@@ -265,13 +265,8 @@ def delete_session(audit_id: int, session_id: int):
     session = _session_of(audit, session_id)
     if not forms.ConfirmForm().validate_on_submit():
         abort(400)
-    try:
+    with flashing("Session removed."):
         agenda.delete_session(audit, session, actor=current_user, now=utcnow())
-        db.session.commit()
-    except NotAllowed:
-        db.session.rollback()
-        abort(403)
-    flash("Session removed.", "success")
     return redirect(url_for("conduct.plan", audit_id=audit.id))
 
 
@@ -282,17 +277,9 @@ def issue_plan(audit_id: int):
     audit = viewable_audit(audit_id)
     if not forms.ConfirmForm().validate_on_submit():
         abort(400)
-    try:
+    with flashing() as outcome:
         recipients = agenda.issue_plan(audit, actor=current_user, now=utcnow())
-        db.session.commit()
-    except NotAllowed:
-        db.session.rollback()
-        abort(403)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash(f"Plan issued to {len(recipients)} people.", "success")
+        outcome.message = f"Plan issued to {len(recipients)} people."
     return redirect(url_for("conduct.plan", audit_id=audit.id))
 
 

@@ -8,7 +8,7 @@ import functools
 import zoneinfo
 from dataclasses import dataclass
 
-from flask import abort, has_request_context, request
+from flask import abort, flash, has_request_context, request
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SelectMultipleField, StringField, TextAreaField, widgets
@@ -140,9 +140,11 @@ def attach_error(form, exc) -> None:
 
 @dataclass
 class SaveOutcome:
-    """What ``saving`` did: ``ok`` once the block's changes are committed."""
+    """What ``saving`` / ``flashing`` did: ``ok`` once the block's changes are committed."""
 
     ok: bool = False
+    #: ``flashing``: the success message, when the block knows it only at the end.
+    message: str = ""
 
 
 @contextlib.contextmanager
@@ -169,3 +171,28 @@ def saving(form, *, forbidden_aborts: bool = False):
         attach_error(form, exc)
     else:
         outcome.ok = True
+
+
+@contextlib.contextmanager
+def flashing(success: str = ""):
+    """Commit what the block changes for a one-button form (no fields to show errors on): a
+    ``NotAllowed`` is a 403 page, any other DomainError rolls back and is flashed as an error,
+    success flashes ``success`` (or ``outcome.message`` set by the block)::
+
+        with flashing("Report signed."):
+            report.sign_report(audit, actor=current_user, now=utcnow())
+        return redirect(...)
+    """
+    outcome = SaveOutcome()
+    try:
+        yield outcome
+        db.session.commit()
+    except NotAllowed:
+        db.session.rollback()
+        abort(403)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        outcome.ok = True
+        flash(outcome.message or success, "success")

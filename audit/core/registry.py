@@ -2,8 +2,8 @@
 
 Each feature package exposes ``init_app(app)``; ``create_app`` calls them in the order of
 ``audit.FEATURES``, and each adds its blueprint(s) and, through ``registry(app)``, its navigation
-entries, home panels, audit-page sections, scheduler jobs, notification kinds and e-mail
-attachments. Nothing is
+entries, home panels, audit-page sections, scheduler jobs, notification kinds, e-mail
+attachments and the sources of "waiting for me" (``core.todo``). Nothing is
 registered as a side effect of importing a module: the registry lives in ``app.extensions``, so
 two applications (tests, the scheduler process) never share or double their entries.
 """
@@ -75,6 +75,9 @@ class Registry:
     #: ``"<blueprint>.<resource>"`` → sections other features add to a ``core.crud`` detail page
     #: (e.g. a unit's process indicators on ``organisation.unit``), ``(obj, user) -> dict | None``.
     detail_sections: dict[str, list[Callable]] = field(default_factory=dict)
+    #: name → ``source(user, now) -> list[core.todo.ToDo]``: what each feature waits for from a
+    #: person (findings, reports to sign, review actions...), gathered by ``core.todo.waiting_for``.
+    waiting_sources: dict[str, Callable] = field(default_factory=dict)
 
     def add_navigation(self, endpoint: str, label: str, permission: Permission | None = None,
                        *, badge: Callable[..., int] | None = None) -> None:
@@ -126,6 +129,13 @@ class Registry:
         if kind in self.email_attachments:
             raise RegistrationError(f"e-mail attachments for {kind!r} registered twice")
         self.email_attachments[kind] = provider
+
+
+    def add_waiting_source(self, name: str, source: Callable) -> None:
+        """Add a source of "waiting for me" items (see ``core.todo``)."""
+        if name in self.waiting_sources:
+            raise RegistrationError(f"waiting source {name!r} registered twice")
+        self.waiting_sources[name] = source
 
 
 def init_app(app: Flask) -> Registry:

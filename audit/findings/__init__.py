@@ -40,6 +40,7 @@ def init_app(app: Flask) -> None:
     reg.add_navigation("findings.waiting", "Waiting for me", Permission.OWN_ACCOUNT,
                        badge=panels.waiting_badge)
     reg.add_home_panel(panels.waiting_panel)
+    reg.add_waiting_source("findings", panels.waiting_source)
     reg.add_audit_section("findings", panels.audit_findings_section)
     reg.add_notification_kinds(NOTIFICATION_KINDS)
     reg.add_job("finding_deadlines", sweep(

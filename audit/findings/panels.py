@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask import url_for
 from sqlalchemy import or_, select
 
 from audit.auth.permissions import Permission
+from audit.core.todo import ToDo, waiting_items
 from audit.extensions import db
 from audit.findings.queries import readable_findings
+from audit.findings.waiting import waiting_for
 from audit.models import (
     Finding,
     FindingStatus,
@@ -26,35 +29,32 @@ OPEN = [s for s in FindingStatus if s.is_open]
 PANEL_ROWS = 15
 
 
-def waiting_items(user) -> list:
-    """What waits for ``user`` now, computed once per request (the navigation badge, the home
-    panel and the "Waiting for me" page share it)."""
-    from flask import has_request_context, request
-
-    from audit.findings.waiting import waiting_for
-
-    if not has_request_context():
-        return waiting_for(user, utcnow())
-    # Kept in the request's environ: ``g`` belongs to the application context, which can
-    # outlive one request (tests, CLI), and a stale list must never be shown.
-    cache = request.environ.setdefault("audit.findings_waiting", {})
-    if user.id not in cache:
-        cache[user.id] = waiting_for(user, utcnow())
-    return cache[user.id]
+def waiting_source(user, now: dt.datetime) -> list[ToDo]:
+    """The findings' share of "waiting for me" (``core.todo``): ``findings.waiting`` items as
+    to-dos, linked to the page where the person acts (supplier contacts: the SCAR page)."""
+    todos = []
+    for item in waiting_for(user, now):
+        finding = item.finding
+        subject = item.action.description if item.action else finding.statement
+        todos.append(ToDo("findings", item.step, item.label, finding.reference, subject,
+                          url_for(item.endpoint, finding_id=finding.id), item.due_on, item.due_label,
+                          item.overdue, (finding.grade.css, finding.grade.label)))
+    return todos
 
 
 def waiting_badge(user) -> int:
-    """Navigation badge: how many items wait for ``user``."""
+    """Navigation badge: how many items wait for ``user`` (every source)."""
     return len(waiting_items(user))
 
 
 def waiting_panel(user) -> dict | None:
-    """Home panel "Waiting for me": every item the workflow waits for from ``user``, with its
-    deadline; people who never take part in findings get no panel."""
-    if not any(user.can(p) for p in (Permission.RESPOND_FINDING, Permission.VERIFY_FINDING,
-                                      Permission.RESPOND_SCAR, Permission.MANAGE_PROGRAMME)):
-        return None
+    """Home panel "Waiting for me": every item any feature waits for from ``user``, with its
+    deadline; people who take part in no workflow and have nothing waiting get no panel."""
     items = waiting_items(user)
+    if not items and not any(user.can(p) for p in (
+            Permission.RESPOND_FINDING, Permission.VERIFY_FINDING, Permission.RESPOND_SCAR,
+            Permission.MANAGE_PROGRAMME)):
+        return None
     return {"title": f"Waiting for me ({len(items)})", "template": "findings/_waiting_panel.html",
             "context": {"items": items[:PANEL_ROWS], "more": max(len(items) - PANEL_ROWS, 0)}}
 

@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
 from audit.core.forms import model_choices, saving
+from audit.core.todo import waiting_items
 from audit.extensions import db
 from audit.findings import charts, forms, queries
 from audit.findings import services as fs
@@ -102,9 +103,8 @@ def export(fmt: str):
 @bp.get("/waiting")
 @requires(Permission.OWN_ACCOUNT)
 def waiting():
-    """Everything the findings workflow waits for from me, soonest deadline first."""
-    from audit.findings.panels import waiting_items
-
+    """Everything any workflow waits for from me (findings, SCARs, reports, review and risk
+    actions), soonest deadline first."""
     return render_template("findings/waiting.html", items=waiting_items(current_user))
 
 
@@ -206,11 +206,6 @@ def import_cb():
                            columns=fs.CSV_COLUMNS), status
 
 
-def grade_pill(grade: Grade) -> str:
-    return {"major": "bad", "minor": "warn", "observation": "", "ofi": "",
-            "good_practice": "ok"}[grade.value]
-
-
 @bp.app_template_filter("grade_class")
 def _grade_class(grade: Grade) -> str:
-    return grade_pill(grade)
+    return grade.css

@@ -53,6 +53,12 @@ class Grade(enum.Enum):
             "good_practice": "Good practice",
         }[self.value]
 
+    @property
+    def css(self) -> str:
+        """The pill class pages show the grade with (the one grade → colour mapping)."""
+        return {"major": "bad", "minor": "warn", "observation": "", "ofi": "",
+                "good_practice": "ok"}[self.value]
+
 
 class FindingStatus(enum.Enum):
     """Finding life cycle (DOMAIN.md §5)."""

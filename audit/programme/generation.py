@@ -19,6 +19,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from audit.audits.dates import is_working_day
 from audit.audits.services import change_status, create_audit
 from audit.extensions import db
 from audit.models import (
@@ -162,9 +163,12 @@ def wanted_slots(rule: ProgrammeRule, *, today: dt.date, until: dt.date, context
         history = context["history"].get(unit.id, 0)
         score, months = unit_interval(unit, history)
         others = anchor_for(rule.id, context["last"].get(unit.id, []))
-        slots = interval_slots(others, months, start=start, until=until, first=rule.starts_on)
+        spread = context.get("first_days", {}).get(rule.id)
+        slots = interval_slots(others, months, start=start, until=until, first=rule.starts_on or spread)
         reason = (f"risk score {score} (importance {unit.importance}, change {unit.change_level}, "
                   f"history {history}, maturity {unit.maturity_risk}): every {months} months")
+        if spread and not others and not rule.starts_on:
+            reason += "; never audited: first audits spread over the period, highest risk first"
         return [dict(slot, reason=reason) for slot in slots]
     if rule.kind is RuleKind.SUPPLIER:
         supplier = rule.supplier
@@ -253,6 +257,46 @@ def load_context(rules: list[ProgrammeRule], now: dt.datetime) -> dict:
     }
 
 
+def spread_first_days(rules: list[ProgrammeRule], context: dict) -> dict[int, dt.date]:
+    """First days of never-audited units' risk rules (no audit anywhere, no "first occurrence"),
+    spread over their programme's period: highest risk score first, then evenly spaced so the
+    months stay balanced, each moved to the next working day of the unit's site.
+
+    Spread over the whole period, not from today, so every run (and every sweep) gets the same
+    days; a day already past is clipped to today by ``interval_slots``.
+    """
+    groups: dict[int, list[tuple[int, str, int, ProgrammeRule]]] = {}
+    for rule in rules:
+        unit, programme = rule.unit, rule.programme
+        if (rule.kind is not RuleKind.RISK_INTERNAL or unit is None or programme is None
+                or rule.starts_on is not None or anchor_for(rule.id, context["last"].get(unit.id, []))):
+            continue
+        score, _months = unit_interval(unit, context["history"].get(unit.id, 0))
+        groups.setdefault(programme.id, []).append((-score, unit.name, rule.id, rule))
+    first_days: dict[int, dt.date] = {}
+    for group in groups.values():
+        group.sort(key=lambda row: row[:3])
+        programme = group[0][3].programme
+        span = (programme.period_end - programme.period_start).days + 1
+        for i, (_score, _name, rule_id, rule) in enumerate(group):
+            day = programme.period_start + dt.timedelta(days=i * span // len(group))
+            site = rule.unit.site
+            holidays = {h.day for h in site.holidays} if site is not None else set()
+            first_days[rule_id] = _working_day(day, holidays, programme.period_start, programme.period_end)
+    return first_days
+
+
+def _working_day(day: dt.date, holidays: set[dt.date], first: dt.date, last: dt.date) -> dt.date:
+    """The nearest working day to ``day`` inside [first, last]: later first, else earlier."""
+    for step in (1, -1):
+        probe = day
+        while first <= probe <= last:
+            if is_working_day(probe, holidays):
+                return probe
+            probe += dt.timedelta(days=step)
+    return day
+
+
 def generate_programme(programme, *, actor, now: dt.datetime, horizon_months: int | None = None) -> int:
     """Run every active rule of ``programme`` up to its horizon; returns audits created."""
     rules = [r for r in programme.rules if r.is_active]
@@ -274,6 +318,7 @@ def _generate(rules, *, actor, now, horizon_months=None) -> int:
     if not rules:
         return 0
     context = load_context(rules, now)
+    context["first_days"] = spread_first_days(rules, context)
     existing: dict[int, list[Audit]] = {}
     for audit in db.session.scalars(select(Audit).where(Audit.rule_id.in_([r.id for r in rules]))
                                     .options(selectinload(Audit.team))):

@@ -173,3 +173,46 @@ def test_rules_are_edited_disabled_and_deleted_with_trail_and_reasons(make, next
     actions = db.session.scalars(select(TrailEntry.action).where(TrailEntry.object_type == "ProgrammeRule")
                                  .order_by(TrailEntry.id)).all()
     assert actions == ["create", "update", "disable", "delete"]
+
+
+def test_never_audited_units_are_spread_over_the_year_highest_risk_first(make, next_year):
+    """Twenty never-audited units do not all start on 1 January: their first audits are spread
+    over the year (no month holds more than ceil(N/12) + 1), the highest risk scores come first,
+    every day is a working day off the site's holidays, and re-running changes nothing."""
+    from audit.audits.dates import is_working_day
+    from audit.models import SiteHoliday
+
+    std = make.standard()
+    site = make.site()
+    # 1 January 2027 is a Friday and a holiday here: the first audit moves to Monday 4 January.
+    db.session.add(SiteHoliday(site=site, day=D(2027, 1, 1), name="New Year"))
+    units = []
+    for n in range(20):
+        unit = make.unit(name=f"Unit {n:02d}", site=site, importance=1 + n % 3, change_level=n % 2,
+                         maturity_risk=(n // 3) % 2)
+        unit.standards.append(std)
+        units.append(unit)
+    rules = {add_rule(next_year, {"kind": RuleKind.RISK_INTERNAL, "title": u.name, "unit_id": u.id},
+                      actor=None, now=NOW).id: u for u in units}
+    generate_programme(next_year, actor=None, now=NOW)
+    audits = db.session.scalars(select(Audit).where(Audit.rule_id.in_(list(rules)))
+                                .order_by(Audit.planned_date, Audit.id)).all()
+    first = {}
+    for audit in audits:
+        first.setdefault(audit.rule_id, audit.planned_date)
+    assert len(first) == 20
+    days = sorted(first.values())
+    assert days[0] == D(2027, 1, 4)
+    assert all(is_working_day(d, {D(2027, 1, 1)}) and d.year == 2027 for d in days)
+    per_month: dict[int, int] = {}
+    for d in days:
+        per_month[d.month] = per_month.get(d.month, 0) + 1
+    assert max(per_month.values()) <= -(-20 // 12) + 1, per_month
+    assert len(per_month) >= 10, per_month  # spread, not packed at the start
+    scores = {rid: u.importance + u.change_level + u.maturity_risk for rid, u in rules.items()}
+    by_day = sorted(first, key=lambda rid: (first[rid], rid))
+    assert [scores[r] for r in by_day] == sorted((scores[r] for r in by_day), reverse=True)
+    assert generate_programme(next_year, actor=None, now=NOW) == 0
+    again = db.session.scalars(select(Audit).where(Audit.rule_id.in_(list(rules)))
+                               .order_by(Audit.planned_date, Audit.id)).all()
+    assert [(a.rule_id, a.planned_date) for a in again] == [(a.rule_id, a.planned_date) for a in audits]
