@@ -6,6 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
+import click
 from flask import Flask
 
 from config import CONFIGS
@@ -73,9 +74,12 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
 
     extensions.db.init_app(app)
     lengths.init_app(extensions.db.session)
-    extensions.migrate.init_app(
-        app, extensions.db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True
-    )
+    if app.config.get("TESTING") or click.get_current_context(silent=True) is not None:
+        # Imported here, only for the `flask` CLI and tests: Flask-Migrate pulls in Alembic and
+        # Mako (~10 MB per web worker, issue 16) that no web request uses.
+        from flask_migrate import Migrate
+
+        Migrate(app, extensions.db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     hygiene.init_app(app)  # before CSRF: a malformed body must not reach its parser
     compression.init_app(app)  # before CSRF (unmasks its token) and every other after_request
     extensions.csrf.init_app(app)

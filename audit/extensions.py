@@ -1,7 +1,10 @@
-"""Flask extensions, created unbound; ``create_app`` binds them."""
+"""Flask extensions, created unbound; ``create_app`` binds them.
+
+Flask-Migrate is not among them: it imports Alembic and Mako, which only the ``flask db``
+commands and the tests need, so ``create_app`` binds it only there (lean web workers, issue 16).
+"""
 
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
@@ -24,6 +27,5 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -1,6 +1,6 @@
 """``make bench``: demo data at several scales, the app under gunicorn, ONE results table.
 
-    .venv/bin/python -m bench [--scales 1,10,50] [--databases sqlite,postgresql] [--write] [--only NAME]
+    .venv/bin/python -m bench [--scales 1,10,50] [--databases sqlite,postgresql] [--only NAMES] [--write]
 
 For each database kind (PostgreSQL only when 127.0.0.1:5432 answers) and scale it builds a fresh
 database (migrations + ``flask demo-data --scale N``), starts the application and the bare
@@ -19,7 +19,7 @@ import sys
 import time
 
 from bench import harness
-from bench.harness import ROOT, Server, build_database, log, postgres_reachable
+from bench.harness import ROOT, Server, Stats, build_database, log, postgres_reachable
 from bench.measures import MEASURES, Context, Result
 
 
@@ -158,47 +158,81 @@ def _cell(result: Result | None) -> str:
     return f"{_ms(result.app.p50)} / {_ms(result.app.p99)}"
 
 
-def render(results: dict, scales: list[int], databases: list[str], skipped: dict) -> str:
-    """ONE Markdown table: a row per (measure, database), scales side by side."""
-    top = max(scales)
-    head = (["Measure", "DB"] + [f"scale {s} p50 / p99 (ms)" for s in scales]
-            + [f"baseline @{top} p50 / p99", f"ratio p50 @{top}", f"growth {min(scales)}→{top} (p50)", "notes"])
+def _pair(stats: Stats | None) -> str:
+    return "" if stats is None else f"{_ms(stats.p50)} / {_ms(stats.p99)}"
+
+
+def _times(a: float, b: float) -> str:
+    return f"{a / b:.2f}×" if a == a and b and b == b else ""
+
+
+def _per_s(stats: Stats | None) -> str:
+    return "—" if stats is None or not stats.latencies or not stats.wall else f"{stats.throughput:.0f}"
+
+
+def _n(value) -> str:
+    return "—" if value is None else f"{value:g}"
+
+
+HEAD = ["Measure", "DB", "{scales}", "same-work @{top} p50 / p99", "floor @{top} p50 / p99",
+        "× same-work p50 / p99", "× floor p50", "req/s app / same-work / floor @{top}",
+        "growth {low}→{top} (p50)", "statements/req app / same-work / floor", "notes"]
+
+
+def render(results: dict, scales: list[int], databases: list[str], skipped: dict,
+           measures: list | None = None) -> str:
+    """ONE Markdown table: a row per (measure, database), scales side by side, then the
+    same-work baseline and the floor at the largest scale, ratios to both, throughput, growth
+    and SQL statements per request."""
+    top, low = max(scales), min(scales)
+    head = []
+    for h in HEAD:
+        if h == "{scales}":
+            head += [f"scale {s} p50 / p99 (ms)" for s in scales]
+        else:
+            head.append(h.format(top=top, low=low))
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for measure in MEASURES:
+    blank = [""] * (len(head) - len(scales) - 3)
+    for measure in measures or MEASURES:
         for kind in databases:
             if (measure.name, kind) in skipped:
-                lines.append(f"| {measure.name} | {kind} | " + " | ".join([""] * len(scales))
-                             + f" | | | | {skipped[(measure.name, kind)]} |")
+                lines.append("| " + " | ".join([measure.name, kind, *[""] * len(scales), *blank,
+                                                skipped[(measure.name, kind)]]) + " |")
                 continue
             per_scale = results.get((measure.name, kind), {})
             cells = [_cell(per_scale.get(s)) for s in scales]
-            last, first = per_scale.get(top), per_scale.get(min(scales))
-            base = ratio = growth = ""
-            notes = ""
+            last, first = per_scale.get(top), per_scale.get(low)
+            same = floor = x_same = x_floor = rate = growth = stmts = notes = ""
             if last and not last.skipped:
                 if last.value is not None:
-                    base = f"{last.base_value:.0f} {last.unit}"
-                    ratio = f"{last.value / last.base_value:.2f}×" if last.base_value else ""
+                    floor = f"{last.base_value:.0f} {last.unit}"
+                    x_floor = _times(last.value, last.base_value)
                     if first and first.value:
                         growth = f"{last.value / first.value:.2f}×"
                 else:
-                    base = f"{_ms(last.base.p50)} / {_ms(last.base.p99)}"
-                    ratio = f"{last.app.p50 / last.base.p50:.1f}×" if last.base.p50 else ""
+                    same, floor = _pair(last.same), _pair(last.base)
+                    if last.same:
+                        x_same = f"{_times(last.app.p50, last.same.p50)} / {_times(last.app.p99, last.same.p99)}"
+                    if last.base:
+                        x_floor = _times(last.app.p50, last.base.p50)
+                    rate = " / ".join(_per_s(x) for x in (last.app, last.same, last.base))
                     if first and first.app and first.app.p50:
                         growth = f"{last.app.p50 / first.app.p50:.2f}× (may: {measure.growth})"
                     errors = last.app.errors
                     if errors:
                         notes = f"**{errors} errors**; "
+                if last.statements:
+                    stmts = " / ".join(_n(last.statements.get(k)) for k in ("app", "same", "floor"))
                 notes += "; ".join(last.notes)
-            lines.append(f"| {measure.name} | {kind} | " + " | ".join(cells)
-                         + f" | {base} | {ratio} | {growth} | {notes} |")
+            lines.append("| " + " | ".join([measure.name, kind, *cells, same, floor, x_same, x_floor, rate,
+                                            growth, stmts, notes]) + " |")
     return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- main
 
 
-def run_scale(kind: str, scale: int, results: dict, skipped: dict) -> None:
+def run_scale(kind: str, scale: int, results: dict, skipped: dict, measures: list) -> None:
     db = build_database(kind, scale)
     rules = app_rules(db)
     found = facts(db)
@@ -213,11 +247,12 @@ def run_scale(kind: str, scale: int, results: dict, skipped: dict) -> None:
     baseline.setup_schema()
     baseline._local.conn.close()
     baseline._local.__dict__.clear()
-    with Server("app:app", db.env(), name=f"app-{kind}-{scale}") as app_server, \
+    # bench.counted_app is app:app plus the statement-count header (see its docstring).
+    with Server("bench.counted_app:app", db.env(), name=f"app-{kind}-{scale}") as app_server, \
             Server("bench.baseline_app:app", base_env, name=f"base-{kind}-{scale}") as base_server:
         ctx = Context(db=db, app_port=app_server.port, base_port=base_server.port, rules=rules,
                       facts=found, app_server=app_server, base_server=base_server)
-        for measure in MEASURES:
+        for measure in measures:
             reason = measure.needs(ctx)
             if reason:
                 skipped[(measure.name, kind)] = reason
@@ -240,10 +275,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scales", default=os.environ.get("BENCH_SCALES", "1,10,50"))
     parser.add_argument("--databases", default=os.environ.get("BENCH_DATABASES", "sqlite,postgresql"))
     parser.add_argument("--write", action="store_true", help="also write bench/RESULTS.md")
-    parser.add_argument("--only", help="run only the measures whose name contains this text")
+    parser.add_argument("--only", default="", help="comma-separated parts of measure names to run "
+                        "(case-insensitive), e.g. --only 'answer save,feed'")
     args = parser.parse_args(argv)
-    if args.only:  # in place: run_scale and render read the same list
-        MEASURES[:] = [m for m in MEASURES if args.only.lower() in m.name.lower()]
+    wanted = [w.strip().lower() for w in args.only.split(",") if w.strip()]
+    measures = [m for m in MEASURES if not wanted or any(w in m.name.lower() for w in wanted)]
+    if not measures:
+        parser.error(f"--only {args.only!r} matches no measure")
     scales = sorted(int(s) for s in args.scales.split(","))
     databases = [d.strip() for d in args.databases.split(",") if d.strip()]
     started = time.perf_counter()
@@ -259,18 +297,20 @@ def main(argv: list[str] | None = None) -> int:
     for kind in databases:
         for scale in scales:
             log(f"== {kind} at scale {scale}")
-            run_scale(kind, scale, results, skipped)
+            run_scale(kind, scale, results, skipped, measures)
             # Keep what is measured so far: a run stopped early still leaves its figures.
             harness.OUT.mkdir(parents=True, exist_ok=True)
-            (harness.OUT / "partial.md").write_text(render(results, scales, databases, skipped) + "\n")
-    table = render(results, scales, databases, skipped)
+            (harness.OUT / "partial.md").write_text(render(results, scales, databases, skipped, measures) + "\n")
+    table = render(results, scales, databases, skipped, measures)
     elapsed = time.perf_counter() - started
     header = (f"Benchmark of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, "
               f"{os.cpu_count()} CPUs, Python {platform.python_version()}, gunicorn {harness.WORKERS} sync "
               f"workers for the app and for the baseline; {elapsed / 60:.1f} min in all.")
     text = "\n".join([header, "", table, "", *notes])
     print(text)
-    if args.write:
+    if args.write and wanted:
+        log("--write ignored with --only: bench/RESULTS.md holds full runs only")
+    elif args.write:
         (ROOT / "bench" / "RESULTS.md").write_text("# Benchmark results (`make bench`)\n\n" + text + "\n")
         log("wrote bench/RESULTS.md")
     return 0

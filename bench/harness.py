@@ -122,8 +122,10 @@ class Server:
     """A gunicorn process serving ``target`` (``module:app``) on a free loopback port."""
 
     def __init__(self, target: str, env: dict, *, workers: int = WORKERS, name: str = "app",
-                 log_dir: Path = OUT):
+                 log_dir: Path = OUT, preload: bool = False):
         self.target, self.env, self.workers, self.name = target, env, workers, name
+        #: ``gunicorn --preload``: the app is imported once in the master, workers share its pages.
+        self.preload = preload
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
         self.log_path = Path(log_dir) / f"gunicorn-{name}-{self.port}.log"
@@ -134,7 +136,7 @@ class Server:
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "gunicorn"), "--workers", str(self.workers), "--bind",
              f"127.0.0.1:{self.port}", "--timeout", "60", "--graceful-timeout", "5",
-             "--log-level", "warning", self.target],
+             "--log-level", "warning", *(["--preload"] if self.preload else []), self.target],
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
         )
         self.wait_ready()
@@ -168,6 +170,18 @@ class Server:
                 if match:
                     sizes.append(int(match.group(1)) / 1024)
         return sizes
+
+    def worker_memory_mib(self) -> list[dict]:
+        """Each worker's memory, MiB: ``rss``, ``pss`` (shared pages split between sharers) and
+        ``uss`` (private: Private_Clean + Private_Dirty, what the worker alone costs)."""
+        found = []
+        for pid in self.worker_pids():
+            with contextlib.suppress(OSError):
+                text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+                kb = {k: int(v) for k, v in re.findall(r"^(\w+):\s+(\d+) kB", text, re.M)}
+                found.append({"rss": kb.get("Rss", 0) / 1024, "pss": kb.get("Pss", 0) / 1024,
+                              "uss": (kb.get("Private_Clean", 0) + kb.get("Private_Dirty", 0)) / 1024})
+        return found
 
     def __exit__(self, *exc) -> None:
         if self.proc and self.proc.poll() is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,11 @@ from bench.harness import Session, Stats, concurrent_series, request, timed_seri
 PAGE_REQUESTS = 60
 SAVE_SECONDS = 4.0
 SAVE_CLIENTS = 16
+#: Renders per in-process feed render measurement (cold ones clear every cache first).
+RENDER_COLD = 7
+RENDER_WARM = 30
+#: Times each measured page is served again by the --preload server before its memory is read.
+PRELOAD_ROUNDS = 6
 
 
 @dataclass
@@ -29,8 +35,13 @@ class Result:
     """The figures of one measurement at one scale on one database."""
 
     app: Stats | None = None
+    #: The floor: the physical minimum (bare upsert, one query, a stored ETag).
     base: Stats | None = None
     notes: list[str] = field(default_factory=list)
+    #: The same-work baseline: the same request with the least machinery (bench/baseline_app.py).
+    same: Stats | None = None
+    #: SQL statements per request: {"app": n, "same": n, "floor": n} (medians of the series).
+    statements: dict = field(default_factory=dict)
     #: A single number instead of latencies (memory), with its unit.
     value: float | None = None
     base_value: float | None = None
@@ -50,6 +61,8 @@ class Context:
     app_server: object = None
     base_server: object = None
     sessions: dict = field(default_factory=dict)
+    #: (e-mail, path) of every page measured, replayed by the --preload memory measure.
+    visited: list = field(default_factory=list)
 
     def find_rule(self, pattern: str, method: str = "GET") -> str | None:
         for rule, methods, _endpoint in self.rules:
@@ -73,18 +86,57 @@ def fill(rule: str, **values) -> str:
     return re.sub(r"<([^>]+)>", sub, rule)
 
 
+def _count(headers: dict) -> int | None:
+    value = headers.get("x-bench-statements")
+    return int(value) if value is not None and value.isdigit() else None
+
+
+class Counted:
+    """Statement counts seen in a series' responses; ``median`` for the table."""
+
+    def __init__(self):
+        self.seen: list[int] = []
+
+    def add(self, headers: dict) -> None:
+        n = _count(headers)
+        if n is not None:
+            self.seen.append(n)
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.seen) if self.seen else None
+
+
 def _page(ctx: Context, session: Session, path: str, base_rows: int, *, n: int = PAGE_REQUESTS) -> Result:
+    """The app's page, the same-work page (same rows, statements and bytes) and the floor table."""
+    _s, headers, body = session.get(path)  # warms the worker and tells what the page does
+    rows = int(headers.get("x-bench-rows", "0") or 0)
+    statements = _count(headers) or 1
+    same_path = f"/same/page?rows={rows}&statements={statements}&size={len(body)}"
+    counts = {"app": Counted(), "same": Counted(), "floor": Counted()}
+
     def app_call():
-        status, _h, body = session.get(path)
+        status, h, body = session.get(path)
+        counts["app"].add(h)
+        return status == 200, len(body)
+
+    def same_call():
+        status, h, body = request(ctx.base_port, "GET", same_path, headers=session._headers())
+        counts["same"].add(h)
         return status == 200, len(body)
 
     def base_call():
-        status, _h, body = request(ctx.base_port, "GET", f"/page?n={base_rows}")
+        status, h, body = request(ctx.base_port, "GET", f"/page?n={base_rows}")
+        counts["floor"].add(h)
         return status == 200, len(body)
 
-    app_call()  # warm each worker's caches before timing
-    return Result(app=timed_series(app_call, n), base=timed_series(base_call, n),
-                  notes=[f"{{bytes}} B page, baseline {base_rows} rows"])
+    same_call()
+    result = Result(app=timed_series(app_call, n), same=timed_series(same_call, n),
+                    base=timed_series(base_call, n),
+                    notes=[f"{{bytes}} B page, {rows} objects loaded; same-work "
+                           f"{{same_bytes}} B; floor {base_rows} rows"])
+    result.statements = {k: c.median for k, c in counts.items()}
+    return result
 
 
 @dataclass
@@ -110,53 +162,68 @@ def _needs_answer_save(ctx: Context) -> str | None:
 
 
 def _run_answer_save(ctx: Context) -> Result:
+    """16 clients saving answers: the app, the same-work raw-SQL save, and the bare upsert."""
     rule = ctx.find_rule(ANSWER_RULE, "PUT")
     target = ctx.facts["answerable"]
     session = ctx.session(target["auditor"])
     questions = target["questions"]
     _status, _h, data = session.get(f"/api/audits/{target['audit_id']}/answers")
     known = {a["question_id"]: a["version"] for a in json.loads(data).get("answers", [])} if _status == 200 else {}
-
+    # One version map for the app and the same-work saves: both write the same answers.
     versions: dict = dict(known)
+    counts = {"app": Counted(), "same": Counted(), "floor": Counted()}
 
-    def make_app_call(i):
-        # Each client owns its own questions and sends the version it last saw: real saves,
-        # not conflicts (a 409 would still count as answered, but measures less work).
-        mine = questions[i::SAVE_CLIENTS] or questions
-        counter = iter(range(10**9))
+    def make_save_call(port: int, path_of, which: str):
+        def make(i):
+            # Each client owns its own questions and sends the version it last saw: real saves,
+            # not conflicts (a 409 counts as an error: it measures less work).
+            mine = questions[i::SAVE_CLIENTS] or questions
+            counter = iter(range(10**9))
 
-        def call():
-            q = mine[next(counter) % len(mine)]
-            body = json.dumps({"verdict": "conforming", "note": f"bench {i} {uuid.uuid4().hex[:6]}",
-                               "base_version": versions.get(q, 0),
-                               "mutation_id": str(uuid.uuid4())}).encode()
-            status, _h, data = session.send(
-                "PUT", fill(rule, audit_id=target["audit_id"], question_id=q), body,
-                "application/json", {"X-CSRFToken": session.csrf or ""})
-            if status == 200:
-                versions[q] = json.loads(data)["answer"]["version"]
-            elif status == 409:
-                versions[q] = (json.loads(data).get("current") or {}).get("version", 0)
-            return status == 200, 0
-        return call
+            def call():
+                q = mine[next(counter) % len(mine)]
+                body = json.dumps({"verdict": "conforming", "note": f"bench {i} {uuid.uuid4().hex[:6]}",
+                                   "base_version": versions.get(q, 0),
+                                   "mutation_id": str(uuid.uuid4())}).encode()
+                csrf = {"X-CSRFToken": session.csrf or ""}
+                if port == ctx.app_port:  # keeps a refreshed session cookie, as a browser does
+                    status, h, data = session.send("PUT", path_of(q), body, "application/json", csrf)
+                else:
+                    status, h, data = request(port, "PUT", path_of(q), body,
+                                              session._headers({"Content-Type": "application/json", **csrf}))
+                counts[which].add(h)
+                if status == 200:
+                    versions[q] = json.loads(data)["answer"]["version"]
+                elif status == 409:
+                    versions[q] = (json.loads(data).get("current") or {}).get("version", 0)
+                return status == 200, 0
+            return call
+        return make
 
-    def make_base_call(i):
+    def make_floor_call(i):
         counter = iter(range(10**9))
 
         def call():
             mine = questions[i::SAVE_CLIENTS] or questions
             q = mine[next(counter) % len(mine)]
             body = json.dumps({"verdict": "conforming", "note": f"bench {i}"}).encode()
-            status, _h, _b = request(ctx.base_port, "PUT", f"/answers/{target['audit_id']}/{q}", body,
-                                     {"Content-Type": "application/json"})
+            status, h, _b = request(ctx.base_port, "PUT", f"/answers/{target['audit_id']}/{q}", body,
+                                    {"Content-Type": "application/json"})
+            counts["floor"].add(h)
             return status == 200, 0
         return call
 
-    app = concurrent_series(make_app_call, SAVE_CLIENTS, SAVE_SECONDS)
-    base = concurrent_series(make_base_call, SAVE_CLIENTS, SAVE_SECONDS)
-    return Result(app=app, base=base, notes=[
-        f"{app.throughput:.0f} saves/s vs {base.throughput:.0f}/s at {SAVE_CLIENTS} clients, "
-        f"{app.errors} errors"])
+    audit_id = target["audit_id"]
+    app = concurrent_series(make_save_call(ctx.app_port, lambda q: fill(rule, audit_id=audit_id, question_id=q),
+                                           "app"), SAVE_CLIENTS, SAVE_SECONDS)
+    same = concurrent_series(make_save_call(ctx.base_port, lambda q: f"/same/answers/{audit_id}/{q}", "same"),
+                             SAVE_CLIENTS, SAVE_SECONDS)
+    base = concurrent_series(make_floor_call, SAVE_CLIENTS, SAVE_SECONDS)
+    result = Result(app=app, same=same, base=base, notes=[
+        f"{app.throughput:.0f} saves/s vs same-work {same.throughput:.0f}/s vs floor {base.throughput:.0f}/s "
+        f"at {SAVE_CLIENTS} clients; errors {app.errors} / {same.errors} / {base.errors}"])
+    result.statements = {k: c.median for k, c in counts.items()}
+    return result
 
 
 # --------------------------------------------------------------------------- pages
@@ -177,8 +244,10 @@ def _page_measure(name: str, pattern: str, fact: str, who: str, *, arg: str | No
         rule = ctx.find_rule(pattern)
         path = fill(rule, **{a: ctx.facts[fact] for a in re.findall(r"<(?:[^:>]+:)?([^>]+)>", rule)}) if arg else rule
         rows = ctx.facts.get(rows_fact, 50) if rows_fact else 50
+        ctx.visited.append((ctx.facts["users"][who], path))
         result = _page(ctx, ctx.session(ctx.facts["users"][who]), path, rows)
-        result.notes = [n.replace("{bytes}", str(result.app.bytes)) for n in result.notes]
+        result.notes = [n.replace("{bytes}", str(result.app.bytes)).replace("{same_bytes}", str(result.same.bytes))
+                        for n in result.notes]
         return result
 
     return Measure(name, needs, run)
@@ -211,30 +280,91 @@ def _needs_feed(ctx: Context) -> str | None:
 
 
 def _run_feed(ctx: Context, conditional: bool) -> Result:
+    """The feed over HTTP; for the 304 also the same-work token + freshness query."""
     path = ctx.facts["feed_path"]
     status, headers, body = request(ctx.app_port, "GET", path)
     events = body.count(b"BEGIN:VEVENT")
     etag = headers.get("etag", "")
-    base_etag = request(ctx.base_port, "GET", f"/ical?n={events}")[1].get("etag", "")
+    counts = {"app": Counted(), "same": Counted(), "floor": Counted()}
 
     def app_call():
         h = {"If-None-Match": etag} if conditional else {}
-        s, _h, b = request(ctx.app_port, "GET", path, headers=h)
+        s, rh, b = request(ctx.app_port, "GET", path, headers=h)
+        counts["app"].add(rh)
         return s == (304 if conditional else 200), len(b)
 
     base_path = f"/ical-etag?n={events}" if conditional else f"/ical?n={events}"
-    if conditional:
-        base_etag = request(ctx.base_port, "GET", base_path)[1].get("etag", "")
+    base_etag = request(ctx.base_port, "GET", base_path)[1].get("etag", "")
 
     def base_call():
         h = {"If-None-Match": base_etag} if conditional else {}
-        s, _h, b = request(ctx.base_port, "GET", base_path, headers=h)
+        s, rh, b = request(ctx.base_port, "GET", base_path, headers=h)
+        counts["floor"].add(rh)
         return s == (304 if conditional else 200), len(b)
 
     n = PAGE_REQUESTS
     result = Result(app=timed_series(app_call, n), base=timed_series(base_call, n),
-                    notes=[f"{events} events, {len(body)} B" + (", ETag" if etag else ", no ETag!")])
+                    notes=[f"{events} events, {len(body)} B" + (", ETag" if etag else ", no ETag!")
+                           + ("" if conditional else "; floor: icalendar alone on as many events")])
+    if conditional:
+        same_path = path.replace("/calendar/feed/", "/same/feed/", 1)
+        same_etag = request(ctx.base_port, "GET", same_path)[1].get("etag", "")
+
+        def same_call():
+            s, rh, b = request(ctx.base_port, "GET", same_path, headers={"If-None-Match": same_etag})
+            counts["same"].add(rh)
+            return s == 304, len(b)
+
+        result.same = timed_series(same_call, n)
+        result.notes.append("same-work: token and freshness in one query; floor: a stored ETag compared")
+    result.statements = {k: c.median for k, c in counts.items()}
     return result
+
+
+def _run_render(ctx: Context, cold: bool) -> Result:
+    """The coordinator feed's events rendered in-process: icalendar + fragment cache (the
+    product) against the hand-written writer it replaced (bench/handwritten_ical.py), cold
+    (every cache cleared before each render) or warm (fragments cached)."""
+    import time
+
+    from audit import create_app
+    from audit.calendar import feeds, ical, services, vtext, zones
+    from audit.extensions import db
+    from audit.models import utcnow
+    from bench import handwritten_ical
+
+    app = create_app()
+    with app.app_context():
+        token = services.find_active_token(ctx.facts["feed_path"].rsplit("/", 1)[1][: -len(".ics")])
+        target = feeds.load_target(token.kind, token.target_id)
+        feed = feeds.build_feed(token.kind, target, token.user, day=utcnow().date(), links=feeds.Links(app),
+                                org_name=app.config.get("ORGANISATION_NAME", "Audits"))
+        db.session.remove()
+        db.engine.dispose()
+
+    def clear_product():
+        ical.fragments.clear()
+        for cached in (vtext._text, zones.vtimezone, zones.zone_of, ical._head):
+            cached.cache_clear()
+
+    def series(render, clear) -> Stats:
+        stats = Stats()
+        render(feed)  # warm imports; a cold series clears every cache below anyway
+        for _ in range(RENDER_COLD if cold else RENDER_WARM):
+            if cold:
+                clear()
+            t0 = time.perf_counter()
+            stats.bytes = len(render(feed))
+            stats.latencies.append(time.perf_counter() - t0)
+        stats.wall = sum(stats.latencies)
+        return stats
+
+    product = series(ical.render_feed, clear_product)
+    written = series(handwritten_ical.render_feed, handwritten_ical.clear_caches)
+    return Result(app=product, same=written, notes=[
+        f"{len(feed.events)} events, {product.bytes} B vs {written.bytes} B; same-work = the hand-written "
+        f"RFC 5545 writer replaced by icalendar (issue 16 asks ≤ 1.0×); in-process, "
+        + ("every cache cleared before each render" if cold else "fragments cached")])
 
 
 # --------------------------------------------------------------------------- planner
@@ -313,11 +443,37 @@ def _run_planner(ctx: Context) -> Result:
 # --------------------------------------------------------------------------- memory
 
 
+def _memory_result(app: list[dict], base: list[dict], note: str) -> Result:
+    worst = max(app, key=lambda m: m["uss"]) if app else {"uss": float("nan"), "pss": float("nan"),
+                                                            "rss": float("nan")}
+    return Result(value=worst["uss"], base_value=max((m["uss"] for m in base), default=float("nan")),
+                  unit="MiB", notes=[f"largest private (USS) of {len(app)} workers; its PSS {worst['pss']:.0f} "
+                                     f"MiB, RSS {worst['rss']:.0f} MiB; baseline = the baseline app's workers; {note}"])
+
+
 def _run_memory(ctx: Context) -> Result:
-    app = ctx.app_server.worker_rss_mib()
-    base = ctx.base_server.worker_rss_mib()
-    return Result(value=max(app) if app else float("nan"), base_value=max(base) if base else float("nan"),
-                  unit="MiB", notes=[f"max RSS of {len(app)} workers after the run"])
+    """Worker memory of the app as served for the whole run (no --preload)."""
+    return _memory_result(ctx.app_server.worker_memory_mib(), ctx.base_server.worker_memory_mib(),
+                          "after every measure above")
+
+
+def _run_memory_preload(ctx: Context) -> Result:
+    """The same app under ``gunicorn --preload``, after every page measured above was served
+    again (each path ``PRELOAD_ROUNDS`` times), so each worker has touched what it serves."""
+    from bench.harness import Server
+
+    visited = ctx.visited or [(next(iter(ctx.sessions), None) or ctx.facts["users"]["coordinator"], "/")]
+    with Server(ctx.app_server.target, ctx.app_server.env, preload=True, name="app-preload") as server:
+        sessions: dict = {}
+        for email, _path in visited:
+            if email not in sessions:
+                sessions[email] = Session(server.port)
+                sessions[email].login(email, ctx.facts["password"])
+        for _ in range(PRELOAD_ROUNDS):
+            for email, path in visited:
+                sessions[email].get(path)
+        return _memory_result(server.worker_memory_mib(), ctx.base_server.worker_memory_mib(),
+                              f"--preload, each page served {PRELOAD_ROUNDS}×")
 
 
 MEASURES: list[Measure] = [
@@ -330,12 +486,17 @@ MEASURES: list[Measure] = [
     _page_measure("dashboard", r"dashboard", "", "coordinator", rows_fact="findings"),
     Measure("coordinator feed full", _needs_feed, lambda ctx: _run_feed(ctx, False), growth="linear"),
     Measure("coordinator feed 304", _needs_feed, lambda ctx: _run_feed(ctx, True)),
+    Measure("feed render cold: icalendar vs hand-written", _needs_feed, lambda ctx: _run_render(ctx, True),
+            growth="linear"),
+    Measure("feed render warm: icalendar vs hand-written", _needs_feed, lambda ctx: _run_render(ctx, False),
+            growth="linear"),
     Measure("planner on the scaled programme", lambda ctx: _needs_planner(ctx), lambda ctx: _run_planner(ctx),
             growth="linear"),
     _reference_page(),
     transfer.measure(),
     # memory last: it reads the workers after everything above has run through them
-    Measure("worker memory (RSS)", lambda ctx: None, _run_memory),
+    Measure("worker private memory (USS)", lambda ctx: None, _run_memory),
+    Measure("worker private memory, gunicorn --preload", lambda ctx: None, _run_memory_preload),
 ]
 for _m in MEASURES:
     if _m.name.startswith("planner"):

@@ -18,3 +18,14 @@ def test_demo_pages_render(app, client, now):
     assert response.status_code == 302
     for page in PAGES:
         assert client.get(page).status_code == 200, page
+
+
+def test_home_greets_by_first_name_not_title(make, login, client):
+    """"Dr. Heinz Vogel" is greeted as Heinz, not "Dr."."""
+    from audit.models import Role
+
+    user = make.user(name="Dr. Heinz Vogel", roles=[Role.VIEWER])
+    login(user)
+    page = client.get("/").text
+    assert "Good to see you, Heinz" in page
+    assert "Good to see you, Dr." not in page

@@ -55,6 +55,7 @@ LINK_ENDPOINTS = {
     "site": ("organisation.site_detail",),
     "supplier": ("organisation.supplier_detail",),
     "certificate": ("organisation.certificate_detail",),
+    "review": ("reviews.review_detail",),
 }
 
 #: Finding statuses whose deadlines still matter to the owner (as ``Finding.current_due_on``:
@@ -252,6 +253,7 @@ def personal_events(user: User, *, day: dt.date, links: Links) -> list[ical.Even
 
     events += _finding_events(user, start, end, links)
     events += _action_events(user, start, end, links)
+    events += _review_events(user, day, links)
     return [e for e in events if ical.in_window(e, start, end)]
 
 
@@ -312,6 +314,20 @@ def _action_events(user: User, start: dt.date, end: dt.date, links: Links) -> li
             url=links.url("finding", action.finding_id))
         for action in actions
     ]
+
+
+def review_criteria(user: User, day: dt.date) -> tuple:
+    """WHERE criteria of the management reviews in ``user``'s personal feed (shared with the
+    fingerprint; the rule lives with the reviews, ``audit.management.review_calendar``)."""
+    from audit.management.review_calendar import review_criteria as criteria
+
+    return criteria(user, day)
+
+
+def _review_events(user: User, day: dt.date, links: Links) -> list[ical.Event]:
+    from audit.management.review_calendar import review_events
+
+    return review_events(user, day, domain=links.domain, url=lambda r: links.url("review", r.id))
 
 
 def coordinator_events(kind: FeedKind, obj, *, day: dt.date, links: Links) -> list[ical.Event]:

@@ -10,8 +10,10 @@ aggregates that change whenever a row that matters changes:
   audit: title, dates, status, revision, report dates) and the latest ``updated_at``; the
   zone is the group key, so editing a site's or supplier's zone changes the rows;
 * personal feeds add the agenda sessions of those audits, the user's team rows in them (and
-  their roles), the units the user owns or belongs to, and the open findings and actions
-  with a deadline in the window (with their finding's version);
+  their roles), the units the user owns or belongs to, the open findings and actions
+  with a deadline in the window (with their finding's version), and the management reviews
+  the user chairs, is invited to or coordinates (``feeds.review_criteria``; their
+  ``version_id``, bumped by every change, and status);
 * plain values known without a query: the token's kind, target and owner, the day and its
   window, the owner's name, roles and company, the target's name and (certificates) its
   cycle dates, the links' base URL and UID domain, the organisation name and the
@@ -126,7 +128,16 @@ def _personal_parts(user: User, day: dt.date) -> list[select]:
         .where(CorrectiveAction.owner_id == user.id, CorrectiveAction.status == ActionStatus.OPEN,
                CorrectiveAction.due_on.between(start, end))
     )
-    return [sessions, team, units, findings, actions]
+    from audit.models import ManagementReview, ReviewStatus
+
+    reviews = (
+        _part("reviews", "", func.count(ManagementReview.id), func.sum(ManagementReview.id),
+              func.sum(ManagementReview.id * (ManagementReview.version_id * 7
+                                              + _code(ManagementReview.status, ReviewStatus))),
+              func.max(ManagementReview.updated_at))
+        .where(*feeds.review_criteria(user, day))
+    )
+    return [sessions, team, units, findings, actions, reviews]
 
 
 def _facts(token, target, *, day: dt.date, links: feeds.Links, org_name: str) -> dict:

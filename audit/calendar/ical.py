@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import icalendar
 
+from audit.calendar.vtext import vevent_text
 from audit.calendar.zones import vtimezone, zone_of
 from audit.core.text import strip_controls
 
@@ -183,7 +184,7 @@ class FragmentCache:
         hit = self._items.get(key)
         if hit is not None and hit[0] == event:
             return hit[1]
-        text = vevent(event).to_ical().decode("utf-8")
+        text = vevent_text(event)
         with self._lock:
             self.misses += 1
             self._items.pop(key, None)  # re-inserted last: insertion order is the age
@@ -241,7 +242,8 @@ def render_feed(feed: Feed) -> bytes:
     zones = sorted({e.tzid for e in events if not e.all_day and e.tzid != "UTC"})
     parts = [_head(feed.name, feed.description, feed.refresh)]
     parts += [vtimezone(z, feed.window_start, feed.window_end) for z in zones]
-    parts += [render_event(e) for e in events]
+    get = fragments.get  # render_event, without a call per event
+    parts += [get(e) for e in events]
     parts.append(_END)
     return "".join(parts).encode("utf-8")
 

@@ -9,6 +9,7 @@ import re
 import secrets
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import joinedload
 
 from audit.calendar import feeds
 from audit.core.errors import DomainError, NotAllowed
@@ -92,7 +93,10 @@ def find_active_token(secret: str) -> CalendarToken | None:
     if not secret or not TOKEN_PATTERN.fullmatch(secret):
         return None
     digest = hash_token(secret)
-    token = db.session.scalar(select(CalendarToken).where(CalendarToken.token_hash == digest))
+    # The owner and their roles in the same statement: every poll checks both (may_subscribe,
+    # the fingerprint), and a feed 304 should cost as few round trips as possible (issue 16).
+    token = db.session.scalar(select(CalendarToken).where(CalendarToken.token_hash == digest)
+                              .options(joinedload(CalendarToken.user).joinedload(User.role_links)))
     if token is None or not hmac.compare_digest(token.token_hash, digest):
         return None
     if token.revoked_at is not None or token.user is None or not token.user.is_active:

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import Select
+from sqlalchemy import Select, func, select
 
 from audit.auth.permissions import Permission, requires
 from audit.core.forms import form_values, saving
@@ -59,14 +59,23 @@ class Resource:
     #: A template extending ``crud/detail.html`` (block ``extra``) and its context (obj, user).
     detail_template: str = "crud/detail.html"
     detail_context: Callable[[Any, Any], dict] | None = None
+    #: Rows per list page (the list query should order by a unique key for stable pages).
+    page_size: int = 50
 
 
 def register(bp: Blueprint, res: Resource) -> None:
     """Add list, new, detail and edit routes for ``res`` to ``bp``."""
 
     def list_view():
-        rows = list(db.session.scalars(res.list_query()).unique())
-        return render_template("crud/list.html", res=res, rows=rows)
+        # One page at a time: reference data grows with the organisation (issue 16), and a
+        # list must cost the same whatever the number of rows.
+        stmt = res.list_query()
+        total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+        pages = max((total + res.page_size - 1) // res.page_size, 1)
+        # Clamped: past the last page shows the last one (and a huge number cannot overflow OFFSET).
+        page = min(max(request.args.get("page", 1, type=int), 1), pages)
+        rows = list(db.session.scalars(stmt.offset((page - 1) * res.page_size).limit(res.page_size)).unique())
+        return render_template("crud/list.html", res=res, rows=rows, page=page, pages=pages, total=total)
 
     def new_view():
         form = res.form()

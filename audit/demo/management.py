@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from audit.extensions import db
 from audit.management import objectives as obj_services
-from audit.management import registers, reviews
+from audit.management import registers, reviews, risk_actions
 from audit.models import (
     Complaint,
     ContextChange,
@@ -24,6 +24,7 @@ from audit.models import (
     ProcessIndicator,
     QualityObjective,
     Risk,
+    RiskAction,
     SatisfactionResult,
 )
 
@@ -77,6 +78,21 @@ RISKS = [
      "Pilot AOI station on line 2.", -90, 60, None, None),
     ("Regional customers asking for shorter lead times", "opportunity", 4, 3, "coordinator",
      "Offer a stocked standard range.", -60, 90, None, None),
+]
+
+#: Tracked actions on risks: risk, action, owner, planned (days ago), due (days after planning),
+#: done (days ago, None = open), effectiveness review (outcome, days ago) or None.
+RISK_ACTIONS = [
+    ("Single-source supplier for castings", "Qualify a second foundry (first article, process audit).",
+     "owner2", 200, 90, 100, ("effective", 40)),
+    ("Single-source supplier for castings", "Keep six weeks of safety stock for castings.",
+     "owner2", 200, 30, 160, ("effective", 40)),
+    ("Loss of key CNC programmers", "Cross-train two operators on the 5-axis programs.",
+     "owner", 150, 120, None, None),
+    ("Loss of key CNC programmers", "Document the CNC programs in the shared library.",
+     "owner", 150, 130, None, None),
+    ("Customer data in spreadsheets", "Move customer order data to the ERP.",
+     "coordinator", 120, 60, 45, ("not_effective", 25)),
 ]
 
 #: days ago, category, title
@@ -176,12 +192,37 @@ def _risks_and_context(ctx, actor) -> None:
             "effectiveness": outcome or "not_reviewed",
             "reviewed_on": ctx.today + dt.timedelta(days=reviewed_ago) if reviewed_ago else None,
             "review_note": "Reviewed with the owner." if outcome else None}, actor=actor, now=_at(identified))
+    _risk_actions(ctx, actor)
     for ago, category, title in CONTEXT:
         if db.session.scalar(select(ContextChange.id).where(ContextChange.title == title)):
             continue
         day = ctx.today - dt.timedelta(days=ago)
         registers.create_context_change({"changed_on": day, "category": category, "title": title},
                                         actor=actor, now=_at(day))
+
+
+def _risk_actions(ctx, actor) -> None:
+    """Actions on the risks with owners and due dates: some done and reviewed, two open (one of
+    them overdue, so the reminder sweep and "waiting for me" have something to show)."""
+    for title, description, owner, ago, due_after, done_ago, review in RISK_ACTIONS:
+        risk = db.session.scalar(select(Risk).where(Risk.title == title))
+        if risk is None or db.session.scalar(select(RiskAction.id).where(
+                RiskAction.risk_id == risk.id, RiskAction.description == description)):
+            continue
+        planned = ctx.today - dt.timedelta(days=ago)
+        action = risk_actions.add_action(risk, {"description": description, "owner_id": ctx.users[owner].id,
+                                                "due_on": planned + dt.timedelta(days=due_after)},
+                                         actor=actor, now=_at(planned))
+        if done_ago is None:
+            continue
+        risk_actions.close_action(action, "done", "Done; evidence in the risk file.", actor=ctx.users[owner],
+                                  now=_at(ctx.today - dt.timedelta(days=done_ago)))
+        if review is not None:
+            outcome, review_ago = review
+            day = ctx.today - dt.timedelta(days=review_ago)
+            risk_actions.review_effectiveness(action, {"effectiveness": outcome, "reviewed_on": day,
+                                                       "review_note": "Checked at the risk review."},
+                                              actor=actor, now=_at(day))
 
 
 def _past_review(ctx, actor, months) -> None:
@@ -195,6 +236,7 @@ def _past_review(ctx, actor, months) -> None:
     held = end + dt.timedelta(days=20)
     review = reviews.plan_review({"title": title, "period_start": start, "period_end": end,
                                  "planned_on": held, "chair_id": chair.id,
+                                 "invitee_ids": [actor.id, ctx.users["owner"].id],
                                  "attendees": f"{chair.name}\n{actor.name}"}, actor=actor, now=_at(end))
     reviews.hold_review(review, {"held_on": held, "attendees": f"{chair.name}\n{actor.name}",
                                  "minutes": "Objectives and audit results reviewed; scrap in machining "

@@ -19,6 +19,7 @@ NOTIFICATION_KINDS = {
     "finding_decided": "A decision was taken on a finding you answer",
     "finding_stranded": "A finding nobody can answer needs an owner (coordinators)",
     "scar_progress": "A supplier recorded a SCAR stage",
+    "finding_cost": "A cost of poor quality was recorded on a finding (owners, coordinators)",
 }
 
 

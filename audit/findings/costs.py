@@ -19,6 +19,7 @@ from sqlalchemy import select
 from audit.core.errors import DomainError, NotAllowed
 from audit.extensions import db
 from audit.findings.deadlines import local_date
+from audit.findings.notifying import notify_transition
 from audit.findings.transitions import text
 from audit.findings.workflow import FINDING, is_admin
 from audit.models import CostCategory, ExchangeRate, Finding, PoorQualityCost
@@ -126,4 +127,7 @@ def add_cost(finding: Finding, *, category: CostCategory, amount, currency: str,
                    + (" (after closure)" if finding.is_closed else ""),
            changes=snapshot({"category": category, "amount": value, "currency": currency,
                              "rate": rate, "base_amount": base_amount, "incurred_on": incurred_on}))
+    notify_transition(finding, "add_cost", actor=actor, now=now, about=f":{cost.id}",
+                      note=f"Cost: {category.label} "
+                           f"{value} {currency} ({base_amount} {cost.base_currency}) on {incurred_on:%d %b %Y}")
     return cost

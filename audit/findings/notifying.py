@@ -103,6 +103,25 @@ CONCERNS: dict[str, Concern] = {
     "stranded": Concern("finding_stranded", lambda f: coordinators(),
                         "{grade} {ref} was issued, but its owner cannot answer findings.",
                         "Reassign it to someone who can answer, or give the owner the auditee role."),
+    # The previous owner stops answering: told so that nobody keeps working on what is no longer
+    # theirs (the new owner hears "assign"/"add_action" above).
+    "unassign": Concern("finding_assigned", responders, "{actor} gave {grade} {ref} to another owner.",
+                        "Nothing more: the new owner answers it now.", deadline=False),
+    "unassign_action": Concern("finding_assigned", action_owners,
+                               "{actor} gave your action on {grade} {ref} to another owner.",
+                               "Nothing more: the new owner carries it out.", deadline=False),
+    # A withdrawn action concerns whoever was to carry it out and the finding's owner, who
+    # answers for the finding's actions as a whole (recipients: both, given by the service).
+    "remove_action": Concern("finding_decided", _owners_and_actions, "{actor} withdrew an action on {grade} {ref}.",
+                             "Nothing for that action; the finding's other actions stay due.", deadline=False),
+    # A cost concerns the finding's owner (their process bears it and answers for it) and the
+    # coordinators, who report the cost of poor quality to the management review and decide
+    # whether a cost arriving after closure (a customer return) calls for a repeat finding.
+    # The audit team is not told: costs change nothing they review or verify.
+    "add_cost": Concern("finding_cost", lambda f: [*responders(f), *coordinators()],
+                        "{actor} recorded a cost of poor quality on {grade} {ref}.",
+                        "Check the amount on the finding's page; it counts in the cost trends.",
+                        deadline=False),
     "acknowledge": Concern("scar_progress", lead, "The supplier acknowledged SCAR {ref}.",
                            "Nothing yet: the supplier's containment is due next."),
     "containment": Concern("scar_progress", lead, "The supplier recorded containment on SCAR {ref}.",
@@ -113,11 +132,13 @@ CONCERNS: dict[str, Concern] = {
 
 
 def notify_transition(finding: Finding, action: str, *, actor, now: dt.datetime,
-                      recipients: list[User] | None = None, note: str | None = None) -> int:
+                      recipients: list[User] | None = None, note: str | None = None,
+                      about: str = "") -> int:
     """Tell the people ``action`` on ``finding`` concerns; returns how many were told.
 
     ``recipients`` overrides the table's people (e.g. one action's new owner), ``note`` adds a
-    line (a rejection reason, a decision).
+    line (a rejection reason, a decision), ``about`` names what within the finding it is about
+    (an action, a cost) so that two of them at the same moment are each told.
     """
     concern = CONCERNS[action]
     people = recipients if recipients is not None else concern.who(finding)
@@ -139,7 +160,7 @@ def notify_transition(finding: Finding, action: str, *, actor, now: dt.datetime,
         link = f"/scar/{finding.id}" if user.supplier_id is not None else f"/findings/{finding.id}"
         if notify(user, kind=concern.kind, title=concern.happened.format(**fmt),
                   body="\n".join(lines), link=link,
-                  dedupe_key=f"finding:{finding.id}:{action}:{now.isoformat()}:{user.id}", now=now):
+                  dedupe_key=f"finding:{finding.id}:{action}{about}:{now.isoformat()}:{user.id}", now=now):
             sent += 1
     return sent
 

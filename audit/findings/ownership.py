@@ -6,7 +6,7 @@ import datetime as dt
 
 from audit.core.errors import DomainError
 from audit.extensions import db
-from audit.findings.notifying import notify_transition
+from audit.findings.notifying import notify_transition, responders
 from audit.findings.transitions import text
 from audit.findings.workflow import ACTION
 from audit.models import ActionStatus, CorrectiveAction
@@ -37,8 +37,12 @@ def reassign_action(action: CorrectiveAction, owner, *, actor, now: dt.datetime)
            summary=f"Action on {finding.reference} given to {owner.name}"
                    + (f" (was {old.name})" if old else ""),
            changes={"owner": [old.name if old else None, owner.name]})
-    notify_transition(finding, "add_action", actor=actor, now=now, recipients=[owner],
-                      note=f"Action: {action.description} (due {action.due_on:%d %b %Y})")
+    note = f"Action: {action.description} (due {action.due_on:%d %b %Y})"
+    notify_transition(finding, "add_action", actor=actor, now=now, recipients=[owner], note=note,
+                      about=f":{action.id}")
+    if old is not None:
+        notify_transition(finding, "unassign_action", actor=actor, now=now, recipients=[old],
+                          note=f"{note}, now with {owner.name}", about=f":{action.id}")
     return action
 
 
@@ -53,4 +57,8 @@ def remove_action(action: CorrectiveAction, reason: str, *, actor, now: dt.datet
     record(action, "transition", actor=actor, now=now,
            summary=f"Action on {action.finding.reference} withdrawn",
            changes={"status": ["open", "cancelled"], "reason": reason})
+    finding = action.finding
+    notify_transition(finding, "remove_action", actor=actor, now=now,
+                      recipients=[action.owner, *responders(finding)],
+                      note=f"Action: {action.description}\nReason: {reason}", about=f":{action.id}")
     return action

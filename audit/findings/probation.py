@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from audit.extensions import db
+from audit.findings.deadlines import DEADLINE_LABELS, local_date
 from audit.findings.workflow import OPEN_STATUSES
 from audit.models import (
     Finding,
@@ -16,8 +17,11 @@ from audit.models import (
 from audit.trail.services import record
 
 
-def supplier_problems(supplier, today: dt.date) -> list[str]:
-    """Why ``supplier`` belongs on probation: overdue or rejected SCARs, open majors."""
+def supplier_problems(supplier, now: dt.datetime) -> list[str]:
+    """Why ``supplier`` belongs on probation: overdue or rejected SCARs, open majors.
+
+    "Overdue" is judged on each SCAR's local date (``deadlines.local_date``), as the sweep's
+    notices and the SCAR page judge it, so near midnight they cannot disagree by a day."""
     from audit.models import ApprovalStatus  # noqa: F401  (keeps the import local to the rule)
 
     findings = db.session.scalars(select(Finding).where(
@@ -27,8 +31,10 @@ def supplier_problems(supplier, today: dt.date) -> list[str]:
     for f in findings:
         if f.grade is Grade.MAJOR:
             problems.append(f"open major {f.reference}")
-        elif f.is_scar and f.is_overdue(today):
-            problems.append(f"overdue SCAR {f.reference}")
+        elif f.is_scar and f.is_overdue(local_date(f, now)):
+            # The stage and date the SCAR page, the list and the sweep's notice name.
+            deadline, due = f.current_deadline()
+            problems.append(f"overdue SCAR {f.reference} ({DEADLINE_LABELS[deadline].lower()} due {due:%d %b %Y})")
         elif f.is_scar and f.rejection_count and f.status is FindingStatus.AWAITING_RESPONSE:
             problems.append(f"rejected SCAR {f.reference}")
     return problems
@@ -45,7 +51,7 @@ def update_supplier_status(supplier, *, actor, now: dt.datetime) -> bool:
 
     if supplier is None:
         return False
-    problems = supplier_problems(supplier, now.date())
+    problems = supplier_problems(supplier, now)
     old = supplier.approval_status
     if problems and old in (ApprovalStatus.APPROVED, ApprovalStatus.CONDITIONALLY_APPROVED):
         new = ApprovalStatus.ON_PROBATION

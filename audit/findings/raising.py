@@ -232,6 +232,9 @@ def assign_owner(finding: Finding, owner, *, actor, now: dt.datetime) -> Finding
         transition(finding, FindingStatus.AWAITING_RESPONSE, actor=actor, now=now,
                     summary=f"{finding.reference} awaits {owner.name}'s response")
     notify_transition(finding, "assign", actor=actor, now=now)
+    if old is not None:
+        notify_transition(finding, "unassign", actor=actor, now=now, recipients=[old],
+                          note=f"New owner: {owner.name}")
     notify_if_stranded(finding, actor=actor, now=now)
     return finding
 

@@ -41,6 +41,27 @@ LEVEL_LABELS = {"unit_owner": "the unit owner", "coordinators": "the coordinator
                 "top_management": "top management"}
 
 
+#: What each deadline asks of the people who answer the finding (the sweep messages say it).
+EXPECTED = {
+    "containment": "Acknowledge the SCAR if not done yet and record the containment on its page.",
+    "root_cause": "Record the root cause (5 Whys, Ishikawa or 8D) on the SCAR page.",
+    "action_plan": "Submit the corrective action plan on the SCAR page.",
+    "implementation": "Implement the planned actions and record the evidence on the SCAR page.",
+    "response": "Submit the response: containment, root cause and corrective actions.",
+    "closure": "Implement the actions and record the evidence so that the finding can be verified and closed.",
+}
+
+
+def _body(happened: str, expected: str, due: dt.date, which: str, detail: str = "") -> str:
+    """The sweep message in the transitions' shape (``notifying``): what happened, what is
+    expected, by when; the e-mail templates lay these lines out and add the page's link."""
+    lines = [f"What happened: {happened}"]
+    if detail:
+        lines.append(detail)
+    lines += [f"What is expected of you: {expected}", f"By: {due:%d %b %Y} ({which} deadline)"]
+    return "\n".join(lines)
+
+
 def escalation_ladder() -> tuple[tuple[int, str], ...]:
     """The configured ladder, lowest step first."""
     from flask import current_app
@@ -82,9 +103,11 @@ def _escalate(finding: Finding, which: str, due: dt.date, late: int, now: dt.dat
         for user in people.at(level, finding):
             if notify(user, kind="finding_escalated",
                       title=f"Escalation: {label} {which} overdue by {late} days",
-                      body=f"What happened: the {which} deadline ({due:%d %b %Y}) passed {late} days ago.\n"
-                           f"Owner: {finding.owner.name if finding.owner else '—'}. {finding.statement}\n"
-                           "What is expected of you: make sure the owner can act, or reassign it.",
+                      body=_body(f"the {which} deadline of {label} passed {late} days ago; it was "
+                                 f"escalated to {LEVEL_LABELS[level]}.",
+                                 "Make sure the owner can act now, or reassign the finding to someone who can.",
+                                 due, which, f"Owner: {finding.owner.name if finding.owner else '—'}. "
+                                             f"{finding.statement}"),
                       link=f"/findings/{finding.id}",
                       dedupe_key=f"finding:{finding.id}:escalate:{level}:{which}:{due}:{user.id}", now=now):
                 step_sent += 1
@@ -143,7 +166,10 @@ def sweep_finding_deadlines(now: dt.datetime) -> dict[str, int]:
             for user in _responders(finding):
                 if notify(user, kind="finding_due_soon",
                           title=f"{label}: {which} due {due:%d %b %Y}",
-                          body=finding.statement, link=_link(finding),
+                          body=_body(f"the {which} deadline of {label} is "
+                                     + ("today." if days_left == 0 else f"in {days_left} day{'s' if days_left > 1 else ''}."),
+                                     EXPECTED.get(deadline, ""), due, which, finding.statement),
+                          link=_link(finding),
                           dedupe_key=f"finding:{finding.id}:remind:{which}:{due}:{user.id}",
                           now=now):
                     counts["reminders"] += 1
@@ -151,7 +177,11 @@ def sweep_finding_deadlines(now: dt.datetime) -> dict[str, int]:
             for user in _responders(finding):
                 if notify(user, kind="finding_overdue",
                           title=f"{label}: {which} overdue since {due:%d %b %Y}",
-                          body=finding.statement, link=_link(finding),
+                          body=_body(f"the {which} deadline of {label} passed on {due:%d %b %Y}.",
+                                     f"{EXPECTED.get(deadline, '')} Do it now, or ask for an extension "
+                                     "on the page; it is escalated if it stays overdue.",
+                                     due, which, finding.statement),
+                          link=_link(finding),
                           dedupe_key=f"finding:{finding.id}:overdue:{which}:{due}:{user.id}",
                           now=now):
                     counts["overdue"] += 1
@@ -176,7 +206,11 @@ def sweep_finding_deadlines(now: dt.datetime) -> dict[str, int]:
         state = "overdue" if action.due_on < today else "due"
         if notify(action.owner, kind="action_due",
                   title=f"Action on {action.finding.reference} {state} {action.due_on:%d %b %Y}",
-                  body=action.description, link=_link(action.finding),
+                  body=_body(f"your action on {action.finding.grade.label} {action.finding.reference} "
+                             + ("is overdue." if state == "overdue" else "is due soon."),
+                             "Implement the action and mark it implemented with its evidence on the page.",
+                             action.due_on, "action", f"Action: {action.description}"),
+                  link=_link(action.finding),
                   dedupe_key=f"action:{action.id}:{state}:{action.due_on}:{action.owner.id}",
                   now=now):
             counts["action_reminders"] += 1

@@ -263,7 +263,8 @@ def add_action(finding: Finding, *, kind: ActionKind, description: str, due_on: 
            changes=snapshot({"kind": kind, "description": action.description,
                              "due_on": due_on, "owner": action.owner.name if action.owner else None}))
     notify_transition(finding, "add_action", actor=actor, now=now, recipients=[action.owner],
-                      note=f"Action: {action.description} (due {action.due_on:%d %b %Y})")
+                      note=f"Action: {action.description} (due {action.due_on:%d %b %Y})",
+                      about=f":{action.id}")
     return action
 
 

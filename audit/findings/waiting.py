@@ -33,6 +33,7 @@ from audit.models import (
     ExtensionStatus,
     Finding,
     FindingStatus,
+    Role,
     Unit,
     User,
 )
@@ -53,7 +54,22 @@ STEP_LABELS = {
     "root_cause": "SCAR root cause to record",
     "plan": "SCAR action plan to submit",
     "complete_action": "Action to implement",
+    "escalated": "Overdue, escalated to you: see that it moves",
 }
+
+
+def _stands_on(level: str, finding, user) -> bool:
+    """Whether ``user`` stands on ``level`` of the escalation ladder for ``finding`` (the people
+    ``reminders`` notifies there). The owner is never escalated to about their own finding:
+    they had the overdue notice."""
+    if level == "unit_owner":
+        return (finding.unit is not None and finding.unit.owner_id == user.id
+                and finding.owner_id != user.id)
+    if level == "coordinators":
+        return Role.COORDINATOR in user.roles
+    return level == "top_management" and Role.VIEWER in user.roles
+
+
 #: A finding offers several forward actions for one thing to do (verify or close a minor).
 _SAME_ITEM = {"close": "verify"}
 #: At most this many findings are examined (the oldest deadlines first).
@@ -76,7 +92,8 @@ class WaitingItem:
 
 def _candidates(user) -> list[Finding]:
     stmt = select(Finding).where(Finding.status != FindingStatus.CLOSED)
-    if not (is_admin(user) or user.can(Permission.MANAGE_PROGRAMME)):
+    # Coordinators and top management (viewers) hear of escalations about any finding.
+    if not (is_admin(user) or user.can(Permission.MANAGE_PROGRAMME) or Role.VIEWER in user.roles):
         my_audits = select(AuditTeamMember.audit_id).where(AuditTeamMember.user_id == user.id)
         involved = [Finding.owner_id == user.id,
                     Finding.unit_id.in_(select(Unit.id).where(Unit.owner_id == user.id)),
@@ -88,7 +105,7 @@ def _candidates(user) -> list[Finding]:
             involved.append(Finding.supplier_id == user.supplier_id)
         stmt = stmt.where(or_(*involved))
     # People's roles are read by the workflow's rules (can the owner answer?): load them too.
-    team = selectinload(Audit.team).joinedload(AuditTeamMember.user)
+    team = selectinload(Audit.team).joinedload(AuditTeamMember.user).selectinload(User.role_links)
     stmt = stmt.options(
         selectinload(Finding.audit).options(team, joinedload(Audit.site), joinedload(Audit.supplier)),
         selectinload(Finding.follow_up_audit).options(team),
@@ -100,10 +117,19 @@ def _candidates(user) -> list[Finding]:
     return list(db.session.scalars(stmt).unique())
 
 
+def _escalated_to(finding, user, late: int, ladder) -> bool:
+    """The sweep's escalation of ``finding``, ``late`` days overdue, reached ``user``'s step
+    (the finding then waits for them to see that it moves, until it is no longer overdue)."""
+    return late > 0 and any(late >= days and _stands_on(level, finding, user) for days, level in ladder)
+
+
 def waiting_for(user, now: dt.datetime) -> list[WaitingItem]:
     """Everything waiting for ``user``, soonest deadline first (no deadline last)."""
     if user is None or not getattr(user, "is_authenticated", True):
         return []
+    from audit.findings.reminders import escalation_ladder  # the sweep's own ladder
+
+    ladder = escalation_ladder()
     items: list[WaitingItem] = []
     page = "scar.detail" if user.supplier_id is not None else "findings.detail"
     for finding in _candidates(user):
@@ -121,6 +147,9 @@ def waiting_for(user, now: dt.datetime) -> list[WaitingItem]:
                 step_due, step_label = pending.current_due_on, f"{pending.deadline.capitalize()} (to extend)"
             items.append(WaitingItem(step, STEP_LABELS[step], finding, None, step_due, step_label,
                                      step_due is not None and step_due < today, page))
+        if not seen and due is not None and _escalated_to(finding, user, (today - due).days, ladder):
+            items.append(WaitingItem("escalated", STEP_LABELS["escalated"], finding, None, due,
+                                     DEADLINE_LABELS.get(deadline or "", ""), True, page))
         for action in finding.actions:
             if action.status is ActionStatus.OPEN and action_waits_for(action, user):
                 items.append(WaitingItem("complete_action", STEP_LABELS["complete_action"], finding,

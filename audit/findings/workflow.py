@@ -299,6 +299,28 @@ def needs_owner(finding) -> bool:
     return not any(may_answer(finding, p) for p in people if p is not None)
 
 
+#: Audit-side steps the audit's own team does; a coordinator is their fallback only.
+TEAM_STEPS = frozenset({"issue", "accept", "verify", "close"})
+
+
+def _team_can(finding, name: str) -> bool:
+    """An active member of the audit's (or the follow-up audit's) lead and auditors may take
+    ``name`` on ``finding`` now."""
+    for audit in (finding.audit, finding.follow_up_audit):
+        for member in (audit.team if audit is not None else ()):
+            person = member.user
+            if (member.role in DECIDING_ROLES and person is not None and person.is_active
+                    and not is_admin(person) and FINDING.decide(finding, person, name).allowed):
+                return True
+    return False
+
+
+def on_team(finding, user) -> bool:
+    """``user`` is a lead or auditor of the finding's audit or of its follow-up audit."""
+    return (team_role(finding.audit, user) in DECIDING_ROLES
+            or team_role(finding.follow_up_audit, user) in DECIDING_ROLES)
+
+
 def waiting_steps(finding, user) -> list[str]:
     """The forward actions ``user`` is granted on ``finding`` now: what it waits for from them.
 
@@ -306,11 +328,17 @@ def waiting_steps(finding, user) -> list[str]:
     ``add_action`` only while an NC's actions are all done yet it is in progress (after "not
     effective", new actions are due).
     ``reject`` is the other face of ``accept``: one item, "review the response".
+    The audit side's steps (issue, review, verify, close) wait for the audit's team; for a
+    coordinator who is not on it, only when no active team member can take them (the lead left,
+    nobody on the team may verify): coordinators see what is theirs — owners to name, stranded
+    findings, extensions — not every verification of every audit.
     """
     granted = FINDING.allowed(finding, user)
     steps = []
     for name in FORWARD_FINDING:
         if name not in granted:
+            continue
+        if name in TEAM_STEPS and not on_team(finding, user) and _team_can(finding, name):
             continue
         if name == "assign" and not needs_owner(finding):
             continue

@@ -2,7 +2,7 @@
 opportunities, context changes, and management reviews whose outputs are tracked to closure.
 
 ``init_app`` is the feature's only registration point: blueprints, navigation, home panels,
-the indicators section on the unit and audit pages, the reminder job and notification kinds.
+the indicators section on the unit and audit pages, the reminder jobs, notification kinds and the "waiting for me" source.
 """
 
 from __future__ import annotations
@@ -16,7 +16,15 @@ from audit.core.registry import registry
 def init_app(app: Flask) -> None:
     """Register everything this feature adds to the application."""
     # Own views only, and only here: nothing imports views at import time.
-    from audit.management import panels, review_views, reviews, views
+    from audit.management import (
+        panels,
+        review_views,
+        reviews,
+        risk_actions,
+        risk_views,  # noqa: F401  (its routes join views.bp: import first)
+        views,
+        waiting,
+    )
     from audit.scheduling.jobs import sweep
 
     app.register_blueprint(views.bp)
@@ -28,6 +36,10 @@ def init_app(app: Flask) -> None:
     reg.add_detail_section("organisation.unit", views.unit_indicators_section)
     reg.add_audit_section("indicators", views.audit_indicators_section)
     reg.add_notification_kinds(reviews.KINDS)
+    reg.add_notification_kinds(risk_actions.KINDS)
+    reg.add_waiting_source("management", waiting.waiting_source)
+    # One job for the feature's reminders: reviews and their outputs, then actions on risks.
     reg.add_job("management_review_reminders", sweep(
-        reviews.send_review_reminders,
-        doc="Reminders before management reviews and before review actions fall due."), 3600)
+        reviews.send_review_reminders, risk_actions.send_risk_action_reminders,
+        doc="Reminders before management reviews, before review actions fall due, and to owners of "
+            "actions on risks before they fall due and once overdue."), 3600)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask_wtf.file import FileField
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
@@ -137,7 +138,8 @@ class RiskForm(AppForm):
     owner_id = SelectField("Owner", coerce=int, validators=[InputRequired()])
     unit_id = SelectField("Unit", coerce=int, validators=[Optional()])
     identified_on = DateField("Identified", validators=[Optional()])
-    actions = TextAreaField("Actions planned", validators=_TEXT)
+    actions = TextAreaField("Approach (summary)", validators=_TEXT,
+                            description="The tracked actions, with owners and due dates, are added on the risk's page.")
     review_due_on = DateField("Effectiveness review due", validators=[Optional()])
     effectiveness = SelectField("Effectiveness", choices=_enum_choices(Effectiveness))
     reviewed_on = DateField("Reviewed on", validators=[Optional()])
@@ -171,11 +173,13 @@ class ReviewForm(AppForm):
     period_end = DateField("Period to", validators=[Optional()])
     planned_on = DateField("Meeting day", validators=[Optional()])
     chair_id = SelectField("Chair (top management)", coerce=int, validators=[InputRequired()])
-    attendees = TextAreaField("Invited", validators=_TEXT)
+    invitee_ids = MultiCheckboxField("Invited (the meeting goes into their calendar feed)", coerce=int)
+    attendees = TextAreaField("Other invited (names, one per line)", validators=_TEXT)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.chair_id.choices = _people()
+        self.invitee_ids.choices = _people(blank=None)
 
 
 class HoldForm(AppForm):
@@ -193,6 +197,55 @@ class OutputForm(AppForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.owner_id.choices = _people()
+
+
+class RiskActionForm(AppForm):
+    description = TextAreaField("Action", validators=[DataRequired(), Length(max=4000)])
+    owner_id = SelectField("Owner", coerce=int, validators=[InputRequired()])
+    due_on = DateField("Due", validators=[Optional()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner_id.choices = _people()
+
+
+class RiskCloseForm(AppForm):
+    outcome = SelectField("Outcome", choices=[("done", "Done"), ("withdrawn", "Withdrawn")])
+    note = TextAreaField("What was done, or why it is withdrawn", validators=[DataRequired(), Length(max=4000)])
+
+
+class RiskReviewForm(AppForm):
+    effectiveness = SelectField("Effectiveness", choices=[("effective", "Effective"),
+                                                          ("not_effective", "Not effective")])
+    reviewed_on = DateField("Reviewed on", validators=[Optional()])
+    review_note = TextAreaField("Review note", validators=_TEXT)
+
+
+class ComplaintNCForm(AppForm):
+    grade = SelectField("Grade")
+    unit_id = SelectField("Unit", coerce=int, validators=[InputRequired()])
+    statement = TextAreaField("Statement", validators=[DataRequired(), Length(max=4000)])
+    clause_id = SelectField("Clause breached (optional)", coerce=int, validators=[Optional()])
+    cost_category = SelectField("Cost of poor quality (optional)", validators=[Optional()])
+    cost_amount = StringField("Amount", validators=[Optional(), Length(max=30)])
+    cost_currency = StringField("Currency", validators=[Optional(), Length(max=3)])
+    cost_incurred_on = DateField("Incurred on", validators=[Optional()])
+
+    def __init__(self, *args, **kwargs):
+        from audit.models import Clause, CostCategory, Grade, Standard
+
+        super().__init__(*args, **kwargs)
+        self.grade.choices = [(g.value, g.label) for g in (Grade.MINOR, Grade.MAJOR)]
+        self.unit_id.choices = _units(blank=None)
+        self.clause_id.choices = model_choices(
+            select(Clause).join(Standard).options(contains_eager(Clause.standard))
+            .order_by(Standard.code, Clause.position, Clause.id),
+            label=lambda c: f"{c.standard.code} {c.number} {c.title or ''}".strip(), blank="— none —")
+        self.cost_category.choices = [("", "— no cost recorded —")] + _enum_choices(CostCategory)
+
+
+class CancelForm(AppForm):
+    reason = TextAreaField("Why it is cancelled", validators=[DataRequired(), Length(max=2000)])
 
 
 class CompleteForm(AppForm):

@@ -15,16 +15,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from audit.core.exports import guard_row
 from audit.extensions import db
+from audit.management import history
 from audit.management.objectives import meets, status_as_of
 from audit.models import (
+    ApprovalStatus,
     Complaint,
     ContextChange,
     Finding,
+    FindingStatus,
     Grade,
     ManagementReview,
     OutputKind,
@@ -33,9 +36,11 @@ from audit.models import (
     QualityObjective,
     ReviewAction,
     Risk,
+    RiskAction,
     RiskKind,
     SatisfactionResult,
     Severity,
+    Supplier,
 )
 from audit.reports.services import Pack, build_pack, period_bounds
 
@@ -85,17 +90,18 @@ def build_review_pack(start: dt.date, end: dt.date, *, review: ManagementReview 
     lo, hi = period_bounds(start, end)
     day = min(end, today) if today is not None else end
     base = build_pack(start, end, today=end, as_of_end=True)
+    then = _findings_then(lo, hi)
     sections = [
         _previous_actions(start, end, lo, hi, review, day),
         _context(start, end, hi),
         _customers(start, end, hi),
         _objectives(start, end, hi),
-        _process_performance(start, end, hi, base),
+        _process_performance(start, end, hi, then),
         Section("c4", "Nonconformities and corrective actions", [
             Table("Findings issued in the period, by grade", ["Grade", "Findings"],
                   [[g, n] for g, n in base.grades if n]),
-            Table("Corrective action effectiveness", ["Measure", "Count"],
-                  [[k.replace("_", " "), n] for k, n in base.effectiveness.items()] if base.effectiveness.get("ncs") else []),
+            Table("Corrective action effectiveness at the period end", ["Measure", "Count"],
+                  then["effectiveness"]),
             Table("Overdue at the period end", ["Finding", "Grade", "Due", "Owner"],
                   [[f.reference, f.grade.label, f.closure_due_on, f.owner.name if f.owner else ""]
                    for f in base.overdue]),
@@ -107,14 +113,9 @@ def build_review_pack(start: dt.date, end: dt.date, *, review: ManagementReview 
             Table("Nonconformities by clause", ["Clause", "Title", "Major", "Minor"],
                   [list(r) for r in base.clauses]),
         ]),
-        Section("c7", "Performance of external providers", [
-            Table("Suppliers", ["Supplier", "Risk", "Approval (today)", "NCs in period", "Open SCARs",
-                                "Overdue SCARs"],
-                  [[s["name"], s["risk"], s["status"], s["ncs"], s["open_scars"], s["overdue_scars"]]
-                   for s in base.suppliers if s["ncs"] or s["open_scars"] or s["overdue_scars"]]),
-        ]),
+        _suppliers(start, end, lo, hi),
         _resources(start, end, hi, base, day),
-        _risks(start, end, hi),
+        _risks(start, end, lo, hi, day),
         _improvement(start, end, lo, hi),
     ]
     return ReviewPack(start=start, end=end, base=base, sections=sections)
@@ -212,14 +213,60 @@ def _indicator_rows(end, hi, start=None) -> list[list]:
     return rows
 
 
-def _process_performance(start, end, hi, base) -> Section:
+def _findings_then(lo, hi) -> dict:
+    """Findings issued in the period with the status each had at the period end (from the
+    trail), and the corrective action effectiveness counts as they stood then."""
+    findings = list(db.session.scalars(select(Finding).where(Finding.issued_at >= lo, Finding.issued_at < hi)))
+    current = {f.id: f.status.value for f in findings}
+    # A finding closed after the period end was not closed then, whatever the trail says.
+    status = history.values_as_of("Finding", current, "status", hi)
+    for f in findings:
+        if status[f.id] == FindingStatus.CLOSED.value and (f.closed_at is None or f.closed_at >= hi):
+            status[f.id] = FindingStatus.ISSUED.value
+    counts = Counter(status.values())
+    ncs = [f for f in findings if f.grade.is_nonconformity]
+    closed = [f for f in ncs if f.closed_at is not None and f.closed_at < hi]
+    effectiveness = [["nonconformities issued", len(ncs)], ["closed by the period end", len(closed)],
+                     ["closed with effectiveness verified", sum(1 for f in closed if f.effectiveness_verified)],
+                     ["still open at the period end", len(ncs) - len(closed)]] if ncs else []
+    return {"statuses": [[s.label, counts[s.value]] for s in FindingStatus if counts.get(s.value)],
+            "effectiveness": effectiveness}
+
+
+def _suppliers(start, end, lo, hi) -> Section:
+    """(c7) External providers as they stood at the period end: approval status from the trail,
+    SCARs open (issued, not closed) then and past their closure date on the last day."""
+    suppliers = list(db.session.scalars(select(Supplier).order_by(Supplier.name)))
+    approval = history.values_as_of("Supplier", {s.id: s.approval_status.value for s in suppliers},
+                                    "approval_status", hi)
+    unborn = history.created_after("Supplier", approval, hi)
+    mine: dict[int, list[Finding]] = {}
+    for f in db.session.scalars(select(Finding).where(Finding.supplier_id.is_not(None),
+                                                      Finding.issued_at < hi)):
+        mine.setdefault(f.supplier_id, []).append(f)
+    rows = []
+    for s in suppliers:
+        found = mine.get(s.id, [])
+        ncs = sum(1 for f in found if f.grade.is_nonconformity and f.issued_at >= lo)
+        open_then = [f for f in found if f.is_scar and (f.closed_at is None or f.closed_at >= hi)]
+        overdue = sum(1 for f in open_then if f.closure_due_on is not None and f.closure_due_on < end)
+        if s.id in unborn or not (ncs or open_then):
+            continue
+        rows.append([s.name, s.risk_class.value, ApprovalStatus(approval[s.id]).label, ncs, len(open_then),
+                     overdue])
+    return Section("c7", "Performance of external providers", [
+        Table("Suppliers", ["Supplier", "Risk", "Approval at period end", "NCs in period", "Open SCARs",
+                            "Overdue SCARs"], rows)])
+
+
+def _process_performance(start, end, hi, then) -> Section:
     """(c3) Process performance and conformity of products and services."""
-    conformity = [[label, n] for label, n in base.statuses if n]
+    conformity = then["statuses"]
     return Section("c3", "Process performance and conformity of products and services", [
         Table("Process indicators (latest result in the period)",
               ["Unit", "Indicator", "Target", "Actual", "Period end", "Result", "Results in period"],
               _indicator_rows(end, hi, start)),
-        Table("Findings of the period by status", ["Status", "Findings"], conformity),
+        Table("Findings of the period by status at the period end", ["Status", "Findings"], conformity),
     ])
 
 
@@ -264,8 +311,19 @@ def _resources(start, end, hi, base, day) -> Section:
     ])
 
 
-def _risks(start, end, hi) -> Section:
-    """(e) Effectiveness of actions taken on risks and opportunities: reviews due or done in the period."""
+def _risks(start, end, lo, hi, day) -> Section:
+    """(e) Effectiveness of actions taken on risks and opportunities: the tracked actions that
+    were open during the period, with their status and effectiveness review as at its end, and
+    the risk-level reviews due or done in the period."""
+    actions = db.session.scalars(select(RiskAction).join(RiskAction.risk).where(
+        RiskAction.created_at < hi, or_(RiskAction.completed_at.is_(None), RiskAction.completed_at >= lo))
+        .options(joinedload(RiskAction.owner), joinedload(RiskAction.risk))
+        .order_by((Risk.likelihood * Risk.impact).desc(), Risk.title, RiskAction.id))
+    action_rows = []
+    for a in actions:
+        reviewed = a.reviewed_on is not None and a.reviewed_on <= end and a.status_as_of(hi, day) == "done"
+        action_rows.append([a.risk.title, a.description, a.owner.name, a.due_on, a.status_as_of(hi, day),
+                            a.effectiveness.label if reviewed else "Not reviewed by the period end"])
     risks = db.session.scalars(select(Risk).where(Risk.created_at < hi).options(joinedload(Risk.owner))
                                .order_by((Risk.likelihood * Risk.impact).desc(), Risk.title))
     rows = []
@@ -278,7 +336,9 @@ def _risks(start, end, hi) -> Section:
         rows.append([r.title, r.kind.label, r.score, r.owner.name if r.owner else "", r.actions or "",
                      r.review_due_on or "", outcome])
     return Section("e", "Effectiveness of actions taken on risks and opportunities", [
-        Table("Risk and opportunity reviews", ["Title", "Kind", "Score", "Owner", "Actions", "Review due",
+        Table("Actions on risks and opportunities", ["Risk or opportunity", "Action", "Owner", "Due",
+                                                     "Status at period end", "Effectiveness"], action_rows),
+        Table("Risk and opportunity reviews", ["Title", "Kind", "Score", "Owner", "Approach", "Review due",
                                                "Effectiveness"], rows)])
 
 

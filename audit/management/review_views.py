@@ -25,6 +25,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def _load(review_id: int) -> ManagementReview:
     review = db.session.scalar(select(ManagementReview).where(ManagementReview.id == review_id).options(
         joinedload(ManagementReview.chair), joinedload(ManagementReview.signed_off_by),
+        selectinload(ManagementReview.invitees),
         selectinload(ManagementReview.outputs).joinedload(ReviewAction.owner)))
     return review or abort(404)
 
@@ -63,7 +64,8 @@ def review_edit(review_id: int):
         abort(403)
     form = forms.ReviewForm(data=None if request.method == "POST" else {
         "title": review.title, "period_start": review.period_start, "period_end": review.period_end,
-        "planned_on": review.planned_on, "chair_id": review.chair_id or 0, "attendees": review.attendees})
+        "planned_on": review.planned_on, "chair_id": review.chair_id or 0, "attendees": review.attendees,
+        "invitee_ids": [u.id for u in review.invitees]})
     if form.validate_on_submit():
         with saving(form, forbidden_aborts=True) as saved:
             reviews.update_review(review, form_values(form), actor=current_user, now=utcnow())
@@ -84,6 +86,7 @@ def _page(review, status=200, **forms_in):
             "held_on": review.held_on or utcnow().date(), "attendees": review.attendees}),
         "output_form": forms_in.get("output_form") or forms.OutputForm(formdata=None),
         "confirm_form": forms.ConfirmForm(formdata=None),
+        "cancel_form": forms_in.get("cancel_form") or forms.CancelForm(formdata=None),
     }
     return render_template("management/review_detail.html", **context), status
 
@@ -109,6 +112,24 @@ def review_hold(review_id: int):
             return redirect(url_for(".review_detail", review_id=review_id))
     db.session.rollback()
     return _page(_load(review_id), 400, hold_form=form)
+
+
+@bp.post("/<int:review_id>/cancel")
+@requires(Permission.VIEW_REPORTS)
+def review_cancel(review_id: int):
+    """Call a planned review off, saying why (calendars show it cancelled)."""
+    review = _load(review_id)
+    form = forms.CancelForm()
+    if form.validate_on_submit():
+        with saving(form, forbidden_aborts=True) as saved:
+            reviews.cancel_review(review, form.reason.data, actor=current_user, now=utcnow())
+        if saved.ok:
+            flash("Review cancelled.", "success")
+            return redirect(url_for(".review_detail", review_id=review_id))
+    elif not reviews.allowed_actions(review, current_user)["cancel"]:
+        abort(403)
+    db.session.rollback()
+    return _page(_load(review_id), 400, cancel_form=form)
 
 
 @bp.post("/<int:review_id>/outputs")

@@ -56,6 +56,7 @@ def allowed_actions(review: ManagementReview, user) -> dict[str, bool]:
         "edit": runs and review.status is ReviewStatus.PLANNED,
         "hold": runs and review.status is ReviewStatus.PLANNED,
         "add_output": runs and review.status is ReviewStatus.HELD,
+        "cancel": runs and review.status is ReviewStatus.PLANNED,
         "sign_off": review.status is ReviewStatus.HELD and user is not None
         and (review.chair_id == user.id or Role.ADMIN in user.roles),
     }
@@ -82,13 +83,19 @@ def _review_values(data: dict) -> dict:
     if planned < end:
         raise DomainError("The meeting is held after the period it reviews ends.", field="planned_on")
     chair = get_or_fail(User, data.get("chair_id"), field="chair_id", what="chair")
+    ids = {int(i) for i in (data.get("invitee_ids") or []) if str(i).isdigit()}
+    invitees = list(db.session.scalars(select(User).where(User.id.in_(ids)).order_by(User.name))) if ids else []
+    if len(invitees) != len(ids):
+        raise DomainError("One of the invited people does not exist (any more).", field="invitee_ids")
     return {"title": title[:200], "period_start": start, "period_end": end, "planned_on": planned,
-            "chair": chair, "attendees": (data.get("attendees") or "").strip() or None}
+            "chair": chair, "attendees": (data.get("attendees") or "").strip() or None,
+            "invitees": invitees}
 
 
 def plan_review(data: dict, *, actor, now: dt.datetime) -> ManagementReview:
     """Plan a management review for a period; the pack will be computed as of its end."""
     values = _review_values(data)
+    values["updated_at"] = now
     return save_with_trail(ManagementReview(created_at=now), values, actor=actor, now=now,
                            label=f"management review {values['title']}")
 
@@ -96,8 +103,23 @@ def plan_review(data: dict, *, actor, now: dt.datetime) -> ManagementReview:
 def update_review(review: ManagementReview, data: dict, *, actor, now: dt.datetime) -> ManagementReview:
     """Change a planned review (period, day, chair, attendees)."""
     _require(review, actor, "edit", "A review that was held keeps its period; record a new one.")
-    return save_with_trail(review, _review_values(data), actor=actor, now=now,
+    values = _review_values(data)
+    review.updated_at = now  # the calendar event's LAST-MODIFIED (version_id moves its SEQUENCE)
+    return save_with_trail(review, values, actor=actor, now=now,
                            label=f"management review {review.title}")
+
+
+def cancel_review(review: ManagementReview, reason: str, *, actor, now: dt.datetime) -> ManagementReview:
+    """Call a planned meeting off (the reason is kept); calendars show it cancelled."""
+    _require(review, actor, "cancel", "Only a planned review can be cancelled.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("Say why the review is cancelled.", field="reason")
+    changes = apply_changes(review, {"status": ReviewStatus.CANCELLED, "updated_at": now})
+    db.session.flush()
+    record(review, "cancelled", actor=actor, now=now, summary=f"Cancelled {review.title}: {reason[:200]}",
+           changes={**changes, "reason": reason})
+    return review
 
 
 def hold_review(review: ManagementReview, data: dict, *, actor, now: dt.datetime) -> ManagementReview:
@@ -115,7 +137,7 @@ def hold_review(review: ManagementReview, data: dict, *, actor, now: dt.datetime
         raise DomainError("List who attended (top management at least).", field="attendees")
     changes = apply_changes(review, {"held_on": held, "attendees": attendees,
                                      "minutes": (data.get("minutes") or "").strip() or None,
-                                     "status": ReviewStatus.HELD})
+                                     "status": ReviewStatus.HELD, "updated_at": now})
     db.session.flush()
     record(review, "held", actor=actor, now=now, summary=f"Held {review.title}", changes=changes)
     _plan_next(review, actor=actor, now=now)
@@ -135,7 +157,8 @@ def _plan_next(review: ManagementReview, *, actor, now: dt.datetime) -> Manageme
     return plan_review({"title": f"Management review {end:%Y}" if months >= 12 else
                         f"Management review {end:%b %Y}", "period_start": start, "period_end": end,
                         "planned_on": max(planned, end + dt.timedelta(days=1)),
-                        "chair_id": review.chair_id, "attendees": review.attendees},
+                        "chair_id": review.chair_id, "attendees": review.attendees,
+                        "invitee_ids": [u.id for u in review.invitees]},
                        actor=actor, now=now)
 
 
@@ -193,7 +216,7 @@ def sign_off(review: ManagementReview, *, actor, now: dt.datetime) -> Management
             raise DomainError("Only a held review's minutes can be signed off.")
         raise NotAllowed("The chair signs the minutes off.")
     changes = apply_changes(review, {"status": ReviewStatus.SIGNED_OFF, "signed_off_by_id": actor.id,
-                                     "signed_off_at": now})
+                                     "signed_off_at": now, "updated_at": now})
     db.session.flush()
     record(review, "signed_off", actor=actor, now=now, summary=f"Signed off {review.title}", changes=changes)
     return review

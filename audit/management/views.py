@@ -18,9 +18,10 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from audit.auth.permissions import Permission, requires
 from audit.core.crud import Column, Resource, register
-from audit.core.forms import saving
+from audit.core.forms import form_values, saving
 from audit.extensions import db
-from audit.management import charts, forms, objectives, registers
+from audit.findings.costs import base_currency
+from audit.management import charts, complaint_nc, forms, objectives, registers
 from audit.models import (
     Complaint,
     ContextChange,
@@ -160,11 +161,23 @@ COMPLAINTS = Resource(
                        ("Nonconformity", c.finding.reference if c.finding else None),
                        ("Audit trigger", c.trigger.title if c.trigger else None),
                        ("Risk", c.risk.title if c.risk else None)],
-    intro="Customer complaints (ISO 9001 9.1.2); a complaint can raise an audit of its unit.",
+    intro="Customer complaints (ISO 9001 9.1.2); a complaint can raise an audit of its unit and be "
+          "recorded as a nonconformity with its cost.",
     detail_template="management/complaint_detail.html",
-    detail_context=lambda c, user: {"confirm_form": forms.ConfirmForm(formdata=None),
-                                    "can_raise": user.can(Permission.MANAGE_QUALITY) and c.trigger_id is None},
+    detail_context=lambda c, user: _complaint_context(c, user),
 )
+
+
+def _complaint_context(complaint, user, nc_form=None, confirm_form=None) -> dict:
+    manages = user.can(Permission.MANAGE_QUALITY)
+    form = nc_form
+    if form is None and manages and complaint.finding_id is None:
+        form = forms.ComplaintNCForm(formdata=None, data={
+            "statement": complaint_nc.default_statement(complaint), "unit_id": complaint.unit_id or 0,
+            "cost_currency": base_currency(), "cost_incurred_on": complaint.received_on})
+    return {"confirm_form": confirm_form or forms.ConfirmForm(formdata=None), "nc_form": form,
+            "can_raise": manages and complaint.trigger_id is None,
+            "can_raise_nc": manages and complaint.finding_id is None}
 
 RISKS = Resource(
     name="risk", plural="risks", title="Risks and opportunities", model=Risk,
@@ -180,14 +193,16 @@ RISKS = Resource(
     form_data=lambda r: {**form_data(r, forms.RiskForm), "finding_ids": [f.id for f in r.findings]},
     details=lambda r: [("Kind", r.kind.label), ("Score", f"{r.score} (likelihood {r.likelihood} × impact {r.impact})"),
                        ("Owner", r.owner.name if r.owner else None), ("Unit", r.unit.name if r.unit else None),
-                       ("Description", r.description), ("Actions", r.actions),
+                       ("Description", r.description), ("Approach", r.actions),
                        ("Identified", r.identified_on), ("Effectiveness review due", r.review_due_on),
                        ("Effectiveness", r.effectiveness.label), ("Reviewed", r.reviewed_on),
                        ("Review note", r.review_note),
                        ("Linked findings", ", ".join(f.reference for f in r.findings)),
                        ("Linked complaints", ", ".join(c.reference for c in r.complaints))],
-    intro="Risks and opportunities (ISO 9001 6.1): score = likelihood × impact; actions and their "
-          "effectiveness review.",
+    intro="Risks and opportunities (ISO 9001 6.1): score = likelihood × impact; actions with owners "
+          "and due dates, tracked to closure, and their effectiveness review.",
+    detail_template="management/risk_detail.html",
+    detail_context=lambda r, user: _risk_context(r, user),
 )
 
 CONTEXT = Resource(
@@ -204,6 +219,12 @@ CONTEXT = Resource(
                        ("Recorded by", c.recorded_by.name if c.recorded_by else None)],
     intro="Changes in internal and external issues and in interested parties' requirements (ISO 9001 4.1, 4.2).",
 )
+
+def _risk_context(risk, user) -> dict:
+    from audit.management.risk_views import risk_context  # it adds its routes to this blueprint
+
+    return risk_context(risk, user)
+
 
 RESOURCES = (OBJECTIVES, INDICATORS, SURVEYS, COMPLAINTS, RISKS, CONTEXT)
 for _res in RESOURCES:
@@ -301,7 +322,25 @@ def raise_audit(obj_id: int):
             flash(f"Audit trigger recorded; the audit is due by {trigger.due_by:%d %b %Y}.", "success")
             return redirect(url_for(".complaint_detail", obj_id=obj_id))
     db.session.rollback()
-    return _detail(COMPLAINTS, complaint, 400, confirm_form=form, can_raise=complaint.trigger_id is None)
+    return _detail(COMPLAINTS, complaint, 400, **_complaint_context(complaint, current_user, confirm_form=form))
+
+
+@bp.post("/complaints/<int:obj_id>/nonconformity")
+@requires(Permission.MANAGE_QUALITY)
+def raise_nonconformity(obj_id: int):
+    """Record the complaint as an issued nonconformity (with its cost) through the findings services."""
+    complaint = db.session.get(Complaint, obj_id) or abort(404)
+    form = forms.ComplaintNCForm()
+    if form.validate_on_submit():
+        with saving(form, forbidden_aborts=True) as saved:
+            finding = complaint_nc.raise_nonconformity(complaint, form_values(form), actor=current_user,
+                                                       now=utcnow())
+        if saved.ok:
+            flash(f"Recorded as {finding.reference}; its owner was told.", "success")
+            return redirect(url_for(".complaint_detail", obj_id=obj_id))
+    db.session.rollback()
+    complaint = db.session.get(Complaint, obj_id)
+    return _detail(COMPLAINTS, complaint, 400, **_complaint_context(complaint, current_user, nc_form=form))
 
 
 def unit_indicators_section(unit, user) -> dict | None:

@@ -82,6 +82,8 @@ from audit.models.quality import (
     ProcessIndicator,
     QualityObjective,
     Risk,
+    RiskAction,
+    RiskActionStatus,
     RiskKind,
     SatisfactionResult,
     Severity,
@@ -111,6 +113,6 @@ __all__ = [
     "ExtensionStatus", "PoorQualityCost", "RootCauseMethod", "ScarStage",
     "Complaint", "ComplaintStatus", "ContextCategory", "ContextChange", "Direction",
     "Effectiveness", "Frequency", "IndicatorResult", "ObjectiveMeasurement", "ProcessIndicator",
-    "QualityObjective", "Risk", "RiskKind", "SatisfactionResult", "Severity",
+    "QualityObjective", "Risk", "RiskAction", "RiskActionStatus", "RiskKind", "SatisfactionResult", "Severity",
     "ManagementReview", "OutputKind", "ReviewAction", "ReviewStatus",
 ]

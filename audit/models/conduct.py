@@ -121,7 +121,8 @@ class AppliedMutation(db.Model):
     kind: Mapped[str] = mapped_column(String(20))
     #: The JSON body returned the first time.
     result: Mapped[dict] = mapped_column(JSON)
-    applied_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Indexed: the pruning job deletes by age (``applied_at <`` the offline window).
+    applied_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
     def __repr__(self) -> str:
         return f"<AppliedMutation {self.mutation_id} {self.kind}>"

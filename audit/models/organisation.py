@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 
 from sqlalchemy import Column, Date, Enum, ForeignKey, Integer, String, Table, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from audit.extensions import db
 
@@ -39,6 +39,9 @@ class Site(db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
 
     units: Mapped[list[Unit]] = relationship(back_populates="site", order_by="Unit.name")
+    #: Number of units, filled only by queries that ask (``with_expression``): the sites list
+    #: shows a count and must not load every unit for it (issue 16).
+    unit_count: Mapped[int | None] = query_expression()
     holidays: Mapped[list[SiteHoliday]] = relationship(
         back_populates="site", cascade="all, delete-orphan", order_by="SiteHoliday.day"
     )

@@ -272,6 +272,9 @@ class Risk(db.Model):
     unit = relationship("Unit")
     findings = relationship("Finding", secondary=risk_findings, order_by="Finding.id")
     complaints: Mapped[list[Complaint]] = relationship(back_populates="risk")
+    #: The actions taken on it (6.1.2 a), tracked to closure like corrective actions.
+    action_rows: Mapped[list[RiskAction]] = relationship(
+        back_populates="risk", cascade="all, delete-orphan", order_by="RiskAction.id")
 
     @property
     def score(self) -> int:
@@ -280,6 +283,53 @@ class Risk(db.Model):
 
     def __repr__(self) -> str:
         return f"<Risk {self.id} {self.title!r} {self.score}>"
+
+
+class RiskActionStatus(enum.Enum):
+    OPEN = "open"
+    DONE = "done"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class RiskAction(db.Model):
+    """One action taken on a risk or opportunity: owner, due date, closure, effectiveness review.
+
+    ``completed_at`` (done or withdrawn) and ``reviewed_on`` keep their dates so the review pack
+    can say what stood at a past period end.
+    """
+
+    __tablename__ = "risk_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    risk_id: Mapped[int] = mapped_column(ForeignKey("risks.id", ondelete="CASCADE"), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    due_on: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[RiskActionStatus] = mapped_column(
+        Enum(RiskActionStatus, native_enum=False, length=10), default=RiskActionStatus.OPEN)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  #: done or withdrawn
+    completion_note: Mapped[str | None] = mapped_column(Text)
+    effectiveness: Mapped[Effectiveness] = mapped_column(
+        Enum(Effectiveness, native_enum=False, length=15), default=Effectiveness.NOT_REVIEWED)
+    reviewed_on: Mapped[dt.date | None] = mapped_column(Date)
+    review_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    risk: Mapped[Risk] = relationship(back_populates="action_rows")
+    owner = relationship("User")
+
+    def status_as_of(self, instant: dt.datetime, day: dt.date) -> str:
+        """'done', 'withdrawn', 'overdue' or 'open' as it stood at ``instant`` (day = its date)."""
+        if self.completed_at is not None and self.completed_at < instant:
+            return self.status.value
+        return "overdue" if self.due_on < day else "open"
+
+    def __repr__(self) -> str:
+        return f"<RiskAction {self.id} risk={self.risk_id} {self.status.value}>"
 
 
 class ContextCategory(enum.Enum):

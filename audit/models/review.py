@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Date, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import Column, Date, Enum, ForeignKey, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from audit.extensions import db
@@ -16,10 +16,20 @@ class ReviewStatus(enum.Enum):
     PLANNED = "planned"
     HELD = "held"  #: the meeting took place; outputs recorded
     SIGNED_OFF = "signed_off"  #: minutes signed off by top management
+    CANCELLED = "cancelled"  #: called off before it was held
 
     @property
     def label(self) -> str:
         return self.value.replace("_", " ").capitalize()
+
+
+#: People invited to a review: the meeting is in their personal calendar feed.
+review_invitees = Table(
+    "review_invitees",
+    db.metadata,
+    Column("review_id", ForeignKey("management_reviews.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
 
 
 class ManagementReview(db.Model):
@@ -41,12 +51,15 @@ class ManagementReview(db.Model):
     signed_off_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     signed_off_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Last change (planned, moved, held, cancelled): the calendar event's LAST-MODIFIED.
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     version_id: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version_id}
 
     chair = relationship("User", foreign_keys=[chair_id])
     signed_off_by = relationship("User", foreign_keys=[signed_off_by_id])
+    invitees = relationship("User", secondary=review_invitees, order_by="User.name")
     outputs: Mapped[list[ReviewAction]] = relationship(
         back_populates="review", cascade="all, delete-orphan", order_by="ReviewAction.id")
 

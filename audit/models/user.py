@@ -34,6 +34,10 @@ class Role(enum.Enum):
         }[self.value]
 
 
+#: Words before a name that are titles, not names (with or without their full stop).
+_HONORIFICS = {"dr", "prof", "mr", "mrs", "ms", "mx", "ing", "dipl", "sir", "dame"}
+
+
 class User(db.Model):
     """A person who logs in. Supplier contacts carry ``supplier_id`` and see only their company."""
 
@@ -59,8 +63,11 @@ class User(db.Model):
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
+    # Loaded where needed (lazily, or eagerly by the queries that list users with roles):
+    # a selectin default added a query to every load of a user, roles used or not (issue 16).
+    # The session's user comes with its roles in one statement (core.security).
     role_links: Mapped[list[UserRole]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="user", cascade="all, delete-orphan"
     )
     qualifications: Mapped[list[Qualification]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="Qualification.id"
@@ -69,6 +76,14 @@ class User(db.Model):
         back_populates="user", cascade="all, delete-orphan", order_by="TrainingRecord.completed_on"
     )
     supplier = relationship("Supplier", foreign_keys=[supplier_id])
+
+    @property
+    def greeting_name(self) -> str:
+        """How the home page greets the person: the first word of the name that is not an
+        honorific ("Dr. Heinz Vogel" → "Heinz"); the whole name when every word is one."""
+        words = self.name.split()
+        return next((w for w in words if not w.endswith(".") and w.lower() not in _HONORIFICS),
+                    self.name)
 
     # Flask-Login protocol -------------------------------------------------------------
     @property

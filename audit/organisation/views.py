@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload, with_expression
 
 from audit.auth.permissions import Permission
 from audit.core.crud import Column, Resource, register
@@ -25,10 +25,14 @@ SITES = Resource(
         Column("Name", lambda s: s.name, link=True),
         Column("Code", lambda s: s.code),
         Column("Time zone", lambda s: s.timezone),
-        Column("Units", lambda s: len(s.units)),
+        Column("Units", lambda s: s.unit_count),
         Column("Active", lambda s: "yes" if s.is_active else "no"),
     ],
-    list_query=lambda: select(Site).options(selectinload(Site.units)).order_by(Site.name),
+    # The unit count as a correlated COUNT in the same statement, not a load of every unit.
+    list_query=lambda: select(Site).options(with_expression(
+        Site.unit_count,
+        select(func.count(Unit.id)).where(Unit.site_id == Site.id).correlate(Site).scalar_subquery(),
+    )).order_by(Site.name, Site.id),
     label=lambda s: s.name,
     write_permission=Permission.MANAGE_ORGANISATION,
     details=lambda s: [

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from dateutil.relativedelta import relativedelta
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, render_template, request
 from markupsafe import Markup
 
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
 from audit.findings import charts
+from audit.findings.costs import base_currency
 from audit.models import utcnow
 from audit.reports import forms, services
 
@@ -24,26 +25,56 @@ def index():
     return render_template("reports/index.html")
 
 
+class _BadPeriod(Exception):
+    """The period asked for cannot be shown: the page answers again, saying which field."""
+
+    def __init__(self, form):
+        super().__init__()
+        self.form = form
+
+
+def _default_start(end: dt.date) -> dt.date:
+    return end - relativedelta(months=12) + dt.timedelta(days=1)
+
+
+def _cost_chart(pack):
+    if not pack.costs_by_month:
+        return None
+    # The organisation's base currency, never "the first currency listed": rows from before
+    # conversion existed keep their own currency and are listed in the table, not charted.
+    currency = base_currency()
+    rows = [(m, float(a)) for m, cur, a in pack.costs_by_month if cur == currency]
+    trend = [(m, int(round(v))) for m, v in rows]
+    return Markup(charts.bar_chart(trend, title=f"Cost of poor quality per month ({currency})",
+                                   color="#b3261e"))
+
+
 def _pack():
     form = forms.PeriodForm(request.args)
-    form.validate()
+    valid = form.validate()
     today = utcnow().date()
     end = form.end.data or today
-    start = form.start.data or (end - relativedelta(months=12) + dt.timedelta(days=1))
+    start = form.start.data or _default_start(end)
+    if not valid:
+        raise _BadPeriod(form)
     try:
         pack = services.build_pack(start, end, today=today)
     except DomainError as exc:
-        abort(400, exc.message)
+        getattr(form, exc.field if exc.field in ("start", "end") else "start").errors.append(exc.message)
+        raise _BadPeriod(form) from None
     form.start.data, form.end.data = start, end
-    trend = [(m, 0, 0, 0) for m in []]
-    cost_chart = None
-    if pack.costs_by_month:
-        currency = pack.cost_totals[0][0]
-        rows = [(m, float(a)) for m, cur, a in pack.costs_by_month if cur == currency]
-        trend = [(m, int(round(v))) for m, v in rows]
-        cost_chart = Markup(charts.bar_chart(trend, title=f"Cost of poor quality per month "
-                                                          f"({currency})", color="#b3261e"))
-    return form, pack, cost_chart
+    return form, pack, _cost_chart(pack)
+
+
+@bp.errorhandler(_BadPeriod)
+def _bad_period(exc: _BadPeriod):
+    """A period that cannot be read or shown (not a date, ends before it starts, too long):
+    the page again with the default period, the entered values kept and a message naming the
+    field (422), for the page and its downloads alike, instead of the generic 400 page."""
+    today = utcnow().date()
+    pack = services.build_pack(_default_start(today), today, today=today)
+    return render_template("reports/management_review.html", form=exc.form, pack=pack,
+                           cost_chart=_cost_chart(pack), args={}), 422
 
 
 def _filename(pack, ext: str) -> str:

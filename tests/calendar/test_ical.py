@@ -238,3 +238,40 @@ def test_fragment_cache_is_bounded():
         cache.get(event)
     cache.get(events[0])
     assert cache.misses == 4
+
+
+def _text_cases():
+    """Events covering every branch of vtext.vevent_text: zones, UTC, all-day, optional
+    fields, escaping, control characters, and lines long enough to fold (multi-byte too)."""
+    long = "Ärger über Öl; Qualität, Umwelt \\ Sicherheit – " * 4
+    start = dt.datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
+    base = dict(uid="audit-1@x", summary="Audit", start=start, end=start + dt.timedelta(hours=3), stamp=STAMP)
+    return [
+        ical.Event(**base),
+        ical.Event(**{**base, "tzid": "Europe/Berlin", "sequence": 7, "status": ical.CANCELLED}),
+        ical.Event(**{**base, "tzid": "America/Argentina/Buenos_Aires", "transparent": True}),
+        ical.Event(**{**base, "start": dt.date(2026, 4, 1), "end": dt.date(2026, 4, 3)}),
+        ical.Event(**{**base, "summary": long, "location": long, "description": "a\nb\r\nc;d,e\\f\x07g" + long,
+                      "categories": ("ISO 9001", "a,b", "x;y", long), "url": "https://x.example/a?b=1&c=d,e;f",
+                      "uid": "u-" + "z" * 90 + "@x", "tzid": "Asia/Kolkata"}),
+        ical.Event(**{**base, "summary": "€" * 40, "description": "🙂" * 30, "location": "x" * 74}),
+    ]
+
+
+@pytest.mark.parametrize("event", _text_cases())
+def test_fast_vevent_text_is_what_icalendar_writes(event):
+    """The feed's VEVENT text (vtext) is byte for byte icalendar's own component output."""
+    from audit.calendar.vtext import vevent_text
+
+    assert vevent_text(event) == ical.vevent(event).to_ical().decode("utf-8")
+
+
+def test_a_feed_render_uses_the_fast_text():
+    """A rendered feed holds each event's vtext fragment (nothing built twice differently)."""
+    from audit.calendar.vtext import vevent_text
+
+    events = _text_cases()
+    ical.fragments.clear()
+    body = ical.render_feed(feed_of(*events)).decode("utf-8")
+    for event in events:
+        assert vevent_text(event) in body

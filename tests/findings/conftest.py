@@ -88,3 +88,32 @@ def cast(app, make, library, now):
         findings[f"scar_{stage}"] = f
     db.session.commit()
     return people, findings
+
+
+class Clock:
+    """The time the pages see (every ``utcnow`` of the app's modules), moved by the test."""
+
+    def __init__(self, start: dt.datetime):
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def move(self, **delta) -> dt.datetime:
+        self.now += dt.timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch, now) -> Clock:
+    """Pages run at ``now`` and later at whatever the test moves the clock to, so that the
+    sweeps (which take ``now``) and the pages name the same day."""
+    import sys
+
+    from audit.models import types
+
+    original, moved = types.utcnow, Clock(now)
+    for name, module in list(sys.modules.items()):
+        if name.startswith("audit") and getattr(module, "utcnow", None) is original:
+            monkeypatch.setattr(module, "utcnow", moved)
+    return moved

@@ -96,3 +96,19 @@ def test_rates_page_for_the_administrator(nc, now, login):
     assert "USD" in page and "Save rate" not in page
     db.session.expire_all()
     assert _cost(w, f, now, currency="USD", amount="100").base_amount == Decimal("92.00")
+
+
+def test_review_chart_uses_the_base_currency_beside_legacy_rows(nc, now, make, login):
+    """A cost from before conversion existed (CNY, no base amount) sorts before EUR; the
+    management review's trend chart still charts the base currency, not the first listed."""
+    from audit.models import PoorQualityCost
+
+    w, f, _ = nc
+    _cost(w, f, now, amount="250", incurred_on=now.date() - dt.timedelta(days=40))
+    db.session.add(PoorQualityCost(finding_id=f.id, category=CostCategory.SCRAP, amount=Decimal("800"),
+                                   currency="CNY", incurred_on=now.date() - dt.timedelta(days=3)))
+    db.session.commit()
+    viewer = make.user(roles=(Role.VIEWER,), name="Vera Viewer")
+    page = login(viewer).get("/reports/management-review").text
+    assert "Cost of poor quality per month (EUR)" in page
+    assert "Cost of poor quality per month (CNY)" not in page

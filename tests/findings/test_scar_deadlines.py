@@ -5,6 +5,7 @@ implementation) as the clock moves through them."""
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 import pytest
 from sqlalchemy import select
@@ -43,7 +44,7 @@ def test_page_sweep_list_and_probation_name_the_same_stage_dates(app, make, libr
     assert sweep_finding_deadlines(late)["overdue"] == 1
     assert _titles(contact) == [f"{Grade.MINOR.label} {f.reference}: containment overdue since 11 Mar 2026"]
     assert supplier.approval_status is ApprovalStatus.ON_PROBATION
-    assert fs.supplier_problems(supplier, late.date()) == [f"overdue SCAR {f.reference}"]
+    assert fs.supplier_problems(supplier, late) == [f"overdue SCAR {f.reference} (containment due 11 Mar 2026)"]
 
     fs.acknowledge_scar(f, actor=contact, now=late)
     fs.submit_scar_containment(f, "Blocked lots 88-91", actor=contact, now=late)
@@ -70,3 +71,24 @@ def test_scar_to_a_supplier_without_contacts_is_refused(app, make, library, now)
     with pytest.raises(DomainError, match="Silent Supplies has no active contact user"):
         fs.issue_finding(f, actor=w.auditor, now=now)
     assert f.issued_at is None and f.scar_stage is None
+
+
+def test_probation_judges_overdue_on_the_suppliers_local_date(app, make, library, now):
+    """Just after midnight in Shanghai (still the day before in UTC) a SCAR whose containment was
+    due yesterday locally is overdue for probation exactly as for the sweep's notice."""
+    supplier = make.supplier(name="Far East Castings", timezone="Asia/Shanghai",
+                             approval_status=ApprovalStatus.APPROVED)
+    w = world(make, library, kind=AuditKind.SECOND_PARTY, supplier=supplier)
+    w.audit.site.timezone = "Asia/Shanghai"  # the audit was held at the supplier's plant
+    make.user(roles=(Role.SUPPLIER,), supplier_id=supplier.id, name="Li Wei")
+    f = draft(w, Grade.MINOR, now=now)
+    fs.issue_finding(f, actor=w.auditor, now=now)
+    db.session.commit()
+    _, due = f.current_deadline()
+    # 00:30 in Shanghai on the day after the due date = 16:30 UTC on the due date itself.
+    local_midnight = dt.datetime.combine(due + dt.timedelta(days=1), dt.time(0, 30),
+                                         tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
+    late = local_midnight.astimezone(dt.UTC)
+    assert late.date() == due  # not yet overdue by the UTC date
+    assert fs.supplier_problems(supplier, late) == [
+        f"overdue SCAR {f.reference} (containment due {due:%d %b %Y})"]

@@ -109,3 +109,86 @@ def test_preferences_are_respected(app, make, library, now):
     fs.issue_finding(f, actor=w.auditor, now=now)
     note = db.session.scalar(select(Notification).where(Notification.user_id == w.owner.id))
     assert note.kind == "finding_issued" and not note.email_wanted and note.read_at is None
+
+
+def test_reassigning_a_finding_tells_the_new_and_the_previous_owner(app, make, library, now):
+    """The new owner is asked to answer; the previous owner learns it is no longer theirs."""
+    w = world(make, library)
+    f = draft(w, Grade.MINOR, now=now)
+    fs.issue_finding(f, actor=w.auditor, now=now)
+    later = now + dt.timedelta(minutes=1)
+    notes = _step(lambda: fs.assign_owner(f, w.other_auditee, actor=w.coordinator, now=later))
+    assert notes == {(w.other_auditee.id, "finding_assigned"): 1, (w.owner.id, "finding_assigned"): 1}
+    told = {n.user_id: n for n in _new_notes(_last_id() - 2)}
+    assert "gave" in told[w.owner.id].title and "another owner" in told[w.owner.id].title
+    assert f"New owner: {w.other_auditee.name}" in told[w.owner.id].body
+    assert "made you the owner" in told[w.other_auditee.id].title
+    # back to the first owner: the roles swap, the actor hears nothing
+    again = _step(lambda: fs.assign_owner(f, w.owner, actor=w.auditor, now=later + dt.timedelta(minutes=1)))
+    assert again == {(w.owner.id, "finding_assigned"): 1, (w.other_auditee.id, "finding_assigned"): 1}
+
+
+def _acting(w, now, *owners):
+    """A minor in progress with one open action per owner."""
+    f = draft(w, Grade.MINOR, now=now)
+    fs.issue_finding(f, actor=w.auditor, now=now)
+    kw = response_kwargs(w, now)
+    kw["actions"] = [{"kind": kw["actions"][0]["kind"], "description": f"Step {i}",
+                      "due_on": now.date() + dt.timedelta(days=20 + i), "owner": owner}
+                     for i, owner in enumerate(owners)]
+    fs.submit_response(f, actor=w.owner, now=now, **kw)
+    fs.accept_response(f, actor=w.auditor, now=now)
+    return f
+
+
+def test_reassigning_an_action_tells_the_new_and_the_previous_owner(app, make, library, now):
+    w = world(make, library)
+    doer, next_doer = make.user(name="Dora Doer"), make.user(name="Nico Next")
+    f = _acting(w, now, doer, w.owner)
+    action = next(a for a in f.actions if a.owner_id == doer.id)
+    later = now + dt.timedelta(minutes=1)
+    notes = _step(lambda: fs.reassign_action(action, next_doer, actor=w.owner, now=later))
+    assert notes == {(next_doer.id, "finding_assigned"): 1, (doer.id, "finding_assigned"): 1}
+    old = next(n for n in _new_notes(_last_id() - 2) if n.user_id == doer.id)
+    assert "gave your action" in old.title and "now with Nico Next" in old.body
+
+
+def test_withdrawing_an_action_tells_its_owner_and_the_finding_owner_not_the_actor(app, make, library, now):
+    w = world(make, library)
+    doer = make.user(name="Dora Doer")
+    f = _acting(w, now, doer, w.owner)
+    action = next(a for a in f.actions if a.owner_id == doer.id)
+    later = now + dt.timedelta(minutes=1)
+    by_auditor = _step(lambda: fs.remove_action(action, "Covered by step 1", actor=w.auditor, now=later))
+    assert by_auditor == {(doer.id, "finding_decided"): 1, (w.owner.id, "finding_decided"): 1}
+    body = _new_notes(_last_id() - 1)[0].body
+    assert "Reason: Covered by step 1" in body and "Action: Step 0" in body
+    # withdrawn by the finding's owner: only the action's owner hears
+    second = fs.add_action(f, kind=action.kind, description="Step 2", due_on=now.date() + dt.timedelta(days=30),
+                           owner=doer, actor=w.owner, now=later)
+    by_owner = _step(lambda: fs.remove_action(second, "Not needed", actor=w.owner, now=later))
+    assert by_owner == {(doer.id, "finding_decided"): 1}
+
+
+def test_recording_a_cost_tells_the_finding_owner_and_the_coordinators(app, make, library, now):
+    """Owners bear and coordinators report the cost of poor quality; the audit team is not told,
+    the person who recorded it neither, and a preference turning the kind off is honoured."""
+    from audit.models import CostCategory
+
+    w = world(make, library)
+    other_coordinator = make.user(roles=w.coordinator.roles, name="Carl Coordinator")
+    db.session.add(NotificationPreference(user_id=other_coordinator.id, kind="finding_cost",
+                                          in_app=False, email=False))
+    f = draft(w, Grade.MINOR, now=now)
+    fs.issue_finding(f, actor=w.auditor, now=now)
+    notes = _step(lambda: fs.add_cost(f, category=CostCategory.SCRAP, amount="120.50", currency="EUR",
+                                      incurred_on=now.date(), actor=w.auditor, now=now))
+    assert notes == {(w.owner.id, "finding_cost"): 1, (w.coordinator.id, "finding_cost"): 1,
+                     (other_coordinator.id, "finding_cost"): 1}
+    muted = db.session.scalar(select(Notification).where(Notification.user_id == other_coordinator.id))
+    assert muted.read_at is not None and not muted.email_wanted  # kept, never unread, no e-mail
+    assert "Scrap 120.50 EUR" in _new_notes(_last_id() - 1)[0].body
+    # a second cost at the same moment is told too; the owner recording it is not told
+    notes = _step(lambda: fs.add_cost(f, category=CostCategory.REWORK, amount="10", currency="EUR",
+                                      incurred_on=now.date(), actor=w.owner, now=now))
+    assert notes == {(w.coordinator.id, "finding_cost"): 1, (other_coordinator.id, "finding_cost"): 1}

@@ -121,13 +121,69 @@ def test_home_page_query_count_does_not_grow_with_items(app, make, library, now,
         db.session.commit()
 
     add(3)
-    client = login(w.auditor)
+    client, coordinator = login(w.auditor), app.test_client()
+    from tests.factories import PASSWORD
+
+    assert coordinator.post("/login", data={"email": w.coordinator.email, "password": PASSWORD}).status_code == 302
     db.session.expire_all()
     with count_queries() as few:
         assert client.get("/").status_code == 200
+    db.session.expire_all()
+    with count_queries() as few_coordinator:
+        assert coordinator.get("/").status_code == 200
     add(27)
     db.session.expire_all()
     with count_queries() as many:
         page = client.get("/").text
     assert "Waiting for me (30)" in page
     assert many.count == few.count, many.statements
+    # the coordinator's list weighs every finding's team (stand-in rule): still constant
+    db.session.expire_all()
+    with count_queries() as many_coordinator:
+        assert coordinator.get("/").status_code == 200
+    assert many_coordinator.count == few_coordinator.count, many_coordinator.statements
+
+
+def test_coordinator_sees_only_what_is_theirs_and_stands_in_for_a_missing_team(app, cast, now):
+    """Verifications and reviews wait for the audit's lead, not for every coordinator; the
+    coordinator names owners and decides extensions, and takes over the audit side's steps
+    when the team has nobody active who may take them."""
+    people, findings = cast
+    coordinator, lead = people["coordinator"], people["lead"]
+    steps = {(i.step, i.finding.reference) for i in waiting_for(coordinator, now)}
+    assert steps == {("assign", findings["issued_unowned"].reference),
+                     ("decide_extension", findings["extension_pending"].reference)}
+    lead_steps = {(i.step, i.finding.reference) for i in waiting_for(lead, now)}
+    assert ("verify", findings["minor_pending_verification"].reference) in lead_steps
+    assert ("accept", findings["minor_response_submitted"].reference) in lead_steps
+    assert ("issue", findings["draft"].reference) in lead_steps
+    lead.is_active = False  # the lead left: the coordinator stands in
+    db.session.flush()
+    steps = {(i.step, i.finding.reference) for i in waiting_for(coordinator, now)}
+    assert ("verify", findings["minor_pending_verification"].reference) in steps
+    assert ("accept", findings["minor_response_submitted"].reference) in steps
+    assert ("issue", findings["draft"].reference) in steps
+
+
+def test_escalations_wait_for_the_ladder_step_they_reached(app, cast, make, now):
+    """Overdue past the coordinators' step: on the coordinators' list, not yet top
+    management's; past the top step: on both, with the deadline the sweep escalated on."""
+    from audit.findings.reminders import escalation_ladder
+
+    people, findings = cast
+    f = findings["minor_awaiting_response"]
+    steps = dict((level, days) for days, level in escalation_ladder())
+    due = f.response_due_on
+
+    def escalated(who, at):
+        return [i for i in waiting_for(people[who], at) if i.step == "escalated" and i.finding.id == f.id]
+
+    def day(n):
+        return now + dt.timedelta(days=(due - now.date()).days + n)
+
+    assert not escalated("coordinator", day(steps["coordinators"] - 1))
+    [item] = escalated("coordinator", day(steps["coordinators"]))
+    assert (item.due_on, item.overdue, item.due_label) == (due, True, "Response")
+    assert not escalated("viewer", day(steps["coordinators"]))
+    assert escalated("viewer", day(steps["top_management"]))
+    assert not escalated("owner", day(steps["top_management"]))  # the owner has it to respond

@@ -9,7 +9,16 @@ from sqlalchemy import select
 
 from audit.extensions import db
 from audit.management.reviews import send_review_reminders
-from audit.models import ManagementReview, Notification, ReviewAction, ReviewStatus, Role, utcnow
+from audit.models import (
+    ManagementReview,
+    Notification,
+    Programme,
+    ProgrammeStatus,
+    ReviewAction,
+    ReviewStatus,
+    Role,
+    utcnow,
+)
 
 
 def _text(html: str) -> str:
@@ -17,14 +26,25 @@ def _text(html: str) -> str:
 
 
 def test_review_journey_outputs_reach_owners_and_the_next_pack(app, make, login):
-    """A coordinator plans a review; top management holds it and records two outputs; each owner
-    sees theirs on the home page and in notifications, closes it; the next review's pack shows
-    one done and one still open in item (a)."""
+    """Top management approves the programme a coordinator prepared; the coordinator plans a
+    review; top management holds it and records two outputs; each owner finds theirs in
+    "waiting for me", on the home page and in notifications, and closes it; the next review's
+    pack shows one done and one still open in item (a)."""
     coordinator = make.user(roles=(Role.COORDINATOR,), name="Cora Coordinator")
     boss = make.user(roles=(Role.VIEWER,), name="Bea Boss")
     owner = make.user(roles=(Role.AUDITEE,), name="Olga Owner")
     engineer = make.user(roles=(Role.AUDITOR,), name="Erik Engineer")
     today = utcnow().date()
+    client = login(coordinator)
+    assert client.post("/programme/new", data={
+        "name": f"Internal audits {today.year}", "period_start": today.replace(month=1, day=1),
+        "period_end": today.replace(month=12, day=31), "manager_id": coordinator.id,
+        "objectives": "Cover every process once a year", "scope": "", "risks": "",
+        "audit_client": "Bea Boss"}).status_code == 302
+    programme = db.session.scalar(select(Programme))
+    assert login(boss).post(f"/programme/{programme.id}/approve").status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Programme, programme.id).status is ProgrammeStatus.APPROVED
     client = login(coordinator)
     response = client.post("/management/reviews/new", data={
         "title": "Management review this year", "period_start": today - dt.timedelta(days=365),
@@ -52,6 +72,11 @@ def test_review_journey_outputs_reach_owners_and_the_next_pack(app, make, login)
     assert client.post(f"/management/reviews/{review.id}/sign-off").status_code == 302
 
     client = login(owner)
+    waiting = client.get("/findings/waiting").text
+    assert 'data-source="management"' in waiting
+    waiting = _text(waiting)
+    assert "Management review action to complete" in waiting and "Cut scrap in machining by half" in waiting
+    assert "Buy a second CMM" not in waiting
     home = _text(client.get("/").text)
     assert "My management review actions" in home and "Cut scrap in machining by half" in home
     assert "Buy a second CMM" not in home
@@ -64,6 +89,8 @@ def test_review_journey_outputs_reach_owners_and_the_next_pack(app, make, login)
     assert client.post(f"/management/reviews/actions/{action.id}/done",
                        data={"note": "Scrap project closed, rate 1.2 %"}).status_code == 302
     assert "Cut scrap" not in _text(client.get("/").text)
+    assert "Cut scrap" not in _text(client.get("/findings/waiting").text)
+    assert "Buy a second CMM" in _text(login(engineer).get("/findings/waiting").text)
 
     assert db.session.scalar(select(Notification.id).where(Notification.user_id == engineer.id,
                                                            Notification.kind == "review_action_assigned"))

@@ -6,13 +6,27 @@ import datetime as dt
 import io
 
 from openpyxl import load_workbook
+from sqlalchemy import select
 
 from audit.extensions import db
+from audit.findings import responses
 from audit.findings import services as fs
 from audit.management import objectives as objs
-from audit.management import registers, reviews
+from audit.management import registers, reviews, risk_actions
 from audit.management.pack import NOTHING, build_review_pack, review_pack_xlsx
-from audit.models import AuditKind, AuditStatus, Grade, Role, TeamRole
+from audit.models import (
+    ApprovalStatus,
+    AuditKind,
+    AuditStatus,
+    Finding,
+    FindingStatus,
+    Grade,
+    Risk,
+    Role,
+    Supplier,
+    TeamRole,
+)
+from audit.organisation import services as organisation
 from tests.findings.helpers import draft, world
 
 START, END = dt.date(2025, 1, 1), dt.date(2025, 12, 31)
@@ -41,7 +55,7 @@ def _seed_period(make, library, now):
     late = draft(w, Grade.MINOR, now=at(2026, 2, 1), audit=later_audit)
     fs.issue_finding(late, actor=w.auditor, now=at(2026, 2, 2))
     w.audit.report_issued_at, w.audit.status = at(2025, 6, 20), AuditStatus.REPORT_ISSUED
-    supplier = make.supplier(name="Castings Co")
+    supplier = make.supplier(name="Castings Co", approval_status=ApprovalStatus.APPROVED)
     make.user(roles=(Role.SUPPLIER,), supplier_id=supplier.id, name="Cas Contact")  # answers the SCAR
     sw = world(make, library, kind=AuditKind.SECOND_PARTY, supplier=supplier)
     fs.issue_finding(draft(sw, Grade.MINOR, now=at(2025, 7, 1)), actor=sw.auditor, now=at(2025, 7, 2))
@@ -101,6 +115,27 @@ def _seed_period(make, library, now):
     registers.create_risk({"title": "Risk found later", "kind": "risk", "likelihood": 2, "impact": 2,
                            "owner_id": c.id, "identified_on": dt.date(2026, 1, 3),
                            "review_due_on": dt.date(2025, 12, 1)}, actor=c, now=at(2026, 1, 3))
+    # (e) tracked risk actions: done and reviewed in 2025; done only after it; planned in 2026.
+    risk = db.session.scalar(select(Risk).where(Risk.title == "Single supplier"))
+    second = risk_actions.add_action(risk, {"description": "Qualify a second foundry", "owner_id": c.id,
+                                            "due_on": dt.date(2025, 8, 31)}, actor=c, now=at(2025, 2, 2))
+    risk_actions.close_action(second, "done", "Foundry B approved", actor=c, now=at(2025, 8, 20))
+    risk_actions.review_effectiveness(second, {"effectiveness": "effective", "reviewed_on": dt.date(2025, 11, 2)},
+                                      actor=c, now=at(2025, 11, 2))
+    stock = risk_actions.add_action(risk, {"description": "Build a castings buffer stock", "owner_id": w.owner.id,
+                                           "due_on": dt.date(2025, 11, 30)}, actor=c, now=at(2025, 3, 1))
+    risk_actions.close_action(stock, "done", "Buffer in place", actor=w.owner, now=at(2026, 1, 20))
+    risk_actions.review_effectiveness(stock, {"effectiveness": "not_effective", "reviewed_on": dt.date(2026, 1, 25)},
+                                      actor=c, now=at(2026, 1, 25))
+    risk_actions.add_action(risk, {"description": "Planned after the period", "owner_id": c.id,
+                                   "due_on": dt.date(2026, 5, 1)}, actor=c, now=at(2026, 2, 1))
+    # Changed after the period end: the OFI is decided (leaves "issued") and the supplier's
+    # approval changes; the pack keeps the state of 31 Dec 2025.
+    responses.decide_finding(ofi, accept=False, rationale="Not worth it", actor=w.owner, now=at(2026, 1, 12))
+    organisation.update_supplier(supplier, {"name": supplier.name, "approval_status": "disqualified",
+                                            "risk_class": supplier.risk_class.value,
+                                            "timezone": supplier.timezone or "UTC"},
+                                 actor=c, now=at(2026, 2, 3))
     db.session.commit()
     return w
 
@@ -132,7 +167,28 @@ def test_past_pack_has_every_9_3_2_item_with_period_data_only(app, make, library
     assert "Castings Co" in text["c7"]
     assert "Hire a metrologist" in text["d"]
     assert "Single supplier" in text["e"] and "Effective" in text["e"] and "found later" not in text["e"]
+    actions = {r[1]: r[4:] for r in pack.section("e").tables[0].rows}
+    assert actions == {"Qualify a second foundry": ["done", "Effective"],
+                       "Build a castings buffer stock": ["overdue", "Not reviewed by the period end"]}
     assert "Export market" in text["f"] and "Opportunity for improvement statement" in text["f"]
+
+
+def test_statuses_and_approvals_are_those_of_the_period_end(app, make, library, now):
+    """Finding statuses and supplier approval are read back from the trail as at the period end:
+    the OFI decided in 2026 still counts as issued, the supplier disqualified in 2026 shows its
+    approval of then; today's values differ."""
+    w = _seed_period(make, library, now)
+    pack = build_review_pack(START, END)
+    statuses = dict(map(tuple, pack.section("c3").tables[1].rows))
+    ofi = db.session.scalar(select(Finding).where(Finding.grade == Grade.OFI))
+    assert ofi.status is not FindingStatus.ISSUED  # today's status ...
+    assert FindingStatus.DECLINED.label not in statuses and statuses[FindingStatus.ISSUED.label] >= 1
+    supplier = db.session.scalar(select(Supplier).where(Supplier.name == "Castings Co"))
+    assert supplier.approval_status is ApprovalStatus.DISQUALIFIED  # ... and today's approval
+    row = next(r for r in pack.section("c7").tables[0].rows if r[0] == "Castings Co")
+    assert row[2] != ApprovalStatus.DISQUALIFIED.label and row[2] == ApprovalStatus.APPROVED.label
+    assert row[4] == 1  # the SCAR issued in July was open on 31 Dec
+    assert w.audit.id
 
 
 def test_empty_items_say_so_in_the_workbook(app, make, library, now):

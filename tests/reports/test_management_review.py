@@ -74,3 +74,24 @@ def test_pack_page_pdf_csv_xlsx_routes(app, make, library, login):
     xlsx = client.get("/reports/management-review.xlsx")
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
     assert login(w.owner).get("/reports/management-review").status_code == 403
+
+
+def test_invalid_period_gives_the_page_again_naming_the_field(app, make, library, login):
+    """Not a date, a period ending before it starts, a period over three years: the page again
+    (422) with the entered values and a message naming the field, for the downloads too."""
+    viewer = make.user(roles=(Role.VIEWER,))
+    db.session.commit()
+    client = login(viewer)
+    cases = [({"start": "2026-13-45"}, "From: Not a valid date value", "start"),
+             ({"start": "2026-05-01", "end": "2026-04-01"}, "To: The period ends before it starts.", "end"),
+             ({"start": "2019-01-01", "end": "2026-01-01"}, "From: Choose a period of at most three years.",
+              "start")]
+    for args, message, field in cases:
+        for path in ("", ".csv", ".xlsx", ".pdf"):
+            response = client.get(f"/reports/management-review{path}", query_string=args)
+            assert response.status_code == 422, (args, path)
+            page = response.text
+            assert message in page, (args, path)
+            assert "Management review input" in page and 'role="alert"' in page
+            assert f'name="{field}"' in page and 'aria-invalid="true"' in page
+            assert f'value="{args[field]}"' in page  # what was typed stays to be corrected

@@ -1,0 +1,107 @@
+"""Pages of risk actions: plan one on a risk's page, close it, review its effectiveness, and the
+owner's own list. Reading the register needs VIEW_ORGANISATION; each write asks
+``risk_actions`` (the risk's owner or a quality manager plans and reviews, the action's owner
+closes) and every form carries its CSRF token."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from audit.auth.permissions import Permission, requires
+from audit.core.forms import form_values, saving
+from audit.extensions import db
+from audit.management import forms, risk_actions
+from audit.management.views import RISKS, _detail, bp
+from audit.models import Risk, RiskAction, utcnow
+
+# The routes join the registers' blueprint ("management."): the risk page they re-render is a
+# ``core.crud`` detail page, whose links are relative to that blueprint.
+
+
+def risk_context(risk: Risk, user, **forms_in) -> dict:
+    """The risk page's action table and forms (``RISKS.detail_context``)."""
+    actions = list(db.session.scalars(select(RiskAction).where(RiskAction.risk_id == risk.id)
+                                      .options(joinedload(RiskAction.owner)).order_by(RiskAction.id)))
+    return {"actions": actions, "today": utcnow().date(), "can_plan": risk_actions.can_plan(risk, user),
+            "closable": {a.id for a in actions if risk_actions.can_close(a, user)},
+            "action_form": forms_in.get("action_form") or forms.RiskActionForm(formdata=None),
+            "close_form": forms_in.get("close_form") or forms.RiskCloseForm(formdata=None),
+            "review_form": forms_in.get("review_form") or forms.RiskReviewForm(
+                formdata=None, data={"reviewed_on": utcnow().date()}),
+            "failed": forms_in.get("failed")}
+
+
+def _risk_page(risk_id: int, status: int, **forms_in):
+    db.session.rollback()
+    risk = db.session.get(Risk, risk_id) or abort(404)
+    return _detail(RISKS, risk, status, **risk_context(risk, current_user, **forms_in))
+
+
+@bp.post("/risks/<int:risk_id>/actions")
+@requires(Permission.OWN_ACCOUNT)
+def add_risk_action(risk_id: int):
+    """Plan an action on a risk with an owner and a due date."""
+    risk = db.session.get(Risk, risk_id) or abort(404)
+    if not risk_actions.can_plan(risk, current_user):
+        abort(403)
+    form = forms.RiskActionForm()
+    if form.validate_on_submit():
+        with saving(form, forbidden_aborts=True) as saved:
+            risk_actions.add_action(risk, form_values(form), actor=current_user, now=utcnow())
+        if saved.ok:
+            flash("Action planned; its owner was told.", "success")
+            return redirect(url_for("management.risk_detail", obj_id=risk_id))
+    return _risk_page(risk_id, 400, action_form=form)
+
+
+def _action(action_id: int) -> RiskAction:
+    return db.session.get(RiskAction, action_id) or abort(404)
+
+
+@bp.post("/risk-actions/<int:action_id>/close")
+@requires(Permission.OWN_ACCOUNT)
+def close_risk_action(action_id: int):
+    """The owner reports the action done, or withdraws it, with a note."""
+    action = _action(action_id)
+    if not risk_actions.can_close(action, current_user):
+        abort(403)
+    risk_id = action.risk_id
+    form = forms.RiskCloseForm()
+    if form.validate_on_submit():
+        with saving(form, forbidden_aborts=True) as saved:
+            risk_actions.close_action(action, form.outcome.data, form.note.data, actor=current_user,
+                                      now=utcnow())
+        if saved.ok:
+            flash("Action closed.", "success")
+            return redirect(url_for("management.risk_detail", obj_id=risk_id))
+    return _risk_page(risk_id, 400, close_form=form, failed=action_id)
+
+
+@bp.post("/risk-actions/<int:action_id>/effectiveness")
+@requires(Permission.OWN_ACCOUNT)
+def review_risk_action(action_id: int):
+    """The risk's owner or a quality manager records whether a done action worked."""
+    action = _action(action_id)
+    if not risk_actions.can_plan(action.risk, current_user):
+        abort(403)
+    risk_id = action.risk_id
+    form = forms.RiskReviewForm()
+    if form.validate_on_submit():
+        with saving(form, forbidden_aborts=True) as saved:
+            risk_actions.review_effectiveness(action, form_values(form), actor=current_user, now=utcnow())
+        if saved.ok:
+            flash("Effectiveness recorded.", "success")
+            return redirect(url_for("management.risk_detail", obj_id=risk_id))
+    return _risk_page(risk_id, 400, review_form=form, failed=action_id)
+
+
+@bp.get("/risk-actions")
+@requires(Permission.OWN_ACCOUNT)
+def my_risk_actions():
+    """The open risk actions the logged-in person owns, by due date."""
+    actions = risk_actions.open_actions_for(current_user)
+    return render_template("management/risk_actions.html", actions=actions, today=utcnow().date(),
+                           close_form=forms.RiskCloseForm(formdata=None))
