@@ -69,7 +69,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     _finish_config(app)
 
     from audit import extensions
-    from audit.core import database, hygiene, lengths, registry, routing, security
+    from audit.core import assets, compression, database, hygiene, lengths, registry, routing, security
     from audit.storage import images
 
     extensions.db.init_app(app)
@@ -81,7 +81,9 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
 
         Migrate(app, extensions.db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     hygiene.init_app(app)  # before CSRF: a malformed body must not reach its parser
+    compression.init_app(app)  # before CSRF (unmasks its token) and every other after_request
     extensions.csrf.init_app(app)
+    assets.init_app(app)
     routing.init_app(app)  # before any route is added
     database.configure_engines(app)
     security.init_app(app)

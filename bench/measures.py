@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bench import transfer
 from bench.harness import Session, Stats, concurrent_series, request, timed_series
 
 #: Requests per page measurement, and seconds per concurrent measurement (kept modest so the
@@ -492,6 +493,7 @@ MEASURES: list[Measure] = [
     Measure("planner on the scaled programme", lambda ctx: _needs_planner(ctx), lambda ctx: _run_planner(ctx),
             growth="linear"),
     _reference_page(),
+    transfer.measure(),
     # memory last: it reads the workers after everything above has run through them
     Measure("worker private memory (USS)", lambda ctx: None, _run_memory),
     Measure("worker private memory, gunicorn --preload", lambda ctx: None, _run_memory_preload),

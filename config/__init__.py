@@ -59,6 +59,9 @@ class BaseConfig:
     #: (0-1). The re-encode also drops EXIF metadata such as the location.
     PHOTO_LONG_EDGE = 2048
     PHOTO_JPEG_QUALITY = 0.85
+    #: Largest original photo the tablet will try to resize (and the server accept as declared
+    #: original size): a bigger file is refused with its size before anything decodes it.
+    PHOTO_ORIGINAL_MAX_BYTES = 40 * 1024 * 1024
     #: Days a tablet may stay offline and still replay its queue: mutation ids are kept that long.
     OFFLINE_WINDOW_DAYS = 30
     #: Most pages a tablet keeps for offline use (the oldest are dropped first; the start page stays).

@@ -8,8 +8,9 @@ Every refusal is a problem document built by ``audit.core.problems`` (one error 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -71,14 +72,25 @@ def openapi():
 @bp.get("/audits/<int:audit_id>/answers")
 @requires(Permission.VIEW_ORGANISATION)
 def answers(audit_id: int):
-    """Every answer of the audit with its version (auditees may read)."""
+    """Every answer of the audit with its version (auditees may read).
+
+    The ETag is a hash of the body itself, so it cannot miss a change; a tablet refreshing with
+    ``If-None-Match`` gets a 304 without a body when nothing changed (the minute-by-minute
+    refresh of an idle checklist costs headers only).
+    """
     audit = _audit_for(audit_id)
     rows = db.session.scalars(
         select(ChecklistAnswer).where(ChecklistAnswer.audit_id == audit.id)
         .order_by(ChecklistAnswer.question_id)
     ).all()
-    return jsonify(audit_id=audit.id, frozen=audit.report_issued_at is not None,
-                   answers=[answer_service.answer_payload(a) for a in rows])
+    response = jsonify(audit_id=audit.id, frozen=audit.report_issued_at is not None,
+                       answers=[answer_service.answer_payload(a) for a in rows])
+    etag = hashlib.sha256(response.get_data()).hexdigest()[:32]
+    # Weak comparison: a compressed answer carries the same ETag as a weak one (core.compression).
+    if request.if_none_match.contains_weak(etag):
+        return Response(status=304, headers={"ETag": f'"{etag}"'})
+    response.set_etag(etag)
+    return response
 
 
 @bp.put("/audits/<int:audit_id>/answers/<int:question_id>")
@@ -206,6 +218,12 @@ def post_evidence(audit_id: int):
     if upload is None:
         return problem("invalid", "Send the file in the 'file' field.", field="file")
     max_bytes = current_app.config["EVIDENCE_MAX_BYTES"]
+    try:
+        evidence_service.check_original_size(request.form.get("original_size"),
+                                             evidence_service.original_max_bytes(current_app.config))
+    except DomainError as exc:
+        upload.close()
+        return _error(exc)
     try:
         data = upload.stream.read(max_bytes + 1)
         size = _full_size(upload, len(data)) if len(data) > max_bytes else None

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from audit.conduct.access import require_answerer
 from audit.conduct.mutations import check_mutation_id
 from audit.core.errors import DomainError
-from audit.core.sizes import too_large_message
+from audit.core.sizes import megabytes, too_large_message
 from audit.extensions import db
 from audit.models import Audit, ChecklistQuestion, Evidence
 from audit.storage import EXTENSIONS, get_storage, new_key, sniff_content_type
@@ -20,6 +20,29 @@ from audit.trail.services import record, snapshot
 #: Evidence types accepted (by content). Photos from tablets are JPEG; screenshots PNG.
 ALLOWED_EVIDENCE_TYPES = ("image/jpeg", "image/png", "image/webp", "application/pdf")
 THUMBNAIL_SIZE = (320, 320)
+#: Default bound on an original photo's size (``PHOTO_ORIGINAL_MAX_BYTES``), before resizing.
+ORIGINAL_MAX_BYTES = 40 * 1_048_576
+
+
+def original_max_bytes(config) -> int:
+    """The configured bound on an original photo, never below the evidence limit itself."""
+    return max(int(config.get("PHOTO_ORIGINAL_MAX_BYTES", ORIGINAL_MAX_BYTES)), int(config["EVIDENCE_MAX_BYTES"]))
+
+
+def original_too_large_message(size: int, limit: int) -> str:
+    """The refusal of an original photo over ``limit`` (worded as photo-prepare.mjs words it)."""
+    return f"The photo is too large ({megabytes(size)}): the limit for an original photo is {megabytes(limit)}."
+
+
+def check_original_size(declared: str | None, limit: int) -> None:
+    """Refuse an upload whose declared original (``original_size``, the file the person chose
+    before the tablet resized it) is over ``limit`` — before the upload is read or decoded."""
+    if declared in (None, ""):
+        return
+    if not (declared.isascii() and declared.isdigit()) or len(declared) > 15:
+        raise DomainError("original_size must be a whole number of bytes.", field="original_size")
+    if int(declared) > limit:
+        raise DomainError(original_too_large_message(int(declared), limit), field="file")
 
 
 def evidence_payload(ev: Evidence) -> dict:

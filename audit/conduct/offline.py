@@ -9,11 +9,14 @@ so neither is written twice.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask, Response, current_app
 from flask_login import current_user
+
+from audit.core.assets import hashed_path
 
 #: Cache of the pages kept for offline use (home, audit pages, checklists, raise-finding forms,
 #: thumbnails); kept across asset versions (pages are not assets). It only ever holds one
@@ -41,6 +44,9 @@ PRECACHE_STATIC = (
     "js/relogin.js",
 )
 
+#: ``import ... from "./name"`` in a precached module: the browser asks for that URL as written.
+_RELATIVE_IMPORT = re.compile(r'''\bfrom\s*["']\./([\w.-]+)["']''')
+
 #: The worker's own template: a change to its code is a new version too.
 WORKER_TEMPLATE = "conduct/sw.js"
 
@@ -67,6 +73,23 @@ def asset_version(files: list[Path], extra: bytes = b"") -> str:
     return digest.hexdigest()[:16]
 
 
+def precache_urls(app: Flask) -> list[str]:
+    """The precached assets' URLs exactly as the pages request them, so the worker's install
+    finds them in the HTTP cache instead of downloading them again: files loaded by a tag carry
+    their content hash (``url_for('static')``), modules imported by a relative path do not."""
+    static = Path(app.static_folder)
+    imported = {m for name in PRECACHE_STATIC if name.endswith((".js", ".mjs"))
+                for m in _RELATIVE_IMPORT.findall((static / name).read_text(encoding="utf-8"))}
+    urls = []
+    for name in PRECACHE_STATIC:
+        folder, _, base = name.rpartition("/")
+        if base in imported and folder == "js":
+            urls.append(f"{app.static_url_path}/{name}")
+        else:
+            urls.append(hashed_path(app, name))
+    return urls
+
+
 def build_shell(app: Flask) -> OfflineShell:
     """Hash the precached assets, the worker's template and the manifest's inputs of ``app``."""
     static = Path(app.static_folder)
@@ -74,7 +97,7 @@ def build_shell(app: Flask) -> OfflineShell:
     files = [static / name for name in PRECACHE_STATIC] + [template]
     # The manifest is generated from configuration: its inputs are part of what is cached.
     extra = str(app.config.get("ORGANISATION_NAME", "")).encode()
-    urls = [f"{app.static_url_path}/{name}" for name in PRECACHE_STATIC]
+    urls = precache_urls(app)
     max_pages = int(app.config.get("OFFLINE_MAX_PAGES", MAX_PAGES))
     if max_pages < 2:
         raise ValueError("OFFLINE_MAX_PAGES must keep at least the start page and one other page.")

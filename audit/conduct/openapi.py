@@ -58,6 +58,8 @@ def openapi_document() -> dict:
                              "user the change is refused with 403 `other_author` and should be kept "
                              "for its author (shared tablets)."}
 
+    etag_header = {"schema": {"type": "string"}, "description": "Hash of the answers' body"}
+
     def ok(description: str, schema: dict) -> dict:
         return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -75,7 +77,7 @@ def openapi_document() -> dict:
         "openapi": "3.0.3",
         "info": {
             "title": "Audit checklist API",
-            "version": "1.1.0",
+            "version": "1.2.0",
             "description": (
                 "Used by the tablet checklist screen (and its offline queue). Authentication is the "
                 "session cookie of a logged-in user. Only the audit team's auditing members (lead, "
@@ -93,16 +95,26 @@ def openapi_document() -> dict:
             "/api/audits/{audit_id}/answers": {
                 "get": {
                     "summary": "All answers of an audit with their versions",
-                    "parameters": [audit_id],
+                    "description": (
+                        "The response's `ETag` is a hash of its body. A client that sends it back "
+                        "in `If-None-Match` gets 304 without a body while nothing changed (the "
+                        "tablet's periodic refresh). Compressed responses carry it as a weak ETag "
+                        "(`W/\"...\"`), which matches as well."
+                    ),
+                    "parameters": [audit_id, {
+                        "name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+                        "description": "The ETag of the answers the client already has."}],
                     "responses": {
-                        "200": ok("The answers", {
+                        "304": {"description": "Nothing changed since the ETag in `If-None-Match`",
+                                "headers": {"ETag": etag_header}},
+                        "200": {**ok("The answers", {
                             "type": "object", "required": ["audit_id", "frozen", "answers"],
                             "additionalProperties": False,
                             "properties": {
                                 "audit_id": {"type": "integer"},
                                 "frozen": {"type": "boolean"},
                                 "answers": {"type": "array", "items": {"$ref": "#/components/schemas/Answer"}},
-                            }}),
+                            }}), "headers": {"ETag": etag_header}},
                         **_errors(write=False, audit=True),
                     },
                 }
@@ -155,6 +167,10 @@ def openapi_document() -> dict:
                             "taken_at": {"type": "string", "format": "date-time",
                                          "description": "When the photo was taken (with offset)"},
                             "caption": {"type": "string", "maxLength": 255},
+                            "original_size": {"type": "integer", "description": (
+                                "Size in bytes of the file the person chose, before the tablet "
+                                "resized it; over PHOTO_ORIGINAL_MAX_BYTES the upload is refused "
+                                "with 422 before it is read")},
                         }}}}},
                     "responses": {
                         "201": ok("Stored", saved_evidence),

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from audit.audits.services import to_local
 from audit.auth.permissions import Permission, public, requires
 from audit.conduct import access, agenda, answers, checklist_read, forms, offline
+from audit.conduct import evidence as evidence_service
 from audit.core.errors import DomainError
 from audit.core.forms import flashing, saving
 from audit.extensions import db
@@ -98,6 +99,7 @@ def checklist(audit_id: int):
         can_answer=access.can_edit_records(audit, current_user),
         verdicts=list(Verdict), page_cache=offline.PAGE_CACHE,
         photo={"max_bytes": current_app.config["EVIDENCE_MAX_BYTES"],
+               "original_max_bytes": evidence_service.original_max_bytes(current_app.config),
                "long_edge": current_app.config["PHOTO_LONG_EDGE"],
                "quality": current_app.config["PHOTO_JPEG_QUALITY"]},
     )

@@ -30,6 +30,11 @@ def responders(finding: Finding) -> list[User]:
     return [finding.owner] if finding.owner is not None else []
 
 
+def _internal(people: list[User]) -> list[User]:
+    """Only the organisation's own people (no supplier contacts)."""
+    return [u for u in people if u.supplier_id is None]
+
+
 def action_owners(finding: Finding) -> list[User]:
     """Owners of the finding's open actions."""
     return [a.owner for a in finding.actions if a.status is ActionStatus.OPEN and a.owner is not None]
@@ -117,8 +122,9 @@ CONCERNS: dict[str, Concern] = {
     # A cost concerns the finding's owner (their process bears it and answers for it) and the
     # coordinators, who report the cost of poor quality to the management review and decide
     # whether a cost arriving after closure (a customer return) calls for a repeat finding.
-    # The audit team is not told: costs change nothing they review or verify.
-    "add_cost": Concern("finding_cost", lambda f: [*responders(f), *coordinators()],
+    # The audit team is not told: costs change nothing they review or verify. Nor is a
+    # supplier: costs are internal figures (the SCAR page shows none).
+    "add_cost": Concern("finding_cost", lambda f: [*_internal(responders(f)), *coordinators()],
                         "{actor} recorded a cost of poor quality on {grade} {ref}.",
                         "Check the amount on the finding's page; it counts in the cost trends.",
                         deadline=False),

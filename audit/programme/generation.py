@@ -258,18 +258,22 @@ def load_context(rules: list[ProgrammeRule], now: dt.datetime) -> dict:
 
 
 def spread_first_days(rules: list[ProgrammeRule], context: dict) -> dict[int, dt.date]:
-    """First days of never-audited units' risk rules (no audit anywhere, no "first occurrence"),
-    spread over their programme's period: highest risk score first, then evenly spaced so the
-    months stay balanced, each moved to the next working day of the unit's site.
+    """First days of never-audited units' risk rules (no audit before the period, no
+    "first occurrence"), spread over their programme's period: highest risk score first, then
+    evenly spaced so the months stay balanced, each moved to the next working day of the site.
 
-    Spread over the whole period, not from today, so every run (and every sweep) gets the same
-    days; a day already past is clipped to today by ``interval_slots``.
+    The days must not move under the coordinator's feet, so the group is fixed: a unit stays
+    in it once its own first audit is dated or staffed (only audits before the period take it
+    out), and the span is the whole period, so every run gets the same days; a day already past
+    is clipped to today by ``interval_slots``.
     """
     groups: dict[int, list[tuple[int, str, int, ProgrammeRule]]] = {}
     for rule in rules:
         unit, programme = rule.unit, rule.programme
-        if (rule.kind is not RuleKind.RISK_INTERNAL or unit is None or programme is None
-                or rule.starts_on is not None or anchor_for(rule.id, context["last"].get(unit.id, []))):
+        if rule.kind is not RuleKind.RISK_INTERNAL or unit is None or programme is None or rule.starts_on:
+            continue
+        begin = programme.period_start
+        if any(day < begin for day in anchor_for(rule.id, context["last"].get(unit.id, []))):
             continue
         score, _months = unit_interval(unit, context["history"].get(unit.id, 0))
         groups.setdefault(programme.id, []).append((-score, unit.name, rule.id, rule))
@@ -277,12 +281,13 @@ def spread_first_days(rules: list[ProgrammeRule], context: dict) -> dict[int, dt
     for group in groups.values():
         group.sort(key=lambda row: row[:3])
         programme = group[0][3].programme
-        span = (programme.period_end - programme.period_start).days + 1
+        begin = programme.period_start
+        span = (programme.period_end - begin).days + 1
         for i, (_score, _name, rule_id, rule) in enumerate(group):
-            day = programme.period_start + dt.timedelta(days=i * span // len(group))
+            day = begin + dt.timedelta(days=i * span // len(group))
             site = rule.unit.site
             holidays = {h.day for h in site.holidays} if site is not None else set()
-            first_days[rule_id] = _working_day(day, holidays, programme.period_start, programme.period_end)
+            first_days[rule_id] = _working_day(day, holidays, begin, programme.period_end)
     return first_days
 
 

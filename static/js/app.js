@@ -34,15 +34,23 @@
 
   // Offline from launch: a signed-in page registers the worker (it keeps the start page, audit
   // pages, checklists and raise-finding forms it sees). A page whose request did not pass through
-  // the worker (loaded before it was active) asks the worker to keep a copy.
+  // the worker (loaded before it was active) asks the worker to keep a copy: a page that names
+  // its user (data-user, e.g. the checklist) hands over its own HTML, taken now — this script
+  // runs before the page's modules touch the DOM — so the page is not downloaded a second time;
+  // any other page is fetched again by the worker.
   if (nav && "serviceWorker" in navigator) {
     var entry = window.performance && performance.getEntriesByType ? performance.getEntriesByType("navigation")[0] : null;
     var first = !entry || !entry.workerStart;
+    var owner = document.querySelector("main [data-user]");
+    var snapshot = first && owner && !location.search
+      ? { type: "keep", path: location.pathname, user: owner.getAttribute("data-user"),
+          html: "<!doctype html>\n" + document.documentElement.outerHTML }
+      : null;
     navigator.serviceWorker.register("/sw.js", { scope: "/" })
       .then(function () { return navigator.serviceWorker.ready; })
       .then(function (reg) {
         if (first && reg.active) {
-          reg.active.postMessage({ type: "warm", paths: [location.pathname], onlyMissing: false });
+          reg.active.postMessage(snapshot || { type: "warm", paths: [location.pathname], onlyMissing: false });
         }
       })
       .catch(function () { /* no offline support in this browser: pages still work online */ });

@@ -173,11 +173,13 @@ export class Syncer {
   }
 
   /** Queue a photo or PDF; resolves with the entry (its ``seq`` names the waiting thumbnail). */
-  async queueEvidence(question, blob, filename, takenAt) {
+  async queueEvidence(question, blob, filename, takenAt, originalSize) {
     const entry = {
       audit: this.auditId, user: this.userId, kind: "evidence", question, id: this.newId(),
       state: "pending", blob, filename, taken_at: takenAt, created: this.now().toISOString(),
     };
+    // The size of the file the person chose (before resizing): the server checks its bound too.
+    if (originalSize) entry.original_size = originalSize;
     entry.seq = await this.store.enqueue(entry);
     return entry;
   }
@@ -348,5 +350,44 @@ export class Syncer {
     return summarise(await this.mine(), {
       online: online && !this.offline, problem: this.problem, others: await this.othersWaiting(),
     });
+  }
+}
+
+/**
+ * The periodic refresh of the other auditors' answers, asking only whether anything changed:
+ * the ETag of the last answers taken in goes back in If-None-Match, and an unchanged checklist
+ * answers 304 without a body (headers only, instead of every answer each minute).
+ *
+ * ``refresh(apply)`` resolves with null when the request failed (offline, error: nothing known),
+ * ``{ changed: false }`` on 304, or ``{ changed: true, data }`` after calling ``apply(data)``.
+ * ``apply`` returns false when it left some answers out (the person was typing there, or has a
+ * change of their own queued): the ETag is then forgotten, so the next refresh brings them again
+ * instead of a 304 that would hide them for good.
+ */
+export class AnswersRefresh {
+  constructor({ fetch, url }) {
+    this.fetch = fetch;
+    this.url = url;
+    this.etag = null;
+  }
+
+  async refresh(apply) {
+    const headers = { Accept: "application/json" };
+    if (this.etag) headers["If-None-Match"] = this.etag;
+    let response;
+    try {
+      // no-store: the browser's HTTP cache must not answer the 304 for us with an old body.
+      response = await this.fetch(this.url, { credentials: "same-origin", cache: "no-store", headers });
+    } catch (e) {
+      return null;
+    }
+    if (response.status === 304) return { changed: false };
+    if (!response.ok) return null;
+    let data;
+    try { data = await response.json(); } catch (e) { return null; }
+    const etag = response.headers.get("ETag");
+    const complete = (await apply(data)) !== false;
+    this.etag = complete && etag ? etag : null;
+    return { changed: true, data };
   }
 }

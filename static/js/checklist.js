@@ -2,7 +2,7 @@
 // IndexedDB queue (offline-queue.js) to the page — one-tap answers, notes, photos, conditional
 // questions, progress, conflicts and refusals; relogin.js renews a lost session in place.
 import * as queue from "./offline-queue.js";
-import { Syncer } from "./checklist-sync.mjs";
+import { AnswersRefresh, Syncer } from "./checklist-sync.mjs";
 import { loginBox, renewToken } from "./relogin.js";
 import { checkPrepared, fitWithin, jpegName, photoSettings, planUpload, tooLargeMessage } from "./photo-prepare.mjs";
 
@@ -24,6 +24,16 @@ function init(root) {
   const noteTimers = new Map();
   const server = new Map();  // question id → the server's answer the screen is based on
 
+
+  // The verdict and yes/no buttons come once per page (<template>): each question gets a copy,
+  // the answered one pressed. Done first, before anything reads or shows a question's state.
+  root.querySelectorAll("[data-buttons]").forEach((box) => {
+    const template = document.getElementById(`buttons-${box.dataset.buttons}`);
+    if (!template || box.querySelector("[data-set]")) return;
+    box.append(template.content.cloneNode(true));
+    const state = box.closest("[data-question]").dataset.state || "";
+    box.querySelectorAll("[data-set]").forEach((b) => b.setAttribute("aria-pressed", b.dataset.set === state ? "true" : "false"));
+  });
 
   const article = (qid) => root.querySelector(`[data-question="${qid}"]`);
   const articles = () => Array.from(root.querySelectorAll("[data-question]"));
@@ -258,7 +268,7 @@ function init(root) {
       return;
     }
     const name = blob === file ? (file.name || "photo.jpg") : jpegName(file.name);
-    const item = await syncer.queueEvidence(Number(art.dataset.question), blob, name, takenAt);
+    const item = await syncer.queueEvidence(Number(art.dataset.question), blob, name, takenAt, file.size);
     showPreview(art, blob, item.seq);
     setStatus(art, "Photo waiting to upload", "pending");
     flush();
@@ -309,6 +319,7 @@ function init(root) {
       form.append("question_id", String(item.question));
       form.append("client_id", item.id);
       form.append("taken_at", item.taken_at);
+      if (item.original_size) form.append("original_size", String(item.original_size));
       return fetch(evidenceApi, { method: "POST", body: form, credentials: "same-origin", headers });
     }
     if (item.kind === "finding") {
@@ -345,29 +356,30 @@ function init(root) {
   }
 
   // --- other auditors' answers: pulled now and then so tablets see each other's work ------------
+  const answersRefresh = new AnswersRefresh({ fetch: (...args) => fetch(...args), url: answersApi });
+
   async function pull() {
     if (!navigator.onLine || syncer.flushing) return;
-    let data;
-    try {
-      const response = await fetch(answersApi, { credentials: "same-origin", headers: { Accept: "application/json" } });
-      if (!response.ok) return;
-      data = await response.json();
-    } catch (e) {
-      return;
-    }
-    syncer.offline = false;
-    const waiting = new Set((await syncer.mine()).map((i) => i.question));
-    data.answers.forEach((answer) => {
-      const art = article(answer.question_id);
-      if (!art || waiting.has(answer.question_id)) return;
-      const typing = document.activeElement && document.activeElement.matches("textarea, input") &&
-        art.contains(document.activeElement);
-      if (typing || answer.version <= Number(art.dataset.version)) return;
-      remember(answer);
-      showAnswer(art, answer);
-      setStatus(art, `Updated by ${answer.answered_by || "a colleague"}`, "saved");
+    const result = await answersRefresh.refresh(async (data) => {
+      const waiting = new Set((await syncer.mine()).map((i) => i.question));
+      let complete = true;
+      data.answers.forEach((answer) => {
+        const art = article(answer.question_id);
+        if (!art) return;
+        const typing = document.activeElement && document.activeElement.matches("textarea, input") &&
+          art.contains(document.activeElement);
+        if (answer.version <= Number(art.dataset.version)) return;
+        // Left out for now: taken in by a later refresh (the ETag is not kept, see AnswersRefresh).
+        if (typing || waiting.has(answer.question_id)) { complete = false; return; }
+        remember(answer);
+        showAnswer(art, answer);
+        setStatus(art, `Updated by ${answer.answered_by || "a colleague"}`, "saved");
+      });
+      return complete;
     });
-    refresh();
+    if (result === null) return;
+    syncer.offline = false;
+    if (result.changed) refresh();
     updateSync();
   }
 

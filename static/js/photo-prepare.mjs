@@ -2,7 +2,7 @@
 // attributes, the target size of a resized photo, what to do with a chosen file, and the words
 // of a "too large" refusal (the same as the server's, audit/core/sizes.py).
 
-export const DEFAULTS = Object.freeze({ maxBytes: 12 * 1048576, longEdge: 2048, quality: 0.85 });
+export const DEFAULTS = Object.freeze({ maxBytes: 12 * 1048576, originalMaxBytes: 40 * 1048576, longEdge: 2048, quality: 0.85 });
 
 const MEGABYTE = 1048576;
 
@@ -10,10 +10,15 @@ const MEGABYTE = 1048576;
 export function photoSettings(dataset = {}) {
   const num = (v) => (v === undefined || v === null || v === "" ? NaN : Number(v));
   const maxBytes = num(dataset.photoMaxBytes);
+  const originalMaxBytes = num(dataset.photoOriginalMaxBytes);
   const longEdge = num(dataset.photoLongEdge);
   const quality = num(dataset.photoQuality);
+  const max = Number.isFinite(maxBytes) && maxBytes > 0 ? Math.floor(maxBytes) : DEFAULTS.maxBytes;
   return {
-    maxBytes: Number.isFinite(maxBytes) && maxBytes > 0 ? Math.floor(maxBytes) : DEFAULTS.maxBytes,
+    maxBytes: max,
+    // Never below the upload limit: a file the server would take is always worth a try.
+    originalMaxBytes: Math.max(max, Number.isFinite(originalMaxBytes) && originalMaxBytes > 0
+      ? Math.floor(originalMaxBytes) : DEFAULTS.originalMaxBytes),
     longEdge: Number.isFinite(longEdge) && longEdge >= 64 ? Math.floor(longEdge) : DEFAULTS.longEdge,
     quality: Number.isFinite(quality) && quality > 0 && quality <= 1 ? quality : DEFAULTS.quality,
   };
@@ -29,6 +34,11 @@ export function megabytes(size) {
 export function tooLargeMessage(size, limit) {
   if (size === null || size === undefined) return `The file is too large: the limit is ${megabytes(limit)}.`;
   return `The file is too large (${megabytes(size)}): the limit is ${megabytes(limit)}.`;
+}
+
+/** The refusal of an original photo over the bound on what the tablet resizes (server's words). */
+export function originalTooLargeMessage(size, limit) {
+  return `The photo is too large (${megabytes(size)}): the limit for an original photo is ${megabytes(limit)}.`;
 }
 
 /** Width and height that fit ``longEdge`` keeping the aspect ratio; never enlarges. */
@@ -51,11 +61,17 @@ export function isResizable(type) {
 /**
  * What to do with a chosen file, before any work: "resize" a photo (the resized copy is checked
  * again with ``checkPrepared``), "send" another file within the limit, or "refuse" with the
- * message. An original over the limit is refused unless it is a photo the device can shrink.
+ * message. The size comes first: a photo over ``originalMaxBytes`` is refused before anything
+ * decodes it (a 60 MB panorama would exhaust a tablet's memory); a photo under it is resized
+ * even when over the upload limit; any other file over the upload limit is refused.
  */
 export function planUpload(file, settings) {
   if (!file || !file.size) return { action: "refuse", message: "The file is empty." };
-  if (isResizable(file.type)) return { action: "resize" };
+  if (isResizable(file.type)) {
+    return file.size > settings.originalMaxBytes
+      ? { action: "refuse", message: originalTooLargeMessage(file.size, settings.originalMaxBytes) }
+      : { action: "resize" };
+  }
   if (file.size > settings.maxBytes) return { action: "refuse", message: tooLargeMessage(file.size, settings.maxBytes) };
   return { action: "send" };
 }

@@ -48,7 +48,10 @@ function staleWhileRevalidate(request) {
       fresh.catch(() => null);
       return cached;
     }
-    return fresh;
+    // Offline, a page kept from an earlier release names its assets by their old hashes
+    // (?v=...): the current version of the same file serves it.
+    return fresh.catch((error) => cache.match(request, { ignoreSearch: true })
+      .then((current) => current || Promise.reject(error)));
   }));
 }
 
@@ -164,9 +167,24 @@ async function warm(paths, onlyMissing) {
   }
 }
 
+/**
+ * Keep a page its own tab handed over (its HTML as parsed, before any script changed it): the
+ * first visit, made before the worker was active, is kept without downloading the page again.
+ * Kept only under the user the page names, so the owner rule of ``keep`` applies as to any page.
+ */
+async function keepSnapshot(path, html, user) {
+  if (!isOfflinePage(path) || !/^\d+$/.test(user)) return;
+  const headers = { "Content-Type": "text/html; charset=utf-8" };
+  headers[USER_HEADER] = user;
+  await keepAndFollow(new Request(path), new Response(html, { headers }), generation);
+}
+
 self.addEventListener("message", (event) => {
   const data = event.data || {};
   if (data.type === "warm" && Array.isArray(data.paths)) event.waitUntil(warm(data.paths.map(String), Boolean(data.onlyMissing)));
+  if (data.type === "keep" && typeof data.html === "string") {
+    event.waitUntil(keepSnapshot(String(data.path), data.html, String(data.user)));
+  }
 });
 
 self.addEventListener("fetch", (event) => {

@@ -192,3 +192,19 @@ def test_recording_a_cost_tells_the_finding_owner_and_the_coordinators(app, make
     notes = _step(lambda: fs.add_cost(f, category=CostCategory.REWORK, amount="10", currency="EUR",
                                       incurred_on=now.date(), actor=w.owner, now=now))
     assert notes == {(w.coordinator.id, "finding_cost"): 1, (other_coordinator.id, "finding_cost"): 1}
+
+
+def test_a_cost_on_a_scar_is_not_told_to_the_supplier(app, make, library, now):
+    """Costs are internal figures: on a SCAR the supplier's contacts are not told, the
+    coordinators are."""
+    from audit.models import AuditKind, CostCategory, Role
+
+    supplier = make.supplier(name="Precision Castings")
+    w = world(make, library, kind=AuditKind.SECOND_PARTY, supplier=supplier)
+    contact = make.user(roles=(Role.SUPPLIER,), supplier_id=supplier.id, name="Sam Carter")
+    f = draft(w, Grade.MINOR, now=now)
+    fs.issue_finding(f, actor=w.auditor, now=now)
+    notes = _step(lambda: fs.add_cost(f, category=CostCategory.SCRAP, amount="120.50", currency="EUR",
+                                      incurred_on=now.date(), actor=w.auditor, now=now))
+    assert (contact.id, "finding_cost") not in notes
+    assert notes[(w.coordinator.id, "finding_cost")] == 1

@@ -384,3 +384,11 @@ test("an answer carries the device time of its latest change, also after an edit
   await syncer.flush();
   assert.equal(server.sent[1].answered_at, "2026-11-30T08:20:00.000Z");
 });
+
+test("a queued photo keeps the size of the original the person chose, for the server's check", async () => {
+  const { syncer, store } = makeSyncer();
+  await syncer.queueEvidence(11, { bytes: "jpeg" }, "a.jpg", "2026-11-30T09:59:00Z", 16_567_500);
+  assert.equal([...store.rows.values()][0].original_size, 16_567_500);
+  await syncer.queueEvidence(12, { bytes: "pdf" }, "b.pdf", "2026-11-30T09:59:00Z");
+  assert.equal([...store.rows.values()][1].original_size, undefined);
+});

@@ -12,7 +12,7 @@ const MB = 1048576;
 test("settings come from the data attributes, with defaults for missing or bad values", () => {
   assert.deepEqual(photoSettings({}), { ...DEFAULTS });
   assert.deepEqual(photoSettings({ photoMaxBytes: "5242880", photoLongEdge: "1600", photoQuality: "0.7" }),
-    { maxBytes: 5 * MB, longEdge: 1600, quality: 0.7 });
+    { maxBytes: 5 * MB, originalMaxBytes: 40 * MB, longEdge: 1600, quality: 0.7 });
   assert.deepEqual(photoSettings({ photoMaxBytes: "x", photoLongEdge: "10", photoQuality: "3" }), { ...DEFAULTS });
   assert.equal(DEFAULTS.longEdge, 2048);
   assert.equal(DEFAULTS.quality, 0.85);
@@ -52,4 +52,21 @@ test("the re-encoded file is named after the original with .jpg", () => {
   assert.equal(jpegName("IMG_0001.HEIC"), "IMG_0001.jpg");
   assert.equal(jpegName("scan.v2.png"), "scan.v2.jpg");
   assert.equal(jpegName(""), "photo.jpg");
+});
+
+test("an original photo over its bound is refused by size before any resizing, with its size", () => {
+  const settings = photoSettings({ photoOriginalMaxBytes: String(40 * MB) });
+  assert.equal(settings.originalMaxBytes, 40 * MB);
+  const refused = planUpload({ size: Math.round(45.2 * MB), type: "image/jpeg" }, settings);
+  assert.deepEqual(refused, { action: "refuse",
+    message: "The photo is too large (45.2 MB): the limit for an original photo is 40 MB." });
+  // Under the bound (though over the 12 MB upload limit): resized, then checked again.
+  assert.deepEqual(planUpload({ size: Math.round(15.8 * MB), type: "image/jpeg" }, settings), { action: "resize" });
+  assert.deepEqual(planUpload({ size: 40 * MB, type: "image/heic" }, settings), { action: "resize" });
+});
+
+test("the bound on originals defaults to 40 MB and never sits below the upload limit", () => {
+  assert.equal(photoSettings({}).originalMaxBytes, 40 * MB);
+  assert.equal(photoSettings({ photoMaxBytes: String(50 * MB), photoOriginalMaxBytes: String(20 * MB) }).originalMaxBytes, 50 * MB);
+  assert.equal(photoSettings({ photoOriginalMaxBytes: "nonsense" }).originalMaxBytes, 40 * MB);
 });

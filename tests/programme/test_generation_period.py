@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from audit.extensions import db
 from audit.models import (
@@ -216,3 +216,30 @@ def test_never_audited_units_are_spread_over_the_year_highest_risk_first(make, n
     again = db.session.scalars(select(Audit).where(Audit.rule_id.in_(list(rules)))
                                .order_by(Audit.planned_date, Audit.id)).all()
     assert [(a.rule_id, a.planned_date) for a in again] == [(a.rule_id, a.planned_date) for a in audits]
+
+
+def test_dating_one_spread_audit_moves_none_of_the_others(make, next_year):
+    """Once the coordinator dates and staffs the first never-audited unit's audit, re-running
+    generation leaves every other unit's first audit where it was (no re-spacing, no trail)."""
+    from audit.models import AuditTeamMember, TeamRole, TrailEntry
+
+    std = make.standard()
+    site = make.site()
+    units = []
+    for n in range(6):
+        unit = make.unit(name=f"Unit {n}", site=site, importance=3 - n // 2)
+        unit.standards.append(std)
+        units.append(unit)
+    rules = [add_rule(next_year, {"kind": RuleKind.RISK_INTERNAL, "title": u.name, "unit_id": u.id},
+                      actor=None, now=NOW) for u in units]
+    generate_programme(next_year, actor=None, now=NOW)
+    before = {r.id: [a.planned_date for a in _rule_audits(r)] for r in rules}
+    first = _rule_audits(rules[0])[0]
+    first.starts_at = dt.datetime.combine(first.planned_date, dt.time(8), tzinfo=dt.UTC)
+    db.session.add(AuditTeamMember(audit=first, user=make.user(), role=TeamRole.LEAD))
+    db.session.flush()
+    trail_before = db.session.scalar(select(func.count()).select_from(TrailEntry))
+    generate_programme(next_year, actor=None, now=NOW)
+    after = {r.id: [a.planned_date for a in _rule_audits(r)] for r in rules}
+    assert after == before
+    assert db.session.scalar(select(func.count()).select_from(TrailEntry)) == trail_before
