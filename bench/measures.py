@@ -222,6 +222,9 @@ def _run_answer_save(ctx: Context) -> Result:
     result = Result(app=app, same=same, base=base, notes=[
         f"{app.throughput:.0f} saves/s vs same-work {same.throughput:.0f}/s vs floor {base.throughput:.0f}/s "
         f"at {SAVE_CLIENTS} clients; errors {app.errors} / {same.errors} / {base.errors}"])
+    if same.errors or base.errors:
+        # A baseline that refuses saves does less work: its numbers compare nothing.
+        result.notes.append("WARNING: a baseline answered errors, so its ratios are not valid")
     result.statements = {k: c.median for k, c in counts.items()}
     return result
 
