@@ -9,6 +9,7 @@ from sqlalchemy import String, func, literal, select
 
 from audit.core.errors import DomainError
 from audit.extensions import db
+from audit.models import User
 from audit.trail.services import apply_changes, record, snapshot
 
 
@@ -40,6 +41,17 @@ def get_or_fail(model, obj_id, *, field: str, what: str, optional: bool = False)
     if obj is None:
         raise DomainError(f"That {what} does not exist (any more).", field=field)
     return obj
+
+
+def active_owner(owner_id, *, current=None, thing: str = "action", field: str = "owner_id"):
+    """The person chosen in ``field`` to own a ``thing``: someone who exists, can still log in
+    and is not already its owner (``current``); else a DomainError naming the field."""
+    owner = get_or_fail(User, owner_id, field=field, what="owner")
+    if not owner.is_active:
+        raise DomainError(f"{owner.name} can no longer log in: choose an active owner.", field=field)
+    if current is not None and owner.id == current.id:
+        raise DomainError(f"{owner.name} already owns this {thing}.", field=field)
+    return owner
 
 
 def save_with_trail(obj, values: dict[str, Any], *, actor, now: dt.datetime, label: str) -> Any:

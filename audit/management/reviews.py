@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload
 
 from audit.auth.permissions import Permission
 from audit.core.errors import DomainError, NotAllowed
-from audit.core.services import get_or_fail, save_with_trail
+from audit.core.services import active_owner, get_or_fail, save_with_trail
 from audit.extensions import db
 from audit.management import review_notices
 from audit.models import ManagementReview, OutputKind, ReviewAction, ReviewStatus, Role, User, UserRole
@@ -184,9 +184,7 @@ def add_output(review: ManagementReview, data: dict, *, actor, now: dt.datetime)
     decision = (data.get("decision") or "").strip()
     if not decision:
         raise DomainError("Write down the decision or action.", field="decision")
-    owner = get_or_fail(User, data.get("owner_id"), field="owner_id", what="owner")
-    if not owner.is_active:
-        raise DomainError(f"{owner.name} can no longer log in: choose an active owner.", field="owner_id")
+    owner = active_owner(data.get("owner_id"))
     due = data.get("due_on")
     if not isinstance(due, dt.date):
         raise DomainError("Give the due date.", field="due_on")
@@ -227,11 +225,7 @@ def reassign_output(action: ReviewAction, owner_id, *, actor, now: dt.datetime) 
         raise NotAllowed("Only the review's chair or a quality manager hands an action over.")
     if action.completed_at is not None:
         raise DomainError("This action is already done.")
-    owner = get_or_fail(User, owner_id, field="owner_id", what="owner")
-    if not owner.is_active:
-        raise DomainError(f"{owner.name} can no longer log in: choose an active owner.", field="owner_id")
-    if owner.id == action.owner_id:
-        raise DomainError(f"{owner.name} already owns this action.", field="owner_id")
+    owner = active_owner(owner_id, current=action.owner)
     previous = action.owner
     action.owner = owner
     db.session.flush()

@@ -18,7 +18,7 @@ from sqlalchemy.orm import joinedload
 
 from audit.auth.permissions import Permission
 from audit.core.errors import DomainError, NotAllowed
-from audit.core.services import get_or_fail
+from audit.core.services import active_owner
 from audit.extensions import db
 from audit.management.local import risk_day
 from audit.models import Effectiveness, Risk, RiskAction, RiskActionStatus, Role, Unit, User, UserRole
@@ -91,9 +91,7 @@ def add_action(risk: Risk, data: dict, *, actor, now: dt.datetime) -> RiskAction
     description = (data.get("description") or "").strip()
     if not description:
         raise DomainError("Describe the action.", field="description")
-    owner = get_or_fail(User, data.get("owner_id"), field="owner_id", what="owner")
-    if not owner.is_active:
-        raise DomainError(f"{owner.name} can no longer log in: choose an active owner.", field="owner_id")
+    owner = active_owner(data.get("owner_id"))
     due = data.get("due_on")
     if not isinstance(due, dt.date):
         raise DomainError("Give the due date.", field="due_on")
@@ -160,11 +158,7 @@ def reassign_action(action: RiskAction, owner_id, *, actor, now: dt.datetime) ->
         raise NotAllowed("Only a coordinator or the risk's owner hands an action over.")
     if action.status is not RiskActionStatus.OPEN:
         raise DomainError(f"This action is already {action.status.label.lower()}.")
-    owner = get_or_fail(User, owner_id, field="owner_id", what="owner")
-    if not owner.is_active:
-        raise DomainError(f"{owner.name} can no longer log in: choose an active owner.", field="owner_id")
-    if owner.id == action.owner_id:
-        raise DomainError(f"{owner.name} already owns this action.", field="owner_id")
+    owner = active_owner(owner_id, current=action.owner)
     previous = action.owner
     action.owner = owner
     db.session.flush()

@@ -48,6 +48,18 @@ def _risk_page(risk_id: int, status: int, **forms_in):
     return _detail(RISKS, risk, status, **risk_context(risk, current_user, **forms_in))
 
 
+def _submit(risk_id: int, form, form_name: str, change, message: str, failed: int | None = None):
+    """Post one risk-page form: ``change()`` through the services when the form is valid, then
+    back to the risk with ``message``; a refused form re-renders the page (422) with its input."""
+    if form.validate_on_submit():
+        with saving(form, forbidden_aborts=True) as saved:
+            change()
+        if saved.ok:
+            flash(message, "success")
+            return redirect(url_for("management.risk_detail", obj_id=risk_id))
+    return _risk_page(risk_id, 422, failed=failed, **{form_name: form})
+
+
 @bp.post("/risks/<int:risk_id>/actions")
 @requires(Permission.OWN_ACCOUNT)
 def add_risk_action(risk_id: int):
@@ -56,13 +68,8 @@ def add_risk_action(risk_id: int):
     if not risk_actions.can_plan(risk, current_user):
         abort(403)
     form = forms.RiskActionForm()
-    if form.validate_on_submit():
-        with saving(form, forbidden_aborts=True) as saved:
-            risk_actions.add_action(risk, form_values(form), actor=current_user, now=utcnow())
-        if saved.ok:
-            flash("Action planned; its owner was told.", "success")
-            return redirect(url_for("management.risk_detail", obj_id=risk_id))
-    return _risk_page(risk_id, 422, action_form=form)
+    return _submit(risk_id, form, "action_form", lambda: risk_actions.add_action(
+        risk, form_values(form), actor=current_user, now=utcnow()), "Action planned; its owner was told.")
 
 
 def _action(action_id: int) -> RiskAction:
@@ -76,16 +83,10 @@ def close_risk_action(action_id: int):
     action = _action(action_id)
     if not risk_actions.can_close(action, current_user):
         abort(403)
-    risk_id = action.risk_id
     form = forms.RiskCloseForm()
-    if form.validate_on_submit():
-        with saving(form, forbidden_aborts=True) as saved:
-            risk_actions.close_action(action, form.outcome.data, form.note.data, actor=current_user,
-                                      now=utcnow())
-        if saved.ok:
-            flash("Action closed.", "success")
-            return redirect(url_for("management.risk_detail", obj_id=risk_id))
-    return _risk_page(risk_id, 422, close_form=form, failed=action_id)
+    return _submit(action.risk_id, form, "close_form", lambda: risk_actions.close_action(
+        action, form.outcome.data, form.note.data, actor=current_user, now=utcnow()),
+        "Action closed.", action_id)
 
 
 @bp.post("/risk-actions/<int:action_id>/effectiveness")
@@ -95,15 +96,9 @@ def review_risk_action(action_id: int):
     action = _action(action_id)
     if not risk_actions.can_plan(action.risk, current_user):
         abort(403)
-    risk_id = action.risk_id
     form = forms.RiskReviewForm()
-    if form.validate_on_submit():
-        with saving(form, forbidden_aborts=True) as saved:
-            risk_actions.review_effectiveness(action, form_values(form), actor=current_user, now=utcnow())
-        if saved.ok:
-            flash("Effectiveness recorded.", "success")
-            return redirect(url_for("management.risk_detail", obj_id=risk_id))
-    return _risk_page(risk_id, 422, review_form=form, failed=action_id)
+    return _submit(action.risk_id, form, "review_form", lambda: risk_actions.review_effectiveness(
+        action, form_values(form), actor=current_user, now=utcnow()), "Effectiveness recorded.", action_id)
 
 
 @bp.post("/risk-actions/<int:action_id>/owner")
@@ -113,15 +108,10 @@ def reassign_risk_action(action_id: int):
     action = _action(action_id)
     if not risk_actions.can_reassign(action.risk, current_user):
         abort(403)
-    risk_id = action.risk_id
     form = forms.ReassignForm()
-    if form.validate_on_submit():
-        with saving(form, forbidden_aborts=True) as saved:
-            risk_actions.reassign_action(action, form.owner_id.data, actor=current_user, now=utcnow())
-        if saved.ok:
-            flash("Action handed over; the new and the previous owner were told.", "success")
-            return redirect(url_for("management.risk_detail", obj_id=risk_id))
-    return _risk_page(risk_id, 422, reassign_form=form, failed=action_id)
+    return _submit(action.risk_id, form, "reassign_form", lambda: risk_actions.reassign_action(
+        action, form.owner_id.data, actor=current_user, now=utcnow()),
+        "Action handed over; the new and the previous owner were told.", action_id)
 
 
 @bp.get("/risk-actions")
