@@ -8,7 +8,7 @@ import functools
 import zoneinfo
 from dataclasses import dataclass
 
-from flask import abort, flash, has_request_context, request
+from flask import abort, flash, has_request_context, redirect, request
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SelectMultipleField, StringField, TextAreaField, widgets
@@ -196,3 +196,16 @@ def flashing(success: str = ""):
     else:
         outcome.ok = True
         flash(outcome.message or success, "success")
+
+
+def post_form(form, change, *, message: str, to: str, refused):
+    """The usual POST of a page's form: when ``form`` is valid, ``change()`` through the services
+    (``saving``: a DomainError lands on the form, ``NotAllowed`` is a 403), then ``message`` and a
+    redirect to ``to``; otherwise ``refused()`` — the page again with the form's input (422)."""
+    if form.validate_on_submit():
+        with saving(form, forbidden_aborts=True) as saved:
+            change()
+        if saved.ok:
+            flash(message, "success")
+            return redirect(to)
+    return refused()

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from audit.auth.permissions import Permission, requires
-from audit.core.forms import form_values, saving
+from audit.core.forms import form_values, post_form, saving
 from audit.extensions import db
 from audit.management import forms, reviews
 from audit.management import pack as packs
@@ -104,20 +104,22 @@ def review_detail(review_id: int):
     return _page(_load(review_id))
 
 
+def _refused(review_id: int, **forms_in):
+    """The review page again (422) with a refused form's input; nothing of the attempt kept."""
+    db.session.rollback()
+    return _page(_load(review_id), 422, **forms_in)
+
+
 @bp.post("/<int:review_id>/hold")
 @requires(Permission.VIEW_REPORTS)
 def review_hold(review_id: int):
     """Record that the meeting took place, with attendees and minutes."""
     review = _load(review_id)
     form = forms.HoldForm()
-    if form.validate_on_submit():
-        with saving(form, forbidden_aborts=True) as saved:
-            reviews.hold_review(review, form_values(form), actor=current_user, now=utcnow())
-        if saved.ok:
-            flash("Meeting recorded; the next review is planned.", "success")
-            return redirect(url_for(".review_detail", review_id=review_id))
-    db.session.rollback()
-    return _page(_load(review_id), 422, hold_form=form)
+    return post_form(form, lambda: reviews.hold_review(review, form_values(form), actor=current_user, now=utcnow()),
+                     message="Meeting recorded; the next review is planned.",
+                     to=url_for(".review_detail", review_id=review_id),
+                     refused=lambda: _refused(review_id, hold_form=form))
 
 
 @bp.post("/<int:review_id>/cancel")
@@ -147,14 +149,11 @@ def reassign_output(action_id: int):
         abort(403)
     review_id = action.review_id
     form = forms.ReassignForm()
-    if form.validate_on_submit():
-        with saving(form, forbidden_aborts=True) as saved:
-            reviews.reassign_output(action, form.owner_id.data, actor=current_user, now=utcnow())
-        if saved.ok:
-            flash("Action handed over; the new and the previous owner were told.", "success")
-            return redirect(url_for(".review_detail", review_id=review_id) + "#outputs")
-    db.session.rollback()
-    return _page(_load(review_id), 422, reassign_form=form, failed=action_id)
+    return post_form(form, lambda: reviews.reassign_output(action, form.owner_id.data, actor=current_user,
+                                                           now=utcnow()),
+                     message="Action handed over; the new and the previous owner were told.",
+                     to=url_for(".review_detail", review_id=review_id) + "#outputs",
+                     refused=lambda: _refused(review_id, reassign_form=form, failed=action_id))
 
 
 @bp.post("/<int:review_id>/outputs")
@@ -163,14 +162,10 @@ def review_output(review_id: int):
     """Record a decision as an action with owner and due date (9.3.3)."""
     review = _load(review_id)
     form = forms.OutputForm()
-    if form.validate_on_submit():
-        with saving(form, forbidden_aborts=True) as saved:
-            reviews.add_output(review, form_values(form), actor=current_user, now=utcnow())
-        if saved.ok:
-            flash("Output recorded; its owner was notified.", "success")
-            return redirect(url_for(".review_detail", review_id=review_id))
-    db.session.rollback()
-    return _page(_load(review_id), 422, output_form=form)
+    return post_form(form, lambda: reviews.add_output(review, form_values(form), actor=current_user, now=utcnow()),
+                     message="Output recorded; its owner was notified.",
+                     to=url_for(".review_detail", review_id=review_id),
+                     refused=lambda: _refused(review_id, output_form=form))
 
 
 @bp.post("/<int:review_id>/sign-off")

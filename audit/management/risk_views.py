@@ -5,13 +5,13 @@ closes) and every form carries its CSRF token."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from audit.auth.permissions import Permission, requires
-from audit.core.forms import form_values, saving
+from audit.core.forms import form_values, post_form
 from audit.extensions import db
 from audit.management import forms, risk_actions
 from audit.management.local import risk_day
@@ -49,15 +49,10 @@ def _risk_page(risk_id: int, status: int, **forms_in):
 
 
 def _submit(risk_id: int, form, form_name: str, change, message: str, failed: int | None = None):
-    """Post one risk-page form: ``change()`` through the services when the form is valid, then
-    back to the risk with ``message``; a refused form re-renders the page (422) with its input."""
-    if form.validate_on_submit():
-        with saving(form, forbidden_aborts=True) as saved:
-            change()
-        if saved.ok:
-            flash(message, "success")
-            return redirect(url_for("management.risk_detail", obj_id=risk_id))
-    return _risk_page(risk_id, 422, failed=failed, **{form_name: form})
+    """Post one risk-page form (``core.forms.post_form``): back to the risk with ``message``, or
+    the risk page again (422) with the refused form's input."""
+    return post_form(form, change, message=message, to=url_for("management.risk_detail", obj_id=risk_id),
+                     refused=lambda: _risk_page(risk_id, 422, failed=failed, **{form_name: form}))
 
 
 @bp.post("/risks/<int:risk_id>/actions")
