@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
+from audit.audits.announcements import auditees
 from audit.extensions import db
 from audit.models import Audit, AuditKind, AuditStatus, AuditTeamMember, Role, TeamRole, Unit, User, UserRole
 from audit.notifications.services import notify
@@ -46,14 +47,10 @@ def lead_days(kind: AuditKind) -> dict[str, int]:
 
 
 def _auditees(audit: Audit) -> list[User]:
-    people: dict[int, User] = {}
-    for unit in audit.units:
-        if unit.owner is not None:
-            people[unit.owner.id] = unit.owner
-        for member in unit.members:
-            people[member.id] = member
-    team_ids = {m.user_id for m in audit.team}
-    return [p for pid, p in people.items() if pid not in team_ids]
+    """The auditees (``announcements.auditees``) and the guides they appointed: guides sit on
+    the team but hear of the audit with the auditees (``_team`` leaves them out)."""
+    guides = [m.user for m in audit.team if m.role is TeamRole.GUIDE]
+    return [*auditees(audit), *guides]
 
 
 def _team(audit: Audit) -> list[User]:

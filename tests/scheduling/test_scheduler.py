@@ -164,3 +164,16 @@ def test_scheduler_never_starts_outside_the_dev_server(tmp_path):
                                      "SECRET_KEY": "k" * 40})
     assert app.config["SCHEDULER_IN_PROCESS"] is True
     assert runner._in_process is None
+
+
+def test_a_guide_is_reminded_with_the_auditees(app, make, reminder_audit):
+    """A guide (appointed by the auditee, on the team) gets the auditees' plan reminder, not
+    the auditors' preparation one — and is never left out of both."""
+    from audit.models import AuditTeamMember, TeamRole
+
+    guide = make.user(name="Gina Guide", email="gina@example.com")
+    db.session.add(AuditTeamMember(audit=reminder_audit["audit"], user=guide, role=TeamRole.GUIDE))
+    db.session.commit()
+    send_audit_reminders(now=reminder_audit["T0"])
+    kinds = {n.kind for n in db.session.scalars(select(Notification).where(Notification.user_id == guide.id))}
+    assert kinds == {"audit_plan"}
