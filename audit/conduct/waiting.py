@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import joinedload, selectinload
 
-from audit.auth.permissions import Permission
+from audit.auth.permissions import Permission, permissions_for
 from audit.conduct.blockers import report_blockers
 from audit.conduct.checklist_read import Checklist, QuestionRow, SectionRow, answer_state
 from audit.conduct.report_workflow import REPORT, ReportState
@@ -41,6 +41,7 @@ from audit.models import (
     TeamRole,
     Unit,
     User,
+    UserRole,
 )
 
 #: What each report step asks of the person, as the list says it.
@@ -72,15 +73,32 @@ def acting_lead(audit) -> User | None:
     return lead
 
 
+def _roles_that_answer() -> list[Role]:
+    """Roles holding the capability ``can_answer`` asks of a team member (CONDUCT_AUDIT)."""
+    return [r for r in Role if Permission.CONDUCT_AUDIT in permissions_for({r})]
+
+
+def _without_acting_lead():
+    """SQL twin of ``acting_lead(audit) is None``: no lead on the team who is active and holds
+    a role that may answer. Coordinators see only these audits (to name a lead), so the list
+    no longer loads every pending audit of the organisation on every page (issue 16)."""
+    return ~exists().where(
+        AuditTeamMember.audit_id == Audit.id, AuditTeamMember.role == TeamRole.LEAD,
+        AuditTeamMember.user_id == User.id, User.is_active.is_(True),
+        exists().where(UserRole.user_id == User.id, UserRole.role.in_(_roles_that_answer())))
+
+
 def _candidates(user) -> list[Audit]:
+    involved = or_(
+        Audit.id.in_(select(AuditTeamMember.audit_id).where(AuditTeamMember.user_id == user.id,
+                                                            AuditTeamMember.role == TeamRole.LEAD)),
+        Audit.units.any(Unit.owner_id == user.id))
     stmt = select(Audit).where(Audit.status.in_(AuditStatus.fieldwork()),
-                               Audit.report_issued_at.is_(None))
-    if not _coordinates(user):
-        stmt = stmt.where(or_(
-            Audit.id.in_(select(AuditTeamMember.audit_id).where(AuditTeamMember.user_id == user.id,
-                                                                AuditTeamMember.role == TeamRole.LEAD)),
-            Audit.units.any(Unit.owner_id == user.id)))
+                               Audit.report_issued_at.is_(None),
+                               or_(involved, _without_acting_lead()) if _coordinates(user) else involved)
     stmt = stmt.options(
+        # The zone decides "overdue" (local_today): joined, not one lazy load per audit.
+        joinedload(Audit.site), joinedload(Audit.supplier),
         selectinload(Audit.team).joinedload(AuditTeamMember.user).selectinload(User.role_links),
         selectinload(Audit.units).selectinload(Unit.owner),
         selectinload(Audit.units).selectinload(Unit.members),

@@ -127,3 +127,43 @@ def test_home_page_lists_reports_and_queries_do_not_grow(app, make, setup, now, 
     with count_queries() as many:
         assert client.get("/").status_code == 200
     assert many.count == few.count, many.statements
+
+
+def test_coordinators_examine_only_reports_without_an_acting_lead(app, make, setup, now):
+    """A coordinator's report items are the audits that need a lead named: a lead who left or
+    lost the auditor role. Audits whose lead can write are not even loaded (the list is read
+    on every page through the navigation badge, issue 16), and each audit's zone comes with it."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Mapper
+
+    from audit.models import Audit, Role, UserRole
+
+    covered = [_audit(make, setup, now, stage=stage) for stage in ("none", "draft", "signed")]
+    gone, demoted = make.user(name="Lars Left"), make.user(name="Dora Demoted")
+    left = _audit(make, setup, now, lead=gone, stage="draft")
+    unqualified = _audit(make, setup, now, lead=demoted, stage="none")
+    gone.is_active = False
+    db.session.execute(UserRole.__table__.delete().where(UserRole.user_id == demoted.id,
+                                                          UserRole.role == Role.AUDITOR))
+    db.session.commit()
+    coordinator_id, lead_id = setup.coordinator.id, setup.lead.id
+    covered_refs = {a.reference for a in covered}
+    left_ref, unqualified_ref = left.reference, unqualified.reference
+    db.session.expunge_all()  # a "load" event fires for objects new to the session only
+    coordinator, lead = db.session.get(User, coordinator_id), db.session.get(User, lead_id)
+    loaded: list[str] = []
+
+    def count(target, context):
+        if isinstance(target, Audit):
+            loaded.append(target.reference)
+
+    event.listen(Mapper, "load", count)
+    try:
+        items = waiting_source(coordinator, now)
+    finally:
+        event.remove(Mapper, "load", count)
+    assert sorted((t.key, t.step) for t in items) == sorted(
+        [(left_ref, "name_lead"), (unqualified_ref, "name_lead")])
+    assert not covered_refs & set(loaded)
+    # the lead still sees their own reports
+    assert {t.key for t in waiting_source(lead, now)} >= covered_refs
