@@ -286,8 +286,16 @@ class Stats:
         return len(self.latencies) / self.wall if self.wall else float("nan")
 
 
+#: Unmeasured calls before a series: each gunicorn worker's first request builds its SQL and
+#: template caches once per process lifetime; with 60 requests over 4 workers those few cold
+#: requests were the whole p99. Every series (app, same-work, floor) warms the same way.
+WARMUP_CALLS = 2 * WORKERS
+
+
 def timed_series(call, n: int) -> Stats:
-    """Call ``call()`` (returning (ok, nbytes)) ``n`` times in a row."""
+    """Call ``call()`` (returning (ok, nbytes)) ``n`` times in a row, after ``WARMUP_CALLS``."""
+    for _ in range(WARMUP_CALLS):
+        call()
     stats = Stats()
     started = time.perf_counter()
     for _ in range(n):

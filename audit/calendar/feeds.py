@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from audit.auth.permissions import Permission, permissions_for
@@ -149,22 +149,39 @@ def load_target(kind: FeedKind, target_id: int | None):
 # Queries
 
 
-def _window_clause(start: dt.date, end: dt.date):
+def window_values(day: dt.date) -> dict:
+    """The values the feed's date criteria compare with on ``day``, by bound-parameter name."""
+    start, end = ical.feed_window(day)
+    return {
+        "window_start": start,
+        "window_end": end,
+        # A day's margin on both sides for time zones.
+        "window_lo": dt.datetime.combine(start - dt.timedelta(days=1), dt.time(), dt.UTC),
+        "window_hi": dt.datetime.combine(end + dt.timedelta(days=2), dt.time(), dt.UTC),
+        "cancelled_since": dt.datetime.combine(day - dt.timedelta(days=ical.CANCELLED_GRACE_DAYS),
+                                               dt.time(), dt.UTC),
+    }
+
+
+def _bound(values: dict):
+    """``bind(name)``: a parameter carrying its value (criteria built for one request)."""
+    return lambda name: bindparam(name, values[name], unique=True)
+
+
+def _window_clause(bind):
     """Audits that touch the window (with a day's margin for zones), or have only a planned date."""
-    lo = dt.datetime.combine(start - dt.timedelta(days=1), dt.time(), dt.UTC)
-    hi = dt.datetime.combine(end + dt.timedelta(days=2), dt.time(), dt.UTC)
     return or_(
-        and_(Audit.starts_at.is_not(None), Audit.starts_at < hi, Audit.ends_at >= lo),
-        and_(Audit.starts_at.is_(None), Audit.planned_date.between(start, end)),
+        and_(Audit.starts_at.is_not(None), Audit.starts_at < bind("window_hi"),
+             Audit.ends_at >= bind("window_lo")),
+        and_(Audit.starts_at.is_(None), Audit.planned_date.between(bind("window_start"), bind("window_end"))),
     )
 
 
-def _visible_status(day: dt.date):
+def _visible_status(bind):
     """Postponed audits are out; cancelled ones only during their grace period."""
-    since = dt.datetime.combine(day - dt.timedelta(days=ical.CANCELLED_GRACE_DAYS), dt.time(), dt.UTC)
     return and_(
         Audit.status != AuditStatus.POSTPONED,
-        or_(Audit.status != AuditStatus.CANCELLED, Audit.cancelled_at >= since),
+        or_(Audit.status != AuditStatus.CANCELLED, Audit.cancelled_at >= bind("cancelled_since")),
     )
 
 
@@ -205,7 +222,6 @@ def personal_audit_criteria(user: User, day: dt.date) -> tuple:
     Shared by the feed and its fingerprint (audit/calendar/fingerprint.py): the two must
     select the very same rows, or a 304 could hide a change.
     """
-    start, end = ical.feed_window(day)
     involvement = [
         exists().where(AuditTeamMember.audit_id == Audit.id, AuditTeamMember.user_id == user.id),
         exists().where(audit_units.c.audit_id == Audit.id, audit_units.c.unit_id.in_(my_units_query(user))),
@@ -214,19 +230,31 @@ def personal_audit_criteria(user: User, day: dt.date) -> tuple:
         # A supplier contact is audited in their own company's second-party audits.
         involvement.append(and_(Audit.supplier_id == user.supplier_id,
                                 Audit.kind == AuditKind.SECOND_PARTY))
-    return or_(*involvement), _window_clause(start, end), _visible_status(day)
+    bind = _bound(window_values(day))
+    return or_(*involvement), _window_clause(bind), _visible_status(bind)
 
 
-def coordinator_audit_criteria(kind: FeedKind, target_id: int, day: dt.date) -> tuple:
-    """WHERE criteria of the audits in a programme/site/supplier/certificate feed on ``day``."""
-    start, end = ical.feed_window(day)
+def coordinator_criteria(kind: FeedKind, bind) -> tuple:
+    """WHERE criteria of the audits in a programme/site/supplier/certificate feed, their
+    values given by ``bind(name)`` (names: ``target_id`` and those of :func:`window_values`).
+
+    The feed binds the values (:func:`coordinator_audit_criteria`); the fingerprint builds one
+    statement per kind with plain parameters and executes it with the values, so a 304 does
+    not build and hash a new statement on every poll (issue 16). One function for both: they
+    must select the very same rows, or a 304 could hide a change.
+    """
     column = {
         FeedKind.PROGRAMME: Audit.programme_id,
         FeedKind.SITE: Audit.site_id,
         FeedKind.SUPPLIER: Audit.supplier_id,
         FeedKind.CERTIFICATE: Audit.certificate_id,
     }[kind]
-    return column == target_id, _window_clause(start, end), _visible_status(day)
+    return column == bind("target_id"), _window_clause(bind), _visible_status(bind)
+
+
+def coordinator_audit_criteria(kind: FeedKind, target_id: int, day: dt.date) -> tuple:
+    """WHERE criteria of the audits in a programme/site/supplier/certificate feed on ``day``."""
+    return coordinator_criteria(kind, _bound({**window_values(day), "target_id": target_id}))
 
 
 def personal_events(user: User, *, day: dt.date, links: Links) -> list[ical.Event]:

@@ -31,7 +31,7 @@ import datetime as dt
 import hashlib
 import json
 
-from sqlalchemy import String, case, cast, extract, func, literal, select, union_all
+from sqlalchemy import String, bindparam, case, cast, extract, func, literal, select, union_all
 from sqlalchemy.sql import ColumnElement
 
 from audit.calendar import feeds, ical
@@ -161,15 +161,29 @@ def _facts(token, target, *, day: dt.date, links: feeds.Links, org_name: str) ->
     return facts
 
 
+#: One fingerprint statement per coordinator feed kind, built once per process with plain
+#: parameters: SQLAlchemy keeps a statement's cache key on the object, so executing it again
+#: skips building and hashing the statement, which was most of a 304's cost (issue 16).
+_COORDINATOR_STATEMENTS: dict[FeedKind, select] = {}
+
+
+def _coordinator_statement(kind: FeedKind):
+    statement = _COORDINATOR_STATEMENTS.get(kind)
+    if statement is None:
+        statement = _audit_part(feeds.coordinator_criteria(kind, bindparam))
+        _COORDINATOR_STATEMENTS[kind] = statement
+    return statement
+
+
 def feed_rows(token, target, *, day: dt.date) -> list[tuple]:
     """The aggregates of every queried input of the feed, in one statement (sorted rows)."""
     if token.kind is FeedKind.PERSONAL:
         parts = [_audit_part(feeds.personal_audit_criteria(token.user, day)),
                  *_personal_parts(token.user, day)]
+        rows = db.session.execute(union_all(*parts)).all()
     else:
-        parts = [_audit_part(feeds.coordinator_audit_criteria(token.kind, target.id, day))]
-    query = union_all(*parts)
-    rows = db.session.execute(query).all()
+        rows = db.session.execute(_coordinator_statement(token.kind),
+                                  {**feeds.window_values(day), "target_id": target.id}).all()
     return sorted(tuple("" if v is None else str(v) for v in row) for row in rows)
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import re
 import secrets
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from audit.calendar import feeds
@@ -84,6 +85,13 @@ def _check_owner(token: CalendarToken, actor: User) -> None:
         raise NotAllowed("This calendar link belongs to someone else.")
 
 
+@functools.cache
+def _token_by_hash():
+    """The token lookup, built once: a reused statement object keeps its cache key (issue 16)."""
+    return (select(CalendarToken).where(CalendarToken.token_hash == bindparam("digest"))
+            .options(joinedload(CalendarToken.user).joinedload(User.role_links)))
+
+
 def find_active_token(secret: str) -> CalendarToken | None:
     """The active token whose secret is ``secret``, or None (malformed, unknown or revoked).
 
@@ -95,8 +103,7 @@ def find_active_token(secret: str) -> CalendarToken | None:
     digest = hash_token(secret)
     # The owner and their roles in the same statement: every poll checks both (may_subscribe,
     # the fingerprint), and a feed 304 should cost as few round trips as possible (issue 16).
-    token = db.session.scalar(select(CalendarToken).where(CalendarToken.token_hash == digest)
-                              .options(joinedload(CalendarToken.user).joinedload(User.role_links)))
+    token = db.session.scalar(_token_by_hash(), {"digest": digest})
     if token is None or not hmac.compare_digest(token.token_hash, digest):
         return None
     if token.revoked_at is not None or token.user is None or not token.user.is_active:
