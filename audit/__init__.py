@@ -69,7 +69,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     _finish_config(app)
 
     from audit import extensions
-    from audit.core import assets, compression, database, hygiene, lengths, registry, routing, security
+    from audit.core import assets, compression, database, hygiene, lengths, registry, routing, security, todo
     from audit.storage import images
 
     extensions.db.init_app(app)
@@ -90,6 +90,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     images.init_app(app)
 
     registry.init_app(app)
+    todo.init_app(app)
     registry.install(app, FEATURES)
 
     from audit.cli import register_cli

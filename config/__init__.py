@@ -64,6 +64,10 @@ class BaseConfig:
     PHOTO_ORIGINAL_MAX_BYTES = 40 * 1024 * 1024
     #: Days a tablet may stay offline and still replay its queue: mutation ids are kept that long.
     OFFLINE_WINDOW_DAYS = 30
+    #: The navigation's "Waiting for me" count is kept in the person's session this long
+    #: (seconds) instead of being worked out on every page; anything the person changes drops it,
+    #: and the home panel and the to-do page always compute the list (0: every page computes).
+    WAITING_BADGE_MAX_AGE = 60
     #: Most pages a tablet keeps for offline use (the oldest are dropped first; the start page stays).
     OFFLINE_MAX_PAGES = 300
     #: Default report due date: this many days after the audit's last day.
@@ -114,6 +118,9 @@ class TestingConfig(BaseConfig):
     WTF_CSRF_ENABLED = False  # tests that prove CSRF switch it back on
     LOGIN_LOCK_SECONDS = 60
     SERVER_NAME = None
+    #: Tests see every page's badge worked out (query counts compare like with like);
+    #: tests/foundation/test_todo.py switches the kept count on to test it.
+    WAITING_BADGE_MAX_AGE = 0
 
 
 class ProductionConfig(BaseConfig):

@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from flask import has_request_context, request
+import time
+
+from flask import Flask, current_app, has_request_context, request, session
 
 from audit.core.registry import registry
 from audit.models.types import utcnow
@@ -56,4 +58,43 @@ def waiting_items(user) -> list[ToDo]:
     cache = request.environ.setdefault("audit.waiting", {})
     if user.id not in cache:
         cache[user.id] = waiting_for(user, utcnow())
+        _remember_count(user, len(cache[user.id]))
     return cache[user.id]
+
+
+#: Session key of the badge's count: ``[user id, count, when (epoch seconds)]``.
+BADGE_KEY = "waiting_badge"
+
+
+def _remember_count(user, count: int) -> None:
+    if has_request_context() and current_app.config.get("WAITING_BADGE_MAX_AGE", 0) > 0:
+        session[BADGE_KEY] = [user.id, count, int(time.time())]
+
+
+def waiting_count(user) -> int:
+    """How many items wait for ``user``: the navigation badge on every page.
+
+    Working the list out costs tens of queries' worth of rules for a coordinator, on every
+    page (issue 16). The count is kept in the person's session for ``WAITING_BADGE_MAX_AGE``
+    seconds; any change the person makes drops it (:func:`forget_count_on_change`), a page that
+    shows the list refreshes it, so the badge agrees with what the person did and trails
+    others' changes by at most that age. The session travels with the person across workers.
+    """
+    kept = session.get(BADGE_KEY) if has_request_context() else None
+    max_age = current_app.config.get("WAITING_BADGE_MAX_AGE", 0) if has_request_context() else 0
+    if (kept and "audit.waiting" not in request.environ and kept[0] == user.id
+            and 0 <= time.time() - kept[2] < max_age):
+        return kept[1]
+    return len(waiting_items(user))
+
+
+def forget_count_on_change() -> None:
+    """Before a request that may change something (any method but GET/HEAD/OPTIONS): the
+    person's own action may add or settle items, so the next page counts again."""
+    if request.method not in ("GET", "HEAD", "OPTIONS") and BADGE_KEY in session:
+        session.pop(BADGE_KEY)
+
+
+def init_app(app: Flask) -> None:
+    """Drop the kept badge count on every change the person makes."""
+    app.before_request(forget_count_on_change)

@@ -11,7 +11,7 @@ from flask import url_for
 from sqlalchemy import or_, select
 
 from audit.auth.permissions import Permission
-from audit.core.todo import ToDo, waiting_items
+from audit.core.todo import ToDo, waiting_count, waiting_items
 from audit.extensions import db
 from audit.findings.queries import readable_findings
 from audit.findings.waiting import waiting_for
@@ -44,7 +44,7 @@ def waiting_source(user, now: dt.datetime) -> list[ToDo]:
 
 def waiting_badge(user) -> int:
     """Navigation badge: how many items wait for ``user`` (every source)."""
-    return len(waiting_items(user))
+    return waiting_count(user)
 
 
 def waiting_panel(user) -> dict | None:

@@ -56,3 +56,60 @@ def test_a_source_registers_once():
     reg.add_waiting_source("findings", lambda user, now: [])
     with pytest.raises(RegistrationError):
         reg.add_waiting_source("findings", lambda user, now: [])
+
+
+def _badge(page: str) -> int:
+    import re
+
+    match = re.search(r'aria-label="(\d+) waiting"', page)
+    return int(match.group(1)) if match else 0
+
+
+def test_the_badge_count_is_kept_briefly_and_dropped_by_the_persons_own_change(app, make, login, client,
+                                                                               monkeypatch):
+    """The navigation badge is not worked out on every page (issue 16): the count is kept in the
+    person's session for WAITING_BADGE_MAX_AGE seconds. Another person's change shows once that
+    age has passed; the person's own change (any POST) and a page that lists the items (home)
+    count again at once, so the badge never disagrees with what the person just did or sees."""
+    import audit.core.todo as todo
+
+    user = make.user(roles=[Role.VIEWER])
+    items: list[ToDo] = []
+    computed = []
+
+    def probe(u, n):
+        if u.id != user.id:
+            return []
+        computed.append(1)
+        return list(items)
+
+    def item(key):
+        return ToDo("probe", "decide", "Review output to act on", key, "Hire two auditors", "/management/")
+
+    clock = [1_000_000.0]
+    monkeypatch.setattr(todo.time, "time", lambda: clock[0])
+    monkeypatch.setitem(app.config, "WAITING_BADGE_MAX_AGE", 60)  # the default (tests use 0)
+    reg = registry(app)
+    reg.waiting_sources["probe"] = probe
+    try:
+        login(user)
+        items.append(item("MR-1"))
+        assert _badge(client.get("/calendar/").text) == 1
+        items.append(item("MR-2"))  # someone else's change
+        clock[0] += 30
+        computed.clear()
+        assert _badge(client.get("/calendar/").text) == 1 and not computed  # kept, not worked out
+        clock[0] += 31  # older than the 60 s the count is kept
+        assert _badge(client.get("/calendar/").text) == 2 and computed
+        items.append(item("MR-3"))
+        client.post("/calendar/tokens/0/revoke")  # any change of the person's (even a refused one)
+        assert _badge(client.get("/calendar/").text) == 3
+        items.append(item("MR-4"))
+        home = client.get("/").text  # the home panel lists the items: the badge agrees with it
+        assert "Waiting for me (4)" in home and _badge(home) == 4
+        assert _badge(client.get("/calendar/").text) == 4
+        app.config["WAITING_BADGE_MAX_AGE"] = 0  # 0: every page works the list out
+        items.append(item("MR-5"))
+        assert _badge(client.get("/calendar/").text) == 5
+    finally:
+        del reg.waiting_sources["probe"]
