@@ -347,7 +347,8 @@ def _run_render(ctx: Context, cold: bool) -> Result:
 
     def clear_product():
         ical.fragments.clear()
-        for cached in (vtext._text, zones.vtimezone, zones.zone_of, ical._head):
+        vtext.clear_caches()
+        for cached in (zones.vtimezone, zones.zone_of, ical._head):
             cached.cache_clear()
 
     def series(render, clear) -> Stats:
