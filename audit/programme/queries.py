@@ -79,11 +79,17 @@ def audits_before(programme_id: int, day: dt.date) -> int:
 
 
 def programme_audits(programme_id: int, *, page: int, page_size: int) -> list[Audit]:
-    """One page of the programme's audits in date order (undated last), rows' data loaded."""
+    """One page of the programme's audits in date order (undated last), rows' data loaded.
+
+    The page's ids are chosen first, in a subquery that sorts ids only; joining site, supplier
+    and programme before sorting made the database sort every audit's full joined row (2.5
+    of the page's 3 ms of SQL at demo scale 50, growing with the programme; issue 16).
+    """
+    order = (audit_day().asc().nulls_last(), Audit.starts_at, Audit.id)
+    page_ids = (select(Audit.id).where(Audit.programme_id == programme_id).order_by(*order)
+                .offset((page - 1) * page_size).limit(page_size))
     return db.session.scalars(
-        audit_list_query({"programme": programme_id})
-        .order_by(audit_day().asc().nulls_last(), Audit.starts_at, Audit.id)
-        .offset((page - 1) * page_size).limit(page_size)
+        audit_list_query({}).where(Audit.id.in_(page_ids)).order_by(*order)
     ).unique().all()
 
 
