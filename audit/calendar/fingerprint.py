@@ -49,7 +49,6 @@ from audit.models import (
     Supplier,
     TeamRole,
     Unit,
-    User,
 )
 
 
@@ -89,10 +88,12 @@ def _audit_part(criteria) -> select:
     )
 
 
-def _personal_parts(user: User, day: dt.date) -> list[select]:
-    start, end = ical.feed_window(day)
-    audit_ids = select(Audit.id).where(*feeds.personal_audit_criteria(user, day))
-    my_units = feeds.my_units_query(user)
+def _personal_parts(variant: tuple[bool, bool], bind) -> list[select]:
+    supplier_contact, coordinator = variant
+    start, end = bind("window_start"), bind("window_end")
+    user_id = bind("user_id")
+    audit_ids = select(Audit.id).where(*feeds.personal_criteria(supplier_contact, bind))
+    my_units = feeds.my_units_query(user_id)
     sessions = (
         _part("sessions", "", func.count(AgendaSession.id), func.sum(AgendaSession.id),
               func.sum(AgendaSession.id * (func.coalesce(AgendaSession.unit_id, 0) * 7919
@@ -103,7 +104,7 @@ def _personal_parts(user: User, day: dt.date) -> list[select]:
     team = (
         _part("team", "", func.count(AuditTeamMember.id), func.sum(AuditTeamMember.id),
               func.sum(AuditTeamMember.id * _code(AuditTeamMember.role, TeamRole)), literal(""))
-        .where(AuditTeamMember.user_id == user.id, AuditTeamMember.audit_id.in_(audit_ids))
+        .where(AuditTeamMember.user_id == user_id, AuditTeamMember.audit_id.in_(audit_ids))
     )
     units = (
         _part("units", "", func.count(Unit.id), func.sum(Unit.id), func.sum(Unit.id * Unit.id),
@@ -113,7 +114,7 @@ def _personal_parts(user: User, day: dt.date) -> list[select]:
     findings = (
         _part("findings", "", func.count(Finding.id), func.sum(Finding.id),
               func.sum(Finding.id * Finding.version_id), func.max(Finding.updated_at))
-        .where(Finding.owner_id == user.id, Finding.status.in_(feeds.OPEN_FINDING),
+        .where(Finding.owner_id == user_id, Finding.status.in_(feeds.OPEN_FINDING),
                (Finding.response_due_on.between(start, end)) | (Finding.closure_due_on.between(start, end)))
     )
     action_finding = Finding.__table__.alias("action_finding")
@@ -125,7 +126,7 @@ def _personal_parts(user: User, day: dt.date) -> list[select]:
               func.max(func.coalesce(CorrectiveAction.completed_at, action_finding.c.updated_at)))
         .select_from(CorrectiveAction)
         .join(action_finding, action_finding.c.id == CorrectiveAction.finding_id)
-        .where(CorrectiveAction.owner_id == user.id, CorrectiveAction.status == ActionStatus.OPEN,
+        .where(CorrectiveAction.owner_id == user_id, CorrectiveAction.status == ActionStatus.OPEN,
                CorrectiveAction.due_on.between(start, end))
     )
     from audit.models import ManagementReview, ReviewStatus
@@ -135,7 +136,7 @@ def _personal_parts(user: User, day: dt.date) -> list[select]:
               func.sum(ManagementReview.id * (ManagementReview.version_id * 7
                                               + _code(ManagementReview.status, ReviewStatus))),
               func.max(ManagementReview.updated_at))
-        .where(*feeds.review_criteria(user, day))
+        .where(*feeds.review_criteria_bound(coordinator, bind))
     )
     return [sessions, team, units, findings, actions, reviews]
 
@@ -161,29 +162,37 @@ def _facts(token, target, *, day: dt.date, links: feeds.Links, org_name: str) ->
     return facts
 
 
-#: One fingerprint statement per coordinator feed kind, built once per process with plain
-#: parameters: SQLAlchemy keeps a statement's cache key on the object, so executing it again
-#: skips building and hashing the statement, which was most of a 304's cost (issue 16).
-_COORDINATOR_STATEMENTS: dict[FeedKind, select] = {}
+#: One fingerprint statement per feed kind (and, for personal feeds, per variant: supplier
+#: contact, coordinator), built once per process with plain parameters: SQLAlchemy keeps a
+#: statement's cache key on the object, so executing it again skips building and hashing the
+#: statement, which was most of a 304's cost (issue 16).
+_STATEMENTS: dict[tuple, select] = {}
 
 
-def _coordinator_statement(kind: FeedKind):
-    statement = _COORDINATOR_STATEMENTS.get(kind)
+def _statement(token):
+    if token.kind is FeedKind.PERSONAL:
+        key = (token.kind, *feeds.personal_variant(token.user))
+    else:
+        key = (token.kind,)
+    statement = _STATEMENTS.get(key)
     if statement is None:
-        statement = _audit_part(feeds.coordinator_criteria(kind, bindparam))
-        _COORDINATOR_STATEMENTS[kind] = statement
+        if token.kind is FeedKind.PERSONAL:
+            parts = [_audit_part(feeds.personal_criteria(key[1], bindparam)),
+                     *_personal_parts(key[1:], bindparam)]
+            statement = union_all(*parts)
+        else:
+            statement = _audit_part(feeds.coordinator_criteria(token.kind, bindparam))
+        _STATEMENTS[key] = statement
     return statement
 
 
 def feed_rows(token, target, *, day: dt.date) -> list[tuple]:
     """The aggregates of every queried input of the feed, in one statement (sorted rows)."""
     if token.kind is FeedKind.PERSONAL:
-        parts = [_audit_part(feeds.personal_audit_criteria(token.user, day)),
-                 *_personal_parts(token.user, day)]
-        rows = db.session.execute(union_all(*parts)).all()
+        values = feeds.personal_values(token.user, day)
     else:
-        rows = db.session.execute(_coordinator_statement(token.kind),
-                                  {**feeds.window_values(day), "target_id": target.id}).all()
+        values = {**feeds.window_values(day), "target_id": target.id}
+    rows = db.session.execute(_statement(token), values).all()
     return sorted(tuple("" if v is None else str(v) for v in row) for row in rows)
 
 

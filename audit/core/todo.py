@@ -9,9 +9,8 @@ the home panel and the "Waiting for me" page all read ``waiting_items``, compute
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-
 import time
+from dataclasses import dataclass
 
 from flask import Flask, current_app, has_request_context, request, session
 

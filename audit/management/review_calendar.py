@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import bindparam, exists, func, or_, select
+from sqlalchemy.types import NullType
 
 from audit.calendar import ical
 from audit.extensions import db
@@ -22,16 +23,27 @@ from audit.models.review import review_invitees
 def review_criteria(user: User, day: dt.date) -> tuple:
     """WHERE criteria of the reviews in ``user``'s personal feed rendered on ``day``; the feed's
     fingerprint uses the very same, so a 304 never hides a change."""
-    start, end = ical.feed_window(day)
-    since = dt.datetime.combine(day - dt.timedelta(days=ical.CANCELLED_GRACE_DAYS), dt.time(), dt.UTC)
-    involved = [ManagementReview.chair_id == user.id,
+    from audit.calendar.feeds import personal_values
+
+    values = personal_values(user, day)
+    return bound_review_criteria(Role.COORDINATOR in user.roles,
+                                 lambda name: bindparam(name, values[name], unique=True, type_=NullType()))
+
+
+def bound_review_criteria(coordinator: bool, bind) -> tuple:
+    """The criteria with their values given by ``bind(name)``: ``user_id``, ``window_start``,
+    ``window_end`` and ``cancelled_since`` (``calendar.feeds.personal_values``). The feed binds
+    the values; the fingerprint builds one statement and executes it with them."""
+    user_id = bind("user_id")
+    involved = [ManagementReview.chair_id == user_id,
                 exists().where(review_invitees.c.review_id == ManagementReview.id,
-                               review_invitees.c.user_id == user.id)]
-    if Role.COORDINATOR in user.roles:
+                               review_invitees.c.user_id == user_id)]
+    if coordinator:
         involved.append(ManagementReview.id.is_not(None))
     meeting = func.coalesce(ManagementReview.held_on, ManagementReview.planned_on)
-    return (or_(*involved), meeting.between(start, end),
-            or_(ManagementReview.status != ReviewStatus.CANCELLED, ManagementReview.updated_at >= since))
+    return (or_(*involved), meeting.between(bind("window_start"), bind("window_end")),
+            or_(ManagementReview.status != ReviewStatus.CANCELLED,
+                ManagementReview.updated_at >= bind("cancelled_since")))
 
 
 def review_event(review, *, domain: str, url: str | None = None) -> ical.Event:
