@@ -164,7 +164,7 @@ def window_values(day: dt.date) -> dict:
     }
 
 
-def _bound(values: dict):
+def bound(values: dict):
     """``bind(name)``: a parameter carrying its value (criteria built for one request). Typed
     by the column it is compared with, as a plain value would be (NullType adapts)."""
     return lambda name: bindparam(name, values[name], unique=True, type_=NullType())
@@ -255,7 +255,7 @@ def personal_audit_criteria(user: User, day: dt.date) -> tuple:
     Shared by the feed and its fingerprint (audit/calendar/fingerprint.py): the two must
     select the very same rows, or a 304 could hide a change.
     """
-    return personal_criteria(personal_variant(user)[0], _bound(personal_values(user, day)))
+    return personal_criteria(personal_variant(user)[0], bound(personal_values(user, day)))
 
 
 def coordinator_criteria(kind: FeedKind, bind) -> tuple:
@@ -278,7 +278,7 @@ def coordinator_criteria(kind: FeedKind, bind) -> tuple:
 
 def coordinator_audit_criteria(kind: FeedKind, target_id: int, day: dt.date) -> tuple:
     """WHERE criteria of the audits in a programme/site/supplier/certificate feed on ``day``."""
-    return coordinator_criteria(kind, _bound({**window_values(day), "target_id": target_id}))
+    return coordinator_criteria(kind, bound({**window_values(day), "target_id": target_id}))
 
 
 def personal_events(user: User, *, day: dt.date, links: Links) -> list[ical.Event]:

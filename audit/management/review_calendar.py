@@ -11,8 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from sqlalchemy import bindparam, exists, func, or_, select
-from sqlalchemy.types import NullType
+from sqlalchemy import exists, func, or_, select
 
 from audit.calendar import ical
 from audit.extensions import db
@@ -23,11 +22,9 @@ from audit.models.review import review_invitees
 def review_criteria(user: User, day: dt.date) -> tuple:
     """WHERE criteria of the reviews in ``user``'s personal feed rendered on ``day``; the feed's
     fingerprint uses the very same, so a 304 never hides a change."""
-    from audit.calendar.feeds import personal_values
+    from audit.calendar.feeds import bound, personal_values
 
-    values = personal_values(user, day)
-    return bound_review_criteria(Role.COORDINATOR in user.roles,
-                                 lambda name: bindparam(name, values[name], unique=True, type_=NullType()))
+    return bound_review_criteria(Role.COORDINATOR in user.roles, bound(personal_values(user, day)))
 
 
 def bound_review_criteria(coordinator: bool, bind) -> tuple:
