@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask import Flask, abort, request
 from flask_login import current_user
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.util import identity_key
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from audit.auth.permissions import Permission, permissions_for, public
@@ -17,6 +19,12 @@ CONTENT_SECURITY_POLICY = (
     "script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; "
     "form-action 'self'; worker-src 'self'; manifest-src 'self'"
 )
+
+
+#: The session's user with its roles, one statement built once: a statement object keeps its
+#: cache key, where ``session.get`` builds and keys a new one on every request (issue 16).
+_SESSION_USER = (select(User).options(joinedload(User.role_links))
+                 .where(User.id == bindparam("user_id", type_=Integer)))
 
 
 def load_session_user(user_id: str):
@@ -34,7 +42,12 @@ def load_session_user(user_id: str):
         return None
     # Roles in the same statement: every request checks them, and the relationship's default
     # (selectin) would add a second query to each request (issue 16).
-    user = db.session.get(User, int(key), options=[joinedload(User.role_links)])
+    session = db.session()
+    if identity_key(User, int(key)) in session.identity_map:
+        # Already in the session (a shared test session): as session.get, no statement.
+        user = session.get(User, int(key), options=[joinedload(User.role_links)])
+    else:
+        user = session.execute(_SESSION_USER, {"user_id": int(key)}).unique().scalar_one_or_none()
     if user is None or not user.is_active or user.session_version != int(version):
         return None
     return user
