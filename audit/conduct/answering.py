@@ -259,7 +259,8 @@ def write_answer(read: AnswerRead, decision: AnswerDecision, *, mutation_id: str
     Each write is conditional on the versions read before the lock: the answer's ``version``
     and the audit's ``version_id`` (which moves when it is frozen, cancelled or rescheduled).
     A condition that no longer holds raises ``VersionMoved`` before anything is written.
-    Core statements built once (``_WRITE``); the trail row is the one ``trail.services.record``
+    The statements are built once (``_WRITE``) and everything they send is worked out before
+    the first one takes the write lock; the trail row is the one ``trail.services.record``
     would add, inserted directly instead of through the unit of work.
     """
     audit, question, answer = read.audit, read.question, read.answer
@@ -268,46 +269,47 @@ def write_answer(read: AnswerRead, decision: AnswerDecision, *, mutation_id: str
     when = bounded_answer_time(audit, answered_at, now)
     stamp = {"answered_at": when.isoformat()} if now - when > dt.timedelta(minutes=1) else {}
     values = decision.values
-    connection = db.session.connection()
+    write = None
     if decision.payload is not None:
         payload = decision.payload
-    elif answer is None:
-        new_id = connection.execute(_WRITE["insert"], {
-            "v_verdict": values["verdict"], "v_value": values["value"], "v_note": values["note"],
-            "v_version": 1, "v_answered_by_id": actor.id, "v_answered_at": when,
-            "v_audit_id": audit.id, "v_question_id": question.id,
-            "w_audit_id": audit.id, "w_audit_version": audit.version_id}).scalar()
-        if new_id is None:
-            raise VersionMoved
-        _trail(connection, new_id, "create", actor, now, f"Answered {question.key} in {audit.reference}",
-               {**snapshot(values), **stamp})
-        payload = _payload(question.id, values, 1, actor, when)
     else:
-        done = connection.execute(_WRITE["update"], {
-            "v_verdict": values["verdict"], "v_value": values["value"], "v_note": values["note"],
-            "v_version": answer.version + 1, "v_answered_by_id": actor.id, "v_answered_at": when,
-            "w_id": answer.id, "w_version": answer.version,
-            "w_audit_id": audit.id, "w_audit_version": audit.version_id})
-        if done.rowcount != 1:
-            raise VersionMoved
-        before = snapshot({"verdict": answer.verdict, "value": answer.value, "note": answer.note})
-        after = snapshot(values)
-        _trail(connection, answer.id, "update", actor, now, f"Changed answer {question.key} in {audit.reference}",
-               {**{k: [before[k], after[k]] for k in after if before[k] != after[k]}, **stamp})
-        payload = _payload(question.id, values, answer.version + 1, actor, when)
+        params = {"v_verdict": values["verdict"], "v_value": values["value"], "v_note": values["note"],
+                  "v_answered_by_id": actor.id, "v_answered_at": when,
+                  "w_audit_id": audit.id, "w_audit_version": audit.version_id}
+        if answer is None:
+            params.update(v_version=1, v_audit_id=audit.id, v_question_id=question.id)
+            trail = {"action": "create", "summary": f"Answered {question.key} in {audit.reference}",
+                     "changes": {**snapshot(values), **stamp}}
+            payload = _payload(question.id, values, 1, actor, when)
+        else:
+            params.update(v_version=answer.version + 1, w_id=answer.id, w_version=answer.version)
+            before = snapshot({"verdict": answer.verdict, "value": answer.value, "note": answer.note})
+            after = snapshot(values)
+            trail = {"action": "update", "summary": f"Changed answer {question.key} in {audit.reference}",
+                     "changes": {**{k: [before[k], after[k]] for k in after if before[k] != after[k]}, **stamp}}
+            payload = _payload(question.id, values, answer.version + 1, actor, when)
+        write = (params, trail)
+    mutation = None
     if mutation_id and not decision.replayed:
-        connection.execute(_WRITE["mutation"], {
-            "mutation_id": mutation_id, "audit_id": audit.id, "kind": "answer", "user_id": actor.id,
-            "result": payload, "applied_at": now})
+        mutation = {"mutation_id": mutation_id, "audit_id": audit.id, "kind": "answer", "user_id": actor.id,
+                    "result": payload, "applied_at": now}
+    if write is None and mutation is None:
+        return payload
+    connection = db.session.connection()
+    if write is not None:
+        params, trail = write
+        if answer is None:
+            answer_id = connection.execute(_WRITE["insert"], params).scalar()
+        else:
+            answer_id = answer.id if connection.execute(_WRITE["update"], params).rowcount == 1 else None
+        if answer_id is None:
+            raise VersionMoved
+        connection.execute(_WRITE["trail"], {
+            **trail, "at": now, "actor_id": actor.id, "object_type": ChecklistAnswer.__name__,
+            "object_id": answer_id})
+    if mutation is not None:
+        connection.execute(_WRITE["mutation"], mutation)
     return payload
-
-
-def _trail(connection, answer_id: int, action: str, actor, now: dt.datetime, summary: str,
-           changes: dict) -> None:
-    """The answer's trail row, as ``trail.services.record`` writes it."""
-    connection.execute(_WRITE["trail"], {
-        "at": now, "actor_id": actor.id, "action": action, "object_type": ChecklistAnswer.__name__,
-        "object_id": answer_id, "summary": summary, "changes": changes or {}})
 
 
 def prune_applied_mutations(*, now: dt.datetime, keep_days: int) -> int:
