@@ -141,11 +141,13 @@ def _compress(response: Response) -> None:
     if (response.status_code != 200 or streamed or "Content-Encoding" in response.headers
             or request.method == "HEAD"):
         return
-    encoding = choose_encoding(request.accept_encodings)
-    if encoding is None:
-        return
+    # The length first: most API answers are too small to compress, and then the
+    # Accept-Encoding header need not be parsed.
     length = response.content_length
     if length is not None and not MIN_SIZE <= length <= MAX_SIZE:
+        return
+    encoding = choose_encoding(request.accept_encodings)
+    if encoding is None:
         return
     static_key = None
     if response.direct_passthrough:
