@@ -52,8 +52,7 @@ def mask_token(token: str) -> str:
     """``token`` XOR a fresh random pad, as ``~`` + base64url(pad + masked), no padding."""
     raw = token.encode()
     pad = secrets.token_bytes(len(raw))
-    masked = bytes(a ^ b for a, b in zip(raw, pad, strict=True))
-    return MASK_PREFIX + base64.urlsafe_b64encode(pad + masked).decode().rstrip("=")
+    return MASK_PREFIX + base64.urlsafe_b64encode(pad + _xor(raw, pad)).decode().rstrip("=")
 
 
 def unmask_token(value: str | None) -> str | None:
@@ -69,9 +68,14 @@ def unmask_token(value: str | None) -> str | None:
         return value
     half = len(data) // 2
     try:
-        return bytes(a ^ b for a, b in zip(data[:half], data[half:], strict=True)).decode()
+        return _xor(data[:half], data[half:]).decode()
     except UnicodeDecodeError:
         return value
+
+
+def _xor(a: bytes, b: bytes) -> bytes:
+    """``a`` XOR ``b`` (of the same length) as one integer operation, not one a byte."""
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
 
 
 def _unmask_request() -> None:
