@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, exists, false, insert, literal, select, update
+from sqlalchemy import Integer, and_, bindparam, delete, exists, insert, select, update
 
 from audit.auth.permissions import Permission, permissions_for
 from audit.conduct.access import require_not_frozen
@@ -39,8 +39,12 @@ from audit.models import (
     ChecklistAnswer,
     ChecklistQuestion,
     ChecklistSection,
+    Site,
+    Supplier,
+    TrailEntry,
+    User,
 )
-from audit.trail.services import record, snapshot
+from audit.trail.services import snapshot
 
 #: Audit statuses in which a first answer changes the audit itself (fieldwork starts).
 STARTS_FIELDWORK = (AuditStatus.PLAN_ISSUED, AuditStatus.SCHEDULED)
@@ -52,13 +56,14 @@ class VersionMoved(Exception):
 
 @dataclass
 class AnswerRead:
-    """What ``read_answer`` found (rows stay loaded after the read transaction ends)."""
+    """What ``read_answer`` found: the columns the rules read of the audit, question, answer
+    and mutation rows (plain values, usable after the read transaction ends), and the role."""
 
-    audit: Audit | None
+    audit: _AuditRow | None
     role: object
-    question: ChecklistQuestion | None
-    answer: ChecklistAnswer | None
-    mutation: AppliedMutation | None
+    question: _Row | None
+    answer: _Row | None
+    mutation: _Row | None
 
 
 @dataclass
@@ -72,27 +77,100 @@ class AnswerDecision:
     fallback: bool = False
 
 
-def read_answer(audit_id: int, question_id: int, mutation_id: str | None, user) -> AnswerRead:
-    """Everything a save decides on, in one SELECT (outer joins on unique keys only)."""
-    role = (select(AuditTeamMember.role)
-            .where(AuditTeamMember.audit_id == Audit.id, AuditTeamMember.user_id == user.id)
+class _Row:
+    """A few columns of one row, by attribute, as the rules read them: what ``read_answer``
+    loads instead of whole ORM objects."""
+
+    def __init__(self, values: dict):
+        self.__dict__ = values
+
+
+class _AuditRow(_Row):
+
+    @property
+    def timezone(self) -> str:
+        """As ``Audit.timezone``: its site's zone, else its supplier's, else UTC."""
+        if self.site_id is not None:
+            return self.site_timezone
+        if self.supplier_id is not None:
+            return self.supplier_timezone
+        return "UTC"
+
+
+_AUDIT_COLUMNS = ("id", "reference", "status", "report_issued_at", "version_id", "starts_at",
+                  "site_id", "supplier_id")
+_QUESTION_COLUMNS = ("id", "key", "answer_type", "choices", "min_value", "max_value")
+_ANSWER_COLUMNS = ("id", "question_id", "verdict", "value", "note", "version", "answered_by_id",
+                   "answered_at")
+_MUTATION_COLUMNS = ("mutation_id", "audit_id", "kind", "result")
+
+
+def _read_statement(with_mutation: bool):
+    """The read's SELECT, built once: a statement object keeps its cache key, so a save pays
+    neither the statement's construction nor its cache key (issue 16); ids are parameters."""
+    audits, questions = Audit.__table__, ChecklistQuestion.__table__
+    answers, mutations = ChecklistAnswer.__table__, AppliedMutation.__table__
+    team, users = AuditTeamMember.__table__, User.__table__
+    sites, suppliers = Site.__table__, Supplier.__table__
+    question_id = bindparam("question_id", type_=Integer)
+    role = (select(team.c.role)
+            .where(team.c.audit_id == audits.c.id, team.c.user_id == bindparam("user_id", type_=Integer))
             .limit(1).scalar_subquery())
-    versions_sections = select(ChecklistSection.id).where(
-        ChecklistSection.version_id == Audit.checklist_version_id)
+    versions_sections = select(ChecklistSection.__table__.c.id).where(
+        ChecklistSection.__table__.c.version_id == audits.c.checklist_version_id)
+    answered_by = users.alias("answered_by")
+    columns = [
+        *(audits.c[c] for c in _AUDIT_COLUMNS), sites.c.timezone, suppliers.c.timezone, role,
+        *(questions.c[c] for c in _QUESTION_COLUMNS),
+        *(answers.c[c] for c in _ANSWER_COLUMNS), answered_by.c.name,
+        *((mutations.c[c] for c in _MUTATION_COLUMNS) if with_mutation else ()),
+    ]
     stmt = (
-        select(Audit, role, ChecklistQuestion, ChecklistAnswer, AppliedMutation)
-        .select_from(Audit)
-        .outerjoin(ChecklistQuestion, and_(ChecklistQuestion.id == question_id,
-                                           ChecklistQuestion.section_id.in_(versions_sections)))
-        .outerjoin(ChecklistAnswer, and_(ChecklistAnswer.audit_id == Audit.id,
-                                         ChecklistAnswer.question_id == question_id))
-        .outerjoin(AppliedMutation, AppliedMutation.mutation_id == mutation_id if mutation_id else false())
-        .where(Audit.id == audit_id)
+        select(*columns)
+        .select_from(audits)
+        .outerjoin(sites, sites.c.id == audits.c.site_id)
+        .outerjoin(suppliers, suppliers.c.id == audits.c.supplier_id)
+        .outerjoin(questions, and_(questions.c.id == question_id,
+                                   questions.c.section_id.in_(versions_sections)))
+        .outerjoin(answers, and_(answers.c.audit_id == audits.c.id, answers.c.question_id == question_id))
+        .outerjoin(answered_by, answered_by.c.id == answers.c.answered_by_id)
     )
-    row = db.session.execute(stmt).first()
+    if with_mutation:
+        stmt = stmt.outerjoin(mutations, mutations.c.mutation_id == bindparam("mutation_id", type_=mutations.c.mutation_id.type))
+    return stmt.where(audits.c.id == bindparam("audit_id", type_=Integer))
+
+
+_READ = {True: _read_statement(True), False: _read_statement(False)}
+
+
+def read_answer(audit_id: int, question_id: int, mutation_id: str | None, user) -> AnswerRead:
+    """Everything a save decides on, in one SELECT (outer joins on unique keys only).
+
+    Plain rows, not ORM objects: the rules read a few columns, and loading five mapped
+    objects per save cost more than the query itself.
+    """
+    params = {"audit_id": audit_id, "question_id": question_id, "user_id": user.id}
+    if mutation_id:
+        params["mutation_id"] = mutation_id
+    row = db.session.connection().execute(_READ[bool(mutation_id)], params).first()
     if row is None:
         return AnswerRead(None, None, None, None, None)
-    return AnswerRead(*row)
+    n_audit = len(_AUDIT_COLUMNS)
+    audit = _AuditRow(dict(zip(_AUDIT_COLUMNS, row, strict=False)))
+    audit.site_timezone, audit.supplier_timezone, role = row[n_audit:n_audit + 3]
+    i = n_audit + 3
+    question = _Row(dict(zip(_QUESTION_COLUMNS, row[i:], strict=False)))
+    i += len(_QUESTION_COLUMNS)
+    answer = _Row(dict(zip(_ANSWER_COLUMNS, row[i:], strict=False)))
+    i += len(_ANSWER_COLUMNS)
+    answered_by_name = row[i]
+    answer.answered_by = _Row({"name": answered_by_name}) if answer.answered_by_id is not None else None
+    i += 1
+    mutation = _Row(dict(zip(_MUTATION_COLUMNS, row[i:], strict=False))) if mutation_id else None
+    return AnswerRead(audit, role,
+                      question if question.id is not None else None,
+                      answer if answer.id is not None else None,
+                      mutation if mutation is not None and mutation.mutation_id is not None else None)
 
 
 def may_answer(read: AnswerRead, user) -> bool:
@@ -145,6 +223,35 @@ def _payload(question_id: int, values: dict, version: int, actor, now: dt.dateti
             "answered_by": actor.name, "answered_at": now.isoformat()}
 
 
+def _write_statements() -> dict:
+    """The write's statements, built once with parameters (as ``_READ``)."""
+    audits, table = Audit.__table__, ChecklistAnswer.__table__
+
+    def param(name, column):
+        return bindparam(name, type_=column.type)
+
+    # The audit's version as read: it moves when the audit is frozen, cancelled or rescheduled.
+    audit_unchanged = exists().where(audits.c.id == param("w_audit_id", audits.c.id),
+                                     audits.c.version_id == param("w_audit_version", audits.c.version_id))
+    update_answer = (
+        update(table)
+        .where(table.c.id == param("w_id", table.c.id),
+               table.c.version == param("w_version", table.c.version), audit_unchanged)
+        .values({c: param(f"v_{c}", table.c[c]) for c in _WRITTEN}))
+    inserted = ("audit_id", "question_id", *_WRITTEN)
+    insert_answer = (
+        insert(table)
+        .from_select(inserted, select(*[param(f"v_{c}", table.c[c]) for c in inserted]).where(audit_unchanged))
+        .returning(table.c.id))
+    return {"update": update_answer, "insert": insert_answer,
+            "trail": insert(TrailEntry.__table__), "mutation": insert(AppliedMutation.__table__)}
+
+
+#: The answer's columns a save writes (besides the audit and question of a new one).
+_WRITTEN = ("verdict", "value", "note", "version", "answered_by_id", "answered_at")
+_WRITE = _write_statements()
+
+
 def write_answer(read: AnswerRead, decision: AnswerDecision, *, mutation_id: str | None,
                  actor, now: dt.datetime, answered_at: dt.datetime | None = None) -> dict:
     """Write the decided answer, its trail row and the mutation id (caller commits).
@@ -152,48 +259,56 @@ def write_answer(read: AnswerRead, decision: AnswerDecision, *, mutation_id: str
     Each write is conditional on the versions read before the lock: the answer's ``version``
     and the audit's ``version_id`` (which moves when it is frozen, cancelled or rescheduled).
     A condition that no longer holds raises ``VersionMoved`` before anything is written.
+    The statements are built once (``_WRITE``) and everything they send is worked out before
+    the first one takes the write lock; the trail row is the one ``trail.services.record``
+    would add, inserted directly instead of through the unit of work.
     """
     audit, question, answer = read.audit, read.question, read.answer
     # The device's time of the change (offline answers), kept within the audit's days and now;
     # the trail row's own time is the sync time, an earlier device time is shown beside it.
     when = bounded_answer_time(audit, answered_at, now)
     stamp = {"answered_at": when.isoformat()} if now - when > dt.timedelta(minutes=1) else {}
-    audit_unchanged = exists().where(Audit.id == audit.id, Audit.version_id == audit.version_id)
-    table = ChecklistAnswer.__table__
     values = decision.values
+    write = None
     if decision.payload is not None:
         payload = decision.payload
-    elif answer is None:
-        stored = {**values, "audit_id": audit.id, "question_id": question.id, "version": 1,
-                  "answered_by_id": actor.id, "answered_at": when}
-        columns = list(stored)
-        new_id = db.session.execute(
-            insert(table).from_select(columns, select(*[literal(stored[c], table.c[c].type) for c in columns])
-                                      .where(audit_unchanged))
-            .returning(table.c.id)).scalar()
-        if new_id is None:
-            raise VersionMoved
-        # A detached stand-in: the trail needs the class and id, not a loaded row.
-        record(ChecklistAnswer(id=new_id), "create", actor=actor, now=now,
-               summary=f"Answered {question.key} in {audit.reference}", changes={**snapshot(values), **stamp})
-        payload = _payload(question.id, values, 1, actor, when)
     else:
-        done = db.session.execute(
-            update(table)
-            .where(table.c.id == answer.id, table.c.version == answer.version, audit_unchanged)
-            .values(**values, version=answer.version + 1, answered_by_id=actor.id, answered_at=when))
-        if done.rowcount != 1:
-            raise VersionMoved
-        before = snapshot({"verdict": answer.verdict, "value": answer.value, "note": answer.note})
-        after = snapshot(values)
-        record(answer, "update", actor=actor, now=now,
-               summary=f"Changed answer {question.key} in {audit.reference}",
-               changes={**{k: [before[k], after[k]] for k in after if before[k] != after[k]}, **stamp})
-        payload = _payload(question.id, values, answer.version + 1, actor, when)
+        params = {"v_verdict": values["verdict"], "v_value": values["value"], "v_note": values["note"],
+                  "v_answered_by_id": actor.id, "v_answered_at": when,
+                  "w_audit_id": audit.id, "w_audit_version": audit.version_id}
+        if answer is None:
+            params.update(v_version=1, v_audit_id=audit.id, v_question_id=question.id)
+            trail = {"action": "create", "summary": f"Answered {question.key} in {audit.reference}",
+                     "changes": {**snapshot(values), **stamp}}
+            payload = _payload(question.id, values, 1, actor, when)
+        else:
+            params.update(v_version=answer.version + 1, w_id=answer.id, w_version=answer.version)
+            before = snapshot({"verdict": answer.verdict, "value": answer.value, "note": answer.note})
+            after = snapshot(values)
+            trail = {"action": "update", "summary": f"Changed answer {question.key} in {audit.reference}",
+                     "changes": {**{k: [before[k], after[k]] for k in after if before[k] != after[k]}, **stamp}}
+            payload = _payload(question.id, values, answer.version + 1, actor, when)
+        write = (params, trail)
+    mutation = None
     if mutation_id and not decision.replayed:
-        db.session.execute(insert(AppliedMutation.__table__).values(
-            mutation_id=mutation_id, audit_id=audit.id, kind="answer", user_id=actor.id,
-            result=payload, applied_at=now))
+        mutation = {"mutation_id": mutation_id, "audit_id": audit.id, "kind": "answer", "user_id": actor.id,
+                    "result": payload, "applied_at": now}
+    if write is None and mutation is None:
+        return payload
+    connection = db.session.connection()
+    if write is not None:
+        params, trail = write
+        if answer is None:
+            answer_id = connection.execute(_WRITE["insert"], params).scalar()
+        else:
+            answer_id = answer.id if connection.execute(_WRITE["update"], params).rowcount == 1 else None
+        if answer_id is None:
+            raise VersionMoved
+        connection.execute(_WRITE["trail"], {
+            **trail, "at": now, "actor_id": actor.id, "object_type": ChecklistAnswer.__name__,
+            "object_id": answer_id})
+    if mutation is not None:
+        connection.execute(_WRITE["mutation"], mutation)
     return payload
 
 

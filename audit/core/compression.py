@@ -52,8 +52,7 @@ def mask_token(token: str) -> str:
     """``token`` XOR a fresh random pad, as ``~`` + base64url(pad + masked), no padding."""
     raw = token.encode()
     pad = secrets.token_bytes(len(raw))
-    masked = bytes(a ^ b for a, b in zip(raw, pad, strict=True))
-    return MASK_PREFIX + base64.urlsafe_b64encode(pad + masked).decode().rstrip("=")
+    return MASK_PREFIX + base64.urlsafe_b64encode(pad + _xor(raw, pad)).decode().rstrip("=")
 
 
 def unmask_token(value: str | None) -> str | None:
@@ -69,9 +68,14 @@ def unmask_token(value: str | None) -> str | None:
         return value
     half = len(data) // 2
     try:
-        return bytes(a ^ b for a, b in zip(data[:half], data[half:], strict=True)).decode()
+        return _xor(data[:half], data[half:]).decode()
     except UnicodeDecodeError:
         return value
+
+
+def _xor(a: bytes, b: bytes) -> bytes:
+    """``a`` XOR ``b`` (of the same length) as one integer operation, not one a byte."""
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
 
 
 def _unmask_request() -> None:
@@ -141,11 +145,13 @@ def _compress(response: Response) -> None:
     if (response.status_code != 200 or streamed or "Content-Encoding" in response.headers
             or request.method == "HEAD"):
         return
-    encoding = choose_encoding(request.accept_encodings)
-    if encoding is None:
-        return
+    # The length first: most API answers are too small to compress, and then the
+    # Accept-Encoding header need not be parsed.
     length = response.content_length
     if length is not None and not MIN_SIZE <= length <= MAX_SIZE:
+        return
+    encoding = choose_encoding(request.accept_encodings)
+    if encoding is None:
         return
     static_key = None
     if response.direct_passthrough:

@@ -18,6 +18,8 @@ import re
 from flask import Flask, abort, request
 
 from audit.core.text import (
+    CONTROL_RE,
+    DATE_SHAPE_RE,
     YEAR_MESSAGE,
     control_character,
     date_out_of_range,
@@ -73,17 +75,24 @@ def json_depth_exceeds(raw: bytes, limit: int = JSON_MAX_DEPTH) -> bool:
     return False
 
 
+def _suspect(value: str) -> bool:
+    """Whether ``_check_text`` could refuse ``value`` (its label is worded only then)."""
+    return CONTROL_RE.search(value) is not None or DATE_SHAPE_RE.match(value) is not None
+
+
 def _check_json(value, key: str = "value") -> None:
     # Depth is bounded by json_depth_exceeds, so this recursion is shallow.
     if isinstance(value, dict):
         for k, v in value.items():
-            _check_text(f"The JSON key “{k[:40]}”", k)
+            if _suspect(k):
+                _check_text(f"The JSON key “{k[:40]}”", k)
             _check_json(v, k)
     elif isinstance(value, list):
         for v in value:
             _check_json(v, key)
     elif isinstance(value, str):
-        _check_text(f"The JSON field “{key}”", value)
+        if _suspect(value):
+            _check_text(f"The JSON field “{key}”", value)
     elif isinstance(value, int) and not isinstance(value, bool):
         # Ids must fit an INTEGER column; other numbers (a measured answer) only a 64-bit one.
         bound = 2**31 if ID_FIELD_RE.search(key) else 2**63

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask import Flask, abort, request
 from flask_login import current_user
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.util import identity_key
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from audit.auth.permissions import Permission, permissions_for, public
@@ -17,6 +19,22 @@ CONTENT_SECURITY_POLICY = (
     "script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; "
     "form-action 'self'; worker-src 'self'; manifest-src 'self'"
 )
+
+
+#: The session's user with its roles, one statement built once: a statement object keeps its
+#: cache key, where ``session.get`` builds and keys a new one on every request (issue 16).
+_SESSION_USER = (select(User).options(joinedload(User.role_links))
+                 .where(User.id == bindparam("user_id", type_=Integer)))
+
+#: Set on every response unless the view set them itself.
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("Permissions-Policy", "camera=(self), geolocation=(), microphone=()"),
+)
+_SECURITY_HEADERS = tuple((name.lower(), name, value) for name, value in SECURITY_HEADERS)
 
 
 def load_session_user(user_id: str):
@@ -34,7 +52,12 @@ def load_session_user(user_id: str):
         return None
     # Roles in the same statement: every request checks them, and the relationship's default
     # (selectin) would add a second query to each request (issue 16).
-    user = db.session.get(User, int(key), options=[joinedload(User.role_links)])
+    session = db.session()
+    if identity_key(User, int(key)) in session.identity_map:
+        # Already in the session (a shared test session): as session.get, no statement.
+        user = session.get(User, int(key), options=[joinedload(User.role_links)])
+    else:
+        user = session.execute(_SESSION_USER, {"user_id": int(key)}).unique().scalar_one_or_none()
     if user is None or not user.is_active or user.session_version != int(version):
         return None
     return user
@@ -90,16 +113,16 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _security_headers(response):
+        # As headers.setdefault for each, with one pass over the headers instead of one a name.
         headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        headers.setdefault("Permissions-Policy", "camera=(self), geolocation=(), microphone=()")
-        if request.is_secure:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if current_user.is_authenticated and "Cache-Control" not in headers:
-            headers["Cache-Control"] = "private, no-store"
+        present = {name.lower() for name, _value in headers.items()}
+        for key, name, value in _SECURITY_HEADERS:
+            if key not in present:
+                headers.add(name, value)
+        if request.is_secure and "strict-transport-security" not in present:
+            headers.add("Strict-Transport-Security", "max-age=31536000")
+        if current_user.is_authenticated and "cache-control" not in present:
+            headers.add("Cache-Control", "private, no-store")
         return response
 
     @app.route("/healthz")

@@ -127,3 +127,41 @@ def test_pruning_forgets_only_mutations_older_than_the_offline_window(app, setup
     assert job.function(app, now) == {"prune_applied_mutations": 0}
     assert set(db.session.scalars(select(AppliedMutation.mutation_id))) == {"edge", "new"}
     assert answering.prune_applied_mutations(now=now, keep_days=0) == 1  # "edge"; "new" is not older than now
+
+
+def test_lean_saves_write_the_rows_the_full_save_writes(login, setup, monkeypatch):
+    """The lean path's Core writes match what ``answers.save_answer`` and ``trail.record`` write:
+    the trail rows (a device time bounded in the site's zone), and each mutation id with the
+    response it produced, also for a save that changes nothing."""
+    from audit.conduct.answers import bounded_answer_time
+    from audit.models import utcnow
+
+    monkeypatch.setattr(api, "_save_in_full", lambda *a: (_ for _ in ()).throw(AssertionError("full path")))
+    client = login(setup.auditor)
+    question = setup.questions["S1Q1"]
+    device = dt.datetime(2001, 1, 1, tzinfo=dt.UTC)
+    created = _put(client, setup, "S1Q1", verdict="conforming", mutation_id="l-1",
+                   answered_at="2001-01-01T00:00:00Z")
+    changed = _put(client, setup, "S1Q1", verdict="minor_nc", note=" Seen ", base_version=1, mutation_id="l-2")
+    same = _put(client, setup, "S1Q1", verdict="minor_nc", note="Seen", base_version=2, mutation_id="l-3")
+    assert [r.status_code for r in (created, changed, same)] == [200, 200, 200]
+    db.session.expire_all()
+    answer = db.session.scalar(select(ChecklistAnswer).where(ChecklistAnswer.question_id == question.id))
+    assert (answer.verdict.value, answer.note, answer.version, answer.answered_by_id) == (
+        "minor_nc", "Seen", 2, setup.auditor.id)
+    first_day = bounded_answer_time(setup.audit, device, utcnow())  # the ORM audit's zone
+    assert created.json["answer"]["answered_at"] == first_day.isoformat()
+    entries = db.session.scalars(select(TrailEntry).where(TrailEntry.object_type == "ChecklistAnswer")
+                                 .order_by(TrailEntry.id)).all()
+    reference = setup.audit.reference
+    assert [(e.action, e.object_id, e.actor_id, e.summary, e.changes) for e in entries] == [
+        ("create", answer.id, setup.auditor.id, f"Answered {question.key} in {reference}",
+         {"verdict": "conforming", "value": None, "note": None, "answered_at": first_day.isoformat()}),
+        ("update", answer.id, setup.auditor.id, f"Changed answer {question.key} in {reference}",
+         {"verdict": ["conforming", "minor_nc"], "note": [None, "Seen"]}),
+    ]
+    mutations = db.session.scalars(select(AppliedMutation).order_by(AppliedMutation.mutation_id)).all()
+    assert [(m.mutation_id, m.audit_id, m.user_id, m.kind, m.result) for m in mutations] == [
+        (f"l-{i}", setup.audit.id, setup.auditor.id, "answer", r.json["answer"])
+        for i, r in enumerate((created, changed, same), start=1)]
+    assert same.json["answer"]["version"] == 2 and same.json["replayed"] is False
