@@ -44,7 +44,7 @@ from audit.models import (
     TrailEntry,
     User,
 )
-from audit.trail.services import snapshot
+from audit.trail.services import entry_values, snapshot
 
 #: Audit statuses in which a first answer changes the audit itself (fieldwork starts).
 STARTS_FIELDWORK = (AuditStatus.PLAN_ISSUED, AuditStatus.SCHEDULED)
@@ -260,8 +260,8 @@ def write_answer(read: AnswerRead, decision: AnswerDecision, *, mutation_id: str
     and the audit's ``version_id`` (which moves when it is frozen, cancelled or rescheduled).
     A condition that no longer holds raises ``VersionMoved`` before anything is written.
     The statements are built once (``_WRITE``) and everything they send is worked out before
-    the first one takes the write lock; the trail row is the one ``trail.services.record``
-    would add, inserted directly instead of through the unit of work.
+    the first one takes the write lock; the trail row (``trail.services.entry_values``, the
+    columns ``record`` would add) is inserted directly instead of through the unit of work.
     """
     audit, question, answer = read.audit, read.question, read.answer
     # The device's time of the change (offline answers), kept within the audit's days and now;
@@ -304,9 +304,9 @@ def write_answer(read: AnswerRead, decision: AnswerDecision, *, mutation_id: str
             answer_id = answer.id if connection.execute(_WRITE["update"], params).rowcount == 1 else None
         if answer_id is None:
             raise VersionMoved
-        connection.execute(_WRITE["trail"], {
-            **trail, "at": now, "actor_id": actor.id, "object_type": ChecklistAnswer.__name__,
-            "object_id": answer_id})
+        connection.execute(_WRITE["trail"], entry_values(ChecklistAnswer.__name__, answer_id, trail["action"],
+                                                         actor=actor, now=now, summary=trail["summary"],
+                                                         changes=trail["changes"]))
     if mutation is not None:
         connection.execute(_WRITE["mutation"], mutation)
     return payload

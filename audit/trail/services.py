@@ -68,17 +68,25 @@ def record(
     """Append a trail entry for ``obj`` (flushed so ``obj.id`` exists)."""
     if getattr(obj, "id", None) is None:
         db.session.flush()
-    entry = TrailEntry(
-        at=now,
-        actor_id=getattr(actor, "id", None),
-        action=action,
-        object_type=type(obj).__name__,
-        object_id=obj.id,
-        summary=summary or f"{action} {type(obj).__name__} {obj.id}",
-        changes=changes or {},
-    )
+    entry = TrailEntry(**entry_values(type(obj).__name__, obj.id, action, actor=actor, now=now,
+                                      summary=summary, changes=changes))
     db.session.add(entry)
     return entry
+
+
+def entry_values(object_type: str, object_id: int, action: str, *, actor, now: dt.datetime,
+                 summary: str | None = None, changes: dict | None = None) -> dict:
+    """The columns of one trail entry: what :func:`record` adds, for a caller that inserts the
+    row itself with a prepared statement (the answer save's short write, issue 16)."""
+    return {
+        "at": now,
+        "actor_id": getattr(actor, "id", None),
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "summary": summary or f"{action} {object_type} {object_id}",
+        "changes": changes or {},
+    }
 
 
 def entries_for(obj: Any, limit: int = 200) -> list[TrailEntry]:
