@@ -12,36 +12,29 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
-from sqlalchemy.types import NullType
 
 from audit.auth.permissions import Permission, permissions_for
 from audit.calendar import ical
+from audit.calendar.criteria import coordinator_audit_criteria, my_units_query, personal_audit_criteria
 from audit.extensions import db
 from audit.models import (
     ActionStatus,
     AgendaSession,
     Audit,
-    AuditKind,
-    AuditStatus,
-    AuditTeamMember,
     Certificate,
     CorrectiveAction,
     FeedKind,
     Finding,
     FindingStatus,
     Programme,
-    Role,
     SessionKind,
     Site,
     Supplier,
     TeamRole,
-    Unit,
     User,
 )
-from audit.models.audit import audit_units
-from audit.models.organisation import unit_members
 
 #: Coordinator feeds (programme, site, supplier, certificate) need one of these capabilities.
 COORDINATOR_FEED_PERMISSIONS = frozenset({Permission.MANAGE_PROGRAMME, Permission.VIEW_REPORTS})
@@ -150,43 +143,6 @@ def load_target(kind: FeedKind, target_id: int | None):
 # Queries
 
 
-def window_values(day: dt.date) -> dict:
-    """The values the feed's date criteria compare with on ``day``, by bound-parameter name."""
-    start, end = ical.feed_window(day)
-    return {
-        "window_start": start,
-        "window_end": end,
-        # A day's margin on both sides for time zones.
-        "window_lo": dt.datetime.combine(start - dt.timedelta(days=1), dt.time(), dt.UTC),
-        "window_hi": dt.datetime.combine(end + dt.timedelta(days=2), dt.time(), dt.UTC),
-        "cancelled_since": dt.datetime.combine(day - dt.timedelta(days=ical.CANCELLED_GRACE_DAYS),
-                                               dt.time(), dt.UTC),
-    }
-
-
-def bound(values: dict):
-    """``bind(name)``: a parameter carrying its value (criteria built for one request). Typed
-    by the column it is compared with, as a plain value would be (NullType adapts)."""
-    return lambda name: bindparam(name, values[name], unique=True, type_=NullType())
-
-
-def _window_clause(bind):
-    """Audits that touch the window (with a day's margin for zones), or have only a planned date."""
-    return or_(
-        and_(Audit.starts_at.is_not(None), Audit.starts_at < bind("window_hi"),
-             Audit.ends_at >= bind("window_lo")),
-        and_(Audit.starts_at.is_(None), Audit.planned_date.between(bind("window_start"), bind("window_end"))),
-    )
-
-
-def _visible_status(bind):
-    """Postponed audits are out; cancelled ones only during their grace period."""
-    return and_(
-        Audit.status != AuditStatus.POSTPONED,
-        or_(Audit.status != AuditStatus.CANCELLED, Audit.cancelled_at >= bind("cancelled_since")),
-    )
-
-
 def _audit_query(*criteria, with_sessions: bool = False):
     # Many-to-one zones join in the same query (selectin's IN list costs more than the join).
     options = [joinedload(Audit.site), joinedload(Audit.supplier)]
@@ -208,77 +164,6 @@ def _audit_events(audits: Iterable[Audit], links: Links, day: dt.date) -> list[i
         if event is not None:
             events.append(event)
     return events
-
-
-def my_units_query(user_id):
-    """Ids of the units the user owns or belongs to (they are audited in those units' audits);
-    ``user_id`` is an id or a bound parameter."""
-    return select(Unit.id).where(
-        or_(Unit.owner_id == user_id,
-            Unit.id.in_(select(unit_members.c.unit_id).where(unit_members.c.user_id == user_id)))
-    )
-
-
-def personal_variant(user: User) -> tuple[bool, bool]:
-    """What shapes a personal feed's criteria beyond the bound values: is the user a supplier
-    contact (audited in their company's second-party audits), a coordinator (sees every
-    management review)? One fingerprint statement is built per variant."""
-    return (user.supplier_id is not None and Role.SUPPLIER in user.roles, Role.COORDINATOR in user.roles)
-
-
-def personal_values(user: User, day: dt.date) -> dict:
-    """The values of a personal feed's bound parameters on ``day`` (see :func:`window_values`)."""
-    return {**window_values(day), "user_id": user.id, "supplier_id": user.supplier_id}
-
-
-def personal_criteria(supplier_contact: bool, bind) -> tuple:
-    """WHERE criteria of the audits in a personal feed, values given by ``bind(name)``
-    (``user_id``, ``supplier_id`` and those of :func:`window_values`); see
-    :func:`coordinator_criteria` for why one function serves the feed and its fingerprint."""
-    user_id = bind("user_id")
-    # IN (ids) rather than a correlated EXISTS: the database looks the few audit ids up by
-    # index instead of testing every audit of the organisation (12x faster at demo scale 50).
-    involvement = [
-        Audit.id.in_(select(AuditTeamMember.audit_id).where(AuditTeamMember.user_id == user_id)),
-        Audit.id.in_(select(audit_units.c.audit_id).where(audit_units.c.unit_id.in_(my_units_query(user_id)))),
-    ]
-    if supplier_contact:
-        # A supplier contact is audited in their own company's second-party audits.
-        involvement.append(and_(Audit.supplier_id == bind("supplier_id"),
-                                Audit.kind == AuditKind.SECOND_PARTY))
-    return or_(*involvement), _window_clause(bind), _visible_status(bind)
-
-
-def personal_audit_criteria(user: User, day: dt.date) -> tuple:
-    """WHERE criteria of the audits in ``user``'s personal feed rendered on ``day``.
-
-    Shared by the feed and its fingerprint (audit/calendar/fingerprint.py): the two must
-    select the very same rows, or a 304 could hide a change.
-    """
-    return personal_criteria(personal_variant(user)[0], bound(personal_values(user, day)))
-
-
-def coordinator_criteria(kind: FeedKind, bind) -> tuple:
-    """WHERE criteria of the audits in a programme/site/supplier/certificate feed, their
-    values given by ``bind(name)`` (names: ``target_id`` and those of :func:`window_values`).
-
-    The feed binds the values (:func:`coordinator_audit_criteria`); the fingerprint builds one
-    statement per kind with plain parameters and executes it with the values, so a 304 does
-    not build and hash a new statement on every poll (issue 16). One function for both: they
-    must select the very same rows, or a 304 could hide a change.
-    """
-    column = {
-        FeedKind.PROGRAMME: Audit.programme_id,
-        FeedKind.SITE: Audit.site_id,
-        FeedKind.SUPPLIER: Audit.supplier_id,
-        FeedKind.CERTIFICATE: Audit.certificate_id,
-    }[kind]
-    return column == bind("target_id"), _window_clause(bind), _visible_status(bind)
-
-
-def coordinator_audit_criteria(kind: FeedKind, target_id: int, day: dt.date) -> tuple:
-    """WHERE criteria of the audits in a programme/site/supplier/certificate feed on ``day``."""
-    return coordinator_criteria(kind, bound({**window_values(day), "target_id": target_id}))
 
 
 def personal_events(user: User, *, day: dt.date, links: Links) -> list[ical.Event]:
@@ -366,21 +251,6 @@ def _action_events(user: User, start: dt.date, end: dt.date, links: Links) -> li
             url=links.url("finding", action.finding_id))
         for action in actions
     ]
-
-
-def review_criteria(user: User, day: dt.date) -> tuple:
-    """WHERE criteria of the management reviews in ``user``'s personal feed (shared with the
-    fingerprint; the rule lives with the reviews, ``audit.management.review_calendar``)."""
-    from audit.management.review_calendar import review_criteria as criteria
-
-    return criteria(user, day)
-
-
-def review_criteria_bound(coordinator: bool, bind) -> tuple:
-    """:func:`review_criteria` with its values given by ``bind(name)`` (the fingerprint's)."""
-    from audit.management.review_calendar import bound_review_criteria
-
-    return bound_review_criteria(coordinator, bind)
 
 
 def _review_events(user: User, day: dt.date, links: Links) -> list[ical.Event]:

@@ -12,7 +12,7 @@ aggregates that change whenever a row that matters changes:
 * personal feeds add the agenda sessions of those audits, the user's team rows in them (and
   their roles), the units the user owns or belongs to, the open findings and actions
   with a deadline in the window (with their finding's version), and the management reviews
-  the user chairs, is invited to or coordinates (``feeds.review_criteria``; their
+  the user chairs, is invited to or coordinates (``criteria.review_criteria_bound``; their
   ``version_id``, bumped by every change, and status);
 * plain values known without a query: the token's kind, target and owner, the day and its
   window, the owner's name, roles and company, the target's name and (certificates) its
@@ -34,7 +34,7 @@ import json
 from sqlalchemy import String, bindparam, case, cast, extract, func, literal, select, union_all
 from sqlalchemy.sql import ColumnElement
 
-from audit.calendar import feeds, ical
+from audit.calendar import criteria, feeds, ical
 from audit.extensions import db
 from audit.models import (
     ActionKind,
@@ -92,8 +92,8 @@ def _personal_parts(variant: tuple[bool, bool], bind) -> list[select]:
     supplier_contact, coordinator = variant
     start, end = bind("window_start"), bind("window_end")
     user_id = bind("user_id")
-    audit_ids = select(Audit.id).where(*feeds.personal_criteria(supplier_contact, bind))
-    my_units = feeds.my_units_query(user_id)
+    audit_ids = select(Audit.id).where(*criteria.personal_criteria(supplier_contact, bind))
+    my_units = criteria.my_units_query(user_id)
     sessions = (
         _part("sessions", "", func.count(AgendaSession.id), func.sum(AgendaSession.id),
               func.sum(AgendaSession.id * (func.coalesce(AgendaSession.unit_id, 0) * 7919
@@ -136,7 +136,7 @@ def _personal_parts(variant: tuple[bool, bool], bind) -> list[select]:
               func.sum(ManagementReview.id * (ManagementReview.version_id * 7
                                               + _code(ManagementReview.status, ReviewStatus))),
               func.max(ManagementReview.updated_at))
-        .where(*feeds.review_criteria_bound(coordinator, bind))
+        .where(*criteria.review_criteria_bound(coordinator, bind))
     )
     return [sessions, team, units, findings, actions, reviews]
 
@@ -171,17 +171,17 @@ _STATEMENTS: dict[tuple, select] = {}
 
 def _statement(token):
     if token.kind is FeedKind.PERSONAL:
-        key = (token.kind, *feeds.personal_variant(token.user))
+        key = (token.kind, *criteria.personal_variant(token.user))
     else:
         key = (token.kind,)
     statement = _STATEMENTS.get(key)
     if statement is None:
         if token.kind is FeedKind.PERSONAL:
-            parts = [_audit_part(feeds.personal_criteria(key[1], bindparam)),
+            parts = [_audit_part(criteria.personal_criteria(key[1], bindparam)),
                      *_personal_parts(key[1:], bindparam)]
             statement = union_all(*parts)
         else:
-            statement = _audit_part(feeds.coordinator_criteria(token.kind, bindparam))
+            statement = _audit_part(criteria.coordinator_criteria(token.kind, bindparam))
         _STATEMENTS[key] = statement
     return statement
 
@@ -189,9 +189,9 @@ def _statement(token):
 def feed_rows(token, target, *, day: dt.date) -> list[tuple]:
     """The aggregates of every queried input of the feed, in one statement (sorted rows)."""
     if token.kind is FeedKind.PERSONAL:
-        values = feeds.personal_values(token.user, day)
+        values = criteria.personal_values(token.user, day)
     else:
-        values = {**feeds.window_values(day), "target_id": target.id}
+        values = {**criteria.window_values(day), "target_id": target.id}
     rows = db.session.execute(_statement(token), values).all()
     return sorted(tuple("" if v is None else str(v) for v in row) for row in rows)
 

@@ -22,14 +22,14 @@ from audit.models.review import review_invitees
 def review_criteria(user: User, day: dt.date) -> tuple:
     """WHERE criteria of the reviews in ``user``'s personal feed rendered on ``day``; the feed's
     fingerprint uses the very same, so a 304 never hides a change."""
-    from audit.calendar.feeds import bound, personal_values
+    from audit.calendar.criteria import bound, personal_values
 
     return bound_review_criteria(Role.COORDINATOR in user.roles, bound(personal_values(user, day)))
 
 
 def bound_review_criteria(coordinator: bool, bind) -> tuple:
     """The criteria with their values given by ``bind(name)``: ``user_id``, ``window_start``,
-    ``window_end`` and ``cancelled_since`` (``calendar.feeds.personal_values``). The feed binds
+    ``window_end`` and ``cancelled_since`` (``calendar.criteria.personal_values``). The feed binds
     the values; the fingerprint builds one statement and executes it with them."""
     user_id = bind("user_id")
     involved = [ManagementReview.chair_id == user_id,
