@@ -1,16 +1,24 @@
-"""Engine set-up: SQLite pragmas and explicit transaction starts, PostgreSQL as is.
+"""Engine set-up: SQLite pragmas and explicit transaction starts; PostgreSQL reads that keep
+their prepared statements.
 
 SQLite's Python driver starts transactions lazily and with a plain deferred BEGIN, which fails
 with "database is locked" when two workers upgrade their read locks to write locks at once,
 even with a busy timeout. We take over BEGIN (SQLAlchemy's documented recipe) and issue
 ``BEGIN IMMEDIATE`` for transactions that may write, so writers queue on the busy timeout
 instead of failing; read-only requests keep a deferred BEGIN and never block anyone under WAL.
+
+On PostgreSQL, psycopg prepares a statement the fifth time a connection runs it, so the
+server stops planning it again (planning the findings list's six-table join costs ~1 ms, its
+execution ~0.2 ms) -- but psycopg forgets every prepared statement on ROLLBACK, and a request
+ends its transaction by rolling it back. A transaction that wrote nothing ends with COMMIT
+instead (for a read the two are the same), so a page's statements stay prepared (issue 16).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import re
 
 from flask import Flask, request
 from sqlalchemy import event
@@ -81,6 +89,8 @@ def configure_engines(app: Flask) -> None:
             view = app.view_functions.get(request.endpoint) if request.endpoint else None
             write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS")
                              and not getattr(view, "short_transactions", False))
+    elif engine.dialect.name == "postgresql":
+        _configure_postgresql(app, engine)
 
 
 def _configure_sqlite(engine) -> None:
@@ -98,3 +108,48 @@ def _configure_sqlite(engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+
+
+#: Statements after which COMMIT and ROLLBACK differ; anything but a plain SELECT counts.
+_READ_ONLY_STATEMENT = re.compile(r"\s*SELECT\b", re.IGNORECASE)
+#: ``Connection.info`` key: this transaction sent a statement that may have written.
+_WROTE = "audit.wrote"
+#: ``Session.info`` key: the connection the session's current transaction runs on.
+_READ_CONNECTION = "audit.read_connection"
+
+
+def _configure_postgresql(app: Flask, engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.info[_WROTE] = False
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _note_writes(connection, _cursor, statement, _parameters, _context, _executemany):
+        if not connection.info.get(_WROTE) and not _READ_ONLY_STATEMENT.match(statement):
+            connection.info[_WROTE] = True
+
+    @event.listens_for(db.session, "after_begin")
+    def _remember_connection(session, _transaction, connection):
+        session.info[_READ_CONNECTION] = connection
+
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs before the session is removed.
+    app.teardown_appcontext(_commit_reads)
+
+
+def _commit_reads(exc: BaseException | None) -> None:
+    """End a request's read-only transaction with COMMIT, keeping psycopg's prepared statements.
+
+    Anything else -- an error, unflushed changes, a statement that may have written, a
+    transaction over several connections -- is left to the usual rollback.
+    """
+    if exc is not None or not db.session.registry.has():
+        return
+    session = db.session()
+    connection = session.info.pop(_READ_CONNECTION, None)
+    if (connection is None or connection.closed or connection.info.get(_WROTE, True)
+            or not session.in_transaction() or session.new or session.dirty or session.deleted):
+        return
+    try:
+        session.commit()
+    except Exception:  # noqa: BLE001 - the read is over; the teardown's rollback cleans up
+        session.rollback()

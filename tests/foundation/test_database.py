@@ -2,10 +2,12 @@
 
 import threading
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import bindparam, event, func, select, text
 
 from audit.extensions import db
 from audit.models import Site
+from tests import factories
 
 
 def test_sqlite_pragmas(app):
@@ -42,3 +44,53 @@ def test_concurrent_read_then_write_transactions_all_commit(app):
         t.join(timeout=60)
     assert errors == []
     assert db.session.scalar(select(func.count(Site.id))) == 40
+
+
+def _postgresql_only():
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("psycopg's prepared statements and COMMIT-ended reads are PostgreSQL's")
+
+
+def test_postgresql_reads_end_with_commit_so_prepared_statements_survive(app):
+    """A request-like context that only read ends its transaction with COMMIT, so psycopg
+    keeps the statements it prepared (a ROLLBACK makes it forget them all)."""
+    _postgresql_only()
+    site_id = factories.site(name="Prepared").id
+    db.session.commit()
+    db.session.remove()
+    db.engine.dispose()  # from here on one connection serves every context, one at a time
+    endings: list[str] = []
+    event.listen(db.engine, "commit", lambda _conn: endings.append("commit"))
+    event.listen(db.engine, "rollback", lambda _conn: endings.append("rollback"))
+
+    statement = select(Site.name).where(Site.id == bindparam("site_id"))
+    for _ in range(7):  # psycopg prepares a statement on its sixth run by default
+        with app.app_context():
+            assert db.session.scalar(statement, {"site_id": site_id}) == "Prepared"
+    with app.app_context():
+        db.session.scalar(statement, {"site_id": site_id})
+        prepared = db.session.scalar(text("SELECT count(*) FROM pg_prepared_statements"))
+    assert set(endings) == {"commit"}
+    assert prepared >= 1
+
+
+def test_postgresql_contexts_that_change_rows_still_roll_back(app):
+    """Unflushed changes, flushed but uncommitted writes and errors are rolled back as before:
+    only a transaction that sent nothing but SELECTs is committed at the end."""
+    _postgresql_only()
+    endings: list[str] = []
+    event.listen(db.engine, "commit", lambda _conn: endings.append("commit"))
+    event.listen(db.engine, "rollback", lambda _conn: endings.append("rollback"))
+
+    with app.app_context():  # read, then a change left pending
+        db.session.scalar(select(func.count(Site.id)))
+        db.session.add(Site(name="Pending", code="PEND", timezone="UTC"))
+    with app.app_context():  # a write flushed but never committed
+        db.session.add(Site(name="Flushed", code="FLSH", timezone="UTC"))
+        db.session.flush()
+    with pytest.raises(RuntimeError), app.app_context():  # a read that failed
+        db.session.scalar(select(func.count(Site.id)))
+        raise RuntimeError("the view failed")
+
+    assert endings == ["rollback", "rollback", "rollback"]
+    assert db.session.scalar(select(func.count(Site.id))) == 0
