@@ -57,6 +57,21 @@ def test_programme_pages_constant_queries(make, login, coordinator, programme, c
     assert page.get_data(as_text=True).count("/audits/") >= 20
 
 
+def test_programme_page_rows_name_the_lead_only(make, login, coordinator, programme):
+    """Each row names its lead auditor (not another team member), or a dash without one."""
+    lead, other = make.user(name="Lena Lead"), make.user(name="Otto Other")
+    make.audit(programme=programme, site=make.site(), title="Led", planned_date=dt.date(2026, 4, 1),
+               team=[(other, TeamRole.AUDITOR), (lead, TeamRole.LEAD)])
+    make.audit(programme=programme, site=make.site(), title="Unled", planned_date=dt.date(2026, 4, 2),
+               team=[(other, TeamRole.AUDITOR)])
+    db.session.commit()
+    page = login(coordinator).get(f"/programme/{programme.id}?page=1").get_data(as_text=True)
+    led_row = page[page.index("Led</td>"):page.index("Unled</td>")]
+    unled_row = page[page.index("Unled</td>"):]
+    assert "Lena Lead" in led_row and "Otto Other" not in led_row
+    assert "<td>—</td>" in unled_row[:unled_row.index("</tr>")] and "Otto Other" not in unled_row
+
+
 def _dated_audits(make, programme, first: dt.date, count: int) -> list:
     """``count`` dated audits of ``programme``, one a day from ``first`` (no team: quick to make)."""
     site = make.site()
