@@ -14,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from audit.core.forms import AppForm
+from audit.core.forms import AppForm, FastSelectField
 from audit.models import (
     EIGHT_D_DISCIPLINES,
     ISHIKAWA_CATEGORIES,
@@ -45,14 +45,14 @@ class FilterForm(AppForm):
     class Meta:
         csrf = False
 
-    status = SelectField("Status", choices=dict([("", "Any status"), ("open", "All open")]
+    status = FastSelectField("Status", choices=dict([("", "Any status"), ("open", "All open")]
                                              + [(s.value, s.label) for s in FindingStatus]), default="")
-    grade = SelectField("Grade", choices=dict([("", "Any grade")] + [(g.value, g.label) for g in Grade]),
+    grade = FastSelectField("Grade", choices=dict([("", "Any grade")] + [(g.value, g.label) for g in Grade]),
                         default="")
-    unit = SelectField("Unit", coerce=int, default=0)
-    site = SelectField("Site", coerce=int, default=0)
-    supplier = SelectField("Supplier", coerce=int, default=0)
-    owner = SelectField("Owner", coerce=int, default=0)
+    unit = FastSelectField("Unit", coerce=int, default=0)
+    site = FastSelectField("Site", coerce=int, default=0)
+    supplier = FastSelectField("Supplier", coerce=int, default=0)
+    owner = FastSelectField("Owner", coerce=int, default=0)
     clause = StringField("Clause", validators=[Optional(), Length(max=20)],
                          description="Clause number, e.g. 8.5 (includes sub-clauses)")
     overdue = BooleanField("Overdue only")
