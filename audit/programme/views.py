@@ -122,7 +122,6 @@ def detail(programme_id: int):
         page = min(queries.audits_before(programme_id, today) // PAGE_SIZE + 1, pages)
     page = min(max(page, 1), pages)
     audits = queries.programme_audits(programme_id, page=page, page_size=PAGE_SIZE)
-    leads = queries.lead_names([a.id for a in audits])
     rules, rule_count = queries.first_rules(programme_id, RULES_SHOWN)
     status_form = forms.ProgrammeStatusForm(formdata=None)
     decisions = {d.action: d for d in PROGRAMME.allowed_actions(programme, current_user)}
@@ -130,7 +129,7 @@ def detail(programme_id: int):
     status_form.status.choices = [(d.action, d.label) for d in decisions.values()
                                   if d.allowed and d.action != "approve"]
     return render_template("programme/detail.html", programme=programme, audits=audits,
-                           leads=leads, total=total, page=page, pages=pages, status_counts=status_counts,
+                           total=total, page=page, pages=pages, status_counts=status_counts,
                            rules=rules, rule_count=rule_count,
                            status_form=status_form, trail=entries_for(programme, limit=30), today=today,
                            approval=decisions["approve"])
