@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from flask import abort, flash, has_request_context, redirect, request
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from markupsafe import escape
+from sqlalchemy import select
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField, widgets
 from wtforms.validators import ValidationError
 
