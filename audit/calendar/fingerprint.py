@@ -31,7 +31,19 @@ import datetime as dt
 import hashlib
 import json
 
-from sqlalchemy import String, bindparam, case, cast, extract, func, literal, select, union_all
+from sqlalchemy import (
+    String,
+    bindparam,
+    case,
+    cast,
+    extract,
+    func,
+    literal,
+    null,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.sql import ColumnElement
 
 from audit.calendar import criteria, feeds, ical
@@ -49,6 +61,7 @@ from audit.models import (
     Supplier,
     TeamRole,
     Unit,
+    UTCDateTime,
 )
 
 
@@ -58,9 +71,20 @@ def _text(value: ColumnElement) -> ColumnElement:
     return cast(value, String)
 
 
-def _part(name: str, key, count, first, second, latest) -> select:
+#: The columns every part has: six texts, then two timestamps (only ``polls`` fills them).
+TEXT_COLUMNS = 6
+
+
+def part(name: str, key, count, first, second, latest, *, stamps=(None, None)) -> select:
     return select(literal(name).label("part"), _text(key).label("key"), _text(count).label("n"),
-                  _text(first).label("a"), _text(second).label("b"), _text(latest).label("latest"))
+                  _text(first).label("a"), _text(second).label("b"), _text(latest).label("latest"),
+                  *(_stamp(stamp).label(f"stamp{i}") for i, stamp in enumerate(stamps)))
+
+
+def _stamp(column) -> ColumnElement:
+    # A typed NULL where a part has no timestamp; a column as it is (CAST would give SQLite's
+    # stored text NUMERIC affinity).
+    return cast(null(), UTCDateTime()) if column is None else type_coerce(column, UTCDateTime())
 
 
 def _code(column, members) -> ColumnElement:
@@ -78,7 +102,7 @@ def _day_number(column) -> ColumnElement:
 def _audit_part(criteria) -> select:
     zone = func.coalesce(Site.timezone, Supplier.timezone, "UTC")
     return (
-        _part("audits", zone, func.count(Audit.id), func.sum(Audit.id),
+        part("audits", zone, func.count(Audit.id), func.sum(Audit.id),
               func.sum(Audit.id * Audit.version_id), func.max(Audit.updated_at))
         .select_from(Audit)
         .outerjoin(Site, Site.id == Audit.site_id)
@@ -95,31 +119,31 @@ def _personal_parts(variant: tuple[bool, bool], bind) -> list[select]:
     audit_ids = select(Audit.id).where(*criteria.personal_criteria(supplier_contact, bind))
     my_units = criteria.my_units_query(user_id)
     sessions = (
-        _part("sessions", "", func.count(AgendaSession.id), func.sum(AgendaSession.id),
+        part("sessions", "", func.count(AgendaSession.id), func.sum(AgendaSession.id),
               func.sum(AgendaSession.id * (func.coalesce(AgendaSession.unit_id, 0) * 7919
                                            + func.coalesce(AgendaSession.auditor_id, 0))),
               func.max(AgendaSession.updated_at))
         .where(AgendaSession.audit_id.in_(audit_ids))
     )
     team = (
-        _part("team", "", func.count(AuditTeamMember.id), func.sum(AuditTeamMember.id),
+        part("team", "", func.count(AuditTeamMember.id), func.sum(AuditTeamMember.id),
               func.sum(AuditTeamMember.id * _code(AuditTeamMember.role, TeamRole)), literal(""))
         .where(AuditTeamMember.user_id == user_id, AuditTeamMember.audit_id.in_(audit_ids))
     )
     units = (
-        _part("units", "", func.count(Unit.id), func.sum(Unit.id), func.sum(Unit.id * Unit.id),
+        part("units", "", func.count(Unit.id), func.sum(Unit.id), func.sum(Unit.id * Unit.id),
               literal(""))
         .where(Unit.id.in_(my_units))
     )
     findings = (
-        _part("findings", "", func.count(Finding.id), func.sum(Finding.id),
+        part("findings", "", func.count(Finding.id), func.sum(Finding.id),
               func.sum(Finding.id * Finding.version_id), func.max(Finding.updated_at))
         .where(Finding.owner_id == user_id, Finding.status.in_(feeds.OPEN_FINDING),
                (Finding.response_due_on.between(start, end)) | (Finding.closure_due_on.between(start, end)))
     )
     action_finding = Finding.__table__.alias("action_finding")
     actions = (
-        _part("actions", "", func.count(CorrectiveAction.id),
+        part("actions", "", func.count(CorrectiveAction.id),
               func.sum(CorrectiveAction.id * _day_number(CorrectiveAction.due_on)),
               func.sum(CorrectiveAction.id * _code(CorrectiveAction.kind, ActionKind)
                        + action_finding.c.version_id),
@@ -132,7 +156,7 @@ def _personal_parts(variant: tuple[bool, bool], bind) -> list[select]:
     from audit.models import ManagementReview, ReviewStatus
 
     reviews = (
-        _part("reviews", "", func.count(ManagementReview.id), func.sum(ManagementReview.id),
+        part("reviews", "", func.count(ManagementReview.id), func.sum(ManagementReview.id),
               func.sum(ManagementReview.id * (ManagementReview.version_id * 7
                                               + _code(ManagementReview.status, ReviewStatus))),
               func.max(ManagementReview.updated_at))
@@ -141,18 +165,14 @@ def _personal_parts(variant: tuple[bool, bool], bind) -> list[select]:
     return [sessions, team, units, findings, actions, reviews]
 
 
-def _facts(token, target, *, day: dt.date, links: feeds.Links, org_name: str) -> dict:
-    """The inputs known without a query: who, which feed, which day, how it is named and linked."""
+def object_facts(token, target) -> dict:
+    """The inputs read from the token, its owner and the target (``polls`` remembers them)."""
     user = token.user
     facts = {
         "format": ical.FORMAT_VERSION,
         "kind": token.kind.value,
         "target": token.target_id,
         "user": [user.id, user.name, sorted(r.value for r in user.roles), user.supplier_id],
-        "day": day.isoformat(),
-        "window": [d.isoformat() for d in ical.feed_window(day)],
-        "links": links.identity(),
-        "org": org_name,
     }
     if target is not None:
         facts["name"] = feeds.target_name(token.kind, target)
@@ -162,6 +182,20 @@ def _facts(token, target, *, day: dt.date, links: feeds.Links, org_name: str) ->
     return facts
 
 
+def etag_of(facts: dict, rows: list[tuple], *, day: dt.date, links: feeds.Links, org_name: str) -> str:
+    """SHA-256 over the object facts, the plain values known without a query (the day and its
+    window, links, organisation name) and the fingerprint rows."""
+    facts = {
+        **facts,
+        "day": day.isoformat(),
+        "window": [d.isoformat() for d in ical.feed_window(day)],
+        "links": links.identity(),
+        "org": org_name,
+    }
+    payload = json.dumps([facts, rows], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
 #: One fingerprint statement per feed kind (and, for personal feeds, per variant: supplier
 #: contact, coordinator), built once per process with plain parameters: SQLAlchemy keeps a
 #: statement's cache key on the object, so executing it again skips building and hashing the
@@ -169,35 +203,48 @@ def _facts(token, target, *, day: dt.date, links: feeds.Links, org_name: str) ->
 _STATEMENTS: dict[tuple, select] = {}
 
 
-def _statement(token):
+def variant_key(token) -> tuple:
+    """Which fingerprint statement a token's feed uses: its kind, and for a personal feed the
+    owner's variant (supplier contact, coordinator)."""
     if token.kind is FeedKind.PERSONAL:
-        key = (token.kind, *criteria.personal_variant(token.user))
-    else:
-        key = (token.kind,)
+        return (token.kind, *criteria.personal_variant(token.user))
+    return (token.kind,)
+
+
+def parts(key: tuple) -> list[select]:
+    """The fingerprint's parts for a ``variant_key``, with plain bound parameters."""
+    if key[0] is FeedKind.PERSONAL:
+        return [_audit_part(criteria.personal_criteria(key[1], bindparam)),
+                *_personal_parts(key[1:], bindparam)]
+    return [_audit_part(criteria.coordinator_criteria(key[0], bindparam))]
+
+
+def values(token, target, *, day: dt.date) -> dict:
+    """The values of the fingerprint's bound parameters on ``day``."""
+    if token.kind is FeedKind.PERSONAL:
+        return criteria.personal_values(token.user, day)
+    return {**criteria.window_values(day), "target_id": target.id}
+
+
+def _statement(token):
+    key = variant_key(token)
     statement = _STATEMENTS.get(key)
     if statement is None:
-        if token.kind is FeedKind.PERSONAL:
-            parts = [_audit_part(criteria.personal_criteria(key[1], bindparam)),
-                     *_personal_parts(key[1:], bindparam)]
-            statement = union_all(*parts)
-        else:
-            statement = _audit_part(criteria.coordinator_criteria(token.kind, bindparam))
-        _STATEMENTS[key] = statement
+        statement = _STATEMENTS[key] = union_all(*parts(key))
     return statement
+
+
+def rows_of(result_rows) -> list[tuple]:
+    """Fingerprint rows as hashed: the text columns as strings, sorted."""
+    return sorted(tuple("" if v is None else str(v) for v in row[:TEXT_COLUMNS]) for row in result_rows)
 
 
 def feed_rows(token, target, *, day: dt.date) -> list[tuple]:
     """The aggregates of every queried input of the feed, in one statement (sorted rows)."""
-    if token.kind is FeedKind.PERSONAL:
-        values = criteria.personal_values(token.user, day)
-    else:
-        values = {**criteria.window_values(day), "target_id": target.id}
-    rows = db.session.execute(_statement(token), values).all()
-    return sorted(tuple("" if v is None else str(v) for v in row) for row in rows)
+    return rows_of(db.session.execute(_statement(token), values(token, target, day=day)))
 
 
 def feed_etag(token, target, *, day: dt.date, links: feeds.Links, org_name: str) -> str:
     """The feed's ETag: SHA-256 over its fingerprint (see the module docstring)."""
-    facts = _facts(token, target, day=day, links=links, org_name=org_name)
-    payload = json.dumps([facts, feed_rows(token, target, day=day)], sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return etag_of(object_facts(token, target), feed_rows(token, target, day=day), day=day,
+                   links=links, org_name=org_name)

@@ -30,6 +30,13 @@ def hash_token(secret: str) -> str:
     return hashlib.sha256(secret.encode("ascii")).hexdigest()
 
 
+def token_digest(secret: str) -> str | None:
+    """The hash of a well-formed URL token, or None for anything that cannot be one."""
+    if not secret or not TOKEN_PATTERN.fullmatch(secret):
+        return None
+    return hash_token(secret)
+
+
 def create_token(user: User, kind: FeedKind, target_id: int | None = None, label: str | None = None,
                  *, actor: User, now: dt.datetime) -> tuple[CalendarToken, str]:
     """Create a feed token for ``user``; returns the row and the secret (shown once, never kept)."""
@@ -98,9 +105,9 @@ def find_active_token(secret: str) -> CalendarToken | None:
     The lookup is by hash, so the database never compares secrets; the final comparison is in
     constant time anyway so no timing difference depends on how much of a guess was right.
     """
-    if not secret or not TOKEN_PATTERN.fullmatch(secret):
+    digest = token_digest(secret)
+    if digest is None:
         return None
-    digest = hash_token(secret)
     # The owner and their roles in the same statement: every poll checks both (may_subscribe,
     # the fingerprint), and a feed 304 should cost as few round trips as possible (issue 16).
     token = db.session.scalar(_token_by_hash(), {"digest": digest})

@@ -7,6 +7,7 @@ answers ``Referrer-Policy: no-referrer``; unknown, malformed and revoked tokens 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
@@ -29,9 +30,9 @@ from sqlalchemy.exc import OperationalError
 
 from audit.audits.access import can_read_audit
 from audit.auth.permissions import Permission, public, requires
-from audit.calendar import feeds, fingerprint, ical, services, subscriptions
+from audit.calendar import feeds, ical, polls, services, subscriptions
 from audit.calendar.forms import ConfirmForm, TokenForm
-from audit.core.database import writing
+from audit.core.database import end_read, writing
 from audit.core.errors import DomainError
 from audit.core.forms import saving
 from audit.extensions import db
@@ -88,33 +89,47 @@ def _org_name() -> str:
 @bp.get("/calendar/feed/<token>.ics")
 @public
 def feed(token: str):
-    """A subscribed calendar: authorised by the secret token in its URL, nothing else."""
-    row = services.find_active_token(token)
-    if row is None or not feeds.may_subscribe(row.user, row.kind):
+    """A subscribed calendar: authorised by the secret token in its URL, nothing else.
+
+    A conditional poll this worker has answered before is answered from one statement
+    (``polls.recall``); anything else looks the token, its owner and the target up.
+    """
+    digest = services.token_digest(token)
+    if digest is None:
         abort(404)
-    target = None
-    if row.kind is not FeedKind.PERSONAL:
-        target = feeds.load_target(row.kind, row.target_id)
-        if target is None:
-            abort(404)
     now = utcnow()
     day, links, org_name = now.date(), _links(), _org_name()
-    # The fingerprint first: a client that has this feed gets its 304 before any event is built.
-    etag = fingerprint.feed_etag(row, target, day=day, links=links, org_name=org_name)
     conditional = "If-None-Match" in request.headers
+    poll = polls.recall(digest, day=day, links=links, org_name=org_name) if conditional else None
     body = None
-    if not (conditional and request.if_none_match.contains_weak(etag)):
-        body = ical.render_feed(feeds.build_feed(row.kind, target, row.user, day=day, links=links,
-                                                 org_name=org_name))
-    # The stored content hash (Last-Modified's clock) is the body's, known only when built.
+    if poll is None or not request.if_none_match.contains_weak(poll.etag):
+        row = services.find_active_token(token)
+        if row is None or not feeds.may_subscribe(row.user, row.kind):
+            polls.forget(digest)
+            abort(404)
+        target = None
+        if row.kind is not FeedKind.PERSONAL:
+            target = feeds.load_target(row.kind, row.target_id)
+            if target is None:
+                polls.forget(digest)
+                abort(404)
+        # The fingerprint first: a client that has this feed gets its 304 before any event is built.
+        poll = polls.read(digest, row, target, day=day, links=links, org_name=org_name) or abort(404)
+        if not (conditional and request.if_none_match.contains_weak(poll.etag)):
+            body = ical.render_feed(feeds.build_feed(row.kind, target, row.user, day=day, links=links,
+                                                     org_name=org_name))
+            # The stored content hash (Last-Modified's clock) is the body's, known only when built.
+            poll = dataclasses.replace(poll, stamps=row)
+    etag = poll.etag
     changes = services.served_changes(
-        row, None if body is None else hashlib.sha256(body).hexdigest(), now=now)
-    last_modified = changes.get("content_changed_at", row.content_changed_at)
-    token_id = row.id
-    # End the read transaction before writing: never upgrade it (see _record_served).
-    db.session.rollback()
+        poll.stamps, None if body is None else hashlib.sha256(body).hexdigest(), now=now)
+    last_modified = changes.get("content_changed_at", poll.stamps.content_changed_at)
+    # End the read transaction before writing: never upgrade it (see _record_served). It
+    # wrote nothing, so COMMIT ends it as ROLLBACK would, and psycopg keeps its prepared
+    # statements (core.database).
+    end_read()
     if changes:
-        _record_served(token_id, changes, now=now)
+        _record_served(poll.token_id, changes, now=now)
     headers = {
         "ETag": f'"{etag}"',
         "Cache-Control": "private, no-cache",

@@ -297,5 +297,5 @@ def test_304_query_count_is_constant(app, client, make, cal, count_queries, kind
             assert _poll(client, url, tag).status_code == 304
         counts.append(queries.count)
     assert counts[0] == counts[1], counts
-    # Token with its owner and roles, the target (coordinator feeds), the fingerprint: no more.
-    assert counts[0] <= (2 if kind is FeedKind.PERSONAL else 3), queries.statements
+    # Token, owner, target and fingerprint in the one statement of a remembered poll (polls.py).
+    assert counts[0] == 1, queries.statements
