@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Callable
 
-from flask import Flask, request
+from flask import Flask, request, url_for
 from flask_login import current_user
 
 from audit.auth.permissions import Permission, permissions_for
@@ -39,9 +40,25 @@ def datefmt(value: dt.date | None, fmt: str = "%d %b %Y") -> str:
     return value.strftime(fmt) if value else ""
 
 
+#: An id no real row has, put in a URL to find where ids go.
+_ID_SENTINEL = 918273645546372819
+
+
+def id_url(endpoint: str, key: str, **values) -> Callable[[int], str]:
+    """``url_for(endpoint, key=id, **values)`` for a table's many ids: the URL is built once
+    and each id put in its place (an ``int`` rule part is the id's digits). A row's
+    ``url_for`` was a tenth of a list page's time (issue 16)."""
+    marker = str(_ID_SENTINEL)
+    head, found, tail = url_for(endpoint, **{key: _ID_SENTINEL}, **values).partition(marker)
+    if not found or marker in tail:  # not where a plain int goes: build each URL
+        return lambda object_id: url_for(endpoint, **{key: object_id}, **values)
+    return lambda object_id: f"{head}{int(object_id)}{tail}"
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["datefmt"] = datefmt
+    app.jinja_env.globals["id_url"] = id_url
 
     @app.context_processor
     def _navigation():
