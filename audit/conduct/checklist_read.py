@@ -3,9 +3,13 @@ previous audit, evidence, findings raised and progress, loaded in a fixed number
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import selectinload
 
 from audit.core.errors import DomainError
@@ -17,11 +21,13 @@ from audit.models import (
     ChecklistAnswer,
     ChecklistQuestion,
     ChecklistSection,
+    ChecklistTemplateVersion,
     Evidence,
     Finding,
     FindingStatus,
 )
 from audit.models.audit import audit_units
+from audit.models.checklist import FROZEN_STATUSES
 
 
 def answer_state(answer: ChecklistAnswer | None) -> str | None:
@@ -154,16 +160,75 @@ def previous_audit_of(audit: Audit) -> Audit | None:
     return db.session.scalar(stmt)
 
 
-def build_checklist(audit: Audit) -> Checklist:
-    """Everything the checklist screen shows, in a fixed number of queries."""
-    if audit.checklist_version_id is None:
-        return Checklist(audit, [], None, [])
-    sections = list(db.session.scalars(
+def _sections(version_id: int) -> list[ChecklistSection]:
+    """The version's sections with their questions and the questions' clauses (ORM objects)."""
+    return list(db.session.scalars(
         select(ChecklistSection)
-        .where(ChecklistSection.version_id == audit.checklist_version_id)
+        .where(ChecklistSection.version_id == version_id)
         .order_by(ChecklistSection.position)
         .options(selectinload(ChecklistSection.questions).selectinload(ChecklistQuestion.clauses))
     ))
+
+
+def _copy(obj, **relations) -> SimpleNamespace:
+    """A read-only copy of a row's columns (and the given related copies), free of any session."""
+    values = {attr.key: getattr(obj, attr.key) for attr in inspect(obj).mapper.column_attrs}
+    return SimpleNamespace(**values, **relations)
+
+
+#: Published versions a worker keeps (least recently shown forgotten first).
+FROZEN_VERSIONS_KEPT = 64
+_FROZEN_LOCK = threading.Lock()
+
+
+def _kept() -> OrderedDict:
+    # Per application, not per module: a test's fresh database reuses ids from 1.
+    return current_app.extensions.setdefault("audit.frozen_checklists", OrderedDict())
+
+
+def frozen_sections(version_id: int) -> tuple:
+    """The sections (with questions and clauses) of a published or retired version as
+    session-free copies, kept by each worker: that content never changes (the models refuse
+    it, ``checklist._refuse_changes_to_frozen_versions``), and loading its ~170 rows was half
+    of every checklist page (issue 16). A draft version is loaded each time, as ORM objects.
+
+    The copies carry every column of a section, question and clause, and ``questions`` /
+    ``clauses``; no other relationship. The tablet page uses them; the report keeps the ORM
+    objects (its coverage reaches a clause's standard). Versions are kept by id, which a
+    published version keeps for good (the models refuse to delete it); a database restored
+    from a backup under running workers wants the workers restarted.
+    """
+    with _FROZEN_LOCK:
+        cached = _kept().get(version_id)
+        if cached is not None:
+            _kept().move_to_end(version_id)
+            return cached
+    status = db.session.scalar(select(ChecklistTemplateVersion.status)
+                               .where(ChecklistTemplateVersion.id == version_id))
+    sections = _sections(version_id)
+    if status not in FROZEN_STATUSES:
+        return tuple(sections)
+    copies = tuple(
+        _copy(section, questions=[_copy(q, clauses=[_copy(c) for c in q.clauses]) for q in section.questions])
+        for section in sections)
+    with _FROZEN_LOCK:
+        kept = _kept()
+        kept[version_id] = copies
+        while len(kept) > FROZEN_VERSIONS_KEPT:
+            kept.popitem(last=False)
+    return copies
+
+
+def build_checklist(audit: Audit, *, structure=None) -> Checklist:
+    """Everything the checklist screen shows, in a fixed number of queries.
+
+    ``structure(version_id)`` gives the version's sections (default: loaded as ORM objects;
+    the tablet page passes ``frozen_sections``). The rules -- answers, visibility, evidence,
+    progress -- are the same whatever the sections are.
+    """
+    if audit.checklist_version_id is None:
+        return Checklist(audit, [], None, [])
+    sections = (structure or _sections)(audit.checklist_version_id)
     answers = {a.question_id: a for a in db.session.scalars(
         select(ChecklistAnswer).where(ChecklistAnswer.audit_id == audit.id)
         .options(selectinload(ChecklistAnswer.answered_by))
@@ -184,11 +249,13 @@ def build_checklist(audit: Audit) -> Checklist:
     previous = previous_audit_of(audit)
     previous_by_key: dict[str, ChecklistAnswer] = {}
     if previous is not None:
-        for ans in db.session.scalars(
-            select(ChecklistAnswer).where(ChecklistAnswer.audit_id == previous.id)
-            .options(selectinload(ChecklistAnswer.question))
+        # The question's key only, not the earlier version's question objects.
+        for ans, key in db.session.execute(
+            select(ChecklistAnswer, ChecklistQuestion.key)
+            .join(ChecklistQuestion, ChecklistQuestion.id == ChecklistAnswer.question_id)
+            .where(ChecklistAnswer.audit_id == previous.id)
         ):
-            previous_by_key[ans.question.key] = ans
+            previous_by_key[key] = ans
 
     unit_ids = [u.id for u in audit.units]
     open_findings: list[Finding] = []

@@ -170,6 +170,8 @@ class ChecklistQuestion(db.Model):
 # --- immutability guard -------------------------------------------------------------------------
 
 _FROZEN = (VersionStatus.PUBLISHED, VersionStatus.RETIRED)
+#: Statuses whose content never changes again (what readers may keep).
+FROZEN_STATUSES = frozenset(_FROZEN)
 
 
 class FrozenVersionError(Exception):

@@ -42,10 +42,11 @@ class ConductSetup:
 
 
 def build_checklist_version(name: str, *, questions_per_section: int = 3, sections: int = 2,
-                            clauses=None) -> tuple[ChecklistTemplateVersion, dict]:
-    """A published checklist: verdict questions, one photo-required, one conditional, one number."""
+                            clauses=None, status=VersionStatus.PUBLISHED) -> tuple[ChecklistTemplateVersion, dict]:
+    """A checklist (published unless told): verdict questions, one photo-required, one
+    conditional, one number."""
     template = ChecklistTemplate(name=name)
-    version = ChecklistTemplateVersion(template=template, number=1, status=VersionStatus.PUBLISHED)
+    version = ChecklistTemplateVersion(template=template, number=1, status=status)
     db.session.add_all([template, version])
     questions = {}
     for s in range(sections):

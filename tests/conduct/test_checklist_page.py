@@ -165,3 +165,44 @@ def test_service_worker_and_manifest_are_served_from_root(client):
     assert m.json["display"] == "standalone"
     with client.get(m.json["icons"][0]["src"]) as icon:
         assert icon.status_code == 200
+
+
+def test_published_checklist_is_kept_by_the_worker_and_renders_the_same(app, login, setup, count_queries,
+                                                                        monkeypatch):
+    """A published version's sections, questions and clauses are read once per worker: later
+    pages send none of the four statements that read them and are the page built from ORM objects."""
+    import re
+
+    client = login(setup.auditor)
+    client.get("/")  # the login's flash message is shown there, not on the pages compared
+    url = f"/audits/{setup.audit.id}/checklist"
+    with count_queries() as first:
+        kept_first = client.get(url).get_data(as_text=True)
+    with count_queries() as again:
+        kept_again = client.get(url).get_data(as_text=True)
+    assert setup.audit.checklist_version_id in app.extensions["audit.frozen_checklists"]
+    structure = ("FROM checklist_template_versions", "FROM checklist_sections", "FROM checklist_questions ",
+                 "checklist_question_clauses")
+    assert all(any(table in sql for sql in first.statements) for table in structure)
+    assert not any(table in sql for sql in again.statements for table in structure)
+    assert again.count <= first.count - len(structure)
+    monkeypatch.setattr(checklist_read, "frozen_sections", checklist_read._sections)
+    from_orm = client.get(url).get_data(as_text=True)
+
+    def unmasked(html):  # the CSRF token is masked afresh in every response
+        return re.sub(r'(csrf-token" content|name="csrf_token" value)="[^"]+"', r"\1", html)
+
+    assert unmasked(kept_first) == unmasked(kept_again) == unmasked(from_orm)
+    assert "Question S1Q1?" in kept_again and "7.5 Documented information" in kept_again
+
+
+def test_a_draft_version_is_never_kept(app, setup):
+    """Only published and retired content is frozen; a draft is read afresh every time."""
+    from audit.models import VersionStatus
+    from tests.conduct.conftest import build_checklist_version
+
+    version, _questions = build_checklist_version("Draft list", status=VersionStatus.DRAFT)
+    db.session.commit()
+    sections = checklist_read.frozen_sections(version.id)
+    assert sections and all(type(s).__name__ == "ChecklistSection" for s in sections)
+    assert version.id not in app.extensions.get("audit.frozen_checklists", {})
