@@ -338,6 +338,20 @@ def interleaved_series(calls: list, n: int) -> list[Stats]:
     return stats
 
 
+def interleaved_concurrent(make_calls: list, clients: int, seconds: float, rounds: int = 3) -> list[Stats]:
+    """``concurrent_series`` for several targets in turns: ``rounds`` rounds of ``seconds /
+    rounds`` each per target (a, b, c, a, b, c, ...), merged per target, so that the
+    application and its baselines share the machine's good and bad seconds alike."""
+    merged = [Stats() for _ in make_calls]
+    for _ in range(rounds):
+        for make_call, total in zip(make_calls, merged, strict=True):
+            part = concurrent_series(make_call, clients, seconds / rounds)
+            total.latencies.extend(part.latencies)
+            total.errors += part.errors
+            total.wall += part.wall
+    return merged
+
+
 def concurrent_series(make_call, clients: int, seconds: float) -> Stats:
     """``clients`` threads each calling their own ``make_call(i)()`` for ``seconds``."""
     stats = Stats()

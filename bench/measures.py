@@ -16,14 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bench import transfer
-from bench.harness import Session, Stats, concurrent_series, interleaved_series, request, timed_series
+from bench.harness import Session, Stats, interleaved_concurrent, interleaved_series, request, timed_series
 
 #: Requests per page measurement, and seconds per concurrent measurement (kept modest so the
 #: whole bench stays under 15 minutes on 2 cores).
 PAGE_REQUESTS = 60
 #: Conditional feed requests per series (each is cheap; more of them steady the median).
 CONDITIONAL_REQUESTS = 200
-SAVE_SECONDS = 4.0
+#: Seconds of saves per target, in three rounds taken in turns with the baselines.
+SAVE_SECONDS = 6.0
 SAVE_CLIENTS = 16
 #: Renders per in-process feed render measurement (cold ones clear every cache first).
 RENDER_COLD = 7
@@ -220,11 +221,10 @@ def _run_answer_save(ctx: Context) -> Result:
         return call
 
     audit_id = target["audit_id"]
-    app = concurrent_series(make_save_call(ctx.app_port, lambda q: fill(rule, audit_id=audit_id, question_id=q),
-                                           "app"), SAVE_CLIENTS, SAVE_SECONDS)
-    same = concurrent_series(make_save_call(ctx.base_port, lambda q: f"/same/answers/{audit_id}/{q}", "same"),
-                             SAVE_CLIENTS, SAVE_SECONDS)
-    base = concurrent_series(make_floor_call, SAVE_CLIENTS, SAVE_SECONDS)
+    app, same, base = interleaved_concurrent(
+        [make_save_call(ctx.app_port, lambda q: fill(rule, audit_id=audit_id, question_id=q), "app"),
+         make_save_call(ctx.base_port, lambda q: f"/same/answers/{audit_id}/{q}", "same"),
+         make_floor_call], SAVE_CLIENTS, SAVE_SECONDS)
     result = Result(app=app, same=same, base=base, notes=[
         f"{app.throughput:.0f} saves/s vs same-work {same.throughput:.0f}/s vs floor {base.throughput:.0f}/s "
         f"at {SAVE_CLIENTS} clients; errors {app.errors} / {same.errors} / {base.errors}"])
