@@ -21,7 +21,8 @@ aggregates that change whenever a row that matters changes:
 
 Each part is one ``SELECT`` of a ``UNION ALL``: one round trip whatever the number of rows,
 and each part filters on indexed foreign keys. The ETag is the SHA-256 of all of it, so a
-304 is answered before any event is built. A fingerprint that misses an input would serve
+304 is answered before any event is built; ``polls`` adds the token, owner and target to the
+same statement so that a worker's later polls of the token need nothing else. A fingerprint that misses an input would serve
 a stale calendar; tests/calendar/test_fingerprint.py changes each input in turn.
 """
 
@@ -76,6 +77,8 @@ TEXT_COLUMNS = 6
 
 
 def part(name: str, key, count, first, second, latest, *, stamps=(None, None)) -> select:
+    """One SELECT of the fingerprint's UNION ALL: its name, five values as text (every part
+    has the same column types; PostgreSQL insists), then two timestamps, NULL unless given."""
     return select(literal(name).label("part"), _text(key).label("key"), _text(count).label("n"),
                   _text(first).label("a"), _text(second).label("b"), _text(latest).label("latest"),
                   *(_stamp(stamp).label(f"stamp{i}") for i, stamp in enumerate(stamps)))
@@ -103,7 +106,7 @@ def _audit_part(criteria) -> select:
     zone = func.coalesce(Site.timezone, Supplier.timezone, "UTC")
     return (
         part("audits", zone, func.count(Audit.id), func.sum(Audit.id),
-              func.sum(Audit.id * Audit.version_id), func.max(Audit.updated_at))
+             func.sum(Audit.id * Audit.version_id), func.max(Audit.updated_at))
         .select_from(Audit)
         .outerjoin(Site, Site.id == Audit.site_id)
         .outerjoin(Supplier, Supplier.id == Audit.supplier_id)
@@ -120,34 +123,34 @@ def _personal_parts(variant: tuple[bool, bool], bind) -> list[select]:
     my_units = criteria.my_units_query(user_id)
     sessions = (
         part("sessions", "", func.count(AgendaSession.id), func.sum(AgendaSession.id),
-              func.sum(AgendaSession.id * (func.coalesce(AgendaSession.unit_id, 0) * 7919
-                                           + func.coalesce(AgendaSession.auditor_id, 0))),
-              func.max(AgendaSession.updated_at))
+             func.sum(AgendaSession.id * (func.coalesce(AgendaSession.unit_id, 0) * 7919
+                                          + func.coalesce(AgendaSession.auditor_id, 0))),
+             func.max(AgendaSession.updated_at))
         .where(AgendaSession.audit_id.in_(audit_ids))
     )
     team = (
         part("team", "", func.count(AuditTeamMember.id), func.sum(AuditTeamMember.id),
-              func.sum(AuditTeamMember.id * _code(AuditTeamMember.role, TeamRole)), literal(""))
+             func.sum(AuditTeamMember.id * _code(AuditTeamMember.role, TeamRole)), literal(""))
         .where(AuditTeamMember.user_id == user_id, AuditTeamMember.audit_id.in_(audit_ids))
     )
     units = (
         part("units", "", func.count(Unit.id), func.sum(Unit.id), func.sum(Unit.id * Unit.id),
-              literal(""))
+             literal(""))
         .where(Unit.id.in_(my_units))
     )
     findings = (
         part("findings", "", func.count(Finding.id), func.sum(Finding.id),
-              func.sum(Finding.id * Finding.version_id), func.max(Finding.updated_at))
+             func.sum(Finding.id * Finding.version_id), func.max(Finding.updated_at))
         .where(Finding.owner_id == user_id, Finding.status.in_(feeds.OPEN_FINDING),
                (Finding.response_due_on.between(start, end)) | (Finding.closure_due_on.between(start, end)))
     )
     action_finding = Finding.__table__.alias("action_finding")
     actions = (
         part("actions", "", func.count(CorrectiveAction.id),
-              func.sum(CorrectiveAction.id * _day_number(CorrectiveAction.due_on)),
-              func.sum(CorrectiveAction.id * _code(CorrectiveAction.kind, ActionKind)
-                       + action_finding.c.version_id),
-              func.max(func.coalesce(CorrectiveAction.completed_at, action_finding.c.updated_at)))
+             func.sum(CorrectiveAction.id * _day_number(CorrectiveAction.due_on)),
+             func.sum(CorrectiveAction.id * _code(CorrectiveAction.kind, ActionKind)
+                      + action_finding.c.version_id),
+             func.max(func.coalesce(CorrectiveAction.completed_at, action_finding.c.updated_at)))
         .select_from(CorrectiveAction)
         .join(action_finding, action_finding.c.id == CorrectiveAction.finding_id)
         .where(CorrectiveAction.owner_id == user_id, CorrectiveAction.status == ActionStatus.OPEN,
@@ -157,9 +160,9 @@ def _personal_parts(variant: tuple[bool, bool], bind) -> list[select]:
 
     reviews = (
         part("reviews", "", func.count(ManagementReview.id), func.sum(ManagementReview.id),
-              func.sum(ManagementReview.id * (ManagementReview.version_id * 7
-                                              + _code(ManagementReview.status, ReviewStatus))),
-              func.max(ManagementReview.updated_at))
+             func.sum(ManagementReview.id * (ManagementReview.version_id * 7
+                                             + _code(ManagementReview.status, ReviewStatus))),
+             func.max(ManagementReview.updated_at))
         .where(*criteria.review_criteria_bound(coordinator, bind))
     )
     return [sessions, team, units, findings, actions, reviews]

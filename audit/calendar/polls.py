@@ -67,11 +67,10 @@ class Remembered:
 
 @dataclasses.dataclass(frozen=True)
 class Poll:
-    """One reading of a feed: its ETag, the state it was read with and the token's stamps."""
+    """One reading of a feed: its ETag, its token and the token's stamps."""
 
     etag: str
     token_id: int
-    state: tuple
     #: ``content_changed_at`` and ``last_used_at`` as ``services.served_changes`` reads them.
     stamps: SimpleNamespace
 
@@ -160,7 +159,7 @@ def recall(digest: str, *, day: dt.date, links: feeds.Links, org_name: str) -> P
         if digest in _memory():
             _memory().move_to_end(digest)
     return Poll(fingerprint.etag_of(remembered.facts, rows, day=day, links=links, org_name=org_name),
-                remembered.values["token_id"], state, stamps)
+                remembered.values["token_id"], stamps)
 
 
 def read(digest: str, token: CalendarToken, target, *, day: dt.date, links: feeds.Links,
@@ -188,7 +187,7 @@ def read(digest: str, token: CalendarToken, target, *, day: dt.date, links: feed
         while len(memory) > MEMORY_SIZE:
             memory.popitem(last=False)
     return Poll(fingerprint.etag_of(facts, rows, day=day, links=links, org_name=org_name),
-                token.id, state, stamps)
+                token.id, stamps)
 
 
 def _read_again(user: User, target) -> None:

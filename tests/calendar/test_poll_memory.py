@@ -41,6 +41,23 @@ def test_a_remembered_poll_costs_one_statement(app, client, make, cal, count_que
         assert queries.count == 1, queries.statements
 
 
+def test_the_remembered_etag_is_the_fingerprints(app, client, make, cal):
+    """Both paths give the ETag ``fingerprint.feed_etag`` computes (whose inputs
+    tests/calendar/test_fingerprint.py changes one by one)."""
+    from audit.calendar import feeds, fingerprint
+    from audit.models import utcnow
+
+    user = make.user()
+    cal.scheduled_audit(team=[(user, TeamRole.LEAD)], day=SOON)
+    token, secret = new_token(user)
+    url = f"/calendar/feed/{secret}.ics"
+    tag = _remembered(client, url)
+    assert _after(client, url, tag).headers["ETag"] == tag
+    expected = fingerprint.feed_etag(token, None, day=utcnow().date(), links=feeds.Links(app),
+                                     org_name=app.config.get("ORGANISATION_NAME", "Audits"))
+    assert tag == f'"{expected}"'
+
+
 def _rename_owner(ctx):
     ctx.user.name = "Renamed Owner"
 
