@@ -7,7 +7,7 @@ even with a busy timeout. We take over BEGIN (SQLAlchemy's documented recipe) an
 ``BEGIN IMMEDIATE`` for transactions that may write, so writers queue on the busy timeout
 instead of failing; read-only requests keep a deferred BEGIN and never block anyone under WAL.
 
-On PostgreSQL, psycopg prepares a statement the fifth time a connection runs it, so the
+On PostgreSQL, psycopg prepares a statement once a connection has run it five times, so the
 server stops planning it again (planning the findings list's six-table join costs ~1 ms, its
 execution ~0.2 ms) -- but psycopg forgets every prepared statement on ROLLBACK, and a request
 ends its transaction by rolling it back. A transaction that wrote nothing ends with COMMIT
@@ -139,8 +139,8 @@ def _configure_postgresql(app: Flask, engine) -> None:
 def _commit_reads(exc: BaseException | None) -> None:
     """End a request's read-only transaction with COMMIT, keeping psycopg's prepared statements.
 
-    Anything else -- an error, unflushed changes, a statement that may have written, a
-    transaction over several connections -- is left to the usual rollback.
+    Anything else -- an error, unflushed changes, a statement that may have written -- is
+    left to the usual rollback.
     """
     if exc is not None or not db.session.registry.has():
         return
