@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, case, exists, or_, select, true
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from audit.audits.access import my_unit_ids
 from audit.auth.permissions import Permission
@@ -133,7 +134,28 @@ def _all(filters: Filters | None, today: dt.date, *, since=None, until=None):
     if until is not None:
         stmt = stmt.where(Finding.raised_at < until)
     stmt = stmt.where(Finding.status != FindingStatus.DRAFT)
-    return db.session.scalars(stmt).unique().all()
+    findings = db.session.scalars(stmt).unique().all()
+    _load_scar_audits(findings)
+    return findings
+
+
+def _load_scar_audits(findings) -> None:
+    """The audits of the SCARs among ``findings``, with site and supplier, in one statement.
+
+    A SCAR's stage deadlines are dates in its audit's zone (``Finding.scar_due_dates``), which
+    ``is_overdue`` reads: without this each SCAR lazy-loaded its audit and the audit's site,
+    two statements per supplier audit. Loading every finding's audit costs more than the
+    lazy loads save when SCARs are few, so only theirs are loaded.
+    """
+    scars = [f for f in findings if f.is_scar and f.audit_id is not None]
+    if not scars:
+        return
+    audits = {a.id: a for a in db.session.scalars(
+        select(Audit).where(Audit.id.in_({f.audit_id for f in scars}))
+        .options(joinedload(Audit.site), joinedload(Audit.supplier)))}
+    for finding in scars:
+        # As if loaded with the finding (the session's identity map holds objects weakly).
+        set_committed_value(finding, "audit", audits.get(finding.audit_id))
 
 
 AGE_BUCKETS = ((0, 30, "0–30 days"), (31, 60, "31–60 days"), (61, 90, "61–90 days"),

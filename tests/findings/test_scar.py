@@ -225,3 +225,28 @@ def test_supplier_sees_only_own_scars_route_by_route(app, make, library, login):
     client = login(rival_contact)
     assert client.get(f"/scar/{own.id}").status_code == 404
     assert own.reference not in client.get("/scar/").text
+
+
+def test_dashboard_statements_do_not_grow_with_scars_on_more_audits(app, make, library, login, now,
+                                                                    count_queries):
+    """Overdue SCARs are dated in their audit's zone: their audits come in one statement, not
+    two lazy loads per supplier audit."""
+    _scar_world(make, library, now)
+    coordinator = make.user(roles=(Role.COORDINATOR,))
+    db.session.commit()
+    client = login(coordinator)
+
+    def dashboard_statements():
+        db.session.expire_all()  # the test's own session must not pre-load rows for the page
+        with count_queries() as queries:
+            assert client.get("/findings/dashboard").status_code == 200
+        return queries.count
+
+    one_audit = dashboard_statements()
+    for i in range(3):
+        supplier = make.supplier(name=f"Foundry {i}", approval_status=ApprovalStatus.APPROVED)
+        make.user(roles=(Role.SUPPLIER,), supplier_id=supplier.id)
+        w = world(make, library, kind=AuditKind.SECOND_PARTY, supplier=supplier)
+        fs.issue_finding(draft(w, Grade.MINOR, now=now), actor=w.auditor, now=now)
+    db.session.commit()
+    assert dashboard_statements() == one_audit
