@@ -305,9 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     header = (f"Benchmark of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, "
               f"{os.cpu_count()} CPUs, Python {platform.python_version()}, gunicorn {harness.WORKERS} sync "
-              f"workers for the app and for the baseline; {elapsed / 60:.1f} min in all. Sequential series "
-              f"start after {harness.WARMUP_CALLS} unmeasured calls (each worker's first request fills "
-              f"its caches).")
+              f"workers for the app and for the baseline; {elapsed / 60:.1f} min in all. The application "
+              f"and its baselines take turns within each measure; sequential series start after "
+              f"{harness.WARMUP_CALLS} unmeasured calls each (each worker's first request fills its caches).")
     text = "\n".join([header, "", table, "", *notes])
     print(text)
     if args.write and wanted:
