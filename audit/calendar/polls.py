@@ -46,8 +46,9 @@ from audit.models import (
     UserRole,
 )
 
-#: Tokens remembered per worker (least recently polled forgotten first).
-MEMORY_SIZE = 10_000
+#: Tokens remembered per worker (least recently polled forgotten first): ~1.5 KB each, so at
+#: most ~3 MB; a token forgotten costs its next poll three statements, nothing else.
+MEMORY_SIZE = 2_000
 #: Parts of the statement that are state, not fingerprint.
 STATE_PARTS = frozenset({"token", "owner", "target"})
 _STATEMENTS: dict[tuple, object] = {}
