@@ -301,18 +301,7 @@ WARMUP_CALLS = 2 * WORKERS
 
 def timed_series(call, n: int) -> Stats:
     """Call ``call()`` (returning (ok, nbytes)) ``n`` times in a row, after ``WARMUP_CALLS``."""
-    for _ in range(WARMUP_CALLS):
-        call()
-    stats = Stats()
-    started = time.perf_counter()
-    for _ in range(n):
-        t0 = time.perf_counter()
-        ok, nbytes = call()
-        stats.latencies.append(time.perf_counter() - t0)
-        stats.bytes = nbytes
-        stats.errors += 0 if ok else 1
-    stats.wall = time.perf_counter() - started
-    return stats
+    return interleaved_series([call], n)[0]
 
 
 def interleaved_series(calls: list, n: int) -> list[Stats]:
