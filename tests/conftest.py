@@ -157,6 +157,36 @@ def count_queries(app):
 
 
 @pytest.fixture
+def sqlite_trace(app):
+    """Context manager yielding the statements SQLite itself runs meanwhile, upper-cased, on
+    every connection checked out from the pool inside the block -- including the BEGIN and
+    COMMIT the application sends straight to the driver, which SQLAlchemy's events never see.
+    SQLite only: on another database the list stays empty."""
+
+    @contextlib.contextmanager
+    def _trace():
+        sent: list[str] = []
+
+        def _on_checkout(dbapi_connection, _record, _proxy):
+            if hasattr(dbapi_connection, "set_trace_callback"):
+                dbapi_connection.set_trace_callback(lambda s: sent.append(s.lstrip().upper()))
+
+        def _on_checkin(dbapi_connection, _record):
+            if hasattr(dbapi_connection, "set_trace_callback"):
+                dbapi_connection.set_trace_callback(None)
+
+        event.listen(db.engine, "checkout", _on_checkout)
+        event.listen(db.engine, "checkin", _on_checkin)
+        try:
+            yield sent
+        finally:
+            event.remove(db.engine, "checkout", _on_checkout)
+            event.remove(db.engine, "checkin", _on_checkin)
+
+    return _trace
+
+
+@pytest.fixture
 def library(app, now):
     """The shipped ISO clause library, loaded."""
     from audit.library.services import load_library_file

@@ -32,7 +32,7 @@ from audit.audits.access import can_read_audit
 from audit.auth.permissions import Permission, public, requires
 from audit.calendar import feeds, ical, polls, services, subscriptions
 from audit.calendar.forms import ConfirmForm, TokenForm
-from audit.core.database import end_read, writing
+from audit.core.database import commit_keeping_loaded, writing
 from audit.core.errors import DomainError
 from audit.core.forms import saving
 from audit.extensions import db
@@ -127,7 +127,7 @@ def feed(token: str):
     # End the read transaction before writing: never upgrade it (see _record_served). It
     # wrote nothing, so COMMIT ends it as ROLLBACK would, and psycopg keeps its prepared
     # statements (core.database).
-    end_read()
+    commit_keeping_loaded()
     if changes:
         _record_served(poll.token_id, changes, now=now)
     headers = {

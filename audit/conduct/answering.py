@@ -2,15 +2,17 @@
 
 Opening ``BEGIN IMMEDIATE`` at a request's first statement held SQLite's write lock for the
 whole answer save, so savers queued behind each other's reads (issue 16 item 2). Here a save
-is three steps, and the caller (``api.put_answer``) owns the transactions between them:
+is three steps; the caller (``api.put_answer``) commits or rolls back:
 
 1. ``read_answer`` — one SELECT, in a read transaction: the audit, the signed-in user's team
    role, the question (of the audit's frozen checklist), the current answer and an earlier
    use of the mutation id. Nothing else: no clause load, no unit or team load.
 2. ``decide_answer`` — pure: permission, freeze, validation, conflict, replay.
-3. ``write_answer`` — in a write transaction of its own: the answer's INSERT or UPDATE, its
-   trail row and the mutation id. The UPDATE (and the INSERT) only apply when the versions
-   read in step 1 still hold; otherwise ``VersionMoved`` is raised and the caller starts over.
+3. ``write_answer`` — in a write transaction of its own (``core.database.begin_writing``,
+   on the read's connection, only when there is something to write): the answer's INSERT or
+   UPDATE, its trail row and the mutation id. The UPDATE (and the INSERT) only apply when the
+   versions read in step 1 still hold; otherwise ``VersionMoved`` is raised and the caller
+   starts over.
 
 The steady-state save thus sends five statements (the session's user, the read, the answer,
 the trail, the mutation). The first answer of a scheduled audit also starts its fieldwork,
@@ -29,6 +31,7 @@ from audit.auth.permissions import Permission, permissions_for
 from audit.conduct.access import require_not_frozen
 from audit.conduct.answers import AnswerConflict, _clean_value, answer_payload, bounded_answer_time
 from audit.conduct.mutations import check_mutation_id
+from audit.core.database import begin_writing
 from audit.core.errors import DomainError
 from audit.extensions import db
 from audit.models import (
@@ -295,6 +298,7 @@ def write_answer(read: AnswerRead, decision: AnswerDecision, *, mutation_id: str
                     "result": payload, "applied_at": now}
     if write is None and mutation is None:
         return payload
+    begin_writing()  # the write lock, from here to the caller's commit
     connection = db.session.connection()
     if write is not None:
         params, trail = write

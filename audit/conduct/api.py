@@ -22,7 +22,7 @@ from audit.conduct import answers as answer_service
 from audit.conduct import evidence as evidence_service
 from audit.conduct.mutations import replayed_result
 from audit.conduct.openapi import openapi_document
-from audit.core.database import end_read, short_transactions, writing
+from audit.core.database import begin_writing, commit_keeping_loaded, short_transactions
 from audit.core.errors import DomainError
 from audit.core.problems import problem, problem_for_domain
 from audit.core.sizes import too_large_message
@@ -99,8 +99,8 @@ def answers(audit_id: int):
 def put_answer(audit_id: int, question_id: int):
     """Save one answer: 200 with its new version, 409 with the server's answer on a conflict.
 
-    Reads and decides in a read transaction, then writes in a short one of its own
-    (``answering``); when the answer or the audit moved in between, it reads again.
+    Reads and decides in a read transaction, then writes in a short one on the same
+    connection (``answering``); when the answer or the audit moved in between, it reads again.
     """
     body = request.get_json(silent=True)
     mutation_id = (body.get("mutation_id") or None) if isinstance(body, dict) else None
@@ -132,13 +132,12 @@ def put_answer(audit_id: int, question_id: int):
                 read = answering.read_answer(audit_id, question_id, mutation_id, actor)
             decision = answering.decide_answer(read, actor, base_version=base_version,
                                                mutation_id=mutation_id, **fields)
-            end_read()
-            with writing():
-                if decision.fallback:
-                    return _save_in_full(audit_id, question_id, fields, base_version, mutation_id, device_time)
-                payload = answering.write_answer(read, decision, mutation_id=mutation_id,
-                                                 answered_at=device_time, actor=actor, now=utcnow())
-                db.session.commit()
+            if decision.fallback:
+                begin_writing()
+                return _save_in_full(audit_id, question_id, fields, base_version, mutation_id, device_time)
+            payload = answering.write_answer(read, decision, mutation_id=mutation_id,
+                                             answered_at=device_time, actor=actor, now=utcnow())
+            commit_keeping_loaded()
         except DomainError as exc:
             return _error(exc)
         except (answering.VersionMoved, IntegrityError):

@@ -67,14 +67,38 @@ def short_transactions(view):
     return view
 
 
-def end_read() -> None:
-    """Commit the read transaction without expiring what it loaded (the rows stay usable)."""
+def commit_keeping_loaded() -> None:
+    """Commit without expiring what the session loaded: the rows stay usable without a reload.
+
+    For a read transaction that ends before a request writes on (a feed poll's bookkeeping),
+    and for a request's last write (the answer save), where expiring the user and rows it
+    read would only cost a walk over the identity map.
+    """
     session = db.session()
     session.expire_on_commit = False
     try:
         session.commit()
     finally:
         session.expire_on_commit = True
+
+
+def begin_writing() -> None:
+    """End the request's read and begin its write, on the connection the read used.
+
+    For a ``short_transactions`` view between its reads and its writes: what the read loaded
+    stays usable and, unlike a commit followed by ``writing()``, the connection is neither
+    returned to the pool nor checked out again (that round cost ~55 µs of an answer save's
+    ~1 ms of CPU, issue 16). On SQLite the driver is told COMMIT then ``BEGIN IMMEDIATE``
+    directly: the session's transaction carries on around it and its COMMIT or ROLLBACK ends
+    the write. On PostgreSQL nothing is sent: a read holds no lock there, so the write simply
+    continues the read's transaction. Either way the writes must be conditional on what was
+    read (a version column), since another request may have written in between.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite":
+        driver = connection.connection.driver_connection
+        driver.execute("COMMIT")
+        driver.execute("BEGIN IMMEDIATE")
 
 
 def configure_engines(app: Flask) -> None:
@@ -107,7 +131,10 @@ def _configure_sqlite(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+        # Straight to the driver: through ``exec_driver_sql`` the BEGIN cost as much CPU as a
+        # whole SELECT (an execution context and its events), twice in an answer save.
+        connection.connection.driver_connection.execute(
+            "BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
 
 
 #: Statements after which COMMIT and ROLLBACK differ; anything but a plain SELECT counts.

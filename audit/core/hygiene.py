@@ -12,7 +12,6 @@ several, which date format) live in the shared form base (``audit.core.forms.For
 
 from __future__ import annotations
 
-import json
 import re
 
 from flask import Flask, abort, request
@@ -67,6 +66,8 @@ def json_depth_exceeds(raw: bytes, limit: int = JSON_MAX_DEPTH) -> bool:
     Counted on the bytes before parsing (strings removed first), so a hostile body never
     reaches the recursive parser or a recursive walk.
     """
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False  # too few brackets to nest that deep, wherever they stand
     depth = 0
     for match in _JSON_BRACKETS_RE.finditer(_JSON_STRING_RE.sub(b"", raw)):
         depth += 1 if match.group() in (b"[", b"{") else -1
@@ -112,14 +113,11 @@ def check_request() -> None:
     if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
         return
     if request.is_json:
-        raw = request.get_data(cache=True)
-        if json_depth_exceeds(raw):
+        if json_depth_exceeds(request.get_data(cache=True)):
             _refuse(f"The JSON body is nested more than {JSON_MAX_DEPTH} levels deep.")
-        try:
-            body = json.loads(raw) if raw.strip() else None
-        except ValueError:
-            return  # not JSON at all: the view answers that in its own words (malformed_json)
-        _check_json(body)
+        # Parsed once: the request keeps it for the view's own get_json(silent=True). Not JSON
+        # at all gives None: the view answers that in its own words (malformed_json).
+        _check_json(request.get_json(silent=True))
         return
     for name, value in request.form.items(multi=True):
         if not name:

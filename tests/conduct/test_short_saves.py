@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import g
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 
 from audit.conduct import answering, api
 from audit.core.registry import registry
@@ -45,33 +45,36 @@ def test_a_save_sends_at_most_six_statements(login, setup, count_queries):
         TrailEntry.object_type == "ChecklistAnswer")) == 2
 
 
-def _sent(engine):
-    sent: list[str] = []
-
-    def on_execute(conn, cursor, statement, *args):
-        sent.append(statement.lstrip().upper())
-
-    event.listen(engine, "before_cursor_execute", on_execute)
-    return sent, lambda: event.remove(engine, "before_cursor_execute", on_execute)
-
-
-def test_the_write_lock_is_taken_after_the_reads(login, setup):
-    """On SQLite the reads run under a deferred BEGIN; BEGIN IMMEDIATE comes after them and is
-    followed by writes only."""
+def test_the_write_lock_is_taken_after_the_reads(login, setup, sqlite_trace):
+    """On SQLite the reads run under a deferred BEGIN; BEGIN IMMEDIATE comes after them, on the
+    same connection, and is followed by writes only, then COMMIT."""
     client = login(setup.auditor)
     _put(client, setup, "S1Q1", verdict="conforming")
     if db.engine.dialect.name != "sqlite":
         return
-    sent, stop = _sent(db.engine)
-    try:
+    with sqlite_trace() as sent:
         assert _put(client, setup, "S1Q1", verdict="minor_nc", base_version=1,
                     mutation_id="w-1").status_code == 200
-    finally:
-        stop()
     begins = [i for i, s in enumerate(sent) if s.startswith("BEGIN")]
     assert [sent[i] for i in begins] == ["BEGIN", "BEGIN IMMEDIATE"], sent
     assert any(s.startswith("SELECT") for s in sent[:begins[1]])
-    assert not any(s.startswith("SELECT") for s in sent[begins[1]:]), sent
+    assert sent[begins[1] - 1] == "COMMIT", sent  # the read ended before the lock was asked for
+    writes = sent[begins[1] + 1:]
+    assert writes[-1] == "COMMIT" and writes[:-1], sent
+    assert all(s.startswith(("INSERT", "UPDATE")) for s in writes[:-1]), sent
+
+
+def test_a_save_with_nothing_to_write_takes_no_write_lock(login, setup, sqlite_trace):
+    """Sending the stored answer again (a retry after a lost response without mutation id)
+    answers from the read alone: no BEGIN IMMEDIATE, so it never queues behind writers."""
+    client = login(setup.auditor)
+    _put(client, setup, "S1Q1", verdict="conforming")
+    with sqlite_trace() as sent:
+        response = _put(client, setup, "S1Q1", verdict="conforming", base_version=1)
+    assert response.status_code == 200 and response.json["answer"]["version"] == 1
+    if db.engine.dialect.name == "sqlite":
+        assert sent and "BEGIN IMMEDIATE" not in sent, sent
+        assert not [s for s in sent if s.startswith(("INSERT", "UPDATE", "DELETE"))], sent
 
 
 def test_a_version_moved_after_the_read_is_read_again(login, setup, monkeypatch):
@@ -80,18 +83,18 @@ def test_a_version_moved_after_the_read_is_read_again(login, setup, monkeypatch)
     client = login(setup.auditor)
     _put(client, setup, "S1Q1", verdict="conforming")
     question_id = setup.questions["S1Q1"].id
-    real_end_read = api.end_read
+    real_begin_writing = answering.begin_writing
     calls = []
 
-    def end_read_then_someone_saves():
-        real_end_read()
+    def someone_saves_then_begin_writing():
         if not calls:
             with db.engine.begin() as conn:
                 conn.execute(update(ChecklistAnswer).where(ChecklistAnswer.question_id == question_id)
                              .values(note="Changed by the lead", version=2))
         calls.append(1)
+        real_begin_writing()
 
-    monkeypatch.setattr(api, "end_read", end_read_then_someone_saves)
+    monkeypatch.setattr(answering, "begin_writing", someone_saves_then_begin_writing)
     reads = []
     real_read = answering.read_answer
     monkeypatch.setattr(answering, "read_answer", lambda *a: reads.append(1) or real_read(*a))
