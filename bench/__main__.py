@@ -12,6 +12,7 @@ stderr). ``--write`` also stores it as bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import platform
@@ -20,7 +21,7 @@ import time
 
 from bench import harness
 from bench.harness import ROOT, Server, Stats, build_database, log, postgres_reachable
-from bench.measures import MEASURES, Context, Result
+from bench.measures import MEASURES, ROUNDS, Context, Result
 
 
 def app_rules(db) -> list[tuple[str, frozenset, str]]:
@@ -217,7 +218,10 @@ def render(results: dict, scales: list[int], databases: list[str], skipped: dict
                         x_floor = _times(last.app.p50, last.base.p50)
                     rate = " / ".join(_per_s(x) for x in (last.app, last.same, last.base))
                     if first and first.app and first.app.p50:
-                        growth = f"{last.app.p50 / first.app.p50:.2f}× (may: {measure.growth})"
+                        # The same-work baseline's own growth says how much of it the work brings.
+                        same_growth = (f"same-work {last.same.p50 / first.same.p50:.2f}×; "
+                                       if last.same and first.same and first.same.p50 else "")
+                        growth = f"{last.app.p50 / first.app.p50:.2f}× ({same_growth}may: {measure.growth})"
                     errors = last.app.errors
                     if errors:
                         notes = f"**{errors} errors**; "
@@ -232,14 +236,20 @@ def render(results: dict, scales: list[int], databases: list[str], skipped: dict
 # --------------------------------------------------------------------------- main
 
 
-def run_scale(kind: str, scale: int, results: dict, skipped: dict, measures: list) -> None:
+def _use_database(db) -> None:
+    """Point in-process measures (``create_app()``) at ``db``: every scale is open at once."""
+    os.environ.update({k: v for k, v in db.env().items() if k.startswith(("AUDIT_", "DATABASE_URL"))})
+
+
+def open_scale(kind: str, scale: int, stack: contextlib.ExitStack) -> Context:
+    """Build the database at ``scale``, start the app and its baseline on it (closed with
+    ``stack``) and return the measures' context."""
     db = build_database(kind, scale)
     rules = app_rules(db)
     found = facts(db)
     base_url = (f"sqlite:///{db.instance}/baseline.db" if kind == "sqlite"
                 else harness.fresh_postgres(f"audit_issue8_bench_base_s{scale}"))
     base_env = {**db.env(), "BASELINE_DATABASE_URL": base_url}
-    os.environ["BASELINE_DATABASE_URL"] = base_url
     import bench.baseline_app as baseline
 
     baseline.URL = base_url
@@ -248,26 +258,50 @@ def run_scale(kind: str, scale: int, results: dict, skipped: dict, measures: lis
     baseline._local.conn.close()
     baseline._local.__dict__.clear()
     # bench.counted_app is app:app plus the statement-count header (see its docstring).
-    with Server("bench.counted_app:app", db.env(), name=f"app-{kind}-{scale}") as app_server, \
-            Server("bench.baseline_app:app", base_env, name=f"base-{kind}-{scale}") as base_server:
-        ctx = Context(db=db, app_port=app_server.port, base_port=base_server.port, rules=rules,
-                      facts=found, app_server=app_server, base_server=base_server)
-        for measure in measures:
-            reason = measure.needs(ctx)
-            if reason:
-                skipped[(measure.name, kind)] = reason
-                continue
-            started = time.perf_counter()
-            try:
+    app_server = stack.enter_context(Server("bench.counted_app:app", db.env(), name=f"app-{kind}-{scale}"))
+    base_server = stack.enter_context(Server("bench.baseline_app:app", base_env, name=f"base-{kind}-{scale}"))
+    return Context(db=db, app_port=app_server.port, base_port=base_server.port, rules=rules,
+                   facts=found, app_server=app_server, base_server=base_server)
+
+
+def turns(scales: list[int], rounds: int) -> list[int]:
+    """The order scales take their turns in: up, down, up, ... (1, 10, 50, 50, 10, 1, 1, ...),
+    so that a slow spell early or late in a measure falls on every scale alike."""
+    order: list[int] = []
+    for i in range(rounds):
+        order += scales if i % 2 == 0 else scales[::-1]
+    return order
+
+
+def run_measures(kind: str, contexts: dict[int, Context], results: dict, skipped: dict,
+                 measures: list) -> None:
+    """Every measure at every scale of ``kind``: each in ``measure.rounds`` rounds taken in
+    turns across the scales, the rounds of a scale merged into one result."""
+    for measure in measures:
+        reason = next(filter(None, (measure.needs(ctx) for ctx in contexts.values())), None)
+        if reason:
+            skipped[(measure.name, kind)] = reason
+            continue
+        started = time.perf_counter()
+        merged: dict[int, Result] = {}
+        try:
+            for scale in turns(sorted(contexts), measure.rounds):
+                ctx = contexts[scale]
+                ctx.share = 1 / measure.rounds
+                _use_database(ctx.db)
                 result = measure.run(ctx)
-            except Exception as exc:  # noqa: BLE001 - one broken entry must not sink the table
-                log(f"{measure.name} failed: {exc.__class__.__name__}: {exc}")
-                skipped[(measure.name, kind)] = f"failed: {exc.__class__.__name__}: {str(exc)[:120]}"
-                continue
+                merged[scale] = merged[scale].merge(result) if scale in merged else result
+        except Exception as exc:  # noqa: BLE001 - one broken entry must not sink the table
+            log(f"{measure.name} failed: {exc.__class__.__name__}: {exc}")
+            skipped[(measure.name, kind)] = f"failed: {exc.__class__.__name__}: {str(exc)[:120]}"
+            continue
+        for scale, result in merged.items():
+            if measure.finish:
+                measure.finish(result)
             results.setdefault((measure.name, kind), {})[scale] = result
             base = f"{_ms(result.base.p50)} / {_ms(result.base.p99)}" if result.base else result.base_value
-            log(f"{kind} s{scale} {measure.name}: {_cell(result)}, baseline {base} "
-                f"({time.perf_counter() - started:.1f}s)")
+            log(f"{kind} s{scale} {measure.name}: {_cell(result)}, baseline {base}")
+        log(f"{kind} {measure.name}: {time.perf_counter() - started:.1f}s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,19 +329,24 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {}
     skipped: dict = {}
     for kind in databases:
-        for scale in scales:
-            log(f"== {kind} at scale {scale}")
-            run_scale(kind, scale, results, skipped, measures)
-            # Keep what is measured so far: a run stopped early still leaves its figures.
-            harness.OUT.mkdir(parents=True, exist_ok=True)
-            (harness.OUT / "partial.md").write_text(render(results, scales, databases, skipped, measures) + "\n")
+        with contextlib.ExitStack() as stack:
+            contexts = {}
+            for scale in scales:
+                log(f"== {kind} at scale {scale}")
+                contexts[scale] = open_scale(kind, scale, stack)
+            run_measures(kind, contexts, results, skipped, measures)
+        # Keep what is measured so far: a run stopped early still leaves its figures.
+        harness.OUT.mkdir(parents=True, exist_ok=True)
+        (harness.OUT / "partial.md").write_text(render(results, scales, databases, skipped, measures) + "\n")
     table = render(results, scales, databases, skipped, measures)
     elapsed = time.perf_counter() - started
     header = (f"Benchmark of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, "
               f"{os.cpu_count()} CPUs, Python {platform.python_version()}, gunicorn {harness.WORKERS} sync "
               f"workers for the app and for the baseline; {elapsed / 60:.1f} min in all. The application "
-              f"and its baselines take turns within each measure; sequential series start after "
-              f"{harness.WARMUP_CALLS} unmeasured calls each (each worker's first request fills its caches).")
+              f"and its baselines take turns within each measure, and the scales take turns too (each "
+              f"HTTP measure runs in {ROUNDS} rounds going up and down the scales, every scale's "
+              f"servers up at once); sequential series start after {harness.WARMUP_CALLS} unmeasured calls "
+              f"each (each worker's first request fills its caches).")
     text = "\n".join([header, "", table, "", *notes])
     print(text)
     if args.write and wanted:

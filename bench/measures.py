@@ -23,7 +23,6 @@ from bench.harness import (
     interleaved_concurrent,
     interleaved_series,
     request,
-    timed_series,
 )
 
 #: Requests per page measurement, and seconds per concurrent measurement (kept modest so the
@@ -31,14 +30,19 @@ from bench.harness import (
 PAGE_REQUESTS = 60
 #: Conditional feed requests per series (each is cheap; more of them steady the median).
 CONDITIONAL_REQUESTS = 200
-#: Seconds of saves per target, in three rounds taken in turns with the baselines.
+#: Seconds of saves per target, in turns with the baselines (SAVE_TURNS turns of each).
 SAVE_SECONDS = 6.0
+SAVE_TURNS = 3
 SAVE_CLIENTS = 16
 #: Renders per in-process feed render measurement (cold ones clear every cache first).
 RENDER_COLD = 21
 RENDER_WARM = 30
 #: Times each measured page is served again by the --preload server before its memory is read.
 PRELOAD_ROUNDS = 6
+#: Rounds of each HTTP measure, taken in turns across the scales (1, 10, 50, 50, 10, 1, ...):
+#: measured one scale after the other, a busy minute at one scale read as growth (the findings
+#: list's scale 10 came out slower than its scale 50). Each round does 1/ROUNDS of the requests.
+ROUNDS = 3
 
 
 @dataclass
@@ -59,6 +63,23 @@ class Result:
     unit: str = "ms"
     skipped: str | None = None
 
+    def merge(self, later: Result) -> Result:
+        """This round's figures with a later round's of the same measure and scale: the
+        latencies of both, errors and wall time added; counts, notes and values of the later."""
+        for name in ("app", "base", "same"):
+            mine, theirs = getattr(self, name), getattr(later, name)
+            if mine is None or theirs is None:
+                setattr(self, name, theirs if mine is None else mine)
+                continue
+            mine.latencies.extend(theirs.latencies)
+            mine.errors += theirs.errors
+            mine.wall += theirs.wall
+            mine.bytes = theirs.bytes
+        self.statements = later.statements or self.statements
+        self.notes = later.notes
+        self.value, self.base_value, self.unit = later.value, later.base_value, later.unit
+        return self
+
 
 @dataclass
 class Context:
@@ -74,6 +95,12 @@ class Context:
     sessions: dict = field(default_factory=dict)
     #: (e-mail, path) of every page measured, replayed by the --preload memory measure.
     visited: list = field(default_factory=list)
+    #: The part of a measure's requests this run makes (1 / rounds when it runs in rounds).
+    share: float = 1.0
+
+    def portion(self, count: int) -> int:
+        """``count`` requests scaled to this run's share (at least one)."""
+        return max(1, round(count * self.share))
 
     def find_rule(self, pattern: str, method: str = "GET") -> str | None:
         for rule, methods, _endpoint in self.rules:
@@ -118,7 +145,7 @@ class Counted:
         return statistics.median(self.seen) if self.seen else None
 
 
-def _page(ctx: Context, session: Session, path: str, base_rows: int, *, n: int = PAGE_REQUESTS) -> Result:
+def _page(ctx: Context, session: Session, path: str, base_rows: int) -> Result:
     """The app's page, the same-work page (same rows, statements and bytes) and the floor table."""
     # The first view of a session also works out its navigation badge, kept in the session for
     # a minute (core.todo), and each worker's first view fills what it keeps (statements,
@@ -148,7 +175,8 @@ def _page(ctx: Context, session: Session, path: str, base_rows: int, *, n: int =
         return status == 200, len(body)
 
     same_call()
-    app_stats, same_stats, base_stats = interleaved_series([app_call, same_call, base_call], n)
+    app_stats, same_stats, base_stats = interleaved_series([app_call, same_call, base_call],
+                                                           ctx.portion(PAGE_REQUESTS))
     result = Result(app=app_stats, same=same_stats, base=base_stats,
                     notes=[f"{{bytes}} B page, {rows} objects loaded; same-work "
                            f"{{same_bytes}} B; floor {base_rows} rows"])
@@ -163,6 +191,11 @@ class Measure:
     run: Callable[[Context], Result]
     #: "flat" for pages, "linear" for feeds/planner: how it may grow from scale 1 to the largest.
     growth: str = "flat"
+    #: Rounds taken in turns across the scales; 1 for measures that take turns inside
+    #: themselves (in-process renders), remember history (planner) or read a state (memory).
+    rounds: int = ROUNDS
+    #: Called on the merged result of all rounds (notes that quote the merged figures).
+    finish: Callable[[Result], None] | None = None
 
 
 # --------------------------------------------------------------------------- answer save
@@ -234,15 +267,22 @@ def _run_answer_save(ctx: Context) -> Result:
     app, same, base = interleaved_concurrent(
         [make_save_call(ctx.app_port, lambda q: fill(rule, audit_id=audit_id, question_id=q), "app"),
          make_save_call(ctx.base_port, lambda q: f"/same/answers/{audit_id}/{q}", "same"),
-         make_floor_call], SAVE_CLIENTS, SAVE_SECONDS)
-    result = Result(app=app, same=same, base=base, notes=[
-        f"{app.throughput:.0f} saves/s vs same-work {same.throughput:.0f}/s vs floor {base.throughput:.0f}/s "
-        f"at {SAVE_CLIENTS} clients; errors {app.errors} / {same.errors} / {base.errors}"])
+         make_floor_call], SAVE_CLIENTS, SAVE_SECONDS * ctx.share, rounds=ctx.portion(SAVE_TURNS))
+    result = Result(app=app, same=same, base=base)
+    result.statements = {k: c.median for k, c in counts.items()}
+    _save_notes(result)
+    return result
+
+
+def _save_notes(result: Result) -> None:
+    """The save's notes, from its (merged) figures."""
+    app, same, base = result.app, result.same, result.base
+    result.notes = [f"{app.throughput:.0f} saves/s vs same-work {same.throughput:.0f}/s vs floor "
+                    f"{base.throughput:.0f}/s at {SAVE_CLIENTS} clients; errors {app.errors} / "
+                    f"{same.errors} / {base.errors}"]
     if same.errors or base.errors:
         # A baseline that refuses saves does less work: its numbers compare nothing.
         result.notes.append("WARNING: a baseline answered errors, so its ratios are not valid")
-    result.statements = {k: c.median for k, c in counts.items()}
-    return result
 
 
 # --------------------------------------------------------------------------- pages
@@ -324,8 +364,8 @@ def _run_feed(ctx: Context, conditional: bool) -> Result:
     notes = [f"{events} events, {len(body)} B" + (", ETag" if etag else ", no ETag!")
              + ("" if conditional else "; floor: icalendar alone on as many events")]
     if not conditional:
-        result = Result(app=timed_series(app_call, PAGE_REQUESTS), base=timed_series(base_call, PAGE_REQUESTS),
-                        notes=notes)
+        app_stats, base_stats = interleaved_series([app_call, base_call], ctx.portion(PAGE_REQUESTS))
+        result = Result(app=app_stats, base=base_stats, notes=notes)
     else:
         same_path = path.replace("/calendar/feed/", "/same/feed/", 1)
         same_etag = request(ctx.base_port, "GET", same_path)[1].get("etag", "")
@@ -337,7 +377,7 @@ def _run_feed(ctx: Context, conditional: bool) -> Result:
 
         # A 304 takes a millisecond or two: more of them for a steady median.
         app_stats, same_stats, base_stats = interleaved_series([app_call, same_call, base_call],
-                                                               CONDITIONAL_REQUESTS)
+                                                               ctx.portion(CONDITIONAL_REQUESTS))
         result = Result(app=app_stats, same=same_stats, base=base_stats, notes=notes)
         result.notes.append("same-work: token and freshness in one query; floor: a stored ETag compared")
     result.statements = {k: c.median for k, c in counts.items()}
@@ -486,7 +526,9 @@ def _run_memory_preload(ctx: Context) -> Result:
     again (each path ``PRELOAD_ROUNDS`` times), so each worker has touched what it serves."""
     from bench.harness import Server
 
-    visited = ctx.visited or [(next(iter(ctx.sessions), None) or ctx.facts["users"]["coordinator"], "/")]
+    # Each round of a page measure noted its page: serve each page once per pass.
+    visited = list(dict.fromkeys(ctx.visited)) or [
+        (next(iter(ctx.sessions), None) or ctx.facts["users"]["coordinator"], "/")]
     with Server(ctx.app_server.target, ctx.app_server.env, preload=True, name="app-preload") as server:
         sessions: dict = {}
         for email, _path in visited:
@@ -501,7 +543,7 @@ def _run_memory_preload(ctx: Context) -> Result:
 
 
 MEASURES: list[Measure] = [
-    Measure("checklist answer save (16 clients)", _needs_answer_save, _run_answer_save),
+    Measure("checklist answer save (16 clients)", _needs_answer_save, _run_answer_save, finish=_save_notes),
     _page_measure("checklist page", r"^/audits/<[^>]+>/checklist", "audit_id", "auditor_on_audit",
                   arg="audit_id", rows_fact="questions_per_audit"),
     _page_measure("coordinator programme page", r"^/programmes?/<[^>]+>/?$", "programme_id", "coordinator",
@@ -511,17 +553,14 @@ MEASURES: list[Measure] = [
     Measure("coordinator feed full", _needs_feed, lambda ctx: _run_feed(ctx, False), growth="linear"),
     Measure("coordinator feed 304", _needs_feed, lambda ctx: _run_feed(ctx, True)),
     Measure("feed render cold: icalendar vs hand-written", _needs_feed, lambda ctx: _run_render(ctx, True),
-            growth="linear"),
+            growth="linear", rounds=1),
     Measure("feed render warm: icalendar vs hand-written", _needs_feed, lambda ctx: _run_render(ctx, False),
-            growth="linear"),
+            growth="linear", rounds=1),
     Measure("planner on the scaled programme", lambda ctx: _needs_planner(ctx), lambda ctx: _run_planner(ctx),
-            growth="linear"),
+            growth="linear", rounds=1),
     _reference_page(),
     transfer.measure(),
     # memory last: it reads the workers after everything above has run through them
-    Measure("worker private memory (USS)", lambda ctx: None, _run_memory),
-    Measure("worker private memory, gunicorn --preload", lambda ctx: None, _run_memory_preload),
+    Measure("worker private memory (USS)", lambda ctx: None, _run_memory, rounds=1),
+    Measure("worker private memory, gunicorn --preload", lambda ctx: None, _run_memory_preload, rounds=1),
 ]
-for _m in MEASURES:
-    if _m.name.startswith("planner"):
-        _m.growth = "linear"
