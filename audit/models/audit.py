@@ -37,12 +37,12 @@ class Programme(db.Model):
     status: Mapped[ProgrammeStatus] = mapped_column(
         Enum(ProgrammeStatus, native_enum=False, length=20), default=ProgrammeStatus.DRAFT
     )
-    manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     #: Who prepared the programme (created it): they may not approve it themselves.
-    prepared_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    prepared_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     #: Bumped by every change to scope, period, objectives or rules; approval records which one.
     content_version: Mapped[int] = mapped_column(default=1, server_default="1")
     approved_version: Mapped[int | None] = mapped_column()
@@ -185,14 +185,14 @@ audit_standards = Table(
     "audit_standards",
     db.metadata,
     Column("audit_id", ForeignKey("audits.id", ondelete="CASCADE"), primary_key=True),
-    Column("standard_id", ForeignKey("standards.id", ondelete="CASCADE"), primary_key=True),
+    Column("standard_id", ForeignKey("standards.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
 audit_clauses = Table(
     "audit_clauses",
     db.metadata,
     Column("audit_id", ForeignKey("audits.id", ondelete="CASCADE"), primary_key=True),
-    Column("clause_id", ForeignKey("clauses.id", ondelete="CASCADE"), primary_key=True),
+    Column("clause_id", ForeignKey("clauses.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
 
@@ -219,7 +219,7 @@ class Audit(db.Model):
     certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"), index=True)
     certification_body_id: Mapped[int | None] = mapped_column(
         ForeignKey("certification_bodies.id")
-    )
+    , index=True)
     audit_client: Mapped[str | None] = mapped_column(String(160))
     objectives: Mapped[str | None] = mapped_column(Text)
     scope: Mapped[str | None] = mapped_column(Text)
@@ -234,14 +234,14 @@ class Audit(db.Model):
     #: The frozen checklist template version this audit uses.
     checklist_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("checklist_template_versions.id")
-    )
+    , index=True)
     #: Bumped whenever dates or team change: calendars use it as SEQUENCE.
     revision: Mapped[int] = mapped_column(Integer, default=0)
     #: Planned length in working days, used by the planner when no dates are set yet.
     planned_days: Mapped[int] = mapped_column(Integer, default=1)
     #: The programme rule that generated this audit, and which occurrence of it
     #: (e.g. "rule:4:2026-05-01"): a unique key makes generation idempotent.
-    rule_id: Mapped[int | None] = mapped_column(ForeignKey("programme_rules.id", ondelete="SET NULL"))
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("programme_rules.id", ondelete="SET NULL"), index=True)
     generation_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     report_due_on: Mapped[dt.date | None] = mapped_column(Date)
     report_issued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
@@ -361,7 +361,7 @@ agenda_session_clauses = Table(
     "agenda_session_clauses",
     db.metadata,
     Column("session_id", ForeignKey("agenda_sessions.id", ondelete="CASCADE"), primary_key=True),
-    Column("clause_id", ForeignKey("clauses.id", ondelete="CASCADE"), primary_key=True),
+    Column("clause_id", ForeignKey("clauses.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
 
@@ -376,8 +376,8 @@ class AgendaSession(db.Model):
         Enum(SessionKind, native_enum=False, length=20), default=SessionKind.SESSION
     )
     title: Mapped[str] = mapped_column(String(200))
-    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
-    auditor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    auditor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     #: Auditee contacts for the slot (names, roles), free text.
     auditee_contacts: Mapped[str | None] = mapped_column(Text)
     location: Mapped[str | None] = mapped_column(String(200))

@@ -30,7 +30,7 @@ question_clauses = Table(
     Column(
         "question_id", ForeignKey("checklist_questions.id", ondelete="CASCADE"), primary_key=True
     ),
-    Column("clause_id", ForeignKey("clauses.id", ondelete="CASCADE"), primary_key=True),
+    Column("clause_id", ForeignKey("clauses.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
 
@@ -78,11 +78,11 @@ class ChecklistTemplateVersion(db.Model):
         Enum(VersionStatus, native_enum=False, length=20), default=VersionStatus.DRAFT
     )
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     change_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     #: The version this draft was copied from (None for a first version or an import).
-    based_on_id: Mapped[int | None] = mapped_column(ForeignKey("checklist_template_versions.id"))
+    based_on_id: Mapped[int | None] = mapped_column(ForeignKey("checklist_template_versions.id"), index=True)
 
     template: Mapped[ChecklistTemplate] = relationship(back_populates="versions")
     published_by = relationship("User")
@@ -110,7 +110,7 @@ class ChecklistSection(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(
         ForeignKey("checklist_template_versions.id", ondelete="CASCADE")
-    )
+    , index=True)
     title: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -140,7 +140,7 @@ class ChecklistQuestion(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     section_id: Mapped[int] = mapped_column(
         ForeignKey("checklist_sections.id", ondelete="CASCADE")
-    )
+    , index=True)
     #: Stable across versions of one template: carry-forward and conditions use it.
     key: Mapped[str] = mapped_column(String(60))
     position: Mapped[int] = mapped_column(Integer, default=0)

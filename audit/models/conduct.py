@@ -40,7 +40,7 @@ class ChecklistAnswer(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     audit_id: Mapped[int] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
-    question_id: Mapped[int] = mapped_column(ForeignKey("checklist_questions.id"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("checklist_questions.id"), index=True)
     verdict: Mapped[Verdict | None] = mapped_column(Enum(Verdict, native_enum=False, length=20))
     #: Value for non-verdict answer types, as text (number, date ISO, choice, yes/no).
     value: Mapped[str | None] = mapped_column(Text)
@@ -72,12 +72,12 @@ class Evidence(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Client-generated id: replays of an offline upload are idempotent.
     client_id: Mapped[str | None] = mapped_column(String(64), unique=True)
-    audit_id: Mapped[int] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
-    answer_id: Mapped[int | None] = mapped_column(ForeignKey("checklist_answers.id"))
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"), index=True)
+    answer_id: Mapped[int | None] = mapped_column(ForeignKey("checklist_answers.id"), index=True)
     #: The checklist question the evidence was taken for (independent of the answer row, so a
     #: photo taken before the verdict never bumps the answer's version).
-    question_id: Mapped[int | None] = mapped_column(ForeignKey("checklist_questions.id"))
-    finding_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id"))
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("checklist_questions.id"), index=True)
+    finding_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id"), index=True)
     storage_key: Mapped[str] = mapped_column(String(200))
     thumbnail_key: Mapped[str | None] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(100))
@@ -88,7 +88,7 @@ class Evidence(db.Model):
     #: When the evidence was taken (may predate the upload, e.g. synced later).
     taken_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
 
     audit = relationship("Audit")
     answer = relationship("ChecklistAnswer")
@@ -149,13 +149,13 @@ class AuditReport(db.Model):
     distribution: Mapped[str | None] = mapped_column(Text)
     #: Sampling statement; every report must say audits are based on samples.
     sampling_statement: Mapped[str | None] = mapped_column(Text)
-    signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     signed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     #: The auditee representative who acknowledged the report (name as given at closing).
     acknowledged_by_name: Mapped[str | None] = mapped_column(String(160))
-    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     issued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     version_id: Mapped[int] = mapped_column(Integer, default=1)

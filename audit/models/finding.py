@@ -28,7 +28,7 @@ finding_clauses = Table(
     "finding_clauses",
     db.metadata,
     Column("finding_id", ForeignKey("findings.id", ondelete="CASCADE"), primary_key=True),
-    Column("clause_id", ForeignKey("clauses.id", ondelete="CASCADE"), primary_key=True),
+    Column("clause_id", ForeignKey("clauses.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
 
@@ -135,20 +135,20 @@ class Finding(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(40), unique=True)  #: e.g. IA-2026-014-F03
-    audit_id: Mapped[int] = mapped_column(ForeignKey("audits.id"))
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audits.id"), index=True)
     grade: Mapped[Grade] = mapped_column(Enum(Grade, native_enum=False, length=20))
     status: Mapped[FindingStatus] = mapped_column(
         Enum(FindingStatus, native_enum=False, length=30), default=FindingStatus.DRAFT
     )
     statement: Mapped[str] = mapped_column(Text)
     evidence: Mapped[str | None] = mapped_column(Text)  #: objective evidence, as observed
-    answer_id: Mapped[int | None] = mapped_column(ForeignKey("checklist_answers.id"))
-    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
-    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
-    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"))
+    answer_id: Mapped[int | None] = mapped_column(ForeignKey("checklist_answers.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
+    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"), index=True)
     #: Auditee-side owner who answers the finding.
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    raised_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    raised_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     raised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     issued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     response_due_on: Mapped[dt.date | None] = mapped_column(Date)
@@ -188,16 +188,16 @@ class Finding(db.Model):
     implementation_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     #: True once a verifier judged the actions effective (required to close a major).
     effectiveness_verified: Mapped[bool] = mapped_column(Boolean, default=False)
-    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     verification_note: Mapped[str | None] = mapped_column(Text)
-    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     # Links ------------------------------------------------------------------------------------
     #: The earlier finding this one repeats (a repeated NC triggers a follow-up audit).
-    repeat_of_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id"))
+    repeat_of_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id"), index=True)
     is_repeat: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Follow-up verification audit proposed for this finding (PLANNED audit).
-    follow_up_audit_id: Mapped[int | None] = mapped_column(ForeignKey("audits.id"))
+    follow_up_audit_id: Mapped[int | None] = mapped_column(ForeignKey("audits.id"), index=True)
     #: The certification body's own numbering, for findings entered from a third-party report.
     external_reference: Mapped[str | None] = mapped_column(String(60))
     #: SCAR stage for findings raised against a supplier (None for other findings).
@@ -303,7 +303,7 @@ class CorrectiveAction(db.Model):
     __tablename__ = "corrective_actions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"))
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"), index=True)
     kind: Mapped[ActionKind] = mapped_column(Enum(ActionKind, native_enum=False, length=20))
     description: Mapped[str] = mapped_column(Text)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -341,7 +341,7 @@ class PoorQualityCost(db.Model):
     __tablename__ = "poor_quality_costs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"))
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"), index=True)
     category: Mapped[CostCategory] = mapped_column(Enum(CostCategory, native_enum=False, length=30))
     amount: Mapped[float] = mapped_column(Numeric(12, 2))
     currency: Mapped[str] = mapped_column(String(3), default="EUR")  #: ISO 4217 code
@@ -352,7 +352,7 @@ class PoorQualityCost(db.Model):
     base_amount: Mapped[float | None] = mapped_column(Numeric(14, 2))
     incurred_on: Mapped[dt.date] = mapped_column(Date)
     note: Mapped[str | None] = mapped_column(Text)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     finding: Mapped[Finding] = relationship(back_populates="costs")
@@ -373,7 +373,7 @@ class ExtensionRequest(db.Model):
     __tablename__ = "finding_extension_requests"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"))
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"), index=True)
     #: Which deadline: "response" or "closure".
     deadline: Mapped[str] = mapped_column(String(20))
     current_due_on: Mapped[dt.date | None] = mapped_column(Date)
@@ -382,9 +382,9 @@ class ExtensionRequest(db.Model):
     status: Mapped[ExtensionStatus] = mapped_column(
         Enum(ExtensionStatus, native_enum=False, length=20), default=ExtensionStatus.PENDING
     )
-    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     decision_note: Mapped[str | None] = mapped_column(Text)
 

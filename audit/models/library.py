@@ -73,7 +73,7 @@ class Clause(db.Model):
     number: Mapped[str] = mapped_column(String(20))
     #: None for an untitled numbered paragraph.
     title: Mapped[str | None] = mapped_column(String(250))
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("clauses.id"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("clauses.id"), index=True)
     #: Document order within the standard (numbers do not sort as strings: 10 < 9).
     position: Mapped[int] = mapped_column(Integer, default=0)
     depth: Mapped[int] = mapped_column(Integer, default=0)
@@ -101,7 +101,7 @@ clause_topic_links = Table(
     "clause_topic_links",
     db.metadata,
     Column("topic_id", ForeignKey("clause_topics.id", ondelete="CASCADE"), primary_key=True),
-    Column("clause_id", ForeignKey("clauses.id", ondelete="CASCADE"), primary_key=True),
+    Column("clause_id", ForeignKey("clauses.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
 

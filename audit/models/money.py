@@ -24,7 +24,7 @@ class ExchangeRate(db.Model):
     base_currency: Mapped[str] = mapped_column(String(3))
     valid_from: Mapped[dt.date] = mapped_column(Date)
     rate: Mapped[float] = mapped_column(Numeric(18, 8))
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     def __repr__(self) -> str:

@@ -22,7 +22,7 @@ unit_standards = Table(
     "unit_standards",
     db.metadata,
     Column("unit_id", ForeignKey("units.id", ondelete="CASCADE"), primary_key=True),
-    Column("standard_id", ForeignKey("standards.id", ondelete="CASCADE"), primary_key=True),
+    Column("standard_id", ForeignKey("standards.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
 
@@ -56,7 +56,7 @@ class SiteHoliday(db.Model):
     __tablename__ = "site_holidays"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
     day: Mapped[dt.date] = mapped_column(Date)
     name: Mapped[str] = mapped_column(String(120))
 
@@ -81,7 +81,7 @@ class Unit(db.Model):
     kind: Mapped[UnitKind] = mapped_column(
         Enum(UnitKind, native_enum=False, length=20), default=UnitKind.PROCESS
     )
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
     #: Process owner: receives findings and is never an impartial auditor of this unit.
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     description: Mapped[str | None] = mapped_column(Text)
@@ -179,12 +179,12 @@ class Certificate(db.Model):
     __tablename__ = "certificates"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    standard_id: Mapped[int] = mapped_column(ForeignKey("standards.id"))
+    standard_id: Mapped[int] = mapped_column(ForeignKey("standards.id"), index=True)
     certification_body_id: Mapped[int | None] = mapped_column(
         ForeignKey("certification_bodies.id")
-    )
+    , index=True)
     #: Holder when a supplier's certificate; None = our own organisation.
-    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"))
+    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"), index=True)
     number: Mapped[str | None] = mapped_column(String(80))
     scope: Mapped[str] = mapped_column(Text)
     #: Certification decision; the 3-year cycle starts here (ISO/IEC 17021-1).

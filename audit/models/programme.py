@@ -36,14 +36,14 @@ class ProgrammeRule(db.Model):
     __tablename__ = "programme_rules"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"))
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"), index=True)
     kind: Mapped[RuleKind] = mapped_column(Enum(RuleKind, native_enum=False, length=20))
     title: Mapped[str] = mapped_column(String(200))
-    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
-    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"))
-    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"))
-    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
-    standard_id: Mapped[int | None] = mapped_column(ForeignKey("standards.id"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"), index=True)
+    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
+    standard_id: Mapped[int | None] = mapped_column(ForeignKey("standards.id"), index=True)
     #: RFC 5545 recurrence (without DTSTART) for RRULE rules, e.g. "FREQ=MONTHLY;INTERVAL=6".
     rrule: Mapped[str | None] = mapped_column(String(250))
     #: First occurrence (RRULE) or the date the interval counts from when nothing was audited yet.
@@ -74,9 +74,9 @@ class PlannerRun(db.Model):
     __tablename__ = "planner_runs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"))
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     #: [{audit_id, day, lead_id, auditor_ids, reason}] — one per placeable audit.
     proposals: Mapped[list] = mapped_column(JSON, default=list)
     #: [{audit_id, reasons: [..]}] — audits the planner could not place, with why.
@@ -150,11 +150,11 @@ class AuditTrigger(db.Model):
     occurred_on: Mapped[dt.date] = mapped_column(Date)
     #: occurred_on + the configured days: the audit must happen by then.
     due_by: Mapped[dt.date] = mapped_column(Date)
-    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
-    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"))
-    programme_id: Mapped[int | None] = mapped_column(ForeignKey("programmes.id", ondelete="SET NULL"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"), index=True)
+    programme_id: Mapped[int | None] = mapped_column(ForeignKey("programmes.id", ondelete="SET NULL"), index=True)
     audit_id: Mapped[int | None] = mapped_column(ForeignKey("audits.id", ondelete="SET NULL"), index=True)
-    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     unit = relationship("Unit")

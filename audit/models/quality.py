@@ -64,8 +64,8 @@ class QualityObjective(db.Model):
     target_unit: Mapped[str] = mapped_column(String(30))  #: "%", "days", "ppm" ...
     direction: Mapped[Direction] = mapped_column(Enum(Direction, native_enum=False, length=10))
     frequency: Mapped[Frequency] = mapped_column(Enum(Frequency, native_enum=False, length=10))
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     starts_on: Mapped[dt.date] = mapped_column(Date)  #: measurements are taken from this day ...
     due_on: Mapped[dt.date] = mapped_column(Date)  #: ... to the day the objective is to be met
     # The plan (6.2.2 a–e): what, resources, who, when (due_on), how results are evaluated.
@@ -96,7 +96,7 @@ class ObjectiveMeasurement(db.Model):
     measured_on: Mapped[dt.date] = mapped_column(Date)
     value: Mapped[Decimal] = mapped_column(Numeric(14, 4))
     note: Mapped[str | None] = mapped_column(Text)
-    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     objective: Mapped[QualityObjective] = relationship(back_populates="measurements")
@@ -111,7 +111,7 @@ class ProcessIndicator(db.Model):
     __tablename__ = "process_indicators"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     definition: Mapped[str | None] = mapped_column(Text)  #: how it is computed
     target: Mapped[Decimal] = mapped_column(Numeric(14, 4))
@@ -137,7 +137,7 @@ class IndicatorResult(db.Model):
     indicator_id: Mapped[int] = mapped_column(ForeignKey("process_indicators.id", ondelete="CASCADE"))
     period_end: Mapped[dt.date] = mapped_column(Date)
     value: Mapped[Decimal] = mapped_column(Numeric(14, 4))
-    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     indicator: Mapped[ProcessIndicator] = relationship(back_populates="results")
@@ -199,13 +199,13 @@ class Complaint(db.Model):
     status: Mapped[ComplaintStatus] = mapped_column(
         Enum(ComplaintStatus, native_enum=False, length=20), default=ComplaintStatus.OPEN)
     description: Mapped[str | None] = mapped_column(Text)
-    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     closed_on: Mapped[dt.date | None] = mapped_column(Date)
     #: The nonconformity it was recorded as (with its cost of poor quality).
-    finding_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id", ondelete="SET NULL"))
+    finding_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id", ondelete="SET NULL"), index=True)
     #: The audit trigger it raised (audit.programme.triggers).
-    trigger_id: Mapped[int | None] = mapped_column(ForeignKey("audit_triggers.id", ondelete="SET NULL"))
-    risk_id: Mapped[int | None] = mapped_column(ForeignKey("risks.id", ondelete="SET NULL"))
+    trigger_id: Mapped[int | None] = mapped_column(ForeignKey("audit_triggers.id", ondelete="SET NULL"), index=True)
+    risk_id: Mapped[int | None] = mapped_column(ForeignKey("risks.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     unit = relationship("Unit")
@@ -242,7 +242,7 @@ risk_findings = Table(
     "risk_findings",
     db.metadata,
     Column("risk_id", ForeignKey("risks.id", ondelete="CASCADE"), primary_key=True),
-    Column("finding_id", ForeignKey("findings.id", ondelete="CASCADE"), primary_key=True),
+    Column("finding_id", ForeignKey("findings.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
 
@@ -257,8 +257,8 @@ class Risk(db.Model):
     description: Mapped[str | None] = mapped_column(Text)
     likelihood: Mapped[int] = mapped_column(Integer)  #: 1..5
     impact: Mapped[int] = mapped_column(Integer)  #: 1..5
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     actions: Mapped[str | None] = mapped_column(Text)  #: actions planned (6.1.2 a)
     review_due_on: Mapped[dt.date | None] = mapped_column(Date)  #: effectiveness review date
     effectiveness: Mapped[Effectiveness] = mapped_column(
@@ -353,7 +353,7 @@ class ContextChange(db.Model):
     category: Mapped[ContextCategory] = mapped_column(Enum(ContextCategory, native_enum=False, length=20))
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
-    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     recorded_by = relationship("User")

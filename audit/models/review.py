@@ -47,8 +47,8 @@ class ManagementReview(db.Model):
     attendees: Mapped[str | None] = mapped_column(Text)  #: names, one per line
     minutes: Mapped[str | None] = mapped_column(Text)
     held_on: Mapped[dt.date | None] = mapped_column(Date)
-    chair_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  #: top management
-    signed_off_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    chair_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)  #: top management
+    signed_off_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     signed_off_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     #: Last change (planned, moved, held, cancelled): the calendar event's LAST-MODIFIED.
@@ -87,10 +87,10 @@ class ReviewAction(db.Model):
     __tablename__ = "review_actions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    review_id: Mapped[int] = mapped_column(ForeignKey("management_reviews.id", ondelete="CASCADE"))
+    review_id: Mapped[int] = mapped_column(ForeignKey("management_reviews.id", ondelete="CASCADE"), index=True)
     kind: Mapped[OutputKind] = mapped_column(Enum(OutputKind, native_enum=False, length=20))
     decision: Mapped[str] = mapped_column(Text)
-    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     due_on: Mapped[dt.date] = mapped_column(Date)
     #: Set when the owner reports it done; None = open.
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -49,7 +49,7 @@ class User(db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
     #: Supplier company a supplier contact belongs to (None for everyone else).
-    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"))
+    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"), index=True)
     #: IANA zone used to show times to this user.
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     job_title: Mapped[str | None] = mapped_column(String(120))
@@ -155,8 +155,8 @@ class Qualification(db.Model):
     __tablename__ = "qualifications"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    standard_id: Mapped[int] = mapped_column(ForeignKey("standards.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    standard_id: Mapped[int] = mapped_column(ForeignKey("standards.id"), index=True)
     level: Mapped[QualificationLevel] = mapped_column(
         Enum(QualificationLevel, native_enum=False, length=20)
     )
@@ -183,12 +183,12 @@ class TrainingRecord(db.Model):
     __tablename__ = "training_records"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     provider: Mapped[str | None] = mapped_column(String(120))
     completed_on: Mapped[dt.date] = mapped_column(Date)
     hours: Mapped[int | None] = mapped_column(Integer)
-    standard_id: Mapped[int | None] = mapped_column(ForeignKey("standards.id"))
+    standard_id: Mapped[int | None] = mapped_column(ForeignKey("standards.id"), index=True)
     notes: Mapped[str | None] = mapped_column(Text)
 
     user: Mapped[User] = relationship(back_populates="training_records")
