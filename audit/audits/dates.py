@@ -89,6 +89,13 @@ def country_of_zone(zone: str) -> str:
 def audit_country(audit) -> str:
     """Where the audit happens: its supplier's recorded country, else its zone's country."""
     supplier = audit.supplier
-    if audit.site is None and supplier is not None and supplier.country:
-        return supplier.country
-    return country_of_zone(audit.timezone)
+    return country_where(audit.site is not None, supplier.country if supplier is not None else None,
+                         audit.timezone)
+
+
+def country_where(at_site: bool, supplier_country: str | None, zone: str) -> str:
+    """``audit_country`` from plain values: an audit away from a site happens in its supplier's
+    recorded country, anything else in the country of its zone."""
+    if not at_site and supplier_country:
+        return supplier_country
+    return country_of_zone(zone)

@@ -196,6 +196,26 @@ audit_clauses = Table(
 )
 
 
+def audit_zone(at_site: bool, site_zone: str | None, at_supplier: bool, supplier_zone: str | None) -> str:
+    """``Audit.timezone`` from plain values: the site's zone, else the supplier's, else UTC."""
+    if at_site:
+        return site_zone
+    if at_supplier:
+        return supplier_zone
+    return "UTC"
+
+
+def local_dates(starts_at: dt.datetime | None, ends_at: dt.datetime | None,
+                zone: str) -> tuple[dt.date, dt.date] | None:
+    """``Audit.local_dates`` from plain values: the first and last day of [starts_at, ends_at)
+    in ``zone``, or None without dates."""
+    if starts_at is None or ends_at is None:
+        return None
+    tz = zoneinfo.ZoneInfo(zone)
+    last = ends_at - dt.timedelta(microseconds=1)
+    return starts_at.astimezone(tz).date(), max(last, starts_at).astimezone(tz).date()
+
+
 class Audit(db.Model):
     """One audit. Times are stored in UTC; they are entered and shown in the site's zone."""
 
@@ -273,11 +293,9 @@ class Audit(db.Model):
     @property
     def timezone(self) -> str:
         """IANA zone the audit happens in: its site's, else its supplier's, else UTC."""
-        if self.site is not None:
-            return self.site.timezone
-        if self.supplier is not None:
-            return self.supplier.timezone
-        return "UTC"
+        site, supplier = self.site, self.supplier
+        return audit_zone(site is not None, site.timezone if site is not None else None,
+                          supplier is not None, supplier.timezone if supplier is not None else None)
 
     @property
     def lead(self):
@@ -298,11 +316,7 @@ class Audit(db.Model):
 
     def local_dates(self) -> tuple[dt.date, dt.date] | None:
         """First and last day of the audit in its site's zone, or None without dates."""
-        if self.starts_at is None or self.ends_at is None:
-            return None
-        zone = zoneinfo.ZoneInfo(self.timezone)
-        last = self.ends_at - dt.timedelta(microseconds=1)
-        return self.starts_at.astimezone(zone).date(), max(last, self.starts_at).astimezone(zone).date()
+        return local_dates(self.starts_at, self.ends_at, self.timezone)
 
     def local_today(self, now: dt.datetime) -> dt.date:
         """The calendar date at the audit's site (or supplier) at ``now``: deadlines and

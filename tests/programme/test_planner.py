@@ -168,3 +168,52 @@ def test_accepting_with_an_unknown_lead_is_a_message(make, setup):
     run = plan_programme(s["programme"], now=NOW)
     with pytest.raises(DomainError, match="lead auditor does not exist"):
         accept_planner_run(run, actor=None, now=NOW, edits={audit.id: {"lead_id": 999_999}})
+
+
+def test_the_pool_read_from_rows_books_what_the_audits_say(make, setup):
+    """The pool reads bookings as plain rows (issue 16): each person's days, countries, places
+    and loads are those ``Audit.local_dates`` and ``audit_country`` give for the audits, for a
+    site in its zone, a supplier with a recorded country and one without; coordinators are known."""
+    from audit.audits.dates import audit_country
+    from audit.programme.pool import audit_place, load_pool
+
+    s = setup
+    lead = make.user(roles=(Role.AUDITOR, Role.COORDINATOR), name="Lead")
+    auditor = make.user(roles=(Role.AUDITOR,), name="Auditor")
+    make.qualification(lead, s["std"], level=QualificationLevel.LEAD, valid_until=dt.date(2027, 1, 1))
+    sydney = make.site(timezone="Australia/Sydney")
+    abroad = make.supplier(timezone="Europe/Paris", country="IT")
+    unrecorded = make.supplier(timezone="America/New_York")
+    starts = dt.datetime(2026, 6, 8, 22, 30, tzinfo=dt.UTC)  # already the 9th in Sydney
+    audits = [
+        make.audit(site=sydney, team=[(lead, TeamRole.LEAD), (auditor, TeamRole.AUDITOR)],
+                   starts_at=starts, ends_at=starts + dt.timedelta(hours=30), status=AuditStatus.SCHEDULED),
+        make.audit(site=None, site_id=None, supplier=abroad, kind=AuditKind.SECOND_PARTY,
+                   team=[(lead, TeamRole.LEAD)], status=AuditStatus.SCHEDULED,
+                   starts_at=dt.datetime(2026, 7, 1, 7, tzinfo=dt.UTC), ends_at=dt.datetime(2026, 7, 1, 15, tzinfo=dt.UTC)),
+        make.audit(site=None, site_id=None, supplier=unrecorded, kind=AuditKind.SECOND_PARTY,
+                   team=[(auditor, TeamRole.AUDITOR)], status=AuditStatus.SCHEDULED,
+                   starts_at=dt.datetime(2026, 8, 3, 13, tzinfo=dt.UTC), ends_at=dt.datetime(2026, 8, 3, 21, tzinfo=dt.UTC)),
+    ]
+    db.session.flush()
+    pool = load_pool(dt.date(2026, 1, 1), dt.date(2026, 12, 31))
+
+    expected_busy: dict = {lead.id: {}, auditor.id: {}}
+    expected_where: dict = {lead.id: {}, auditor.id: {}}
+    for audit in audits:
+        first, last = audit.local_dates()
+        for member in audit.team:
+            day = first
+            while day <= last:
+                expected_busy[member.user_id][day] = audit_country(audit)
+                expected_where[member.user_id][day] = audit_place(audit)
+                day += dt.timedelta(days=1)
+    assert {uid: dict(days) for uid, days in pool.busy.items()} == expected_busy
+    assert {uid: dict(days) for uid, days in pool.where.items()} == expected_where
+    assert expected_busy[lead.id][dt.date(2026, 6, 9)] == "AU" and dt.date(2026, 6, 8) not in expected_busy[lead.id]
+    assert expected_busy[lead.id][dt.date(2026, 7, 1)] == "IT" and expected_busy[auditor.id][dt.date(2026, 8, 3)] == "US"
+    assert pool.load == {lead.id: 2, auditor.id: 2} and pool.lead_load == {lead.id: 2}
+    assert pool.coordinators == {lead.id}
+    assert pool.users[lead.id].name == "Lead" and pool.leads_for([s["std"].id]) == [lead.id]
+    assert pool.rank_on(lead.id, s["std"].id, dt.date(2026, 6, 1), dt.date(2026, 6, 2)) == QualificationLevel.LEAD.rank
+    assert pool.rank_on(lead.id, s["std"].id, dt.date(2027, 6, 1), dt.date(2027, 6, 2)) == -1
