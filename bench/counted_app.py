@@ -1,9 +1,10 @@
 """The application as the bench serves it: ``app:app`` plus two response headers.
 
 ``X-Bench-Statements`` is the number of SQL statements (SELECT/INSERT/UPDATE/DELETE; not
-BEGIN/COMMIT) the request sent, ``X-Bench-Rows`` the number of ORM objects it loaded (the
-rows a page read). Counting is an SQLAlchemy event on every engine and a mapper ``load`` event:
-an integer increment per statement or object, far below the millisecond the figures are
+BEGIN/COMMIT) the request sent, ``X-Bench-Rows`` the number of rows it read from the database,
+whether they became ORM objects or stayed plain rows (the same-work page reads as many).
+Counting is an SQLAlchemy event on every engine and a wrapper around the result's row fetches:
+an integer increment per statement or fetch, far below the millisecond the figures are
 reported in. Gunicorn sync workers serve one request at a time per process, so a
 process-wide counter reset when a request starts is the request's own count. Only the bench
 serves this module; production serves ``app:app``, which knows nothing of it.
@@ -11,9 +12,11 @@ serves this module; production serves ``app:app``, which knows nothing of it.
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapper
+from sqlalchemy.engine.cursor import BufferedRowCursorFetchStrategy, CursorFetchStrategy
 
 from app import app as _flask_app
 
@@ -27,9 +30,22 @@ def _statement(conn, cursor, statement, parameters, context, executemany):
         _counts["statements"] += 1
 
 
-@event.listens_for(Mapper, "load")
-def _loaded(target, context):
-    _counts["rows"] += 1
+def _counting(fetch, many: bool):
+    """``fetch`` (a fetch strategy's fetchone/fetchmany/fetchall), counting the rows it returns."""
+
+    @functools.wraps(fetch)
+    def counted(self, *args, **kwargs):
+        rows = fetch(self, *args, **kwargs)
+        _counts["rows"] += len(rows) if many else rows is not None
+        return rows
+
+    return counted
+
+
+for _strategy in (CursorFetchStrategy, BufferedRowCursorFetchStrategy):
+    _strategy.fetchone = _counting(_strategy.fetchone, many=False)
+    _strategy.fetchmany = _counting(_strategy.fetchmany, many=True)
+    _strategy.fetchall = _counting(_strategy.fetchall, many=True)
 
 
 def app(environ, start_response):

@@ -178,7 +178,7 @@ def _page(ctx: Context, session: Session, path: str, base_rows: int) -> Result:
     app_stats, same_stats, base_stats = interleaved_series([app_call, same_call, base_call],
                                                            ctx.portion(PAGE_REQUESTS))
     result = Result(app=app_stats, same=same_stats, base=base_stats,
-                    notes=[f"{{bytes}} B page, {rows} objects loaded; same-work "
+                    notes=[f"{{bytes}} B page, {rows} rows read; same-work "
                            f"{{same_bytes}} B; floor {base_rows} rows"])
     result.statements = {k: c.median for k, c in counts.items()}
     return result

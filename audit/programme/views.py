@@ -13,9 +13,11 @@ from audit.audits.queries import read_filters
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
 from audit.core.forms import saving
+from audit.core.templating import localtime
 from audit.core.workflow import refuse_unless_allowed
 from audit.extensions import db
 from audit.models import AuditStatus, PlannerRun, Programme, ProgrammeRule, ProgrammeStatus, utcnow
+from audit.models.audit import audit_zone
 from audit.programme import calendar_grid, forms, queries, services
 from audit.programme.coverage import coverage_matrix
 from audit.programme.coverage import workload as compute_workload
@@ -121,7 +123,7 @@ def detail(programme_id: int):
     if page is None:
         page = min(queries.audits_before(programme_id, today) // PAGE_SIZE + 1, pages)
     page = min(max(page, 1), pages)
-    audits = queries.programme_audits(programme_id, page=page, page_size=PAGE_SIZE)
+    audits = [_audit_row(row) for row in queries.programme_audits(programme_id, page=page, page_size=PAGE_SIZE)]
     rules, rule_count = queries.first_rules(programme_id, RULES_SHOWN)
     status_form = forms.ProgrammeStatusForm(formdata=None)
     decisions = {d.action: d for d in PROGRAMME.allowed_actions(programme, current_user)}
@@ -133,6 +135,16 @@ def detail(programme_id: int):
                            rules=rules, rule_count=rule_count,
                            status_form=status_form, trail=entries_for(programme, limit=30), today=today,
                            approval=decisions["approve"])
+
+
+def _audit_row(row) -> tuple:
+    """A row of the programme's audit table, its cells worked out once here: (id, reference,
+    title, status, local start date or None, planned date, where, lead)."""
+    zone = audit_zone(row.site_id is not None, row.site_zone, row.supplier_id is not None, row.supplier_zone)
+    when = localtime(row.starts_at, zone, "%d %b %Y") if row.starts_at else None
+    where = row.site_name if row.site_id is not None else (row.supplier_name if row.supplier_id is not None
+                                                           else "—")
+    return row.id, row.reference, row.title, row.status, when, row.planned_date, where, row.lead or "—"
 
 
 @bp.get("/<int:programme_id>/export.<any(pdf, xlsx):fmt>")
