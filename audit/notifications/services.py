@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, bindparam, func, select, update
 
 from audit.core.errors import NotAllowed
 from audit.core.registry import registry
@@ -58,10 +58,14 @@ def notify(
     return note
 
 
+#: Built once (every page's badge asks): a statement object keeps its cache key (issue 16).
+_UNREAD = select(func.count(Notification.id)).where(
+    Notification.user_id == bindparam("user_id", type_=Integer), Notification.read_at.is_(None))
+
+
 def unread_count(user) -> int:
     """How many of ``user``'s notifications are unread (one query)."""
-    return db.session.scalar(select(func.count(Notification.id)).where(
-        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+    return db.session.scalar(_UNREAD, {"user_id": user.id}) or 0
 
 
 def mark_read(note: Notification, *, actor, now: dt.datetime) -> None:

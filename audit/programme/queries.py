@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, and_, func, or_, select, type_coerce
+from sqlalchemy import Date, Integer, and_, bindparam, func, or_, select, type_coerce
 from sqlalchemy.orm import joinedload
 
 from audit.audits.queries import audit_list_query
@@ -54,20 +54,29 @@ def current_programme() -> Programme | None:
                              .order_by(Programme.period_start.desc()).limit(1))
 
 
+def _programme_id():
+    return bindparam("programme_id", type_=Integer)
+
+
+#: The page's statements, built once: a statement object keeps its cache key, where building
+#: one per request cost its construction and its key each time (issue 16); ids are parameters.
+_LOAD_PROGRAMME = (select(Programme).where(Programme.id == _programme_id())
+                   .options(joinedload(Programme.manager), joinedload(Programme.approved_by),
+                            joinedload(Programme.prepared_by)))
+
+
 def load_programme(programme_id: int) -> Programme | None:
     """One programme with its manager, preparer and approver loaded."""
-    return db.session.scalars(
-        select(Programme).where(Programme.id == programme_id)
-        .options(joinedload(Programme.manager), joinedload(Programme.approved_by),
-                 joinedload(Programme.prepared_by))
-    ).unique().one_or_none()
+    return db.session.scalars(_LOAD_PROGRAMME, {"programme_id": programme_id}).unique().one_or_none()
+
+
+_STATUS_COUNTS = (select(Audit.status, func.count(Audit.id)).where(Audit.programme_id == _programme_id())
+                  .group_by(Audit.status))
 
 
 def status_counts(programme_id: int) -> dict[AuditStatus, int]:
     """The programme's audit counts by status (statuses without audits left out)."""
-    return dict(db.session.execute(
-        select(Audit.status, func.count(Audit.id)).where(Audit.programme_id == programme_id)
-        .group_by(Audit.status)).all())
+    return dict(db.session.execute(_STATUS_COUNTS, {"programme_id": programme_id}).all())
 
 
 def audit_day():
@@ -75,10 +84,31 @@ def audit_day():
     return type_coerce(func.coalesce(func.date(Audit.starts_at), Audit.planned_date), Date)
 
 
+_AUDITS_BEFORE = select(func.count(Audit.id)).where(
+    Audit.programme_id == _programme_id(), audit_day() < bindparam("day", type_=Date))
+
+
 def audits_before(programme_id: int, day: dt.date) -> int:
     """How many of the programme's audits sort before ``day`` (to open the page holding today)."""
-    return db.session.scalar(select(func.count(Audit.id)).where(
-        Audit.programme_id == programme_id, audit_day() < day)) or 0
+    return db.session.scalar(_AUDITS_BEFORE, {"programme_id": programme_id, "day": day}) or 0
+
+
+def _programme_audits_statement():
+    order = (audit_day().asc().nulls_last(), Audit.starts_at, Audit.id)
+    page_ids = (select(Audit.id).where(Audit.programme_id == _programme_id()).order_by(*order)
+                .offset(bindparam("offset", type_=Integer)).limit(bindparam("limit", type_=Integer)))
+    lead = (select(User.name).join(AuditTeamMember, AuditTeamMember.user_id == User.id)
+            .where(AuditTeamMember.audit_id == Audit.id, AuditTeamMember.role == TeamRole.LEAD)
+            .limit(1).correlate(Audit).scalar_subquery())
+    return (select(Audit.id, Audit.reference, Audit.title, Audit.status, Audit.starts_at, Audit.planned_date,
+                   Audit.site_id, Site.name.label("site_name"), Site.timezone.label("site_zone"),
+                   Audit.supplier_id, Supplier.name.label("supplier_name"),
+                   Supplier.timezone.label("supplier_zone"), lead.label("lead"))
+            .outerjoin(Site, Site.id == Audit.site_id).outerjoin(Supplier, Supplier.id == Audit.supplier_id)
+            .where(Audit.id.in_(page_ids)).order_by(*order))
+
+
+_PROGRAMME_AUDITS = _programme_audits_statement()
 
 
 def programme_audits(programme_id: int, *, page: int, page_size: int) -> list:
@@ -93,19 +123,8 @@ def programme_audits(programme_id: int, *, page: int, page_size: int) -> list:
     not objects: the page shows nine columns of each audit, and building an audit, its site
     and its supplier for each of 50 rows was what made a full page cost more than a short one.
     """
-    order = (audit_day().asc().nulls_last(), Audit.starts_at, Audit.id)
-    page_ids = (select(Audit.id).where(Audit.programme_id == programme_id).order_by(*order)
-                .offset((page - 1) * page_size).limit(page_size))
-    lead = (select(User.name).join(AuditTeamMember, AuditTeamMember.user_id == User.id)
-            .where(AuditTeamMember.audit_id == Audit.id, AuditTeamMember.role == TeamRole.LEAD)
-            .limit(1).correlate(Audit).scalar_subquery())
-    return db.session.execute(
-        select(Audit.id, Audit.reference, Audit.title, Audit.status, Audit.starts_at, Audit.planned_date,
-               Audit.site_id, Site.name.label("site_name"), Site.timezone.label("site_zone"),
-               Audit.supplier_id, Supplier.name.label("supplier_name"),
-               Supplier.timezone.label("supplier_zone"), lead.label("lead"))
-        .outerjoin(Site, Site.id == Audit.site_id).outerjoin(Supplier, Supplier.id == Audit.supplier_id)
-        .where(Audit.id.in_(page_ids)).order_by(*order)).all()
+    return db.session.execute(_PROGRAMME_AUDITS, {"programme_id": programme_id, "limit": page_size,
+                                                  "offset": (page - 1) * page_size}).all()
 
 
 def first_rules(programme_id: int, shown: int) -> tuple[list[ProgrammeRule], int]:

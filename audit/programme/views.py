@@ -142,8 +142,7 @@ def _audit_row(row) -> tuple:
     title, status, local start date or None, planned date, where, lead)."""
     zone = audit_zone(row.site_id is not None, row.site_zone, row.supplier_id is not None, row.supplier_zone)
     when = localtime(row.starts_at, zone, "%d %b %Y") if row.starts_at else None
-    where = row.site_name if row.site_id is not None else (row.supplier_name if row.supplier_id is not None
-                                                           else "—")
+    where = row.site_name if row.site_id is not None else row.supplier_name or "—"
     return row.id, row.reference, row.title, row.status, when, row.planned_date, where, row.lead or "—"
 
 

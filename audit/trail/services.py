@@ -7,7 +7,8 @@ import decimal
 import enum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, select
+from sqlalchemy.orm import joinedload
 
 from audit.extensions import db
 from audit.models.trail import TrailEntry
@@ -89,15 +90,18 @@ def entry_values(object_type: str, object_id: int, action: str, *, actor, now: d
     }
 
 
+#: Built once (most detail pages show a trail): a statement object keeps its cache key (issue 16).
+_ENTRIES_FOR = (
+    select(TrailEntry)
+    .options(joinedload(TrailEntry.actor))
+    .where(TrailEntry.object_type == bindparam("object_type", type_=TrailEntry.object_type.type),
+           TrailEntry.object_id == bindparam("object_id", type_=Integer))
+    .order_by(TrailEntry.id.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
 def entries_for(obj: Any, limit: int = 200) -> list[TrailEntry]:
     """The newest trail entries of one object, actors loaded in the same query."""
-    from sqlalchemy.orm import joinedload
-
-    stmt = (
-        select(TrailEntry)
-        .options(joinedload(TrailEntry.actor))
-        .where(TrailEntry.object_type == type(obj).__name__, TrailEntry.object_id == obj.id)
-        .order_by(TrailEntry.id.desc())
-        .limit(limit)
-    )
-    return list(db.session.scalars(stmt))
+    return list(db.session.scalars(_ENTRIES_FOR, {"object_type": type(obj).__name__, "object_id": obj.id,
+                                                  "limit": limit}))
