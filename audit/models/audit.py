@@ -238,8 +238,8 @@ class Audit(db.Model):
     supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"), index=True)
     certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"), index=True)
     certification_body_id: Mapped[int | None] = mapped_column(
-        ForeignKey("certification_bodies.id")
-    , index=True)
+        ForeignKey("certification_bodies.id"), index=True,
+    )
     audit_client: Mapped[str | None] = mapped_column(String(160))
     objectives: Mapped[str | None] = mapped_column(Text)
     scope: Mapped[str | None] = mapped_column(Text)
@@ -253,15 +253,17 @@ class Audit(db.Model):
     ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     #: The frozen checklist template version this audit uses.
     checklist_version_id: Mapped[int | None] = mapped_column(
-        ForeignKey("checklist_template_versions.id")
-    , index=True)
+        ForeignKey("checklist_template_versions.id"), index=True,
+    )
     #: Bumped whenever dates or team change: calendars use it as SEQUENCE.
     revision: Mapped[int] = mapped_column(Integer, default=0)
     #: Planned length in working days, used by the planner when no dates are set yet.
     planned_days: Mapped[int] = mapped_column(Integer, default=1)
     #: The programme rule that generated this audit, and which occurrence of it
     #: (e.g. "rule:4:2026-05-01"): a unique key makes generation idempotent.
-    rule_id: Mapped[int | None] = mapped_column(ForeignKey("programme_rules.id", ondelete="SET NULL"), index=True)
+    rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("programme_rules.id", ondelete="SET NULL"), index=True
+    )
     generation_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     report_due_on: Mapped[dt.date | None] = mapped_column(Date)
     report_issued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

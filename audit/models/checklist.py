@@ -109,8 +109,8 @@ class ChecklistSection(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(
-        ForeignKey("checklist_template_versions.id", ondelete="CASCADE")
-    , index=True)
+        ForeignKey("checklist_template_versions.id", ondelete="CASCADE"), index=True,
+    )
     title: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -139,8 +139,8 @@ class ChecklistQuestion(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     section_id: Mapped[int] = mapped_column(
-        ForeignKey("checklist_sections.id", ondelete="CASCADE")
-    , index=True)
+        ForeignKey("checklist_sections.id", ondelete="CASCADE"), index=True,
+    )
     #: Stable across versions of one template: carry-forward and conditions use it.
     key: Mapped[str] = mapped_column(String(60))
     position: Mapped[int] = mapped_column(Integer, default=0)

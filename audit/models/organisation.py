@@ -181,8 +181,8 @@ class Certificate(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     standard_id: Mapped[int] = mapped_column(ForeignKey("standards.id"), index=True)
     certification_body_id: Mapped[int | None] = mapped_column(
-        ForeignKey("certification_bodies.id")
-    , index=True)
+        ForeignKey("certification_bodies.id"), index=True,
+    )
     #: Holder when a supplier's certificate; None = our own organisation.
     supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"), index=True)
     number: Mapped[str | None] = mapped_column(String(80))

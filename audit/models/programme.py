@@ -152,7 +152,9 @@ class AuditTrigger(db.Model):
     due_by: Mapped[dt.date] = mapped_column(Date)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"), index=True)
-    programme_id: Mapped[int | None] = mapped_column(ForeignKey("programmes.id", ondelete="SET NULL"), index=True)
+    programme_id: Mapped[int | None] = mapped_column(
+        ForeignKey("programmes.id", ondelete="SET NULL"), index=True
+    )
     audit_id: Mapped[int | None] = mapped_column(ForeignKey("audits.id", ondelete="SET NULL"), index=True)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -204,7 +204,9 @@ class Complaint(db.Model):
     #: The nonconformity it was recorded as (with its cost of poor quality).
     finding_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id", ondelete="SET NULL"), index=True)
     #: The audit trigger it raised (audit.programme.triggers).
-    trigger_id: Mapped[int | None] = mapped_column(ForeignKey("audit_triggers.id", ondelete="SET NULL"), index=True)
+    trigger_id: Mapped[int | None] = mapped_column(
+        ForeignKey("audit_triggers.id", ondelete="SET NULL"), index=True
+    )
     risk_id: Mapped[int | None] = mapped_column(ForeignKey("risks.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

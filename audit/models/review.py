@@ -87,7 +87,9 @@ class ReviewAction(db.Model):
     __tablename__ = "review_actions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    review_id: Mapped[int] = mapped_column(ForeignKey("management_reviews.id", ondelete="CASCADE"), index=True)
+    review_id: Mapped[int] = mapped_column(
+        ForeignKey("management_reviews.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[OutputKind] = mapped_column(Enum(OutputKind, native_enum=False, length=20))
     decision: Mapped[str] = mapped_column(Text)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)

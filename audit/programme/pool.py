@@ -141,8 +141,8 @@ def load_pool(first: dt.date, last: dt.date) -> Pool:
     Plain rows, not ORM objects: the planner reads a few columns of hundreds of people and
     bookings, and building mapped objects for them was a third of a run at demo scale 50.
     """
-    is_coordinator = (select(UserRole.id).where(UserRole.user_id == User.id, UserRole.role == Role.COORDINATOR)
-                      .exists())
+    is_coordinator = (select(UserRole.id)
+                      .where(UserRole.user_id == User.id, UserRole.role == Role.COORDINATOR).exists())
     auditors = (select(User.id).join(UserRole, UserRole.user_id == User.id)
                 .where(User.is_active.is_(True), UserRole.role == Role.AUDITOR))
     people = db.session.execute(
@@ -173,7 +173,8 @@ def load_pool(first: dt.date, last: dt.date) -> Pool:
                Audit.status.not_in(AuditStatus.inactive()), AuditTeamMember.role != TeamRole.GUIDE)).all()
     for row in rows:
         # As Audit.timezone and audit_country read them from the audit's site or supplier.
-        zone = audit_zone(row.site_id is not None, row.site_zone, row.supplier_id is not None, row.supplier_zone)
+        zone = audit_zone(row.site_id is not None, row.site_zone,
+                          row.supplier_id is not None, row.supplier_zone)
         span = local_dates(row.starts_at, row.ends_at, zone)
         country = country_where(row.site_id is not None, row.supplier_country, zone)
         place = audit_place(row)

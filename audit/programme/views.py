@@ -123,7 +123,7 @@ def detail(programme_id: int):
     if page is None:
         page = min(queries.audits_before(programme_id, today) // PAGE_SIZE + 1, pages)
     page = min(max(page, 1), pages)
-    audits = [_audit_row(row) for row in queries.programme_audits(programme_id, page=page, page_size=PAGE_SIZE)]
+    audits = [_audit_row(r) for r in queries.programme_audits(programme_id, page=page, page_size=PAGE_SIZE)]
     rules, rule_count = queries.first_rules(programme_id, RULES_SHOWN)
     status_form = forms.ProgrammeStatusForm(formdata=None)
     decisions = {d.action: d for d in PROGRAMME.allowed_actions(programme, current_user)}
