@@ -299,13 +299,9 @@ class Stats:
 WARMUP_CALLS = 2 * WORKERS
 
 
-def timed_series(call, n: int) -> Stats:
-    """Call ``call()`` (returning (ok, nbytes)) ``n`` times in a row, after ``WARMUP_CALLS``."""
-    return interleaved_series([call], n)[0]
-
-
 def interleaved_series(calls: list, n: int) -> list[Stats]:
-    """Like ``timed_series`` for several calls at once, taking turns (a, b, c, a, b, c, ...):
+    """Call each of ``calls`` (returning (ok, nbytes)) ``n`` times after ``WARMUP_CALLS``
+    unmeasured calls each, taking turns (a, b, c, a, b, c, ...):
     the application and its baselines then meet the same machine, whatever else it is doing
     while the measure runs. One series after another let a busy second skew a ratio by 20 %."""
     for call in calls:

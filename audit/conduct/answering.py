@@ -47,6 +47,7 @@ from audit.models import (
     TrailEntry,
     User,
 )
+from audit.models.audit import audit_zone
 from audit.trail.services import entry_values, snapshot
 
 #: Audit statuses in which a first answer changes the audit itself (fieldwork starts).
@@ -93,11 +94,8 @@ class _AuditRow(_Row):
     @property
     def timezone(self) -> str:
         """As ``Audit.timezone``: its site's zone, else its supplier's, else UTC."""
-        if self.site_id is not None:
-            return self.site_timezone
-        if self.supplier_id is not None:
-            return self.supplier_timezone
-        return "UTC"
+        return audit_zone(self.site_id is not None, self.site_timezone,
+                          self.supplier_id is not None, self.supplier_timezone)
 
 
 _AUDIT_COLUMNS = ("id", "reference", "status", "report_issued_at", "version_id", "starts_at",
