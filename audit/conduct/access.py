@@ -6,7 +6,7 @@ see; nothing changes once the report is issued or the audit is cancelled or post
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import selectinload
 
 from audit.auth.permissions import Permission, permissions_for
@@ -78,16 +78,20 @@ def require_not_frozen(audit: Audit) -> None:
         raise AuditFrozen(f"This audit is {audit.status.label.lower()}: its checklist cannot change.")
 
 
+#: ``load_audit``'s statement, built once with the id as a parameter: building and keying it
+#: anew cost ~0.3 ms of every page and API call that loads an audit (issue 16).
+_LOAD_AUDIT = (
+    select(Audit)
+    .where(Audit.id == bindparam("audit_id", type_=Integer))
+    .options(
+        selectinload(Audit.team),
+        selectinload(Audit.units).selectinload(Unit.members),
+        selectinload(Audit.site),
+    )
+)
+
+
 def load_audit(audit_id: int) -> Audit | None:
     """The audit with team, units (and their people) and site loaded for permission checks."""
-    stmt = (
-        select(Audit)
-        .where(Audit.id == audit_id)
-        .options(
-            selectinload(Audit.team),
-            selectinload(Audit.units).selectinload(Unit.members),
-            selectinload(Audit.site),
-        )
-    )
-    return db.session.scalar(stmt)
+    return db.session.scalar(_LOAD_AUDIT, {"audit_id": audit_id})
 
