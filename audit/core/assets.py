@@ -19,10 +19,31 @@ from flask import Flask, Response, current_app, request
 IMMUTABLE = "public, max-age=31536000, immutable"
 #: Cache-Control of any other static response (no ``v``, or an old one).
 SHORT = "public, max-age=300"
+#: Static file names whose resolved path is remembered (the app's own are a few dozen).
+ASSET_PATHS_KEPT = 512
 
 
 def _hashes(app: Flask) -> dict:
     return app.extensions.setdefault("asset_hashes", {})
+
+
+def _static_path(app: Flask, filename: str) -> Path | None:
+    """``filename`` resolved inside the static folder, or None when it leads outside.
+
+    Resolved once per name: two ``resolve()`` calls (a ``lstat`` for every path component)
+    for each of a page's half-dozen static URLs cost ~0.25 ms of every page (issue 16). The
+    file's contents are still checked on every call (``asset_hash``).
+    """
+    paths = app.extensions.setdefault("asset_paths", {})
+    key = (app.static_folder, filename)
+    if key in paths:
+        return paths[key]
+    root = Path(app.static_folder).resolve()
+    path = (root / filename).resolve()
+    found = path if root in path.parents else None
+    if len(paths) < ASSET_PATHS_KEPT:  # a client's made-up names must not grow it for ever
+        paths[key] = found
+    return found
 
 
 def asset_hash(app: Flask, filename: str) -> str | None:
@@ -31,9 +52,8 @@ def asset_hash(app: Flask, filename: str) -> str | None:
     Computed once per file version: the cache is keyed by the file's size and modification
     time, so a file edited while the app runs (development) gets its new hash at once.
     """
-    root = Path(app.static_folder).resolve()
-    path = (root / filename).resolve()
-    if root not in path.parents:
+    path = _static_path(app, filename)
+    if path is None:
         return None
     try:
         stat = os.stat(path)

@@ -152,6 +152,21 @@ def test_a_changed_file_gets_a_new_hash(app, tmp_path):
     assert assets.asset_hash(app, "a.js") not in (None, first)
     assert assets.asset_hash(app, "missing.js") is None
     assert assets.asset_hash(app, "../etc/passwd") is None
+    assert assets.asset_hash(app, "../etc/passwd") is None  # the refusal is remembered too
+    (tmp_path / "missing.js").write_text("now here")
+    assert assets.asset_hash(app, "missing.js") is not None  # a remembered path, a new file
+
+
+def test_made_up_static_names_do_not_grow_the_path_cache(app, client, monkeypatch):
+    """Resolved paths are remembered up to a bound: requests for names a client makes up
+    (``/static/./js/x.js``, ...) cannot grow a worker's memory for ever."""
+    monkeypatch.setattr(assets, "ASSET_PATHS_KEPT", 3)
+    monkeypatch.setitem(app.extensions, "asset_paths", {})
+    for i in range(6):
+        assert assets.asset_hash(app, f"js/{i}.js") is None
+    assert len(app.extensions["asset_paths"]) == 3
+    with app.test_request_context():
+        assert url_for("static", filename="js/checklist.js").startswith("/static/js/checklist.js?v=")
 
 
 def test_worker_precaches_the_urls_the_pages_request(app):
