@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Date, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, Enum, ForeignKey, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from audit.extensions import db
@@ -101,7 +101,22 @@ class User(db.Model):
     # Roles ------------------------------------------------------------------------------
     @property
     def roles(self) -> set[Role]:
+        """The roles held: from ``role_links`` once loaded (every change goes through it), else
+        from the snapshot the session's user was loaded with (``remember_roles``)."""
+        snapshot = self.__dict__.get("_roles_snapshot")
+        if snapshot is not None and "role_links" not in self.__dict__:
+            return set(snapshot)
         return {link.role for link in self.role_links}
+
+    def remember_roles(self, stored: str | None) -> None:
+        """Keep the roles read with the user (their stored names, comma-separated) so that
+        ``roles`` needs neither ``role_links`` nor its query; expiring the user drops them.
+
+        The session's user is loaded on every request; reading its roles as one aggregated
+        column instead of joined ``UserRole`` objects saves ~70 µs of each (issue 16).
+        """
+        names = stored.split(",") if stored else ()
+        self.__dict__["_roles_snapshot"] = frozenset(Role[name] for name in names)
 
     def has_role(self, *roles: Role) -> bool:
         return bool(self.roles.intersection(roles))
@@ -114,6 +129,14 @@ class User(db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
+
+
+@event.listens_for(User, "expire")
+def _forget_roles_snapshot(user: User, attrs) -> None:
+    # A commit or refresh expires role_links; the snapshot read before must not outlive it.
+    # (``user`` is None when the object was already garbage-collected.)
+    if user is not None and (attrs is None or "role_links" in attrs):
+        user.__dict__.pop("_roles_snapshot", None)
 
 
 class UserRole(db.Model):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from flask import g
 
+from audit.auth.permissions import Permission
 from audit.extensions import db
 from audit.models import Role, TrailEntry, User
 from audit.people.services import update_user
@@ -201,3 +202,40 @@ def test_cookie_with_a_bare_user_id_is_refused(client, make):
         session["_user_id"] = str(user.id)
         session["_fresh"] = True
     assert not _is_logged_in(client)
+
+
+def test_the_session_users_roles_come_with_it_and_follow_changes(app, make, now, count_queries):
+    """The session's user is read with its roles in one statement; ``roles`` then needs no
+    query, and a change of roles made in the same request shows at once, before and after
+    the commit (the snapshot read with the user never outlives ``role_links``)."""
+    from audit.core.security import load_session_user
+
+    user = make.user(roles=(Role.AUDITOR, Role.AUDITEE))
+    db.session.commit()
+    user_id, cookie_id = user.id, user.get_id()
+    db.session.remove()  # a request of its own: the user is not in the session yet
+    with count_queries() as q:
+        loaded = load_session_user(cookie_id)
+        assert loaded.roles == {Role.AUDITOR, Role.AUDITEE}
+        assert loaded.can(Permission.CONDUCT_AUDIT) and not loaded.can(Permission.MANAGE_USERS)
+    assert q.count == 1, q.statements
+    update_user(loaded, _user_form(loaded, roles=["auditor", "coordinator"]), actor=None, now=now)
+    assert loaded.roles == {Role.AUDITOR, Role.COORDINATOR}
+    db.session.commit()  # expires the user: the snapshot goes with role_links
+    assert loaded.roles == {Role.AUDITOR, Role.COORDINATOR}
+    db.session.remove()
+    fresh = load_session_user(f"{user_id}:{db.session.get(User, user_id).session_version}")
+    db.session.expire(fresh, ["role_links"])
+    assert "_roles_snapshot" not in fresh.__dict__
+    assert fresh.roles == {Role.AUDITOR, Role.COORDINATOR}
+
+
+def test_a_user_without_roles_has_none(app, make):
+    """No role rows: the aggregate is NULL, and the user holds no role (not a failed parse)."""
+    from audit.core.security import load_session_user
+
+    user = make.user(roles=())
+    db.session.commit()
+    cookie_id = user.get_id()
+    db.session.remove()
+    assert load_session_user(cookie_id).roles == set()
