@@ -6,11 +6,11 @@ import datetime as dt
 import enum
 import zoneinfo
 
-from sqlalchemy import Column, Date, Enum, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import Column, Date, Enum, ForeignKey, Index, Integer, String, Table, Text, func, type_coerce
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from audit.extensions import db
-from audit.models.types import UTCDateTime, utcnow
+from audit.models.types import UTCDateTime, utc_date, utcnow
 
 
 class ProgrammeStatus(enum.Enum):
@@ -327,6 +327,22 @@ class Audit(db.Model):
 
     def __repr__(self) -> str:
         return f"<Audit {self.reference} {self.status.value}>"
+
+
+def audit_day():
+    """The day an audit sorts by in lists: its UTC start date once dated, else its planned
+    date (NULL when it has neither). The programme page's index is built on this very
+    expression, so queries must use it as it is."""
+    return type_coerce(func.coalesce(utc_date(Audit.starts_at), Audit.planned_date), Date)
+
+
+#: The programme page pages its audits by day (undated last) and counts those before today:
+#: without this index both sorted or scanned all the programme's audits on every page view
+#: (1.2 of its 1.6 ms of SQL at demo scale 50 on SQLite, issue 16). The status counts read
+#: the second one alone.
+Index("ix_audits_programme_day", Audit.programme_id, audit_day().is_(None), audit_day(), Audit.starts_at,
+      Audit.id)
+Index("ix_audits_programme_status", Audit.programme_id, Audit.status)
 
 
 class TeamRole(enum.Enum):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime
+from sqlalchemy import Date, DateTime
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 
@@ -45,3 +47,30 @@ class UTCDateTime(TypeDecorator):
 def utcnow() -> dt.datetime:
     """The current instant, aware, in UTC. Only views, CLI and jobs call it; services take `now`."""
     return dt.datetime.now(dt.UTC)
+
+
+class utc_date(FunctionElement):  # noqa: N801 - named as the SQL function it stands for
+    """The UTC calendar day of a stored UTC timestamp, in SQL that every database can index.
+
+    PostgreSQL's ``date(timestamptz)`` depends on the session's ``TimeZone`` (it cannot be
+    indexed, and on a server set to another zone it would give local days); ``timezone('UTC',
+    x)`` pins the zone. SQLite stores UTC text, whose ``date()`` is already the UTC day.
+    """
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(utc_date)
+def _utc_date(element, compiler, **kw):
+    return f"CAST({compiler.process(element.clauses, **kw)} AS DATE)"
+
+
+@compiles(utc_date, "sqlite")
+def _utc_date_sqlite(element, compiler, **kw):
+    return f"date({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(utc_date, "postgresql")
+def _utc_date_postgresql(element, compiler, **kw):
+    return f"CAST(timezone('UTC', {compiler.process(element.clauses, **kw)}) AS DATE)"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, Integer, and_, bindparam, func, or_, select, type_coerce
+from sqlalchemy import Date, Integer, and_, bindparam, false, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from audit.audits.queries import audit_list_query
@@ -27,6 +27,7 @@ from audit.models import (
     Unit,
     User,
 )
+from audit.models.audit import audit_day
 
 
 def pages_for(total: int, page_size: int) -> int:
@@ -79,13 +80,11 @@ def status_counts(programme_id: int) -> dict[AuditStatus, int]:
     return dict(db.session.execute(_STATUS_COUNTS, {"programme_id": programme_id}).all())
 
 
-def audit_day():
-    """The day an audit sorts by: its (UTC) start date once dated, else its planned date."""
-    return type_coerce(func.coalesce(func.date(Audit.starts_at), Audit.planned_date), Date)
-
-
+#: ``(day IS NULL) = false`` says nothing ``day < ?`` does not, but it is the index's second
+#: column: with it the count reads a range of ``ix_audits_programme_day``.
 _AUDITS_BEFORE = select(func.count(Audit.id)).where(
-    Audit.programme_id == _programme_id(), audit_day() < bindparam("day", type_=Date))
+    Audit.programme_id == _programme_id(), audit_day().is_(None) == false(),
+    audit_day() < bindparam("day", type_=Date))
 
 
 def audits_before(programme_id: int, day: dt.date) -> int:
@@ -93,10 +92,15 @@ def audits_before(programme_id: int, day: dt.date) -> int:
     return db.session.scalar(_AUDITS_BEFORE, {"programme_id": programme_id, "day": day}) or 0
 
 
+#: The programme's audits in page order, undated last as ``(day IS NULL), day``: the order of
+#: ``ix_audits_programme_day``, which SQLite cannot read for ``NULLS LAST``.
+_PAGE_ORDER = (audit_day().is_(None), audit_day(), Audit.starts_at, Audit.id)
+#: One page's audit ids, read in index order.
+_PAGE_IDS = (select(Audit.id).where(Audit.programme_id == _programme_id()).order_by(*_PAGE_ORDER)
+             .offset(bindparam("offset", type_=Integer)).limit(bindparam("limit", type_=Integer)))
+
+
 def _programme_audits_statement():
-    order = (audit_day().asc().nulls_last(), Audit.starts_at, Audit.id)
-    page_ids = (select(Audit.id).where(Audit.programme_id == _programme_id()).order_by(*order)
-                .offset(bindparam("offset", type_=Integer)).limit(bindparam("limit", type_=Integer)))
     lead = (select(User.name).join(AuditTeamMember, AuditTeamMember.user_id == User.id)
             .where(AuditTeamMember.audit_id == Audit.id, AuditTeamMember.role == TeamRole.LEAD)
             .limit(1).correlate(Audit).scalar_subquery())
@@ -105,7 +109,7 @@ def _programme_audits_statement():
                    Audit.supplier_id, Supplier.name.label("supplier_name"),
                    Supplier.timezone.label("supplier_zone"), lead.label("lead"))
             .outerjoin(Site, Site.id == Audit.site_id).outerjoin(Supplier, Supplier.id == Audit.supplier_id)
-            .where(Audit.id.in_(page_ids)).order_by(*order))
+            .where(Audit.id.in_(_PAGE_IDS)).order_by(*_PAGE_ORDER))
 
 
 _PROGRAMME_AUDITS = _programme_audits_statement()
