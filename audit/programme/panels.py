@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from audit.auth.permissions import Permission
 from audit.extensions import db
 from audit.models import Audit, AuditKind, AuditStatus, AuditTeamMember, TeamRole, ThirdPartyType, utcnow
+from audit.models.types import utc_date
 from audit.programme.deadlines import cycle_status, cycle_warnings
 from audit.programme.rules import explain_rules
 from audit.programme.stage2 import stage2_findings, stage2_state
@@ -43,7 +44,7 @@ def programme_health(*, today: dt.date) -> dict:
                                                 Audit.starts_at.is_(None))),
         "overdue": db.session.scalar(base.where(Audit.status.in_(AuditStatus.not_started()),
                                                 Audit.planned_date < today,
-                                                (Audit.ends_at.is_(None)) | (func.date(Audit.ends_at) < today))),
+                                                (Audit.ends_at.is_(None)) | (utc_date(Audit.ends_at) < today))),
         "reports_late": db.session.scalar(base.where(Audit.status.in_(AuditStatus.fieldwork()),
                                                      Audit.report_due_on < today)),
         "in_progress": db.session.scalar(base.where(Audit.status == AuditStatus.IN_PROGRESS)),

@@ -251,3 +251,33 @@ def test_programme_page_offers_exactly_what_the_workflow_grants(app, make, login
     assert checked > 30
     assert PROGRAMME.decide(changed, people["ceo"], "approve").allowed
     assert PROGRAMME.decide(changed, people["preparer"], "approve").status == 403
+
+
+def _session_zone_far_east():
+    """On PostgreSQL, put this transaction's session in Auckland (UTC+13 in December): a day
+    read from a timestamp must still be its UTC day. SQLite has no session zone."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(db.text("SET LOCAL TIME ZONE 'Pacific/Auckland'"))
+
+
+def test_an_audits_day_is_its_utc_day_whatever_the_session_zone(app, make, programme):
+    """The programme page's sort day and the dashboard's "overdue" count read the UTC day of a
+    stored time (``utc_date``), not the database session's local day: an audit that ended at
+    23:30 UTC on 1 December ended on 1 December, though it is already the 2nd in Auckland."""
+    from sqlalchemy import select
+
+    from audit.models import Audit, AuditStatus
+    from audit.models.audit import audit_day
+    from audit.programme import queries
+    from audit.programme.panels import programme_health
+
+    ended = dt.datetime(2026, 12, 1, 23, 30, tzinfo=dt.UTC)
+    audit = make.audit(programme=programme, status=AuditStatus.SCHEDULED, planned_date=dt.date(2026, 11, 30),
+                       starts_at=ended - dt.timedelta(hours=8), ends_at=ended)
+    db.session.flush()
+    _session_zone_far_east()
+    assert db.session.scalar(select(audit_day()).where(Audit.id == audit.id)) == dt.date(2026, 12, 1)
+    assert queries.audits_before(programme.id, dt.date(2026, 12, 2)) == 1
+    assert queries.audits_before(programme.id, dt.date(2026, 12, 1)) == 0
+    assert programme_health(today=dt.date(2026, 12, 2))["overdue"] == 1
+    assert programme_health(today=dt.date(2026, 12, 1))["overdue"] == 0
