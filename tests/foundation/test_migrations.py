@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 import warnings
@@ -72,6 +73,17 @@ def test_expression_indexes_exist_and_serve(tmp_path):
                 assert "ix_audits_programme_day" in plan, plan
                 assert "TEMP B-TREE" not in plan, plan
         db.engine.dispose()
+
+
+def test_migrating_in_process_leaves_existing_loggers_enabled(tmp_path):
+    """Alembic's logging set-up must not silence the loggers a process already has: it once
+    disabled werkzeug's request log, so a later test of that log saw nothing."""
+    existing = [logging.getLogger(name) for name in ("werkzeug", "audit", "audit.calendar")]
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/logs.db"})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    assert [logger.name for logger in existing if logger.disabled] == []
 
 
 def test_sqlite_migrations_match_models(tmp_path):
