@@ -94,3 +94,24 @@ def test_postgresql_contexts_that_change_rows_still_roll_back(app):
 
     assert endings == ["rollback", "rollback", "rollback"]
     assert db.session.scalar(select(func.count(Site.id))) == 0
+
+
+def test_the_suite_cleanup_empties_what_a_test_touched_and_restarts_its_ids(app):
+    """Every test starts from an empty database whose ids start at 1 (tests/conftest.py): the
+    PostgreSQL cleanup empties only the tables a test touched, including one whose rows were
+    inserted and deleted again (its sequence moved all the same)."""
+    from tests.conftest import _empty_all_tables
+
+    factories.user()  # a table left with rows
+    gone = factories.site(name="Short-lived")  # and one left empty, its ids used
+    db.session.commit()
+    db.session.delete(gone)
+    db.session.commit()
+    db.session.remove()
+    _empty_all_tables()
+    with db.engine.connect() as conn:
+        left = {t.name: conn.execute(select(func.count()).select_from(t)).scalar()
+                for t in db.metadata.sorted_tables}
+    assert {name: n for name, n in left.items() if n} == {}
+    assert factories.site(name="First again").id == 1
+    assert factories.user().id == 1
