@@ -98,8 +98,8 @@ def test_postgresql_contexts_that_change_rows_still_roll_back(app):
 
 def test_the_suite_cleanup_empties_what_a_test_touched_and_restarts_its_ids(app):
     """Every test starts from an empty database whose ids start at 1 (tests/conftest.py): the
-    PostgreSQL cleanup empties only the tables a test touched, including one whose rows were
-    inserted and deleted again (its sequence moved all the same)."""
+    PostgreSQL cleanup deletes the rows of the tables holding any and restarts every sequence
+    used, including that of a table the test emptied itself (its ids moved all the same)."""
     from tests.conftest import _empty_all_tables
 
     factories.user()  # a table left with rows
