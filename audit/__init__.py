@@ -38,6 +38,34 @@ class ConfigurationError(RuntimeError):
     """The application cannot start with the configuration it was given."""
 
 
+class AuditFlask(Flask):
+    """Flask, remembering per function whether it must be wrapped to run synchronously.
+
+    Flask asks ``ensure_sync`` of every hook, view and teardown on every request (about twenty
+    times an answer save), and each answer walks ``inspect.iscoroutinefunction``. A function's
+    kind never changes, so the answer is kept; at most ``SYNC_ANSWERS_KEPT`` functions, so
+    callables made afresh per call cannot grow a worker.
+    """
+
+    SYNC_ANSWERS_KEPT = 1024
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sync_answers: dict = {}
+
+    def ensure_sync(self, func):
+        """As ``Flask.ensure_sync``, answered once per function."""
+        try:
+            return self._sync_answers[func]
+        except KeyError:
+            answer = super().ensure_sync(func)
+            if len(self._sync_answers) < self.SYNC_ANSWERS_KEPT:
+                self._sync_answers[func] = answer
+            return answer
+        except TypeError:  # an unhashable callable
+            return super().ensure_sync(func)
+
+
 def create_app(config_name: str | None = None, overrides: dict | None = None) -> Flask:
     """Build the Flask application.
 
@@ -50,7 +78,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
         raise ConfigurationError(
             f"unknown configuration {config_name!r}; choose one of {', '.join(CONFIGS)}"
         )
-    app = Flask(
+    app = AuditFlask(
         __name__,
         instance_path=os.environ.get("AUDIT_INSTANCE_PATH") or str(PROJECT_ROOT / "instance"),
         template_folder=str(PROJECT_ROOT / "templates"),

@@ -139,16 +139,17 @@ def _static_cache(app: Flask) -> dict:
 def _compress(response: Response) -> None:
     if response.mimetype not in COMPRESSIBLE:
         return
+    # The length first: most API answers are too small to compress. Such a 200 is the same
+    # whatever the client accepts, so it needs no Vary either, and Accept-Encoding is not parsed.
+    length = response.content_length
+    too_small_or_large = length is not None and not MIN_SIZE <= length <= MAX_SIZE
+    if too_small_or_large and response.status_code == 200 and request.method != "HEAD":
+        return
     response.vary.add("Accept-Encoding")
     # A static file's iterable has no length (``is_streamed``) but is a file read whole here.
     streamed = response.is_streamed and not response.direct_passthrough
     if (response.status_code != 200 or streamed or "Content-Encoding" in response.headers
-            or request.method == "HEAD"):
-        return
-    # The length first: most API answers are too small to compress, and then the
-    # Accept-Encoding header need not be parsed.
-    length = response.content_length
-    if length is not None and not MIN_SIZE <= length <= MAX_SIZE:
+            or request.method == "HEAD" or too_small_or_large):
         return
     encoding = choose_encoding(request.accept_encodings)
     if encoding is None:

@@ -54,7 +54,8 @@ def load_session_user(user_id: str):
         return None
     # Roles in the same statement: every request checks them.
     session = db.session()
-    if identity_key(User, int(key)) in session.identity_map:
+    # A request's session starts empty: the identity map is looked up only when it holds rows.
+    if session.identity_map and identity_key(User, int(key)) in session.identity_map:
         # Already in the session (a shared test session): as session.get, no statement.
         user = session.get(User, int(key))
     else:

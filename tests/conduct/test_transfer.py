@@ -67,6 +67,30 @@ def test_static_304_still_works_with_the_weak_etag(client):
     first = _static(client, "/static/css/app.css", GZIP)
     again = _static(client, "/static/css/app.css", {**GZIP, "If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304 and not again.data
+    assert "Accept-Encoding" in again.headers["Vary"]  # as the 200 it stands for
+
+
+def test_vary_names_accept_encoding_only_where_it_can_change_the_body(client):
+    """A 200 too small to compress is the same for every client: no Vary on Accept-Encoding
+    (nor its parsing); one that is compressed, or could be, says so."""
+    tiny = client.get("/healthz", headers=GZIP)
+    assert tiny.status_code == 200 and len(tiny.data) < compression.MIN_SIZE
+    assert "Accept-Encoding" not in tiny.headers.get("Vary", "")
+    plain = _static(client, "/static/css/app.css", {"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers and "Accept-Encoding" in plain.headers["Vary"]
+
+
+
+def test_an_empty_304_keeps_vary_whatever_its_length(app):
+    """A 304 stands for the 200 the client holds, which may be compressed: it keeps the Vary
+    even with a body of known length 0 (only a 200 drops it for being small)."""
+    from flask import Response
+
+    with app.test_request_context("/api/x", headers=GZIP):
+        response = Response("", status=304, mimetype="application/json")
+        assert response.content_length == 0
+        compression.after_request(response)
+    assert "Accept-Encoding" in response.headers["Vary"]
 
 
 def test_choose_encoding_follows_the_qualities():
@@ -189,6 +213,8 @@ def test_answers_refresh_is_a_304_while_nothing_changed(login, setup):
     etag = first.headers["ETag"]
     same = client.get(url, headers={"If-None-Match": etag})
     assert same.status_code == 304 and same.data == b"" and same.headers["ETag"] == etag
+    # An empty 304 still varies on Accept-Encoding, as the (compressible) 200 it stands for.
+    assert "Accept-Encoding" in client.get(url, headers={**GZIP, "If-None-Match": etag}).headers["Vary"]
     assert client.get(url, headers={"If-None-Match": "W/" + etag}).status_code == 304
     q = setup.questions["S1Q1"]
     client.put(f"{url}/{q.id}", json={"verdict": "minor_nc", "base_version": 0})

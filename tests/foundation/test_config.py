@@ -63,3 +63,26 @@ def test_unknown_configuration_name_is_refused():
     """A typo in AUDIT_CONFIG fails loudly instead of running with defaults."""
     with pytest.raises(ConfigurationError, match="unknown configuration"):
         create_app("prodution")
+
+
+def test_the_app_answers_ensure_sync_once_per_function_and_keeps_a_bounded_number(app, monkeypatch):
+    """``AuditFlask.ensure_sync`` answers as Flask's (a sync function as is, a coroutine
+    function wrapped), remembers the answer, and keeps at most SYNC_ANSWERS_KEPT of them."""
+    from audit import AuditFlask
+
+    def plain():
+        return "plain"
+
+    async def coroutine():
+        return "coroutine"
+
+    wrapped = []
+    monkeypatch.setattr(app, "async_to_sync", lambda func: wrapped.append(func) or (lambda: "wrapped"))
+    assert isinstance(app, AuditFlask)
+    assert app.ensure_sync(plain) is plain and app.ensure_sync(plain) is plain
+    first = app.ensure_sync(coroutine)
+    assert first() == "wrapped" and app.ensure_sync(coroutine) is first and wrapped == [coroutine]
+    for _ in range(AuditFlask.SYNC_ANSWERS_KEPT + 50):
+        app.ensure_sync(lambda: None)  # a fresh callable every call
+    assert len(app._sync_answers) == AuditFlask.SYNC_ANSWERS_KEPT
+    assert app.ensure_sync(lambda: 1)() == 1
