@@ -80,7 +80,6 @@ def test_vary_names_accept_encoding_only_where_it_can_change_the_body(client):
     assert "Content-Encoding" not in plain.headers and "Accept-Encoding" in plain.headers["Vary"]
 
 
-
 def test_an_empty_304_keeps_vary_whatever_its_length(app):
     """A 304 stands for the 200 the client holds, which may be compressed: it keeps the Vary
     even with a body of known length 0 (only a 200 drops it for being small)."""
