@@ -1,7 +1,8 @@
 """The baselines, under the same gunicorn as the application, in two kinds (issue 16 item 1).
 
 * **Same work** (``/same/...``): the request the application serves, done with the least
-  machinery: raw SQL on the application's own database (``DATABASE_URL``), the same session
+  machinery: raw SQL on the application's own database (``DATABASE_URL``; on SQLite with the
+  application's pragmas, foreign keys enforced as ``core.database`` does), the same session
   cookie (Flask's signed cookie, the user looked up with its roles), the same CSRF check
   (Flask-WTF's ``validate_csrf``), permission and team role, version check, trail row and
   idempotency (``applied_mutations``) writes, the same short write transaction. Pages read
@@ -52,6 +53,7 @@ def _connect(url: str):
                                check_same_thread=False)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")  # as the application's connections (core.database)
         return conn
     import psycopg
 
