@@ -15,9 +15,11 @@ from sqlalchemy.orm import joinedload, selectinload
 from audit.extensions import db
 from audit.findings.deadlines import DEADLINE_LABELS
 from audit.findings.services import OPEN_STATUSES, local_date, update_supplier_status
+from audit.findings.workflow import action_waits_for, audit_side_turn, waiting_steps
 from audit.models import (
     ActionStatus,
     Audit,
+    AuditTeamMember,
     CorrectiveAction,
     Finding,
     Role,
@@ -52,6 +54,19 @@ EXPECTED = {
 }
 
 
+#: What each audit-side step asks of the people whose turn it is (the finding's own deadline
+#: runs on while they have not acted).
+STEP_EXPECTED = {
+    "issue": "Issue the finding so that its owner can answer it.",
+    "assign": "Name an owner who can answer the finding.",
+    "accept": "Review the submitted response: accept it, or send it back with the reason.",
+    "verify": "Verify the effectiveness of the actions, then close the finding or record that "
+              "they were not effective.",
+    "decide_extension": "Decide the pending extension request.",
+}
+STEP_EXPECTED["close"] = STEP_EXPECTED["verify"]
+
+
 def _body(happened: str, expected: str, due: dt.date, which: str, detail: str = "") -> str:
     """The sweep message in the transitions' shape (``notifying``): what happened, what is
     expected, by when; the e-mail templates lay these lines out and add the page's link."""
@@ -84,28 +99,80 @@ class _People:
         return self._by_role[role]
 
     def at(self, level: str, finding: Finding) -> list[User]:
+        """The people on ``level`` of the ladder for ``finding`` (``waiting.stands_on`` is the
+        same rule for their to-do lists)."""
         if level == "unit_owner":
-            return [finding.unit.owner] if finding.unit is not None and finding.unit.owner else []
+            unit_owner = finding.unit.owner if finding.unit is not None else None
+            return [unit_owner] if unit_owner is not None and stands_on(level, finding, unit_owner) else []
         # Top management reads the organisation without acting in it: the viewer role.
         return self.with_role(Role.COORDINATOR if level == "coordinators" else Role.VIEWER)
 
 
+def stands_on(level: str, finding, user) -> bool:
+    """Whether ``user`` stands on ``level`` of the escalation ladder for ``finding``: the people
+    the sweep escalates to there, and whose to-do list then shows the finding.
+
+    The unit owner is the auditee's line manager: their rung concerns the auditee's turn only
+    (a late verification is the audit side's, climbing to the coordinators), and never the
+    finding's own owner, who had the overdue notice.
+    """
+    if level == "unit_owner":
+        return (finding.unit is not None and finding.unit.owner_id == user.id
+                and finding.owner_id != user.id and not audit_side_turn(finding))
+    if level == "coordinators":
+        return Role.COORDINATOR in user.roles
+    return level == "top_management" and Role.VIEWER in user.roles
+
+
+def turn_holders(finding: Finding, people: _People) -> dict[User, str]:
+    """The people whose turn ``finding`` is now, each with the step it waits for from them.
+
+    On the auditee's turn: those who answer it (its owner, or the supplier's contacts), as
+    before. On the audit side's turn: whoever ``waiting_steps`` grants the step -- the audit's
+    or the follow-up audit's lead and auditors, a coordinator when none of them can -- the same
+    rule as their "Waiting for me", so a notice never goes to someone the page offers nothing.
+    """
+    if not audit_side_turn(finding):
+        return {user: "respond" for user in _responders(finding)}
+    candidates = [m.user for audit in (finding.audit, finding.follow_up_audit) if audit is not None
+                  for m in audit.team if m.user is not None and m.user.is_active]
+    candidates += people.with_role(Role.COORDINATOR)
+    holders: dict[User, str] = {}
+    for user in candidates:
+        if user not in holders and (steps := waiting_steps(finding, user)):
+            holders[user] = steps[0]
+    return holders
+
+
+def _expected(step: str, deadline: str) -> str:
+    """What the notice asks of someone whose step is ``step``, the finding's ``deadline`` running."""
+    return STEP_EXPECTED.get(step) or EXPECTED.get(deadline, "")
+
+
 def _escalate(finding: Finding, which: str, due: dt.date, late: int, now: dt.datetime,
-              people: _People) -> int:
+              people: _People, holders: dict[User, str]) -> int:
     """Climb the ladder up to ``late`` days overdue: each step notifies its people once and
-    writes one trail row (the history on the finding's page). Returns notifications queued."""
+    writes one trail row (the history on the finding's page). Returns notifications queued.
+
+    The people whose turn it is had the overdue notice and are not escalated to as well."""
     sent = 0
     label = f"{finding.grade.label} {finding.reference}"
+    if audit_side_turn(finding):
+        waiting_on = ", ".join(sorted(u.name for u in holders)) or "nobody"
+        expected = f"Make sure the audit side ({waiting_on}) can act now, or hand the step to someone who can."
+    else:
+        expected = "Make sure the owner can act now, or reassign the finding to someone who can."
     for days, level in escalation_ladder():
         if late < days:
             break
         step_sent = 0
         for user in people.at(level, finding):
+            if user in holders:
+                continue
             if notify(user, kind="finding_escalated",
                       title=f"Escalation: {label} {which} overdue by {late} days",
                       body=_body(f"the {which} deadline of {label} passed {late} days ago; it was "
-                                 f"escalated to {LEVEL_LABELS[level]}.",
-                                 "Make sure the owner can act now, or reassign the finding to someone who can.",
+                                 f"escalated to {LEVEL_LABELS[level]}.", expected,
                                  due, which, f"Owner: {finding.owner.name if finding.owner else '—'}. "
                                              f"{finding.statement}"),
                       link=f"/findings/{finding.id}",
@@ -150,7 +217,13 @@ def sweep_finding_deadlines(now: dt.datetime) -> dict[str, int]:
         select(Finding)
         .where(Finding.status.in_(OPEN_STATUSES))
         .options(selectinload(Finding.owner), with_zone,
-                 selectinload(Finding.unit).selectinload(Unit.owner))
+                 selectinload(Finding.unit).selectinload(Unit.owner),
+                 # whose turn it is (``turn_holders``): the teams, actions and extensions it reads
+                 selectinload(Finding.audit).selectinload(Audit.team).joinedload(AuditTeamMember.user),
+                 selectinload(Finding.follow_up_audit).selectinload(Audit.team)
+                 .joinedload(AuditTeamMember.user),
+                 selectinload(Finding.actions).joinedload(CorrectiveAction.owner),
+                 selectinload(Finding.extensions))
         .order_by(Finding.id)
     ).all()
     people = _People()
@@ -162,30 +235,33 @@ def sweep_finding_deadlines(now: dt.datetime) -> dict[str, int]:
         which = DEADLINE_LABELS[deadline].lower()
         days_left = (due - local_date(finding, now)).days
         label = f"{finding.grade.label} {finding.reference}"
+        holders = turn_holders(finding, people) if days_left <= REMIND_DAYS_BEFORE else {}
         if 0 <= days_left <= REMIND_DAYS_BEFORE:
-            for user in _responders(finding):
+            for user, step in holders.items():
                 if notify(user, kind="finding_due_soon",
                           title=f"{label}: {which} due {due:%d %b %Y}",
                           body=_body(f"the {which} deadline of {label} is "
                                      + ("today." if days_left == 0 else f"in {days_left} day{'s' if days_left > 1 else ''}."),
-                                     EXPECTED.get(deadline, ""), due, which, finding.statement),
+                                     _expected(step, deadline), due, which, finding.statement),
                           link=_link(finding),
                           dedupe_key=f"finding:{finding.id}:remind:{which}:{due}:{user.id}",
                           now=now):
                     counts["reminders"] += 1
         elif days_left < 0:
-            for user in _responders(finding):
+            for user, step in holders.items():
+                more_time = (" or ask for an extension on the page;" if step == "respond"
+                             else ";")
                 if notify(user, kind="finding_overdue",
                           title=f"{label}: {which} overdue since {due:%d %b %Y}",
                           body=_body(f"the {which} deadline of {label} passed on {due:%d %b %Y}.",
-                                     f"{EXPECTED.get(deadline, '')} Do it now, or ask for an extension "
-                                     "on the page; it is escalated if it stays overdue.",
+                                     f"{_expected(step, deadline)} Do it now,{more_time} it is escalated "
+                                     "if it stays overdue.",
                                      due, which, finding.statement),
                           link=_link(finding),
                           dedupe_key=f"finding:{finding.id}:overdue:{which}:{due}:{user.id}",
                           now=now):
                     counts["overdue"] += 1
-            counts["escalations"] += _escalate(finding, which, due, -days_left, now, people)
+            counts["escalations"] += _escalate(finding, which, due, -days_left, now, people, holders)
 
     actions = db.session.scalars(
         select(CorrectiveAction)
@@ -203,6 +279,8 @@ def sweep_finding_deadlines(now: dt.datetime) -> dict[str, int]:
         today = local_date(action.finding, now)
         if action.owner is None or action.due_on > today + dt.timedelta(days=REMIND_DAYS_BEFORE):
             continue
+        if not action_waits_for(action, action.owner):
+            continue  # not workable yet (a response under review) or someone else's to finish
         state = "overdue" if action.due_on < today else "due"
         if notify(action.owner, kind="action_due",
                   title=f"Action on {action.finding.reference} {state} {action.due_on:%d %b %Y}",

@@ -58,18 +58,6 @@ STEP_LABELS = {
 }
 
 
-def _stands_on(level: str, finding, user) -> bool:
-    """Whether ``user`` stands on ``level`` of the escalation ladder for ``finding`` (the people
-    ``reminders`` notifies there). The owner is never escalated to about their own finding:
-    they had the overdue notice."""
-    if level == "unit_owner":
-        return (finding.unit is not None and finding.unit.owner_id == user.id
-                and finding.owner_id != user.id)
-    if level == "coordinators":
-        return Role.COORDINATOR in user.roles
-    return level == "top_management" and Role.VIEWER in user.roles
-
-
 #: A finding offers several forward actions for one thing to do (verify or close a minor).
 _SAME_ITEM = {"close": "verify"}
 #: At most this many findings are examined (the oldest deadlines first).
@@ -120,7 +108,9 @@ def _candidates(user) -> list[Finding]:
 def _escalated_to(finding, user, late: int, ladder) -> bool:
     """The sweep's escalation of ``finding``, ``late`` days overdue, reached ``user``'s step
     (the finding then waits for them to see that it moves, until it is no longer overdue)."""
-    return late > 0 and any(late >= days and _stands_on(level, finding, user) for days, level in ladder)
+    from audit.findings.reminders import stands_on  # the sweep's own rule of who is on each rung
+
+    return late > 0 and any(late >= days and stands_on(level, finding, user) for days, level in ladder)
 
 
 def waiting_for(user, now: dt.datetime) -> list[WaitingItem]:

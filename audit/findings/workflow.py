@@ -299,6 +299,10 @@ def needs_owner(finding) -> bool:
     return not any(may_answer(finding, p) for p in people if p is not None)
 
 
+#: Forward steps of the auditee side: they wait for someone who answers the finding (its owner,
+#: the unit's owner, the supplier's contacts), never for an administrator's blanket rights.
+AUDITEE_STEPS = frozenset({"decide", "respond", "add_action"})
+
 #: Audit-side steps the audit's own team does; a coordinator is their fallback only.
 TEAM_STEPS = frozenset({"issue", "accept", "verify", "close"})
 
@@ -321,6 +325,18 @@ def on_team(finding, user) -> bool:
             or team_role(finding.follow_up_audit, user) in DECIDING_ROLES)
 
 
+def audit_side_turn(finding) -> bool:
+    """Whether ``finding`` now waits for the audit side -- an owner to name, a response to
+    review, a verification or the closing -- rather than for its owner or supplier. The sweep's
+    overdue notice goes to whoever's turn it is, and the unit owner's rung of the escalation
+    ladder (the auditee's line manager) concerns the auditee's turn only."""
+    if finding.status in (S.DRAFT, S.RESPONSE_SUBMITTED, S.PENDING_VERIFICATION, S.DECLINED):
+        return True
+    if finding.status is S.ACCEPTED:  # an accepted OFI: its actions, then the audit side closes
+        return not any(a.status is ActionStatus.OPEN for a in finding.actions)
+    return needs_owner(finding)
+
+
 def waiting_steps(finding, user) -> list[str]:
     """The forward actions ``user`` is granted on ``finding`` now: what it waits for from them.
 
@@ -331,13 +347,18 @@ def waiting_steps(finding, user) -> list[str]:
     The audit side's steps (issue, review, verify, close) wait for the audit's team; for a
     coordinator who is not on it, only when no active team member can take them (the lead left,
     nobody on the team may verify): coordinators see what is theirs — owners to name, stranded
-    findings, extensions — not every verification of every audit.
+    findings, extensions — not every verification of every audit. The auditee side's steps wait
+    only for someone who answers (``may_answer``): an administrator may act for anyone, but
+    nothing waits for them because of it.
     """
     granted = FINDING.allowed(finding, user)
+    answers = may_answer(finding, user)
     steps = []
     for name in FORWARD_FINDING:
         if name not in granted:
             continue
+        if name in AUDITEE_STEPS and not answers:
+            continue  # an administrator's blanket rights are not the auditee's turn
         if name in TEAM_STEPS and not on_team(finding, user) and _team_can(finding, name):
             continue
         if name == "assign" and not needs_owner(finding):
@@ -346,7 +367,7 @@ def waiting_steps(finding, user) -> list[str]:
                 a.status is ActionStatus.OPEN for a in finding.actions)):
             continue  # an accepted OFI with its actions done waits for closure instead
         steps.append(name)
-    if finding.is_scar:
+    if finding.is_scar and answers:
         forward = FORWARD_SCAR.get(finding.scar_stage)
         if forward and SCAR.decide(finding, user, forward).allowed:
             steps.append(forward)

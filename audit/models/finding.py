@@ -267,7 +267,8 @@ class Finding(db.Model):
                      ScarStage.CONTAINMENT: "root_cause"}.get(self.scar_stage, "action_plan")
             if dates.get(stage):
                 return stage, dates[stage]
-        if self.status is FindingStatus.AWAITING_RESPONSE and self.response_due_on:
+        # An issued nonconformity still without an owner: its response clock runs all the same.
+        if self.status in (FindingStatus.ISSUED, FindingStatus.AWAITING_RESPONSE) and self.response_due_on:
             return "response", self.response_due_on
         if self.is_scar and self.closure_due_on:
             return "implementation", self.closure_due_on
