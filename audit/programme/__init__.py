@@ -11,14 +11,17 @@ NOTIFICATION_KINDS = {
     "certification_deadline": "Certification deadline approaching",
     "audit_triggered": "An audit of your area was triggered (complaint, incident, change)",
     "stage2_major_nc": "Stage-2 major nonconformity: verification deadline (6 months)",
+    "programme_approval": "A programme awaits your approval (new, or changed since approval)",
+    "programme_approved": "A programme you coordinate was approved",
 }
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprint, navigation, home panels, audit-page sections and sweeps."""
+    """Register the blueprint, navigation, home panels, audit-page sections, the "waiting for me"
+    source (programmes to approve) and sweeps."""
     # Views are imported when the feature is installed, not when the package is imported, so
     # services and jobs can import this package without loading views (nothing imports views).
-    from audit.programme import deadlines, generation, panels, stage2, views
+    from audit.programme import deadlines, generation, panels, stage2, views, waiting
     from audit.scheduling.jobs import sweep
 
     app.register_blueprint(views.bp)
@@ -31,6 +34,8 @@ def init_app(app: Flask) -> None:
     reg.add_audit_section("stage2", panels.stage2_section)
     reg.add_audit_section("rule", panels.rule_section)
     reg.add_notification_kinds(NOTIFICATION_KINDS)
+    # A programme awaiting approval is the turn of whoever may approve it (top management).
+    reg.add_waiting_source("programme", waiting.waiting_source)
     reg.add_job("extend_programme_horizons", sweep(
         generation.extend_horizons,
         doc="Generate the next audits of every active programme rule over its rolling horizon."), 6 * 3600)

@@ -58,7 +58,7 @@ def add_rule(programme, data: dict, *, actor, now: dt.datetime) -> ProgrammeRule
     values = _rule_values(data, now=now)
     rule = ProgrammeRule(programme=programme, created_at=now, **values)
     db.session.add(rule)
-    mark_changed(programme)
+    mark_changed(programme, actor=actor, now=now)
     db.session.flush()
     record(rule, "create", actor=actor, now=now, summary=f"Added rule “{rule.title}” to {programme.name}",
            changes={"kind": rule.kind.value, "title": rule.title})
@@ -69,7 +69,7 @@ def update_rule(rule: ProgrammeRule, data: dict, *, actor, now: dt.datetime) -> 
     """Edit a rule; its untouched audits follow at the next generation."""
     changes = apply_changes(rule, _rule_values(data, now=now))
     if changes:
-        mark_changed(rule.programme)
+        mark_changed(rule.programme, actor=actor, now=now)
         db.session.flush()
         record(rule, "update", actor=actor, now=now, summary=f"Edited rule “{rule.title}”", changes=changes)
     return rule
@@ -80,7 +80,7 @@ def set_rule_active(rule: ProgrammeRule, active: bool, *, actor, now: dt.datetim
     if rule.is_active == active:
         return rule
     rule.is_active = active
-    mark_changed(rule.programme)
+    mark_changed(rule.programme, actor=actor, now=now)
     db.session.flush()
     record(rule, "enable" if active else "disable", actor=actor, now=now,
            summary=f"Rule “{rule.title}” {'enabled' if active else 'disabled'}",
@@ -99,7 +99,7 @@ def delete_rule(rule: ProgrammeRule, *, actor, now: dt.datetime) -> int:
                           actor=actor, now=now)
             cancelled += 1
     programme = rule.programme
-    mark_changed(programme)
+    mark_changed(programme, actor=actor, now=now)
     record(rule, "delete", actor=actor, now=now, summary=f"Deleted rule “{rule.title}” from {programme.name}",
            changes=snapshot({"kind": rule.kind, "title": rule.title, "cancelled": cancelled}))
     db.session.delete(rule)
