@@ -19,6 +19,7 @@ NOTIFICATION_KINDS = {
     "audit_day_before": "Audit tomorrow",
     "report_due": "Audit report due soon",
     "report_overdue": "Audit report overdue (escalation)",
+    "report_issued": "An audit report was issued (auditees, distribution list, coordinators, team)",
     "audit_overdue": "Audit overdue (escalation to coordinators)",
 }
 

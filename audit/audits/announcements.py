@@ -16,6 +16,7 @@ import datetime as dt
 import zoneinfo
 
 from flask import current_app
+from sqlalchemy import select
 
 from audit.calendar import ical
 from audit.calendar.invitation import Attendee, invitation_ics
@@ -73,6 +74,14 @@ def auditees(audit: Audit) -> list[User]:
             people[member.id] = member
     in_team = {m.user_id for m in audit.team}
     return [p for pid, p in sorted(people.items()) if pid not in in_team]
+
+
+def supplier_contacts(audit: Audit) -> list[User]:
+    """The audited supplier's active contacts (a supplier audit's auditee side); none otherwise."""
+    if audit.supplier_id is None:
+        return []
+    return list(db.session.scalars(select(User).where(
+        User.supplier_id == audit.supplier_id, User.is_active.is_(True)).order_by(User.id)))
 
 
 def concerned(audit: Audit, change: str, *, subject: User | None = None) -> list[tuple[User, str]]:

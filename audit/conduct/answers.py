@@ -236,11 +236,14 @@ def raise_finding_from_answer(
     ``mutation_id`` is the tablet's key of a queued finding: a replay with the same key returns
     the finding raised the first time instead of raising a second one.
     """
-    require_answerer(audit, actor)
     check_mutation_id(mutation_id)
+    # The replay is looked up before the freeze (as ``save_answer`` does): a tablet that lost the
+    # response replays its queue after the report was issued, and must hear that the finding was
+    # recorded, not that it was refused.
     done = replayed_result(mutation_id, audit, "finding")
     if done is not None:
         return db.session.get(Finding, done["finding_id"])
+    require_answerer(audit, actor)
     answer = db.session.scalar(
         select(ChecklistAnswer).where(ChecklistAnswer.audit_id == audit.id,
                                       ChecklistAnswer.question_id == question.id))

@@ -7,17 +7,20 @@ import datetime as dt
 import zoneinfo
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from audit.conduct.access import is_auditee, require_not_frozen
+from audit.audits.announcements import auditees, supplier_contacts, team
+from audit.conduct.access import can_view, is_auditee, require_not_frozen
 from audit.conduct.blockers import not_covered_rows
 from audit.conduct.checklist_read import build_checklist
 from audit.conduct.lifecycle import advance_status
 from audit.conduct.report_workflow import REPORT, get_report
 from audit.core.errors import DomainError
 from audit.extensions import db
-from audit.models import Audit, AuditReport, AuditStatus, Evidence, Finding
+from audit.findings.notifying import coordinators
+from audit.models import Audit, AuditReport, AuditStatus, Evidence, Finding, User
+from audit.notifications.services import notify
 from audit.trail.services import apply_changes, record, snapshot
 
 SAMPLING_STATEMENT = (
@@ -122,7 +125,8 @@ def acknowledge_report(audit: Audit, *, name: str, actor, now: dt.datetime) -> A
 
 
 def issue_report(audit: Audit, *, actor, now: dt.datetime) -> AuditReport:
-    """Issue the report: the audit is frozen (no answers, evidence or findings afterwards)."""
+    """Issue the report: the audit is frozen (no answers, evidence or findings afterwards), and
+    the people it concerns are told (``announce_issued``)."""
     require_not_frozen(audit)  # frozen records answer 423 on the API, whoever asks
     REPORT.require(audit, actor, "issue_report")  # lead only, blockers cleared, not frozen
     report = get_report(audit)
@@ -144,7 +148,66 @@ def issue_report(audit: Audit, *, actor, now: dt.datetime) -> AuditReport:
         record(audit, "transition", actor=actor, now=now, summary=f"{audit.reference}: report issued",
                changes={"status": [old.value, AuditStatus.REPORT_ISSUED.value],
                         "report_issued_at": [None, now.isoformat()]})
+    announce_issued(audit, report, actor=actor, now=now)
     return report
+
+
+# --- telling the people the issued report concerns ------------------------------------------
+
+ISSUED_KIND = "report_issued"  #: registered with the other report kinds in ``audit.audits``
+
+#: What each audience is expected to do with the issued report, and the page it acts on
+#: (``None``: the report page). Supplier contacts cannot open internal pages: theirs is the SCAR list.
+ISSUED_AUDIENCES: dict[str, tuple[str, str | None]] = {
+    "auditee": ("Read the report. Each finding reaches its owner separately, to be answered by "
+                "its deadline.", None),
+    "supplier": ("Answer the corrective action requests (SCARs) raised to your company on your "
+                 "SCAR page as they are issued.", "/scar/"),
+    "team": ("Nothing more on this audit: its records are frozen; findings still in draft are issued "
+             "by the lead.", None),
+    "coordinator": ("Review the report for the audit programme and follow its findings.", None),
+    "distribution": ("Read the report: you are on its distribution list.", None),
+}
+
+
+def distribution_users(audit: Audit, report: AuditReport) -> list[User]:
+    """The distribution list's lines that name an active user (by e-mail or full name, any case)
+    who may open the report; other lines (roles, outside parties) name nobody to notify."""
+    lines = {line.strip().lower() for line in (report.distribution or "").splitlines() if line.strip()}
+    if not lines:
+        return []
+    named = db.session.scalars(select(User).where(
+        User.is_active.is_(True),
+        or_(func.lower(User.email).in_(lines), func.lower(User.name).in_(lines))).order_by(User.id))
+    return [u for u in named if can_view(audit, u)]
+
+
+def issued_report_audience(audit: Audit, report: AuditReport, *, actor) -> list[tuple[User, str]]:
+    """``(person, audience)`` for everyone the issued report concerns, each person once (the
+    first audience that names them wins), never the person who issued it."""
+    audiences = {"auditee": auditees(audit), "supplier": supplier_contacts(audit), "team": team(audit),
+                 "coordinator": coordinators(), "distribution": distribution_users(audit, report)}
+    found: dict[int, tuple[User, str]] = {}
+    for audience, people in audiences.items():
+        for person in people:
+            if person.id != getattr(actor, "id", None):
+                found.setdefault(person.id, (person, audience))
+    return list(found.values())
+
+
+def announce_issued(audit: Audit, report: AuditReport, *, actor, now: dt.datetime) -> list[User]:
+    """Tell everyone ``issued_report_audience`` names that the report is issued; returns who was
+    newly told. One notification per audit and person: the report is issued only once."""
+    happened = f"{actor.name} issued the report of {audit.reference} {audit.title}."
+    notified = []
+    for person, audience in issued_report_audience(audit, report, actor=actor):
+        expected, link = ISSUED_AUDIENCES[audience]
+        if notify(person, kind=ISSUED_KIND, title=f"Report of {audit.reference} issued",
+                  body=f"What happened: {happened}\nWhat is expected of you: {expected}",
+                  link=link or f"/audits/{audit.id}/report",
+                  dedupe_key=f"audit:{audit.id}:report-issued:{person.id}", now=now):
+            notified.append(person)
+    return notified
 
 
 # --- report contents -------------------------------------------------------------------------
