@@ -95,7 +95,7 @@ def build_review_pack(start: dt.date, end: dt.date, *, review: ManagementReview 
         _previous_actions(start, end, lo, hi, review, day),
         _context(start, end, hi),
         _customers(start, end, hi),
-        _objectives(start, end, hi),
+        _objectives(start, end, hi, day),
         _process_performance(start, end, hi, then),
         Section("c4", "Nonconformities and corrective actions", [
             Table("Findings issued in the period, by grade", ["Grade", "Findings"],
@@ -176,15 +176,17 @@ def _customers(start, end, hi) -> Section:
     ])
 
 
-def _objectives(start, end, hi) -> Section:
-    """(c2) Extent to which quality objectives have been met, as of the period end."""
+def _objectives(start, end, hi, day) -> Section:
+    """(c2) Extent to which quality objectives have been met, as of the period end: judged on
+    ``day`` (the period end, or the reading day before it), like the objectives page, so an
+    objective not yet due is never "missed"."""
     objectives = db.session.scalars(select(QualityObjective).where(
         QualityObjective.starts_on <= end, QualityObjective.due_on >= start, QualityObjective.created_at < hi)
         .options(selectinload(QualityObjective.measurements), joinedload(QualityObjective.owner),
                  joinedload(QualityObjective.unit)).order_by(QualityObjective.title))
     rows = []
     for o in objectives:
-        status, latest = status_as_of(o, end, hi)
+        status, latest = status_as_of(o, day, hi)
         rows.append([o.title, o.unit.name if o.unit else "Organisation", o.owner.name if o.owner else "",
                      f"{'≥' if o.direction.value == 'higher' else '≤'} {_fmt(o.target)} {o.target_unit}",
                      f"{_fmt(latest.value)} {o.target_unit}" if latest else "", latest.measured_on if latest else "",

@@ -3,7 +3,8 @@
 The chair and the invitees are told when a review is planned (or they are added to it), when
 it moves to another day and when it is cancelled; after a cancellation with nothing else
 planned, the coordinators are asked to plan the next one (it also waits in their "waiting for
-me"). Invitees must be able to open the review page, which needs ``VIEW_REPORTS``: the form
+me"). Once the meeting is recorded, the chair is asked to sign the minutes off (it waits in their
+list too). Invitees must be able to open the review page, which needs ``VIEW_REPORTS``: the form
 offers only them and the service refuses anyone else. The person who acted is never told about
 their own step. Dedupe keys name the review, the step, the day and the person, so a retried
 request sends nothing twice.
@@ -31,6 +32,7 @@ KINDS = {
     "review_cancelled": "A management review you are invited to was cancelled",
     "review_replan": "A management review was cancelled: plan the next one",
     "review_action_reassigned": "A management review action you owned was given to someone else",
+    "review_sign_off": "A management review you chair was held: sign its minutes off",
 }
 
 
@@ -117,3 +119,16 @@ def announce_cancelled(review: ManagementReview, reason: str, *, actor, now: dt.
                dedupe_key=f"review:{review.id}:replan:{person.id}",
                title=f"{review.title} was cancelled: plan the next management review",
                body=f"No other management review is planned. Reason given: {reason}")
+
+
+def announce_held(review: ManagementReview, *, actor, now: dt.datetime) -> None:
+    """Ask the chair to sign off the minutes of the meeting just recorded (the sign-off is
+    theirs: ``reviews.allowed_actions``); a chair who recorded it sees it in their own list."""
+    actor_name = getattr(actor, "name", None) or "The system"
+    for person in _people(review, actor, only={review.chair_id}):
+        notify(person, kind="review_sign_off", now=now, link=_link(review),
+               dedupe_key=f"review:{review.id}:sign-off:{person.id}",
+               title=f"{review.title}: the minutes wait for your sign-off",
+               body=f"What happened: {actor_name} recorded the meeting held on {review.held_on:%d %b %Y}.\n"
+                    "What is expected of you: Read the minutes and outputs on the review's page and "
+                    "sign them off; signing off freezes the record.")

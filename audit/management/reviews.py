@@ -35,6 +35,7 @@ KINDS = {
     "review_upcoming": "A management review is coming up",
     "review_action_assigned": "A management review gave you an action",
     "review_action_due": "A management review action you own is due",
+    "review_overdue": "A management review's meeting day passed and no meeting is recorded",
     **review_notices.KINDS,
 }
 
@@ -62,6 +63,23 @@ def allowed_actions(review: ManagementReview, user) -> dict[str, bool]:
         "sign_off": review.status is ReviewStatus.HELD and user is not None
         and (review.chair_id == user.id or Role.ADMIN in user.roles),
     }
+
+
+def records_meeting(review: ManagementReview, user) -> bool:
+    """Whose turn it is to record a planned meeting once its day comes: the chair and the
+    quality managers (coordinators), the people reminded of it; others may run it (``can_run``)
+    but are not chased."""
+    return (user is not None and user.is_active and allowed_actions(review, user)["hold"]
+            and (review.chair_id == user.id or Role.COORDINATOR in user.roles))
+
+
+def signs_off(review: ManagementReview, user) -> bool:
+    """Whose turn the sign-off of a held review is: the chair's, or, when the chair can no
+    longer log in, an administrator's (the only others ``allowed_actions`` lets sign)."""
+    if user is None or not user.is_active or not allowed_actions(review, user)["sign_off"]:
+        return False
+    chair = review.chair
+    return review.chair_id == user.id or chair is None or not chair.is_active
 
 
 def _require(review: ManagementReview, user, action: str, message: str) -> None:
@@ -149,6 +167,7 @@ def hold_review(review: ManagementReview, data: dict, *, actor, now: dt.datetime
                                      "status": ReviewStatus.HELD, "updated_at": now})
     db.session.flush()
     record(review, "held", actor=actor, now=now, summary=f"Held {review.title}", changes=changes)
+    review_notices.announce_held(review, actor=actor, now=now)
     _plan_next(review, actor=actor, now=now)
     return review
 
@@ -270,8 +289,13 @@ def _quality_managers() -> list[User]:
 
 
 def send_review_reminders(*, now: dt.datetime) -> int:
-    """Remind the chair and coordinators before a planned review, and owners of review actions
-    before and after their due date. Dedupe keys make a second run send nothing."""
+    """Remind the chair and coordinators before a planned review and once its day has passed
+    unrecorded, and owners of review actions before and after their due date. Dedupe keys make
+    a second run send nothing."""
+    return _remind_upcoming(now) + _remind_unrecorded(now) + _remind_actions(now)
+
+
+def _remind_upcoming(now: dt.datetime) -> int:
     today = now.date()
     made = 0
     horizon = today + dt.timedelta(days=max(REVIEW_REMINDER_DAYS))
@@ -288,6 +312,39 @@ def send_review_reminders(*, now: dt.datetime) -> int:
                       title=f"{review.title} on {review.planned_on:%d %b %Y}",
                       body="The input pack is ready to read.", link=f"/management/reviews/{review.id}"):
                 made += 1
+    return made
+
+
+def _remind_unrecorded(now: dt.datetime) -> int:
+    """Once per person and meeting day: a planned review whose day has passed is still theirs to
+    record (or move, or cancel); without this the last reminder was the day before."""
+    today = now.date()
+    made = 0
+    reviews = db.session.scalars(select(ManagementReview).where(
+        ManagementReview.status == ReviewStatus.PLANNED, ManagementReview.planned_on < today)
+        .options(joinedload(ManagementReview.chair))).all()
+    managers = _quality_managers() if reviews else []
+    for review in reviews:
+        people = {p.id: p for p in [review.chair, *managers] if p is not None}.values()
+        for person in [p for p in people if records_meeting(review, p)]:
+            # The meeting day is in the key: a review moved to a later day that passes too is chased again.
+            if notify(person, kind="review_overdue", now=now,
+                      dedupe_key=f"review:{review.id}:{review.planned_on}:overdue:{person.id}",
+                      title=f"{review.title} was planned for {review.planned_on:%d %b %Y}: "
+                            "record the meeting",
+                      body=f"What happened: {review.title} was planned for {review.planned_on:%d %b %Y} "
+                           "and no meeting is recorded.\n"
+                           "What is expected of you: Record the meeting on the review's page (day, "
+                           "attendees, minutes), or move it to a new day or cancel it.\n"
+                           f"By: {review.planned_on:%d %b %Y} (meeting day)",
+                      link=f"/management/reviews/{review.id}"):
+                made += 1
+    return made
+
+
+def _remind_actions(now: dt.datetime) -> int:
+    today = now.date()
+    made = 0
     actions = db.session.scalars(select(ReviewAction).where(
         ReviewAction.completed_at.is_(None),
         ReviewAction.due_on <= today + dt.timedelta(days=ACTION_REMINDER_DAYS))

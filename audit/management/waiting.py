@@ -1,8 +1,9 @@
 """This feature's share of "waiting for me" (``audit.core.todo``): open management review
 outputs and open risk actions the person owns, done risk actions whose effectiveness the risk's
-owner reviews, and, for coordinators, what nobody active can move: actions and outputs whose
-owner can no longer log in ("Name an owner"), reviews of risks without an active owner, and a
-cancelled management review with nothing planned in its place.
+owner reviews, a review meeting whose day has come to be recorded (chair and coordinators) and a
+held review's minutes to sign off (the chair), and, for coordinators, what nobody active can
+move: actions and outputs whose owner can no longer log in ("Name an owner"), reviews of risks
+without an active owner, and a cancelled management review with nothing planned in its place.
 
 A constant number of queries whatever the number of items (related rows are joined in).
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import url_for
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select, true
 from sqlalchemy.orm import aliased, joinedload
 
 from audit.core.todo import ToDo
@@ -66,6 +67,36 @@ def _stranded_outputs() -> list[ReviewAction]:
         .order_by(ReviewAction.due_on, ReviewAction.id)))
 
 
+def _reviews_to_move(user, coordinator: bool, today: dt.date) -> list[ManagementReview]:
+    """Planned reviews whose meeting day has come, for their chair and the coordinators, and
+    held reviews awaiting sign-off, for their chair (or an administrator when the chair cannot
+    log in); ``reviews.records_meeting`` and ``reviews.signs_off`` decide, this only narrows."""
+    chair = aliased(User)
+    record_it = true() if coordinator else ManagementReview.chair_id == user.id
+    sign_it = ManagementReview.chair_id == user.id
+    if Role.ADMIN in user.roles:
+        sign_it = or_(sign_it, ManagementReview.chair_id.is_(None), chair.is_active.is_(False))
+    candidates = db.session.scalars(
+        select(ManagementReview).outerjoin(chair, ManagementReview.chair_id == chair.id)
+        .where(or_(and_(ManagementReview.status == ReviewStatus.PLANNED, ManagementReview.planned_on <= today,
+                        record_it),
+                   and_(ManagementReview.status == ReviewStatus.HELD, sign_it)))
+        .options(joinedload(ManagementReview.chair)).order_by(ManagementReview.planned_on, ManagementReview.id))
+    return [r for r in candidates if reviews.records_meeting(r, user) or reviews.signs_off(r, user)]
+
+
+def _review_step(review: ManagementReview, today: dt.date) -> ToDo:
+    url = url_for("reviews.review_detail", review_id=review.id)
+    if review.status is ReviewStatus.HELD:
+        return ToDo("management", "sign_off_review", "Minutes to sign off", review.title,
+                    f"Held on {review.held_on:%d %b %Y}: read the minutes and outputs, then sign them off.",
+                    url)
+    # The meeting day is the deadline: on it the meeting is due, after it overdue.
+    return ToDo("management", "hold_review", "Meeting to record", review.title,
+                f"Planned for {review.planned_on:%d %b %Y}: record the meeting, or move or cancel it.",
+                url, review.planned_on, "Meeting", review.planned_on < today)
+
+
 def replan_needed() -> ManagementReview | None:
     """The latest review when it was cancelled and no other review is planned (one query)."""
     rows = db.session.execute(select(ManagementReview.id, ManagementReview.status)
@@ -76,8 +107,9 @@ def replan_needed() -> ManagementReview | None:
 
 
 def waiting_source(user, now: dt.datetime) -> list[ToDo]:
-    """Review actions (9.3.3) and risk actions (6.1.2) ``user`` owns and has not closed, risk
-    actions to review, and the coordinators' share of what nobody active owns."""
+    """Review actions (9.3.3) and risk actions (6.1.2) ``user`` owns and has not closed, review
+    meetings to record or sign off, risk actions to review, and the coordinators' share of what
+    nobody active owns."""
     today = now.date()  # review outputs belong to no site: UTC (``management.local``)
     coordinator = Role.COORDINATOR in user.roles
     items = []
@@ -85,6 +117,8 @@ def waiting_source(user, now: dt.datetime) -> list[ToDo]:
         items.append(ToDo("management", "review_action", "Management review action to complete",
                           action.review.title, action.decision[:160], url_for("reviews.my_actions"),
                           action.due_on, "Action", action.due_on < today, ("", action.kind.label)))
+    for review in _reviews_to_move(user, coordinator, today):
+        items.append(_review_step(review, today))
     for action in risk_actions.open_actions_for(user):
         items.append(ToDo("management", "risk_action", "Action on a risk or opportunity to complete",
                           action.risk.title[:80], action.description[:160],
