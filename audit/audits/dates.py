@@ -1,10 +1,11 @@
 """One calendar rule for every change of an audit's days: the planner, accepting its proposals
 and a coordinator's manual reschedule all ask ``date_problems``.
 
-The rule: audits happen on working days (Monday–Friday), not on the site's holidays, and inside
-their programme's period. A coordinator may override a weekend or a holiday with a recorded
-reason (a shutdown audit on a Saturday is real); the period is not waivable: move the audit to
-the programme that covers those days instead. Double booking is the team's rule
+The rule: audits happen on working days (Monday–Friday), not on the site's holidays, inside
+their programme's period, and never start before the site's today. A coordinator may override a
+weekend or a holiday with a recorded reason (a shutdown audit on a Saturday is real); the period
+and the past are not waivable: move the audit to the programme that covers those days instead,
+or to a day still ahead. Double booking is the team's rule
 (``audit.audits.team``), checked with the team.
 """
 
@@ -18,6 +19,8 @@ from audit.audits.team import Problem
 
 #: Problems a recorded reason may override.
 WAIVABLE = frozenset({"weekend", "holiday"})
+#: What a person may do about a weekend or a holiday where the form has a reason field.
+OVERRIDE_HINT = "Choose working days, or give a reason to audit on those days."
 
 
 def _fmt(day: dt.date) -> str:
@@ -30,14 +33,20 @@ def audit_holidays(audit) -> set[dt.date]:
 
 
 def date_problems(audit, first: dt.date, last: dt.date, *, holidays: set[dt.date] | None = None,
-                  override_reason: str | None = None) -> list[Problem]:
+                  override_reason: str | None = None, today: dt.date | None = None) -> list[Problem]:
     """Every calendar rule the local days [first, last] break for ``audit``.
 
     ``holidays`` may be passed in by callers that checked many days (the planner loads them once).
     With ``override_reason`` weekend and holiday problems are waived (the caller records it).
+    ``today`` is the site's local date: a start before it is refused (an audit "scheduled" in the
+    past is overdue the moment it is saved). None skips that check, for callers that do not know
+    the clock.
     """
     holidays = audit_holidays(audit) if holidays is None else holidays
     problems: list[Problem] = []
+    if today is not None and first < today:
+        problems.append(Problem("past", f"{_fmt(first)} is in the past (today is {_fmt(today)} at the site): "
+                                         "choose today or a later day."))
     day = first
     while day <= last:
         if day.weekday() >= 5:
@@ -48,7 +57,7 @@ def date_problems(audit, first: dt.date, last: dt.date, *, holidays: set[dt.date
     if (override_reason or "").strip():
         problems = [p for p in problems if p.rule not in WAIVABLE]
     if problems and any(p.rule in WAIVABLE for p in problems):
-        problems.append(Problem("override", "Choose working days, or give a reason to audit on those days."))
+        problems.append(Problem("override", OVERRIDE_HINT))
     programme = audit.programme
     if programme is not None and (first < programme.period_start or last > programme.period_end):
         problems.append(Problem(

@@ -214,15 +214,16 @@ def _raise_first(problems, field: str | None = None) -> None:
         raise DomainError(" ".join(p.message for p in problems), field=field)
 
 
-def _check_calendar(audit: Audit, data: dict, changes: dict | None = None) -> None:
+def _check_calendar(audit: Audit, data: dict, changes: dict | None = None, *, today: dt.date | None = None) -> None:
     """A person's dates keep the one calendar rule (``audit.audits.dates``); a weekend or a
-    holiday needs ``date_override_reason``, which is then kept in ``changes`` (the trail)."""
+    holiday needs ``date_override_reason``, which is then kept in ``changes`` (the trail).
+    ``today`` (the site's date) refuses a start in the past; None when the start did not move."""
 
     span = audit.local_dates()
     if span is None:
         return
     reason = (data.get("date_override_reason") or "").strip() or None
-    problems = date_problems(audit, span[0], span[1], override_reason=reason)
+    problems = date_problems(audit, span[0], span[1], override_reason=reason, today=today)
     waivable_only = all(p.rule in ("weekend", "holiday", "override") for p in problems)
     _raise_first(problems, field="date_override_reason" if waivable_only else "starts_local")
     if reason and changes is not None and date_problems(audit, span[0], span[1]):
@@ -249,7 +250,7 @@ def create_audit(data: dict, *, actor, now: dt.datetime, manual: bool = False) -
     _check_due_by(audit, now)
     changes = snapshot({k: v for k, v in values.items()})
     if manual:
-        _check_calendar(audit, data, changes)
+        _check_calendar(audit, data, changes, today=audit.local_today(now))
     db.session.add(audit)
     db.session.flush()
     record(audit, "create", actor=actor, now=now, summary=f"Created audit {audit.reference}",
@@ -282,7 +283,9 @@ def update_audit(audit: Audit, data: dict, *, actor, now: dt.datetime, version: 
     audit.updated_at = now
     _check_due_by(audit, now)
     if manual and {"starts_at", "ends_at", "programme"} & changes.keys():
-        _check_calendar(audit, data, changes)
+        # Only a moved start is checked against today: an audit under way keeps its first day.
+        _check_calendar(audit, data, changes,
+                        today=audit.local_today(now) if "starts_at" in changes else None)
     db.session.flush()
     if {"starts_at", "ends_at", "units", "standards"} & changes.keys():
         _raise_first(team_problems(audit, today=now.date()))
@@ -301,7 +304,8 @@ def reschedule_audit(audit: Audit, *, starts_local: dt.datetime, ends_local: dt.
 
     ``allow_late`` accepts a start after ``due_by`` (the planner's "late" proposals: no working
     day with a free lead is left before the deadline). ``override_reason`` allows a weekend or a
-    site holiday and is recorded in the trail; the programme period is never waived."""
+    site holiday and is recorded in the trail; the programme period and a start before the
+    site's today are never waived."""
 
     if not audit.is_open:
         raise DomainError(f"A {audit.status.label.lower()} audit cannot be rescheduled.")
@@ -313,7 +317,9 @@ def reschedule_audit(audit: Audit, *, starts_local: dt.datetime, ends_local: dt.
         return audit
     first, last = audit.local_dates()
     override_reason = (override_reason or "").strip() or None
-    problems = date_problems(audit, first, last, override_reason=override_reason)
+    # Only a moved start must not lie in the past: extending an audit under way is allowed.
+    today = audit.local_today(now) if "starts_at" in changes else None
+    problems = date_problems(audit, first, last, override_reason=override_reason, today=today)
     # Only waivable days wrong: the reason field is where the coordinator can fix it.
     waivable_only = all(p.rule in ("weekend", "holiday", "override") for p in problems)
     _raise_first(problems, field="reason" if waivable_only else "starts_local")

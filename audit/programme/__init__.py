@@ -8,7 +8,7 @@ from audit.auth.permissions import Permission
 from audit.core.registry import registry
 
 NOTIFICATION_KINDS = {
-    "certification_deadline": "Certification deadline approaching",
+    "certification_deadline": "Certification deadline approaching, or an audit dated after it",
     "audit_triggered": "An audit of your area was triggered (complaint, incident, change)",
     "stage2_major_nc": "Stage-2 major nonconformity: verification deadline (6 months)",
     "programme_approval": "A programme awaits your approval (new, or changed since approval)",

@@ -55,9 +55,29 @@ def cycle_status(cert: Certificate, audits: list[Audit]) -> list[dict]:
     return rows
 
 
+def _after_deadline(audit: Audit | None, due: dt.date) -> dt.date | None:
+    """The day of the covering audit when it lies after the step's deadline, else None.
+
+    Read from the audit's own date, not its ``due_by``: audits generated before cycle steps
+    carried a deadline, or moved by hand, are caught all the same."""
+    day = _audit_day(audit) if audit is not None else None
+    return day if day is not None and day > due else None
+
+
+def _covering_text(audit: Audit | None, late_day: dt.date | None) -> str:
+    """What the warning says about the audit covering the step."""
+    if audit is None:
+        return "; no audit is planned for it."
+    state = audit.status.label.lower()
+    if late_day is not None:
+        return f"; audit {audit.reference} is {state} on {late_day:%d %b %Y}, after the deadline."
+    return f"; audit {audit.reference} is {state}."
+
+
 def send_certification_warnings(*, now: dt.datetime) -> int:
     """Warn coordinators when a surveillance or recertification deadline, or expiry, is near
-    and no audit covering it has been held."""
+    and no audit covering it has been held, and as soon as the covering audit is dated (or
+    planned) after its deadline: that breaks the cycle rule however far off the deadline is."""
     today = now.date()
     certs = db.session.scalars(select(Certificate).where(Certificate.supplier_id.is_(None),
                                                          Certificate.status == CertificateStatus.ACTIVE)
@@ -75,19 +95,23 @@ def send_certification_warnings(*, now: dt.datetime) -> int:
             if audit is not None and audit.status in AuditStatus.audited():
                 continue
             due = row["due"]
+            late_day = _after_deadline(audit, due)
             days_left = (due - today).days
             threshold = next((d for d in sorted(WARN_DAYS) if days_left <= d), None)
-            if threshold is None:
+            if threshold is None and late_day is None:
                 continue
+            # A late date is warned about at once, again for each date it is moved to, and
+            # again at each countdown stage; an audit on time gets the countdown alone.
+            stage = threshold if late_day is None else f"after:{late_day}:{threshold or ''}"
             state = "is overdue" if days_left < 0 else f"is due by {due:%d %b %Y}"
+            title = (f"{cert.standard.code} {item.label}: audit {audit.reference} is after the deadline"
+                     if late_day is not None else f"{cert.standard.code} {item.label} {state}")
             for person in coordinators:
-                if notify(person, kind="certification_deadline",
-                          title=f"{cert.standard.code} {item.label} {state}",
+                if notify(person, kind="certification_deadline", title=title,
                           body=f"Certificate {cert.number}: {item.label.lower()} {state}"
-                               + (f"; audit {audit.reference} is {audit.status.label.lower()}." if audit
-                                  else "; no audit is planned for it."),
+                               + _covering_text(audit, late_day),
                           link=f"/audits/{audit.id}" if audit else "/programme/cycles",
-                          dedupe_key=f"cert:{cert.id}:{item.type.value}{item.number}:{due}:{threshold}:{person.id}",
+                          dedupe_key=f"cert:{cert.id}:{item.type.value}{item.number}:{due}:{stage}:{person.id}",
                           now=now):
                     made += 1
     return made

@@ -32,7 +32,7 @@ from audit.models import (
     RuleKind,
     ThirdPartyType,
 )
-from audit.programme.cycle import certification_cycle, surveillance_focus
+from audit.programme.cycle import surveillance_focus
 from audit.programme.deadlines import cycle_status
 from audit.programme.intervals import (
     HISTORY_MONTHS,
@@ -66,6 +66,7 @@ def _reconcile(rule: ProgrammeRule, wanted: list[dict], existing: list[Audit], *
         key = _slot_key(rule, w)
         if key in by_key:
             matched.add(by_key[key].id)
+            _follow_deadline(rule, by_key[key], w, actor=actor, now=now)
         elif w["day"] not in touched_days:
             slots.append(w)
     free = sorted((a for a in existing if _untouched(a) and a.id not in matched
@@ -75,7 +76,10 @@ def _reconcile(rule: ProgrammeRule, wanted: list[dict], existing: list[Audit], *
     for slot, audit in zip(slots, free, strict=False):
         key = _slot_key(rule, slot)
         if audit.planned_date != slot["day"]:
-            changes = apply_changes(audit, {"planned_date": slot["day"], "generation_key": key})
+            moved = {"planned_date": slot["day"], "generation_key": key}
+            if "due" in slot:
+                moved["due_by"] = slot["due"]
+            changes = apply_changes(audit, moved)
             if slot.get("clause_numbers"):
                 # A surveillance moved into another slot takes that slot's clause focus.
                 changes.update(apply_changes(audit, {"clauses": _slot_clauses(rule, slot)}))
@@ -97,6 +101,20 @@ def _reconcile(rule: ProgrammeRule, wanted: list[dict], existing: list[Audit], *
         created += 1
     db.session.flush()
     return created
+
+
+def _follow_deadline(rule: ProgrammeRule, audit: Audit, slot: dict, *, actor, now: dt.datetime) -> None:
+    """An untouched audit takes its slot's current deadline (a cycle step's ``due``): it moves
+    when an earlier surveillance's real date moves, and audits generated before cycle steps
+    carried one get it here. A touched audit keeps its "Must happen by": a person owns it now."""
+    if "due" not in slot or not _untouched(audit) or audit.due_by == slot["due"]:
+        return
+    changes = apply_changes(audit, {"due_by": slot["due"]})
+    audit.updated_at = now
+    db.session.flush()
+    record(audit, "regenerate", actor=actor, now=now,
+           summary=f"{audit.reference} must happen by {slot['due']:%d %b %Y} (rule “{rule.title}”)",
+           changes=changes)
 
 
 def _slot_key(rule: ProgrammeRule, slot: dict) -> str:
@@ -130,6 +148,9 @@ def _audit_data(rule: ProgrammeRule, slot: dict) -> dict:
         "standard_ids": standard_ids, "planned_date": slot["day"], "planned_days": rule.planned_days,
         "audit_client": rule.programme.audit_client if rule.programme else None,
         "criteria": slot.get("criteria"), "scope": slot.get("scope"),
+        # A certification-cycle step's deadline: the planner searches no later day and a
+        # reschedule past it is refused, like a trigger's deadline.
+        "due_by": slot.get("due"),
     }
     if slot.get("clause_numbers"):
         data["clause_ids"] = [c.id for c in _slot_clauses(rule, slot)]
@@ -199,30 +220,32 @@ def _cycle_slots(rule: ProgrammeRule, *, start: dt.date, until: dt.date, context
 
     A step exists once per certificate and cycle: an audit already planned, held or reported for
     it (in any programme, by any rule or by hand) is never created again. A step whose planned
-    day falls before ``start`` but is due inside the period is clipped to ``start``.
+    day falls before ``start`` but is due inside the period is clipped to ``start``; no step's
+    day lies after its deadline, which the slot carries as ``due`` (the audit's ``due_by``).
     """
 
     cert = rule.certificate
     if cert is None:
         return []
     audits = context["cert_audits"].get(cert.id, [])
-    covered = {cycle_step_key(cert, row["item"]): row["audit"] for row in cycle_status(cert, audits)
-               if row["audit"] is not None}
-    cycle = certification_cycle(cert.decision_date, cert.expiry_date)
-    surveillances = sum(1 for item in cycle if item.type is ThirdPartyType.SURVEILLANCE)
+    # The deadlines come from ``cycle_status`` (the cycle rule applied to the real dates), the
+    # same ones the cycles page and the certification sweep use.
+    rows = cycle_status(cert, audits)
+    surveillances = sum(1 for row in rows if row["item"].type is ThirdPartyType.SURVEILLANCE)
     main = [c.number for c in cert.standard.clauses if c.depth == 1 and c.title is not None]
     slots = []
-    for item in cycle:
+    for row in rows:
+        item, due = row["item"], row["due"]
         key = cycle_step_key(cert, item)
-        owner = covered.get(key)
+        owner = row["audit"]
         if owner is not None and owner.rule_id != rule.id:
             continue
-        if item.due < start or item.planned > until:
+        if due < start or item.planned > until:
             continue
         slots.append({
-            "day": max(item.planned, start), "key": key, "type": item.type,
+            "day": min(max(item.planned, start), due), "key": key, "type": item.type, "due": due,
             "title": f"{item.label} – {cert.standard.code}", "scope": cert.scope,
-            "reason": f"certificate {cert.number}: {item.label.lower()} due by {item.due:%d %b %Y}",
+            "reason": f"certificate {cert.number}: {item.label.lower()} due by {due:%d %b %Y}",
             # Surveillances cover the core and rotate the rest; recertification covers all.
             "clause_numbers": surveillance_focus(main, item.number, surveillances)
             if item.type is ThirdPartyType.SURVEILLANCE else []})

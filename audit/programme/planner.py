@@ -344,6 +344,20 @@ def accept_planner_run(run: PlannerRun, *, actor, now: dt.datetime, edits: dict[
     return applied
 
 
+#: The accept form has no reason field, so a weekend or a holiday is overridden elsewhere.
+PLANNER_OVERRIDE_HINT = ("Choose working days here, or use the audit's reschedule page to audit on "
+                         "those days with a recorded reason.")
+
+
+def _check_planner_days(audit: Audit, days: list[dt.date], *, today: dt.date) -> None:
+    """The one calendar rule for an accepted row, told in the planner's words: it cannot take a
+    reason, so its refusal sends the coordinator to the reschedule page instead of promising one."""
+    problems = date_problems(audit, days[0], days[-1], today=today)
+    if problems:
+        raise DomainError(" ".join(PLANNER_OVERRIDE_HINT if p.rule == "override" else p.message
+                                   for p in problems))
+
+
 def _apply(audit: Audit, p: dict, edit: dict, *, actor, now: dt.datetime) -> None:
     """One proposal through the audit services (dates, lead, auditors, scheduled)."""
 
@@ -351,6 +365,7 @@ def _apply(audit: Audit, p: dict, edit: dict, *, actor, now: dt.datetime) -> Non
     lead_id = edit.get("lead_id", p["lead_id"])
     if audit.starts_at is None or day != audit.local_dates()[0]:
         days = _consecutive_days(day, audit.planned_days or 1)
+        _check_planner_days(audit, days, today=audit.local_today(now))
         # The same calendar rule as every manual change; a late proposal may pass its deadline.
         reschedule_audit(audit, starts_local=dt.datetime.combine(days[0], DAY_START),
                          ends_local=dt.datetime.combine(days[-1], DAY_END), actor=actor, now=now,

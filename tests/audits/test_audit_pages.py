@@ -72,8 +72,9 @@ def test_list_query_count_is_constant(make, login, coordinator, count_queries):
     assert few.count == many.count
 
 
-def test_create_audit_through_form(make, login, coordinator):
+def test_create_audit_through_form(make, login, coordinator, monkeypatch, now):
     """A coordinator creates an audit; times are entered in the site's zone and stored in UTC."""
+    monkeypatch.setattr("audit.audits.views.utcnow", lambda: now)  # July 2026 is ahead, not past
     site = make.site(timezone="America/Chicago")
     std = make.standard()
     response = login(coordinator).post("/audits/new", data={
@@ -134,8 +135,9 @@ def test_illegal_transition_is_refused(app, make, now):
         change_status(audit, AuditStatus.REPORT_ISSUED, actor=None, now=now)
 
 
-def test_reschedule_keeps_planned_date_and_bumps_revision(make, login, coordinator):
+def test_reschedule_keeps_planned_date_and_bumps_revision(make, login, coordinator, monkeypatch, now):
     """Rescheduling moves the dates, keeps the originally planned date, and bumps the revision."""
+    monkeypatch.setattr("audit.audits.views.utcnow", lambda: now)  # June 2026 is ahead, not past
     site = make.site(timezone="Europe/Berlin")
     audit = create_audit({"title": "Move me", "kind": AuditKind.INTERNAL, "site_id": site.id,
                           "starts_local": dt.datetime(2026, 6, 1, 9), "ends_local": dt.datetime(2026, 6, 1, 17)},

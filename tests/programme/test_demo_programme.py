@@ -69,6 +69,7 @@ def test_certification_audit_page_warns_when_a_date_breaks_the_cycle(app, client
     late = dt.datetime(s2.planned_date.year + 1, 12, 1, 9)
     late += dt.timedelta(days=max(0, 7 - late.weekday()) if late.weekday() >= 5 else 0)
     s2.programme = None  # dates outside its programme's period are refused: take it out first
+    s2.due_by = None  # as generated before cycle steps carried their deadline: the page still warns
     reschedule_audit(s2, starts_local=late, ends_local=late + dt.timedelta(hours=8), actor=None, now=now)
     db.session.commit()
     page = client.get(f"/audits/{s2.id}").get_data(as_text=True)
