@@ -9,6 +9,7 @@ from flask import current_app
 
 from audit.core.errors import DomainError
 from audit.extensions import db
+from audit.findings.deadlines import compute_deadlines, local_date
 from audit.findings.notifying import notify_transition
 from audit.findings.ownership import could_carry
 from audit.findings.probation import update_supplier_status
@@ -237,16 +238,37 @@ def reject_response(finding: Finding, reason: str, *, actor, now: dt.datetime) -
             action.status = ActionStatus.CANCELLED
     finding.rejection_reason = reason
     finding.rejection_count += 1
+    extra = {"reason": reason, "rejection_count": finding.rejection_count}
     if finding.is_scar:
         finding.scar_stage = (ScarStage.CONTAINMENT if finding.scar_containment_at
                               else ScarStage.ACKNOWLEDGED)
+        extra.update(restart_scar_deadlines(finding, now))
     transition(finding, FindingStatus.AWAITING_RESPONSE, actor=actor, now=now,
-                summary=f"Response to {finding.reference} rejected",
-                extra={"reason": reason, "rejection_count": finding.rejection_count})
+                summary=f"Response to {finding.reference} rejected", extra=extra)
     if finding.is_scar:
         update_supplier_status(finding.supplier, actor=actor, now=now)
     notify_transition(finding, "reject", actor=actor, now=now, note=f"Reason: {reason}")
     return finding
+
+
+def restart_scar_deadlines(finding: Finding, now: dt.datetime) -> dict:
+    """Give a SCAR sent back to the supplier (response rejected, actions not effective) fresh
+    deadlines for the stages it reopens, and return the changed dates for the trail.
+
+    Its stages were dated from the issue; re-dated from the old issue they would all be past the
+    moment the SCAR reopens. So the plan and closure dates are set again by the rule of the issue
+    (``compute_deadlines``), counted from today where the audit happened; the root-cause stage
+    follows the plan date (``Finding.scar_due_dates``). A deadline is never brought forward.
+    """
+    fresh = dict(zip(("response_due_on", "closure_due_on"),
+                     compute_deadlines(finding, local_date(finding, now)), strict=True))
+    changes = {}
+    for field, day in fresh.items():
+        old = getattr(finding, field)
+        if day is not None and (old is None or day > old):
+            setattr(finding, field, day)
+            changes[field] = [old, day]
+    return changes
 
 
 def add_action(finding: Finding, *, kind: ActionKind, description: str, due_on: dt.date | None,

@@ -18,11 +18,13 @@ from audit.core.workflow import refuse_unless_allowed
 from audit.extensions import db
 from audit.findings import forms
 from audit.findings import services as fs
+from audit.findings.deadlines import DEADLINE_LABELS
 from audit.models import (
     EIGHT_D_DISCIPLINES,
     ActionKind,
     CorrectiveAction,
     Finding,
+    FindingStatus,
     Role,
     RootCauseMethod,
     utcnow,
@@ -44,7 +46,7 @@ def _scope(stmt):
 def _own_scar(finding_id: int) -> Finding:
     finding = db.session.scalar(_scope(select(Finding).where(Finding.id == finding_id)).options(
         joinedload(Finding.audit), joinedload(Finding.supplier),
-        selectinload(Finding.clauses),
+        selectinload(Finding.clauses), selectinload(Finding.extensions),
         selectinload(Finding.actions).joinedload(CorrectiveAction.owner)))
     if finding is None:
         abort(404)
@@ -61,14 +63,29 @@ def index():
     return render_template("scar/list.html", rows=rows, today=utcnow().date())
 
 
-#: The form each SCAR action takes (``SCAR`` workflow, plus ``ACTION`` for completing one).
+#: The form each SCAR action takes (``SCAR`` workflow, plus ``ACTION`` for completing one and
+#: ``FINDING`` for asking more time, the finding's own extension request).
 ACTION_FORMS = {
     "acknowledge": (forms.ConfirmForm, "ack"),
     "containment": (forms.ScarContainmentForm, "d3"),
     "root_cause": (forms.ScarRootCauseForm, "d4"),
     "plan": (forms.ScarPlanForm, "d5"),
     "complete_action": (forms.CompleteActionForm, "complete"),
+    "request_extension": (forms.ExtensionForm, "ext"),
 }
+
+#: The finding's deadlines as a supplier knows them: its response is the action plan, its
+#: closure the implementation (``Finding.scar_due_dates``).
+EXTENSION_DEADLINES = {"response": DEADLINE_LABELS["action_plan"],
+                       "closure": DEADLINE_LABELS["implementation"]}
+
+
+def _form(name: str):
+    form_cls, prefix = ACTION_FORMS[name]
+    form = form_cls(prefix=prefix)
+    if name == "request_extension":
+        form.deadline.choices = list(EXTENSION_DEADLINES.items())
+    return form
 
 
 def _completable(finding: Finding) -> set[int]:
@@ -76,18 +93,36 @@ def _completable(finding: Finding) -> set[int]:
 
 
 def _forms_for(finding: Finding) -> dict:
-    """The forms of the stages the supplier may take now, as the SCAR workflow decides."""
+    """The forms of the steps the supplier may take now, as the workflows decide."""
     allowed = fs.SCAR.allowed(finding, current_user)
     if _completable(finding):
         allowed.add("complete_action")
-    return {name: cls(prefix=prefix) for name, (cls, prefix) in ACTION_FORMS.items() if name in allowed}
+    if fs.FINDING.decide(finding, current_user, "request_extension").allowed:
+        allowed.add("request_extension")
+    return {name: _form(name) for name in ACTION_FORMS if name in allowed}
+
+
+def sent_back_because(finding: Finding) -> str | None:
+    """Why the SCAR waits for the supplier again, in the words of whoever sent it back: the
+    verifier's note when the actions were found not effective after the last response was
+    submitted, else the reason the last response was rejected; None when nothing was sent back."""
+    if finding.status is not FindingStatus.AWAITING_RESPONSE:
+        return None
+    not_effective = finding.recurrence_count and finding.verification_note and finding.verified_at
+    if not_effective and (finding.response_submitted_at is None
+                          or finding.verified_at > finding.response_submitted_at):
+        return f"Your actions were verified not effective: {finding.verification_note}"
+    if finding.rejection_reason:
+        return f"Your previous response was not accepted: {finding.rejection_reason}"
+    return None
 
 
 def _render(finding: Finding, failed: dict | None = None, status: int = 200):
     available = _forms_for(finding)
     available.update(failed or {})
     return render_template("scar/detail.html", finding=finding, forms=available,
-                           completable=_completable(finding),
+                           completable=_completable(finding), sent_back=sent_back_because(finding),
+                           extension_deadlines=EXTENSION_DEADLINES,
                            due=fs.scar_stage_due(finding), today=utcnow().date(),
                            analysis_fields=forms.ANALYSIS_FIELDS,
                            eight_d_disciplines=EIGHT_D_DISCIPLINES), status
@@ -108,8 +143,7 @@ def _run(finding_id: int, name: str, call, message: str, *, check=None):
         check(finding)
     else:
         refuse_unless_allowed(fs.SCAR, finding, name)
-    form_cls, prefix = ACTION_FORMS[name]
-    form = form_cls(prefix=prefix)
+    form = _form(name)
     if form.validate_on_submit():
         with saving(form) as saved:
             call(finding, form)
@@ -179,3 +213,16 @@ def complete_action(finding_id: int, action_id: int):
         fs.complete_action(action_of(f), form.evidence.data, actor=current_user, now=utcnow())
     return _run(finding_id, "complete_action", call, "Action marked implemented.",
                 check=lambda f: refuse_unless_allowed(fs.ACTION, action_of(f), "complete_action"))
+
+
+@bp.post("/<int:finding_id>/extensions")
+@requires(Permission.RESPOND_SCAR)
+def request_extension(finding_id: int):
+    """Ask for more time on the action plan or the implementation: the finding's own extension
+    request (its rules and its decision by a coordinator), taken from the SCAR page."""
+    return _run(finding_id, "request_extension",
+                lambda f, form: fs.request_extension(
+                    f, deadline=form.deadline.data, new_due_on=form.new_due_on.data,
+                    reason=form.reason.data, actor=current_user, now=utcnow()),
+                "Extension requested: a coordinator decides, and you will be told.",
+                check=lambda f: refuse_unless_allowed(fs.FINDING, f, "request_extension"))

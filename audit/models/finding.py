@@ -249,8 +249,13 @@ class Finding(db.Model):
         zone = zoneinfo.ZoneInfo(self.audit.timezone if self.audit is not None else "UTC")
         dates = {name: (self.issued_at + delay).astimezone(zone).date()
                  for name, delay in SCAR_STAGE_DELAYS.items()}
-        if self.response_due_on is not None:  # an extended plan deadline carries the earlier stages
-            dates = {name: min(day, self.response_due_on) for name, day in dates.items()}
+        if self.response_due_on is not None:
+            # A plan date moved later (an approved extension, a SCAR sent back to the supplier)
+            # carries the earlier stages by as many days, so that they keep their distance from
+            # the plan as at issue; a plan due sooner than usual bounds them.
+            planned = self.issued_at.astimezone(zone).date() + SCAR_PLAN_DELAY
+            shift = max(self.response_due_on - planned, dt.timedelta(0))
+            dates = {name: min(day + shift, self.response_due_on) for name, day in dates.items()}
             dates["action_plan"] = self.response_due_on
         if self.closure_due_on is not None:
             dates["implementation"] = self.closure_due_on

@@ -49,6 +49,8 @@ def _granted(finding: Finding, user) -> set[tuple[str, int | None]]:
     workflow = fs.SCAR if user.supplier_id is not None else fs.FINDING
     granted = {(name, None) for name in workflow.allowed(finding, user)}
     granted |= {(name, a.id) for a in finding.actions for name in fs.ACTION.allowed(a, user)}
+    if user.supplier_id is not None and fs.FINDING.decide(finding, user, "request_extension"):
+        granted.add(("request_extension", None))  # the SCAR page asks for more time too
     return granted
 
 
