@@ -72,6 +72,22 @@ def is_working_day(day: dt.date, holidays: set[dt.date]) -> bool:
     return day.weekday() < 5 and day not in holidays
 
 
+def previous_working_day(day: dt.date) -> dt.date:
+    """The working day before ``day`` (Friday before a Monday)."""
+    day -= dt.timedelta(days=1)
+    while day.weekday() >= 5:
+        day -= dt.timedelta(days=1)
+    return day
+
+
+def next_working_day(day: dt.date) -> dt.date:
+    """The working day after ``day`` (Monday after a Friday)."""
+    day += dt.timedelta(days=1)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return day
+
+
 @functools.cache
 def _zone_countries() -> dict[str, str]:
     """IANA zone → ISO 3166 country code, from the tz database's zone.tab (read once)."""

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from audit.audits.announcements import announce
 from audit.audits.dates import date_problems
-from audit.audits.team import member_problems, team_problems
+from audit.audits.team import Problem, member_problems, team_problems
 from audit.audits.workflow import AUDIT, NEEDS_LEAD_AND_DATES, NEEDS_REASON, require_move, staffing_problem
 from audit.core.errors import DomainError, StaleObject
 from audit.core.services import get_or_fail
@@ -209,6 +209,10 @@ def _check_due_by(audit: Audit, now: dt.datetime) -> None:
                           field="starts_local")
 
 
+#: The reschedule form's way past the travel-day rule (its reason field).
+TRAVEL_OVERRIDE_HINT = "Choose other days, or give a reason to skip the travel day."
+
+
 def _raise_first(problems, field: str | None = None) -> None:
     if problems:
         raise DomainError(" ".join(p.message for p in problems), field=field)
@@ -334,7 +338,15 @@ def reschedule_audit(audit: Audit, *, starts_local: dt.datetime, ends_local: dt.
     if not allow_late:
         _check_due_by(audit, now)
     db.session.flush()
-    _raise_first(team_problems(audit, today=now.date()), field="starts_local")
+    team_issues = team_problems(audit, today=now.date())
+    travel = [p for p in team_issues if p.rule == "travel"]
+    if travel and override_reason:
+        # Planning practice, not a norm: a recorded reason may skip the travel day (DOMAIN).
+        team_issues = [p for p in team_issues if p.rule != "travel"]
+        changes["override_reason"] = override_reason
+    elif travel and len(travel) == len(team_issues):
+        _raise_first([*travel, Problem("override", TRAVEL_OVERRIDE_HINT)], field="reason")
+    _raise_first(team_issues, field="starts_local")
     record(audit, "reschedule", actor=actor, now=now,
            summary=f"Rescheduled {audit.reference}" + (f": {reason}" if reason else ""), changes=changes)
     announce(audit, "rescheduled", now=now)

@@ -183,6 +183,34 @@ def double_booking_problems(user: User, role: TeamRole, audit: Audit) -> list[Pr
             for other in clashes]
 
 
+def travel_problems(user: User, role: TeamRole, audit: Audit) -> list[Problem]:
+    """A travel day between audits in different countries (DOMAIN planning practice): nobody
+    audits in one country on the working day before or after an audit in another. The planner's
+    pool keeps the same rule while it searches (``programme.pool.Pool.free``); this is it for a
+    team change or a reschedule, where a recorded reason may override it (``reschedule_audit``).
+    """
+    span = audit.local_dates()
+    if role is TeamRole.GUIDE or span is None:
+        return []
+    # Imported here: ``dates`` builds on this module's ``Problem``.
+    from audit.audits.dates import audit_country, next_working_day, previous_working_day
+
+    before, after = previous_working_day(span[0]), next_working_day(span[1])
+    # Other audits near those days; a day's margin either side covers any zone offset.
+    window = (audit.starts_at - dt.timedelta(days=(span[0] - before).days + 1),
+              audit.ends_at + dt.timedelta(days=(after - span[1]).days + 1))
+    country = audit_country(audit)
+    problems = []
+    for other in overlapping_audits([user.id], *window, exclude_audit_id=audit.id).get(user.id, []):
+        other_span, other_country = other.local_dates(), audit_country(other)
+        near = [d for d in (before, after) if other_span and other_span[0] <= d <= other_span[1]]
+        if near and other_country != country:
+            problems.append(Problem(
+                "travel", f"{user.name} audits {other.reference} in {other_country} on {near[0]:%a %d %b %Y}: "
+                          f"leave a travel day between audits in different countries ({country} here)."))
+    return problems
+
+
 def member_problems(audit: Audit, user: User, role: TeamRole, *, justification: str | None = None,
                     today: dt.date) -> list[Problem]:
     """Every rule for putting ``user`` in ``audit``'s team as ``role``."""
@@ -193,6 +221,7 @@ def member_problems(audit: Audit, user: User, role: TeamRole, *, justification: 
     problems += qualification_problems(user, role, audit.standards, first, last)
     problems += impartiality_problems(user, role, audit.units, justification)
     problems += double_booking_problems(user, role, audit)
+    problems += travel_problems(user, role, audit)
     return problems
 
 

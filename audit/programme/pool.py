@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from audit.audits.dates import country_where
+from audit.audits.dates import country_where, next_working_day, previous_working_day
 from audit.extensions import db
 from audit.models import (
     Audit,
@@ -39,22 +39,6 @@ def audit_place(audit) -> str:
     """Where an audit happens, as a key: its site, else its supplier (an audit or a row with
     ``site_id`` and ``supplier_id``)."""
     return f"site:{audit.site_id}" if audit.site_id else f"supplier:{audit.supplier_id}"
-
-
-def previous_working_day(day: dt.date) -> dt.date:
-    """The working day before ``day`` (Friday before a Monday)."""
-    day -= dt.timedelta(days=1)
-    while day.weekday() >= 5:
-        day -= dt.timedelta(days=1)
-    return day
-
-
-def next_working_day(day: dt.date) -> dt.date:
-    """The working day after ``day`` (Monday after a Friday)."""
-    day += dt.timedelta(days=1)
-    while day.weekday() >= 5:
-        day += dt.timedelta(days=1)
-    return day
 
 
 @dataclass
