@@ -165,8 +165,28 @@ def _audit_data(rule: ProgrammeRule, slot: dict) -> dict:
 def wanted_slots(rule: ProgrammeRule, *, today: dt.date, until: dt.date, context: dict,
                  start: dt.date | None = None) -> list[dict]:
     """The audits ``rule`` needs between ``start`` (default today) and ``until``, each a dict
-    with ``day``, ``key`` (its identity across runs and programmes) and ``reason``."""
+    with ``day``, ``key`` (its identity across runs and programmes) and ``reason``; each day a
+    working day at the rule's site (``on_working_days``)."""
     start = start or today
+    return on_working_days(rule, _slots(rule, today=today, start=start, until=until, context=context),
+                           start=start, until=until)
+
+
+def on_working_days(rule: ProgrammeRule, slots: list[dict], *, start: dt.date, until: dt.date) -> list[dict]:
+    """Each slot's day moved to the nearest working day of the rule's site (later first, never
+    past a cycle step's deadline): the calendar rule the planner and every manual change keep
+    (``audit.audits.dates``). Intervals fell on Saturdays and Sundays, which the programme page
+    and the auditees' feeds then showed. A recurrence (RRULE) keeps the days its author wrote."""
+    if rule.kind is RuleKind.RRULE:
+        return slots
+    site = rule.site or (rule.unit.site if rule.unit else None)
+    holidays = {h.day for h in site.holidays} if site is not None else set()
+    return [dict(slot, day=_working_day(slot["day"], holidays, start, min(until, slot.get("due", until))))
+            for slot in slots]
+
+
+def _slots(rule: ProgrammeRule, *, today: dt.date, start: dt.date, until: dt.date, context: dict) -> list[dict]:
+    """``wanted_slots`` before the days are moved to working days."""
     if rule.kind is RuleKind.RRULE:
         site = rule.site or (rule.unit.site if rule.unit else None)
         zone = site.timezone if site else (rule.supplier.timezone if rule.supplier else "UTC")

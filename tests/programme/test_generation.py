@@ -161,7 +161,8 @@ def test_risk_rule_interval_follows_findings(make, programme):
     extend_horizons(now=NOW)
     planned = db.session.scalars(select(Audit).where(Audit.rule_id == rule.id, Audit.status == AuditStatus.PLANNED)
                                  .order_by(Audit.planned_date)).all()
-    assert [a.planned_date for a in planned] == [dt.date(2026, 7, 12), dt.date(2027, 1, 12)]
+    # 12 July 2026 is a Sunday: generated days are working days (the Monday after)
+    assert [a.planned_date for a in planned] == [dt.date(2026, 7, 13), dt.date(2027, 1, 12)]
 
 
 def test_certification_rule_generates_cycle_audits(make, programme):
@@ -177,7 +178,8 @@ def test_certification_rule_generates_cycle_audits(make, programme):
     generate_programme(programme, actor=None, now=NOW)
     audits = db.session.scalars(select(Audit).order_by(Audit.planned_date)).all()
     assert [(a.third_party_type.value, a.planned_date) for a in audits] == [
-        ("surveillance", dt.date(2026, 5, 2)), ("surveillance", dt.date(2027, 5, 2))]
+        # 2 May 2026 is a Saturday and 2 May 2027 a Sunday: each on the Monday after
+        ("surveillance", dt.date(2026, 5, 4)), ("surveillance", dt.date(2027, 5, 3))]
     assert audits[0].certificate_id == cert.id and audits[0].kind.value == "third_party"
 
 
