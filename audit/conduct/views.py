@@ -23,10 +23,11 @@ from audit.audits.services import to_local
 from audit.auth.permissions import Permission, public, requires
 from audit.conduct import access, agenda, answers, checklist_read, forms, offline
 from audit.conduct import evidence as evidence_service
+from audit.conduct.mutations import replayed_result
 from audit.core.errors import DomainError
 from audit.core.forms import flashing, saving
 from audit.extensions import db
-from audit.models import AgendaSession, Clause, Evidence, Grade, Verdict, utcnow
+from audit.models import AgendaSession, Clause, Evidence, Finding, Grade, Verdict, utcnow
 from audit.storage import StorageError, get_storage
 
 bp = Blueprint("conduct", __name__)
@@ -105,6 +106,15 @@ def checklist(audit_id: int):
     )
 
 
+def _raised_by(audit, mutation_id: str | None):
+    """The finding a raise-finding form with ``mutation_id`` already raised on ``audit``, or None."""
+    try:
+        done = replayed_result(mutation_id or None, audit, "finding")
+    except DomainError:  # the key was used for something else: the form's own check words it
+        return None
+    return db.session.get(Finding, done["finding_id"]) if done else None
+
+
 @bp.route("/audits/<int:audit_id>/checklist/questions/<int:question_id>/finding",
           methods=["GET", "POST"])
 @requires(Permission.CONDUCT_AUDIT)
@@ -121,6 +131,11 @@ def raise_finding(audit_id: int, question_id: int):
     try:
         access.require_not_frozen(audit)
     except access.AuditFrozen as exc:
+        # The same form posted again after the issue (its first response was lost): the finding
+        # it raised is there, as the API's replay says, not refused.
+        if (raised := _raised_by(audit, request.form.get("mutation_id"))) is not None:
+            flash(f"Finding {raised.reference} was already raised.", "info")
+            return redirect(back)
         # Refuse before showing a form that could only fail on submit.
         flash(exc.message, "error")
         return redirect(back)

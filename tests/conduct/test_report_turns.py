@@ -4,11 +4,11 @@ replaying a finding it queued before the issue hears that the finding was record
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from audit.conduct.report import announce_issued, get_report, issue_report, save_report, sign_report
 from audit.extensions import db
-from audit.models import Notification, Role
+from audit.models import Finding, Notification, Role
 from tests.conduct.test_report import REPORT, _ready_to_issue
 
 
@@ -92,3 +92,22 @@ def test_a_queued_finding_replayed_after_the_issue_returns_the_stored_finding(se
     fresh = client.post(url, json={**FINDING, "mutation_id": "f-11"})
     assert fresh.status_code == 423, fresh.json
     assert fresh.json["code"] == "frozen"
+
+
+def test_the_raise_finding_form_posted_again_after_the_issue_names_the_finding(setup, now, login):
+    """The same form sent twice (the first response lost), the report issued in between: the
+    second post says the finding is there; a new one is still refused as frozen."""
+    url = f"/audits/{setup.audit.id}/checklist/questions/{setup.questions['S2Q2'].id}/finding"
+    client = login(setup.lead)
+    form = dict(FINDING)  # the test configuration leaves CSRF off (its own tests switch it on)
+    assert client.post(url, data=form).status_code == 302
+    raised = db.session.scalars(select(Finding).where(Finding.statement == FINDING["statement"])).one()
+    _ready_to_issue(setup, now)
+    issue_report(setup.audit, actor=setup.lead, now=now)
+    db.session.commit()
+
+    again = client.post(url, data=form, follow_redirects=True)
+    assert f"Finding {raised.reference} was already raised." in again.text
+    fresh = client.post(url, data={**form, "mutation_id": "f-12"}, follow_redirects=True)
+    assert "was already raised" not in fresh.text and "issued" in fresh.text
+    assert db.session.scalar(select(func.count(Finding.id)).where(Finding.statement == FINDING["statement"])) == 1
