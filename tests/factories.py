@@ -16,6 +16,8 @@ from audit.models import (
     AuditKind,
     AuditStatus,
     AuditTeamMember,
+    Programme,
+    ProgrammeStatus,
     Qualification,
     QualificationLevel,
     Role,
@@ -58,6 +60,17 @@ def site(**overrides) -> Site:
     values = {"name": f"Site {n}", "code": f"S{n}", "timezone": "Europe/Berlin"}
     values.update(overrides)
     obj = Site(**values)
+    db.session.add(obj)
+    db.session.flush()
+    return obj
+
+
+def programme(**overrides) -> Programme:
+    """An active programme covering 2026 (the test clock's year) unless told otherwise."""
+    values = {"name": f"Programme {_n()}", "period_start": dt.date(2026, 1, 1),
+              "period_end": dt.date(2026, 12, 31), "status": ProgrammeStatus.ACTIVE}
+    values.update(overrides)
+    obj = Programme(**values)
     db.session.add(obj)
     db.session.flush()
     return obj

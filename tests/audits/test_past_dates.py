@@ -15,7 +15,7 @@ from audit.audits.dates import OVERRIDE_HINT, date_problems
 from audit.audits.services import reschedule_audit
 from audit.core.errors import DomainError
 from audit.extensions import db
-from audit.models import AuditStatus, Programme, ProgrammeStatus, QualificationLevel, Role
+from audit.models import AuditStatus, QualificationLevel, Role
 from audit.programme.planner import AcceptRefused, accept_planner_run, plan_programme
 
 NOW = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC)  # Tuesday 10 March 2026
@@ -23,12 +23,8 @@ MONDAY_BEFORE = dt.date(2026, 3, 9)
 
 
 @pytest.fixture
-def programme(app):
-    p = Programme(name="2026", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 12, 31),
-                  status=ProgrammeStatus.ACTIVE)
-    db.session.add(p)
-    db.session.flush()
-    return p
+def programme(app, make):
+    return make.programme(name="2026")
 
 
 def _move(audit, day: dt.date, *, now=NOW, **kw):
