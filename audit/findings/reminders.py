@@ -99,8 +99,8 @@ class _People:
         return self._by_role[role]
 
     def at(self, level: str, finding: Finding) -> list[User]:
-        """The people on ``level`` of the ladder for ``finding`` (``waiting.stands_on`` is the
-        same rule for their to-do lists)."""
+        """The people on ``level`` of the ladder for ``finding`` (``stands_on``, the rule their
+        to-do lists read too)."""
         if level == "unit_owner":
             unit_owner = finding.unit.owner if finding.unit is not None else None
             return [unit_owner] if unit_owner is not None and stands_on(level, finding, unit_owner) else []
@@ -127,8 +127,8 @@ def stands_on(level: str, finding, user) -> bool:
 def turn_holders(finding: Finding, people: _People) -> dict[User, str]:
     """The people whose turn ``finding`` is now, each with the step it waits for from them.
 
-    On the auditee's turn: those who answer it (its owner, or the supplier's contacts), as
-    before. On the audit side's turn: whoever ``waiting_steps`` grants the step -- the audit's
+    On the auditee's turn: those who answer it (its owner, or the supplier's contacts). On the
+    audit side's turn: whoever ``waiting_steps`` grants the step -- the audit's
     or the follow-up audit's lead and auditors, a coordinator when none of them can -- the same
     rule as their "Waiting for me", so a notice never goes to someone the page offers nothing.
     """
