@@ -93,7 +93,7 @@ class AuditForm(AppForm):
                                       validators=[Optional()])
     ends_local = DateTimeLocalField("Ends (local time at the site)", format=DATETIME_FORMATS,
                                     validators=[Optional()])
-    date_override_reason = StringField("Reason for a weekend or holiday date", validators=[Optional(), Length(max=200)],
+    date_override_reason = StringField("Reason for a weekend, holiday or no-travel-day date", validators=[Optional(), Length(max=200)],
                                        description="Only needed to audit on a weekend or a site holiday; kept in the trail.")
     report_due_on = DateField("Report due", validators=[Optional()])
     due_by = DateField("Must happen by", validators=[Optional()],

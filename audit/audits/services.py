@@ -211,6 +211,29 @@ def _check_due_by(audit: Audit, now: dt.datetime) -> None:
 
 #: The reschedule form's way past the travel-day rule (its reason field).
 TRAVEL_OVERRIDE_HINT = "Choose other days, or give a reason to skip the travel day."
+#: The same on the audit's edit form, whose reason field is the dates' override reason.
+TRAVEL_FORM_HINT = "Choose other days, or give a reason for the dates to skip the travel day."
+
+
+def _check_team(audit: Audit, *, today: dt.date, reason: str | None, changes: dict, hint: str,
+                reason_field: str, reason_key: str, travel: bool = True) -> None:
+    """The team rules after a change of dates or scope (``team_problems``), raised first.
+
+    The travel day is planning practice, not a norm (DOMAIN): a recorded ``reason`` skips it and
+    is kept in ``changes`` under ``reason_key``; refused over the travel day alone, the message
+    ends with ``hint`` and names ``reason_field``. ``travel=False`` leaves the travel day out
+    (the audit's days did not move).
+    """
+    issues = team_problems(audit, today=today)
+    travel_issues = [p for p in issues if p.rule == "travel"]
+    reason = (reason or "").strip() or None
+    if travel_issues and (reason or not travel):
+        issues = [p for p in issues if p.rule != "travel"]
+        if reason and travel:
+            changes[reason_key] = reason
+    elif travel_issues and len(travel_issues) == len(issues):
+        _raise_first([*travel_issues, Problem("override", hint)], field=reason_field)
+    _raise_first(issues, field="starts_local")
 
 
 def _raise_first(problems, field: str | None = None) -> None:
@@ -277,6 +300,7 @@ def update_audit(audit: Audit, data: dict, *, actor, now: dt.datetime, version: 
     values = _scope_values(data, audit)
     zone = (values["site"] or values["supplier"]).timezone if (values["site"] or values["supplier"]) else "UTC"
     values.update(_date_values(data, zone))
+    days_before = audit.local_dates()
     changes = apply_changes(audit, values)
     if not changes:
         return audit
@@ -292,7 +316,11 @@ def update_audit(audit: Audit, data: dict, *, actor, now: dt.datetime, version: 
                         today=audit.local_today(now) if "starts_at" in changes else None)
     db.session.flush()
     if {"starts_at", "ends_at", "units", "standards"} & changes.keys():
-        _raise_first(team_problems(audit, today=now.date()))
+        # The travel day is judged when the days move; an edit that keeps them (the end time,
+        # the scope) does not reopen a travel day skipped before with a recorded reason.
+        _check_team(audit, today=now.date(), reason=data.get("date_override_reason"), changes=changes,
+                    hint=TRAVEL_FORM_HINT, reason_field="date_override_reason",
+                    reason_key="date_override_reason", travel=audit.local_dates() != days_before)
     record(audit, "update", actor=actor, now=now, summary=f"Updated audit {audit.reference}",
            changes=changes)
     if {"starts_at", "ends_at"} & changes.keys():
@@ -302,12 +330,14 @@ def update_audit(audit: Audit, data: dict, *, actor, now: dt.datetime, version: 
 
 def reschedule_audit(audit: Audit, *, starts_local: dt.datetime, ends_local: dt.datetime, actor,
                      now: dt.datetime, reason: str | None = None, allow_late: bool = False,
-                     override_reason: str | None = None) -> Audit:
+                     override_reason: str | None = None, travel_hint: str = TRAVEL_OVERRIDE_HINT) -> Audit:
     """Move an audit's dates (the planned date is kept); the calendar rule and the team rules
     must still hold.
 
     ``allow_late`` accepts a start after ``due_by`` (the planner's "late" proposals: no working
-    day with a free lead is left before the deadline). ``override_reason`` allows a weekend or a
+    day with a free lead is left before the deadline). ``travel_hint`` is what a refusal over the
+    travel day says can be done about it (a caller without a reason field words it its own way).
+    ``override_reason`` allows a weekend or a
     site holiday and is recorded in the trail; the programme period and a start before the
     site's today are never waived."""
 
@@ -338,15 +368,8 @@ def reschedule_audit(audit: Audit, *, starts_local: dt.datetime, ends_local: dt.
     if not allow_late:
         _check_due_by(audit, now)
     db.session.flush()
-    team_issues = team_problems(audit, today=now.date())
-    travel = [p for p in team_issues if p.rule == "travel"]
-    if travel and override_reason:
-        # Planning practice, not a norm: a recorded reason may skip the travel day (DOMAIN).
-        team_issues = [p for p in team_issues if p.rule != "travel"]
-        changes["override_reason"] = override_reason
-    elif travel and len(travel) == len(team_issues):
-        _raise_first([*travel, Problem("override", TRAVEL_OVERRIDE_HINT)], field="reason")
-    _raise_first(team_issues, field="starts_local")
+    _check_team(audit, today=now.date(), reason=override_reason, changes=changes, hint=travel_hint,
+                reason_field="reason", reason_key="override_reason")
     record(audit, "reschedule", actor=actor, now=now,
            summary=f"Rescheduled {audit.reference}" + (f": {reason}" if reason else ""), changes=changes)
     announce(audit, "rescheduled", now=now)

@@ -347,6 +347,9 @@ def accept_planner_run(run: PlannerRun, *, actor, now: dt.datetime, edits: dict[
 #: The accept form has no reason field, so a weekend or a holiday is overridden elsewhere.
 PLANNER_OVERRIDE_HINT = ("Choose working days here, or use the audit's reschedule page to audit on "
                          "those days with a recorded reason.")
+#: The same for the travel day between countries.
+PLANNER_TRAVEL_HINT = ("Choose other days or another lead here, or use the audit's reschedule page to "
+                       "skip the travel day with a recorded reason.")
 
 
 def _check_planner_days(audit: Audit, days: list[dt.date], *, today: dt.date) -> None:
@@ -369,7 +372,7 @@ def _apply(audit: Audit, p: dict, edit: dict, *, actor, now: dt.datetime) -> Non
         # The same calendar rule as every manual change; a late proposal may pass its deadline.
         reschedule_audit(audit, starts_local=dt.datetime.combine(days[0], DAY_START),
                          ends_local=dt.datetime.combine(days[-1], DAY_END), actor=actor, now=now,
-                         reason="planner", allow_late=bool(p.get("late")))
+                         reason="planner", allow_late=bool(p.get("late")), travel_hint=PLANNER_TRAVEL_HINT)
     if lead_id and audit.lead is None:
         # The lead may come from the edited form: an unknown id is a message, not a 500.
         lead = get_or_fail(User, lead_id, field="lead_id", what="lead auditor")

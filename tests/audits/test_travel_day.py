@@ -5,11 +5,12 @@ may override it with a recorded reason (planning practice, not a norm)."""
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from audit.audits.services import add_team_member, reschedule_audit
+from audit.audits.services import add_team_member, reschedule_audit, update_audit
 from audit.core.errors import DomainError
 from audit.extensions import db
 from audit.models import QualificationLevel, TeamRole, TrailEntry
@@ -21,8 +22,6 @@ FRIDAY = THURSDAY + dt.timedelta(days=1)
 
 def _on(make, site, day: dt.date, team=()):
     """An audit at ``site`` on ``day`` (09:00–17:00 there)."""
-    from zoneinfo import ZoneInfo
-
     zone = ZoneInfo(site.timezone)
     starts = dt.datetime.combine(day, dt.time(9), tzinfo=zone).astimezone(dt.UTC)
     audit = make.audit(site=site, starts_at=starts, ends_at=starts + dt.timedelta(hours=8), team=list(team))
@@ -73,3 +72,51 @@ def test_a_reschedule_breaking_it_is_refused_unless_a_reason_is_recorded(app, ma
         TrailEntry.action == "reschedule")).one()
     assert trail.changes["override_reason"] == "Overnight flight booked"
     assert abroad.local_dates() == (FRIDAY, FRIDAY)
+
+
+def _form(audit, day: dt.date, **extra) -> dict:
+    """The audit's edit form as posted: its scope as it is, its days moved to ``day``."""
+    return {"title": audit.title, "kind": "internal", "site_id": audit.site_id,
+            "standard_ids": [s.id for s in audit.standards], "unit_ids": [u.id for u in audit.units],
+            "starts_local": dt.datetime.combine(day, dt.time(9)),
+            "ends_local": dt.datetime.combine(day, dt.time(15)), **extra}
+
+
+def test_the_edit_form_judges_the_travel_day_only_when_the_days_move(app, make, now, places):
+    """The skipped travel day is not reopened by an edit that keeps the days (an earlier end),
+    and moving the days onto it again takes the form's own reason, kept in the trail."""
+    lead, berlin, _munich, chicago = places
+    _on(make, berlin, THURSDAY, team=[(lead, TeamRole.LEAD)])
+    abroad = _on(make, chicago, FRIDAY, team=[(lead, TeamRole.LEAD)])  # skipped before, as above
+    update_audit(abroad, _form(abroad, FRIDAY), actor=None, now=now, manual=True)  # ends at 15:00 now
+    assert abroad.ends_at.astimezone(ZoneInfo("America/Chicago")).hour == 15
+
+    update_audit(abroad, _form(abroad, FRIDAY + dt.timedelta(days=7)), actor=None, now=now, manual=True)
+    db.session.commit()
+    with pytest.raises(DomainError) as refused:
+        update_audit(abroad, _form(abroad, FRIDAY), actor=None, now=now, manual=True)
+    assert refused.value.field == "date_override_reason"
+    assert refused.value.message.endswith("give a reason for the dates to skip the travel day.")
+    db.session.rollback()
+    abroad = db.session.get(type(abroad), abroad.id)
+    update_audit(abroad, _form(abroad, FRIDAY, date_override_reason="Overnight flight booked"),
+                 actor=None, now=now, manual=True)
+    trail = db.session.scalars(select(TrailEntry).where(
+        TrailEntry.object_type == "Audit", TrailEntry.object_id == abroad.id,
+        TrailEntry.action == "update").order_by(TrailEntry.id.desc())).first()
+    assert trail.changes["date_override_reason"] == "Overnight flight booked"
+
+
+def test_the_planner_words_the_travel_day_in_its_own_terms(app, make, now, places):
+    """Its accept form has no reason field: the refusal points at the reschedule page instead."""
+    from audit.programme.planner import PLANNER_TRAVEL_HINT
+
+    lead, berlin, _munich, chicago = places
+    _on(make, berlin, THURSDAY, team=[(lead, TeamRole.LEAD)])
+    abroad = _on(make, chicago, FRIDAY + dt.timedelta(days=7), team=[(lead, TeamRole.LEAD)])
+    with pytest.raises(DomainError) as refused:
+        reschedule_audit(abroad, starts_local=dt.datetime.combine(FRIDAY, dt.time(9)),
+                         ends_local=dt.datetime.combine(FRIDAY, dt.time(17)), actor=None, now=now,
+                         reason="planner", travel_hint=PLANNER_TRAVEL_HINT)
+    assert refused.value.message.endswith(PLANNER_TRAVEL_HINT)
+    assert "give a reason" not in refused.value.message
