@@ -179,7 +179,8 @@ class ReviewForm(AppForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.chair_id.choices = _people()
+        # Only people who can open the review: its sign-off waits for the chair.
+        self.chair_id.choices = model_choices(review_notices.invitable_people(), blank=None)
         # Only people who may open the review page (``review_notices.invitable_people``).
         self.invitee_ids.choices = model_choices(review_notices.invitable_people(), blank=None)
 

@@ -47,14 +47,15 @@ def invitable_people():
                                               User.supplier_id.is_(None)).order_by(User.name).distinct())
 
 
-def check_invitees(invitees: list[User]) -> None:
-    """Refuse invitees who could not open the review page they are invited to."""
+def check_invitees(invitees: list[User], *, field: str = "invitee_ids",
+                   instead: str = "invite someone who can") -> None:
+    """Refuse invitees -- or the chair (``field="chair_id"``) -- who could not open the review
+    page: its steps would wait for someone their link refuses (403)."""
     blocked = [u.name for u in invitees if not u.is_active or not u.can(READ_PERMISSION)]
     if blocked:
         roles = ", ".join(r.value for r in reading_roles() if r is not Role.ADMIN)
         raise DomainError(f"{', '.join(blocked)} cannot open management reviews (that needs one of the "
-                          f"roles {roles}): invite someone who can, or change their roles first.",
-                          field="invitee_ids")
+                          f"roles {roles}): {instead}, or change their roles first.", field=field)
 
 
 def _people(review: ManagementReview, actor, only=None) -> list[User]:

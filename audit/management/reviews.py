@@ -103,6 +103,7 @@ def _review_values(data: dict) -> dict:
     if planned < end:
         raise DomainError("The meeting is held after the period it reviews ends.", field="planned_on")
     chair = get_or_fail(User, data.get("chair_id"), field="chair_id", what="chair")
+    review_notices.check_invitees([chair], field="chair_id", instead="choose a chair who can")
     ids = {int(i) for i in (data.get("invitee_ids") or []) if str(i).isdigit()}
     invitees = list(db.session.scalars(select(User).where(User.id.in_(ids)).order_by(User.name))) if ids else []
     if len(invitees) != len(ids):

@@ -91,3 +91,19 @@ def test_only_people_who_may_read_the_review_can_be_invited(app, people, login):
         "invitee_ids": [p["auditee"].id]})
     assert response.status_code == 422
     assert db.session.scalar(select(ManagementReview.id)) is None
+
+
+def test_only_people_who_may_read_the_review_can_chair_it(app, people, login):
+    """The chair's steps (record the meeting, sign the minutes off) link to the review page: a
+    chair who cannot open it is refused by the service and not offered by the form."""
+    p = people
+    now = utcnow()
+    with pytest.raises(DomainError) as refused:
+        reviews.plan_review(_data(p, now, chair_id=p["auditee"].id), actor=p["coordinator"], now=now)
+    assert "Aldo Auditee cannot open management reviews" in str(refused.value)
+    assert "choose a chair who can" in str(refused.value)
+    assert refused.value.field == "chair_id"
+    db.session.rollback()
+    form = login(p["coordinator"]).get("/management/reviews/new").text
+    chair_select = form.split('name="chair_id"')[1].split("</select>")[0]
+    assert "Bea Boss" in chair_select and "Aldo Auditee" not in chair_select
