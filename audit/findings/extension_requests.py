@@ -6,6 +6,7 @@ import datetime as dt
 
 from audit.core.errors import DomainError, NotAllowed
 from audit.extensions import db
+from audit.findings.deadlines import local_date
 from audit.findings.notifying import notify_transition, responders
 from audit.findings.probation import update_supplier_status
 from audit.findings.transitions import text
@@ -18,6 +19,14 @@ from audit.models import (
 from audit.trail.services import record, snapshot
 
 
+def _deadline_name(finding: Finding, deadline: str) -> str:
+    """The deadline as the person asking knows it: a supplier's response is its action plan and
+    its closure the implementation (``Finding.scar_due_dates``)."""
+    if finding.is_scar:
+        return {"response": "action plan", "closure": "implementation"}[deadline]
+    return deadline
+
+
 def request_extension(finding: Finding, *, deadline: str, new_due_on: dt.date | None,
                       reason: str, actor, now: dt.datetime) -> ExtensionRequest:
     """The owner asks to move the response or closure deadline, with a reason."""
@@ -26,10 +35,17 @@ def request_extension(finding: Finding, *, deadline: str, new_due_on: dt.date | 
         raise DomainError("Choose the response or the closure deadline.", field="deadline")
     current = finding.response_due_on if deadline == "response" else finding.closure_due_on
     if current is None:
-        raise DomainError(f"This finding has no {deadline} deadline to extend.", field="deadline")
+        raise DomainError(f"This finding has no {_deadline_name(finding, deadline)} deadline to extend.",
+                          field="deadline")
+    name = _deadline_name(finding, deadline)
     if new_due_on is None or new_due_on <= current:
-        raise DomainError(f"The new date must be after the current {deadline} deadline "
+        raise DomainError(f"The new date must be after the current {name} deadline "
                           f"({current:%d %b %Y}).", field="new_due_on")
+    today = local_date(finding, now)
+    if new_due_on <= today:
+        # An approved extension must leave a day to act: a date already past is overdue at once.
+        raise DomainError(f"The new date must be after today ({today:%d %b %Y}): ask for a day still "
+                          "ahead.", field="new_due_on")
     if any(e.status is ExtensionStatus.PENDING for e in finding.extensions):
         raise DomainError("An extension request is already waiting for a decision.")
     reason = text(reason)

@@ -1,0 +1,45 @@
+"""An extension asks for a day still ahead, in the words of the person asking: a date already
+past would leave the deadline overdue the moment it is approved."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from audit.core.errors import DomainError
+from audit.findings import services as fs
+from audit.models import Grade
+from tests.findings.helpers import draft, world
+
+
+def test_an_extension_to_a_day_already_past_is_refused(app, make, library, now):
+    w = world(make, library)
+    f = draft(w, Grade.MINOR, now=now)
+    f.owner = w.owner
+    fs.issue_finding(f, actor=w.auditor, now=now)
+    overdue_since = f.response_due_on
+    later = dt.datetime.combine(overdue_since + dt.timedelta(days=10), dt.time(9), tzinfo=dt.UTC)
+    with pytest.raises(DomainError) as refused:
+        fs.request_extension(f, deadline="response", new_due_on=overdue_since + dt.timedelta(days=5),
+                             reason="Supplier of the gauge is late", actor=w.owner, now=later)
+    assert refused.value.field == "new_due_on"
+    assert "must be after today" in refused.value.message
+    ext = fs.request_extension(f, deadline="response", new_due_on=later.date() + dt.timedelta(days=7),
+                               reason="Supplier of the gauge is late", actor=w.owner, now=later)
+    assert ext.requested_due_on == later.date() + dt.timedelta(days=7)
+
+
+def test_a_scar_names_its_deadlines_as_the_supplier_knows_them(app, make, library, now):
+    from audit.models import AuditKind, Role
+
+    supplier = make.supplier(name="Precision Castings")
+    w = world(make, library, kind=AuditKind.SECOND_PARTY, supplier=supplier)
+    contact = make.user(roles=(Role.SUPPLIER,), supplier_id=supplier.id, name="Sam Carter")
+    f = draft(w, Grade.MINOR, now=now)
+    fs.issue_finding(f, actor=w.auditor, now=now)
+    assert f.is_scar
+    with pytest.raises(DomainError) as refused:
+        fs.request_extension(f, deadline="response", new_due_on=f.response_due_on,
+                             reason="Foundry shutdown", actor=contact, now=now)
+    assert "current action plan deadline" in refused.value.message
