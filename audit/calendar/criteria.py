@@ -15,9 +15,29 @@ from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.types import NullType
 
 from audit.calendar import ical
-from audit.models import Audit, AuditKind, AuditStatus, AuditTeamMember, FeedKind, Role, Unit, User
+from audit.models import (
+    ActionStatus,
+    Audit,
+    AuditKind,
+    AuditStatus,
+    AuditTeamMember,
+    CorrectiveAction,
+    FeedKind,
+    Finding,
+    FindingStatus,
+    Role,
+    Unit,
+    User,
+)
 from audit.models.audit import audit_units
 from audit.models.organisation import unit_members
+
+#: Finding statuses whose deadlines still matter to the owner (as ``Finding.current_due_on``:
+#: drafts are the auditors' own, closed and declined ones have none).
+OPEN_FINDING = (
+    FindingStatus.ISSUED, FindingStatus.AWAITING_RESPONSE, FindingStatus.RESPONSE_SUBMITTED,
+    FindingStatus.ACTION_IN_PROGRESS, FindingStatus.PENDING_VERIFICATION, FindingStatus.ACCEPTED,
+)
 
 
 def window_values(day: dt.date) -> dict:
@@ -94,6 +114,42 @@ def personal_criteria(supplier_contact: bool, bind) -> tuple:
         involvement.append(and_(Audit.supplier_id == bind("supplier_id"),
                                 Audit.kind == AuditKind.SECOND_PARTY))
     return or_(*involvement), _window_clause(bind), _visible_status(bind)
+
+
+def _company_scars(bind):
+    """The open SCARs of the supplier contact's company: a SCAR has no owner, every contact of
+    the supplier answers it (``findings.notifying.responders``)."""
+    return and_(Finding.supplier_id == bind("supplier_id"), Finding.scar_stage.is_not(None),
+                Finding.status.in_(OPEN_FINDING))
+
+
+def personal_finding_criteria(supplier_contact: bool, bind) -> tuple:
+    """WHERE criteria of the findings whose deadlines are in a personal feed: open findings the
+    user owns with a response or closure date in the window and, for a supplier contact, the
+    open SCARs of their company whose stage deadlines may fall in it. Shared by the feed and its
+    fingerprint, like :func:`personal_criteria`."""
+    start, end = bind("window_start"), bind("window_end")
+    owned = and_(Finding.owner_id == bind("user_id"), Finding.status.in_(OPEN_FINDING),
+                 or_(Finding.response_due_on.between(start, end), Finding.closure_due_on.between(start, end)))
+    if not supplier_contact:
+        return (owned,)
+    # The stage dates run from the day after issue (containment) to the implementation date
+    # (``Finding.scar_due_dates``): the SCAR counts when that span touches the window.
+    scars = and_(_company_scars(bind), Finding.issued_at < bind("window_hi"),
+                 or_(Finding.response_due_on >= start, Finding.closure_due_on >= start,
+                     Finding.issued_at >= bind("window_lo")))
+    return (or_(owned, scars),)
+
+
+def personal_action_criteria(supplier_contact: bool, bind) -> tuple:
+    """WHERE criteria of the corrective actions in a personal feed: open actions due in the
+    window that the user carries and, for a supplier contact, those of their company's open
+    SCARs (the contacts answer a SCAR together)."""
+    mine = CorrectiveAction.owner_id == bind("user_id")
+    if supplier_contact:
+        mine = or_(mine, CorrectiveAction.finding_id.in_(select(Finding.id).where(_company_scars(bind))))
+    return (mine, CorrectiveAction.status == ActionStatus.OPEN,
+            CorrectiveAction.due_on.between(bind("window_start"), bind("window_end")))
 
 
 def personal_audit_criteria(user: User, day: dt.date) -> tuple:

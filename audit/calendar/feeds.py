@@ -12,15 +12,14 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from audit.auth.permissions import Permission, permissions_for
-from audit.calendar import ical
+from audit.calendar import criteria, ical
 from audit.calendar.criteria import coordinator_audit_criteria, my_units_query, personal_audit_criteria
 from audit.extensions import db
 from audit.models import (
-    ActionStatus,
     AgendaSession,
     Audit,
     Certificate,
@@ -44,6 +43,7 @@ COORDINATOR_FEED_PERMISSIONS = frozenset({Permission.MANAGE_PROGRAMME, Permissio
 LINK_ENDPOINTS = {
     "audit": ("audits.detail", "audits.audit_detail", "audits.show", "audits.view"),
     "finding": ("findings.detail", "findings.finding_detail", "findings.show", "findings.view"),
+    "scar": ("scar.detail",),
     "programme": ("programmes.detail", "programme.detail", "programmes.programme_detail",
                   "programme.programme_detail"),
     "site": ("organisation.site_detail",),
@@ -52,12 +52,8 @@ LINK_ENDPOINTS = {
     "review": ("reviews.review_detail",),
 }
 
-#: Finding statuses whose deadlines still matter to the owner (as ``Finding.current_due_on``:
-#: drafts are the auditors' own, closed and declined ones have none).
-OPEN_FINDING = (
-    FindingStatus.ISSUED, FindingStatus.AWAITING_RESPONSE, FindingStatus.RESPONSE_SUBMITTED,
-    FindingStatus.ACTION_IN_PROGRESS, FindingStatus.PENDING_VERIFICATION, FindingStatus.ACCEPTED,
-)
+#: Finding statuses whose deadlines still matter (the rule lives with the criteria).
+OPEN_FINDING = criteria.OPEN_FINDING
 AWAITING_RESPONSE = (FindingStatus.ISSUED, FindingStatus.AWAITING_RESPONSE)
 
 
@@ -188,8 +184,8 @@ def personal_events(user: User, *, day: dt.date, links: Links) -> list[ical.Even
             if _attends(session, user, roles, unit_ids):
                 events.append(ical.session_event(session, audit, domain=links.domain, url=url))
 
-    events += _finding_events(user, start, end, links)
-    events += _action_events(user, start, end, links)
+    events += _finding_events(user, day, links)
+    events += _action_events(user, day, links)
     events += _review_events(user, day, links)
     return [e for e in events if ical.in_window(e, start, end)]
 
@@ -205,19 +201,26 @@ def _attends(session: AgendaSession, user: User, roles: set[TeamRole], unit_ids:
     return session.unit_id is not None and session.unit_id in unit_ids
 
 
-def _finding_events(user: User, start: dt.date, end: dt.date, links: Links) -> list[ical.Event]:
+def _personal_bind(user: User, day: dt.date):
+    """(supplier contact?, bind) for the finding and action criteria of ``user``'s feed."""
+    return criteria.personal_variant(user)[0], criteria.bound(criteria.personal_values(user, day))
+
+
+def _finding_events(user: User, day: dt.date, links: Links) -> list[ical.Event]:
+    supplier_contact, bind = _personal_bind(user, day)
     findings = db.session.scalars(
         select(Finding)
-        .where(
-            Finding.owner_id == user.id,
-            Finding.status.in_(OPEN_FINDING),
-            or_(Finding.response_due_on.between(start, end),
-                Finding.closure_due_on.between(start, end)),
-        )
+        .where(*criteria.personal_finding_criteria(supplier_contact, bind))
+        # A SCAR's stage dates are days in its audit's zone (``Finding.scar_due_dates``).
+        .options(joinedload(Finding.audit).joinedload(Audit.site),
+                 joinedload(Finding.audit).joinedload(Audit.supplier))
         .order_by(Finding.id)
     ).all()
     events = []
     for finding in findings:
+        if finding.is_scar:
+            events += _scar_events(finding, links)
+            continue
         url = links.url("finding", finding.id)
         if finding.response_due_on and finding.status in AWAITING_RESPONSE:
             events.append(ical.due_event(
@@ -232,23 +235,47 @@ def _finding_events(user: User, start: dt.date, end: dt.date, links: Links) -> l
     return events
 
 
-def _action_events(user: User, start: dt.date, end: dt.date, links: Links) -> list[ical.Event]:
+def open_scar_deadlines(finding: Finding) -> list[tuple[str, dt.date]]:
+    """(name, date) of a SCAR's stage deadlines still ahead of the supplier: the current one
+    (``Finding.current_deadline``) and the later ones, with the dates the SCAR page shows
+    (``Finding.scar_due_dates``). Stages already done leave, as a finding's response does."""
+    dates = finding.scar_due_dates()
+    current, _ = finding.current_deadline()
+    # Without stage dates the response date is the action plan's.
+    current = "action_plan" if current == "response" else current
+    names = list(dates)
+    if current not in names:
+        return []
+    return [(name, dates[name]) for name in names[names.index(current):]]
+
+
+def _scar_events(finding: Finding, links: Links) -> list[ical.Event]:
+    from audit.findings.deadlines import DEADLINE_LABELS
+
+    url = links.url("scar", finding.id)
+    return [
+        ical.due_event(f"finding-{finding.id}-{name.replace('_', '-')}", day,
+                       f"{DEADLINE_LABELS[name]} due: SCAR {finding.reference}",
+                       stamp=finding.updated_at, domain=links.domain, url=url)
+        for name, day in open_scar_deadlines(finding)
+    ]
+
+
+def _action_events(user: User, day: dt.date, links: Links) -> list[ical.Event]:
+    supplier_contact, bind = _personal_bind(user, day)
     actions = db.session.scalars(
         select(CorrectiveAction)
-        .where(
-            CorrectiveAction.owner_id == user.id,
-            CorrectiveAction.status == ActionStatus.OPEN,
-            CorrectiveAction.due_on.between(start, end),
-        )
+        .where(*criteria.personal_action_criteria(supplier_contact, bind))
         .options(selectinload(CorrectiveAction.finding))
         .order_by(CorrectiveAction.id)
     ).all()
     return [
         ical.due_event(
             f"action-{action.id}", action.due_on,
-            f"{action.kind.value.capitalize()} action due: finding {action.finding.reference}",
+            f"{action.kind.value.capitalize()} action due: "
+            f"{'SCAR' if action.finding.is_scar else 'finding'} {action.finding.reference}",
             stamp=action.completed_at or action.finding.updated_at, domain=links.domain,
-            url=links.url("finding", action.finding_id))
+            url=links.url("scar" if action.finding.is_scar else "finding", action.finding_id))
         for action in actions
     ]
 

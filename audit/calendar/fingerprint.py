@@ -11,7 +11,9 @@ aggregates that change whenever a row that matters changes:
   zone is the group key, so editing a site's or supplier's zone changes the rows;
 * personal feeds add the agenda sessions of those audits, the user's team rows in them (and
   their roles), the units the user owns or belongs to, the open findings and actions
-  with a deadline in the window (with their finding's version), and the management reviews
+  with a deadline in the window (with their finding's version; for a supplier contact, the
+  open SCARs of their company and their actions, grouped by the audit's zone since a SCAR's
+  stage dates are days in it: ``criteria.personal_finding_criteria``), and the management reviews
   the user chairs, is invited to or coordinates (``criteria.review_criteria_bound``; their
   ``version_id``, bumped by every change, and status);
 * plain values known without a query: the token's kind, target and owner, the day and its
@@ -51,7 +53,6 @@ from audit.calendar import criteria, feeds, ical
 from audit.extensions import db
 from audit.models import (
     ActionKind,
-    ActionStatus,
     AgendaSession,
     Audit,
     AuditTeamMember,
@@ -117,7 +118,6 @@ def _audit_part(criteria) -> select:
 
 def _personal_parts(variant: tuple[bool, bool], bind) -> list[select]:
     supplier_contact, coordinator = variant
-    start, end = bind("window_start"), bind("window_end")
     user_id = bind("user_id")
     audit_ids = select(Audit.id).where(*criteria.personal_criteria(supplier_contact, bind))
     my_units = criteria.my_units_query(user_id)
@@ -138,11 +138,17 @@ def _personal_parts(variant: tuple[bool, bool], bind) -> list[select]:
              literal(""))
         .where(Unit.id.in_(my_units))
     )
+    # Grouped by the zone of the finding's audit: a SCAR's stage dates are days in that zone.
+    finding_zone = func.coalesce(Site.timezone, Supplier.timezone, "UTC")
     findings = (
-        part("findings", "", func.count(Finding.id), func.sum(Finding.id),
+        part("findings", finding_zone, func.count(Finding.id), func.sum(Finding.id),
              func.sum(Finding.id * Finding.version_id), func.max(Finding.updated_at))
-        .where(Finding.owner_id == user_id, Finding.status.in_(feeds.OPEN_FINDING),
-               (Finding.response_due_on.between(start, end)) | (Finding.closure_due_on.between(start, end)))
+        .select_from(Finding)
+        .outerjoin(Audit, Audit.id == Finding.audit_id)
+        .outerjoin(Site, Site.id == Audit.site_id)
+        .outerjoin(Supplier, Supplier.id == Audit.supplier_id)
+        .where(*criteria.personal_finding_criteria(supplier_contact, bind))
+        .group_by(finding_zone)
     )
     action_finding = Finding.__table__.alias("action_finding")
     actions = (
@@ -153,8 +159,7 @@ def _personal_parts(variant: tuple[bool, bool], bind) -> list[select]:
              func.max(func.coalesce(CorrectiveAction.completed_at, action_finding.c.updated_at)))
         .select_from(CorrectiveAction)
         .join(action_finding, action_finding.c.id == CorrectiveAction.finding_id)
-        .where(CorrectiveAction.owner_id == user_id, CorrectiveAction.status == ActionStatus.OPEN,
-               CorrectiveAction.due_on.between(start, end))
+        .where(*criteria.personal_action_criteria(supplier_contact, bind))
     )
     from audit.models import ManagementReview, ReviewStatus
 

@@ -69,7 +69,9 @@ class SiteForm(AppForm):
     address = TextAreaField("Address", validators=[Optional(), Length(max=2000)])
     timezone = SelectField(
         "Time zone", choices=[], validators=[DataRequired(), validate_timezone],
-        description="Audit times at this site are entered and shown in this zone.",
+        description="Audit times at this site are entered and shown in this zone. Changing it keeps "
+                    "upcoming audits and their agenda at the same local times (08:30 stays 08:30) "
+                    "and tells their teams and auditees.",
     )
     is_active = BooleanField("Active", default=True)
 

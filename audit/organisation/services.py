@@ -6,13 +6,18 @@ import datetime as dt
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
+from audit.audits.announcements import announce
+from audit.audits.services import to_local, to_utc
 from audit.core.errors import DomainError
 from audit.core.forms import is_valid_timezone
 from audit.core.services import get_or_fail, require_unique, same_text, save_with_trail
 from audit.extensions import db
 from audit.models import (
     ApprovalStatus,
+    Audit,
+    AuditStatus,
     Certificate,
     CertificateStatus,
     CertificationBody,
@@ -25,6 +30,7 @@ from audit.models import (
     UnitKind,
     User,
 )
+from audit.trail.services import apply_changes, record
 
 
 def _require_timezone(name: str, field: str = "timezone") -> None:
@@ -55,8 +61,65 @@ def create_site(data: dict, *, actor, now: dt.datetime) -> Site:
 
 
 def update_site(site: Site, data: dict, *, actor, now: dt.datetime) -> Site:
-    """Update a site's details."""
-    return save_with_trail(site, _site_values(data, site), actor=actor, now=now, label=f"site {site.name}")
+    """Update a site's details. A new time zone keeps the site's upcoming audits at the local
+    times they were entered at (``keep_local_times``)."""
+    old_zone = site.timezone
+    save_with_trail(site, _site_values(data, site), actor=actor, now=now, label=f"site {site.name}")
+    if site.timezone != old_zone:
+        keep_local_times(upcoming_audits(Audit.site_id == site.id, now=now), old_zone,
+                         actor=actor, now=now)
+    return site
+
+
+def upcoming_audits(*where, now: dt.datetime) -> list[Audit]:
+    """Open audits matching ``where`` that have not started yet at ``now`` (team, units and
+    sessions loaded: the announcement and the re-anchoring read them)."""
+    return list(db.session.scalars(
+        select(Audit)
+        .where(*where, Audit.starts_at > now,
+               Audit.status.notin_((*AuditStatus.inactive(), AuditStatus.CLOSED)))
+        .options(selectinload(Audit.sessions), selectinload(Audit.team), selectinload(Audit.units))
+        .order_by(Audit.starts_at, Audit.id)))
+
+
+def _same_wall_time(instant: dt.datetime, old_zone: str, new_zone: str) -> dt.datetime:
+    """The UTC instant that reads in ``new_zone`` as ``instant`` read in ``old_zone``."""
+    return to_utc(to_local(instant, old_zone), new_zone)
+
+
+def keep_local_times(audits: list[Audit], old_zone: str, *, actor, now: dt.datetime) -> list[Audit]:
+    """After the zone of their site (or supplier) changed from ``old_zone``, move ``audits`` and
+    their agenda sessions so that each keeps the wall-clock time it was entered at: 08:30 stays
+    08:30 at the site, now in the new zone.
+
+    A coordinator enters audit times as the site's local time, and the people there already
+    hold them (invitations, plans), so a corrected zone must not shift them; the stored UTC
+    instants move instead. Local dates are kept, so the planned and report due dates hold.
+    Each moved audit is handled as a reschedule: revision (the feeds' SEQUENCE) + 1, a trail
+    entry, and the "rescheduled" announcement to its team and auditees. Callers pass only open
+    audits that have not started (history does not move).
+    """
+    moved = []
+    for audit in audits:
+        new_zone = audit.timezone
+        changes = apply_changes(audit, {"starts_at": _same_wall_time(audit.starts_at, old_zone, new_zone),
+                                        "ends_at": _same_wall_time(audit.ends_at, old_zone, new_zone)})
+        if not changes:
+            continue  # the two zones agree at these times
+        for session in audit.sessions:
+            session.starts_at = _same_wall_time(session.starts_at, old_zone, new_zone)
+            session.ends_at = _same_wall_time(session.ends_at, old_zone, new_zone)
+            session.updated_at = now
+        audit.revision += 1
+        audit.updated_at = now
+        db.session.flush()
+        changes["timezone"] = [old_zone, new_zone]
+        record(audit, "reschedule", actor=actor, now=now, changes=changes,
+               summary=f"Times of {audit.reference} kept at the site's local time after its time zone "
+                       f"changed from {old_zone} to {new_zone}")
+        announce(audit, "rescheduled", now=now)
+        moved.append(audit)
+    return moved
 
 
 # Units ---------------------------------------------------------------------------------------
@@ -135,9 +198,16 @@ def create_supplier(data: dict, *, actor, now: dt.datetime) -> Supplier:
 
 
 def update_supplier(supplier: Supplier, data: dict, *, actor, now: dt.datetime) -> Supplier:
-    """Update a supplier (approval status changes are recorded in the trail like any field)."""
-    return save_with_trail(supplier, _supplier_values(data, supplier), actor=actor, now=now,
-                 label=f"supplier {supplier.name}")
+    """Update a supplier (approval status changes are recorded in the trail like any field).
+    A new time zone keeps the local times of the upcoming audits held in it (those without a
+    site), as for a site (``keep_local_times``)."""
+    old_zone = supplier.timezone
+    save_with_trail(supplier, _supplier_values(data, supplier), actor=actor, now=now,
+                    label=f"supplier {supplier.name}")
+    if supplier.timezone != old_zone:
+        keep_local_times(upcoming_audits(Audit.supplier_id == supplier.id, Audit.site_id.is_(None), now=now),
+                         old_zone, actor=actor, now=now)
+    return supplier
 
 
 # Certification bodies ------------------------------------------------------------------------
