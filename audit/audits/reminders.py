@@ -4,6 +4,11 @@ Each reminder is a notification with a dedupe key naming the audit, the stage, t
 the audit's start date: a sweep that runs twice, or two schedulers racing, send it once; an
 audit moved to new dates is reminded again for the new dates. After downtime only the latest
 due stage per audience is sent (one catch-up, not a burst of stale reminders).
+
+The "plan" stage depends on the plan: once issued, the auditees are reminded of the audit with
+its plan under the plan notice's own key (``agenda.plan_dedupe_key``), so whoever was sent the
+plan at issue is not told twice; before it is issued, the auditees hear nothing of a plan and
+the person who issues it (the lead) is reminded that it is their turn.
 """
 
 from __future__ import annotations
@@ -16,8 +21,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from audit.audits.announcements import auditees
+from audit.conduct.agenda import can_edit_plan, plan_dedupe_key
+from audit.core.templating import localtime
 from audit.extensions import db
-from audit.models import Audit, AuditKind, AuditStatus, AuditTeamMember, Role, TeamRole, Unit, User, UserRole
+from audit.models import (
+    Audit,
+    AuditKind,
+    AuditStatus,
+    AuditTeamMember,
+    Notification,
+    Role,
+    TeamRole,
+    Unit,
+    User,
+    UserRole,
+)
 from audit.notifications.services import notify
 
 #: DEFAULT lead times in days per audit kind and stage (config REMINDER_LEAD_DAYS overrides).
@@ -36,8 +54,18 @@ STAGE_TEXT = {
                 "checklist for {title} at {where}."),
     "plan": ("Audit {ref} of your area on {date}", "The audit plan for {title} at {where} is ready. "
              "Please make the people and records available."),
-    "day_before": ("Tomorrow: audit {ref}", "{title} at {where} starts {start}."),
+    "day_before": ("{day}: audit {ref}", "{title} at {where} starts {when}, {start}."),
 }
+#: The lead's reminder when the plan stage comes and the plan is not issued (reuses the
+#: "prepare" kind: getting ready for an audit you are in).
+ISSUE_PLAN_KIND = "audit_prepare"
+ISSUE_PLAN_TEXT = (
+    "Issue the plan of audit {ref} (starts {date})",
+    "What happened: {title} at {where} starts {start}; its plan is not issued, so the auditees "
+    "have not been told what will be audited when.\n"
+    "What is expected of you: add the opening meeting, the sessions and the closing meeting, "
+    "then issue the plan to the auditees and the team.\n"
+    "By: {plan_by}, {plan_days} days before the audit")
 
 
 def lead_days(kind: AuditKind) -> dict[str, int]:
@@ -78,10 +106,12 @@ def send_audit_reminders(*, now: dt.datetime) -> int:
         select(Audit).where(Audit.status.in_(AuditStatus.not_started()), Audit.starts_at.is_not(None),
                             Audit.starts_at > now, Audit.starts_at <= horizon)
         .options(joinedload(Audit.site), joinedload(Audit.supplier),
-                 selectinload(Audit.team).joinedload(AuditTeamMember.user),
+                 selectinload(Audit.team).joinedload(AuditTeamMember.user).selectinload(User.role_links),
                  selectinload(Audit.units).joinedload(Unit.owner),
                  selectinload(Audit.units).selectinload(Unit.members))
     ).unique().all()
+    # Loaded once, for plans nobody but the programme's people can issue (no acting lead).
+    coordinators = _coordinators() if not all(map(plan_is_issued, audits)) else []
     made = 0
     for audit in audits:
         days = lead_days(audit.kind)
@@ -92,20 +122,78 @@ def send_audit_reminders(*, now: dt.datetime) -> int:
             if not stages:
                 continue
             stage = max(stages, key=lambda x: x[1])[0]  # the latest due stage only
+            if stage == "plan" and not plan_is_issued(audit):
+                continue  # no plan to announce yet: issuing it is the lead's turn (below)
             people = _team(audit) if audience == "team" else _auditees(audit)
             made += _remind(audit, stage, people, now=now)
+        if not plan_is_issued(audit) and any(stage == "plan" for stage, _ in due):
+            made += _remind_to_issue_plan(audit, plan_issuers(audit, coordinators), now=now)
     return made
 
 
-def _remind(audit: Audit, stage: str, people, *, now: dt.datetime) -> int:
+def plan_is_issued(audit: Audit) -> bool:
+    """Whether the audit's plan went out to the auditees (``agenda.issue_plan``)."""
+    return audit.status in AuditStatus.plan_issued()
+
+
+def plan_issuers(audit: Audit, coordinators: list[User] | None = None) -> list[User]:
+    """Whose turn it is to issue the plan: the lead auditor when they may edit it
+    (``agenda.can_edit_plan``), else (no lead, or a lead who can no longer act) the programme's
+    manager or the coordinators (``_programme_people``), who may edit any plan."""
+    lead = audit.lead
+    if lead is not None and lead.is_active and can_edit_plan(audit, lead):
+        return [lead]
+    return _programme_people(audit, coordinators)
+
+
+def _programme_people(audit: Audit, coordinators: list[User] | None = None) -> list[User]:
+    """Who answers for the audit's programme: its manager if named, else every coordinator
+    (``coordinators``, when the caller loaded them once for many audits)."""
+    manager = audit.programme.manager if audit.programme and audit.programme.manager_id else None
+    if manager is not None:
+        return [manager]
+    return _coordinators() if coordinators is None else coordinators
+
+
+def _values(audit: Audit, now: dt.datetime) -> dict[str, str]:
+    """The words of the reminders: the start in the audit's zone labelled as pages show it
+    (``localtime``: "CST (Shanghai)", never a bare ambiguous "CST"), and the day of the start
+    counted from the audit's own local today (a start moved to later today, or a catch-up
+    after downtime, is "today", not "tomorrow")."""
     local = audit.starts_at.astimezone(zoneinfo.ZoneInfo(audit.timezone))
-    values = {"ref": audit.reference, "title": audit.title, "where": _where(audit),
-              "date": local.strftime("%d %b %Y"), "start": local.strftime("%d %b %Y %H:%M %Z")}
+    days = (local.date() - audit.local_today(now)).days
+    when = {0: "today", 1: "tomorrow"}.get(days, f"on {local:%a %d %b %Y}")
+    plan_days = lead_days(audit.kind)["plan"]
+    plan_by = (audit.starts_at - dt.timedelta(days=plan_days)).astimezone(local.tzinfo)
+    return {"ref": audit.reference, "title": audit.title, "where": _where(audit),
+            "date": local.strftime("%d %b %Y"), "start": localtime(audit.starts_at, audit.timezone),
+            "when": when, "day": when[0].upper() + when[1:],
+            "plan_by": plan_by.strftime("%d %b %Y"), "plan_days": str(plan_days)}
+
+
+def _remind(audit: Audit, stage: str, people, *, now: dt.datetime) -> int:
+    values = _values(audit, now)
     title, body = (t.format(**values) for t in STAGE_TEXT[stage])
+    link = f"/audits/{audit.id}"
     made = 0
     for person in people:
         key = f"audit:{audit.id}:{stage}:{person.id}:{audit.starts_at:%Y%m%d%H%M}"
-        if notify(person, kind=f"audit_{stage}", title=title, body=body, link=f"/audits/{audit.id}",
+        if stage == "plan":
+            # The plan notice's own key: whoever was sent this plan at issue is not told twice.
+            key, link = plan_dedupe_key(audit, person), f"/audits/{audit.id}/plan"
+        if notify(person, kind=f"audit_{stage}", title=title, body=body, link=link,
+                  dedupe_key=key, now=now):
+            made += 1
+    return made
+
+
+def _remind_to_issue_plan(audit: Audit, people, *, now: dt.datetime) -> int:
+    """Remind ``people`` (``plan_issuers``) once per audit date that the plan is theirs to issue."""
+    title, body = (t.format(**_values(audit, now)) for t in ISSUE_PLAN_TEXT)
+    made = 0
+    for person in people:
+        key = f"audit:{audit.id}:issue-plan:{person.id}:{audit.starts_at:%Y%m%d%H%M}"
+        if notify(person, kind=ISSUE_PLAN_KIND, title=title, body=body, link=f"/audits/{audit.id}/plan",
                   dedupe_key=key, now=now):
             made += 1
     return made
@@ -139,8 +227,7 @@ def send_report_reminders(*, now: dt.datetime) -> int:
             continue
         if coordinators is None:
             coordinators = _coordinators()
-        manager = audit.programme.manager if audit.programme and audit.programme.manager_id else None
-        escalate = {u.id: u for u in ([manager] if manager else coordinators)}
+        escalate = {u.id: u for u in _programme_people(audit, coordinators)}
         for unit in audit.units:
             if unit.owner is not None:
                 escalate[unit.owner.id] = unit.owner
@@ -168,8 +255,7 @@ def send_overdue_audits(*, now: dt.datetime) -> int:
     made = 0
     coordinators = _coordinators() if audits else []
     for audit in audits:
-        manager = audit.programme.manager if audit.programme and audit.programme.manager_id else None
-        for person in ([manager] if manager else coordinators):
+        for person in _programme_people(audit, coordinators):
             when = audit.local_dates()[1] if audit.ends_at else audit.planned_date
             if notify(person, kind="audit_overdue", title=f"Overdue: {audit.reference} {audit.title}",
                       body=f"Planned for {when:%d %b %Y} and still {audit.status.label.lower()}: "
@@ -182,36 +268,54 @@ def send_overdue_audits(*, now: dt.datetime) -> int:
 
 #: Readable names of the reminder stages (scheduler page).
 STAGE_LABEL = {"prepare": "Prepare (team)", "plan": "Audit coming (auditees)", "day_before": "Audit tomorrow",
-               "report_due": "Report due soon (lead)"}
+               "issue_plan": "Issue the plan (lead)", "report_due": "Report due soon (lead)"}
+
+
+def _plan_keys_sent(audits: list[Audit]) -> set[str]:
+    """The plan notices (``agenda.plan_dedupe_key``) already sent to these audits' auditees."""
+    keys = [plan_dedupe_key(a, p) for a in audits for p in _auditees(a)]
+    if not keys:
+        return set()
+    return set(db.session.scalars(select(Notification.dedupe_key).where(Notification.dedupe_key.in_(keys))))
 
 
 def upcoming_reminders(*, now: dt.datetime, days: int = 14) -> list[dict]:
     """The reminders the sweeps will send in the next ``days`` days, computed from the same lead
     times and audiences as ``send_audit_reminders``/``send_report_reminders``, sending nothing.
 
-    Each row: ``at`` (aware UTC), ``stage`` label, ``audit``, ``people`` (names). Two queries,
-    whatever the number of audits.
+    Each row: ``at`` (aware UTC), ``stage`` label, ``audit``, ``people`` (names). The plan stage
+    as the plan stands now: the lead's turn to issue it, or the issued plan for the auditees it
+    has not reached yet. A few queries, whatever the number of audits (coordinators only when
+    a plan is not issued yet).
     """
     until = now + dt.timedelta(days=days)
     longest = max(max(lead_days(kind).values()) for kind in AuditKind)
     audits = db.session.scalars(
         select(Audit).where(Audit.status.in_(AuditStatus.not_started()), Audit.starts_at.is_not(None),
                             Audit.starts_at > now, Audit.starts_at <= until + dt.timedelta(days=longest + 1))
-        .options(joinedload(Audit.site), joinedload(Audit.supplier),
-                 selectinload(Audit.team).joinedload(AuditTeamMember.user),
+        .options(joinedload(Audit.site), joinedload(Audit.supplier), joinedload(Audit.programme),
+                 selectinload(Audit.team).joinedload(AuditTeamMember.user).selectinload(User.role_links),
                  selectinload(Audit.units).joinedload(Unit.owner),
                  selectinload(Audit.units).selectinload(Unit.members))
     ).unique().all()
+    plan_sent = _plan_keys_sent([a for a in audits if plan_is_issued(a)])
+    coordinators = _coordinators() if not all(map(plan_is_issued, audits)) else []
     rows = []
     for audit in audits:
         for stage, n in lead_days(audit.kind).items():
             at = audit.starts_at - dt.timedelta(days=n)
             if not now < at <= until:
                 continue
+            label = STAGE_LABEL[stage]
             people = {p.id: p for audience in STAGE_AUDIENCE.get(stage, ())
                       for p in (_team(audit) if audience == "team" else _auditees(audit))}
-            rows.append({"at": at, "stage": STAGE_LABEL[stage], "audit": audit,
-                         "people": sorted(p.name for p in people.values())})
+            if stage == "plan" and plan_is_issued(audit):
+                people = {pid: p for pid, p in people.items() if plan_dedupe_key(audit, p) not in plan_sent}
+            elif stage == "plan":
+                label, people = STAGE_LABEL["issue_plan"], {p.id: p for p in plan_issuers(audit, coordinators)}
+            if people:
+                rows.append({"at": at, "stage": label, "audit": audit,
+                             "people": sorted(p.name for p in people.values())})
     reports = db.session.scalars(
         select(Audit).where(Audit.status.in_(AuditStatus.fieldwork()), Audit.report_due_on.is_not(None),
                             Audit.report_due_on <= until.date() + dt.timedelta(days=REPORT_REMINDER_DAYS + 1))

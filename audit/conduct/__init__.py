@@ -9,8 +9,8 @@ from audit.core.registry import registry
 
 def init_app(app: Flask) -> None:
     """Register the page and API blueprints, the audit page's plan, checklist and report, the
-    reports' share of "waiting for me", the offline shell's asset version and the daily pruning
-    of replayed mutation ids."""
+    report's notification kind (report to acknowledge), the reports' share of "waiting for me",
+    the offline shell's asset version and the daily pruning of replayed mutation ids."""
     # Views are imported when the feature is installed, not when the package is imported, so
     # services and jobs can import this package without loading views (nothing imports views).
     from audit.conduct import agenda, answering, api, offline, report_views, sections, views  # noqa: F401
@@ -26,7 +26,9 @@ def init_app(app: Flask) -> None:
     reg.add_audit_section("checklist", sections.checklist_section)
     reg.add_audit_section("report", sections.report_section)
     reg.add_email_attachments("audit_plan", agenda.plan_attachments)
-    from audit.conduct import waiting
+    from audit.conduct import report, waiting
+
+    reg.add_notification_kinds(report.NOTIFICATION_KINDS)
 
     reg.add_waiting_source("reports", waiting.waiting_source)
     keep_days = app.config["OFFLINE_WINDOW_DAYS"]

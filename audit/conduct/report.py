@@ -94,6 +94,7 @@ def sign_report(audit: Audit, *, actor, now: dt.datetime) -> AuditReport:
     db.session.flush()
     record(report, "transition", actor=actor, now=now, summary=f"Lead signed the report of {audit.reference}",
            changes={"signed_at": [None, now.isoformat()]})
+    announce_signed(audit, report, actor=actor, now=now)
     return report
 
 
@@ -150,6 +151,41 @@ def issue_report(audit: Audit, *, actor, now: dt.datetime) -> AuditReport:
                         "report_issued_at": [None, now.isoformat()]})
     announce_issued(audit, report, actor=actor, now=now)
     return report
+
+
+# --- telling the unit owners the signed report waits for their acknowledgement ---------------
+
+ACKNOWLEDGE_KIND = "report_to_acknowledge"
+#: The report's own notification kinds (kind → preferences label), registered by ``audit.conduct``.
+NOTIFICATION_KINDS = {ACKNOWLEDGE_KIND: "An audit report of your area is signed: acknowledge it"}
+
+
+def acknowledging_owners(audit: Audit, report: AuditReport) -> list[User]:
+    """The owners of the audited units whose "Report to acknowledge" the report opens
+    (``conduct.waiting``): those the workflow lets acknowledge it now, until someone has."""
+    if report.acknowledged_at is not None:
+        return []
+    owners = {u.owner.id: u.owner for u in audit.units if u.owner is not None and u.owner.is_active}
+    return [owners[k] for k in sorted(owners) if REPORT.decide(audit, owners[k], "acknowledge_report")]
+
+
+def announce_signed(audit: Audit, report: AuditReport, *, actor, now: dt.datetime) -> list[User]:
+    """Tell the owners who must acknowledge the report that the lead signed it (it is ready);
+    returns who was newly told. Once per audit and person: signing again after an edit, which
+    withdrew the signature, tells nobody a second time."""
+    due = f"{audit.report_due_on:%d %b %Y}, the report's due date" if audit.report_due_on else \
+        "before the lead issues the report"
+    body = (f"What happened: {actor.name} signed the report of {audit.reference} {audit.title}.\n"
+            "What is expected of you: Read the report and acknowledge it for the audited area.\n"
+            f"By: {due}")
+    notified = []
+    for person in acknowledging_owners(audit, report):
+        if person.id != actor.id and notify(
+                person, kind=ACKNOWLEDGE_KIND, title=f"Report of {audit.reference} to acknowledge", body=body,
+                link=f"/audits/{audit.id}/report", dedupe_key=f"audit:{audit.id}:report-acknowledge:{person.id}",
+                now=now):
+            notified.append(person)
+    return notified
 
 
 # --- telling the people the issued report concerns ------------------------------------------

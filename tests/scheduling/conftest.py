@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from audit.extensions import db
-from audit.models import QualificationLevel, Role, TeamRole
+from audit.models import AuditStatus, QualificationLevel, Role, TeamRole
 
 
 class Inbox:
@@ -50,7 +50,8 @@ def smtp_server():
 
 @pytest.fixture
 def reminder_audit(make, app):
-    """An ISO 9001 audit at T0 + 5 days: lead and auditor (prepare), unit owner (plan)."""
+    """An ISO 9001 audit at T0 + 5 days whose plan is issued: lead and auditor (prepare), unit
+    owner (the plan, which the sweep sends to auditees it has not reached yet)."""
     T0 = dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.UTC)
     std = make.standard()
     lead = make.user(name="Lena Lead", email="lena@example.com")
@@ -61,6 +62,7 @@ def reminder_audit(make, app):
     unit = make.unit(name="Machining", owner=owner)
     audit = make.audit(title="Machining audit", starts_at=T0 + dt.timedelta(days=5),
                        ends_at=T0 + dt.timedelta(days=5, hours=8), units=[unit], standards=[std],
-                       team=[(lead, TeamRole.LEAD), (auditor, TeamRole.AUDITOR)])
+                       team=[(lead, TeamRole.LEAD), (auditor, TeamRole.AUDITOR)],
+                       status=AuditStatus.PLAN_ISSUED)
     db.session.commit()
     return {"T0": T0, "audit": audit, "lead": lead, "auditor": auditor, "owner": owner}

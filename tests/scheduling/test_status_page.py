@@ -29,11 +29,12 @@ def test_upcoming_reminders_are_the_ones_the_sweep_sends(app, make):
     """Each reminder listed for the next 14 days is sent by the sweep at that time, to those people."""
     audit = _audit(make, NOW + dt.timedelta(days=10))
     rows = upcoming_reminders(now=NOW, days=14)
-    # internal audit: prepare (14 days before) is already past; plan (7) and day-before (1) are ahead
+    # internal audit: prepare (14 days before) is already past; plan (7) and day-before (1) are ahead;
+    # the plan is not issued, so its stage is the lead's turn to issue it, not news for the auditees
     assert [(r["stage"], r["at"]) for r in rows] == [
-        ("Audit coming (auditees)", audit.starts_at - dt.timedelta(days=7)),
+        ("Issue the plan (lead)", audit.starts_at - dt.timedelta(days=7)),
         ("Audit tomorrow", audit.starts_at - dt.timedelta(days=1))]
-    assert rows[0]["people"] == ["Olga Owner"] and rows[1]["people"] == ["Lea Lead", "Olga Owner"]
+    assert rows[0]["people"] == ["Lea Lead"] and rows[1]["people"] == ["Lea Lead", "Olga Owner"]
     assert send_audit_reminders(now=NOW) == 1  # the "prepare" stage already due: sent now, not listed
     for row in rows:
         before = db.session.scalar(select(db.func.count(Notification.id)))
