@@ -25,11 +25,12 @@ NOTIFICATION_KINDS = {
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprint, navigation, notification kinds (reminders and announcements), the
-    announcements' calendar invitation and the reminder sweep."""
+    """Register the blueprint, navigation, notification kinds (reminders, announcements, team
+    problems), the announcements' calendar invitation, the "waiting for me" source (audits the
+    coordinators must act on) and the reminder sweep."""
     # Views are imported when the feature is installed, not when the package is imported, so
     # services and jobs can import this package without loading views (nothing imports views).
-    from audit.audits import announcements, reminders, views
+    from audit.audits import announcements, reminders, staffing_watch, views, waiting
     from audit.scheduling.jobs import sweep
 
     app.register_blueprint(views.bp)
@@ -37,7 +38,12 @@ def init_app(app: Flask) -> None:
     reg.add_navigation("audits.audit_list", "Audits", Permission.VIEW_ORGANISATION)
     reg.add_notification_kinds(NOTIFICATION_KINDS)
     reg.add_notification_kinds(announcements.NOTIFICATION_KINDS)
+    reg.add_notification_kinds(staffing_watch.KINDS)
     reg.add_email_attachments(announcements.TEAM_KIND, announcements.invitation_attachments)
+    # Overdue audits, audits due by a deadline still to staff or date, teams no longer qualified.
+    reg.add_waiting_source("audits", waiting.waiting_source)
     reg.add_job("audit_reminders", sweep(
         reminders.send_audit_reminders, reminders.send_report_reminders, reminders.send_overdue_audits,
-        doc="Reminders before audits, report due and overdue, overdue audits."), 15 * 60)
+        staffing_watch.send_staffing_warnings,
+        doc="Reminders before audits, report due and overdue, overdue audits, and coming audits whose "
+            "team no longer covers the scope (a qualification lapsed)."), 15 * 60)

@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
     # Views are imported when the feature is installed, not when the package is imported, so
     # services and jobs can import this package without loading views (nothing imports views).
     from audit.findings import panels, rates_views, register_views, reminders, scar_views, views  # noqa: F401
+    from audit.findings.probation import KINDS as SUPPLIER_STATUS_KINDS
 
     # (register_views adds the register pages to the findings blueprint)
     from audit.scheduling.jobs import sweep
@@ -44,6 +45,7 @@ def init_app(app: Flask) -> None:
     reg.add_waiting_source("findings", panels.waiting_source)
     reg.add_audit_section("findings", panels.audit_findings_section)
     reg.add_notification_kinds(NOTIFICATION_KINDS)
+    reg.add_notification_kinds(SUPPLIER_STATUS_KINDS)
     reg.add_job("finding_deadlines", sweep(
         reminders.sweep_finding_deadlines,
         doc="Finding and corrective-action reminders, overdue flags, escalation, supplier probation."),

@@ -1,4 +1,10 @@
-"""Supplier probation: overdue or rejected SCARs and open majors put a supplier on probation."""
+"""Supplier probation: overdue or rejected SCARs and open majors put a supplier on probation.
+
+Each change of status is told to the coordinators, who evaluate suppliers and decide whether one
+on probation is disqualified (DOMAIN §2: approved → on probation → approved | disqualified); a
+supplier on probation waits in their list until it recovers or is decided
+(``audit.organisation.waiting``). The supplier model names no internal owner or buyer.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,25 @@ from sqlalchemy import select
 
 from audit.extensions import db
 from audit.findings.deadlines import DEADLINE_LABELS, local_date
+from audit.findings.notifying import coordinators
 from audit.findings.workflow import OPEN_STATUSES
 from audit.models import (
     Finding,
     FindingStatus,
     Grade,
 )
+from audit.notifications.services import notify
 from audit.trail.services import record
+
+#: Registered with the findings feature's kinds (the sweep that changes the status is theirs).
+KINDS = {"supplier_status": "A supplier went on probation or back to approved (coordinators)"}
+
+#: What the coordinators are asked to do, per new status.
+EXPECTED = {
+    "on_probation": "Follow up its SCARs and open majors with the supplier. It returns to approved by "
+                    "itself once they are cleared; if it does not recover, disqualify it on its page.",
+    "approved": "Nothing: it is approved again.",
+}
 
 
 def supplier_problems(supplier, now: dt.datetime) -> list[str]:
@@ -65,4 +83,21 @@ def update_supplier_status(supplier, *, actor, now: dt.datetime) -> bool:
     db.session.flush()
     record(supplier, "transition", actor=actor, now=now, summary=summary,
            changes={"approval_status": [old.value, new.value]})
+    announce_status_change(supplier, summary, now=now)
     return True
+
+
+def announce_status_change(supplier, summary: str, *, now: dt.datetime) -> int:
+    """Tell every active coordinator once per supplier, new status and day (a retried sweep
+    sends nothing twice); the actor is told too, since the status follows from their step
+    rather than being it. Returns how many were told."""
+    status = supplier.approval_status
+    sent = 0
+    for person in coordinators():
+        if notify(person, kind="supplier_status", now=now, link=f"/organisation/suppliers/{supplier.id}",
+                  dedupe_key=f"supplier:{supplier.id}:{status.value}:{now.date()}:{person.id}",
+                  title=f"Supplier {status.label.lower()}: {supplier.name}",
+                  body=f"What happened: {summary}.\n"
+                       f"What is expected of you: {EXPECTED[status.value]}"):
+            sent += 1
+    return sent

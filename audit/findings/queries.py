@@ -115,9 +115,11 @@ def filtered(stmt, filters: Filters, today: dt.date):
 
 
 def list_findings(filters: Filters, today: dt.date, *, limit: int = 200, offset: int = 0):
-    """Findings for the list page, newest first, with what the rows show loaded."""
+    """Findings for the list page, newest first, with what the rows show loaded (the audit's
+    site and supplier too: they give the zone that "overdue" is judged in)."""
     stmt = filtered(select(Finding), filters, today).options(
-        joinedload(Finding.audit), joinedload(Finding.unit), joinedload(Finding.site),
+        joinedload(Finding.audit).options(joinedload(Audit.site), joinedload(Audit.supplier)),
+        joinedload(Finding.unit), joinedload(Finding.site),
         joinedload(Finding.supplier), joinedload(Finding.owner),
         selectinload(Finding.clauses),
     ).order_by(Finding.raised_at.desc(), Finding.id.desc()).limit(limit).offset(offset)

@@ -18,6 +18,7 @@ from audit.core.todo import waiting_items
 from audit.extensions import db
 from audit.findings import charts, forms, queries
 from audit.findings import services as fs
+from audit.findings.deadlines import local_date
 from audit.findings.views import bp
 from audit.models import (
     Audit,
@@ -37,6 +38,30 @@ PAGE_SIZE = 100
 
 def _today() -> dt.date:
     return utcnow().date()
+
+
+#: Every site's date is within a day of UTC's (UTC-12 to UTC+14).
+SITE_DAY_MARGIN = dt.timedelta(days=1)
+
+
+def _register_page(filters: queries.Filters, now: dt.datetime, *, limit: int,
+                   offset: int = 0) -> tuple[list[Finding], set[int], bool]:
+    """The register's findings of one page, the ids of those overdue, and whether more follow.
+
+    "Overdue" is judged on each finding's own date at its site (``deadlines.local_date``), as
+    the sweep and "Waiting for me" judge it. One SQL date cannot say that for every site, so the
+    overdue filter keeps in SQL whatever may be overdue at a site a day ahead of UTC, and the
+    rows it kept that are not yet overdue where they are are dropped (a page may then hold a few
+    rows fewer; none is skipped, as the pages are cut from the same SQL list).
+    """
+    latest_today = now.astimezone(dt.UTC).date() + SITE_DAY_MARGIN
+    rows = queries.list_findings(filters, latest_today, limit=limit + 1, offset=offset)
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    overdue = {f.id for f in rows if f.is_overdue(local_date(f, now))}
+    if filters.overdue:
+        rows = [f for f in rows if f.id in overdue]
+    return rows, overdue, has_more
 
 
 def _facet(model, finding_column, blank: str, selected: int, order) -> list[tuple[int, str]]:
@@ -68,13 +93,10 @@ def index():
     form = _filter_form()
     filters = queries.Filters.from_form(form, reader=current_user)
     page = max(request.args.get("page", 1, type=int), 1)
-    today = _today()
-    rows = queries.list_findings(filters, today, limit=PAGE_SIZE + 1,
-                                 offset=(page - 1) * PAGE_SIZE)
-    has_more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
+    rows, overdue, has_more = _register_page(filters, utcnow(), limit=PAGE_SIZE,
+                                             offset=(page - 1) * PAGE_SIZE)
     args = {k: v for k, v in request.args.items() if k != "page"}
-    return render_template("findings/list.html", form=form, rows=rows, today=today, page=page,
+    return render_template("findings/list.html", form=form, rows=rows, overdue=overdue, page=page,
                            has_more=has_more, args=args)
 
 
@@ -91,15 +113,15 @@ def export(fmt: str):
     if fmt not in ("csv", "xlsx"):
         abort(404)
     filters = queries.Filters.from_form(_filter_form(), reader=current_user)  # read rules apply
-    today = _today()
-    findings = queries.list_findings(filters, today, limit=EXPORT_LIMIT)
+    now = utcnow()
+    findings, overdue, _ = _register_page(filters, now, limit=EXPORT_LIMIT)
     if fmt == "csv":
-        body, mimetype = register.register_csv(findings, today), "text/csv; charset=utf-8"
+        body, mimetype = register.register_csv(findings, overdue), "text/csv; charset=utf-8"
     else:
-        body = register.register_xlsx(findings, today)
+        body = register.register_xlsx(findings, overdue)
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(body, mimetype=mimetype, headers={
-        "Content-Disposition": f'attachment; filename="findings-{today}.{fmt}"'})
+        "Content-Disposition": f'attachment; filename="findings-{now.date()}.{fmt}"'})
 
 
 @bp.get("/waiting")

@@ -22,6 +22,7 @@ from audit.findings.deadlines import DEADLINE_LABELS
 from audit.models import (
     EIGHT_D_DISCIPLINES,
     ActionKind,
+    Audit,
     CorrectiveAction,
     Finding,
     FindingStatus,
@@ -56,11 +57,16 @@ def _own_scar(finding_id: int) -> Finding:
 @bp.get("/")
 @requires(Permission.RESPOND_SCAR)
 def index():
-    """The contact's own SCARs, newest first."""
+    """The contact's own SCARs, newest first; "overdue" by the date at each audited site, as the
+    sweep counts it (``deadlines.local_date``)."""
     rows = db.session.scalars(_scope(select(Finding)).options(
-        joinedload(Finding.audit), selectinload(Finding.clauses))
+        # The audit's site and supplier give its zone: joined, not one lazy load per SCAR.
+        joinedload(Finding.audit).options(joinedload(Audit.site), joinedload(Audit.supplier)),
+        selectinload(Finding.clauses))
         .order_by(Finding.issued_at.desc(), Finding.id.desc())).unique().all()
-    return render_template("scar/list.html", rows=rows, today=utcnow().date())
+    now = utcnow()
+    overdue = {f.id for f in rows if f.is_overdue(fs.local_date(f, now))}
+    return render_template("scar/list.html", rows=rows, overdue=overdue)
 
 
 #: The form each SCAR action takes (``SCAR`` workflow, plus ``ACTION`` for completing one and
@@ -123,7 +129,7 @@ def _render(finding: Finding, failed: dict | None = None, status: int = 200):
     return render_template("scar/detail.html", finding=finding, forms=available,
                            completable=_completable(finding), sent_back=sent_back_because(finding),
                            extension_deadlines=EXTENSION_DEADLINES,
-                           due=fs.scar_stage_due(finding), today=utcnow().date(),
+                           due=fs.scar_stage_due(finding), today=fs.local_date(finding, utcnow()),
                            analysis_fields=forms.ANALYSIS_FIELDS,
                            eight_d_disciplines=EIGHT_D_DISCIPLINES), status
 

@@ -137,15 +137,17 @@ def _render_detail(finding: Finding, failed: dict | None = None, status: int = 2
     available = available_forms(finding, current_user)
     if failed:
         available.update(failed)
+    # "Overdue" and the stage-2 clock count days at the audited site, as the sweep does.
+    today = fs.local_date(finding, utcnow())
     return render_template(
-        "findings/detail.html", finding=finding, forms=available, today=utcnow().date(),
+        "findings/detail.html", finding=finding, forms=available, today=today,
         completable=completable_actions(finding, current_user),
         reassignable=action_grants(finding, current_user, "reassign_action"),
         removable=action_grants(finding, current_user, "remove_action"),
         grade_name=fs.grade_label(finding.audit.kind, finding.grade),
         trail=entries_for(finding), scar_due=fs.scar_stage_due(finding),
         ishikawa_categories=forms.ISHIKAWA_CATEGORIES, eight_d_disciplines=EIGHT_D_DISCIPLINES,
-        stage2=stage2_state(finding, utcnow().date()),
+        stage2=stage2_state(finding, today),
     ), status
 
 

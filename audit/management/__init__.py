@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
     """Register everything this feature adds to the application."""
     # Own views only, and only here: nothing imports views at import time.
     from audit.management import (
+        objectives,
         panels,
         review_views,
         reviews,
@@ -37,9 +38,13 @@ def init_app(app: Flask) -> None:
     reg.add_audit_section("indicators", views.audit_indicators_section)
     reg.add_notification_kinds(reviews.KINDS)
     reg.add_notification_kinds(risk_actions.KINDS)
+    reg.add_notification_kinds(objectives.KINDS)
     reg.add_waiting_source("management", waiting.waiting_source)
-    # One job for the feature's reminders: reviews and their outputs, then actions on risks.
+    # One job for the feature's reminders: reviews and their outputs, actions on risks, then
+    # objectives that became at risk or missed without a new measurement (their due date passed).
     reg.add_job("management_review_reminders", sweep(
         reviews.send_review_reminders, risk_actions.send_risk_action_reminders,
-        doc="Reminders before management reviews, before review actions fall due, and to owners of "
-            "actions on risks before they fall due and once overdue."), 3600)
+        objectives.send_objective_notices,
+        doc="Reminders before management reviews, before review actions fall due, to owners of "
+            "actions on risks before they fall due and once overdue, and to owners of quality "
+            "objectives at risk or missed."), 3600)

@@ -3,6 +3,10 @@
 Status is computed, never typed: from the latest measurement on or before a day against the
 target, and the objective's due date. Measurements are entered one by one by the owner (or a
 quality manager) or imported from CSV/XLSX; an import with any bad line stores nothing.
+
+An objective at risk or missed is its owner's turn (``owner_turns``, listed by the feature's
+"waiting for me" source) and its owner is told once per episode (``announce_status``): when a
+measurement is recorded, and by the feature's sweep when the due date passing makes it missed.
 """
 
 from __future__ import annotations
@@ -12,16 +16,44 @@ import datetime as dt
 import io
 from decimal import Decimal, InvalidOperation
 
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
 from audit.auth.permissions import Permission
 from audit.core.errors import DomainError, NotAllowed
 from audit.core.services import get_or_fail, save_with_trail
 from audit.extensions import db
 from audit.library.io import refuse_control_characters
-from audit.models import Direction, Frequency, ObjectiveMeasurement, QualityObjective, Unit, User
+from audit.models import (
+    Direction,
+    Frequency,
+    ManagementReview,
+    ObjectiveMeasurement,
+    QualityObjective,
+    ReviewStatus,
+    Unit,
+    User,
+)
+from audit.notifications.services import notify
 from audit.trail.services import record, snapshot
 
 ON_TRACK, AT_RISK, MISSED, NO_DATA = "on track", "at risk", "missed", "no data"
 MAX_IMPORT_ROWS = 2000
+
+KINDS = {
+    "objective_at_risk": "A quality objective you own is at risk (its latest measurement misses the target)",
+    "objective_missed": "A quality objective you own was missed at its due date",
+}
+
+#: Per status that makes an objective its owner's turn: (waiting-list label, what is expected).
+OWNER_TURNS = {
+    AT_RISK: ("Objective at risk: act on its plan",
+              "Act on the objective's plan (what is done, resources, who) so that it is met by its due "
+              "date, and record the next measurement."),
+    MISSED: ("Objective missed: evaluate it",
+             "Evaluate why it was missed and propose what follows (a new target, period or plan); "
+             "it is an input to the next management review."),
+}
 
 
 def meets(value: Decimal, target: Decimal, direction: Direction) -> bool:
@@ -44,6 +76,105 @@ def status_as_of(objective: QualityObjective, day: dt.date,
     if meets(Decimal(latest.value), Decimal(objective.target), objective.direction):
         return ON_TRACK, latest
     return (MISSED if objective.due_on <= day else AT_RISK), latest
+
+
+def _value(value) -> str:
+    return f"{Decimal(value).normalize():f}"
+
+
+def target_text(objective: QualityObjective) -> str:
+    """The target as people read it, e.g. "≥ 98 %"."""
+    sign = "≥" if objective.direction is Direction.HIGHER else "≤"
+    return f"{sign} {_value(objective.target)} {objective.target_unit}"
+
+
+def latest_text(objective: QualityObjective, latest: ObjectiveMeasurement | None) -> str:
+    """The latest measurement as people read it, e.g. "latest 97.2 % on 30 Nov 2026"."""
+    if latest is None:
+        return "no measurement recorded"
+    return f"latest {_value(latest.value)} {objective.target_unit} on {latest.measured_on:%d %b %Y}"
+
+
+def _reviewed_through():
+    """The last day a held (or signed-off) management review's period covers, as a scalar
+    subquery. A missed objective due by then was reported to that review (its pack judges
+    objectives as of the period end), so it stops being its owner's turn."""
+    return (select(func.max(ManagementReview.period_end))
+            .where(ManagementReview.status.in_([ReviewStatus.HELD, ReviewStatus.SIGNED_OFF]))
+            .scalar_subquery())
+
+
+def _not_yet_reviewed():
+    """Objectives still open to attention: due after the last reviewed period end."""
+    reviewed = _reviewed_through()
+    return select(QualityObjective).where(
+        or_(reviewed.is_(None), QualityObjective.due_on > reviewed))
+
+
+def owner_turns(user, today: dt.date) -> list[tuple[QualityObjective, str, ObjectiveMeasurement | None]]:
+    """``(objective, status, latest measurement)`` of the objectives ``user`` owns that are at
+    risk or missed on ``today`` (status: ``status_as_of``); two queries whatever their number."""
+    rows = db.session.scalars(_not_yet_reviewed().where(QualityObjective.owner_id == user.id)
+                              .options(selectinload(QualityObjective.measurements))
+                              .order_by(QualityObjective.due_on, QualityObjective.id))
+    turns = []
+    for objective in rows:
+        status, latest = status_as_of(objective, today)
+        if status in OWNER_TURNS:
+            turns.append((objective, status, latest))
+    return turns
+
+
+def _episode(objective: QualityObjective, status: str, latest: ObjectiveMeasurement | None) -> str:
+    """What one notice covers: for "at risk", the first measurement of the current run below
+    target (later misses in the same run say nothing new; a recovery re-arms); for "missed",
+    the due date (a moved due date re-arms)."""
+    if status == MISSED:
+        return f"{objective.due_on}"
+    run_start = latest
+    for m in reversed([m for m in objective.measurements if m.measured_on <= latest.measured_on]):
+        if meets(Decimal(m.value), Decimal(objective.target), objective.direction):
+            break
+        run_start = m
+    return f"{run_start.measured_on}"
+
+
+def announce_status(objective: QualityObjective, *, now: dt.datetime) -> bool:
+    """Tell the owner once that ``objective`` is at risk, and once that it was missed.
+
+    The owner is told even when they recorded the measurement themselves: the notice says what
+    the status now asks of them. Returns True when a notice was queued."""
+    status, latest = status_as_of(objective, now.date())
+    owner = objective.owner
+    if status not in OWNER_TURNS or owner is None:
+        return False
+    lines = [f"What happened: {objective.title} is {status}: {latest_text(objective, latest)}, "
+             f"target {target_text(objective)}"
+             + (f", due {objective.due_on:%d %b %Y}." if status == MISSED else "."),
+             f"What is expected of you: {OWNER_TURNS[status][1]}"]
+    if status == AT_RISK:
+        lines.append(f"By: {objective.due_on:%d %b %Y} (the objective's due date)")
+    kind = "objective_at_risk" if status == AT_RISK else "objective_missed"
+    return notify(owner, kind=kind, now=now, link=f"/management/objectives/{objective.id}",
+                  dedupe_key=f"objective:{objective.id}:{kind}:{_episode(objective, status, latest)}:{owner.id}",
+                  title=f"Objective {status}: {objective.title}", body="\n".join(lines)) is not None
+
+
+def _announce_after_recording(objective: QualityObjective, now: dt.datetime) -> None:
+    # New rows are appended to the loaded collection unsorted: reload it in date order, which
+    # ``status_as_of`` relies on for "latest".
+    db.session.expire(objective, ["measurements"])
+    announce_status(objective, now=now)
+
+
+def send_objective_notices(*, now: dt.datetime) -> int:
+    """Tell owners about objectives at risk or missed that nobody recorded a measurement for
+    since (the due date passing makes an objective missed without one); idempotent."""
+    objectives = db.session.scalars(_not_yet_reviewed().where(QualityObjective.owner_id.is_not(None))
+                                    .options(selectinload(QualityObjective.measurements),
+                                             joinedload(QualityObjective.owner))
+                                    .order_by(QualityObjective.id))
+    return sum(announce_status(objective, now=now) for objective in objectives)
 
 
 def can_record(objective: QualityObjective, user) -> bool:
@@ -151,6 +282,7 @@ def record_measurement(objective: QualityObjective, data: dict, *, actor, now: d
     record(objective, "measurement", actor=actor, now=now,
            summary=f"Recorded {value.normalize()} {objective.target_unit} for {day:%d %b %Y}",
            changes=snapshot({"measured_on": day, "value": value}))
+    _announce_after_recording(objective, now)
     return m
 
 
@@ -228,4 +360,5 @@ def import_measurements(objective: QualityObjective, rows: list[list[str]], *, a
     record(objective, "import", actor=actor, now=now,
            summary=f"Imported {len(good)} measurement(s) of {objective.title}",
            changes={"count": len(good), "first": good[0][0].isoformat(), "last": good[-1][0].isoformat()})
+    _announce_after_recording(objective, now)
     return len(good)

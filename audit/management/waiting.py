@@ -1,5 +1,6 @@
 """This feature's share of "waiting for me" (``audit.core.todo``): open management review
-outputs and open risk actions the person owns, done risk actions whose effectiveness the risk's
+outputs and open risk actions the person owns, quality objectives they own that are at risk or
+missed (until a held management review has covered the missed one's due date), done risk actions whose effectiveness the risk's
 owner reviews, a review meeting whose day has come to be recorded (chair and coordinators) and a
 held review's minutes to sign off (the chair), and, for coordinators, what nobody active can
 move: actions and outputs whose owner can no longer log in ("Name an owner"), reviews of risks
@@ -18,7 +19,7 @@ from sqlalchemy.orm import aliased, joinedload
 
 from audit.core.todo import ToDo
 from audit.extensions import db
-from audit.management import reviews, risk_actions
+from audit.management import objectives, reviews, risk_actions
 from audit.management.local import risk_day
 from audit.models import (
     Effectiveness,
@@ -106,10 +107,20 @@ def replan_needed() -> ManagementReview | None:
     return db.session.get(ManagementReview, rows[0][0]) if rows[0][1] is ReviewStatus.CANCELLED else None
 
 
+def _objective_step(objective, status: str, latest, today: dt.date) -> ToDo:
+    """An objective at risk (act on its plan by its due date) or missed (evaluate it)."""
+    label, _expected = objectives.OWNER_TURNS[status]
+    latest_text = objectives.latest_text(objective, latest)
+    return ToDo("management", "objective_" + status.replace(" ", "_"), label, objective.title[:80],
+                f"{latest_text[:1].upper()}{latest_text[1:]}; target {objectives.target_text(objective)}.",
+                url_for("management.objective_detail", obj_id=objective.id), objective.due_on, "Objective",
+                objective.due_on < today, ("", status.capitalize()))
+
+
 def waiting_source(user, now: dt.datetime) -> list[ToDo]:
-    """Review actions (9.3.3) and risk actions (6.1.2) ``user`` owns and has not closed, review
-    meetings to record or sign off, risk actions to review, and the coordinators' share of what
-    nobody active owns."""
+    """Review actions (9.3.3) and risk actions (6.1.2) ``user`` owns and has not closed, their
+    objectives (6.2) at risk or missed, review meetings to record or sign off, risk actions to
+    review, and the coordinators' share of what nobody active owns."""
     today = now.date()  # review outputs belong to no site: UTC (``management.local``)
     coordinator = Role.COORDINATOR in user.roles
     items = []
@@ -119,6 +130,8 @@ def waiting_source(user, now: dt.datetime) -> list[ToDo]:
                           action.due_on, "Action", action.due_on < today, ("", action.kind.label)))
     for review in _reviews_to_move(user, coordinator, today):
         items.append(_review_step(review, today))
+    for objective, status, latest in objectives.owner_turns(user, today):
+        items.append(_objective_step(objective, status, latest, today))
     for action in risk_actions.open_actions_for(user):
         items.append(ToDo("management", "risk_action", "Action on a risk or opportunity to complete",
                           action.risk.title[:80], action.description[:160],

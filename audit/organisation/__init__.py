@@ -9,10 +9,12 @@ from audit.core.registry import registry
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprint and the navigation entry."""
+    """Register the blueprint, the navigation entry and the "waiting for me" source."""
     # Views are imported when the feature is installed, not when the package is imported, so
     # services and jobs can import this package without loading views (nothing imports views).
-    from audit.organisation import views
+    from audit.organisation import views, waiting
 
     app.register_blueprint(views.bp)
-    registry(app).add_navigation("organisation.site_list", "Organisation", Permission.VIEW_ORGANISATION)
+    reg = registry(app)
+    reg.add_navigation("organisation.site_list", "Organisation", Permission.VIEW_ORGANISATION)
+    reg.add_waiting_source("organisation", waiting.waiting_source)

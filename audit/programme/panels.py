@@ -11,7 +11,6 @@ from sqlalchemy.orm import joinedload, selectinload
 from audit.auth.permissions import Permission
 from audit.extensions import db
 from audit.models import Audit, AuditKind, AuditStatus, AuditTeamMember, TeamRole, ThirdPartyType, utcnow
-from audit.models.types import utc_date
 from audit.programme.deadlines import cycle_status, cycle_warnings
 from audit.programme.rules import explain_rules
 from audit.programme.stage2 import stage2_findings, stage2_state
@@ -31,22 +30,50 @@ def my_next_audits(user, *, now: dt.datetime, limit: int = 6) -> list[Audit]:
     return list(db.session.scalars(stmt).unique())
 
 
-def programme_health(*, today: dt.date) -> dict:
-    """Counts a coordinator acts on: undated or unstaffed soon, overdue, reports late."""
-    soon = today + dt.timedelta(days=45)
+#: Every site's date is within a day of UTC's (UTC-12 to UTC+14): SQL selects with this margin,
+#: and each audit's own site date decides.
+SITE_DAY_MARGIN = dt.timedelta(days=1)
+#: "Due soon" for an audit still without a lead.
+UNSTAFFED_SOON = dt.timedelta(days=45)
+
+
+def _count_at_site(stmt, holds, *, now: dt.datetime) -> int:
+    """How many audits of ``stmt`` ``holds(audit, today)`` for, ``today`` being the date at the
+    audit's own site (``Audit.local_today``), as the sweeps count days. ``stmt`` selects with a
+    day's margin (``SITE_DAY_MARGIN``) around UTC's date; only those audits are loaded."""
+    audits = db.session.scalars(stmt.options(joinedload(Audit.site), joinedload(Audit.supplier))).unique()
+    return sum(1 for audit in audits if holds(audit, audit.local_today(now)))
+
+
+def programme_health(*, now: dt.datetime) -> dict:
+    """Counts a coordinator acts on: undated or unstaffed soon, overdue, reports late.
+
+    Days are the audit site's days, as in the sweeps: "overdue" is what
+    ``audits.reminders.send_overdue_audits`` escalates (its dates have passed, or, undated, its
+    planned day is over at its site) and "reports late" what ``send_report_reminders`` does.
+    """
+    utc_today = now.astimezone(dt.UTC).date()
+    latest_today = utc_today + SITE_DAY_MARGIN
     base = select(func.count(Audit.id))
+    not_started = Audit.status.in_(AuditStatus.not_started())
+    unstaffed = select(Audit).where(
+        Audit.status.in_((AuditStatus.PLANNED, AuditStatus.SCHEDULED)), Audit.kind != AuditKind.THIRD_PARTY,
+        Audit.planned_date.between(utc_today - SITE_DAY_MARGIN, latest_today + UNSTAFFED_SOON),
+        ~Audit.team.any(AuditTeamMember.role == TeamRole.LEAD))
+    undated_late = select(Audit).where(not_started, Audit.starts_at.is_(None),
+                                       Audit.planned_date < latest_today)
+    reports = select(Audit).where(Audit.status.in_(AuditStatus.fieldwork()),
+                                  Audit.report_due_on < latest_today)
+    # A dated audit is late once it should have ended: an instant, the same at every site.
+    dated_late = db.session.scalar(base.where(not_started, Audit.ends_at.is_not(None), Audit.ends_at < now))
     return {
-        "unstaffed_soon": db.session.scalar(base.where(
-            Audit.status.in_((AuditStatus.PLANNED, AuditStatus.SCHEDULED)), Audit.kind != AuditKind.THIRD_PARTY,
-            Audit.planned_date <= soon, Audit.planned_date >= today,
-            ~Audit.team.any(AuditTeamMember.role == TeamRole.LEAD))),
+        "unstaffed_soon": _count_at_site(
+            unstaffed, lambda audit, today: today <= audit.planned_date <= today + UNSTAFFED_SOON, now=now),
         "undated": db.session.scalar(base.where(Audit.status == AuditStatus.PLANNED,
                                                 Audit.starts_at.is_(None))),
-        "overdue": db.session.scalar(base.where(Audit.status.in_(AuditStatus.not_started()),
-                                                Audit.planned_date < today,
-                                                (Audit.ends_at.is_(None)) | (utc_date(Audit.ends_at) < today))),
-        "reports_late": db.session.scalar(base.where(Audit.status.in_(AuditStatus.fieldwork()),
-                                                     Audit.report_due_on < today)),
+        "overdue": dated_late + _count_at_site(undated_late, lambda audit, today: audit.planned_date < today,
+                                               now=now),
+        "reports_late": _count_at_site(reports, lambda audit, today: audit.report_due_on < today, now=now),
         "in_progress": db.session.scalar(base.where(Audit.status == AuditStatus.IN_PROGRESS)),
     }
 
@@ -63,7 +90,7 @@ def health_panel(user):
     if not user.can(Permission.MANAGE_PROGRAMME):
         return None
     return {"title": "Programme health", "template": "programme/panel_health.html",
-            "context": {"health": programme_health(today=utcnow().date())}}
+            "context": {"health": programme_health(now=utcnow())}}
 
 
 
@@ -87,7 +114,7 @@ def stage2_section(audit, user):
 
     if audit.third_party_type is not ThirdPartyType.STAGE2:
         return None
-    today = utcnow().date()
+    today = audit.local_today(utcnow())  # the finding page's clock: days at the audited site
     rows = [s for f in stage2_findings(audit_ids=[audit.id]) if (s := stage2_state(f, today))]
     if not rows:
         return None

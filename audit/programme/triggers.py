@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from audit.audits.services import create_audit
+from audit.audits.waiting import coordinators
 from audit.core.errors import DomainError
 from audit.core.services import get_or_fail
 from audit.extensions import db
@@ -131,7 +132,8 @@ def record_trigger(data: dict, *, actor, now: dt.datetime) -> tuple[AuditTrigger
 
     The audit must happen by ``occurred_on + TRIGGER_AUDIT_DAYS``. An open audit of the same unit
     or supplier before that day takes the trigger on; otherwise a PLANNED audit is added with
-    ``due_by`` set, so the planner never proposes a later day. The unit's owner is told.
+    ``due_by`` set, so the planner never proposes a later day. The unit's owner is told, and so
+    are the coordinators, who staff and date it (``_notify_coordinators``).
     Returns the trigger and whether it joined an audit that was already planned.
     """
     kind = _kind(data.get("kind"))
@@ -173,6 +175,7 @@ def record_trigger(data: dict, *, actor, now: dt.datetime) -> tuple[AuditTrigger
     else:
         _add_audit(trigger, today, actor=actor, now=now)
     _notify_owner(trigger, actor=actor, now=now)
+    _notify_coordinators(trigger, joined=existing is not None, today=today, actor=actor, now=now)
     return trigger, existing is not None
 
 
@@ -233,6 +236,32 @@ def _notify_owner(trigger: AuditTrigger, *, actor, now: dt.datetime) -> None:
            body=f"{_describe(trigger)} calls for an audit of {trigger.unit.name} by "
                 f"{trigger.due_by:%d %b %Y}.",
            link=f"/audits/{audit.id}")
+
+
+def _notify_coordinators(trigger: AuditTrigger, *, joined: bool, today: dt.date, actor,
+                         now: dt.datetime) -> None:
+    """Tell the coordinators of the audit answering ``trigger``: they staff and date it by its
+    deadline (a planned audit that took the trigger on may now be due sooner). Once per person and
+    trigger, with the key the owner's and the lead's notices use: whoever was already told as
+    owner or lead is not told twice; the person who recorded it is not told at all."""
+    audit = trigger.audit
+    if joined:
+        what = f"{_describe(trigger)} was added to the objectives of {audit.reference}, {audit.title}."
+        title = f"{audit.reference} now also covers a {trigger.kind.label.lower()}"
+    else:
+        what = f"{_describe(trigger)} added the planned audit {audit.reference}, {audit.title}."
+        title = f"Audit {audit.reference} to staff and date by {trigger.due_by:%d %b %Y}"
+    late = trigger.due_by < today
+    by = (f"By: as soon as possible (the deadline, {trigger.due_by:%d %b %Y}, has passed)" if late
+          else f"By: {trigger.due_by:%d %b %Y} (the trigger's deadline)")
+    body = "\n".join([f"What happened: {what}",
+                      "What is expected of you: Make sure it has a lead, a qualified team and dates "
+                      "before the deadline (audit page or planner).", by])
+    for person in coordinators():
+        if person.id == getattr(actor, "id", None):
+            continue
+        notify(person, kind="audit_triggered", now=now, dedupe_key=f"trigger:{trigger.id}:{person.id}",
+               title=title, body=body, link=f"/audits/{audit.id}")
 
 
 def triggers_of(audit_ids: list[int]) -> list[AuditTrigger]:

@@ -65,13 +65,16 @@ def test_scar_dates_agree_on_page_sweep_list_and_approval_status(app, make, libr
                         ("action_plan", "Action plan")):
         assert f"<dt>{label} due</dt><dd>{dates[name]:%d %b %Y}</dd>" in page, name
 
-    def overdue_stage(name, label):
-        """Past the stage's date: the notice, the list, the to-do and the probation agree."""
+    def overdue_stage(name, label, *, recovered_since_last=False):
+        """Past the stage's date: the notice, the list, the to-do and the probation agree; the
+        coordinators hear of the probation (and of the recovery before it, if any)."""
         day = f"{dates[name]:%d %b %Y}"
         _at(clock, dates[name], plus=1)
         counts = _sweep(app, clock)
         assert counts["overdue"] == 1
-        j.expect_notes(supplier={"finding_overdue": 1})
+        j.expect_notes(supplier={"finding_overdue": 1},
+                       coordinator={"supplier_status": 2 if recovered_since_last else 1})
+        assert _titles(w.coordinator)[-1] == f"Supplier on probation: {supplier.name}"
         assert _titles(contact)[-1] == f"{f.grade.label} {f.reference}: {label.lower()} overdue since {day}"
         listing = j.login(contact).get("/scar/").text
         assert re.search(rf"{day}\s*<span class=\"pill bad\">overdue</span>", listing), listing
@@ -90,7 +93,7 @@ def test_scar_dates_agree_on_page_sweep_list_and_approval_status(app, make, libr
     assert counts["suppliers_changed"] == 1
     assert db.session.get(Supplier, supplier.id).approval_status is ApprovalStatus.APPROVED
 
-    assert overdue_stage("root_cause", "Root cause") == ("root_cause", f.reference)
+    assert overdue_stage("root_cause", "Root cause", recovered_since_last=True) == ("root_cause", f.reference)
     j.post("supplier", f"/scar/{f.id}/root-cause", {
         "d4-root_cause_method": "ishikawa", "d4-ishikawa_method": "Degassing time not in the instruction",
         "d4-root_cause": "Degassing time not controlled", "d4-root_cause_category": "method",
@@ -99,11 +102,13 @@ def test_scar_dates_agree_on_page_sweep_list_and_approval_status(app, make, libr
     _sweep(app, clock)
     assert db.session.get(Supplier, supplier.id).approval_status is ApprovalStatus.APPROVED
 
-    assert overdue_stage("action_plan", "Action plan") == ("plan", f.reference)
+    assert overdue_stage("action_plan", "Action plan", recovered_since_last=True) == ("plan", f.reference)
     due = (clock.now.date() + dt.timedelta(days=10)).isoformat()
     j.post("supplier", f"/scar/{f.id}/plan", {"d5-action1_kind": "corrective",
                                               "d5-action1_description": "Timer interlock", "d5-action1_due_on": due})
-    j.expect_notes(lead={"finding_to_review": 1})
+    # The plan clears the overdue stage: back to approved at once, and the coordinators hear it.
+    j.expect_notes(lead={"finding_to_review": 1}, coordinator={"supplier_status": 1})
+    assert _titles(w.coordinator)[-1] == f"Supplier approved: {supplier.name}"
     j.post("lead", f"/findings/{f.id}/accept", {})
     j.expect_notes(supplier={"finding_decided": 1})
     _sweep(app, clock)

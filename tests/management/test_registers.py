@@ -152,7 +152,7 @@ def test_list_pages_keep_a_constant_query_count(app, make, now, login, count_que
                                         "unit_id": unit.id}, actor=coordinator, now=now)
             start = dt.date(2000 + objective.id % 90, 1, 1)
             reviews.plan_review({"title": "R", "period_start": start, "period_end": start.replace(month=12, day=31),
-                                 "planned_on": start.replace(year=start.year + 1), "chair_id": owner.id},
+                                 "planned_on": start.replace(year=start.year + 1), "chair_id": coordinator.id},
                                 actor=coordinator, now=now)
         db.session.commit()
 

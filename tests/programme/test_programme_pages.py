@@ -261,9 +261,9 @@ def _session_zone_far_east():
 
 
 def test_an_audits_day_is_its_utc_day_whatever_the_session_zone(app, make, programme):
-    """The programme page's sort day and the dashboard's "overdue" count read the UTC day of a
-    stored time (``utc_date``), not the database session's local day: an audit that ended at
-    23:30 UTC on 1 December ended on 1 December, though it is already the 2nd in Auckland."""
+    """The programme page's sort day reads the UTC day of a stored time (``utc_date``), not the
+    database session's local day: an audit that ended at 23:30 UTC on 1 December ended on
+    1 December, though it is already the 2nd in Auckland."""
     from sqlalchemy import select
 
     from audit.models import Audit, AuditStatus
@@ -279,5 +279,6 @@ def test_an_audits_day_is_its_utc_day_whatever_the_session_zone(app, make, progr
     assert db.session.scalar(select(audit_day()).where(Audit.id == audit.id)) == dt.date(2026, 12, 1)
     assert queries.audits_before(programme.id, dt.date(2026, 12, 2)) == 1
     assert queries.audits_before(programme.id, dt.date(2026, 12, 1)) == 0
-    assert programme_health(today=dt.date(2026, 12, 2))["overdue"] == 1
-    assert programme_health(today=dt.date(2026, 12, 1))["overdue"] == 0
+    # The health panel's "overdue" compares the end instant itself, as the overdue sweep does.
+    assert programme_health(now=ended + dt.timedelta(minutes=1))["overdue"] == 1
+    assert programme_health(now=ended - dt.timedelta(minutes=1))["overdue"] == 0

@@ -1,0 +1,124 @@
+"""Audits in "waiting for me" (``core.todo``): the audits the coordinators must act on.
+
+An audit waits for the coordinators -- the people whose own role holds MANAGE_PROGRAMME, never an
+administrator because of blanket rights (as with programmes and reports) -- when:
+
+- it is overdue: its dates, or undated its planned day, passed before it started (the overdue
+  sweep's rule, ``overdue_clause`` / ``overdue_day``); the item carries the day the sweep names;
+- it must happen by a deadline (``due_by``: a trigger, a major NC's follow-up, a certification
+  cycle step) and still has no dates or no lead; the item carries that deadline;
+- it is staffed and starts within ``staffing_watch.WATCH_DAYS`` but its team no longer covers
+  its scope on its days (``staffing_watch.lapses``, the rule of the staffing sweep); the item
+  carries the audit's first day.
+
+One item per audit, the most pressing. The candidates and everything the rules read come in a
+fixed number of queries whatever the number of audits; none for people who do not coordinate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import or_, select
+
+from audit.audits.staffing_watch import lapses, team_loading, watched_clause
+from audit.auth.permissions import Permission, permissions_for
+from audit.core.todo import ToDo
+from audit.extensions import db
+from audit.models import Audit, AuditKind, AuditStatus, AuditTeamMember, Role, TeamRole, User, UserRole
+
+#: At most this many audits are examined (the earliest planned first).
+LIMIT = 300
+#: What each item asks of the coordinator, as the list says it.
+LABELS = {
+    "overdue": "Overdue audit: hold, reschedule or postpone it",
+    "restaff": "Team no longer qualified: renew or re-staff",
+    "staff_and_date": "Audit to staff and date",
+    "name_lead": "Lead auditor to name",
+    "set_dates": "Audit dates to set",
+}
+
+
+def coordinator_roles() -> list[Role]:
+    """Roles whose own job holds MANAGE_PROGRAMME (programmes, audits, teams). An administrator
+    may act too, with blanket rights, but audits are not their turn."""
+    return [r for r in Role if r is not Role.ADMIN and Permission.MANAGE_PROGRAMME in permissions_for({r})]
+
+
+def coordinates(user) -> bool:
+    """Whether audits that need a coordinator wait for ``user``."""
+    return bool(set(coordinator_roles()) & user.roles)
+
+
+def coordinators() -> list[User]:
+    """The active coordinators, by name (one query): whom audits that need one are told."""
+    return list(db.session.scalars(
+        select(User).join(UserRole).where(UserRole.role.in_(coordinator_roles()), User.is_active.is_(True))
+        .order_by(User.name, User.id)).unique())
+
+
+def overdue_clause(now: dt.datetime):
+    """SQL: audits not started whose dates are over, or undated whose planned day may be over
+    somewhere (``overdue_day`` decides in the audit's own zone). The overdue sweep's rule."""
+    return Audit.status.in_(AuditStatus.not_started()) & (
+        (Audit.ends_at.is_not(None) & (Audit.ends_at < now))
+        | (Audit.starts_at.is_(None) & (Audit.planned_date < now.date() + dt.timedelta(days=1))))
+
+
+def overdue_day(audit: Audit, now: dt.datetime) -> dt.date | None:
+    """The day an overdue audit was planned for -- its last local day, or undated its planned
+    day once that day is over at its own site -- or None when it is not overdue at ``now``."""
+    if audit.status not in AuditStatus.not_started():
+        return None
+    if audit.ends_at is not None:
+        return audit.local_dates()[1] if audit.ends_at < now else None
+    if audit.starts_at is None and audit.planned_date is not None and audit.planned_date < audit.local_today(now):
+        return audit.planned_date
+    return None
+
+
+def _without_lead(audit: Audit) -> bool:
+    # Third-party audits are staffed by the certification body (``workflow.staffing_problem``).
+    return audit.lead is None and audit.kind is not AuditKind.THIRD_PARTY
+
+
+def _to_staff_clause():
+    """SQL: audits not started, due by a deadline, still without dates or without a lead."""
+    no_lead = (Audit.kind != AuditKind.THIRD_PARTY) & ~Audit.team.any(AuditTeamMember.role == TeamRole.LEAD)
+    return (Audit.status.in_(AuditStatus.not_started()) & Audit.due_by.is_not(None)
+            & (Audit.starts_at.is_(None) | no_lead))
+
+
+def _item(audit: Audit, step: str, title: str, due: dt.date, overdue: bool) -> ToDo:
+    # A plain path: the list is also computed outside requests (sweeps, tests).
+    return ToDo("audits", step, LABELS[step], audit.reference, title, f"/audits/{audit.id}", due, "Audit", overdue)
+
+
+def _item_for(audit: Audit, now: dt.datetime) -> ToDo | None:
+    """The most pressing thing ``audit`` waits for from a coordinator, if any."""
+    today = audit.local_today(now)
+    day = overdue_day(audit, now)
+    if day is not None:
+        return _item(audit, "overdue", f"{audit.title}: still {audit.status.label.lower()}", day, True)
+    if audit.status in (AuditStatus.SCHEDULED, AuditStatus.PLAN_ISSUED) and audit.starts_at is not None:
+        problems = lapses(audit)
+        if problems:
+            first = audit.local_dates()[0]
+            return _item(audit, "restaff", problems[0][1].message, first, first < today)
+    if audit.due_by is not None and audit.status in AuditStatus.not_started():
+        undated, unled = audit.starts_at is None, _without_lead(audit)
+        step = "staff_and_date" if undated and unled else "set_dates" if undated else "name_lead" if unled else None
+        if step is not None:
+            return _item(audit, step, audit.title, audit.due_by, audit.due_by < today)
+    return None
+
+
+def waiting_source(user, now: dt.datetime) -> list[ToDo]:
+    """The audits waiting for ``user`` as coordinator, each linked to the audit page."""
+    if not user.is_active or not coordinates(user):
+        return []
+    audits = db.session.scalars(
+        select(Audit).where(or_(overdue_clause(now), _to_staff_clause(), watched_clause(now)))
+        .options(*team_loading())
+        .order_by(Audit.planned_date.is_(None), Audit.planned_date, Audit.id).limit(LIMIT)).unique().all()
+    return [item for audit in audits if (item := _item_for(audit, now)) is not None]
