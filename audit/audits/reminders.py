@@ -244,19 +244,18 @@ def send_report_reminders(*, now: dt.datetime) -> int:
 
 def send_overdue_audits(*, now: dt.datetime) -> int:
     """Audits whose dates passed without being started: escalate to the coordinator(s)."""
+    # One rule with the coordinators' "Waiting for me" (``waiting.overdue_clause/overdue_day``).
+    from audit.audits.waiting import overdue_clause, overdue_day
+
     audits = db.session.scalars(
-        select(Audit).where(Audit.status.in_(AuditStatus.not_started()),
-                            ((Audit.ends_at.is_not(None)) & (Audit.ends_at < now))
-                            | ((Audit.starts_at.is_(None)) & (Audit.planned_date < now.date() + dt.timedelta(days=1))))
+        select(Audit).where(overdue_clause(now))
         .options(joinedload(Audit.programme), joinedload(Audit.site), joinedload(Audit.supplier))
     ).unique().all()
-    # An undated audit is overdue once its planned day is over at its own site.
-    audits = [a for a in audits if a.starts_at is not None or a.planned_date < a.local_today(now)]
+    due = [(audit, day) for audit in audits if (day := overdue_day(audit, now)) is not None]
     made = 0
-    coordinators = _coordinators() if audits else []
-    for audit in audits:
+    coordinators = _coordinators() if due else []
+    for audit, when in due:
         for person in _programme_people(audit, coordinators):
-            when = audit.local_dates()[1] if audit.ends_at else audit.planned_date
             if notify(person, kind="audit_overdue", title=f"Overdue: {audit.reference} {audit.title}",
                       body=f"Planned for {when:%d %b %Y} and still {audit.status.label.lower()}: "
                            f"hold it, reschedule it or postpone it with a reason.",
