@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from audit.audits.announcements import announce
 from audit.audits.dates import date_problems
-from audit.audits.team import Problem, member_problems, team_problems
+from audit.audits.team import TRAVEL_FORM_HINT, TRAVEL_OVERRIDE_HINT, check_team, member_problems
 from audit.audits.workflow import AUDIT, NEEDS_LEAD_AND_DATES, NEEDS_REASON, require_move, staffing_problem
 from audit.core.errors import DomainError, StaleObject
 from audit.core.services import get_or_fail
@@ -209,33 +209,6 @@ def _check_due_by(audit: Audit, now: dt.datetime) -> None:
                           field="starts_local")
 
 
-#: The reschedule form's way past the travel-day rule (its reason field).
-TRAVEL_OVERRIDE_HINT = "Choose other days, or give a reason to skip the travel day."
-#: The same on the audit's edit form, whose reason field is the dates' override reason.
-TRAVEL_FORM_HINT = "Choose other days, or give a reason for the dates to skip the travel day."
-
-
-def _check_team(audit: Audit, *, today: dt.date, reason: str | None, changes: dict, hint: str,
-                reason_field: str, reason_key: str, travel: bool = True) -> None:
-    """The team rules after a change of dates or scope (``team_problems``), raised first.
-
-    The travel day is planning practice, not a norm (DOMAIN): a recorded ``reason`` skips it and
-    is kept in ``changes`` under ``reason_key``; refused over the travel day alone, the message
-    ends with ``hint`` and names ``reason_field``. ``travel=False`` leaves the travel day out
-    (the audit's days did not move).
-    """
-    issues = team_problems(audit, today=today)
-    travel_issues = [p for p in issues if p.rule == "travel"]
-    reason = (reason or "").strip() or None
-    if travel_issues and (reason or not travel):
-        issues = [p for p in issues if p.rule != "travel"]
-        if reason and travel:
-            changes[reason_key] = reason
-    elif travel_issues and len(travel_issues) == len(issues):
-        _raise_first([*travel_issues, Problem("override", hint)], field=reason_field)
-    _raise_first(issues, field="starts_local")
-
-
 def _raise_first(problems, field: str | None = None) -> None:
     if problems:
         raise DomainError(" ".join(p.message for p in problems), field=field)
@@ -318,7 +291,7 @@ def update_audit(audit: Audit, data: dict, *, actor, now: dt.datetime, version: 
     if {"starts_at", "ends_at", "units", "standards"} & changes.keys():
         # The travel day is judged when the days move; an edit that keeps them (the end time,
         # the scope) does not reopen a travel day skipped before with a recorded reason.
-        _check_team(audit, today=now.date(), reason=data.get("date_override_reason"), changes=changes,
+        check_team(audit, today=now.date(), reason=data.get("date_override_reason"), changes=changes,
                     hint=TRAVEL_FORM_HINT, reason_field="date_override_reason",
                     reason_key="date_override_reason", travel=audit.local_dates() != days_before)
     record(audit, "update", actor=actor, now=now, summary=f"Updated audit {audit.reference}",
@@ -368,7 +341,7 @@ def reschedule_audit(audit: Audit, *, starts_local: dt.datetime, ends_local: dt.
     if not allow_late:
         _check_due_by(audit, now)
     db.session.flush()
-    _check_team(audit, today=now.date(), reason=override_reason, changes=changes, hint=travel_hint,
+    check_team(audit, today=now.date(), reason=override_reason, changes=changes, hint=travel_hint,
                 reason_field="reason", reason_key="override_reason")
     record(audit, "reschedule", actor=actor, now=now,
            summary=f"Rescheduled {audit.reference}" + (f": {reason}" if reason else ""), changes=changes)

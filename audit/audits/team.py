@@ -1,7 +1,8 @@
 """Team assignment rules (ISO 19011 clause 7, ISO 9001 9.2.2 c), shared by services and the planner.
 
 Every rule returns plain-language problems instead of raising, so the planner can try many
-candidates cheaply and the services can raise the first problem as a DomainError.
+candidates cheaply and the services can raise the first problem as a DomainError
+(``check_team`` does it for a change of dates or scope, with the travel-day waiver).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from audit.core.errors import DomainError
 from audit.extensions import db
 from audit.models import (
     Audit,
@@ -260,3 +262,35 @@ def units_with_people(unit_ids) -> list[Unit]:
         return []
     return list(db.session.scalars(select(Unit).where(Unit.id.in_(list(unit_ids)))
                                    .options(selectinload(Unit.members))))
+
+
+#: The reschedule form's way past the travel-day rule (its reason field).
+TRAVEL_OVERRIDE_HINT = "Choose other days, or give a reason to skip the travel day."
+#: The same on the audit's edit form, whose reason field is the dates' override reason.
+TRAVEL_FORM_HINT = "Choose other days, or give a reason for the dates to skip the travel day."
+
+
+def check_team(audit: Audit, *, today: dt.date, reason: str | None, changes: dict, hint: str,
+                reason_field: str, reason_key: str, travel: bool = True) -> None:
+    """The team rules after a change of dates or scope (``team_problems``), raised first.
+
+    The travel day is planning practice, not a norm (DOMAIN): a recorded ``reason`` skips it and
+    is kept in ``changes`` under ``reason_key``; refused over the travel day alone, the message
+    ends with ``hint`` and names ``reason_field``. ``travel=False`` leaves the travel day out
+    (the audit's days did not move).
+    """
+    issues = team_problems(audit, today=today)
+    travel_issues = [p for p in issues if p.rule == "travel"]
+    reason = (reason or "").strip() or None
+    if travel_issues and (reason or not travel):
+        issues = [p for p in issues if p.rule != "travel"]
+        if reason and travel:
+            changes[reason_key] = reason
+    elif travel_issues and len(travel_issues) == len(issues):
+        _raise([*travel_issues, Problem("override", hint)], reason_field)
+    if issues:
+        _raise(issues, "starts_local")
+
+
+def _raise(problems: list[Problem], field: str) -> None:
+    raise DomainError(" ".join(p.message for p in problems), field=field)
