@@ -16,13 +16,13 @@ import datetime as dt
 import zoneinfo
 
 from flask import current_app
-from sqlalchemy import select
 
 from audit.calendar import ical
 from audit.calendar.invitation import Attendee, invitation_ics
 from audit.extensions import db
 from audit.models import Audit, AuditStatus, TeamRole, User
 from audit.notifications.services import notify
+from audit.people import services as people_services
 
 TEAM_KIND = "audit_team_change"
 AUDITEE_KIND = "audit_area_change"
@@ -78,10 +78,7 @@ def auditees(audit: Audit) -> list[User]:
 
 def supplier_contacts(audit: Audit) -> list[User]:
     """The audited supplier's active contacts (a supplier audit's auditee side); none otherwise."""
-    if audit.supplier_id is None:
-        return []
-    return list(db.session.scalars(select(User).where(
-        User.supplier_id == audit.supplier_id, User.is_active.is_(True)).order_by(User.id)))
+    return people_services.supplier_contacts(audit.supplier_id)
 
 
 def concerned(audit: Audit, change: str, *, subject: User | None = None) -> list[tuple[User, str]]:

@@ -20,13 +20,13 @@ from audit.findings.deadlines import DEADLINE_LABELS
 from audit.findings.workflow import DECIDING_ROLES, can_verify, may_answer
 from audit.models import ActionStatus, Finding, Role, User, UserRole
 from audit.notifications.services import notify
+from audit.people.services import supplier_contacts
 
 
 def responders(finding: Finding) -> list[User]:
     """Who answers ``finding``: its supplier's active contacts, else its owner."""
     if finding.is_scar:
-        return list(db.session.scalars(select(User).where(
-            User.supplier_id == finding.supplier_id, User.is_active.is_(True)).order_by(User.id)))
+        return supplier_contacts(finding.supplier_id)
     return [finding.owner] if finding.owner is not None else []
 
 

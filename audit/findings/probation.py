@@ -4,6 +4,9 @@ Each change of status is told to the coordinators, who evaluate suppliers and de
 on probation is disqualified (DOMAIN §2: approved → on probation → approved | disqualified); a
 supplier on probation waits in their list until it recovers or is decided
 (``audit.organisation.waiting``). The supplier model names no internal owner or buyer.
+
+The supplier's own contacts are told too: probation is a formal step in the customer
+relationship, and what lifts it (the overdue or rejected SCARs brought up to date) is theirs to do.
 """
 
 from __future__ import annotations
@@ -22,16 +25,25 @@ from audit.models import (
     Grade,
 )
 from audit.notifications.services import notify
+from audit.people.services import supplier_contacts
 from audit.trail.services import record
 
 #: Registered with the findings feature's kinds (the sweep that changes the status is theirs).
-KINDS = {"supplier_status": "A supplier went on probation or back to approved (coordinators)"}
+KINDS = {"supplier_status": "A supplier went on probation or back to approved (coordinators)",
+         "own_supplier_status": "Your company went on probation or back to approved (supplier contacts)"}
 
 #: What the coordinators are asked to do, per new status.
 EXPECTED = {
     "on_probation": "Follow up its SCARs and open majors with the supplier. It returns to approved by "
                     "itself once they are cleared; if it does not recover, disqualify it on its page.",
     "approved": "Nothing: it is approved again.",
+}
+
+#: The same, for the supplier's own contacts (who answer its SCARs on the SCAR pages).
+EXPECTED_OF_CONTACTS = {
+    "on_probation": "Bring the SCARs named above up to date on your SCAR pages. Your company returns to "
+                    "approved by itself once none is overdue or rejected and no major finding is open.",
+    "approved": "Nothing: your company is approved again.",
 }
 
 
@@ -88,9 +100,9 @@ def update_supplier_status(supplier, *, actor, now: dt.datetime) -> bool:
 
 
 def announce_status_change(supplier, summary: str, *, now: dt.datetime) -> int:
-    """Tell every active coordinator once per supplier, new status and day (a retried sweep
-    sends nothing twice); the actor is told too, since the status follows from their step
-    rather than being it. Returns how many were told."""
+    """Tell every active coordinator, and the supplier's active contacts, once per supplier,
+    new status and day (a retried sweep sends nothing twice); the actor is told too, since the
+    status follows from their step rather than being it. Returns how many were told."""
     status = supplier.approval_status
     sent = 0
     for person in coordinators():
@@ -99,5 +111,13 @@ def announce_status_change(supplier, summary: str, *, now: dt.datetime) -> int:
                   title=f"Supplier {status.label.lower()}: {supplier.name}",
                   body=f"What happened: {summary}.\n"
                        f"What is expected of you: {EXPECTED[status.value]}"):
+            sent += 1
+    # Contacts read their own company's SCAR references only: the summary names nothing else.
+    for person in supplier_contacts(supplier.id):
+        if notify(person, kind="own_supplier_status", now=now, link="/scar/",
+                  dedupe_key=f"supplier:{supplier.id}:{status.value}:{now.date()}:{person.id}",
+                  title=f"{supplier.name} is {status.label.lower()}",
+                  body=f"What happened: {summary}.\n"
+                       f"What is expected of you: {EXPECTED_OF_CONTACTS[status.value]}"):
             sent += 1
     return sent

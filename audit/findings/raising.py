@@ -24,6 +24,7 @@ from audit.models import (
     Grade,
     ScarStage,
 )
+from audit.people.services import supplier_contacts
 from audit.trail.services import record, snapshot
 
 #: A nonconformity on the same unit and clause within this window counts as repeated
@@ -158,7 +159,7 @@ def issue_finding(finding: Finding, *, actor, now: dt.datetime) -> Finding:
     FINDING.require(finding, actor, "issue")
     becomes_scar = (finding.grade.is_nonconformity and finding.supplier_id is not None
                     and finding.audit.kind is AuditKind.SECOND_PARTY)
-    if becomes_scar and not _supplier_contacts(finding.supplier_id):
+    if becomes_scar and not supplier_contacts(finding.supplier_id):
         # Nobody could answer it: refuse rather than let the SCAR wait silently for no one.
         raise DomainError(f"{finding.supplier.name} has no active contact user to answer this "
                           "SCAR: add one (Organisation → Users, role Supplier) and issue again.")
@@ -196,15 +197,6 @@ def issue_finding(finding: Finding, *, actor, now: dt.datetime) -> Finding:
     notify_transition(finding, "issue", actor=actor, now=now)
     notify_if_stranded(finding, actor=actor, now=now)
     return finding
-
-
-def _supplier_contacts(supplier_id: int | None) -> list:
-    from audit.models import User
-
-    if supplier_id is None:
-        return []
-    return list(db.session.scalars(select(User).where(User.supplier_id == supplier_id,
-                                                      User.is_active.is_(True))))
 
 
 def assign_owner(finding: Finding, owner, *, actor, now: dt.datetime) -> Finding:

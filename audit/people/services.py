@@ -24,6 +24,14 @@ from audit.models import (
 from audit.trail.services import apply_changes, record
 
 
+def supplier_contacts(supplier_id: int | None) -> list[User]:
+    """A supplier's active contacts, who log in to answer its SCARs (none for no supplier)."""
+    if supplier_id is None:
+        return []
+    return list(db.session.scalars(select(User).where(
+        User.supplier_id == supplier_id, User.is_active.is_(True)).order_by(User.id)))
+
+
 def _user_values(data: dict, current: User | None) -> tuple[dict, set[Role]]:
     email = data["email"].strip().lower()
     clash = select(User.id).where(func.lower(User.email) == email)

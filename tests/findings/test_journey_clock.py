@@ -67,15 +67,18 @@ def test_scar_dates_agree_on_page_sweep_list_and_approval_status(app, make, libr
 
     def overdue_stage(name, label, *, recovered_since_last=False):
         """Past the stage's date: the notice, the list, the to-do and the probation agree; the
-        coordinators hear of the probation (and of the recovery before it, if any)."""
+        coordinators and the supplier's contact hear of the probation (and of the recovery before
+        it, if any)."""
         day = f"{dates[name]:%d %b %Y}"
         _at(clock, dates[name], plus=1)
         counts = _sweep(app, clock)
         assert counts["overdue"] == 1
-        j.expect_notes(supplier={"finding_overdue": 1},
-                       coordinator={"supplier_status": 2 if recovered_since_last else 1})
+        changes = 2 if recovered_since_last else 1
+        j.expect_notes(supplier={"finding_overdue": 1, "own_supplier_status": changes},
+                       coordinator={"supplier_status": changes})
         assert _titles(w.coordinator)[-1] == f"Supplier on probation: {supplier.name}"
-        assert _titles(contact)[-1] == f"{f.grade.label} {f.reference}: {label.lower()} overdue since {day}"
+        assert _titles(contact)[-2:] == [f"{f.grade.label} {f.reference}: {label.lower()} overdue since {day}",
+                                         f"{supplier.name} is on probation"]
         listing = j.login(contact).get("/scar/").text
         assert re.search(rf"{day}\s*<span class=\"pill bad\">overdue</span>", listing), listing
         assert db.session.get(Supplier, supplier.id).approval_status is ApprovalStatus.ON_PROBATION
@@ -107,7 +110,8 @@ def test_scar_dates_agree_on_page_sweep_list_and_approval_status(app, make, libr
     j.post("supplier", f"/scar/{f.id}/plan", {"d5-action1_kind": "corrective",
                                               "d5-action1_description": "Timer interlock", "d5-action1_due_on": due})
     # The plan clears the overdue stage: back to approved at once, and the coordinators hear it.
-    j.expect_notes(lead={"finding_to_review": 1}, coordinator={"supplier_status": 1})
+    j.expect_notes(lead={"finding_to_review": 1}, coordinator={"supplier_status": 1},
+                   supplier={"own_supplier_status": 1})
     assert _titles(w.coordinator)[-1] == f"Supplier approved: {supplier.name}"
     j.post("lead", f"/findings/{f.id}/accept", {})
     j.expect_notes(supplier={"finding_decided": 1})

@@ -1,5 +1,5 @@
-"""A supplier's approval status changed by the findings workflow is told to the coordinators,
-once per change, and a supplier whose approval waits for a decision (on probation, under
+"""A supplier's approval status changed by the findings workflow is told to the coordinators
+and to the supplier's own contacts, once per change, and a supplier whose approval waits for a decision (on probation, under
 evaluation) is in the coordinators' "Waiting for me" list until it recovers or is decided."""
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from tests.findings.helpers import draft, world
 from tests.findings.test_scar import _walk_supplier_stages
 
 
-def _notes(user) -> list[Notification]:
+def _notes(user, kind="supplier_status") -> list[Notification]:
     return list(db.session.scalars(select(Notification).where(
-        Notification.user_id == user.id, Notification.kind == "supplier_status").order_by(Notification.id)))
+        Notification.user_id == user.id, Notification.kind == kind).order_by(Notification.id)))
 
 
 def _supplier_items(app, user, now) -> list[tuple[str, str]]:
@@ -43,6 +43,8 @@ def test_probation_and_recovery_tell_the_coordinators_once_and_wait_for_them(app
     second = make.user(roles=(Role.COORDINATOR,), name="Second Coordinator")
     gone = make.user(roles=(Role.COORDINATOR,), name="Gone Coordinator", is_active=False)
     contact = make.user(roles=(Role.SUPPLIER,), supplier_id=supplier.id)
+    left = make.user(roles=(Role.SUPPLIER,), supplier_id=supplier.id, is_active=False)
+    other = make.user(roles=(Role.SUPPLIER,), supplier_id=make.supplier(name="Other Foundry").id)
     f = draft(w, now=now)
     fs.issue_finding(f, actor=w.auditor, now=now)
     assert _supplier_items(app, w.coordinator, now) == []
@@ -58,6 +60,14 @@ def test_probation_and_recovery_tell_the_coordinators_once_and_wait_for_them(app
         assert note.link == f"/organisation/suppliers/{supplier.id}"
         assert _supplier_items(app, person, later) == [("supplier_on_probation", "Precision Castings Ltd")]
     assert _notes(gone) == [] and _notes(w.auditor) == [] and _notes(contact) == []
+    # The supplier's own active contacts hear it in their words, pointing at their SCAR pages.
+    told, = _notes(contact, "own_supplier_status")
+    assert told.title == "Precision Castings Ltd is on probation"
+    assert told.body.startswith(f"What happened: Precision Castings Ltd on probation: overdue SCAR {f.reference}")
+    assert "What is expected of you: Bring the SCARs named above up to date" in told.body
+    assert told.link == "/scar/"
+    assert _notes(left, "own_supplier_status") == [] and _notes(other, "own_supplier_status") == []
+    assert _notes(w.coordinator, "own_supplier_status") == []
     assert _supplier_items(app, w.auditor, later) == []  # not theirs to decide
 
     f = db.session.get(type(f), f.id)
@@ -68,8 +78,11 @@ def test_probation_and_recovery_tell_the_coordinators_once_and_wait_for_them(app
         assert [n.title for n in _notes(person)] == ["Supplier on probation: Precision Castings Ltd",
                                                      "Supplier approved: Precision Castings Ltd"]
         assert "What is expected of you: Nothing" in _notes(person)[-1].body
+    assert [n.title for n in _notes(contact, "own_supplier_status")] == [
+        "Precision Castings Ltd is on probation", "Precision Castings Ltd is approved"]
+    assert "Nothing: your company is approved again." in _notes(contact, "own_supplier_status")[-1].body
     assert _supplier_items(app, w.coordinator, later) == []
-    assert "supplier_status" in registry(app).notification_kinds
+    assert {"supplier_status", "own_supplier_status"} <= set(registry(app).notification_kinds)
 
 
 def test_suppliers_waiting_for_a_decision_cost_one_query_however_many(app, make, count_queries, now):
