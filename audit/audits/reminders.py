@@ -30,13 +30,12 @@ from audit.models import (
     AuditStatus,
     AuditTeamMember,
     Notification,
-    Role,
     TeamRole,
     Unit,
     User,
-    UserRole,
 )
 from audit.notifications.services import notify
+from audit.people import services as people_services
 
 #: DEFAULT lead times in days per audit kind and stage (config REMINDER_LEAD_DAYS overrides).
 DEFAULT_LEAD_DAYS = {
@@ -92,11 +91,6 @@ def _where(audit: Audit) -> str:
     return audit.supplier.name if audit.supplier else "the auditee"
 
 
-def _coordinators() -> list[User]:
-    return list(db.session.scalars(
-        select(User).join(UserRole).where(UserRole.role == Role.COORDINATOR, User.is_active.is_(True))))
-
-
 def send_audit_reminders(*, now: dt.datetime) -> int:
     """Reminders before audits (prepare, plan to auditees, day before). Returns notifications made."""
     # Look as far ahead as the longest lead time, configured ones included.
@@ -111,7 +105,7 @@ def send_audit_reminders(*, now: dt.datetime) -> int:
                  selectinload(Audit.units).selectinload(Unit.members))
     ).unique().all()
     # Loaded once, for plans nobody but the programme's people can issue (no acting lead).
-    coordinators = _coordinators() if not all(map(plan_is_issued, audits)) else []
+    coordinators = people_services.coordinators() if not all(map(plan_is_issued, audits)) else []
     made = 0
     for audit in audits:
         days = lead_days(audit.kind)
@@ -152,7 +146,7 @@ def _programme_people(audit: Audit, coordinators: list[User] | None = None) -> l
     manager = audit.programme.manager if audit.programme and audit.programme.manager_id else None
     if manager is not None:
         return [manager]
-    return _coordinators() if coordinators is None else coordinators
+    return people_services.coordinators() if coordinators is None else coordinators
 
 
 def _values(audit: Audit, now: dt.datetime) -> dict[str, str]:
@@ -226,7 +220,7 @@ def send_report_reminders(*, now: dt.datetime) -> int:
                 made += 1
             continue
         if coordinators is None:
-            coordinators = _coordinators()
+            coordinators = people_services.coordinators()
         escalate = {u.id: u for u in _programme_people(audit, coordinators)}
         for unit in audit.units:
             if unit.owner is not None:
@@ -253,7 +247,7 @@ def send_overdue_audits(*, now: dt.datetime) -> int:
     ).unique().all()
     due = [(audit, day) for audit in audits if (day := overdue_day(audit, now)) is not None]
     made = 0
-    coordinators = _coordinators() if due else []
+    coordinators = people_services.coordinators() if due else []
     for audit, when in due:
         for person in _programme_people(audit, coordinators):
             if notify(person, kind="audit_overdue", title=f"Overdue: {audit.reference} {audit.title}",
@@ -298,7 +292,7 @@ def upcoming_reminders(*, now: dt.datetime, days: int = 14) -> list[dict]:
                  selectinload(Audit.units).selectinload(Unit.members))
     ).unique().all()
     plan_sent = _plan_keys_sent([a for a in audits if plan_is_issued(a)])
-    coordinators = _coordinators() if not all(map(plan_is_issued, audits)) else []
+    coordinators = people_services.coordinators() if not all(map(plan_is_issued, audits)) else []
     rows = []
     for audit in audits:
         for stage, n in lead_days(audit.kind).items():

@@ -25,6 +25,7 @@ from audit.audits.team import Problem, coverage_problems, qualification_problems
 from audit.extensions import db
 from audit.models import Audit, AuditStatus, AuditTeamMember, User
 from audit.notifications.services import notify
+from audit.people.services import coordinators
 
 #: How far ahead the watch looks: time enough to renew a qualification or re-staff.
 WATCH_DAYS = 30
@@ -77,8 +78,6 @@ def lapses(audit: Audit) -> list[tuple[int | None, Problem]]:
 def send_staffing_warnings(*, now: dt.datetime) -> int:
     """Tell the coordinators and the lead, once per audit, problems and dates, that a coming
     audit's team no longer covers its scope. Returns notifications made."""
-    from audit.audits.waiting import coordinators  # who coordinates audits: one rule, there
-
     audits = db.session.scalars(select(Audit).where(watched_clause(now)).options(*team_loading())
                                 .order_by(Audit.starts_at, Audit.id)).unique().all()
     found = [(audit, problems) for audit in audits if (problems := lapses(audit))]

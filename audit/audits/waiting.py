@@ -25,7 +25,7 @@ from audit.audits.staffing_watch import lapses, team_loading, watched_clause
 from audit.auth.permissions import Permission, permissions_for
 from audit.core.todo import ToDo
 from audit.extensions import db
-from audit.models import Audit, AuditKind, AuditStatus, AuditTeamMember, Role, TeamRole, User, UserRole
+from audit.models import Audit, AuditKind, AuditStatus, AuditTeamMember, Role, TeamRole
 
 #: At most this many audits are examined (the earliest planned first).
 LIMIT = 300
@@ -48,13 +48,6 @@ def coordinator_roles() -> list[Role]:
 def coordinates(user) -> bool:
     """Whether audits that need a coordinator wait for ``user``."""
     return bool(set(coordinator_roles()) & user.roles)
-
-
-def coordinators() -> list[User]:
-    """The active coordinators, by name (one query): whom audits that need one are told."""
-    return list(db.session.scalars(
-        select(User).join(UserRole).where(UserRole.role.in_(coordinator_roles()), User.is_active.is_(True))
-        .order_by(User.name, User.id)).unique())
 
 
 def overdue_clause(now: dt.datetime):

@@ -17,12 +17,12 @@ from sqlalchemy import select
 
 from audit.audits.services import change_status
 from audit.audits.staffing_watch import KIND
-from audit.audits.waiting import coordinators
 from audit.audits.workflow import can_move
 from audit.core.errors import DomainError
 from audit.extensions import db
 from audit.models import Audit, AuditStatus, TrailEntry
 from audit.notifications.services import notify
+from audit.people.services import coordinators
 from audit.trail.services import record
 
 #: The trail action of a move the life cycle refused.

@@ -18,9 +18,9 @@ from audit.conduct.lifecycle import advance_status
 from audit.conduct.report_workflow import REPORT, get_report
 from audit.core.errors import DomainError
 from audit.extensions import db
-from audit.findings.notifying import coordinators
 from audit.models import Audit, AuditReport, AuditStatus, Evidence, Finding, User
 from audit.notifications.services import notify
+from audit.people.services import coordinators
 from audit.trail.services import apply_changes, record, snapshot
 
 SAMPLING_STATEMENT = (

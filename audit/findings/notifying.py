@@ -13,14 +13,11 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
-from audit.extensions import db
 from audit.findings.deadlines import DEADLINE_LABELS
 from audit.findings.workflow import DECIDING_ROLES, can_verify, may_answer
-from audit.models import ActionStatus, Finding, Role, User, UserRole
+from audit.models import ActionStatus, Finding, User
 from audit.notifications.services import notify
-from audit.people.services import supplier_contacts
+from audit.people.services import coordinators, supplier_contacts
 
 
 def responders(finding: Finding) -> list[User]:
@@ -47,12 +44,6 @@ def verifiers(finding: Finding) -> list[User]:
             for m in audit.team if m.role in DECIDING_ROLES]
     people = [u for u in team if can_verify(finding, u)]
     return people or [u for u in coordinators() if can_verify(finding, u)]
-
-
-def coordinators() -> list[User]:
-    """Active coordinators."""
-    return list(db.session.scalars(select(User).join(UserRole).where(
-        UserRole.role == Role.COORDINATOR, User.is_active.is_(True)).order_by(User.id)))
 
 
 def lead(finding: Finding) -> list[User]:

@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from audit.extensions import db
 from audit.findings.deadlines import DEADLINE_LABELS, local_date
-from audit.findings.notifying import coordinators
 from audit.findings.workflow import OPEN_STATUSES
 from audit.models import (
     Finding,
@@ -25,7 +24,7 @@ from audit.models import (
     Grade,
 )
 from audit.notifications.services import notify
-from audit.people.services import supplier_contacts
+from audit.people.services import coordinators, supplier_contacts
 from audit.trail.services import record
 
 #: Registered with the findings feature's kinds (the sweep that changes the status is theirs).

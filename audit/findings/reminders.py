@@ -186,12 +186,6 @@ def _escalate(finding: Finding, which: str, due: dt.date, late: int, now: dt.dat
     return sent
 
 
-def _coordinators() -> list[User]:
-    return list(db.session.scalars(
-        select(User).join(UserRole).where(UserRole.role == Role.COORDINATOR,
-                                          User.is_active.is_(True)).order_by(User.id)))
-
-
 def _responders(finding: Finding) -> list[User]:
     if finding.is_scar:
         return list(db.session.scalars(select(User).where(

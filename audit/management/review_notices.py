@@ -21,6 +21,7 @@ from audit.core.errors import DomainError
 from audit.extensions import db
 from audit.models import ManagementReview, ReviewStatus, Role, User, UserRole
 from audit.notifications.services import notify
+from audit.people.services import coordinators
 
 #: What the review page requires (``review_views.review_detail``).
 READ_PERMISSION = Permission.VIEW_REPORTS
@@ -95,12 +96,6 @@ def snapshot_people(review: ManagementReview) -> dict:
     """What ``announce_changes`` compares with, taken before an edit."""
     return {"people": {u.id for u in [review.chair, *review.invitees] if u is not None},
             "planned_on": review.planned_on}
-
-
-def coordinators() -> list[User]:
-    """Active coordinators (they plan reviews)."""
-    return list(db.session.scalars(select(User).join(UserRole).where(
-        UserRole.role == Role.COORDINATOR, User.is_active.is_(True)).order_by(User.id)).unique())
 
 
 def announce_cancelled(review: ManagementReview, reason: str, *, actor, now: dt.datetime) -> None:

@@ -21,8 +21,9 @@ from audit.core.errors import DomainError, NotAllowed
 from audit.core.services import active_owner
 from audit.extensions import db
 from audit.management.local import risk_day
-from audit.models import Effectiveness, Risk, RiskAction, RiskActionStatus, Role, Unit, User, UserRole
+from audit.models import Effectiveness, Risk, RiskAction, RiskActionStatus, Role, Unit, User
 from audit.notifications.services import notify
+from audit.people.services import coordinators
 from audit.trail.services import record, snapshot
 
 #: Days before a risk action's due date when its owner is reminded.
@@ -68,12 +69,6 @@ def review_due_on(action: RiskAction) -> dt.date | None:
     if action.status is not RiskActionStatus.DONE or action.completed_at is None:
         return None
     return risk_day(action.risk, action.completed_at) + dt.timedelta(days=effectiveness_review_days())
-
-
-def coordinators() -> list[User]:
-    """Active coordinators: they take over what nobody active owns (one query)."""
-    return list(db.session.scalars(select(User).join(UserRole).where(
-        UserRole.role == Role.COORDINATOR, User.is_active.is_(True)).order_by(User.id)).unique())
 
 
 def reviewers(risk: Risk) -> list[User]:

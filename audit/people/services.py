@@ -24,6 +24,13 @@ from audit.models import (
 from audit.trail.services import apply_changes, record
 
 
+def coordinators() -> list[User]:
+    """The active coordinators, in a stable order (one query): they plan and staff audits, decide
+    extensions, evaluate suppliers, and take over whatever nobody active owns."""
+    return list(db.session.scalars(select(User).join(UserRole).where(
+        UserRole.role == Role.COORDINATOR, User.is_active.is_(True)).order_by(User.id)).unique())
+
+
 def supplier_contacts(supplier_id: int | None) -> list[User]:
     """A supplier's active contacts, who log in to answer its SCARs (none for no supplier)."""
     if supplier_id is None:

@@ -17,7 +17,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from audit.audits.services import create_audit
-from audit.audits.waiting import coordinators
 from audit.core.errors import DomainError
 from audit.core.services import get_or_fail
 from audit.extensions import db
@@ -34,6 +33,7 @@ from audit.models import (
 )
 from audit.models.audit import audit_units
 from audit.notifications.services import notify
+from audit.people.services import coordinators
 from audit.trail.services import apply_changes, record, snapshot
 
 #: DEFAULT days between the triggering event and the latest day of its audit.
