@@ -55,9 +55,9 @@ STAGE_TEXT = {
              "Please make the people and records available."),
     "day_before": ("{day}: audit {ref}", "{title} at {where} starts {when}, {start}."),
 }
-#: The lead's reminder when the plan stage comes and the plan is not issued (reuses the
-#: "prepare" kind: getting ready for an audit you are in).
-ISSUE_PLAN_KIND = "audit_prepare"
+#: The reminder to whoever issues the plan (``plan_issuers``) when the plan stage comes and the
+#: plan is not issued: a kind of its own, so it can be told apart (and kept on) in preferences.
+ISSUE_PLAN_KIND = "audit_plan_due"
 ISSUE_PLAN_TEXT = (
     "Issue the plan of audit {ref} (starts {date})",
     "What happened: {title} at {where} starts {start}; its plan is not issued, so the auditees "

@@ -69,6 +69,7 @@ def test_plan_not_issued_the_lead_is_reminded_and_auditees_hear_of_no_plan(app, 
     assert _notes(owner) == []
     issue = [n for n in _notes(lead) if n.link == f"/audits/{audit.id}/plan"]
     assert [n.title for n in issue] == [f"Issue the plan of audit {audit.reference} (starts 20 Mar 2026)"]
+    assert issue[0].kind == "audit_plan_due"  # its own kind, not "prepare": preferences tell them apart
     assert "its plan is not issued" in issue[0].body
     assert "\nWhat is expected of you: add the opening meeting" in issue[0].body
     assert "\nBy: 13 Mar 2026, 7 days before the audit" in issue[0].body
