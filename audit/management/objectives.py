@@ -7,6 +7,8 @@ quality manager) or imported from CSV/XLSX; an import with any bad line stores n
 An objective at risk or missed is its owner's turn (``owner_turns``, listed by the feature's
 "waiting for me" source) and its owner is told once per episode (``announce_status``): when a
 measurement is recorded, and by the feature's sweep when the due date passing makes it missed.
+An open objective whose owner is missing or can no longer log in is the coordinators' turn to
+name one (``unowned``); they are told when such an objective turns at risk or missed.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ import io
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from audit.auth.permissions import Permission
 from audit.core.errors import DomainError, NotAllowed
-from audit.core.services import get_or_fail, save_with_trail
+from audit.core.services import active_owner, get_or_fail, save_with_trail
 from audit.extensions import db
 from audit.library.io import refuse_control_characters
 from audit.models import (
@@ -35,6 +37,7 @@ from audit.models import (
     User,
 )
 from audit.notifications.services import notify
+from audit.people.services import coordinators
 from audit.trail.services import record, snapshot
 
 ON_TRACK, AT_RISK, MISSED, NO_DATA = "on track", "at risk", "missed", "no data"
@@ -43,6 +46,7 @@ MAX_IMPORT_ROWS = 2000
 KINDS = {
     "objective_at_risk": "A quality objective you own is at risk (its latest measurement misses the target)",
     "objective_missed": "A quality objective you own was missed at its due date",
+    "objective_unowned": "A quality objective at risk or missed has no owner who can log in (coordinators)",
 }
 
 #: Per status that makes an objective its owner's turn: (waiting-list label, what is expected).
@@ -125,6 +129,39 @@ def owner_turns(user, today: dt.date) -> list[tuple[QualityObjective, str, Objec
     return turns
 
 
+def has_active_owner(objective: QualityObjective) -> bool:
+    """Whether someone who can log in owns ``objective`` (else it waits for the coordinators)."""
+    return objective.owner is not None and objective.owner.is_active
+
+
+def owner_text(objective: QualityObjective) -> str:
+    """The owner as the register shows it, saying so when nobody active owns the objective."""
+    if objective.owner is None:
+        return "— (no owner: name one)"
+    if not objective.owner.is_active:
+        return f"{objective.owner.name} (can no longer log in: name a new owner)"
+    return objective.owner.name
+
+
+def unowned(today: dt.date) -> list[tuple[QualityObjective, str, ObjectiveMeasurement | None]]:
+    """``(objective, status, latest measurement)`` of open objectives with no owner who can log
+    in: the coordinators' turn to name one. Open: not yet reported to a held review, and still
+    running (due on or after ``today``) or at risk or missed; an objective met at its due date
+    needs nobody. Three queries whatever their number."""
+    owner = aliased(User)
+    rows = db.session.scalars(_not_yet_reviewed().outerjoin(owner, QualityObjective.owner_id == owner.id)
+                              .where(or_(QualityObjective.owner_id.is_(None), owner.is_active.is_(False)))
+                              .options(selectinload(QualityObjective.measurements),
+                                       joinedload(QualityObjective.owner))
+                              .order_by(QualityObjective.due_on, QualityObjective.id))
+    stranded = []
+    for objective in rows:
+        status, latest = status_as_of(objective, today)
+        if status in OWNER_TURNS or objective.due_on >= today:
+            stranded.append((objective, status, latest))
+    return stranded
+
+
 def _episode(objective: QualityObjective, status: str, latest: ObjectiveMeasurement | None) -> str:
     """What one notice covers: for "at risk", the first measurement of the current run below
     target (later misses in the same run say nothing new; a recovery re-arms); for "missed",
@@ -140,23 +177,37 @@ def _episode(objective: QualityObjective, status: str, latest: ObjectiveMeasurem
 
 
 def announce_status(objective: QualityObjective, *, now: dt.datetime) -> bool:
-    """Tell the owner once that ``objective`` is at risk, and once that it was missed.
+    """Tell the owner once that ``objective`` is at risk, and once that it was missed; with no
+    owner who can log in, tell the coordinators instead, who name one.
 
     The owner is told even when they recorded the measurement themselves: the notice says what
     the status now asks of them. Returns True when a notice was queued."""
     status, latest = status_as_of(objective, now.date())
-    owner = objective.owner
-    if status not in OWNER_TURNS or owner is None:
+    if status not in OWNER_TURNS:
         return False
-    lines = [f"What happened: {objective.title} is {status}: {latest_text(objective, latest)}, "
-             f"target {target_text(objective)}"
-             + (f", due {objective.due_on:%d %b %Y}." if status == MISSED else "."),
-             f"What is expected of you: {OWNER_TURNS[status][1]}"]
+    happened = (f"What happened: {objective.title} is {status}: {latest_text(objective, latest)}, "
+                f"target {target_text(objective)}"
+                + (f", due {objective.due_on:%d %b %Y}." if status == MISSED else "."))
+    episode = _episode(objective, status, latest)
+    link = f"/management/objectives/{objective.id}"
+    if not has_active_owner(objective):
+        gone = (f"{objective.owner.name} can no longer log in" if objective.owner is not None
+                else "It has no owner")
+        body = "\n".join([happened, f"Why you: {gone}, so nobody acts on it.",
+                          "What is expected of you: Name an owner who can log in; they are told "
+                          "what the objective now asks of them."])
+        made = [notify(person, kind="objective_unowned", now=now, link=link,
+                       dedupe_key=f"objective:{objective.id}:unowned:{status}:{episode}:{person.id}",
+                       title=f"Objective {status} with no owner: {objective.title}", body=body)
+                for person in coordinators()]
+        return any(notice is not None for notice in made)
+    owner = objective.owner
+    lines = [happened, f"What is expected of you: {OWNER_TURNS[status][1]}"]
     if status == AT_RISK:
         lines.append(f"By: {objective.due_on:%d %b %Y} (the objective's due date)")
     kind = "objective_at_risk" if status == AT_RISK else "objective_missed"
-    return notify(owner, kind=kind, now=now, link=f"/management/objectives/{objective.id}",
-                  dedupe_key=f"objective:{objective.id}:{kind}:{_episode(objective, status, latest)}:{owner.id}",
+    return notify(owner, kind=kind, now=now, link=link,
+                  dedupe_key=f"objective:{objective.id}:{kind}:{episode}:{owner.id}",
                   title=f"Objective {status}: {objective.title}", body="\n".join(lines)) is not None
 
 
@@ -168,9 +219,10 @@ def _announce_after_recording(objective: QualityObjective, now: dt.datetime) -> 
 
 
 def send_objective_notices(*, now: dt.datetime) -> int:
-    """Tell owners about objectives at risk or missed that nobody recorded a measurement for
-    since (the due date passing makes an objective missed without one); idempotent."""
-    objectives = db.session.scalars(_not_yet_reviewed().where(QualityObjective.owner_id.is_not(None))
+    """Tell owners (or, for an objective without an active owner, the coordinators) about
+    objectives at risk or missed that nobody recorded a measurement for since (the due date
+    passing makes an objective missed without one); idempotent."""
+    objectives = db.session.scalars(_not_yet_reviewed()
                                     .options(selectinload(QualityObjective.measurements),
                                              joinedload(QualityObjective.owner))
                                     .order_by(QualityObjective.id))
@@ -224,7 +276,7 @@ def _objective_values(data: dict) -> dict:
     except ValueError:
         raise DomainError("Choose the direction and the frequency from the lists.",
                           field="direction") from None
-    owner = get_or_fail(User, data.get("owner_id"), field="owner_id", what="owner")
+    owner = active_owner(data.get("owner_id"), thing="objective")
     unit = get_or_fail(Unit, data.get("unit_id"), field="unit_id", what="unit", optional=True)
     return {
         "title": title[:200], "measure": measure[:200], "target": target, "target_unit": unit_label[:30],
@@ -251,7 +303,11 @@ def update_objective(objective: QualityObjective, data: dict, *, actor, now: dt.
     if outside:
         raise DomainError(f"Measurements of {outside[0]:%d %b %Y} would fall outside the new period.",
                           field="starts_on")
-    return save_with_trail(objective, values, actor=actor, now=now, label=f"objective {objective.title}")
+    handed_over = values["owner"] is not objective.owner
+    saved = save_with_trail(objective, values, actor=actor, now=now, label=f"objective {objective.title}")
+    if handed_over:
+        announce_status(objective, now=now)  # a new owner learns at once what it asks of them
+    return saved
 
 
 def _check_measurement(objective: QualityObjective, day, raw_value, taken: set) -> tuple[dt.date, Decimal]:

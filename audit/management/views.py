@@ -69,7 +69,7 @@ OBJECTIVES = Resource(
         Column("Scope", lambda o: o.unit.name if o.unit else "Organisation"),
         Column("Target", lambda o: f"{'≥' if o.direction.value == 'higher' else '≤'} {_num(o.target)} {o.target_unit}"),
         Column("Latest", lambda o: f"{_num(o.measurements[-1].value)} {o.target_unit}" if o.measurements else "—"),
-        Column("Owner", lambda o: o.owner.name if o.owner else "—"),
+        Column("Owner", objectives.owner_text),
         Column("Due", lambda o: f"{o.due_on:%d %b %Y}"),
         Column("Status", lambda o: objectives.status_as_of(o, _today())[0]),
     ],
@@ -82,7 +82,7 @@ OBJECTIVES = Resource(
     details=lambda o: [
         ("Measure", o.measure), ("Target", f"{_num(o.target)} {o.target_unit} ({o.direction.label.lower()})"),
         ("Measured", o.frequency.label), ("Period", f"{o.starts_on:%d %b %Y} – {o.due_on:%d %b %Y}"),
-        ("Owner", o.owner.name if o.owner else "—"), ("Scope", o.unit.name if o.unit else "Organisation"),
+        ("Owner", objectives.owner_text(o)), ("Scope", o.unit.name if o.unit else "Organisation"),
         ("Policy commitment", o.policy_commitment), ("What will be done", o.plan_what),
         ("Resources", o.plan_resources), ("Who", o.plan_who), ("How results are evaluated", o.plan_evaluation),
         ("Status today", objectives.status_as_of(o, _today())[0]),

@@ -3,8 +3,9 @@ outputs and open risk actions the person owns, quality objectives they own that 
 missed (until a held management review has covered the missed one's due date), done risk actions whose effectiveness the risk's
 owner reviews, a review meeting whose day has come to be recorded (chair and coordinators) and a
 held review's minutes to sign off (the chair), and, for coordinators, what nobody active can
-move: actions and outputs whose owner can no longer log in ("Name an owner"), reviews of risks
-without an active owner, and a cancelled management review with nothing planned in its place.
+move: actions, outputs and open objectives whose owner can no longer log in ("Name an owner"),
+reviews of risks without an active owner, and a cancelled management review with nothing planned
+in its place.
 
 A constant number of queries whatever the number of items (related rows are joined in).
 """
@@ -156,6 +157,14 @@ def waiting_source(user, now: dt.datetime) -> list[ToDo]:
                           f"{output.owner.name} can no longer log in: {output.decision[:120]}",
                           url_for("reviews.review_detail", review_id=output.review_id) + "#outputs",
                           output.due_on, "Action", output.due_on < today, ("", output.kind.label)))
+    for objective, status, latest in objectives.unowned(today):
+        gone = (f"{objective.owner.name} can no longer log in" if objective.owner is not None
+                else "No owner")
+        items.append(ToDo("management", "assign_objective", "Name an owner", objective.title[:80],
+                          f"{gone}: {status}, {objectives.latest_text(objective, latest)}; "
+                          f"target {objectives.target_text(objective)}.",
+                          url_for("management.objective_edit", obj_id=objective.id), objective.due_on,
+                          "Objective", objective.due_on < today, ("", status.capitalize())))
     cancelled = replan_needed()
     if cancelled is not None:
         items.append(ToDo("management", "plan_review", "Plan the next management review", cancelled.title,

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 
+from audit.core.errors import DomainError
 from audit.core.registry import registry
 from audit.core.todo import waiting_for
 from audit.extensions import db
@@ -141,3 +143,54 @@ def test_the_owners_objective_items_cost_the_same_queries_for_one_or_five(app, m
     five, many = count()
     assert (one, five) == (1, 5)
     assert many == few
+
+
+def _coordinator_items(app, user, day: dt.date) -> list:
+    with app.test_request_context():
+        return [i for i in waiting_for(user, at(day)) if i.step == "assign_objective"]
+
+
+def test_an_objective_whose_owner_left_waits_for_the_coordinators_until_handed_over(app, make, login):
+    """With its owner unable to log in, an open objective is the coordinators' turn ("Name an
+    owner"); turning at risk tells them (once) instead of nobody; handing it over on the edit
+    page tells the new owner at once and ends the coordinators' turn. An inactive owner is refused."""
+    owner, coordinator = _people(make)
+    successor = make.user(roles=(Role.AUDITEE,), name="Ben Successor")
+    objective = _objective(make, owner, coordinator)
+    _measure(objective, dt.date(2026, 9, 30), "98.5", owner)
+    assert _coordinator_items(app, coordinator, dt.date(2026, 10, 1)) == []
+    owner.is_active = False
+    db.session.commit()
+
+    item, = _coordinator_items(app, coordinator, dt.date(2026, 10, 1))
+    assert (item.label, item.key, item.due_on, item.overdue) == ("Name an owner", "First-pass yield", DUE, False)
+    assert item.title.startswith("Ana Owner can no longer log in: on track")
+    assert item.url == f"/management/objectives/{objective.id}/edit"
+
+    _measure(objective, dt.date(2026, 10, 31), "97.1", coordinator)
+    assert objectives.send_objective_notices(now=at(dt.date(2026, 11, 2))) == 0  # told once
+    assert _notes(owner) == []
+    note, = _notes(coordinator)
+    assert (note.kind, note.title) == ("objective_unowned", "Objective at risk with no owner: First-pass yield")
+    assert "Why you: Ana Owner can no longer log in, so nobody acts on it." in note.body
+    assert "What is expected of you: Name an owner who can log in" in note.body
+    client = login(coordinator)
+    assert "Ana Owner (can no longer log in: name a new owner)" in client.get(
+        f"/management/objectives/{objective.id}").text
+
+    form = {"title": objective.title, "measure": objective.measure, "target": "98", "target_unit": "%",
+            "direction": "higher", "frequency": "monthly", "unit_id": 0, "starts_on": "2026-09-01",
+            "due_on": DUE.isoformat(), "owner_id": owner.id}
+    refused = client.post(f"/management/objectives/{objective.id}/edit", data=form)
+    assert refused.status_code in (400, 422) and objective.owner_id == owner.id
+    handed = client.post(f"/management/objectives/{objective.id}/edit", data={**form, "owner_id": successor.id})
+    assert handed.status_code == 302
+    db.session.expire_all()
+    told, = _notes(successor)
+    assert (told.kind, told.title) == ("objective_at_risk", "Objective at risk: First-pass yield")
+    assert _coordinator_items(app, coordinator, dt.date(2026, 11, 3)) == []
+    assert "objective_at_risk" in _items(app, successor, dt.date(2026, 11, 3))
+
+    with pytest.raises(DomainError, match="Ana Owner can no longer log in"):
+        objectives.update_objective(objective, {**form, "starts_on": dt.date(2026, 9, 1), "due_on": DUE},
+                                    actor=coordinator, now=at(dt.date(2026, 11, 3)))
