@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
 
@@ -39,6 +41,44 @@ class StaleObject(DomainError):
     """Someone else changed the object since it was loaded."""
 
 
+#: Form fields never echoed back on an error page: secrets and the machinery of the form.
+_NOT_ECHOED = ("csrf", "password", "token", "version", "next")
+
+
+def typed_input() -> list[tuple[str, str]]:
+    """What the person typed into the refused form, as (label, text) pairs, so an error page can
+    show it back and nothing written is lost (an extension's reason sent from a page that went
+    out of date meanwhile, a note whose form expired). Only text a person wrote: secrets, CSRF
+    and version fields, and single words (a choice, a date, a number) are left out."""
+    if request.method != "POST":
+        return []
+    try:
+        fields = list(request.form.items(multi=True))
+    except HTTPException:  # the body itself was refused (too large, malformed): nothing to show
+        return []
+    kept = []
+    for name, value in fields:
+        text = value.strip() if isinstance(value, str) else ""
+        if not text or not name or any(word in name.lower() for word in _NOT_ECHOED):
+            continue
+        if " " not in text and "\n" not in text:
+            continue  # a choice, a date or a number: quick to give again
+        label = name.rpartition("-")[2].replace("_", " ").strip().capitalize()
+        kept.append((label, text))
+    return kept
+
+
+def back_link() -> str | None:
+    """The page the request came from when it is one of ours (same host), else None."""
+    referrer = request.referrer
+    if not referrer:
+        return None
+    parts = urlsplit(referrer)
+    if parts.netloc and parts.netloc != request.host:
+        return None
+    return referrer
+
+
 def init_app(app: Flask) -> None:
     """Register the error pages for 400/403/404/405/413/500 (problem details for the API)."""
 
@@ -52,7 +92,9 @@ def init_app(app: Flask) -> None:
             return problem_for_http(exc)
         # Keep Allow (405) and similar headers on pages too; the page sets its own type.
         headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
-        return render_template("errors/error.html", error=exc), exc.code, headers
+        typed = typed_input() if exc.code != 413 else []  # a refused body is not read again
+        return (render_template("errors/error.html", error=exc, typed=typed, back=back_link()),
+                exc.code, headers)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

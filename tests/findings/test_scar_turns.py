@@ -99,9 +99,16 @@ def test_supplier_asks_for_more_time_on_the_scar_page(app, make, library, now, l
     page = client.get(f"/scar/{f.id}").text
     assert "Foundry trial needs two more melts" in page and "waiting for a decision" in page
     assert f'action="/scar/{f.id}/extensions"' not in page  # one request at a time
-    assert client.post(f"/scar/{f.id}/extensions", data={
+    # Sent again from the page as it was before: refused with the reason, the text kept.
+    stale = client.post(f"/scar/{f.id}/extensions", data={
         "csrf_token": token, "ext-deadline": "closure", "ext-new_due_on": "2026-09-01",
-        "ext-reason": "Again"}).status_code == 409
+        "ext-reason": "Second furnace needs relining first"},
+        headers={"Referer": f"http://localhost/scar/{f.id}"})
+    assert stale.status_code == 409 and "waiting for a decision" in stale.text
+    assert "<dt>Reason</dt><dd><pre>Second furnace needs relining first</pre></dd>" in stale.text
+    assert f'href="http://localhost/scar/{f.id}">Back to the page</a>' in stale.text
+    assert token not in stale.text.split("What you wrote")[1]  # the form's secrets stay out
+    assert len(f.extensions) == 1
 
     fs.decide_extension(ext, approve=True, note="Two melts, no more", actor=w.coordinator, now=late)
     db.session.commit()

@@ -101,6 +101,26 @@ def test_csrf_is_enforced_on_forms(app, client, make, login):
     assert db.session.query(Site).count() == 0
 
 
+def test_an_expired_form_shows_back_what_was_written(app, client, make, login):
+    """A form refused for its expired CSRF token shows the text written in it (never a secret)
+    and leads back to the page it came from, only when that page is ours."""
+    coordinator = make.user(roles=(Role.COORDINATOR,))
+    db.session.commit()
+    login(coordinator)
+    app.config["WTF_CSRF_ENABLED"] = True
+    data = {"csrf_token": "expired", "name": "North Foundry Works", "code": "NF",
+            "timezone": "Europe/Berlin", "new_password": "correct horse battery staple"}
+    response = client.post("/organisation/sites/new", data=data,
+                           headers={"Referer": "http://localhost/organisation/sites/new"})
+    assert response.status_code == 400 and "the form expired" in response.text
+    assert "<dt>Name</dt><dd><pre>North Foundry Works</pre></dd>" in response.text
+    assert "correct horse" not in response.text and "<dt>Code</dt>" not in response.text
+    assert 'href="http://localhost/organisation/sites/new">Back to the page</a>' in response.text
+    elsewhere = client.post("/organisation/sites/new", data=data,
+                            headers={"Referer": "https://evil.example/organisation/sites/new"})
+    assert "Back to the page" not in elsewhere.text and "North Foundry Works" in elsewhere.text
+
+
 def test_password_is_hashed(app, make, now):
     """Accounts created through the service never store the password itself."""
     from audit.people.services import create_user
