@@ -17,6 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from audit.audits.access import my_unit_ids
 from audit.auth.permissions import Permission
 from audit.extensions import db
+from audit.findings.deadlines import local_date
 from audit.models import (
     Audit,
     AuditKind,
@@ -29,24 +30,43 @@ from audit.models import (
     Role,
     TeamRole,
 )
-from audit.models.finding import finding_clauses
+from audit.models.finding import SCAR_STAGE_DELAYS, finding_clauses
+from audit.models.types import latest_site_date
 
 OPEN = [s for s in FindingStatus if s.is_open]
 NO_DEADLINE = [FindingStatus.DRAFT, FindingStatus.CLOSED, FindingStatus.DECLINED]
 
 
-def current_due_expr():
-    """SQL twin of ``Finding.current_due_on``."""
+def _due_expr():
+    """SQL: the date ``Finding.current_deadline`` names, except a SCAR's stage dates (dates in
+    its audit's zone, see ``overdue_clause``): none for findings without a deadline, the
+    response date while a response is awaited (an issued finding without an owner too), else
+    the closure date."""
     return case(
         (Finding.status.in_(NO_DEADLINE), None),
-        (and_(Finding.status == FindingStatus.AWAITING_RESPONSE,
+        (and_(Finding.status.in_([FindingStatus.ISSUED, FindingStatus.AWAITING_RESPONSE]),
               Finding.response_due_on.is_not(None)), Finding.response_due_on),
         else_=Finding.closure_due_on,
     )
 
 
-def overdue_clause(today: dt.date):
-    return and_(Finding.status.notin_(NO_DEADLINE), current_due_expr() < today)
+def overdue_clause(latest_today: dt.date):
+    """SQL: the findings that may be overdue somewhere when the latest site date is
+    ``latest_today`` (``latest_site_date``): a superset that ``is_overdue_at`` narrows, as no
+    single SQL date is every site's. A SCAR awaiting the supplier runs on its stage dates,
+    at the earliest its containment date, counted from its issue."""
+    day_starts = dt.datetime.combine(latest_today, dt.time(), tzinfo=dt.UTC)
+    first_stage = min(SCAR_STAGE_DELAYS.values())
+    scar_stage_may_be_due = and_(Finding.status == FindingStatus.AWAITING_RESPONSE,
+                                 Finding.scar_stage.is_not(None), Finding.issued_at < day_starts - first_stage)
+    return and_(Finding.status.notin_(NO_DEADLINE), or_(_due_expr() < latest_today, scar_stage_may_be_due))
+
+
+def is_overdue_at(finding: Finding, now: dt.datetime) -> bool:
+    """Whether ``finding`` is overdue at ``now`` on the date where its audit happened, as the
+    sweep and "Waiting for me" judge it (``deadlines.local_date``); its audit, site and supplier
+    should be loaded."""
+    return finding.is_overdue(local_date(finding, now))
 
 
 @dataclass
@@ -126,36 +146,37 @@ def list_findings(filters: Filters, today: dt.date, *, limit: int = 200, offset:
     return db.session.scalars(stmt).unique().all()
 
 
-def _all(filters: Filters | None, today: dt.date, *, since=None, until=None):
+def _all(filters: Filters | None, now: dt.datetime, *, since=None, until=None):
     stmt = select(Finding).options(selectinload(Finding.clauses), joinedload(Finding.unit),
                                    selectinload(Finding.costs))
     if filters is not None:
-        stmt = filtered(stmt, filters, today)
+        stmt = filtered(stmt, filters, latest_site_date(now))
     if since is not None:
         stmt = stmt.where(Finding.raised_at >= since)
     if until is not None:
         stmt = stmt.where(Finding.raised_at < until)
     stmt = stmt.where(Finding.status != FindingStatus.DRAFT)
     findings = db.session.scalars(stmt).unique().all()
-    _load_scar_audits(findings)
+    _load_audits(findings)
+    if filters is not None and filters.overdue:
+        findings = [f for f in findings if is_overdue_at(f, now)]
     return findings
 
 
-def _load_scar_audits(findings) -> None:
-    """The audits of the SCARs among ``findings``, with site and supplier, in one statement.
-
-    A SCAR's stage deadlines are dates in its audit's zone (``Finding.scar_due_dates``), which
-    ``is_overdue`` reads: without this each SCAR lazy-loaded its audit and the audit's site,
-    two statements per supplier audit. Loading every finding's audit costs more than the
-    lazy loads save when SCARs are few, so only theirs are loaded.
+def _load_audits(findings) -> None:
+    """The audits of the open findings among ``findings``, with site and supplier, in one
+    statement: they give the zone whose date says how old a finding is and whether it is
+    overdue (``local_date``); a SCAR's stage deadlines are dates in that zone too
+    (``Finding.scar_due_dates``). Without this each finding lazy-loaded its audit and the
+    audit's site, two statements apiece; closed findings need no date of their site.
     """
-    scars = [f for f in findings if f.is_scar and f.audit_id is not None]
-    if not scars:
+    wanted = [f for f in findings if (f.status.is_open or f.is_scar) and f.audit_id is not None]
+    if not wanted:
         return
     audits = {a.id: a for a in db.session.scalars(
-        select(Audit).where(Audit.id.in_({f.audit_id for f in scars}))
+        select(Audit).where(Audit.id.in_({f.audit_id for f in wanted}))
         .options(joinedload(Audit.site), joinedload(Audit.supplier)))}
-    for finding in scars:
+    for finding in wanted:
         # As if loaded with the finding (the session's identity map holds objects weakly).
         set_committed_value(finding, "audit", audits.get(finding.audit_id))
 
@@ -164,15 +185,17 @@ AGE_BUCKETS = ((0, 30, "0–30 days"), (31, 60, "31–60 days"), (61, 90, "61–
                (91, 180, "91–180 days"), (181, None, "over 180 days"))
 
 
-def dashboard(filters: Filters | None, today: dt.date, *, months: int = 12) -> dict:
-    """Ageing of open findings, days to close, clause heat map of NCs, monthly trend."""
-    findings = _all(filters, today)
+def dashboard(filters: Filters | None, now: dt.datetime, *, months: int = 12) -> dict:
+    """Ageing of open findings, days to close, clause heat map of NCs, monthly trend; how old
+    and how overdue an open finding is counts in days where its audit happened, as the sweep
+    counts them (``local_date``)."""
+    findings = _all(filters, now)
+    today = now.astimezone(dt.UTC).date()  # the trend's months: organisation-wide, in UTC
     ageing = Counter()
     for f in findings:
         if not f.status.is_open:
             continue
-        start = (f.issued_at or f.raised_at).date()
-        age = (today - start).days
+        age = (local_date(f, now) - local_date(f, f.issued_at or f.raised_at)).days
         for low, high, label in AGE_BUCKETS:
             if age >= low and (high is None or age <= high):
                 ageing[label] += 1
@@ -225,7 +248,7 @@ def dashboard(filters: Filters | None, today: dt.date, *, months: int = 12) -> d
         "trend": [(f"{y}-{m:02d}", v["raised"], v["closed"], v["nc"])
                   for (y, m), v in trend.items()],
         "open": sum(1 for f in findings if f.status.is_open),
-        "overdue": sum(1 for f in findings if f.is_overdue(today)),
+        "overdue": sum(1 for f in findings if f.status.is_open and is_overdue_at(f, now)),
         "total": len(findings),
     }
 

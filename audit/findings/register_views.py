@@ -18,7 +18,6 @@ from audit.core.todo import waiting_items
 from audit.extensions import db
 from audit.findings import charts, forms, queries
 from audit.findings import services as fs
-from audit.findings.deadlines import local_date
 from audit.findings.views import bp
 from audit.models import (
     Audit,
@@ -31,17 +30,10 @@ from audit.models import (
     User,
     utcnow,
 )
+from audit.models.types import latest_site_date
 
 #: Findings per page of the register.
 PAGE_SIZE = 100
-
-
-def _today() -> dt.date:
-    return utcnow().date()
-
-
-#: Every site's date is within a day of UTC's (UTC-12 to UTC+14).
-SITE_DAY_MARGIN = dt.timedelta(days=1)
 
 
 def _register_page(filters: queries.Filters, now: dt.datetime, *, limit: int,
@@ -54,11 +46,10 @@ def _register_page(filters: queries.Filters, now: dt.datetime, *, limit: int,
     rows it kept that are not yet overdue where they are are dropped (a page may then hold a few
     rows fewer; none is skipped, as the pages are cut from the same SQL list).
     """
-    latest_today = now.astimezone(dt.UTC).date() + SITE_DAY_MARGIN
-    rows = queries.list_findings(filters, latest_today, limit=limit + 1, offset=offset)
+    rows = queries.list_findings(filters, latest_site_date(now), limit=limit + 1, offset=offset)
     has_more = len(rows) > limit
     rows = rows[:limit]
-    overdue = {f.id for f in rows if f.is_overdue(local_date(f, now))}
+    overdue = {f.id for f in rows if queries.is_overdue_at(f, now)}
     if filters.overdue:
         rows = [f for f in rows if f.id in overdue]
     return rows, overdue, has_more
@@ -138,16 +129,15 @@ def dashboard():
     """Ageing, days to close, clause heat map and trend, as server-rendered SVG."""
     form = _filter_form()
     filters = queries.Filters.from_form(form, reader=current_user)
-    today = _today()
-    data = queries.dashboard(filters, today)
+    now = utcnow()
+    data = queries.dashboard(filters, now)
     svgs = {
         "ageing": Markup(charts.bar_chart(data["ageing"], title="Open findings by age")),
         "trend": Markup(charts.trend_chart(data["trend"], title="Findings raised and closed "
                                                                 "per month")),
         "heat": Markup(charts.heat_map(data["heat"], title="Nonconformities by clause")),
     }
-    return render_template("findings/dashboard.html", form=form, data=data, svgs=svgs,
-                           today=today)
+    return render_template("findings/dashboard.html", form=form, data=data, svgs=svgs)
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -49,6 +49,17 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+#: Every site's date is within a day of UTC's (UTC-12 to UTC+14): SQL selects what may be due
+#: with this margin, and each row's own site date decides.
+SITE_DAY_MARGIN = dt.timedelta(days=1)
+
+
+def latest_site_date(now: dt.datetime) -> dt.date:
+    """The latest date any site can have at ``now`` (UTC's date plus ``SITE_DAY_MARGIN``): SQL
+    keeps whatever is due before it, a superset that each row's own site date then narrows."""
+    return now.astimezone(dt.UTC).date() + SITE_DAY_MARGIN
+
+
 class utc_date(FunctionElement):  # noqa: N801 - named as the SQL function it stands for
     """The UTC calendar day of a stored UTC timestamp, in SQL that every database can index.
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from audit.auth.permissions import Permission
 from audit.extensions import db
 from audit.models import Audit, AuditKind, AuditStatus, AuditTeamMember, TeamRole, ThirdPartyType, utcnow
+from audit.models.types import SITE_DAY_MARGIN, latest_site_date
 from audit.programme.deadlines import cycle_status, cycle_warnings
 from audit.programme.rules import explain_rules
 from audit.programme.stage2 import stage2_findings, stage2_state
@@ -30,9 +31,6 @@ def my_next_audits(user, *, now: dt.datetime, limit: int = 6) -> list[Audit]:
     return list(db.session.scalars(stmt).unique())
 
 
-#: Every site's date is within a day of UTC's (UTC-12 to UTC+14): SQL selects with this margin,
-#: and each audit's own site date decides.
-SITE_DAY_MARGIN = dt.timedelta(days=1)
 #: "Due soon" for an audit still without a lead.
 UNSTAFFED_SOON = dt.timedelta(days=45)
 
@@ -53,7 +51,7 @@ def programme_health(*, now: dt.datetime) -> dict:
     planned day is over at its site) and "reports late" what ``send_report_reminders`` does.
     """
     utc_today = now.astimezone(dt.UTC).date()
-    latest_today = utc_today + SITE_DAY_MARGIN
+    latest_today = latest_site_date(now)
     base = select(func.count(Audit.id))
     not_started = Audit.status.in_(AuditStatus.not_started())
     unstaffed = select(Audit).where(

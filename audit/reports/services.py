@@ -19,7 +19,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from audit.core.errors import DomainError
 from audit.core.exports import guard_row
 from audit.extensions import db
-from audit.findings.queries import overdue_clause
+from audit.findings.queries import is_overdue_at, overdue_clause
 from audit.models import (
     Audit,
     AuditKind,
@@ -31,6 +31,7 @@ from audit.models import (
     PoorQualityCost,
     Supplier,
 )
+from audit.models.types import latest_site_date
 
 
 @dataclass
@@ -70,8 +71,18 @@ def _audit_day(audit: Audit) -> dt.date | None:
     return audit.starts_at.date() if audit.starts_at else None
 
 
-def build_pack(start: dt.date, end: dt.date, *, today: dt.date, as_of_end: bool = False) -> Pack:
+def _with_audit_zone():
+    """Load a finding's audit with what gives its zone (``local_date``): joined, not lazily."""
+    return joinedload(Finding.audit).options(joinedload(Audit.site), joinedload(Audit.supplier))
+
+
+def build_pack(start: dt.date, end: dt.date, *, today: dt.date, as_of_end: bool = False,
+               now: dt.datetime | None = None) -> Pack:
     """Compute the pack for [start, end] (dates inclusive); overdue items as of ``today``.
+
+    Overdue findings and SCARs are judged at the instant ``now`` on the date where each audit
+    happened, as the sweep judges them (``queries.is_overdue_at``); without ``now``, at noon UTC
+    of ``today`` (a pack as of a day rather than an instant).
 
     ``as_of_end`` freezes the pack at the period end, for a management review of a past period:
     audits count as done only if their report was issued by then, and "overdue" lists findings
@@ -131,11 +142,14 @@ def build_pack(start: dt.date, end: dt.date, *, today: dt.date, as_of_end: bool 
     overdue_then = and_(Finding.status != FindingStatus.DRAFT, Finding.issued_at < hi,
                         Finding.closure_due_on < end,
                         or_(Finding.closed_at.is_(None), Finding.closed_at >= hi))
-    pack.overdue = db.session.scalars(
-        select(Finding).where(overdue_then if as_of_end else overdue_clause(today))
-        .options(joinedload(Finding.owner), joinedload(Finding.unit),
-                 joinedload(Finding.supplier))
-        .order_by(Finding.closure_due_on, Finding.id)).all()
+    instant = now if now is not None else dt.datetime.combine(today, dt.time(12), tzinfo=dt.UTC)
+    overdue = db.session.scalars(
+        select(Finding).where(overdue_then if as_of_end else overdue_clause(latest_site_date(instant)))
+        .options(joinedload(Finding.owner), joinedload(Finding.unit), joinedload(Finding.supplier),
+                 _with_audit_zone())
+        .order_by(Finding.closure_due_on, Finding.id)).unique().all()
+    pack.overdue = overdue if as_of_end else sorted(
+        (f for f in overdue if is_overdue_at(f, instant)), key=lambda f: (f.current_due_on(), f.id))
 
     # Cost of poor quality incurred in the period.
     costs = db.session.scalars(select(PoorQualityCost).where(
@@ -158,7 +172,8 @@ def build_pack(start: dt.date, end: dt.date, *, today: dt.date, as_of_end: bool 
     # Supplier performance.
     supplier_findings: dict[int, list[Finding]] = defaultdict(list)
     for f in db.session.scalars(select(Finding).where(Finding.supplier_id.is_not(None),
-                                                      Finding.status != FindingStatus.DRAFT)):
+                                                      Finding.status != FindingStatus.DRAFT)
+                                .options(_with_audit_zone())).unique():
         supplier_findings[f.supplier_id].append(f)
     for s in db.session.scalars(select(Supplier).order_by(Supplier.name)):
         mine = supplier_findings.get(s.id, [])
@@ -167,7 +182,7 @@ def build_pack(start: dt.date, end: dt.date, *, today: dt.date, as_of_end: bool 
             "name": s.name, "risk": s.risk_class.value, "status": s.approval_status.label,
             "ncs": sum(1 for f in in_period if f.grade.is_nonconformity),
             "open_scars": sum(1 for f in mine if f.is_scar and f.status.is_open),
-            "overdue_scars": sum(1 for f in mine if f.is_scar and f.is_overdue(today)),
+            "overdue_scars": sum(1 for f in mine if f.is_scar and is_overdue_at(f, instant)),
         })
 
     # Certification status of our own certificates.

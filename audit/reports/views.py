@@ -52,13 +52,14 @@ def _cost_chart(pack):
 def _pack():
     form = forms.PeriodForm(request.args)
     valid = form.validate()
-    today = utcnow().date()
+    now = utcnow()
+    today = now.date()
     end = form.end.data or today
     start = form.start.data or _default_start(end)
     if not valid:
         raise _BadPeriod(form)
     try:
-        pack = services.build_pack(start, end, today=today)
+        pack = services.build_pack(start, end, today=today, now=now)
     except DomainError as exc:
         getattr(form, exc.field if exc.field in ("start", "end") else "start").errors.append(exc.message)
         raise _BadPeriod(form) from None
@@ -71,8 +72,9 @@ def _bad_period(exc: _BadPeriod):
     """A period that cannot be read or shown (not a date, ends before it starts, too long):
     the page again with the default period, the entered values kept and a message naming the
     field (422), for the page and its downloads alike, instead of the generic 400 page."""
-    today = utcnow().date()
-    pack = services.build_pack(_default_start(today), today, today=today)
+    now = utcnow()
+    today = now.date()
+    pack = services.build_pack(_default_start(today), today, today=today, now=now)
     return render_template("reports/management_review.html", form=exc.form, pack=pack,
                            cost_chart=_cost_chart(pack), args={}), 422
 

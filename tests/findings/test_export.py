@@ -46,7 +46,7 @@ def test_heat_map_labels_come_from_the_clause_itself(app, make, library, now):
     f = draft(w, Grade.MINOR, now=now)
     fs.issue_finding(f, actor=w.auditor, now=now)
     parent = next(c for c in library["ISO 9001"].clauses if c.number == "8.5")
-    heat = queries.dashboard(None, now.date())["heat"]
+    heat = queries.dashboard(None, now)["heat"]
     assert heat == [("8.5", parent.title, 0, 1)]
 
 

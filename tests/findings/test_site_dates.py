@@ -12,11 +12,12 @@ import io
 import re
 
 import pytest
+from sqlalchemy import select
 
 from audit.extensions import db
 from audit.findings import services as fs
 from audit.findings.reminders import sweep_finding_deadlines
-from audit.models import ApprovalStatus, AuditKind, Grade, Role
+from audit.models import ApprovalStatus, AuditKind, Grade, Notification, Role
 from tests.findings.helpers import draft, world
 
 #: (site zone, time of day in UTC, days after the due date, overdue at the site?)
@@ -36,6 +37,19 @@ def _issued_at_site(make, library, zone: str, now: dt.datetime):
     fs.issue_finding(finding, actor=w.auditor, now=now)
     db.session.commit()
     return w, finding
+
+
+def _dashboard_overdue(client) -> int:
+    """The dashboard's "Overdue" figure."""
+    page = client.get("/findings/dashboard").text
+    return int(re.search(r'<h2>Overdue</h2><p class="kpi[^"]*">(\d+)</p>', page).group(1))
+
+
+def _pack_overdue(client) -> list[str]:
+    """The references the management review pack lists as overdue (its section 4)."""
+    page = client.get("/reports/management-review").text
+    section = page.split('id="overdue-count"')[1].split("</table>")[0]
+    return re.findall(r"<tr><td>([^<]+)</td>", section)
 
 
 def _register_row(page: str, reference: str) -> str:
@@ -59,6 +73,8 @@ def test_register_filter_export_and_page_use_the_sites_date_as_the_sweep_does(
         client.get("/findings/export.csv?overdue=y").data.decode("utf-8-sig"))))
     assert len(filtered) == (2 if overdue else 1)
     assert ("Overdue since" in client.get(f"/findings/{finding.id}").text) is overdue
+    assert _dashboard_overdue(client) == (1 if overdue else 0)
+    assert _pack_overdue(client) == ([finding.reference] if overdue else [])
     # The sweep at the same instant: its "overdue" notice goes out exactly when the pages say so.
     assert sweep_finding_deadlines(clock.now)["overdue"] == (1 if overdue else 0)
 
@@ -120,3 +136,40 @@ def test_overdue_lists_cost_the_same_statements_for_more_sites(app, make, librar
     overdue = '<span class="pill bad">overdue</span>'
     assert login(coordinator).get("/findings/?overdue=y").text.count(overdue) == 12
     assert login(contact).get("/scar/").text.count(overdue) == 6
+
+
+def test_every_overdue_list_sees_a_scar_stage_and_an_ownerless_response(app, make, library, login,
+                                                                         now, clock):
+    """The deadline that matters now, whatever it is, makes a finding overdue on every list: a
+    SCAR's root-cause stage (due 14 days after issue, long before its action plan) and the
+    response date of an issued NC nobody has taken on yet (long before its closure date). The
+    register's overdue filter, the dashboard and the review pack agree with the sweep."""
+    supplier = make.supplier(name="Precision Castings", approval_status=ApprovalStatus.APPROVED)
+    contact = make.user(roles=(Role.SUPPLIER,), supplier_id=supplier.id, name="Sam Carter")
+    w = world(make, library, kind=AuditKind.SECOND_PARTY, supplier=supplier)
+    scar = draft(w, Grade.MINOR, now=now)
+    fs.issue_finding(scar, actor=w.auditor, now=now)
+    fs.acknowledge_scar(scar, actor=contact, now=now)
+    fs.submit_scar_containment(scar, "Blocked lots 88-91", actor=contact, now=now)
+    internal = world(make, library)
+    earlier = now - dt.timedelta(days=15)
+    ownerless = draft(internal, Grade.MINOR, now=earlier)
+    ownerless.owner = None
+    fs.issue_finding(ownerless, actor=internal.auditor, now=earlier)
+    db.session.commit()
+    clock.now = now + dt.timedelta(days=20)
+    today = clock.now.date()
+    assert scar.current_deadline()[0] == "root_cause" and scar.response_due_on >= today
+    assert ownerless.owner is None and ownerless.current_deadline()[0] == "response"
+    assert ownerless.response_due_on < today < ownerless.closure_due_on
+
+    client = login(w.coordinator)
+    listed = client.get("/findings/?overdue=y").text
+    assert f">{scar.reference}</a>" in listed and f">{ownerless.reference}</a>" in listed
+    assert _dashboard_overdue(client) == 2
+    assert re.search(r'<p class="kpi[^"]*">(\d+)</p>',
+                            client.get("/findings/dashboard?overdue=y").text.split("<h2>Overdue</h2>")[1]).group(1) == "2"
+    assert sorted(_pack_overdue(client)) == sorted([scar.reference, ownerless.reference])
+    sweep_finding_deadlines(clock.now)
+    told = " ".join(db.session.scalars(select(Notification.title).where(Notification.kind == "finding_overdue")))
+    assert scar.reference in told and ownerless.reference in told
