@@ -23,6 +23,13 @@ def localtime(value: dt.datetime | None, tz: str | None = None, fmt: str = "%d %
     return f"{local.strftime(fmt)} {zone_label(local.tzname(), tz)}"
 
 
+def viewer_today(now: dt.datetime) -> dt.date:
+    """The date at ``now`` for the person viewing the page, in their own zone (UTC when
+    anonymous): what a calendar marks as today and a list of many sites' audits opens at."""
+    tz = getattr(current_user, "timezone", None) or "UTC"
+    return now.astimezone(zoneinfo.ZoneInfo(tz)).date()
+
+
 #: Abbreviations the tz database gives to more than one zone: "CST" is Chicago and Shanghai.
 AMBIGUOUS_ABBREVIATIONS = frozenset({"CST", "CDT", "IST", "BST", "AST", "GST", "SST", "PST"})
 

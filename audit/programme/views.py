@@ -13,7 +13,7 @@ from audit.audits.queries import read_filters
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
 from audit.core.forms import saving
-from audit.core.templating import localtime
+from audit.core.templating import localtime, viewer_today
 from audit.core.workflow import refuse_unless_allowed
 from audit.extensions import db
 from audit.models import AuditStatus, PlannerRun, Programme, ProgrammeRule, ProgrammeStatus, utcnow
@@ -114,7 +114,7 @@ def detail(programme_id: int):
     coming up rather than January. Every part is a fixed number of queries.
     """
     programme = queries.load_programme(programme_id) or abort(404)
-    today = utcnow().date()
+    today = viewer_today(utcnow())
     by_status = queries.status_counts(programme_id)
     status_counts = [(s, by_status[s]) for s in AuditStatus if by_status.get(s)]
     total = sum(by_status.values())
@@ -202,7 +202,7 @@ def approve(programme_id: int):
 def calendar():
     """Month or year calendar of audits, filterable by site, auditor, kind, status and programme."""
     form, filters = read_filters(request.args)
-    today = utcnow().date()
+    today = viewer_today(utcnow())
     view = "year" if request.args.get("view") == "year" else "month"
     year = request.args.get("year", today.year, type=int)
     month = request.args.get("month", today.month, type=int)
@@ -386,7 +386,7 @@ def coverage():
 @requires(Permission.VIEW_ORGANISATION)
 def workload():
     """Audit-days per auditor and month for the next 12 months."""
-    today = utcnow().date()
+    today = viewer_today(utcnow())
     year = request.args.get("year", type=int)
     if year and 1900 < year < 2200:
         first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
@@ -402,7 +402,7 @@ def workload():
 @requires(Permission.VIEW_ORGANISATION)
 def cycles():
     """Our certificates' 3-year cycles: needed audits, the real audits covering them, warnings."""
-    today = utcnow().date()
+    today = utcnow().date()  # the certification sweep's date: the page warns as the sweep does
     certs, audits = queries.own_certificates_with_audits()
     rows = []
     for cert in certs:

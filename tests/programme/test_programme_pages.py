@@ -135,6 +135,21 @@ def test_calendar_filters_by_auditor(make, login, coordinator, programme):
     assert audits[1].reference not in page
 
 
+def test_calendar_opens_at_the_viewers_own_date(make, login, monkeypatch):
+    """At 11:30 UTC on New Year's Eve it is already New Year's Day in Auckland: a coordinator
+    there opens January 2027 with the 1st marked today; one in Chicago opens December 2026."""
+    monkeypatch.setattr("audit.programme.views.utcnow",
+                        lambda: dt.datetime(2026, 12, 31, 11, 30, tzinfo=dt.UTC))
+    auckland = make.user(roles=(Role.COORDINATOR,), timezone="Pacific/Auckland")
+    chicago = make.user(roles=(Role.COORDINATOR,), timezone="America/Chicago")
+    db.session.commit()
+    page = login(auckland).get("/programme/calendar").get_data(as_text=True)
+    assert "<h1>January 2027</h1>" in page
+    assert '<td class=" today"><div class="cal-day">1</div>' in page
+    page = login(chicago).get("/programme/calendar").get_data(as_text=True)
+    assert "<h1>December 2026</h1>" in page and '<td class=" today"><div class="cal-day">31</div>' in page
+
+
 def test_programme_create_and_approve(login, coordinator, make):
     """A coordinator prepares a programme but may not approve it; top management approves it
     (objectives needed); a scope change marks it "changed since approval" until approved again,
