@@ -106,8 +106,12 @@ def _reconcile(rule: ProgrammeRule, wanted: list[dict], existing: list[Audit], *
 def _follow_deadline(rule: ProgrammeRule, audit: Audit, slot: dict, *, actor, now: dt.datetime) -> None:
     """An untouched audit takes its slot's current deadline (a cycle step's ``due``): it moves
     when an earlier surveillance's real date moves, and audits generated before cycle steps
-    carried one get it here. A touched audit keeps its "Must happen by": a person owns it now."""
-    if "due" not in slot or not _untouched(audit) or audit.due_by == slot["due"]:
+    carried one get it here. A touched audit keeps its "Must happen by" (a person owns it now)
+    unless the cycle's deadline came sooner, an earlier surveillance having moved into an earlier
+    year: no audit's deadline stays later than the cycle rule allows."""
+    if "due" not in slot or audit.due_by == slot["due"]:
+        return
+    if not _untouched(audit) and audit.due_by is not None and audit.due_by < slot["due"]:
         return
     changes = apply_changes(audit, {"due_by": slot["due"]})
     audit.updated_at = now

@@ -50,16 +50,22 @@ def cert(app, make):
     return cert
 
 
-@pytest.fixture
-def surveillance(make, cert):
-    """Surveillance 1 as a certification rule generates it for a 2026–2027 programme."""
-    programme = Programme(name="P", period_start=dt.date(2026, 1, 1), period_end=dt.date(2027, 12, 31),
+def _cycle_programme(make, cert, last_day: dt.date, **generation) -> Programme:
+    """A programme from 2026 to ``last_day`` with the certificate's cycle rule, generated."""
+    programme = Programme(name="P", period_start=dt.date(2026, 1, 1), period_end=last_day,
                           status=ProgrammeStatus.ACTIVE)
     db.session.add(programme)
     db.session.flush()
     add_rule(programme, {"kind": "certification", "title": "ISO 14001 cycle", "certificate_id": cert.id,
                          "site_id": make.site().id}, actor=None, now=NOW)
-    generate_programme(programme, actor=None, now=NOW)
+    generate_programme(programme, actor=None, now=NOW, **generation)
+    return programme
+
+
+@pytest.fixture
+def surveillance(make, cert):
+    """Surveillance 1 as a certification rule generates it for a 2026–2027 programme."""
+    _cycle_programme(make, cert, dt.date(2027, 12, 31))
     return db.session.scalars(select(Audit).where(Audit.third_party_type == ThirdPartyType.SURVEILLANCE)).one()
 
 
@@ -97,6 +103,34 @@ def test_regeneration_gives_an_untouched_older_audit_its_deadline(surveillance):
     assert surveillance.due_by == S1_DUE
     entry = db.session.scalars(select(TrailEntry).where(TrailEntry.action == "regenerate")).one()
     assert "must happen by 10 Mar 2027" in entry.summary
+
+
+def test_a_scheduled_surveillance_takes_a_sooner_cycle_deadline_never_a_later_one(make, cert):
+    """Surveillance 2 is scheduled by hand (a person owns it now); surveillance 1 then moves into
+    2026, so surveillance 2 is due by the end of 2027, not 2028: regeneration gives the touched
+    audit that sooner deadline (trailed), and a reschedule past it is refused. When surveillance 1
+    moves back into 2027, the later deadline is the coordinator's to relax: it is kept."""
+    programme = _cycle_programme(make, cert, dt.date(2028, 12, 31), horizon_months=36)
+    s1, s2 = db.session.scalars(select(Audit).where(Audit.third_party_type == ThirdPartyType.SURVEILLANCE)
+                                .order_by(Audit.planned_date)).all()
+    assert (s1.due_by, s2.due_by) == (S1_DUE, dt.date(2028, 12, 31))
+    reschedule_audit(s2, starts_local=dt.datetime(2027, 11, 8, 8, 30), ends_local=dt.datetime(2027, 11, 8, 16, 30),
+                     actor=None, now=NOW)
+    reschedule_audit(s1, starts_local=dt.datetime(2026, 12, 7, 8, 30), ends_local=dt.datetime(2026, 12, 7, 16, 30),
+                     actor=None, now=NOW)
+    generate_programme(programme, actor=None, now=NOW, horizon_months=36)
+    assert s2.due_by == dt.date(2027, 12, 31)
+    assert db.session.scalar(select(TrailEntry.summary).where(
+        TrailEntry.object_id == s2.id, TrailEntry.action == "regenerate")).endswith("must happen by 31 Dec 2027 "
+                                                                                     "(rule “ISO 14001 cycle”)")
+    with pytest.raises(DomainError, match="must happen by 31 Dec 2027"):
+        reschedule_audit(s2, starts_local=dt.datetime(2028, 2, 7, 8, 30),
+                         ends_local=dt.datetime(2028, 2, 7, 16, 30), actor=None, now=NOW)
+
+    reschedule_audit(s1, starts_local=dt.datetime(2027, 2, 8, 8, 30), ends_local=dt.datetime(2027, 2, 8, 16, 30),
+                     actor=None, now=NOW)
+    generate_programme(programme, actor=None, now=NOW, horizon_months=36)
+    assert s2.due_by == dt.date(2027, 12, 31)
 
 
 def _bodies() -> list[str]:
