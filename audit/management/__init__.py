@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
         review_views,
         reviews,
         risk_actions,
+        risk_reviews,
         risk_views,  # noqa: F401  (its routes join views.bp: import first)
         views,
         waiting,
@@ -38,13 +39,16 @@ def init_app(app: Flask) -> None:
     reg.add_audit_section("indicators", views.audit_indicators_section)
     reg.add_notification_kinds(reviews.KINDS)
     reg.add_notification_kinds(risk_actions.KINDS)
+    reg.add_notification_kinds(risk_reviews.KINDS)
     reg.add_notification_kinds(objectives.KINDS)
     reg.add_waiting_source("management", waiting.waiting_source)
-    # One job for the feature's reminders: reviews and their outputs, actions on risks, then
-    # objectives that became at risk or missed without a new measurement (their due date passed).
+    # One job for the feature's reminders: reviews and their outputs, actions on risks, risks'
+    # own effectiveness reviews, then objectives that became at risk or missed without a new
+    # measurement (their due date passed).
     reg.add_job("management_review_reminders", sweep(
         reviews.send_review_reminders, risk_actions.send_risk_action_reminders,
-        objectives.send_objective_notices,
+        risk_reviews.send_risk_review_notices, objectives.send_objective_notices,
         doc="Reminders before management reviews, before review actions fall due, to owners of "
-            "actions on risks before they fall due and once overdue, and to owners of quality "
-            "objectives at risk or missed."), 3600)
+            "actions on risks before they fall due and once overdue, to coordinators and owners of "
+            "risks whose effectiveness review falls due, and to owners of quality objectives at "
+            "risk or missed."), 3600)

@@ -4,8 +4,10 @@ missed (until a held management review has covered the missed one's due date), d
 owner reviews, a review meeting whose day has come to be recorded (chair and coordinators) and a
 held review's minutes to sign off (the chair), and, for coordinators, what nobody active can
 move: actions, outputs and open objectives whose owner can no longer log in ("Name an owner"),
-reviews of risks without an active owner, and a cancelled management review with nothing planned
-in its place.
+reviews of risks without an active owner, risks whose own effectiveness review is due (they
+record it, ``risk_reviews``), customer complaints to handle (not recorded as a nonconformity)
+or to close (their nonconformity is closed), and a cancelled management review with nothing
+planned in its place.
 
 A constant number of queries whatever the number of items (related rows are joined in).
 """
@@ -20,10 +22,14 @@ from sqlalchemy.orm import aliased, joinedload
 
 from audit.core.todo import ToDo
 from audit.extensions import db
-from audit.management import objectives, reviews, risk_actions
+from audit.management import objectives, reviews, risk_actions, risk_reviews
 from audit.management.local import risk_day
 from audit.models import (
+    Complaint,
+    ComplaintStatus,
     Effectiveness,
+    Finding,
+    FindingStatus,
     ManagementReview,
     ReviewAction,
     ReviewStatus,
@@ -99,6 +105,29 @@ def _review_step(review: ManagementReview, today: dt.date) -> ToDo:
                 url, review.planned_on, "Meeting", review.planned_on < today)
 
 
+def _complaints_to_move() -> list[Complaint]:
+    """Complaints not closed whose next step is the coordinators' (one query): handling one not
+    recorded as a nonconformity, or closing one whose nonconformity is closed. One recorded as an
+    open nonconformity waits in that finding's own workflow."""
+    return list(db.session.scalars(
+        select(Complaint).outerjoin(Finding, Complaint.finding_id == Finding.id)
+        .where(Complaint.status != ComplaintStatus.CLOSED,
+               or_(Complaint.finding_id.is_(None), Finding.status == FindingStatus.CLOSED))
+        .options(joinedload(Complaint.finding)).order_by(Complaint.received_on, Complaint.id)))
+
+
+def _complaint_step(complaint: Complaint) -> ToDo:
+    url = url_for("management.complaint_detail", obj_id=complaint.id)
+    pill = ("", complaint.severity.label)
+    if complaint.finding is not None:
+        return ToDo("management", "close_complaint", "Complaint to close", complaint.reference,
+                    f"{complaint.customer}: its nonconformity {complaint.finding.reference} is closed; "
+                    "tell the customer and close the complaint.", url, pill=pill)
+    return ToDo("management", "handle_complaint", "Complaint to handle", complaint.reference,
+                f"{complaint.customer}, received {complaint.received_on:%d %b %Y}: investigate, "
+                "record it as a nonconformity or close it.", url, pill=pill)
+
+
 def replan_needed() -> ManagementReview | None:
     """The latest review when it was cancelled and no other review is planned (one query)."""
     rows = db.session.execute(select(ManagementReview.id, ManagementReview.status)
@@ -165,6 +194,12 @@ def waiting_source(user, now: dt.datetime) -> list[ToDo]:
                           f"target {objectives.target_text(objective)}.",
                           url_for("management.objective_edit", obj_id=objective.id), objective.due_on,
                           "Objective", objective.due_on < today, ("", status.capitalize())))
+    for risk, overdue in risk_reviews.reviews_due(now):
+        items.append(ToDo("management", "review_risk", "Risk to review", risk.title[:80],
+                          "Review whether its actions worked; record the outcome and the next review date.",
+                          url_for("management.risk_edit", obj_id=risk.id), risk.review_due_on, "Review",
+                          overdue, ("", risk.kind.label)))
+    items.extend(_complaint_step(complaint) for complaint in _complaints_to_move())
     cancelled = replan_needed()
     if cancelled is not None:
         items.append(ToDo("management", "plan_review", "Plan the next management review", cancelled.title,
