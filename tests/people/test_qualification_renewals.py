@@ -24,6 +24,7 @@ def at(day: dt.date, hour: int = 9) -> dt.datetime:
 
 
 def _sweep(app, now: dt.datetime) -> dict:
+    db.session.commit()  # end the test's own transaction: the job writes in a session of its own
     job = next(j for j in registry(app).jobs if j.id == "qualification_renewals")
     result = job.function(app, now)
     db.session.commit()  # end the test's read: the job committed in a session of its own
