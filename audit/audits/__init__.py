@@ -16,7 +16,7 @@ from audit.core.registry import registry
 NOTIFICATION_KINDS = {
     "audit_prepare": "Prepare for an audit you are in (before the audit)",
     "audit_plan": "An audit of your area is coming (audit plan to auditees)",
-    "audit_plan_due": "An audit plan is yours to issue to the auditees (lead, or the programme's coordinators)",
+    "audit_plan_due": "An audit plan is yours to issue to the auditees (lead, else programme manager or coordinators)",
     "audit_day_before": "Audit tomorrow",
     "report_due": "Audit report due soon",
     "report_overdue": "Audit report overdue (escalation)",

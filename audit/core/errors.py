@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
 from flask import Flask, render_template, request
@@ -41,8 +42,27 @@ class StaleObject(DomainError):
     """Someone else changed the object since it was loaded."""
 
 
-#: Form fields never echoed back on an error page: secrets and the machinery of the form.
-_NOT_ECHOED = ("csrf", "password", "token", "version", "next")
+#: Words that keep a form field off the error page whatever its type: secrets and the machinery
+#: of the form.
+_NOT_ECHOED = ("csrf", "password", "passphrase", "secret", "token", "version", "next")
+
+
+@functools.cache
+def _hidden_field_names() -> frozenset[str]:
+    """The names (without prefix) of every password and hidden field of the application's forms:
+    what a person typed there is never shown back, whatever the field is called ("confirm")."""
+    from wtforms import HiddenField, PasswordField
+    from wtforms.fields.core import UnboundField
+
+    from audit.core.forms import AppForm
+
+    names, forms = set(), [AppForm]
+    while forms:
+        form = forms.pop()
+        forms.extend(form.__subclasses__())
+        names.update(name for name, value in vars(form).items()
+                     if isinstance(value, UnboundField) and issubclass(value.field_class, (PasswordField, HiddenField)))
+    return frozenset(names)
 
 
 def typed_input() -> list[tuple[str, str]]:
@@ -59,22 +79,24 @@ def typed_input() -> list[tuple[str, str]]:
     kept = []
     for name, value in fields:
         text = value.strip() if isinstance(value, str) else ""
-        if not text or not name or any(word in name.lower() for word in _NOT_ECHOED):
+        field = name.rpartition("-")[2] if name else ""
+        if (not text or not field or field in _hidden_field_names()
+                or any(word in name.lower() for word in _NOT_ECHOED)):
             continue
         if " " not in text and "\n" not in text:
             continue  # a choice, a date or a number: quick to give again
-        label = name.rpartition("-")[2].replace("_", " ").strip().capitalize()
+        label = field.replace("_", " ").strip().capitalize()
         kept.append((label, text))
     return kept
 
 
 def back_link() -> str | None:
-    """The page the request came from when it is one of ours (same host), else None."""
+    """The page the request came from when it is one of ours (http(s), same host), else None."""
     referrer = request.referrer
     if not referrer:
         return None
     parts = urlsplit(referrer)
-    if parts.netloc and parts.netloc != request.host:
+    if parts.scheme not in ("http", "https") or parts.netloc != request.host:
         return None
     return referrer
 

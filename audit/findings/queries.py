@@ -30,7 +30,7 @@ from audit.models import (
     Role,
     TeamRole,
 )
-from audit.models.finding import SCAR_STAGE_DELAYS, finding_clauses
+from audit.models.finding import SCAR_NEXT_DEADLINE, SCAR_STAGE_DELAYS, finding_clauses
 from audit.models.types import latest_site_date
 
 OPEN = [s for s in FindingStatus if s.is_open]
@@ -53,12 +53,16 @@ def _due_expr():
 def overdue_clause(latest_today: dt.date):
     """SQL: the findings that may be overdue somewhere when the latest site date is
     ``latest_today`` (``latest_site_date``): a superset that ``is_overdue_at`` narrows, as no
-    single SQL date is every site's. A SCAR awaiting the supplier runs on its stage dates,
-    at the earliest its containment date, counted from its issue."""
+    single SQL date is every site's. A SCAR awaiting the supplier runs on the deadline of its
+    next stage (``SCAR_NEXT_DEADLINE``), never earlier than that stage's delay after issue (an
+    extension only moves it later; a sooner plan date bounds it, and the response date counts)."""
     day_starts = dt.datetime.combine(latest_today, dt.time(), tzinfo=dt.UTC)
-    first_stage = min(SCAR_STAGE_DELAYS.values())
-    scar_stage_may_be_due = and_(Finding.status == FindingStatus.AWAITING_RESPONSE,
-                                 Finding.scar_stage.is_not(None), Finding.issued_at < day_starts - first_stage)
+    by_stage = {}
+    for stage, deadline in SCAR_NEXT_DEADLINE.items():
+        by_stage.setdefault(deadline, []).append(stage)
+    scar_stage_may_be_due = and_(Finding.status == FindingStatus.AWAITING_RESPONSE, or_(*[
+        and_(Finding.scar_stage.in_(stages), Finding.issued_at < day_starts - SCAR_STAGE_DELAYS[deadline])
+        for deadline, stages in by_stage.items()]))
     return and_(Finding.status.notin_(NO_DEADLINE), or_(_due_expr() < latest_today, scar_stage_may_be_due))
 
 

@@ -147,7 +147,7 @@ def unowned(today: dt.date) -> list[tuple[QualityObjective, str, ObjectiveMeasur
     """``(objective, status, latest measurement)`` of open objectives with no owner who can log
     in: the coordinators' turn to name one. Open: not yet reported to a held review, and still
     running (due on or after ``today``) or at risk or missed; an objective met at its due date
-    needs nobody. Three queries whatever their number."""
+    needs nobody. Two queries whatever their number."""
     owner = aliased(User)
     rows = db.session.scalars(_not_yet_reviewed().outerjoin(owner, QualityObjective.owner_id == owner.id)
                               .where(or_(QualityObjective.owner_id.is_(None), owner.is_active.is_(False)))
@@ -176,9 +176,11 @@ def _episode(objective: QualityObjective, status: str, latest: ObjectiveMeasurem
     return f"{run_start.measured_on}"
 
 
-def announce_status(objective: QualityObjective, *, now: dt.datetime) -> bool:
+def announce_status(objective: QualityObjective, *, now: dt.datetime,
+                    stand_ins: list[User] | None = None) -> bool:
     """Tell the owner once that ``objective`` is at risk, and once that it was missed; with no
-    owner who can log in, tell the coordinators instead, who name one.
+    owner who can log in, tell the coordinators instead (``stand_ins``, when the caller loaded
+    them once for many objectives), who name one.
 
     The owner is told even when they recorded the measurement themselves: the notice says what
     the status now asks of them. Returns True when a notice was queued."""
@@ -199,7 +201,7 @@ def announce_status(objective: QualityObjective, *, now: dt.datetime) -> bool:
         made = [notify(person, kind="objective_unowned", now=now, link=link,
                        dedupe_key=f"objective:{objective.id}:unowned:{status}:{episode}:{person.id}",
                        title=f"Objective {status} with no owner: {objective.title}", body=body)
-                for person in coordinators()]
+                for person in (coordinators() if stand_ins is None else stand_ins)]
         return any(notice is not None for notice in made)
     owner = objective.owner
     lines = [happened, f"What is expected of you: {OWNER_TURNS[status][1]}"]
@@ -226,7 +228,9 @@ def send_objective_notices(*, now: dt.datetime) -> int:
                                     .options(selectinload(QualityObjective.measurements),
                                              joinedload(QualityObjective.owner))
                                     .order_by(QualityObjective.id))
-    return sum(announce_status(objective, now=now) for objective in objectives)
+    objectives = list(objectives)
+    stand_ins = coordinators() if not all(map(has_active_owner, objectives)) else []
+    return sum(announce_status(objective, now=now, stand_ins=stand_ins) for objective in objectives)
 
 
 def can_record(objective: QualityObjective, user) -> bool:

@@ -115,6 +115,10 @@ class RootCauseMethod(enum.Enum):
 SCAR_STAGE_DELAYS = {"containment": dt.timedelta(hours=24), "root_cause": dt.timedelta(days=14)}
 #: The action plan is due this long after issue.
 SCAR_PLAN_DELAY = dt.timedelta(days=30)
+#: The stage deadline a SCAR awaiting the supplier runs on next, by the stage it reached (from
+#: the root cause on, the action plan: its ``response_due_on``).
+SCAR_NEXT_DEADLINE = {ScarStage.ISSUED: "containment", ScarStage.ACKNOWLEDGED: "containment",
+                      ScarStage.CONTAINMENT: "root_cause"}
 
 #: Ishikawa categories (6M), in the order a fishbone shows them.
 ISHIKAWA_CATEGORIES = ("man", "machine", "method", "material", "measurement", "environment")
@@ -268,8 +272,7 @@ class Finding(db.Model):
             return None, None
         if self.status is FindingStatus.AWAITING_RESPONSE and self.is_scar:
             dates = self.scar_due_dates()
-            stage = {ScarStage.ISSUED: "containment", ScarStage.ACKNOWLEDGED: "containment",
-                     ScarStage.CONTAINMENT: "root_cause"}.get(self.scar_stage, "action_plan")
+            stage = SCAR_NEXT_DEADLINE.get(self.scar_stage, "action_plan")
             if dates.get(stage):
                 return stage, dates[stage]
         # An issued nonconformity still without an owner: its response clock runs all the same.

@@ -108,8 +108,10 @@ def _follow_deadline(rule: ProgrammeRule, audit: Audit, slot: dict, *, actor, no
     when an earlier surveillance's real date moves, and audits generated before cycle steps
     carried one get it here. A touched audit keeps its "Must happen by" (a person owns it now)
     unless the cycle's deadline came sooner, an earlier surveillance having moved into an earlier
-    year: no audit's deadline stays later than the cycle rule allows."""
-    if "due" not in slot or audit.due_by == slot["due"]:
+    year: no coming audit's deadline stays later than the cycle rule allows (if that leaves it
+    dated too late, the certification sweep warns the coordinators). Audits under way or done
+    keep theirs."""
+    if "due" not in slot or audit.due_by == slot["due"] or audit.status not in AuditStatus.not_started():
         return
     if not _untouched(audit) and audit.due_by is not None and audit.due_by < slot["due"]:
         return

@@ -16,8 +16,10 @@ from sqlalchemy import select
 
 from audit.extensions import db
 from audit.findings import services as fs
+from audit.findings.queries import overdue_clause
 from audit.findings.reminders import sweep_finding_deadlines
-from audit.models import ApprovalStatus, AuditKind, Grade, Notification, Role
+from audit.models import ApprovalStatus, AuditKind, Finding, Grade, Notification, Role
+from audit.models.types import latest_site_date
 from tests.findings.helpers import draft, world
 
 #: (site zone, time of day in UTC, days after the due date, overdue at the site?)
@@ -157,8 +159,13 @@ def test_every_overdue_list_sees_a_scar_stage_and_an_ownerless_response(app, mak
     ownerless.owner = None
     fs.issue_finding(ownerless, actor=internal.auditor, now=earlier)
     db.session.commit()
+    # SQL keeps what may be overdue, no more: a SCAR at its root-cause stage five days after issue
+    # (containment recorded) is not selected, though its containment date has passed.
+    early = latest_site_date(now + dt.timedelta(days=5))
+    assert scar.id not in db.session.scalars(select(Finding.id).where(overdue_clause(early))).all()
     clock.now = now + dt.timedelta(days=20)
     today = clock.now.date()
+    assert scar.id in db.session.scalars(select(Finding.id).where(overdue_clause(latest_site_date(clock.now)))).all()
     assert scar.current_deadline()[0] == "root_cause" and scar.response_due_on >= today
     assert ownerless.owner is None and ownerless.current_deadline()[0] == "response"
     assert ownerless.response_due_on < today < ownerless.closure_due_on

@@ -109,16 +109,20 @@ def test_an_expired_form_shows_back_what_was_written(app, client, make, login):
     login(coordinator)
     app.config["WTF_CSRF_ENABLED"] = True
     data = {"csrf_token": "expired", "name": "North Foundry Works", "code": "NF",
-            "timezone": "Europe/Berlin", "new_password": "correct horse battery staple"}
+            "timezone": "Europe/Berlin", "new_password": "correct horse battery staple",
+            "pw-confirm": "battery staple horse correct"}  # a password field named otherwise
     response = client.post("/organisation/sites/new", data=data,
                            headers={"Referer": "http://localhost/organisation/sites/new"})
     assert response.status_code == 400 and "the form expired" in response.text
     assert "<dt>Name</dt><dd><pre>North Foundry Works</pre></dd>" in response.text
-    assert "correct horse" not in response.text and "<dt>Code</dt>" not in response.text
+    assert "correct horse" not in response.text and "battery staple" not in response.text
+    assert "<dt>Code</dt>" not in response.text
     assert 'href="http://localhost/organisation/sites/new">Back to the page</a>' in response.text
     elsewhere = client.post("/organisation/sites/new", data=data,
                             headers={"Referer": "https://evil.example/organisation/sites/new"})
     assert "Back to the page" not in elsewhere.text and "North Foundry Works" in elsewhere.text
+    scripted = client.post("/organisation/sites/new", data=data, headers={"Referer": "javascript:alert(1)"})
+    assert "Back to the page" not in scripted.text
 
 
 def test_password_is_hashed(app, make, now):
