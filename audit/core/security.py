@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, abort, request
+from flask import Flask, Response, abort, request
 from flask_login import current_user
 from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.orm.util import identity_key
@@ -84,6 +84,15 @@ def trust_proxies(app: Flask) -> None:
                                 x_prefix=0)
 
 
+def is_background_fetch() -> bool:
+    """Whether this request is a script's or service worker's fetch, not a navigation.
+
+    Browsers send ``Sec-Fetch-Mode`` on every request; clients that do not (older browsers,
+    scripts, the test client) count as navigations and keep the login redirect.
+    """
+    return request.headers.get("Sec-Fetch-Mode", "navigate") not in ("navigate", "nested-navigate")
+
+
 def init_app(app: Flask) -> None:
     """Install the proxy handling, the login gate and response headers."""
     trust_proxies(app)
@@ -109,6 +118,11 @@ def init_app(app: Flask) -> None:
         if not current_user.is_authenticated:
             if request.path.startswith("/api/"):
                 return problem("unauthorized", "Log in first: this API uses the session of a logged-in user.")
+            if is_background_fetch():
+                # Not a page the person opened: the login redirect would flash a message, and the
+                # login page a CSRF token, each writing a new session cookie over the one a login
+                # form on the same tablet was just rendered with, so that login fails (400).
+                return Response("Log in first.", status=401, mimetype="text/plain")
             return login_manager.unauthorized()
         # Default deny for supplier contacts: a view that declares no capability is internal.
         if not hasattr(view, "required_permissions") and (

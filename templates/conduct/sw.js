@@ -116,7 +116,7 @@ async function precacheStart() {
   if (await cache.match("/")) return;
   const since = generation;
   try {
-    const response = await fetch("/", { credentials: "same-origin" });
+    const response = await fetch("/", { credentials: "same-origin", redirect: "manual" });
     await keep(new Request("/"), response, since);
   } catch (e) { /* offline: next time */ }
 }
@@ -153,15 +153,22 @@ function networkFirst(event, request) {
     { status: 503, headers: { "Content-Type": "text/html; charset=utf-8" } })));
 }
 
-/** Fetch and keep pages (a page's own first visit, the pages that come with a kept one). */
+/**
+ * Fetch and keep pages (a page's own first visit, the pages that come with a kept one).
+ * Stops as soon as the session it started in is over — someone logged in or out, or the server
+ * answers "log in first" — so a shared tablet's next person is never raced by the last one's
+ * background fetches (a redirect to the login page would replace their session cookie).
+ */
 async function warm(paths, onlyMissing) {
+  const since = generation;
   for (const path of paths) {
+    if (since !== generation) return;
     if (!isOfflinePage(path)) continue;
     const cache = await caches.open(PAGE_CACHE);
     if (onlyMissing && await cache.match(path)) continue;
-    const since = generation;
     try {
-      const response = await fetch(path, { credentials: "same-origin" });
+      const response = await fetch(path, { credentials: "same-origin", redirect: "manual" });
+      if (response.status === 401 || response.type === "opaqueredirect") return;  // signed out
       await keepAndFollow(new Request(path), response, since);
     } catch (e) { return; }  // offline: stop, the next online visit asks again
   }

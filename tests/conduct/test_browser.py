@@ -226,3 +226,37 @@ def test_shared_tablet_keeps_each_persons_queue_for_them(live, browser, setup):
     by_question = {a.question_id: a.answered_by_id for a in answers}
     assert by_question == {setup.questions["S2Q2"].id: setup.auditor.id, setup.questions["S1Q1"].id: setup.lead.id}
     context.close()
+
+
+def test_the_last_persons_background_fetches_never_spoil_the_next_login(live, browser, setup, caplog):
+    """Arne's session ends while the service worker still fetches his raise-finding forms for
+    offline use. Those fetches set no cookie (a login redirect's cookie, landing while Lena's
+    login page loads, replaced hers: her login failed its CSRF check, a 400 seen on shared
+    tablets), and the worker stops at the first "log in first" instead of asking for every form."""
+    base = live.url
+    context = _tablet(browser)
+    page = context.new_page()
+    _login(page, base, setup.auditor)
+    page.goto(f"{base}/audits/{setup.audit.id}/checklist")
+    assert page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    forms = [f"/audits/{setup.audit.id}/checklist/questions/{q.id}/finding" for q in setup.questions.values()]
+    _wait(lambda: page.evaluate("paths => Promise.all(paths.map((p) => caches.match(p, {ignoreVary: true})))"
+                                ".then((hits) => hits.every(Boolean))", forms), what="Arne's forms kept")
+    context.clear_cookies()  # Arne's session is over; his page is still open
+
+    # The worker's requests are not playwright events: the live server's access log shows them.
+    ended = len(caplog.records)
+    page.evaluate("paths => navigator.serviceWorker.ready.then((reg) => "
+                  "reg.active.postMessage({type: 'warm', paths, onlyMissing: false}))", forms)
+
+    def fetched():
+        return [path for path in forms for r in caplog.records[ended:] if f"GET {path} " in r.getMessage()]
+
+    _wait(lambda: fetched(), what="the worker's fetch")
+    page.wait_for_timeout(500)  # time for the rest of the list, were the worker still going
+    assert fetched() == forms[:1]
+    assert not [c for c in context.cookies() if c["name"] == "session"]
+
+    _login(page, base, setup.lead)
+    assert "Lena Lead" in page.text_content("header")
+    context.close()

@@ -239,3 +239,20 @@ def test_a_user_without_roles_has_none(app, make):
     cookie_id = user.get_id()
     db.session.remove()
     assert load_session_user(cookie_id).roles == set()
+
+
+def test_a_background_fetch_while_signed_out_leaves_the_session_cookie_alone(app, client):
+    """A service worker's fetch of a page after the session ended gets a plain 401, no cookie.
+
+    The login redirect would flash a message and so set a new session cookie, replacing the one
+    a login form on the same tablet was rendered with: the next person's login then failed its
+    CSRF check (400). A page the person opens still goes to the login page.
+    """
+    background = _call(client, "GET", "/audits/1/checklist", headers={"Sec-Fetch-Mode": "same-origin"})
+    assert background.status_code == 401
+    assert "Set-Cookie" not in background.headers
+    assert client.get_cookie("session") is None
+
+    opened = _call(client, "GET", "/audits/1/checklist", headers={"Sec-Fetch-Mode": "navigate"})
+    assert opened.status_code == 302 and opened.location.startswith("/login")
+    assert client.get_cookie("session") is not None  # the flashed "Please log in" message
