@@ -20,7 +20,7 @@ from audit.management.local import risk_day
 from audit.models import Risk, Unit
 from audit.models.types import latest_site_date
 from audit.notifications.services import notify
-from audit.people.services import coordinators
+from audit.people.services import coordinators, with_staff
 
 #: How long before its review date a risk's review is asked for.
 REVIEW_NOTICE = dt.timedelta(days=14)
@@ -52,17 +52,14 @@ def send_risk_review_notices(*, now: dt.datetime) -> int:
     """Tell the coordinators and the risk's owner, once each, that its effectiveness review falls
     due within ``REVIEW_NOTICE``, and once that it is overdue. Returns notifications made."""
     made = 0
-    audience = None
-    for risk, overdue in reviews_due(now):
-        if audience is None:
-            audience = coordinators()
+    due = reviews_due(now)
+    staff = coordinators() if due else []
+    for risk, overdue in due:
         stage = "overdue" if overdue else "due"
-        owner = risk.owner if risk.owner is not None and risk.owner.is_active else None
-        people = [*audience, *([owner] if owner is not None and owner not in audience else [])]
-        for person in people:
+        for person in with_staff(risk.owner, staff):
             expected = ("Review whether the actions taken on it were effective, with its owner, and "
                         "record the outcome and the next review date on the risk."
-                        if person in audience else
+                        if person in staff else
                         "Give the coordinators your view of whether the actions taken worked; they "
                         "record the review.")
             body = (f"What happened: the effectiveness review of {risk.title} is {stage} "

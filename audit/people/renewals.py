@@ -22,7 +22,7 @@ from audit.extensions import db
 from audit.models import Qualification, QualificationLevel, Role, User
 from audit.models.types import SITE_DAY_MARGIN
 from audit.notifications.services import notify
-from audit.people.services import coordinators
+from audit.people.services import coordinators, with_staff
 
 #: How long before its last valid day a qualification's renewal is asked for.
 RENEWAL_NOTICE = dt.timedelta(days=60)
@@ -87,16 +87,15 @@ def send_renewal_notices(*, now: dt.datetime) -> int:
     """Tell the auditor and the coordinators, once each, that a qualification ends within
     ``RENEWAL_NOTICE``, and once that it has ended unrenewed. Returns notifications made."""
     made = 0
-    audience = None
-    for q, lapsed in to_renew(now):
-        if audience is None:
-            audience = coordinators()
+    rows = to_renew(now)
+    staff = coordinators() if rows else []
+    for q, lapsed in rows:
         stage = "ended" if lapsed else "ending"
         what = (f"{q.user.name}'s {_name(q)} qualification "
                 + (f"ended on {q.valid_until:%d %b %Y}" if lapsed else f"ends on {q.valid_until:%d %b %Y}"))
         consequence = ("They can no longer be given audits of this standard at this level."
                        if lapsed else "Audits after that day cannot count on it.")
-        for person in [q.user, *[c for c in audience if c.id != q.user_id]]:
+        for person in with_staff(q.user, staff):
             expected = ("Renew it (course, observed audit, evaluation) and send the evidence to your "
                         "coordinator." if person.id == q.user_id else
                         "Arrange the renewal with the auditor and record the new qualification.")

@@ -31,6 +31,13 @@ def coordinators() -> list[User]:
         UserRole.role == Role.COORDINATOR, User.is_active.is_(True)).order_by(User.id)).unique())
 
 
+def with_staff(person: User | None, staff: list[User]) -> list[User]:
+    """``person`` (the one a notice is about or for: owner, auditor), if any and still able to
+    log in, then ``staff`` (usually ``coordinators()``) without them: each told once."""
+    first = [person] if person is not None and person.is_active else []
+    return [*first, *(member for member in staff if member not in first)]
+
+
 def supplier_contacts(supplier_id: int | None) -> list[User]:
     """A supplier's active contacts, who log in to answer its SCARs (none for no supplier)."""
     if supplier_id is None:

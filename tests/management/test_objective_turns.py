@@ -17,12 +17,9 @@ from audit.core.todo import waiting_for
 from audit.extensions import db
 from audit.management import objectives, reviews
 from audit.models import Notification, Role
+from tests.journey import at, run_job
 
 DUE = dt.date(2027, 6, 30)
-
-
-def at(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, 9, tzinfo=dt.UTC)
 
 
 def _notes(user) -> list[Notification]:
@@ -89,10 +86,8 @@ def test_the_due_date_passing_makes_it_missed_through_the_registered_sweep(app, 
     owner, coordinator = _people(make)
     objective = _objective(make, owner, coordinator)
     _measure(objective, dt.date(2027, 5, 31), "97", owner)
-    job = next(j for j in registry(app).jobs if j.id == "management_review_reminders")
     for _ in range(2):  # the second run sends nothing
-        job.function(app, at(DUE + dt.timedelta(days=1)))
-    db.session.expire_all()
+        run_job(app, at(DUE + dt.timedelta(days=1)), job="management_review_reminders")
     assert [n.kind for n in _notes(owner)] == ["objective_at_risk", "objective_missed"]
     missed = _notes(owner)[-1]
     assert missed.title == "Objective missed: First-pass yield"
@@ -111,7 +106,7 @@ def test_the_due_date_passing_makes_it_missed_through_the_registered_sweep(app, 
                         now=at(dt.date(2027, 9, 20)))
     db.session.commit()
     assert _items(app, owner, dt.date(2027, 9, 21)) == {}
-    job.function(app, at(dt.date(2027, 9, 21)))
+    run_job(app, at(dt.date(2027, 9, 21)), job="management_review_reminders")
     assert len(_notes(owner)) == 2
 
 

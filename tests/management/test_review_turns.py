@@ -16,12 +16,9 @@ from audit.extensions import db
 from audit.management import objectives, reviews
 from audit.management.pack import build_review_pack
 from audit.models import Notification, Role
+from tests.journey import at
 
 MEETING = dt.date(2027, 12, 2)
-
-
-def at(day: dt.date, hour: int = 9) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, hour, tzinfo=dt.UTC)
 
 
 def _notes(user, kind: str) -> list[Notification]:

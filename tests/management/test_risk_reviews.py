@@ -6,37 +6,20 @@ recorded with its next date. Days are the risk's own site's."""
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 
 from sqlalchemy import select
 
-from audit.core.registry import registry
-from audit.core.todo import waiting_for
 from audit.extensions import db
 from audit.management import registers, risk_reviews
 from audit.models import Notification, Role
+from tests.journey import at, notice_titles, run_job, waiting_items
 
 DUE = dt.date(2027, 4, 30)
 
-
-def at(day: dt.date, hour: int = 9) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, hour, tzinfo=dt.UTC)
-
-
-def _sweep(app, now: dt.datetime) -> None:
-    db.session.commit()  # end the test's own transaction: the job writes in a session of its own
-    job = next(j for j in registry(app).jobs if j.id == "management_review_reminders")
-    job.function(app, now)
-    db.session.commit()  # end the test's read: the job committed in a session of its own
-
-
-def _titles(user) -> list[str]:
-    return list(db.session.scalars(select(Notification.title).where(
-        Notification.user_id == user.id, Notification.kind == "risk_review_due").order_by(Notification.id)))
-
-
-def _to_review(app, user, now: dt.datetime) -> list:
-    with app.test_request_context():
-        return [i for i in waiting_for(user, now) if i.step == "review_risk"]
+_sweep = partial(run_job, job="management_review_reminders")
+_titles = partial(notice_titles, kind="risk_review_due")
+_to_review = partial(waiting_items, step="review_risk")
 
 
 def _risk_values(owner, unit=None, **changes) -> dict:

@@ -7,38 +7,20 @@ auditor's own."""
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 
 from sqlalchemy import select
 
-from audit.core.registry import registry
-from audit.core.todo import waiting_for
 from audit.extensions import db
 from audit.models import Notification, QualificationLevel, Role
 from audit.people import renewals
+from tests.journey import at, notice_titles, run_job, waiting_items
 
 LAST_DAY = dt.date(2027, 3, 31)
 
-
-def at(day: dt.date, hour: int = 9) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, hour, tzinfo=dt.UTC)
-
-
-def _sweep(app, now: dt.datetime) -> dict:
-    db.session.commit()  # end the test's own transaction: the job writes in a session of its own
-    job = next(j for j in registry(app).jobs if j.id == "qualification_renewals")
-    result = job.function(app, now)
-    db.session.commit()  # end the test's read: the job committed in a session of its own
-    return result
-
-
-def _titles(user) -> list[str]:
-    return list(db.session.scalars(select(Notification.title).where(
-        Notification.user_id == user.id, Notification.kind == "qualification_ending").order_by(Notification.id)))
-
-
-def _to_renew(app, user, now: dt.datetime) -> list:
-    with app.test_request_context():
-        return [i for i in waiting_for(user, now) if i.step == "renew_qualification"]
+_sweep = partial(run_job, job="qualification_renewals")
+_titles = partial(notice_titles, kind="qualification_ending")
+_to_renew = partial(waiting_items, step="renew_qualification")
 
 
 def _people(make):
