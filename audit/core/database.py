@@ -20,7 +20,7 @@ import contextlib
 import contextvars
 import re
 
-from flask import Flask, request
+from flask import Flask, g, request
 from sqlalchemy import event
 
 from audit.extensions import db
@@ -111,8 +111,16 @@ def configure_engines(app: Flask) -> None:
         @app.before_request
         def _declare_write_intent():
             view = app.view_functions.get(request.endpoint) if request.endpoint else None
-            write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS")
-                             and not getattr(view, "short_transactions", False))
+            g.write_intent_token = write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS")
+                                                    and not getattr(view, "short_transactions", False))
+
+        @app.teardown_request
+        def _end_write_intent(_exc):
+            # The thread (a worker's, a test's) carries on after the request: what it does next
+            # must not inherit a read-only request's deferred BEGIN.
+            token = g.pop("write_intent_token", None)
+            if token is not None:
+                write_intent.reset(token)
     elif engine.dialect.name == "postgresql":
         _configure_postgresql(app, engine)
 

@@ -115,3 +115,15 @@ def test_the_suite_cleanup_empties_what_a_test_touched_and_restarts_its_ids(app)
     assert {name: n for name, n in left.items() if n} == {}
     assert factories.site(name="First again").id == 1
     assert factories.user().id == 1
+
+
+def test_a_read_only_request_leaves_the_thread_writing_as_before(app, client):
+    """A GET declares a deferred BEGIN for itself only: the thread that served it (a worker's, a
+    test's) begins its next transaction outside a request ``BEGIN IMMEDIATE`` again."""
+    from audit.core.database import write_intent
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("write intent is SQLite's: PostgreSQL reads take no lock")
+    assert write_intent.get() is True
+    assert client.get("/healthz").status_code == 200
+    assert write_intent.get() is True
