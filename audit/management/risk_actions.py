@@ -22,6 +22,7 @@ from audit.core.services import active_owner
 from audit.extensions import db
 from audit.management.local import risk_day
 from audit.models import Effectiveness, Risk, RiskAction, RiskActionStatus, Role, Unit, User
+from audit.models.types import latest_site_date
 from audit.notifications.services import notify
 from audit.people.services import coordinators
 from audit.trail.services import record, snapshot
@@ -90,7 +91,7 @@ def add_action(risk: Risk, data: dict, *, actor, now: dt.datetime) -> RiskAction
     due = data.get("due_on")
     if not isinstance(due, dt.date):
         raise DomainError("Give the due date.", field="due_on")
-    if due < now.date():
+    if due < risk_day(risk, now):
         raise DomainError("The due date has already passed.", field="due_on")
     action = RiskAction(risk=risk, description=description[:4000], owner=owner, due_on=due,
                         status=RiskActionStatus.OPEN, effectiveness=Effectiveness.NOT_REVIEWED,
@@ -212,15 +213,17 @@ def open_actions_for(user) -> list[RiskAction]:
 
 def send_risk_action_reminders(*, now: dt.datetime) -> int:
     """Remind owners of open risk actions a week before and after their due date (the dedupe
-    key names the stage and the date, so a second run sends nothing and a moved date re-arms)."""
-    today = now.date()
+    key names the stage and the date, so a second run sends nothing and a moved date re-arms).
+    Days are the risk's own site's, as on the risk page and in "Waiting for me"."""
+    window = dt.timedelta(days=REMINDER_DAYS)
     actions = db.session.scalars(select(RiskAction).where(
-        RiskAction.status == RiskActionStatus.OPEN,
-        RiskAction.due_on <= today + dt.timedelta(days=REMINDER_DAYS))
-        .options(joinedload(RiskAction.owner), joinedload(RiskAction.risk))).all()
+        RiskAction.status == RiskActionStatus.OPEN, RiskAction.due_on <= latest_site_date(now) + window)
+        .options(joinedload(RiskAction.owner),
+                 joinedload(RiskAction.risk).joinedload(Risk.unit).joinedload(Unit.site))).all()
     made = 0
     for action in actions:
-        if not action.owner.is_active:
+        today = risk_day(action.risk, now)
+        if not action.owner.is_active or action.due_on > today + window:
             continue
         stage = "overdue" if action.due_on < today else "due"
         if notify(action.owner, kind="risk_action_due", now=now,

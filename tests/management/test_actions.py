@@ -128,6 +128,35 @@ def test_overdue_risk_actions_are_reminded_once_by_the_registered_sweep(app, mak
     assert note.user_id == owner_id and "overdue" in note.title and late_id
 
 
+
+def test_risk_action_days_are_the_risk_sites_own(app, make):
+    """The due date is the risk's site's day, in the due-date check and in the reminder's stage,
+    as on the risk page: 02:00 UTC on 2 Mar is still 1 Mar in Los Angeles, already 2 Mar in Tokyo."""
+    coordinator = make.user(roles=(Role.COORDINATOR,))
+    owner = make.user(roles=(Role.AUDITEE,))
+    due = dt.date(2027, 3, 1)
+    evening_in_la = dt.datetime(2027, 3, 2, 2, tzinfo=dt.UTC)
+    actions = {}
+    for zone in ("America/Los_Angeles", "Asia/Tokyo"):
+        unit = make.unit(site=make.site(timezone=zone))
+        risk = registers.create_risk({"title": f"Castings at {zone}", "kind": "risk", "likelihood": 3,
+                                      "impact": 4, "owner_id": owner.id, "unit_id": unit.id,
+                                      "identified_on": due - dt.timedelta(days=30)}, actor=coordinator,
+                                     now=evening_in_la - dt.timedelta(days=30))
+        values = {"description": "Qualify a second foundry", "owner_id": owner.id, "due_on": due}
+        if zone == "Asia/Tokyo":
+            with pytest.raises(DomainError, match="already passed"):
+                risk_actions.add_action(risk, values, actor=coordinator, now=evening_in_la)
+            actions[zone] = risk_actions.add_action(risk, values, actor=coordinator,
+                                                    now=evening_in_la - dt.timedelta(days=1))
+        else:
+            actions[zone] = risk_actions.add_action(risk, values, actor=coordinator, now=evening_in_la)
+    db.session.commit()
+    assert risk_actions.send_risk_action_reminders(now=evening_in_la) == 2
+    titles = {n.title for n in db.session.scalars(select(Notification).where(Notification.kind == "risk_action_due"))}
+    assert titles == {"Risk action due 01 Mar 2027: Castings at America/Los_Angeles",
+                      "Risk action overdue 01 Mar 2027: Castings at Asia/Tokyo"}
+
 # A complaint raises its own nonconformity -----------------------------------------------------
 
 @pytest.fixture
