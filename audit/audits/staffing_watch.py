@@ -1,10 +1,12 @@
 """A staffed audit's team can stop covering its scope while nobody touches the audit: a lead's or
-an auditor's qualification lapses before the audit days. The life cycle then refuses to start
-the audit (``workflow.staffing_problem``) on the very day it is held.
+an auditor's qualification lapses before the audit days, or a member's account is deactivated.
+The life cycle then refuses to start the audit (``workflow.staffing_problem``) on the very day it
+is held.
 
-This watch applies the team rules of ``audits.team`` that time alone can break -- each auditing
-member's competence on the audit days (``qualification_problems``) and the team's coverage of
-every standard in scope (``coverage_problems``) -- to the audits scheduled or plan-issued that
+This watch applies the team rules of ``audits.team`` that a change elsewhere can break -- each
+member's account still active (``inactive_problems``), each auditing member's competence on the
+audit days (``qualification_problems``) and the team's coverage of every standard in scope
+(``coverage_problems``) -- to the audits scheduled or plan-issued that
 start within ``WATCH_DAYS``. The sweep (``send_staffing_warnings``, in the audit reminders' job)
 tells the coordinators and the lead once per audit, problems and dates; the coordinators'
 "waiting for me" (``audits.waiting``) lists the audit until the team is fixed.
@@ -21,7 +23,7 @@ import hashlib
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from audit.audits.team import Problem, coverage_problems, qualification_problems
+from audit.audits.team import Problem, coverage_problems, inactive_problems, qualification_problems
 from audit.extensions import db
 from audit.models import Audit, AuditStatus, AuditTeamMember, User
 from audit.notifications.services import notify
@@ -34,7 +36,7 @@ WATCHED = (AuditStatus.SCHEDULED, AuditStatus.PLAN_ISSUED)
 #: The notification kind of the warnings (and of ``conduct.lifecycle``'s refused moves).
 KIND = "audit_staffing"
 KINDS = {KIND: "Team problem: a coming audit's team no longer covers its scope (a qualification "
-               "lapsed), or an audit could not move on because of its team"}
+               "lapsed, an account was deactivated), or an audit could not move on because of its team"}
 
 #: What each audience is expected to do about a lapsed team.
 EXPECTED = {
@@ -59,20 +61,27 @@ def team_loading():
 
 
 def lapses(audit: Audit) -> list[tuple[int | None, Problem]]:
-    """The competence problems of ``audit``'s team on its days: ``(member's user id, problem)``
-    per auditing member whose qualification no longer holds, then ``(None, problem)`` when the
-    team no longer covers every standard in scope. Empty for an audit without dates."""
+    """The problems of ``audit``'s team on its days: ``(member's user id, problem)`` per member
+    whose account is deactivated or whose qualification no longer holds, then ``(None, problem)``
+    when the team no longer covers every standard in scope. Empty for an audit without dates."""
     span = audit.local_dates()
     if span is None:
         return []
     first, last = span
     found: list[tuple[int | None, Problem]] = []
     for member in audit.team:
+        found += [(member.user_id, p) for p in inactive_problems(member.user)]
         found += [(member.user_id, p) for p in qualification_problems(member.user, member.role,
                                                                       audit.standards, first, last)]
     # ``today`` only matters for an undated audit, which has no lapse to find.
     found += [(None, p) for p in coverage_problems(audit, today=first)]
     return found
+
+
+def _headline(problems: list[tuple[int | None, Problem]]) -> str:
+    if any(problem.rule == "inactive" for _subject, problem in problems):
+        return "Team member deactivated"
+    return "Team no longer qualified"
 
 
 def send_staffing_warnings(*, now: dt.datetime) -> int:
@@ -99,7 +108,7 @@ def send_staffing_warnings(*, now: dt.datetime) -> int:
             body = "\n".join([f"What happened: {happened}",
                               f"What is expected of you: {EXPECTED[role]}",
                               f"By: {first:%d %b %Y} (the audit's first day)"])
-            if notify(person, kind=KIND, title=f"Team no longer qualified: {audit.reference} on {first:%d %b %Y}",
+            if notify(person, kind=KIND, title=f"{_headline(problems)}: {audit.reference} on {first:%d %b %Y}",
                       body=body, link=f"/audits/{audit.id}", now=now,
                       dedupe_key=f"audit:{audit.id}:staffing:{audit.starts_at:%Y%m%d%H%M}:{digest}:{person.id}"):
                 made += 1

@@ -113,11 +113,12 @@ def qualification_problems(user: User, role: TeamRole, standards, first: dt.date
 
 def uncovered_standards(audit: Audit, *, today: dt.date, extra: list[User] = ()) -> list:
     """Standards in scope that no lead or auditor of the team (plus ``extra`` people) holds a
-    valid auditor qualification for on the audit days. Trainees do not cover a standard."""
+    valid auditor qualification for on the audit days. Trainees, and people whose account is
+    deactivated, do not cover a standard."""
     first, last = audit_days(audit, today)
     people = [m.user for m in audit.team if m.role in (TeamRole.LEAD, TeamRole.AUDITOR)] + list(extra)
     covered: set[int] = set()
-    for user in people:
+    for user in filter(lambda person: person.is_active, people):
         covered |= covered_standards(user, audit.standards, first, last)
     return [s for s in audit.standards if s.id not in covered]
 
@@ -213,13 +214,16 @@ def travel_problems(user: User, role: TeamRole, audit: Audit) -> list[Problem]:
     return problems
 
 
+def inactive_problems(user: User) -> list[Problem]:
+    """A deactivated account cannot take part: it can no longer log in to do its part."""
+    return [] if user.is_active else [Problem("inactive", f"{user.name}'s account is deactivated.")]
+
+
 def member_problems(audit: Audit, user: User, role: TeamRole, *, justification: str | None = None,
                     today: dt.date) -> list[Problem]:
     """Every rule for putting ``user`` in ``audit``'s team as ``role``."""
     first, last = audit_days(audit, today)
-    problems: list[Problem] = []
-    if not user.is_active:
-        problems.append(Problem("inactive", f"{user.name}'s account is deactivated."))
+    problems = inactive_problems(user)
     problems += qualification_problems(user, role, audit.standards, first, last)
     problems += impartiality_problems(user, role, audit.units, justification)
     problems += double_booking_problems(user, role, audit)

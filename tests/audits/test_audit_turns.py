@@ -189,6 +189,32 @@ def test_a_lapsing_qualification_is_warned_once_and_waits_for_the_coordinator(pe
     assert _audit_items(people["coordinator"]) == {}
 
 
+def test_a_deactivated_team_member_is_warned_and_waits_for_the_coordinator(people, make, app):
+    """The lead of an audit in twelve days leaves and their account is deactivated: the watch warns
+    the coordinator at once (the lead can no longer be told), the coordinator's item names it, and
+    a deactivated person covers no standard; re-staffing with an active lead ends the item."""
+    leaving = make.user(name="Leo Leaving")
+    make.qualification(leaving, people["std"], level=QualificationLevel.LEAD)
+    audit = _scheduled(make, people, NOW + dt.timedelta(days=12), lead=leaving)
+    db.session.commit()
+    assert send_staffing_warnings(now=NOW) == 0
+    leaving.is_active = False
+    db.session.commit()
+    assert send_staffing_warnings(now=NOW) == 1
+    assert send_staffing_warnings(now=NOW + dt.timedelta(days=1)) == 0
+    first = audit.local_dates()[0]
+    assert _notes("audit_staffing") == [("Cora Coordinator", f"Team member deactivated: {audit.reference} on "
+                                                             f"{first:%d %b %Y}")]
+    note = db.session.scalars(select(Notification).where(Notification.kind == "audit_staffing")).one()
+    assert "Leo Leaving's account is deactivated." in note.body
+    assert "No lead or auditor in the team is qualified" in note.body
+    step, due, _overdue = _audit_items(people["coordinator"])[audit.reference]
+    assert (step, due) == ("restaff", first)
+    audit.team[0].user = people["lead"]
+    db.session.commit()
+    assert _audit_items(people["coordinator"]) == {}
+
+
 def test_a_refused_start_keeps_the_answers_and_is_reported_once(people, make):
     """On the audit day the lead's qualification has lapsed: answers are saved, the audit stays
     scheduled (the competence rule holds), and the refusal is in the trail and told to the
