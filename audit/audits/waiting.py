@@ -9,7 +9,11 @@ administrator because of blanket rights (as with programmes and reports) -- when
   cycle step) and still has no dates or no lead; the item carries that deadline;
 - it is staffed and starts within ``staffing_watch.WATCH_DAYS`` but its team no longer covers
   its scope on its days (``staffing_watch.lapses``, the rule of the staffing sweep); the item
-  carries the audit's first day.
+  carries the audit's first day;
+- its report is issued (or it is in follow-up) and nothing raised in it is still open: it is the
+  coordinators' to close; the item carries the day it became ready (the report's or the last
+  finding's closing day at the audit's site). While a finding is open the audit waits on that
+  finding, which is its owner's turn (``findings.waiting``).
 
 One item per audit, the most pressing. The candidates and everything the rules read come in a
 fixed number of queries whatever the number of audits; none for people who do not coordinate.
@@ -19,13 +23,22 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from audit.audits.staffing_watch import lapses, team_loading, watched_clause
 from audit.auth.permissions import Permission, permissions_for
 from audit.core.todo import ToDo
 from audit.extensions import db
-from audit.models import Audit, AuditKind, AuditStatus, AuditTeamMember, Role, TeamRole
+from audit.models import (
+    Audit,
+    AuditKind,
+    AuditStatus,
+    AuditTeamMember,
+    Finding,
+    FindingStatus,
+    Role,
+    TeamRole,
+)
 
 #: At most this many audits are examined (the earliest planned first).
 LIMIT = 300
@@ -36,7 +49,10 @@ LABELS = {
     "staff_and_date": "Audit to staff and date",
     "name_lead": "Lead auditor to name",
     "set_dates": "Audit dates to set",
+    "close": "Audit to close: its findings are closed",
 }
+#: After the report: the audit is followed up until nothing raised in it is open.
+REPORTED = (AuditStatus.REPORT_ISSUED, AuditStatus.FOLLOW_UP)
 
 
 def coordinator_roles() -> list[Role]:
@@ -82,13 +98,41 @@ def _to_staff_clause():
             & (Audit.starts_at.is_(None) | no_lead))
 
 
+def _to_close_clause():
+    """SQL: audits past their report with no finding open (drafts never count: the report's
+    issue refuses them)."""
+    open_finding = select(Finding.id).where(
+        Finding.audit_id == Audit.id, Finding.status.not_in((FindingStatus.CLOSED, FindingStatus.DRAFT)))
+    return Audit.status.in_(REPORTED) & ~open_finding.exists()
+
+
+def _ready_days(audits) -> dict[int, dt.date]:
+    """The day each reported audit became ready to close, at its site: its report's issue or its
+    last finding's closing, whichever came later (one query)."""
+    reported = [audit for audit in audits if audit.status in REPORTED]
+    if not reported:
+        return {}
+    last_closed = dict(db.session.execute(
+        select(Finding.audit_id, func.max(Finding.closed_at))
+        .where(Finding.audit_id.in_([audit.id for audit in reported])).group_by(Finding.audit_id)).all())
+    days = {}
+    for audit in reported:
+        moments = [m for m in (audit.report_issued_at, last_closed.get(audit.id)) if m is not None]
+        days[audit.id] = audit.local_today(max(moments) if moments else audit.updated_at)
+    return days
+
+
 def _item(audit: Audit, step: str, title: str, due: dt.date, overdue: bool) -> ToDo:
     # A plain path: the list is also computed outside requests (sweeps, tests).
     return ToDo("audits", step, LABELS[step], audit.reference, title, f"/audits/{audit.id}", due, "Audit", overdue)
 
 
-def _item_for(audit: Audit, now: dt.datetime) -> ToDo | None:
-    """The most pressing thing ``audit`` waits for from a coordinator, if any."""
+def _item_for(audit: Audit, now: dt.datetime, ready_day: dt.date | None) -> ToDo | None:
+    """The most pressing thing ``audit`` waits for from a coordinator, if any (``ready_day``: the
+    day a reported audit with nothing open became ready to close)."""
+    if ready_day is not None:
+        return _item(audit, "close", f"{audit.title}: {audit.status.label.lower()}, no finding open",
+                     ready_day, False)
     today = audit.local_today(now)
     day = overdue_day(audit, now)
     if day is not None:
@@ -111,7 +155,8 @@ def waiting_source(user, now: dt.datetime) -> list[ToDo]:
     if not user.is_active or not coordinates(user):
         return []
     audits = db.session.scalars(
-        select(Audit).where(or_(overdue_clause(now), _to_staff_clause(), watched_clause(now)))
+        select(Audit).where(or_(overdue_clause(now), _to_staff_clause(), watched_clause(now), _to_close_clause()))
         .options(*team_loading())
         .order_by(Audit.planned_date.is_(None), Audit.planned_date, Audit.id).limit(LIMIT)).unique().all()
-    return [item for audit in audits if (item := _item_for(audit, now)) is not None]
+    ready = _ready_days(audits)
+    return [item for audit in audits if (item := _item_for(audit, now, ready.get(audit.id))) is not None]

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from audit.audits.reminders import send_overdue_audits
+from audit.audits.services import change_status
 from audit.audits.staffing_watch import send_staffing_warnings
 from audit.audits.waiting import waiting_source
 from audit.conduct.answers import save_answer
@@ -21,6 +22,9 @@ from audit.models import (
     AuditKind,
     AuditStatus,
     ChecklistAnswer,
+    Finding,
+    FindingStatus,
+    Grade,
     Notification,
     QualificationLevel,
     Role,
@@ -237,3 +241,32 @@ def test_a_refused_start_keeps_the_answers_and_is_reported_once(people, make):
     title = f"{audit.reference} stays scheduled: its move to in progress was refused"
     assert sorted(_notes("audit_staffing")) == [("Cora Coordinator", title), ("Lars Lapsing", title)]
     assert _audit_items(people["coordinator"], on_the_day)[audit.reference][0] == "restaff"
+
+
+# --- After the report: an audit whose findings are all closed is the coordinator's to close ------
+
+def test_a_reported_audit_waits_to_be_closed_once_nothing_raised_in_it_is_open(people, make):
+    """While its finding is open the audit waits on the finding; once that closes, the coordinator
+    has "Audit to close" dated the closing day at the audit's site; closing it ends the item. A
+    reported audit without findings is ready from its report's day."""
+    start = NOW - dt.timedelta(days=20)
+    audit = _scheduled(make, people, start)
+    audit.status, audit.report_issued_at = AuditStatus.REPORT_ISSUED, start + dt.timedelta(days=2)
+    finding = Finding(reference=f"{audit.reference}-F01", audit_id=audit.id, grade=Grade.MINOR, statement="x",
+                      status=FindingStatus.ACTION_IN_PROGRESS, raised_at=start)
+    db.session.add(finding)
+    clean = _scheduled(make, people, start)
+    clean.status, clean.report_issued_at = AuditStatus.FOLLOW_UP, start + dt.timedelta(days=1)
+    db.session.commit()
+    assert _audit_items(people["coordinator"]) == {clean.reference: ("close", clean.local_dates()[0]
+                                                                     + dt.timedelta(days=1), False)}
+
+    finding.status, finding.closed_at = FindingStatus.CLOSED, NOW - dt.timedelta(days=1)
+    db.session.commit()
+    items = _audit_items(people["coordinator"])
+    assert items[audit.reference] == ("close", (NOW - dt.timedelta(days=1)).date(), False)
+    assert _audit_items(people["lead"]) == {}  # the coordinators' turn only
+
+    change_status(audit, AuditStatus.CLOSED, actor=people["coordinator"], now=NOW, manual=True)
+    db.session.commit()
+    assert audit.reference not in _audit_items(people["coordinator"])
