@@ -1,5 +1,9 @@
 """Supplier probation: overdue or rejected SCARs and open majors put a supplier on probation.
 
+A probation a person decided (the supplier form, e.g. after a poor evaluation) is theirs to lift:
+the sweep lifts only the probation this rule imposed, read from the trail's last change of the
+supplier's approval status (``decided_by_a_person``).
+
 Each change of status is told to the coordinators, who evaluate suppliers and decide whether one
 on probation is disqualified (DOMAIN §2: approved → on probation → approved | disqualified); a
 supplier on probation waits in their list until it recovers or is decided
@@ -22,6 +26,7 @@ from audit.models import (
     Finding,
     FindingStatus,
     Grade,
+    TrailEntry,
 )
 from audit.notifications.services import notify
 from audit.people.services import coordinators, supplier_contacts
@@ -36,6 +41,19 @@ EXPECTED = {
     "on_probation": "Follow up its SCARs and open majors with the supplier. It returns to approved by "
                     "itself once they are cleared; if it does not recover, disqualify it on its page.",
     "approved": "Nothing: it is approved again.",
+}
+#: The same when a coordinator decided the status on the supplier's page.
+EXPECTED_OF_A_DECISION = {
+    "on_probation": "Follow it up with the supplier: a probation decided on the supplier's page is lifted "
+                    "there too, by a coordinator (the sweep does not lift it).",
+}
+#: What the supplier's contacts are told when a coordinator decided their company's status.
+EXPECTED_OF_CONTACTS_OF_A_DECISION = {
+    "on_probation": "Ask your customer's quality team what is expected of your company: they decide when "
+                    "the probation ends.",
+    "approved": "Nothing: your company is approved.",
+    "disqualified": "Nothing more is ordered from your company until it is approved again; ask your "
+                    "customer's quality team what that would take.",
 }
 
 #: The same, for the supplier's own contacts (who answer its SCARs on the SCAR pages).
@@ -85,7 +103,7 @@ def update_supplier_status(supplier, *, actor, now: dt.datetime) -> bool:
     if problems and old in (ApprovalStatus.APPROVED, ApprovalStatus.CONDITIONALLY_APPROVED):
         new = ApprovalStatus.ON_PROBATION
         summary = f"{supplier.name} on probation: " + ", ".join(problems)
-    elif not problems and old is ApprovalStatus.ON_PROBATION:
+    elif not problems and old is ApprovalStatus.ON_PROBATION and not decided_by_a_person(supplier):
         new = ApprovalStatus.APPROVED
         summary = f"{supplier.name} recovered: no overdue or rejected SCARs, no open majors"
     else:
@@ -98,25 +116,55 @@ def update_supplier_status(supplier, *, actor, now: dt.datetime) -> bool:
     return True
 
 
-def announce_status_change(supplier, summary: str, *, now: dt.datetime) -> int:
+def decided_by_a_person(supplier) -> bool:
+    """Whether the supplier's current approval status was set by a person (created or edited on
+    the supplier form) rather than by this module's rule (a ``transition`` entry). A status the
+    trail does not explain (imported data) counts as the rule's. One query."""
+    rows = db.session.execute(select(TrailEntry.action, TrailEntry.changes).where(
+        TrailEntry.object_type == type(supplier).__name__, TrailEntry.object_id == supplier.id)
+        .order_by(TrailEntry.id.desc()))
+    for action, changes in rows:
+        if "approval_status" in (changes or {}):
+            return action != "transition"
+    return False
+
+
+def announce_status_change(supplier, summary: str, *, now: dt.datetime, expected=None,
+                           expected_of_contacts=None, decided_by=None) -> int:
     """Tell every active coordinator, and the supplier's active contacts, once per supplier,
-    new status and day (a retried sweep sends nothing twice); the actor is told too, since the
-    status follows from their step rather than being it. Returns how many were told."""
+    new status and day (a retried sweep sends nothing twice). After the rule's change the actor
+    is told too, since the status follows from their step rather than being it; a person's
+    decision (``decided_by``) is not told back to them. ``expected`` and
+    ``expected_of_contacts`` map statuses to what each audience is asked; a status either map
+    lacks is not told to that audience. Returns how many were told."""
     status = supplier.approval_status
+    expected = EXPECTED if expected is None else expected
+    expected_of_contacts = EXPECTED_OF_CONTACTS if expected_of_contacts is None else expected_of_contacts
     sent = 0
-    for person in coordinators():
+    staff = [person for person in coordinators() if person != decided_by] if status.value in expected else []
+    for person in staff:
         if notify(person, kind="supplier_status", now=now, link=f"/organisation/suppliers/{supplier.id}",
                   dedupe_key=f"supplier:{supplier.id}:{status.value}:{now.date()}:{person.id}",
                   title=f"Supplier {status.label.lower()}: {supplier.name}",
                   body=f"What happened: {summary}.\n"
-                       f"What is expected of you: {EXPECTED[status.value]}"):
+                       f"What is expected of you: {expected[status.value]}"):
             sent += 1
     # Contacts read their own company's SCAR references only: the summary names nothing else.
-    for person in supplier_contacts(supplier.id):
+    contacts = supplier_contacts(supplier.id) if status.value in expected_of_contacts else []
+    for person in contacts:
         if notify(person, kind="own_supplier_status", now=now, link="/scar/",
                   dedupe_key=f"supplier:{supplier.id}:{status.value}:{now.date()}:{person.id}",
                   title=f"{supplier.name} is {status.label.lower()}",
                   body=f"What happened: {summary}.\n"
-                       f"What is expected of you: {EXPECTED_OF_CONTACTS[status.value]}"):
+                       f"What is expected of you: {expected_of_contacts[status.value]}"):
             sent += 1
     return sent
+
+
+def announce_decision(supplier, old, *, actor, now: dt.datetime) -> int:
+    """Tell the supplier's contacts, and the other coordinators, of an approval status a person
+    set on the supplier's page (probation, approval, disqualification). Returns how many were told."""
+    summary = (f"{supplier.name}: approval status changed from {old.label.lower()} to "
+               f"{supplier.approval_status.label.lower()} by {getattr(actor, 'name', 'a coordinator')}")
+    return announce_status_change(supplier, summary, now=now, expected=EXPECTED_OF_A_DECISION,
+                                  expected_of_contacts=EXPECTED_OF_CONTACTS_OF_A_DECISION, decided_by=actor)

@@ -198,12 +198,18 @@ def create_supplier(data: dict, *, actor, now: dt.datetime) -> Supplier:
 
 
 def update_supplier(supplier: Supplier, data: dict, *, actor, now: dt.datetime) -> Supplier:
-    """Update a supplier (approval status changes are recorded in the trail like any field).
+    """Update a supplier (approval status changes are recorded in the trail like any field, and
+    told to the supplier's contacts and the other coordinators: ``probation.announce_decision``).
     A new time zone keeps the local times of the upcoming audits held in it (those without a
     site), as for a site (``keep_local_times``)."""
-    old_zone = supplier.timezone
+    old_zone, old_status = supplier.timezone, supplier.approval_status
     save_with_trail(supplier, _supplier_values(data, supplier), actor=actor, now=now,
                     label=f"supplier {supplier.name}")
+    if supplier.approval_status is not old_status:
+        # Imported here: the findings feature builds on organisation's models and services.
+        from audit.findings.probation import announce_decision
+
+        announce_decision(supplier, old_status, actor=actor, now=now)
     if supplier.timezone != old_zone:
         keep_local_times(upcoming_audits(Audit.supplier_id == supplier.id, Audit.site_id.is_(None), now=now),
                          old_zone, actor=actor, now=now)

@@ -106,3 +106,36 @@ def test_suppliers_waiting_for_a_decision_cost_one_query_however_many(app, make,
     db.session.commit()
     assert len(_supplier_items(app, coordinator, now)) == 11
     assert queries() == few == 1
+
+
+def test_a_probation_a_coordinator_decides_is_told_and_only_lifted_by_a_person(app, make, login, now):
+    """Put on probation on the supplier's page (no SCAR behind it): the contacts and the other
+    coordinators are told, the sweep does not lift it, and the coordinator's own approval does."""
+    supplier = make.supplier(name="Quiet Foundry", approval_status=ApprovalStatus.APPROVED, timezone="UTC")
+    deciding = make.user(roles=(Role.COORDINATOR,), name="Dana Deciding")
+    other = make.user(roles=(Role.COORDINATOR,), name="Otto Other")
+    contact = make.user(roles=(Role.SUPPLIER,), supplier_id=supplier.id)
+    client = login(deciding)
+
+    def decide(status: str):
+        response = client.post(f"/organisation/suppliers/{supplier.id}/edit", data={
+            "name": supplier.name, "timezone": "UTC", "risk_class": "medium", "approval_status": status})
+        assert response.status_code == 302, response.data[:400]
+
+    decide("on_probation")
+    assert _sweep(app, now + dt.timedelta(days=1))["suppliers_changed"] == 0
+    assert db.session.get(type(supplier), supplier.id).approval_status is ApprovalStatus.ON_PROBATION
+    told, = _notes(contact, "own_supplier_status")
+    assert told.title == "Quiet Foundry is on probation"
+    assert "approval status changed from approved to on probation by Dana Deciding" in told.body
+    assert "they decide when the probation ends" in told.body
+    note, = _notes(other)
+    assert note.title == "Supplier on probation: Quiet Foundry" and "lifted there too" in note.body
+    assert _notes(deciding) == []  # their own decision
+    assert _supplier_items(app, other, now) == [("supplier_on_probation", "Quiet Foundry")]
+
+    decide("approved")
+    assert [n.title for n in _notes(contact, "own_supplier_status")] == [
+        "Quiet Foundry is on probation", "Quiet Foundry is approved"]
+    assert len(_notes(other)) == 1  # a coordinator's approval asks nothing of the others
+    assert _supplier_items(app, other, now) == []
