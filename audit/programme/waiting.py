@@ -3,6 +3,12 @@ the people the PROGRAMME workflow lets take its "approve" step by their own role
 management, the audit client; never whoever prepared or manages it, nor an administrator
 because of blanket rights).
 
+The programme's own coordinators (whoever prepared and manages it, else every coordinator:
+``runs_programme``) have the steps before and after that approval: a draft without objectives
+cannot be approved until they state them, and an approved programme is theirs to make active
+(the complaint and incident triggers add audits to the active programme only), due on the
+first day of its period.
+
 A programme awaits approval exactly when that step is open on it, whoever asks: a draft, or an
 approved or active programme changed since its approval, with its objectives stated
 (``awaits_approval``: the step's states and guard). The approval has no deadline in the domain,
@@ -15,16 +21,18 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from audit.auth.permissions import Permission, permissions_for
 from audit.core.todo import ToDo
 from audit.extensions import db
-from audit.models import Programme, Role, User, UserRole
+from audit.models import Programme, ProgrammeStatus, Role, User, UserRole
+from audit.people.services import coordinators
 from audit.programme.workflow import PROGRAMME
 
-#: The workflow step these items ask for.
+#: The workflow steps these items ask for.
 APPROVE = PROGRAMME.steps["approve"]
+ACTIVATE = PROGRAMME.steps[ProgrammeStatus.ACTIVE.value]
 
 
 def awaits_approval(programme: Programme) -> bool:
@@ -64,17 +72,48 @@ def _describe(programme: Programme) -> tuple[str, str]:
             f"{programme.period_start:%d %b %Y} to {programme.period_end:%d %b %Y}.")
 
 
+def runs_programme(programme: Programme, user, staff: list[User]) -> bool:
+    """Whether ``programme`` is ``user``'s to run: they prepared or manage it (while active), or
+    nobody active did and they are one of ``staff`` (the active coordinators)."""
+    named = {p.id for p in (programme.prepared_by, programme.manager) if p is not None and p.is_active}
+    return user.id in named if named else user in staff
+
+
+def _coordinator_item(programme: Programme, user, today: dt.date) -> ToDo | None:
+    """What ``programme`` waits for from one of its coordinators: objectives, or activation."""
+    url = f"/programme/{programme.id}"
+    if programme.status is ProgrammeStatus.DRAFT and not (programme.objectives or "").strip():
+        return ToDo("programme", "state_objectives", "Programme objectives to state", programme.name,
+                    "Its objectives are needed before top management can approve it.", url)
+    if programme.status is ProgrammeStatus.APPROVED and PROGRAMME.decide(programme, user, ACTIVATE.name).allowed:
+        return ToDo("programme", ACTIVATE.name, "Programme to make active", programme.name,
+                    f"Approved (version {programme.approved_version}): make it active for "
+                    f"{programme.period_start:%d %b %Y} to {programme.period_end:%d %b %Y}.", url,
+                    programme.period_start, "Period starts", programme.period_start < today)
+    return None
+
+
 def waiting_source(user, now: dt.datetime) -> list[ToDo]:
-    """Each programme ``user`` may approve now, linked to its page (where the button is)."""
-    if not user.is_active or not set(_approver_roles()) & user.roles:
+    """Each programme ``user`` may approve now, and each of theirs to complete or make active,
+    linked to its page (where the form or button is)."""
+    approves = bool(set(_approver_roles()) & user.roles)
+    runs = Role.COORDINATOR in user.roles
+    if not user.is_active or not (approves or runs):
         return []
     programmes = db.session.scalars(select(Programme).where(Programme.status.in_(APPROVE.states))
-                                    .order_by(Programme.period_start, Programme.id))
+                                    .options(joinedload(Programme.prepared_by), joinedload(Programme.manager))
+                                    .order_by(Programme.period_start, Programme.id)).all()
+    staff = coordinators() if runs and programmes else []
+    today = now.astimezone(dt.UTC).date()  # a programme's period is the organisation's, not a site's
     items = []
     for programme in programmes:
-        if may_approve(programme, user):
+        if approves and may_approve(programme, user):
             label, title = _describe(programme)
             # A plain path: the list is also computed outside requests (sweeps, tests).
             items.append(ToDo("programme", APPROVE.name, label, programme.name, title,
                               f"/programme/{programme.id}"))
+        elif runs and runs_programme(programme, user, staff):
+            item = _coordinator_item(programme, user, today)
+            if item is not None:
+                items.append(item)
     return items

@@ -61,6 +61,11 @@ def test_a_programme_to_approve_waits_for_whoever_may_approve_it(app, make, peop
     assert (item.step, item.url, item.due_on, item.overdue) == ("approve", f"/programme/{programme.id}", None, False)
 
     change_programme_status(programme, ProgrammeStatus.APPROVED, actor=people["ceo"], now=now)
+    # Approved, not yet active: its manager's turn (not another coordinator's), by its first day.
+    expected = {"ceo": [], "admin": [], "coordinator": ["Programme to make active"], "other": [], "auditor": []}
+    assert {who: _steps(user, programme, now) for who, user in people.items()} == expected
+    item = next(t for t in waiting_source(people["coordinator"], now) if t.key == programme.name)
+    assert (item.step, item.due_on, item.overdue) == ("active", dt.date(2027, 1, 1), now.date() > dt.date(2027, 1, 1))
     change_programme_status(programme, ProgrammeStatus.ACTIVE, actor=people["coordinator"], now=now)
     assert all(_steps(user, programme, now) == [] for user in people.values())
 
@@ -74,13 +79,16 @@ def test_a_programme_to_approve_waits_for_whoever_may_approve_it(app, make, peop
 
 
 def test_a_draft_without_objectives_waits_for_its_objectives_first(app, people, now):
-    """The workflow refuses to approve a draft without objectives: it waits for nobody's
-    approval and nobody is told, until its objectives are stated."""
+    """The workflow refuses to approve a draft without objectives: it waits for its coordinator to
+    state them, for nobody's approval, and nobody is told, until they are stated."""
     programme = _draft(people, now, objectives="")
     assert _steps(people["ceo"], programme, now) == [] and _notes(people["ceo"], "programme_approval") == []
+    assert _steps(people["coordinator"], programme, now) == ["Programme objectives to state"]
+    assert _steps(people["other"], programme, now) == []
     update_programme(programme, {"name": programme.name, **PERIOD, "objectives": "Cover every clause",
                                  "manager_id": people["coordinator"].id}, actor=people["coordinator"], now=now)
     assert _steps(people["ceo"], programme, now) == ["Programme to approve"]
+    assert _steps(people["coordinator"], programme, now) == []
     assert len(_notes(people["ceo"], "programme_approval")) == 1
 
 
