@@ -193,9 +193,25 @@ def _remind_to_issue_plan(audit: Audit, people, *, now: dt.datetime) -> int:
     return made
 
 
+def _cb_report_overdue(audit, due: str, people, *, now: dt.datetime) -> int:
+    """Tell the programme's coordinators that a certification body's report is late: it is
+    theirs to chase and record (nobody of ours writes it, so nobody else is asked)."""
+    made = 0
+    for person in people:
+        if notify(person, kind="report_overdue", title=f"Overdue: certification body's report for {audit.reference}",
+                  body=f"What happened: the certification body's report of {audit.title} was due on {due} and "
+                       f"is not recorded.\nWhat is expected of you: Ask the certification body for it, and set "
+                       f"the audit to \"Report issued\" when it arrives.",
+                  link=f"/audits/{audit.id}", now=now,
+                  dedupe_key=f"audit:{audit.id}:report-overdue:{audit.report_due_on}:{person.id}"):
+            made += 1
+    return made
+
+
 def send_report_reminders(*, now: dt.datetime) -> int:
     """Remind the lead before the report is due; escalate an overdue report to the programme's
-    coordinator(s) and the owners of the audited units."""
+    coordinator(s) and the owners of the audited units. A third-party audit's report is the
+    certification body's: only its lateness is told, to the coordinators."""
     audits = db.session.scalars(
         select(Audit).where(Audit.status.in_(AuditStatus.fieldwork()), Audit.report_due_on.is_not(None),
                             # A day of margin: zones east of UTC are already a day ahead.
@@ -212,6 +228,12 @@ def send_report_reminders(*, now: dt.datetime) -> int:
             continue
         due = audit.report_due_on.strftime("%d %b %Y")
         link = f"/audits/{audit.id}"
+        if audit.kind is AuditKind.THIRD_PARTY:
+            if audit.report_due_on < today:
+                if coordinators is None:
+                    coordinators = people_services.coordinators()
+                made += _cb_report_overdue(audit, due, _programme_people(audit, coordinators), now=now)
+            continue
         lead = audit.lead
         if audit.report_due_on >= today:
             if lead and notify(lead, kind="report_due", title=f"Report for {audit.reference} due {due}",

@@ -4,7 +4,9 @@
   sign (conclusions written), to issue (signed; the item counts the blockers still in the way);
 - the owners of the audited units: the report to acknowledge (written, not yet acknowledged);
 - coordinators: an audit whose report is pending but has no active lead who could write it
-  (the lead left or lost the auditor role) — name another lead on the audit page.
+  (the lead left or lost the auditor role) — name another lead on the audit page; and a
+  third-party audit's report, which the certification body writes and issues — record its
+  arrival (the audit's status "report issued").
 
 Every item carries the report's due date, ``Audit.report_due_on``: the date the report sweep
 (``audits.reminders.send_report_reminders``) reminds and escalates on. Only audits whose
@@ -29,6 +31,7 @@ from audit.core.todo import ToDo
 from audit.extensions import db
 from audit.models import (
     Audit,
+    AuditKind,
     AuditReport,
     AuditStatus,
     AuditTeamMember,
@@ -47,7 +50,8 @@ from audit.models import (
 #: What each report step asks of the person, as the list says it.
 LABELS = {"write": "Report to write", "finish": "Report to finish", "sign_report": "Report to sign",
           "issue_report": "Report to issue", "acknowledge_report": "Report to acknowledge",
-          "name_lead": "Name a lead auditor for the report"}
+          "name_lead": "Name a lead auditor for the report",
+          "record_cb_report": "Certification body's report to record"}
 #: At most this many audits are examined (the earliest report due dates first).
 LIMIT = 300
 
@@ -95,7 +99,8 @@ def _candidates(user) -> list[Audit]:
         Audit.units.any(Unit.owner_id == user.id))
     stmt = select(Audit).where(Audit.status.in_(AuditStatus.fieldwork()),
                                Audit.report_issued_at.is_(None),
-                               or_(involved, _without_acting_lead()) if _coordinates(user) else involved)
+                               or_(involved, _without_acting_lead(), Audit.kind == AuditKind.THIRD_PARTY)
+                               if _coordinates(user) else involved)
     stmt = stmt.options(
         # The zone decides "overdue" (local_today): joined, not one lazy load per audit.
         joinedload(Audit.site), joinedload(Audit.supplier),
@@ -153,6 +158,9 @@ def _steps(audit, report, user) -> list[str]:
     state = _state(audit, report)
     if state is ReportState.ISSUED:
         return []
+    if audit.kind is AuditKind.THIRD_PARTY:
+        # The certification body writes, signs and issues it: ours is to record that it came.
+        return ["record_cb_report"] if _coordinates(user) else []
     lead = acting_lead(audit)
     steps = []
     if lead is not None and lead.id == user.id:
@@ -195,7 +203,7 @@ def waiting_source(user, now: dt.datetime) -> list[ToDo]:
                 count = len(report_blockers(audit, report, checklist))
                 if count:  # in the label: the list shortens long titles
                     label = f"{label} ({count} blocker{'s' if count > 1 else ''} to clear)"
-            if step == "name_lead":
+            if step in ("name_lead", "record_cb_report"):
                 url = f"/audits/{audit.id}"
             todos.append(ToDo("reports", step, label, audit.reference, audit.title, url, due,
                               "Report", overdue))

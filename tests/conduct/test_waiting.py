@@ -167,3 +167,33 @@ def test_coordinators_examine_only_reports_without_an_acting_lead(app, make, set
     assert not covered_refs & set(loaded)
     # the lead still sees their own reports
     assert {t.key for t in waiting_source(lead, now)} >= covered_refs
+
+
+def test_a_certification_bodys_report_is_the_coordinators_to_record(app, make, setup, now):
+    """A third-party audit's report is written and issued by the certification body: nobody of
+    ours is asked to write or sign it or to name a lead; the coordinator records its arrival
+    (the audit page's status form), and only they hear when it is late."""
+    from audit.audits.services import change_status
+    from audit.models import AuditKind
+
+    unit = setup.audit.units[0]
+    audit = make.audit(kind=AuditKind.THIRD_PARTY, team=[(setup.auditee, TeamRole.GUIDE)], units=[unit],
+                       site=unit.site, status=AuditStatus.FIELDWORK_COMPLETE,
+                       starts_at=now - dt.timedelta(days=20), ends_at=now - dt.timedelta(days=19))
+    audit.report_due_on = now.date() - dt.timedelta(days=2)
+    db.session.commit()
+    item, = [t for t in waiting_source(setup.coordinator, now) if t.key == audit.reference]
+    assert (item.step, item.label, item.url, item.due_on, item.overdue) == (
+        "record_cb_report", "Certification body's report to record", f"/audits/{audit.id}", audit.report_due_on, True)
+    for person in (setup.lead, setup.auditor, setup.auditee):
+        assert _steps(person, audit, now) == []
+
+    assert send_report_reminders(now=now) == 1
+    note, = db.session.scalars(select(Notification).where(Notification.kind == "report_overdue"))
+    assert note.user_id == setup.coordinator.id
+    assert note.title == f"Overdue: certification body's report for {audit.reference}"
+    assert 'set the audit to "Report issued" when it arrives' in note.body
+
+    change_status(audit, AuditStatus.REPORT_ISSUED, actor=setup.coordinator, now=now, manual=True)
+    db.session.commit()
+    assert _steps(setup.coordinator, audit, now) == []
