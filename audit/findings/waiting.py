@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from audit.auth.permissions import Permission
+from audit.auth.permissions import Permission, permissions_for
 from audit.extensions import db
 from audit.findings.deadlines import DEADLINE_LABELS, local_date
-from audit.findings.workflow import action_waits_for, is_admin, waiting_steps
+from audit.findings.workflow import FORWARD_SCAR, action_waits_for, is_admin, waiting_steps
 from audit.models import (
     ActionStatus,
     Audit,
@@ -36,6 +36,7 @@ from audit.models import (
     Role,
     Unit,
     User,
+    UserRole,
 )
 
 #: What each forward action asks of the person, as the list says it.
@@ -55,6 +56,7 @@ STEP_LABELS = {
     "plan": "SCAR action plan to submit",
     "complete_action": "Action to implement",
     "escalated": "Overdue, escalated to you: see that it moves",
+    "supplier_contact": "Supplier contact to add: nobody can answer this SCAR",
 }
 
 
@@ -113,6 +115,23 @@ def _escalated_to(finding, user, late: int, ladder) -> bool:
     return late > 0 and any(late >= days and stands_on(level, finding, user) for days, level in ladder)
 
 
+def _waits_on_the_supplier(finding) -> bool:
+    """A SCAR at a stage only the supplier's contacts take (``workflow.SCAR``)."""
+    return (finding.is_scar and finding.status is FindingStatus.AWAITING_RESPONSE
+            and FORWARD_SCAR.get(finding.scar_stage) is not None)
+
+
+def _suppliers_with_contacts(findings) -> set[int]:
+    """Of the suppliers of ``findings``' SCARs that wait on them, those with an active contact who
+    may answer SCARs (one query, none when no SCAR waits on its supplier)."""
+    ids = {f.supplier_id for f in findings if _waits_on_the_supplier(f)}
+    if not ids:
+        return set()
+    answering = [role for role in Role if Permission.RESPOND_SCAR in permissions_for({role})]
+    return set(db.session.scalars(select(User.supplier_id).join(UserRole).where(
+        User.supplier_id.in_(ids), User.is_active.is_(True), UserRole.role.in_(answering))))
+
+
 def waiting_for(user, now: dt.datetime) -> list[WaitingItem]:
     """Everything waiting for ``user``, soonest deadline first (no deadline last)."""
     if user is None or not getattr(user, "is_authenticated", True):
@@ -122,7 +141,11 @@ def waiting_for(user, now: dt.datetime) -> list[WaitingItem]:
     ladder = escalation_ladder()
     items: list[WaitingItem] = []
     page = "scar.detail" if user.supplier_id is not None else "findings.detail"
-    for finding in _candidates(user):
+    candidates = _candidates(user)
+    # A SCAR whose supplier has nobody left to answer it is the coordinators' to unblock.
+    coordinates = user.can(Permission.MANAGE_PROGRAMME) and not is_admin(user)
+    answered = _suppliers_with_contacts(candidates) if coordinates else set()
+    for finding in candidates:
         today = local_date(finding, now)
         deadline, due = finding.current_deadline()
         seen = set()
@@ -137,6 +160,11 @@ def waiting_for(user, now: dt.datetime) -> list[WaitingItem]:
                 step_due, step_label = pending.current_due_on, f"{pending.deadline.capitalize()} (to extend)"
             items.append(WaitingItem(step, STEP_LABELS[step], finding, None, step_due, step_label,
                                      step_due is not None and step_due < today, page))
+        if coordinates and _waits_on_the_supplier(finding) and finding.supplier_id not in answered:
+            seen.add("supplier_contact")
+            items.append(WaitingItem("supplier_contact", STEP_LABELS["supplier_contact"], finding, None, due,
+                                     DEADLINE_LABELS.get(deadline or "", ""), due is not None and due < today,
+                                     page))
         if not seen and due is not None and _escalated_to(finding, user, (today - due).days, ladder):
             items.append(WaitingItem("escalated", STEP_LABELS["escalated"], finding, None, due,
                                      DEADLINE_LABELS.get(deadline or "", ""), True, page))

@@ -187,3 +187,30 @@ def test_escalations_wait_for_the_ladder_step_they_reached(app, cast, make, now)
     assert not escalated("viewer", day(steps["coordinators"]))
     assert escalated("viewer", day(steps["top_management"]))
     assert not escalated("owner", day(steps["top_management"]))  # the owner has it to respond
+
+
+def test_a_scar_nobody_at_the_supplier_can_answer_waits_for_the_coordinators(app, make, library, now):
+    """The supplier's only contact is deactivated while its SCAR waits on them: the SCAR would be
+    nobody's turn until the escalation reached the coordinators; they have "Supplier contact to
+    add" at once, with the SCAR's deadline, until a contact can answer again."""
+    from audit.models import AuditKind
+
+    supplier = make.supplier(name="Precision Castings Ltd")
+    w = world(make, library, kind=AuditKind.SECOND_PARTY, supplier=supplier)
+    contact = make.user(roles=(Role.SUPPLIER,), supplier_id=supplier.id)
+    scar = draft(w, now=now)
+    fs.issue_finding(scar, actor=w.auditor, now=now)
+    db.session.commit()
+
+    def steps(user):
+        return [(i.step, i.due_on) for i in waiting_for(user, now) if i.finding.id == scar.id]
+
+    assert steps(contact) == [("acknowledge", scar.current_deadline()[1])]
+    assert steps(w.coordinator) == []
+    contact.is_active = False
+    db.session.commit()
+    assert steps(w.coordinator) == [("supplier_contact", scar.current_deadline()[1])]
+    assert steps(w.auditor) == [] and steps(w.owner) == []
+    make.user(roles=(Role.SUPPLIER,), supplier_id=supplier.id)  # a new contact
+    db.session.commit()
+    assert steps(w.coordinator) == []
