@@ -99,6 +99,10 @@ CONCERNS: dict[str, Concern] = {
     "stranded": Concern("finding_stranded", lambda f: coordinators(),
                         "{grade} {ref} was issued, but its owner cannot answer findings.",
                         "Reassign it to someone who can answer, or give the owner the auditee role."),
+    "no_contact": Concern("finding_stranded", lambda f: coordinators(),
+                          "SCAR {ref} waits on its supplier, but nobody there can answer it any more.",
+                          "Have an administrator add a contact for the supplier (People), or take the "
+                          "SCAR up with the supplier directly."),
     # The previous owner stops answering: told so that nobody keeps working on what is no longer
     # theirs (the new owner hears "assign"/"add_action" above).
     "unassign": Concern("finding_assigned", responders, "{actor} gave {grade} {ref} to another owner.",
@@ -169,3 +173,23 @@ def notify_if_stranded(finding: Finding, *, actor, now: dt.datetime) -> int:
     if finding.owner is not None and needs_owner(finding) and not may_answer(finding, finding.owner):
         return notify_transition(finding, "stranded", actor=actor, now=now)
     return 0
+
+
+def notify_if_supplier_unanswered(supplier_id: int | None, *, actor, now: dt.datetime) -> int:
+    """After a supplier contact left (deactivated, role or company changed): tell the coordinators
+    of each SCAR that waits on that supplier when nobody there can answer it now, the rule of
+    their "Supplier contact to add" item (``waiting.suppliers_with_contacts``)."""
+    from sqlalchemy import select
+
+    from audit.extensions import db
+    from audit.findings.waiting import suppliers_with_contacts, waits_on_the_supplier
+    from audit.models import FindingStatus
+
+    if supplier_id is None:
+        return 0
+    scars = [f for f in db.session.scalars(select(Finding).where(
+        Finding.supplier_id == supplier_id, Finding.status == FindingStatus.AWAITING_RESPONSE))
+        if waits_on_the_supplier(f)]
+    if not scars or supplier_id in suppliers_with_contacts(scars):
+        return 0
+    return sum(notify_transition(f, "no_contact", actor=actor, now=now) for f in scars)

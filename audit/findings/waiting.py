@@ -115,16 +115,16 @@ def _escalated_to(finding, user, late: int, ladder) -> bool:
     return late > 0 and any(late >= days and stands_on(level, finding, user) for days, level in ladder)
 
 
-def _waits_on_the_supplier(finding) -> bool:
+def waits_on_the_supplier(finding) -> bool:
     """A SCAR at a stage only the supplier's contacts take (``workflow.SCAR``)."""
     return (finding.is_scar and finding.status is FindingStatus.AWAITING_RESPONSE
             and FORWARD_SCAR.get(finding.scar_stage) is not None)
 
 
-def _suppliers_with_contacts(findings) -> set[int]:
+def suppliers_with_contacts(findings) -> set[int]:
     """Of the suppliers of ``findings``' SCARs that wait on them, those with an active contact who
     may answer SCARs (one query, none when no SCAR waits on its supplier)."""
-    ids = {f.supplier_id for f in findings if _waits_on_the_supplier(f)}
+    ids = {f.supplier_id for f in findings if waits_on_the_supplier(f)}
     if not ids:
         return set()
     answering = [role for role in Role if Permission.RESPOND_SCAR in permissions_for({role})]
@@ -144,7 +144,7 @@ def waiting_for(user, now: dt.datetime) -> list[WaitingItem]:
     candidates = _candidates(user)
     # A SCAR whose supplier has nobody left to answer it is the coordinators' to unblock.
     coordinates = user.can(Permission.MANAGE_PROGRAMME) and not is_admin(user)
-    answered = _suppliers_with_contacts(candidates) if coordinates else set()
+    answered = suppliers_with_contacts(candidates) if coordinates else set()
     for finding in candidates:
         today = local_date(finding, now)
         deadline, due = finding.current_deadline()
@@ -160,7 +160,7 @@ def waiting_for(user, now: dt.datetime) -> list[WaitingItem]:
                 step_due, step_label = pending.current_due_on, f"{pending.deadline.capitalize()} (to extend)"
             items.append(WaitingItem(step, STEP_LABELS[step], finding, None, step_due, step_label,
                                      step_due is not None and step_due < today, page))
-        if coordinates and _waits_on_the_supplier(finding) and finding.supplier_id not in answered:
+        if coordinates and waits_on_the_supplier(finding) and finding.supplier_id not in answered:
             seen.add("supplier_contact")
             items.append(WaitingItem("supplier_contact", STEP_LABELS["supplier_contact"], finding, None, due,
                                      DEADLINE_LABELS.get(deadline or "", ""), due is not None and due < today,

@@ -191,9 +191,10 @@ def test_escalations_wait_for_the_ladder_step_they_reached(app, cast, make, now)
 
 def test_a_scar_nobody_at_the_supplier_can_answer_waits_for_the_coordinators(app, make, library, now):
     """The supplier's only contact is deactivated while its SCAR waits on them: the SCAR would be
-    nobody's turn until the escalation reached the coordinators; they have "Supplier contact to
-    add" at once, with the SCAR's deadline, until a contact can answer again."""
-    from audit.models import AuditKind
+    nobody's turn until the escalation reached the coordinators; they are told at once and have
+    "Supplier contact to add", with the SCAR's deadline, until a contact can answer again."""
+    from audit.models import AuditKind, Notification
+    from audit.people.services import update_user
 
     supplier = make.supplier(name="Precision Castings Ltd")
     w = world(make, library, kind=AuditKind.SECOND_PARTY, supplier=supplier)
@@ -207,9 +208,14 @@ def test_a_scar_nobody_at_the_supplier_can_answer_waits_for_the_coordinators(app
 
     assert steps(contact) == [("acknowledge", scar.current_deadline()[1])]
     assert steps(w.coordinator) == []
-    contact.is_active = False
+    admin = make.user(roles=(Role.ADMIN,))
+    update_user(contact, {"email": contact.email, "name": contact.name, "roles": ["supplier"],
+                          "supplier_id": supplier.id, "timezone": "UTC", "is_active": False}, actor=admin, now=now)
     db.session.commit()
     assert steps(w.coordinator) == [("supplier_contact", scar.current_deadline()[1])]
+    told, = db.session.scalars(select(Notification).where(Notification.kind == "finding_stranded"))
+    assert told.user_id == w.coordinator.id and told.link == f"/findings/{scar.id}"
+    assert told.title == f"SCAR {scar.reference} waits on its supplier, but nobody there can answer it any more."
     assert steps(w.auditor) == [] and steps(w.owner) == []
     make.user(roles=(Role.SUPPLIER,), supplier_id=supplier.id)  # a new contact
     db.session.commit()
