@@ -144,7 +144,7 @@ def _programme_people(audit: Audit, coordinators: list[User] | None = None) -> l
     """Who answers for the audit's programme: its manager if named, else every coordinator
     (``coordinators``, when the caller loaded them once for many audits)."""
     manager = audit.programme.manager if audit.programme and audit.programme.manager_id else None
-    if manager is not None:
+    if manager is not None and manager.is_active:  # a manager who left: the coordinators stand in
         return [manager]
     return people_services.coordinators() if coordinators is None else coordinators
 
@@ -194,14 +194,16 @@ def _remind_to_issue_plan(audit: Audit, people, *, now: dt.datetime) -> int:
 
 
 def _cb_report_overdue(audit, due: str, people, *, now: dt.datetime) -> int:
-    """Tell the programme's coordinators that a certification body's report is late: it is
-    theirs to chase and record (nobody of ours writes it, so nobody else is asked)."""
+    """Tell the coordinators (those whose "Waiting for me" holds it to record) that a
+    certification body's report is late: nobody of ours writes it, so nobody else is asked."""
     made = 0
     for person in people:
-        if notify(person, kind="report_overdue", title=f"Overdue: certification body's report for {audit.reference}",
-                  body=f"What happened: the certification body's report of {audit.title} was due on {due} and "
-                       f"is not recorded.\nWhat is expected of you: Ask the certification body for it, and set "
-                       f"the audit to \"Report issued\" when it arrives.",
+        if notify(person, kind="report_overdue",
+                  title=f"Overdue: certification body's report for {audit.reference}",
+                  body=f"What happened: the certification body's report of {audit.title} was due on "
+                       f"{due} and is not recorded.\nWhat is expected of you: Ask the certification "
+                       f"body for it, and set the audit to \"Report issued\" when it arrives (after "
+                       f"\"Fieldwork complete\").",
                   link=f"/audits/{audit.id}", now=now,
                   dedupe_key=f"audit:{audit.id}:report-overdue:{audit.report_due_on}:{person.id}"):
             made += 1
@@ -232,7 +234,7 @@ def send_report_reminders(*, now: dt.datetime) -> int:
             if audit.report_due_on < today:
                 if coordinators is None:
                     coordinators = people_services.coordinators()
-                made += _cb_report_overdue(audit, due, _programme_people(audit, coordinators), now=now)
+                made += _cb_report_overdue(audit, due, coordinators, now=now)
             continue
         lead = audit.lead
         if audit.report_due_on >= today:

@@ -108,7 +108,8 @@ def send_staffing_warnings(*, now: dt.datetime) -> int:
             body = "\n".join([f"What happened: {happened}",
                               f"What is expected of you: {EXPECTED[role]}",
                               f"By: {first:%d %b %Y} (the audit's first day)"])
-            if notify(person, kind=KIND, title=f"{_headline(problems)}: {audit.reference} on {first:%d %b %Y}",
+            title = f"{_headline(problems)}: {audit.reference} on {first:%d %b %Y}"
+            if notify(person, kind=KIND, title=title,
                       body=body, link=f"/audits/{audit.id}", now=now,
                       dedupe_key=f"audit:{audit.id}:staffing:{audit.starts_at:%Y%m%d%H%M}:{digest}:{person.id}"):
                 made += 1

@@ -155,7 +155,8 @@ def waiting_source(user, now: dt.datetime) -> list[ToDo]:
     if not user.is_active or not coordinates(user):
         return []
     audits = db.session.scalars(
-        select(Audit).where(or_(overdue_clause(now), _to_staff_clause(), watched_clause(now), _to_close_clause()))
+        select(Audit).where(or_(overdue_clause(now), _to_staff_clause(), watched_clause(now),
+                                _to_close_clause()))
         .options(*team_loading())
         .order_by(Audit.planned_date.is_(None), Audit.planned_date, Audit.id).limit(LIMIT)).unique().all()
     ready = _ready_days(audits)

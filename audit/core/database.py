@@ -20,7 +20,7 @@ import contextlib
 import contextvars
 import re
 
-from flask import Flask, g, request
+from flask import Flask, request
 from sqlalchemy import event
 
 from audit.extensions import db
@@ -29,6 +29,8 @@ from audit.extensions import db
 write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=True)
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+#: Where a request keeps the token that ends its write intent (``configure_engines``).
+_WRITE_INTENT_TOKEN = "audit.write_intent_token"
 
 
 @contextlib.contextmanager
@@ -111,14 +113,16 @@ def configure_engines(app: Flask) -> None:
         @app.before_request
         def _declare_write_intent():
             view = app.view_functions.get(request.endpoint) if request.endpoint else None
-            g.write_intent_token = write_intent.set(request.method not in ("GET", "HEAD", "OPTIONS")
-                                                    and not getattr(view, "short_transactions", False))
+            writes = request.method not in ("GET", "HEAD", "OPTIONS")
+            request.environ[_WRITE_INTENT_TOKEN] = write_intent.set(
+                writes and not getattr(view, "short_transactions", False))
 
         @app.teardown_request
         def _end_write_intent(_exc):
             # The thread (a worker's, a test's) carries on after the request: what it does next
-            # must not inherit a read-only request's deferred BEGIN.
-            token = g.pop("write_intent_token", None)
+            # must not inherit a read-only request's deferred BEGIN. Kept in the request's own
+            # environ, not ``g``: a test's outer app context shares one ``g`` between requests.
+            token = request.environ.pop(_WRITE_INTENT_TOKEN, None)
             if token is not None:
                 write_intent.reset(token)
     elif engine.dialect.name == "postgresql":

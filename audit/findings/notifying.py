@@ -178,7 +178,8 @@ def notify_if_stranded(finding: Finding, *, actor, now: dt.datetime) -> int:
 def notify_if_supplier_unanswered(supplier_id: int | None, *, actor, now: dt.datetime) -> int:
     """After a supplier contact left (deactivated, role or company changed): tell the coordinators
     of each SCAR that waits on that supplier when nobody there can answer it now, the rule of
-    their "Supplier contact to add" item (``waiting.suppliers_with_contacts``)."""
+    their "Supplier contact to add" item (``waiting.suppliers_with_contacts``). (A SCAR is never
+    issued to a supplier without an active contact: ``issue_finding`` refuses it.)"""
     from sqlalchemy import select
 
     from audit.extensions import db

@@ -116,17 +116,28 @@ def update_supplier_status(supplier, *, actor, now: dt.datetime) -> bool:
     return True
 
 
+def decided_by_people(suppliers) -> set[int]:
+    """The ids of ``suppliers`` whose current approval status a person set (created or edited on
+    the supplier form) rather than this module's rule (a ``transition`` entry): the trail's
+    newest change of the status says which. A status the trail does not explain (imported
+    data) counts as the rule's. One query whatever the number of suppliers."""
+    ids = {supplier.id for supplier in suppliers}
+    if not ids:
+        return set()
+    rows = db.session.execute(select(TrailEntry.object_id, TrailEntry.action, TrailEntry.changes).where(
+        TrailEntry.object_type == "Supplier", TrailEntry.object_id.in_(ids)).order_by(TrailEntry.id.desc()))
+    decided, seen = set(), set()
+    for supplier_id, action, changes in rows:
+        if supplier_id not in seen and "approval_status" in (changes or {}):
+            seen.add(supplier_id)
+            if action != "transition":
+                decided.add(supplier_id)
+    return decided
+
+
 def decided_by_a_person(supplier) -> bool:
-    """Whether the supplier's current approval status was set by a person (created or edited on
-    the supplier form) rather than by this module's rule (a ``transition`` entry). A status the
-    trail does not explain (imported data) counts as the rule's. One query."""
-    rows = db.session.execute(select(TrailEntry.action, TrailEntry.changes).where(
-        TrailEntry.object_type == type(supplier).__name__, TrailEntry.object_id == supplier.id)
-        .order_by(TrailEntry.id.desc()))
-    for action, changes in rows:
-        if "approval_status" in (changes or {}):
-            return action != "transition"
-    return False
+    """Whether a person set the supplier's current approval status (``decided_by_people``)."""
+    return supplier.id in decided_by_people([supplier])
 
 
 def announce_status_change(supplier, summary: str, *, now: dt.datetime, expected=None,
@@ -138,13 +149,16 @@ def announce_status_change(supplier, summary: str, *, now: dt.datetime, expected
     ``expected_of_contacts`` map statuses to what each audience is asked; a status either map
     lacks is not told to that audience. Returns how many were told."""
     status = supplier.approval_status
+    # A person's decisions are keyed apart from the rule's, so probation set again by hand on
+    # the day the sweep (or an earlier decision) set it is still told.
+    moment = f"decision:{now.isoformat()}" if decided_by is not None else now.date()
     expected = EXPECTED if expected is None else expected
     expected_of_contacts = EXPECTED_OF_CONTACTS if expected_of_contacts is None else expected_of_contacts
     sent = 0
     staff = [person for person in coordinators() if person != decided_by] if status.value in expected else []
     for person in staff:
         if notify(person, kind="supplier_status", now=now, link=f"/organisation/suppliers/{supplier.id}",
-                  dedupe_key=f"supplier:{supplier.id}:{status.value}:{now.date()}:{person.id}",
+                  dedupe_key=f"supplier:{supplier.id}:{status.value}:{moment}:{person.id}",
                   title=f"Supplier {status.label.lower()}: {supplier.name}",
                   body=f"What happened: {summary}.\n"
                        f"What is expected of you: {expected[status.value]}"):
@@ -153,7 +167,7 @@ def announce_status_change(supplier, summary: str, *, now: dt.datetime, expected
     contacts = supplier_contacts(supplier.id) if status.value in expected_of_contacts else []
     for person in contacts:
         if notify(person, kind="own_supplier_status", now=now, link="/scar/",
-                  dedupe_key=f"supplier:{supplier.id}:{status.value}:{now.date()}:{person.id}",
+                  dedupe_key=f"supplier:{supplier.id}:{status.value}:{moment}:{person.id}",
                   title=f"{supplier.name} is {status.label.lower()}",
                   body=f"What happened: {summary}.\n"
                        f"What is expected of you: {expected_of_contacts[status.value]}"):
@@ -162,8 +176,9 @@ def announce_status_change(supplier, summary: str, *, now: dt.datetime, expected
 
 
 def announce_decision(supplier, old, *, actor, now: dt.datetime) -> int:
-    """Tell the supplier's contacts, and the other coordinators, of an approval status a person
-    set on the supplier's page (probation, approval, disqualification). Returns how many were told."""
+    """Tell of an approval status a person set on the supplier's page: the supplier's contacts
+    (probation, approval, disqualification) and the other coordinators (probation, which only a
+    person lifts now). Returns how many were told."""
     summary = (f"{supplier.name}: approval status changed from {old.label.lower()} to "
                f"{supplier.approval_status.label.lower()} by {getattr(actor, 'name', 'a coordinator')}")
     return announce_status_change(supplier, summary, now=now, expected=EXPECTED_OF_A_DECISION,

@@ -146,7 +146,8 @@ def update_user(user: User, data: dict, *, actor, now: dt.datetime) -> User:
     ]
     if reasons:
         end_sessions(user, actor=actor, now=now, reason="; ".join(reasons))
-    if old_supplier_id is not None and (reasons or user.supplier_id != old_supplier_id):
+    left = not user.is_active or bool(removed_roles) or user.supplier_id != old_supplier_id
+    if old_supplier_id is not None and left:
         # Imported here: the findings feature builds on people's services.
         from audit.findings.notifying import notify_if_supplier_unanswered
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
-
 from audit.core.errors import DomainError
 from audit.extensions import db
-from audit.models import Programme, ProgrammeStatus, Role, User, UserRole
+from audit.models import Programme, ProgrammeStatus, User
 from audit.models.types import utcnow
 from audit.notifications.services import notify
-from audit.programme.waiting import approvers, awaits_approval
+from audit.people.services import coordinators
+from audit.programme.waiting import approvers, awaits_approval, programme_coordinators
 from audit.programme.workflow import PROGRAMME
 from audit.trail.services import apply_changes, record, snapshot
 
@@ -121,12 +120,8 @@ def ask_for_approval(programme: Programme, *, awaited_before: bool, actor, now: 
 
 
 def _coordinators_of(programme: Programme) -> list[User]:
-    """Who runs ``programme``: whoever prepared and manages it, else every active coordinator."""
-    named = [p for p in (programme.prepared_by, programme.manager) if p is not None and p.is_active]
-    if named:
-        return list({p.id: p for p in named}.values())
-    return list(db.session.scalars(select(User).join(UserRole).where(
-        UserRole.role == Role.COORDINATOR, User.is_active.is_(True)).order_by(User.name, User.id)))
+    """Who runs ``programme`` (``waiting.programme_coordinators``, the rule of their list)."""
+    return programme_coordinators(programme, coordinators())
 
 
 def _tell_coordinators_approved(programme: Programme, *, actor, now: dt.datetime) -> int:

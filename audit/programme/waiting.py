@@ -4,7 +4,7 @@ management, the audit client; never whoever prepared or manages it, nor an admin
 because of blanket rights).
 
 The programme's own coordinators (whoever prepared and manages it, else every coordinator:
-``runs_programme``) have the steps before and after that approval: a draft without objectives
+``programme_coordinators``) have the steps before and after that approval: a draft without objectives
 cannot be approved until they state them, and an approved programme is theirs to make active
 (the complaint and incident triggers add audits to the active programme only), due on the
 first day of its period.
@@ -72,11 +72,11 @@ def _describe(programme: Programme) -> tuple[str, str]:
             f"{programme.period_start:%d %b %Y} to {programme.period_end:%d %b %Y}.")
 
 
-def runs_programme(programme: Programme, user, staff: list[User]) -> bool:
-    """Whether ``programme`` is ``user``'s to run: they prepared or manage it (while active), or
-    nobody active did and they are one of ``staff`` (the active coordinators)."""
-    named = {p.id for p in (programme.prepared_by, programme.manager) if p is not None and p.is_active}
-    return user.id in named if named else user in staff
+def programme_coordinators(programme: Programme, staff: list[User]) -> list[User]:
+    """Who runs ``programme``: whoever prepared and manages it while they are among ``staff``
+    (the active coordinators), else all of ``staff``. The notices and the list use this one rule."""
+    named = [p for p in (programme.prepared_by, programme.manager) if p is not None and p in staff]
+    return list({p.id: p for p in named}.values()) or staff
 
 
 def _coordinator_item(programme: Programme, user, today: dt.date) -> ToDo | None:
@@ -85,7 +85,8 @@ def _coordinator_item(programme: Programme, user, today: dt.date) -> ToDo | None
     if programme.status is ProgrammeStatus.DRAFT and not (programme.objectives or "").strip():
         return ToDo("programme", "state_objectives", "Programme objectives to state", programme.name,
                     "Its objectives are needed before top management can approve it.", url)
-    if programme.status is ProgrammeStatus.APPROVED and PROGRAMME.decide(programme, user, ACTIVATE.name).allowed:
+    may_activate = PROGRAMME.decide(programme, user, ACTIVATE.name).allowed
+    if programme.status is ProgrammeStatus.APPROVED and may_activate:
         return ToDo("programme", ACTIVATE.name, "Programme to make active", programme.name,
                     f"Approved (version {programme.approved_version}): make it active for "
                     f"{programme.period_start:%d %b %Y} to {programme.period_end:%d %b %Y}.", url,
@@ -112,7 +113,7 @@ def waiting_source(user, now: dt.datetime) -> list[ToDo]:
             # A plain path: the list is also computed outside requests (sweeps, tests).
             items.append(ToDo("programme", APPROVE.name, label, programme.name, title,
                               f"/programme/{programme.id}"))
-        elif runs and runs_programme(programme, user, staff):
+        elif runs and user in programme_coordinators(programme, staff):
             item = _coordinator_item(programme, user, today)
             if item is not None:
                 items.append(item)

@@ -210,12 +210,14 @@ def test_a_scar_nobody_at_the_supplier_can_answer_waits_for_the_coordinators(app
     assert steps(w.coordinator) == []
     admin = make.user(roles=(Role.ADMIN,))
     update_user(contact, {"email": contact.email, "name": contact.name, "roles": ["supplier"],
-                          "supplier_id": supplier.id, "timezone": "UTC", "is_active": False}, actor=admin, now=now)
+                          "supplier_id": supplier.id, "timezone": "UTC", "is_active": False},
+                actor=admin, now=now)
     db.session.commit()
     assert steps(w.coordinator) == [("supplier_contact", scar.current_deadline()[1])]
     told, = db.session.scalars(select(Notification).where(Notification.kind == "finding_stranded"))
     assert told.user_id == w.coordinator.id and told.link == f"/findings/{scar.id}"
-    assert told.title == f"SCAR {scar.reference} waits on its supplier, but nobody there can answer it any more."
+    assert told.title == (f"SCAR {scar.reference} waits on its supplier, but nobody there can answer it "
+                          "any more.")
     assert steps(w.auditor) == [] and steps(w.owner) == []
     make.user(roles=(Role.SUPPLIER,), supplier_id=supplier.id)  # a new contact
     db.session.commit()

@@ -153,7 +153,8 @@ def test_risk_action_days_are_the_risk_sites_own(app, make):
             actions[zone] = risk_actions.add_action(risk, values, actor=coordinator, now=evening_in_la)
     db.session.commit()
     assert risk_actions.send_risk_action_reminders(now=evening_in_la) == 2
-    titles = {n.title for n in db.session.scalars(select(Notification).where(Notification.kind == "risk_action_due"))}
+    notes = db.session.scalars(select(Notification).where(Notification.kind == "risk_action_due"))
+    titles = {n.title for n in notes}
     assert titles == {"Risk action due 01 Mar 2027: Castings at America/Los_Angeles",
                       "Risk action overdue 01 Mar 2027: Castings at Asia/Tokyo"}
 

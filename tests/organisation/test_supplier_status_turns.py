@@ -85,12 +85,15 @@ def test_probation_and_recovery_tell_the_coordinators_once_and_wait_for_them(app
     assert {"supplier_status", "own_supplier_status"} <= set(registry(app).notification_kinds)
 
 
-def test_suppliers_waiting_for_a_decision_cost_one_query_however_many(app, make, count_queries, now):
+def test_suppliers_waiting_for_a_decision_cost_two_queries_however_many(app, make, count_queries, now):
+    """The suppliers, then who decided the probations (one query each, whatever their number)."""
     coordinator = make.user(roles=(Role.COORDINATOR,))
     make.supplier(name="Apex Heat Treatment", approval_status=ApprovalStatus.UNDER_EVALUATION)
+    make.supplier(name="Bright Castings", approval_status=ApprovalStatus.ON_PROBATION)
     make.supplier(name="Nordic Steel", approval_status=ApprovalStatus.APPROVED)
     db.session.commit()
-    assert _supplier_items(app, coordinator, now) == [("evaluate_supplier", "Apex Heat Treatment")]
+    assert _supplier_items(app, coordinator, now) == [("evaluate_supplier", "Apex Heat Treatment"),
+                                                      ("supplier_on_probation", "Bright Castings")]
 
     from audit.organisation.waiting import waiting_source
 
@@ -104,8 +107,8 @@ def test_suppliers_waiting_for_a_decision_cost_one_query_however_many(app, make,
         make.supplier(name=f"Candidate {i}", approval_status=ApprovalStatus.UNDER_EVALUATION)
         make.supplier(name=f"Late {i}", approval_status=ApprovalStatus.ON_PROBATION)
     db.session.commit()
-    assert len(_supplier_items(app, coordinator, now)) == 11
-    assert queries() == few == 1
+    assert len(_supplier_items(app, coordinator, now)) == 12
+    assert queries() == few == 2
 
 
 def test_a_probation_a_coordinator_decides_is_told_and_only_lifted_by_a_person(app, make, login, now):
@@ -133,6 +136,9 @@ def test_a_probation_a_coordinator_decides_is_told_and_only_lifted_by_a_person(a
     assert note.title == "Supplier on probation: Quiet Foundry" and "lifted there too" in note.body
     assert _notes(deciding) == []  # their own decision
     assert _supplier_items(app, other, now) == [("supplier_on_probation", "Quiet Foundry")]
+    with app.test_request_context():
+        item, = [i for i in waiting_for(other, now) if i.source == "organisation"]
+    assert item.title == "Set by hand: approve it again when satisfied, or disqualify it."
 
     decide("approved")
     assert [n.title for n in _notes(contact, "own_supplier_status")] == [

@@ -62,10 +62,12 @@ def test_a_programme_to_approve_waits_for_whoever_may_approve_it(app, make, peop
 
     change_programme_status(programme, ProgrammeStatus.APPROVED, actor=people["ceo"], now=now)
     # Approved, not yet active: its manager's turn (not another coordinator's), by its first day.
-    expected = {"ceo": [], "admin": [], "coordinator": ["Programme to make active"], "other": [], "auditor": []}
+    expected = {"ceo": [], "admin": [], "coordinator": ["Programme to make active"], "other": [],
+                "auditor": []}
     assert {who: _steps(user, programme, now) for who, user in people.items()} == expected
     item = next(t for t in waiting_source(people["coordinator"], now) if t.key == programme.name)
-    assert (item.step, item.due_on, item.overdue) == ("active", dt.date(2027, 1, 1), now.date() > dt.date(2027, 1, 1))
+    first_day = dt.date(2027, 1, 1)
+    assert (item.step, item.due_on, item.overdue) == ("active", first_day, now.date() > first_day)
     change_programme_status(programme, ProgrammeStatus.ACTIVE, actor=people["coordinator"], now=now)
     assert all(_steps(user, programme, now) == [] for user in people.values())
 
