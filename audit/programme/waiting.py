@@ -7,7 +7,7 @@ The programme's own coordinators (whoever prepared and manages it, else every co
 ``programme_coordinators``) have the steps before and after that approval: a draft without objectives
 cannot be approved until they state them, and an approved programme is theirs to make active
 (the complaint and incident triggers add audits to the active programme only), due on the
-first day of its period.
+first day of its period; an active programme whose period is over is theirs to review and close.
 
 A programme awaits approval exactly when that step is open on it, whoever asks: a draft, or an
 approved or active programme changed since its approval, with its objectives stated
@@ -33,6 +33,7 @@ from audit.programme.workflow import PROGRAMME
 #: The workflow steps these items ask for.
 APPROVE = PROGRAMME.steps["approve"]
 ACTIVATE = PROGRAMME.steps[ProgrammeStatus.ACTIVE.value]
+CLOSE = PROGRAMME.steps[ProgrammeStatus.CLOSED.value]
 
 
 def awaits_approval(programme: Programme) -> bool:
@@ -80,7 +81,8 @@ def programme_coordinators(programme: Programme, staff: list[User]) -> list[User
 
 
 def _coordinator_item(programme: Programme, user, today: dt.date) -> ToDo | None:
-    """What ``programme`` waits for from one of its coordinators: objectives, or activation."""
+    """What ``programme`` waits for from one of its coordinators: objectives, activation, or
+    its review and closing once its period is over."""
     url = f"/programme/{programme.id}"
     if programme.status is ProgrammeStatus.DRAFT and not (programme.objectives or "").strip():
         return ToDo("programme", "state_objectives", "Programme objectives to state", programme.name,
@@ -91,6 +93,11 @@ def _coordinator_item(programme: Programme, user, today: dt.date) -> ToDo | None
                     f"Approved (version {programme.approved_version}): make it active for "
                     f"{programme.period_start:%d %b %Y} to {programme.period_end:%d %b %Y}.", url,
                     programme.period_start, "Period starts", programme.period_start < today)
+    if (programme.status is ProgrammeStatus.ACTIVE and programme.period_end < today
+            and PROGRAMME.decide(programme, user, CLOSE.name).allowed):
+        return ToDo("programme", CLOSE.name, "Programme to review and close", programme.name,
+                    f"Its period ended on {programme.period_end:%d %b %Y}: review what it achieved "
+                    "(ISO 19011 5.7) and close it.", url, programme.period_end, "Period ended", False)
     return None
 
 

@@ -70,6 +70,11 @@ def test_a_programme_to_approve_waits_for_whoever_may_approve_it(app, make, peop
     assert (item.step, item.due_on, item.overdue) == ("active", first_day, now.date() > first_day)
     change_programme_status(programme, ProgrammeStatus.ACTIVE, actor=people["coordinator"], now=now)
     assert all(_steps(user, programme, now) == [] for user in people.values())
+    # Its period over: its manager's to review and close, from the day after its last day.
+    after = dt.datetime(2028, 1, 1, 9, tzinfo=dt.UTC)
+    assert _steps(people["coordinator"], programme, after - dt.timedelta(days=1)) == []
+    assert _steps(people["coordinator"], programme, after) == ["Programme to review and close"]
+    assert _steps(people["other"], programme, after) == [] and _steps(people["ceo"], programme, after) == []
 
     unit = make.unit()
     add_rule(programme, {"kind": RuleKind.RISK_INTERNAL, "title": "Unit audit", "unit_id": unit.id},
