@@ -102,8 +102,8 @@ def _coordinator_item(programme: Programme, user, today: dt.date) -> ToDo | None
 
 
 def waiting_source(user, now: dt.datetime) -> list[ToDo]:
-    """Each programme ``user`` may approve now, and each of theirs to complete or make active,
-    linked to its page (where the form or button is)."""
+    """Each programme ``user`` may approve now, and each of theirs to complete, make active or
+    close, linked to its page (where the form or button is)."""
     approves = bool(set(_approver_roles()) & user.roles)
     runs = Role.COORDINATOR in user.roles
     if not user.is_active or not (approves or runs):
