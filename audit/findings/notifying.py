@@ -13,9 +13,13 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
+from audit.extensions import db
 from audit.findings.deadlines import DEADLINE_LABELS
+from audit.findings.waiting import suppliers_with_contacts, waits_on_the_supplier
 from audit.findings.workflow import DECIDING_ROLES, can_verify, may_answer
-from audit.models import ActionStatus, Finding, User
+from audit.models import ActionStatus, Finding, FindingStatus, User
 from audit.notifications.services import notify
 from audit.people.services import coordinators, supplier_contacts
 
@@ -180,12 +184,6 @@ def notify_if_supplier_unanswered(supplier_id: int | None, *, actor, now: dt.dat
     of each SCAR that waits on that supplier when nobody there can answer it now, the rule of
     their "Supplier contact to add" item (``waiting.suppliers_with_contacts``). (A SCAR is never
     issued to a supplier without an active contact: ``issue_finding`` refuses it.)"""
-    from sqlalchemy import select
-
-    from audit.extensions import db
-    from audit.findings.waiting import suppliers_with_contacts, waits_on_the_supplier
-    from audit.models import FindingStatus
-
     if supplier_id is None:
         return 0
     scars = [f for f in db.session.scalars(select(Finding).where(

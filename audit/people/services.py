@@ -146,7 +146,10 @@ def update_user(user: User, data: dict, *, actor, now: dt.datetime) -> User:
     ]
     if reasons:
         end_sessions(user, actor=actor, now=now, reason="; ".join(reasons))
-    left = not user.is_active or bool(removed_roles) or user.supplier_id != old_supplier_id
+    # Only a change that takes the person away from the supplier: editing the name of a contact
+    # who left long ago must not tell the coordinators again.
+    left = ("is_active" in changes and not user.is_active) or bool(removed_roles) \
+        or user.supplier_id != old_supplier_id
     if old_supplier_id is not None and left:
         # Imported here: the findings feature builds on people's services.
         from audit.findings.notifying import notify_if_supplier_unanswered

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from audit.extensions import db
 from audit.findings import services as fs
@@ -219,6 +219,13 @@ def test_a_scar_nobody_at_the_supplier_can_answer_waits_for_the_coordinators(app
     assert told.title == (f"SCAR {scar.reference} waits on its supplier, but nobody there can answer it "
                           "any more.")
     assert steps(w.auditor) == [] and steps(w.owner) == []
+    # Correcting the departed contact's name a day later is not news: nobody is told again.
+    update_user(contact, {"email": contact.email, "name": "J. Former-Contact", "roles": ["supplier"],
+                          "supplier_id": supplier.id, "timezone": "UTC", "is_active": False},
+                actor=admin, now=now + dt.timedelta(days=1))
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(Notification)
+                             .where(Notification.kind == "finding_stranded")) == 1
     make.user(roles=(Role.SUPPLIER,), supplier_id=supplier.id)  # a new contact
     db.session.commit()
     assert steps(w.coordinator) == []
