@@ -38,3 +38,16 @@ def local_day(zone: str, instant: dt.datetime) -> dt.date:
 def risk_day(risk, instant: dt.datetime) -> dt.date:
     """The date of ``instant`` where ``risk`` lives (see the module docstring)."""
     return local_day(risk_zone(risk), instant)
+
+
+def review_day(instant: dt.datetime) -> dt.date:
+    """The date of ``instant`` for management reviews and their outputs, which belong to no
+    site: UTC. The one place that says so -- the sweep, the pages, the waiting list and the
+    pack all ask it, so an action is overdue in all of them at once."""
+    return local_day(DEFAULT_ZONE, instant)
+
+
+def person_day(user, instant: dt.datetime) -> dt.date:
+    """The date of ``instant`` where ``user`` is (their own time zone, else UTC): what "today"
+    means to the person entering a date, e.g. the day a meeting they record was held."""
+    return local_day(getattr(user, "timezone", None) or DEFAULT_ZONE, instant)

@@ -114,7 +114,7 @@ def build_review_pack(start: dt.date, end: dt.date, *, review: ManagementReview 
                   [list(r) for r in base.clauses]),
         ]),
         _suppliers(start, end, lo, hi),
-        _resources(start, end, hi, base, day),
+        _resources(start, end, lo, hi, base, day),
         _risks(start, end, lo, hi, day),
         _improvement(start, end, lo, hi),
     ]
@@ -292,10 +292,12 @@ def _monitoring(start, end, hi, base) -> Section:
     ])
 
 
-def _resources(start, end, hi, base, day) -> Section:
-    """(d) Adequacy of resources: resource needs decided earlier, auditors, audits not done."""
+def _resources(start, end, lo, hi, base, day) -> Section:
+    """(d) Adequacy of resources: resource needs decided earlier and not met before the period
+    began (as item (a) counts actions), auditors, audits not done."""
     needs = db.session.scalars(select(ReviewAction).join(ReviewAction.review).where(
-        ReviewAction.kind == OutputKind.RESOURCES, ReviewAction.created_at < hi)
+        ReviewAction.kind == OutputKind.RESOURCES, ReviewAction.created_at < hi,
+        or_(ReviewAction.completed_at.is_(None), ReviewAction.completed_at >= lo))
         .options(joinedload(ReviewAction.owner)).order_by(ReviewAction.due_on))
     quals = db.session.scalars(select(Qualification).where(
         Qualification.valid_from <= end).options(joinedload(Qualification.user)))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 from audit.extensions import db
 from audit.findings import charts
 from audit.management import reviews
+from audit.management.local import review_day
 from audit.management.objectives import status_as_of
 from audit.models import (
     Audit,
@@ -84,5 +85,4 @@ def my_review_actions_panel(user) -> dict | None:
     if not actions:
         return None
     return {"title": "My management review actions", "template": "management/panel_actions.html",
-            # Review outputs belong to no site: their days are UTC (``management.local``).
-            "context": {"actions": actions, "today": utcnow().date()}}
+            "context": {"actions": actions, "today": review_day(utcnow())}}

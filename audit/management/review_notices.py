@@ -6,8 +6,9 @@ planned, the coordinators are asked to plan the next one (it also waits in their
 me"). Once the meeting is recorded, the chair is asked to sign the minutes off (it waits in their
 list too). Invitees must be able to open the review page, which needs ``VIEW_REPORTS``: the form
 offers only them and the service refuses anyone else. The person who acted is never told about
-their own step. Dedupe keys name the review, the step, the day and the person, so a retried
-request sends nothing twice.
+their own step. An output reported done is told to the chair (and to its owner when someone else
+closed it); signed-off minutes to the invitees and the coordinators. Dedupe keys name the
+review, the step, the day and the person, so a retried request sends nothing twice.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ KINDS = {
     "review_replan": "A management review was cancelled: plan the next one",
     "review_action_reassigned": "A management review action you owned was given to someone else",
     "review_sign_off": "A management review you chair was held: sign its minutes off",
+    "review_action_done": "An action of a management review you chair or owned was reported done",
+    "review_signed_off": "The minutes of a management review you took part in were signed off",
 }
 
 
@@ -52,11 +55,22 @@ def check_invitees(invitees: list[User], *, field: str = "invitee_ids",
                    instead: str = "invite someone who can") -> None:
     """Refuse invitees -- or the chair (``field="chair_id"``) -- who could not open the review
     page: its steps would wait for someone their link refuses (403)."""
-    blocked = [u.name for u in invitees if not u.is_active or not u.can(READ_PERMISSION)]
+    blocked = [u.name for u in invitees if not may_take_part(u)]
     if blocked:
         roles = ", ".join(r.value for r in reading_roles() if r is not Role.ADMIN)
         raise DomainError(f"{', '.join(blocked)} cannot open management reviews (that needs one of the "
                           f"roles {roles}): {instead}, or change their roles first.", field=field)
+
+
+def may_take_part(user: User | None) -> bool:
+    """Whether ``user`` can chair or be invited to a review: active, and able to open its page."""
+    return user is not None and user.is_active and user.can(READ_PERMISSION)
+
+
+def link_for(review: ManagementReview, user: User) -> str:
+    """The review's page for someone who may open it, else their own review actions: an action
+    owner need not hold ``VIEW_REPORTS``, and a link that answers 403 helps nobody."""
+    return _link(review) if user.can(READ_PERMISSION) else "/management/reviews/actions"
 
 
 def _people(review: ManagementReview, actor, only=None) -> list[User]:
@@ -128,3 +142,31 @@ def announce_held(review: ManagementReview, *, actor, now: dt.datetime) -> None:
                body=f"What happened: {actor_name} recorded the meeting held on {review.held_on:%d %b %Y}.\n"
                     "What is expected of you: Read the minutes and outputs on the review's page and "
                     "sign them off; signing off freezes the record.")
+
+
+def announce_done(action, *, actor, now: dt.datetime) -> None:
+    """An output reported done: the chair hears it (its minutes record the outputs), and so does
+    the owner when a quality manager closed it for them."""
+    review = action.review
+    closer = getattr(actor, "name", None) or "The system"
+    people = {u.id: u for u in (review.chair, action.owner)
+              if u is not None and u.is_active and (actor is None or u.id != actor.id)}
+    for person in people.values():
+        notify(person, kind="review_action_done", now=now, link=link_for(review, person),
+               dedupe_key=f"review-action:{action.id}:done:{person.id}",
+               title=f"{review.title}: “{action.decision[:60]}” is done",
+               body=f"What happened: {closer} reported this output done.\n"
+                    f"What was done: {action.completion_note}")
+
+
+def announce_signed_off(review: ManagementReview, *, actor, now: dt.datetime) -> None:
+    """Signed-off minutes are final: the chair (unless they signed), the invitees and the
+    coordinators hear it."""
+    people = {u.id: u for u in [review.chair, *review.invitees, *coordinators()]
+              if u is not None and u.is_active and (actor is None or u.id != actor.id)}
+    for person in people.values():
+        notify(person, kind="review_signed_off", now=now, link=link_for(review, person),
+               dedupe_key=f"review:{review.id}:signed-off:{person.id}",
+               title=f"{review.title}: the minutes are signed off",
+               body=f"{getattr(actor, 'name', None) or 'Top management'} signed off the minutes of "
+                    f"the meeting held on {review.held_on:%d %b %Y}; the record is now final.")

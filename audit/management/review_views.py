@@ -12,6 +12,7 @@ from audit.core.forms import form_values, post_form, saving
 from audit.extensions import db
 from audit.management import forms, reviews
 from audit.management import pack as packs
+from audit.management.local import person_day, review_day
 from audit.management.pack import NOTHING, build_review_pack
 from audit.models import ManagementReview, ReviewAction, utcnow
 from audit.reports.services import pack_pdf
@@ -81,10 +82,10 @@ def _page(review, status=200, **forms_in):
     reassigns = reviews.can_run(review, current_user) and any(o.completed_at is None for o in review.outputs)
     context = {
         "review": review, "allowed": allowed, "pack": build_review_pack(
-            review.period_start, review.period_end, review=review, today=utcnow().date()),
+            review.period_start, review.period_end, review=review, today=review_day(utcnow())),
         "nothing": NOTHING, "trail": entries_for(review),
         "hold_form": forms_in.get("hold_form") or forms.HoldForm(formdata=None, data={
-            "held_on": review.held_on or utcnow().date(), "attendees": review.attendees}),
+            "held_on": review.held_on or person_day(current_user, utcnow()), "attendees": review.attendees}),
         "output_form": forms_in.get("output_form") or forms.OutputForm(formdata=None),
         "confirm_form": forms.ConfirmForm(formdata=None),
         "cancel_form": forms_in.get("cancel_form") or forms.CancelForm(formdata=None),
@@ -93,6 +94,7 @@ def _page(review, status=200, **forms_in):
         "reassign_form": forms_in.get("reassign_form") or (forms.ReassignForm(formdata=None) if reassigns
                                                            else None),
         "failed": forms_in.get("failed"),
+        "today": review_day(utcnow()),
     }
     return render_template("management/review_detail.html", **context), status
 
@@ -190,7 +192,7 @@ def my_actions():
     """The review actions the logged-in person owns, open first, with a form to close each."""
     actions = reviews.open_actions_for(current_user)
     return render_template("management/my_actions.html", actions=actions,
-                           form=forms.CompleteForm(formdata=None))
+                           form=forms.CompleteForm(formdata=None), today=review_day(utcnow()))
 
 
 @bp.post("/actions/<int:action_id>/done")
@@ -209,7 +211,7 @@ def action_done(action_id: int):
         abort(403)
     db.session.rollback()
     return render_template("management/my_actions.html", actions=reviews.open_actions_for(current_user),
-                           form=form, failed=action.id), 422
+                           form=form, failed=action.id, today=review_day(utcnow())), 422
 
 
 def _filename(review, ext: str) -> str:
@@ -221,7 +223,8 @@ def _filename(review, ext: str) -> str:
 def review_pack_pdf(review_id: int):
     """The input pack (and, once held, the minutes and outputs) as a PDF."""
     review = _load(review_id)
-    pack = build_review_pack(review.period_start, review.period_end, review=review, today=utcnow().date())
+    pack = build_review_pack(review.period_start, review.period_end, review=review,
+                             today=review_day(utcnow()))
     html = render_template("management/review_print.html", review=review, pack=pack, nothing=NOTHING,
                            generated=utcnow())
     return Response(pack_pdf(html), mimetype="application/pdf", headers={
@@ -233,6 +236,7 @@ def review_pack_pdf(review_id: int):
 def review_pack_xlsx(review_id: int):
     """The input pack as a workbook: one sheet per 9.3.2 item."""
     review = _load(review_id)
-    pack = build_review_pack(review.period_start, review.period_end, review=review, today=utcnow().date())
+    pack = build_review_pack(review.period_start, review.period_end, review=review,
+                             today=review_day(utcnow()))
     return Response(packs.review_pack_xlsx(pack, title=review.title), mimetype=XLSX, headers={
         "Content-Disposition": f'attachment; filename="{_filename(review, "xlsx")}"'})

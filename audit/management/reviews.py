@@ -19,6 +19,7 @@ from audit.core.errors import DomainError, NotAllowed
 from audit.core.services import active_owner, get_or_fail, save_with_trail
 from audit.extensions import db
 from audit.management import review_notices
+from audit.management.local import person_day, review_day
 from audit.models import ManagementReview, OutputKind, ReviewAction, ReviewStatus, Role, User, UserRole
 from audit.notifications.services import notify
 from audit.trail.services import apply_changes, record, snapshot
@@ -158,7 +159,8 @@ def hold_review(review: ManagementReview, data: dict, *, actor, now: dt.datetime
         raise DomainError("Give the day the meeting took place.", field="held_on")
     if held < review.period_end:
         raise DomainError("The meeting cannot take place before the period it reviews ends.", field="held_on")
-    if held > now.date():
+    # The recorder's own day: a meeting held this morning east of UTC is not "in the future".
+    if held > person_day(actor, now):
         raise DomainError("A meeting in the future has not been held yet.", field="held_on")
     attendees = (data.get("attendees") or "").strip()
     if not attendees:
@@ -174,9 +176,15 @@ def hold_review(review: ManagementReview, data: dict, *, actor, now: dt.datetime
 
 
 def _plan_next(review: ManagementReview, *, actor, now: dt.datetime) -> ManagementReview | None:
-    """Plan the following review at the configured interval, unless one already follows."""
+    """Plan the following review at the configured interval, unless one already follows (a
+    cancelled one does not: it leaves the next period unreviewed).
+
+    Its chair is this review's, while they can still open reviews; otherwise the person who
+    recorded the meeting, since a departed chair must not stop the meeting being recorded
+    (they may hand the chair on when they edit the new review)."""
     later = db.session.scalar(select(ManagementReview.id).where(
-        ManagementReview.period_start > review.period_end).limit(1))
+        ManagementReview.period_start > review.period_end,
+        ManagementReview.status != ReviewStatus.CANCELLED).limit(1))
     if later is not None:
         return None
     months = review_interval_months()
@@ -186,10 +194,10 @@ def _plan_next(review: ManagementReview, *, actor, now: dt.datetime) -> Manageme
     return plan_review({"title": f"Management review {end:%Y}" if months >= 12 else
                         f"Management review {end:%b %Y}", "period_start": start, "period_end": end,
                         "planned_on": max(planned, end + dt.timedelta(days=1)),
-                        "chair_id": review.chair_id, "attendees": review.attendees,
+                        "chair_id": review.chair_id if review_notices.may_take_part(review.chair)
+                        else actor.id, "attendees": review.attendees,
                         # Only those who may still open the page: roles change within a year.
-                        "invitee_ids": [u.id for u in review.invitees
-                                        if u.is_active and u.can(review_notices.READ_PERMISSION)]},
+                        "invitee_ids": [u.id for u in review.invitees if review_notices.may_take_part(u)]},
                        actor=actor, now=now)
 
 
@@ -208,7 +216,7 @@ def add_output(review: ManagementReview, data: dict, *, actor, now: dt.datetime)
     due = data.get("due_on")
     if not isinstance(due, dt.date):
         raise DomainError("Give the due date.", field="due_on")
-    if due < (review.held_on or now.date()):
+    if due < (review.held_on or review_day(now)):
         raise DomainError("The due date is before the meeting.", field="due_on")
     action = ReviewAction(review=review, kind=kind, decision=decision, owner=owner, due_on=due,
                           created_at=now)
@@ -235,6 +243,7 @@ def complete_output(action: ReviewAction, note: str, *, actor, now: dt.datetime)
     db.session.flush()
     record(action, "done", actor=actor, now=now, summary=f"Done: {action.decision[:80]}",
            changes={"completion_note": note})
+    review_notices.announce_done(action, actor=actor, now=now)
     return action
 
 
@@ -260,7 +269,7 @@ def reassign_output(action: ReviewAction, owner_id, *, actor, now: dt.datetime) 
     notify(previous, kind="review_action_reassigned", now=now,
            dedupe_key=f"review-action:{action.id}:reassigned:{previous.id}:{stamp}",
            title=f"Your action from {action.review.title} now belongs to {owner.name}",
-           body=action.decision, link=f"/management/reviews/{action.review_id}")
+           body=action.decision, link=review_notices.link_for(action.review, previous))
     return action
 
 
@@ -274,6 +283,7 @@ def sign_off(review: ManagementReview, *, actor, now: dt.datetime) -> Management
                                      "signed_off_at": now, "updated_at": now})
     db.session.flush()
     record(review, "signed_off", actor=actor, now=now, summary=f"Signed off {review.title}", changes=changes)
+    review_notices.announce_signed_off(review, actor=actor, now=now)
     return review
 
 
@@ -297,7 +307,7 @@ def send_review_reminders(*, now: dt.datetime) -> int:
 
 
 def _remind_upcoming(now: dt.datetime) -> int:
-    today = now.date()
+    today = review_day(now)
     made = 0
     horizon = today + dt.timedelta(days=max(REVIEW_REMINDER_DAYS))
     reviews = db.session.scalars(select(ManagementReview).where(
@@ -319,7 +329,7 @@ def _remind_upcoming(now: dt.datetime) -> int:
 def _remind_unrecorded(now: dt.datetime) -> int:
     """Once per person and meeting day: a planned review whose day has passed is still theirs to
     record (or move, or cancel); without this the last reminder was the day before."""
-    today = now.date()
+    today = review_day(now)
     made = 0
     reviews = db.session.scalars(select(ManagementReview).where(
         ManagementReview.status == ReviewStatus.PLANNED, ManagementReview.planned_on < today)
@@ -344,16 +354,17 @@ def _remind_unrecorded(now: dt.datetime) -> int:
 
 
 def _remind_actions(now: dt.datetime) -> int:
-    today = now.date()
+    today = review_day(now)
     made = 0
     actions = db.session.scalars(select(ReviewAction).where(
         ReviewAction.completed_at.is_(None),
         ReviewAction.due_on <= today + dt.timedelta(days=ACTION_REMINDER_DAYS))
         .options(joinedload(ReviewAction.owner), joinedload(ReviewAction.review))).all()
     for action in actions:
-        stage = "overdue" if action.due_on < today else "due"
+        stage = "overdue" if action.overdue_on(today) else "due"
+        # The owner is in the key: an action handed over is reminded to its new owner too.
         if notify(action.owner, kind="review_action_due", now=now,
-                  dedupe_key=f"review-action:{action.id}:{stage}:{action.due_on}",
+                  dedupe_key=f"review-action:{action.id}:{stage}:{action.due_on}:{action.owner_id}",
                   title=f"Review action {stage} {action.due_on:%d %b %Y}", body=action.decision,
                   link="/management/reviews/actions"):
             made += 1

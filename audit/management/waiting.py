@@ -23,7 +23,7 @@ from sqlalchemy.orm import aliased, joinedload
 from audit.core.todo import ToDo
 from audit.extensions import db
 from audit.management import objectives, reviews, risk_actions, risk_reviews
-from audit.management.local import risk_day
+from audit.management.local import review_day, risk_day
 from audit.models import (
     Complaint,
     ComplaintStatus,
@@ -151,13 +151,13 @@ def waiting_source(user, now: dt.datetime) -> list[ToDo]:
     """Review actions (9.3.3) and risk actions (6.1.2) ``user`` owns and has not closed, their
     objectives (6.2) at risk or missed, review meetings to record or sign off, risk actions to
     review, and the coordinators' share of what nobody active owns."""
-    today = now.date()  # review outputs belong to no site: UTC (``management.local``)
+    today = review_day(now)
     coordinator = Role.COORDINATOR in user.roles
     items = []
     for action in reviews.open_actions_for(user):
         items.append(ToDo("management", "review_action", "Management review action to complete",
                           action.review.title, action.decision[:160], url_for("reviews.my_actions"),
-                          action.due_on, "Action", action.due_on < today, ("", action.kind.label)))
+                          action.due_on, "Action", action.overdue_on(today), ("", action.kind.label)))
     for review in _reviews_to_move(user, coordinator, today):
         items.append(_review_step(review, today))
     for objective, status, latest in objectives.owner_turns(user, today):
@@ -185,7 +185,7 @@ def waiting_source(user, now: dt.datetime) -> list[ToDo]:
         items.append(ToDo("management", "assign_review_action", "Name an owner", output.review.title,
                           f"{output.owner.name} can no longer log in: {output.decision[:120]}",
                           url_for("reviews.review_detail", review_id=output.review_id) + "#outputs",
-                          output.due_on, "Action", output.due_on < today, ("", output.kind.label)))
+                          output.due_on, "Action", output.overdue_on(today), ("", output.kind.label)))
     for objective, status, latest in objectives.unowned(today):
         gone = (f"{objective.owner.name} can no longer log in" if objective.owner is not None
                 else "No owner")

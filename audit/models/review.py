@@ -102,6 +102,11 @@ class ReviewAction(db.Model):
     review: Mapped[ManagementReview] = relationship(back_populates="outputs")
     owner = relationship("User")
 
+    def overdue_on(self, day: dt.date) -> bool:
+        """Whether the action is open and its due date has passed on ``day``
+        (``management.local.review_day``): the one overdue rule of review outputs."""
+        return self.completed_at is None and self.due_on < day
+
     def status_as_of(self, instant: dt.datetime, day: dt.date) -> str:
         """'done', 'overdue' or 'open' as it stood at ``instant`` (day = its local date)."""
         if self.completed_at is not None and self.completed_at < instant:
