@@ -18,7 +18,7 @@ from sqlalchemy import select
 from audit.extensions import db
 from audit.findings.deadlines import DEADLINE_LABELS
 from audit.findings.waiting import suppliers_with_contacts, waits_on_the_supplier
-from audit.findings.workflow import DECIDING_ROLES, can_verify, may_answer
+from audit.findings.workflow import DECIDING_ROLES, can_verify, may_answer, page_for
 from audit.models import ActionStatus, Finding, FindingStatus, User
 from audit.notifications.services import notify
 from audit.people.services import coordinators, supplier_contacts
@@ -161,10 +161,8 @@ def notify_transition(finding: Finding, action: str, *, actor, now: dt.datetime,
         if user is None or user.id in seen or (actor is not None and user.id == getattr(actor, "id", None)):
             continue
         seen.add(user.id)
-        # Supplier contacts work on the SCAR page; everyone else on the finding's page.
-        link = f"/scar/{finding.id}" if user.supplier_id is not None else f"/findings/{finding.id}"
         if notify(user, kind=concern.kind, title=concern.happened.format(**fmt),
-                  body="\n".join(lines), link=link,
+                  body="\n".join(lines), link=page_for(finding, user),
                   dedupe_key=f"finding:{finding.id}:{action}{about}:{now.isoformat()}:{user.id}", now=now):
             sent += 1
     return sent

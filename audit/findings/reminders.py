@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from audit.extensions import db
 from audit.findings.deadlines import DEADLINE_LABELS
 from audit.findings.services import OPEN_STATUSES, local_date, update_supplier_status
-from audit.findings.workflow import action_waits_for, audit_side_turn, waiting_steps
+from audit.findings.workflow import action_waits_for, audit_side_turn, page_for, waiting_steps
 from audit.models import (
     ActionStatus,
     Audit,
@@ -175,7 +175,7 @@ def _escalate(finding: Finding, which: str, due: dt.date, late: int, now: dt.dat
                                  f"escalated to {LEVEL_LABELS[level]}.", expected,
                                  due, which, f"Owner: {finding.owner.name if finding.owner else '—'}. "
                                              f"{finding.statement}"),
-                      link=f"/findings/{finding.id}",
+                      link=page_for(finding, user),
                       dedupe_key=f"finding:{finding.id}:escalate:{level}:{which}:{due}:{user.id}", now=now):
                 step_sent += 1
         if step_sent:
@@ -191,10 +191,6 @@ def _responders(finding: Finding) -> list[User]:
         return list(db.session.scalars(select(User).where(
             User.supplier_id == finding.supplier_id, User.is_active.is_(True))))
     return [finding.owner] if finding.owner is not None else []
-
-
-def _link(finding: Finding) -> str:
-    return f"/{'scar' if finding.is_scar else 'findings'}/{finding.id}"
 
 
 def sweep_finding_deadlines(now: dt.datetime) -> dict[str, int]:
@@ -237,7 +233,7 @@ def sweep_finding_deadlines(now: dt.datetime) -> dict[str, int]:
                           body=_body(f"the {which} deadline of {label} is "
                                      + ("today." if days_left == 0 else f"in {days_left} day{'s' if days_left > 1 else ''}."),
                                      _expected(step, deadline), due, which, finding.statement),
-                          link=_link(finding),
+                          link=page_for(finding, user),
                           dedupe_key=f"finding:{finding.id}:remind:{which}:{due}:{user.id}",
                           now=now):
                     counts["reminders"] += 1
@@ -251,7 +247,7 @@ def sweep_finding_deadlines(now: dt.datetime) -> dict[str, int]:
                                      f"{_expected(step, deadline)} Do it now,{more_time} it is escalated "
                                      "if it stays overdue.",
                                      due, which, finding.statement),
-                          link=_link(finding),
+                          link=page_for(finding, user),
                           dedupe_key=f"finding:{finding.id}:overdue:{which}:{due}:{user.id}",
                           now=now):
                     counts["overdue"] += 1
@@ -282,7 +278,7 @@ def sweep_finding_deadlines(now: dt.datetime) -> dict[str, int]:
                              + ("is overdue." if state == "overdue" else "is due soon."),
                              "Implement the action and mark it implemented with its evidence on the page.",
                              action.due_on, "action", f"Action: {action.description}"),
-                  link=_link(action.finding),
+                  link=page_for(action.finding, action.owner),
                   dedupe_key=f"action:{action.id}:{state}:{action.due_on}:{action.owner.id}",
                   now=now):
             counts["action_reminders"] += 1

@@ -272,6 +272,12 @@ FORWARD_SCAR = {ScarStage.ISSUED: "acknowledge", ScarStage.ACKNOWLEDGED: "contai
                 ScarStage.CONTAINMENT: "root_cause", ScarStage.ROOT_CAUSE: "plan"}
 
 
+def page_for(finding, user) -> str:
+    """Where ``user`` works on ``finding``: a supplier contact on the SCAR page (the only one they
+    may open), everyone else -- the auditors reviewing a SCAR too -- on the finding's page."""
+    return f"/scar/{finding.id}" if getattr(user, "supplier_id", None) is not None else f"/findings/{finding.id}"
+
+
 def may_answer(finding, user) -> bool:
     """``user`` is an active, non-administrator person who can answer ``finding`` (an
     administrator's blanket rights never count as someone answering)."""
