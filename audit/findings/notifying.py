@@ -42,19 +42,21 @@ def action_owners(finding: Finding) -> list[User]:
 
 
 def verifiers(finding: Finding) -> list[User]:
-    """The audit side that reviews and verifies: the audit's (or follow-up audit's) lead and
-    auditors whom the workflow lets verify; coordinators when none can."""
+    """The audit side that reviews and verifies: the audit's (or follow-up audit's) active lead
+    and auditors whom the workflow lets verify; coordinators when none can (a deactivated lead
+    would otherwise count as someone, and the notice reach nobody)."""
     team = [m.user for audit in (finding.audit, finding.follow_up_audit) if audit is not None
-            for m in audit.team if m.role in DECIDING_ROLES]
+            for m in audit.team if m.role in DECIDING_ROLES and m.user.is_active]
     people = [u for u in team if can_verify(finding, u)]
     return people or [u for u in coordinators() if can_verify(finding, u)]
 
 
 def lead(finding: Finding) -> list[User]:
-    """The audit's lead (or its auditors when it has none)."""
-    team = [m.user for m in finding.audit.team if m.role in DECIDING_ROLES]
+    """The audit's active lead, else its active auditors, else the coordinators: they stand in
+    for a missing team in the waiting list, so they hear of its steps too."""
+    team = [m.user for m in finding.audit.team if m.role in DECIDING_ROLES and m.user.is_active]
     leads = [u for u in team if u is finding.audit.lead]
-    return leads or team
+    return leads or team or coordinators()
 
 
 @dataclass(frozen=True)
