@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 from audit.core.errors import DomainError
 from audit.core.routing import MAX_DATABASE_INT
 from audit.extensions import db
+from audit.findings.queries import readable_findings
 from audit.models import (
     Audit,
     AuditStatus,
@@ -155,11 +156,13 @@ _FINDINGS = (select(Finding).where(Finding.audit_id == _AUDIT_ID).order_by(Findi
 _PREVIOUS_ANSWERS = (select(ChecklistAnswer, ChecklistQuestion.key)
                      .join(ChecklistQuestion, ChecklistQuestion.id == ChecklistAnswer.question_id)
                      .where(ChecklistAnswer.audit_id == _AUDIT_ID))
-#: Open findings of the audit's units raised in other audits (the "open findings" panel).
+#: Open findings of the audit's units raised in other audits (the "open findings" panel): open
+#: as the audit page and the findings list count it (issued to declined; no drafts), narrowed
+#: to what the reader may open (``readable_findings``) when the page is built.
 _OPEN_FINDINGS = (
     select(Finding)
     .where(Finding.unit_id.in_(_UNIT_IDS), Finding.audit_id != _AUDIT_ID,
-           Finding.status.not_in([FindingStatus.CLOSED, FindingStatus.DECLINED, FindingStatus.ACCEPTED]))
+           Finding.status.in_([s for s in FindingStatus if s.is_open]))
     .order_by(Finding.raised_at.desc())
     .options(selectinload(Finding.clauses))
 )
@@ -243,12 +246,13 @@ def frozen_sections(version_id: int) -> tuple:
     return copies
 
 
-def build_checklist(audit: Audit, *, structure=None) -> Checklist:
+def build_checklist(audit: Audit, *, structure=None, reader=None) -> Checklist:
     """Everything the checklist screen shows, in a fixed number of queries.
 
     ``structure(version_id)`` gives the version's sections (default: loaded as ORM objects;
     the tablet page passes ``frozen_sections``). The rules -- answers, visibility, evidence,
-    progress -- are the same whatever the sections are.
+    progress -- are the same whatever the sections are. The units' open findings from other
+    audits are read only for a ``reader`` (the page's user), and only those they may open.
     """
     if audit.checklist_version_id is None:
         return Checklist(audit, [], None, [])
@@ -272,8 +276,9 @@ def build_checklist(audit: Audit, *, structure=None) -> Checklist:
 
     unit_ids = [u.id for u in audit.units]
     open_findings: list[Finding] = []
-    if unit_ids:
-        open_findings = list(db.session.scalars(_OPEN_FINDINGS, {"unit_ids": unit_ids, "audit_id": audit.id}))
+    if unit_ids and reader is not None:
+        open_findings = list(db.session.scalars(_OPEN_FINDINGS.where(readable_findings(reader)),
+                                                {"unit_ids": unit_ids, "audit_id": audit.id}))
 
     states: dict[str, str | None] = {}
     result = []

@@ -94,7 +94,8 @@ def manifest():
 def checklist(audit_id: int):
     """The tablet checklist: one-tap verdicts, autosave, evidence, carry-forward."""
     audit = viewable_audit(audit_id)
-    data = checklist_read.build_checklist(audit, structure=checklist_read.frozen_sections)
+    data = checklist_read.build_checklist(audit, structure=checklist_read.frozen_sections,
+                                          reader=current_user)
     return render_template(
         "conduct/checklist.html", audit=audit, checklist=data,
         can_answer=access.can_edit_records(audit, current_user),

@@ -11,6 +11,7 @@ from flask import url_for
 from sqlalchemy import or_, select
 
 from audit.auth.permissions import Permission
+from audit.conduct.checklist_read import previous_audit_of
 from audit.core.todo import ToDo, waiting_count, waiting_items
 from audit.extensions import db
 from audit.findings.queries import readable_findings
@@ -60,8 +61,16 @@ def waiting_panel(user) -> dict | None:
 
 
 def audit_findings_section(audit, user) -> dict | None:
-    """Audit page: this audit's findings plus the units' open and recently closed findings."""
+    """Audit page: this audit's findings plus the units' open and recently closed findings.
+
+    "Recently" reaches back to the start of the units' previous audit when that is longer ago
+    than ``RECENTLY_CLOSED_DAYS``: a unit audited every two or three years still sees, on its
+    next audit, the findings of the last one and how they were closed (surveillance looks at
+    the actions taken on earlier nonconformities)."""
     since = utcnow() - dt.timedelta(days=RECENTLY_CLOSED_DAYS)
+    previous = previous_audit_of(audit)
+    if previous is not None and previous.starts_at < since:
+        since = previous.starts_at
     unit_ids = select(audit_units.c.unit_id).where(audit_units.c.audit_id == audit.id)
     relevant = Finding.status.in_(OPEN) | (
         (Finding.status == FindingStatus.CLOSED) & (Finding.closed_at >= since))

@@ -99,6 +99,28 @@ def test_carry_forward_shows_previous_answer_and_open_findings(login, setup, mak
     assert f"compared with {earlier.reference}" in html
 
 
+def test_open_findings_panel_counts_open_as_the_audit_page_and_hides_what_the_reader_cannot_open(
+        login, setup, make, now):
+    """Another audit's draft was listed to auditors who may not open it, and an accepted OFI
+    (its improvement still open) was left out: the panel now uses the audit page's "open" and
+    the reader's ``readable_findings``."""
+    unit = setup.audit.units[0]
+    other = make.user(name="Olaf Other-Auditor")
+    elsewhere = make.audit(units=[unit], site=unit.site, starts_at=now - dt.timedelta(days=30),
+                           ends_at=now - dt.timedelta(days=29), team=[(other, TeamRole.LEAD)])
+    for reference, status, grade in (("DRAFT-F01", FindingStatus.DRAFT, Grade.MINOR),
+                                     ("OFI-F02", FindingStatus.ACCEPTED, Grade.OFI),
+                                     ("DONE-F03", FindingStatus.CLOSED, Grade.MINOR)):
+        db.session.add(Finding(reference=reference, audit_id=elsewhere.id, grade=grade, status=status,
+                               statement=f"{reference} statement", unit_id=unit.id,
+                               raised_at=now - dt.timedelta(days=30)))
+    db.session.commit()
+    html = login(setup.auditor).get(f"/audits/{setup.audit.id}/checklist").get_data(as_text=True)
+    assert "OFI-F02" in html
+    assert "DRAFT-F01" not in html and "DONE-F03" not in html
+    assert "DRAFT-F01" in login(other).get(f"/audits/{elsewhere.id}").get_data(as_text=True)
+
+
 def _audit_with_questions(make, setup, n_sections, per_section, now):
     from tests.conduct.conftest import build_checklist_version
 

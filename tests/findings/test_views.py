@@ -282,6 +282,21 @@ def test_audit_page_section_shows_unit_findings(app, make, library, now):
     assert audit_findings_section(unrelated, w.auditor)["context"]["findings"] == []
 
 
+def test_audit_page_shows_findings_closed_since_the_units_previous_audit(app, make, library, now):
+    """A unit audited every two years: the finding raised at its last audit and closed long ago
+    is still on the next audit's page (not only those closed within the last 365 days)."""
+    from audit.findings.panels import audit_findings_section
+
+    w = world(make, library)
+    w.audit.starts_at, w.audit.ends_at = now - dt.timedelta(days=730), now - dt.timedelta(days=729)
+    f = draft(w, Grade.MINOR, now=now - dt.timedelta(days=730))
+    f.status, f.closed_at = FindingStatus.CLOSED, now - dt.timedelta(days=600)
+    nxt = make.audit(site=w.audit.site, starts_at=now + dt.timedelta(days=5), ends_at=now + dt.timedelta(days=6))
+    nxt.units = [w.unit]
+    db.session.commit()
+    assert [x.id for x in audit_findings_section(nxt, w.auditor)["context"]["findings"]] == [f.id]
+
+
 def test_navigation_shows_findings_and_reports(app, make, login):
     """Coordinators see Findings and Reports in the navigation; suppliers see neither."""
     coordinator = make.user(roles=(Role.COORDINATOR,))
