@@ -15,8 +15,12 @@ from audit.models import (
     ExtensionRequest,
     ExtensionStatus,
     Finding,
+    FindingStatus,
 )
 from audit.trail.services import record, snapshot
+
+#: While the finding is in one of these, its response is still due (and may be given more time).
+RESPONSE_PENDING = (FindingStatus.ISSUED, FindingStatus.AWAITING_RESPONSE)
 
 
 def _deadline_name(finding: Finding, deadline: str) -> str:
@@ -27,12 +31,28 @@ def _deadline_name(finding: Finding, deadline: str) -> str:
     return deadline
 
 
+def extendable_deadlines(finding: Finding) -> list[str]:
+    """The deadlines that still lie ahead of the finding's owner, the current one first: the
+    response only while it is still to be given (an accepted response's date is history, and
+    extending it would quietly move the closure by as many days), the closure while it is set."""
+    names = []
+    if finding.status in RESPONSE_PENDING and finding.response_due_on is not None:
+        names.append("response")
+    if finding.closure_due_on is not None:
+        names.append("closure")
+    return names
+
+
 def request_extension(finding: Finding, *, deadline: str, new_due_on: dt.date | None,
                       reason: str, actor, now: dt.datetime) -> ExtensionRequest:
     """The owner asks to move the response or closure deadline, with a reason."""
     FINDING.require(finding, actor, "request_extension")
     if deadline not in ("response", "closure"):
         raise DomainError("Choose the response or the closure deadline.", field="deadline")
+    if deadline == "response" and finding.status not in RESPONSE_PENDING:
+        raise DomainError(f"The {_deadline_name(finding, 'response')} was given already: ask for more "
+                          f"time on the {_deadline_name(finding, 'closure')} deadline instead.",
+                          field="deadline")
     current = finding.response_due_on if deadline == "response" else finding.closure_due_on
     if current is None:
         raise DomainError(f"This finding has no {_deadline_name(finding, deadline)} deadline to extend.",

@@ -221,7 +221,10 @@ class ActionOwnerForm(AppForm):
 
 
 class ExtensionForm(AppForm):
-    deadline = SelectField("Deadline", choices=dict([("closure", "Closure"), ("response", "Response")]))
+    # Choices are the deadlines still ahead (``extendable_deadlines``, set by the view); the
+    # service words a refusal of any other ("the response was given already").
+    deadline = SelectField("Deadline", choices=dict([("closure", "Closure"), ("response", "Response")]),
+                           validate_choice=False)
     new_due_on = DateField("New date", validators=[Optional()])
     reason = TextAreaField("Why more time is needed", validators=[Optional()])
 

@@ -19,6 +19,7 @@ from audit.extensions import db
 from audit.findings import forms
 from audit.findings import services as fs
 from audit.findings.deadlines import DEADLINE_LABELS
+from audit.findings.extension_requests import extendable_deadlines
 from audit.models import (
     EIGHT_D_DISCIPLINES,
     ActionKind,
@@ -86,11 +87,11 @@ EXTENSION_DEADLINES = {"response": DEADLINE_LABELS["action_plan"],
                        "closure": DEADLINE_LABELS["implementation"]}
 
 
-def _form(name: str):
+def _form(name: str, finding: Finding):
     form_cls, prefix = ACTION_FORMS[name]
     form = form_cls(prefix=prefix)
     if name == "request_extension":
-        form.deadline.choices = list(EXTENSION_DEADLINES.items())
+        form.deadline.choices = [(d, EXTENSION_DEADLINES[d]) for d in extendable_deadlines(finding)]
     return form
 
 
@@ -105,7 +106,7 @@ def _forms_for(finding: Finding) -> dict:
         allowed.add("complete_action")
     if fs.FINDING.decide(finding, current_user, "request_extension").allowed:
         allowed.add("request_extension")
-    return {name: _form(name) for name in ACTION_FORMS if name in allowed}
+    return {name: _form(name, finding) for name in ACTION_FORMS if name in allowed}
 
 
 def sent_back_because(finding: Finding) -> str | None:
@@ -149,7 +150,7 @@ def _run(finding_id: int, name: str, call, message: str, *, check=None):
         check(finding)
     else:
         refuse_unless_allowed(fs.SCAR, finding, name)
-    form = _form(name)
+    form = _form(name, finding)
     if form.validate_on_submit():
         with saving(form) as saved:
             call(finding, form)

@@ -19,6 +19,7 @@ from audit.core.workflow import refuse_unless_allowed
 from audit.extensions import db
 from audit.findings import forms
 from audit.findings import services as fs
+from audit.findings.extension_requests import extendable_deadlines
 from audit.models import (
     EIGHT_D_DISCIPLINES,
     ActionKind,
@@ -102,6 +103,8 @@ def _form(name: str, finding: Finding, *, formdata=None):
     form = form_cls(prefix=prefix) if formdata is None else form_cls(formdata=formdata, prefix=prefix)
     if hasattr(form, "owner_id"):
         form.owner_id.choices = _owner_choices(finding)
+    if name == "request_extension":
+        form.deadline.choices = [(d, d.capitalize()) for d in extendable_deadlines(finding)]
     for f in form:
         if f.short_name.startswith("action") and f.short_name.endswith("owner_id"):
             f.choices = _action_owner_choices(finding, "The finding's owner" if name != "reassign_action" else None)

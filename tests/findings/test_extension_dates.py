@@ -8,9 +8,10 @@ import datetime as dt
 import pytest
 
 from audit.core.errors import DomainError
+from audit.extensions import db
 from audit.findings import services as fs
 from audit.models import Grade
-from tests.findings.helpers import draft, world
+from tests.findings.helpers import draft, to_status, world
 
 
 def test_an_extension_to_a_day_already_past_is_refused(app, make, library, now):
@@ -43,3 +44,20 @@ def test_a_scar_names_its_deadlines_as_the_supplier_knows_them(app, make, librar
         fs.request_extension(f, deadline="response", new_due_on=f.response_due_on,
                              reason="Foundry shutdown", actor=contact, now=now)
     assert "current action plan deadline" in refused.value.message
+
+
+def test_once_the_response_is_accepted_only_the_closure_can_be_extended(app, make, library, now, login):
+    """An accepted response's date is history: a 'response' extension approved then moved the
+    closure by as many days, unseen. The page offers the closure only, and the service says why."""
+    w = world(make, library)
+    f = draft(w, Grade.MINOR, now=now)
+    f.owner = w.owner
+    to_status(w, f, "action_in_progress", now=now)
+    with pytest.raises(DomainError) as refused:
+        fs.request_extension(f, deadline="response", new_due_on=f.closure_due_on + dt.timedelta(days=20),
+                             reason="More time", actor=w.owner, now=now)
+    assert refused.value.field == "deadline" and "given already" in refused.value.message
+    db.session.commit()
+    page = login(w.owner).get(f"/findings/{f.id}").get_data(as_text=True)
+    options = page.split('name="ext-deadline"')[1].split("</select>")[0]
+    assert 'value="closure"' in options and 'value="response"' not in options
