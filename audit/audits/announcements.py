@@ -36,6 +36,7 @@ NOTIFICATION_KINDS = {
 #: the team after the change, ``auditees`` the owners and members of the audited units.
 CONCERNED: dict[str, tuple[str, ...]] = {
     "assigned": ("team", "auditees"),
+    "scheduled": ("team", "auditees"),
     "unassigned": ("removed", "team", "auditees"),
     "rescheduled": ("team", "auditees"),
     "cancelled": ("team", "auditees"),
@@ -46,6 +47,7 @@ CONCERNED: dict[str, tuple[str, ...]] = {
 TEXT = {
     "assigned": ("{subject} joined {ref} as {role}", "{title} at {where}, {when}."),
     "unassigned": ("{subject} left the team of {ref}", "{title} at {where}, {when}."),
+    "scheduled": ("{ref} is scheduled for {when}", "{title} at {where} takes place {when}."),
     "rescheduled": ("{ref} moved to {when}", "{title} at {where} now takes place {when}."),
     "cancelled": ("{ref} cancelled", "{title} at {where} is cancelled: {reason}"),
     "postponed": ("{ref} postponed", "{title} at {where} is postponed until new dates are set: {reason}"),

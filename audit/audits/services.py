@@ -297,7 +297,8 @@ def update_audit(audit: Audit, data: dict, *, actor, now: dt.datetime, version: 
     record(audit, "update", actor=actor, now=now, summary=f"Updated audit {audit.reference}",
            changes=changes)
     if {"starts_at", "ends_at"} & changes.keys():
-        announce(audit, "rescheduled", now=now)
+        # An audit without dates before is not "moved": the auditees hear its first dates.
+        announce(audit, "rescheduled" if days_before else "scheduled", now=now)
     return audit
 
 
@@ -319,6 +320,7 @@ def reschedule_audit(audit: Audit, *, starts_local: dt.datetime, ends_local: dt.
     values = _date_values({"starts_local": starts_local, "ends_local": ends_local}, audit.timezone)
     if values["starts_at"] is None:
         raise DomainError("Give the new start and end.", field="starts_local")
+    dated_before = audit.starts_at is not None
     changes = apply_changes(audit, values)
     if not changes:
         return audit
@@ -345,7 +347,8 @@ def reschedule_audit(audit: Audit, *, starts_local: dt.datetime, ends_local: dt.
                 reason_field="reason", reason_key="override_reason")
     record(audit, "reschedule", actor=actor, now=now,
            summary=f"Rescheduled {audit.reference}" + (f": {reason}" if reason else ""), changes=changes)
-    announce(audit, "rescheduled", now=now)
+    # An audit without dates before is not "moved": the auditees hear its first dates.
+    announce(audit, "rescheduled" if dated_before else "scheduled", now=now)
     return audit
 
 

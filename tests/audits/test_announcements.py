@@ -180,3 +180,28 @@ def test_invitation_is_the_feeds_event_with_text_cleaned():
         vevent = next(c for c in icalendar.Calendar.from_ical(data).walk("VEVENT"))
         assert str(vevent["status"]) == status and int(vevent["sequence"]) == 3
         assert str(vevent["summary"]).startswith("Audit") and "Hall" in str(vevent["location"])
+
+
+def test_the_first_dates_are_announced_as_scheduled_not_moved(app, make, now):
+    """An audit that had no dates is "scheduled for" its first dates; only a later change of
+    them is "moved to"."""
+    owner = make.user(name="Olga Owner")
+    audit = make.audit(planned_date=dt.date(2026, 4, 14), units=[make.unit(owner=owner)])
+    db.session.flush()
+    reschedule_audit(audit, starts_local=dt.datetime(2026, 4, 14, 9, 0),
+                     ends_local=dt.datetime(2026, 4, 14, 17, 0),
+                     actor=None, now=now)
+    first = _notes()[owner.id][-1]
+    assert first.title.startswith(f"{audit.reference} is scheduled for Tue 14 Apr 2026"), first.title
+    assert "moved" not in first.title
+    reschedule_audit(audit, starts_local=dt.datetime(2026, 4, 15, 9, 0),
+                     ends_local=dt.datetime(2026, 4, 15, 17, 0),
+                     actor=None, now=now)
+    assert _notes()[owner.id][-1].title.startswith(f"{audit.reference} moved to Wed 15 Apr 2026")
+    # The edit form's first dates read the same.
+    other = make.audit(planned_date=dt.date(2026, 4, 16), units=list(audit.units))
+    data = {"title": other.title, "kind": "internal", "site_id": other.site_id, "standard_ids": [],
+            "unit_ids": [u.id for u in other.units],
+            "starts_local": dt.datetime(2026, 4, 16, 9, 0), "ends_local": dt.datetime(2026, 4, 16, 17, 0)}
+    update_audit(other, data, actor=None, now=now)
+    assert _notes()[owner.id][-1].title.startswith(f"{other.reference} is scheduled for Thu 16 Apr 2026")
