@@ -33,7 +33,8 @@ NOTIFICATION_KINDS = {
 }
 
 #: Who is concerned by which change: ``removed`` is the person taken out of the team, ``team``
-#: the team after the change, ``auditees`` the owners and members of the audited units.
+#: the team after the change, ``auditees`` the owners and members of the audited units and the
+#: audited supplier's active contacts (a second-party audit's auditee side).
 CONCERNED: dict[str, tuple[str, ...]] = {
     "assigned": ("team", "auditees"),
     "scheduled": ("team", "auditees"),
@@ -52,6 +53,12 @@ TEXT = {
     "cancelled": ("{ref} cancelled", "{title} at {where} is cancelled: {reason}"),
     "postponed": ("{ref} postponed", "{title} at {where} is postponed until new dates are set: {reason}"),
     "reinstated": ("{ref} is back on", "{title} at {where} takes place {when}."),
+}
+#: What a supplier contact reads instead: the reason for a cancellation or postponement is the
+#: organisation's own record (it may be about the supplier), not something to send outside.
+SUPPLIER_TEXT = {
+    "cancelled": ("{ref} cancelled", "{title} at {where} is cancelled."),
+    "postponed": ("{ref} postponed", "{title} at {where} is postponed until new dates are set."),
 }
 #: What the person assigned or removed reads instead.
 OWN_TEXT = {
@@ -78,6 +85,11 @@ def auditees(audit: Audit) -> list[User]:
     return [p for pid, p in sorted(people.items()) if pid not in in_team]
 
 
+def is_supplier_contact(user: User) -> bool:
+    """A supplier's contact: outside the organisation, they may open none of its audit pages."""
+    return getattr(user, "supplier_id", None) is not None
+
+
 def supplier_contacts(audit: Audit) -> list[User]:
     """The audited supplier's active contacts (a supplier audit's auditee side); none otherwise."""
     return people_services.supplier_contacts(audit.supplier_id)
@@ -94,7 +106,9 @@ def concerned(audit: Audit, change: str, *, subject: User | None = None) -> list
         elif audience == "team":
             people, kind = team(audit), TEAM_KIND
         else:
-            people, kind = auditees(audit), AUDITEE_KIND
+            in_team = {m.user_id for m in audit.team}
+            people = auditees(audit) + [c for c in supplier_contacts(audit) if c.id not in in_team]
+            kind = AUDITEE_KIND
         for person in people:
             found.setdefault(person.id, (person, kind))
     return list(found.values())
@@ -136,11 +150,19 @@ def announce(audit: Audit, change: str, *, now: dt.datetime, subject: User | Non
               "reason": audit.status_reason or "no reason given",
               "subject": subject.name if subject is not None else "",
               "role": role.label.lower() if role is not None else ""}
-    link = f"/audits/{audit.id}"
     notified = []
     for person, kind in concerned(audit, change, subject=subject):
         own = subject is not None and person.id == subject.id and change in OWN_TEXT
-        title, body = (t.format(**values) for t in (OWN_TEXT[change] if own else TEXT[change]))
+        outside = is_supplier_contact(person)
+        if own:
+            texts = OWN_TEXT[change]
+        elif outside:
+            texts = SUPPLIER_TEXT.get(change, TEXT[change])
+        else:
+            texts = TEXT[change]
+        title, body = (t.format(**values) for t in texts)
+        # A supplier contact cannot open the audit page (403): the notice itself says it all.
+        link = None if outside else f"/audits/{audit.id}"
         if notify(person, kind=kind, title=title, body=body, link=link,
                   dedupe_key=dedupe_key(audit, change, person), now=now):
             notified.append(person)

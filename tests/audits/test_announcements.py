@@ -21,7 +21,7 @@ from audit.audits.services import (
 from audit.calendar import ical
 from audit.calendar.feeds import audit_ics
 from audit.extensions import db
-from audit.models import AuditStatus, Notification, QualificationLevel, TeamRole
+from audit.models import AuditKind, AuditStatus, Notification, QualificationLevel, Role, TeamRole
 from audit.notifications.email import build_message
 from tests.calendar.parsers import parse_everywhere
 
@@ -205,3 +205,50 @@ def test_the_first_dates_are_announced_as_scheduled_not_moved(app, make, now):
             "starts_local": dt.datetime(2026, 4, 16, 9, 0), "ends_local": dt.datetime(2026, 4, 16, 17, 0)}
     update_audit(other, data, actor=None, now=now)
     assert _notes()[owner.id][-1].title.startswith(f"{other.reference} is scheduled for Thu 16 Apr 2026")
+
+
+@pytest.fixture
+def supplied(app, make):
+    """A second-party audit of a supplier with an active and a deactivated contact."""
+    std = make.standard("ISO 9001")
+    lead, auditor = make.user(name="Lea Lead"), make.user(name="Abe Auditor")
+    make.qualification(lead, std, level=QualificationLevel.LEAD)
+    make.qualification(auditor, std)
+    supplier = make.supplier(timezone="Europe/Berlin")
+    contact = make.user(roles=(Role.SUPPLIER,), name="Sue Supplier", supplier_id=supplier.id)
+    gone = make.user(roles=(Role.SUPPLIER,), supplier_id=supplier.id, is_active=False)
+    audit = make.audit(kind=AuditKind.SECOND_PARTY, site=None, supplier=supplier, starts_at=START,
+                       ends_at=END, team=[(lead, TeamRole.LEAD)], standards=[std])
+    db.session.flush()
+    return SimpleNamespace(audit=audit, lead=lead, auditor=auditor, contact=contact, gone=gone)
+
+
+def test_supplier_contacts_hear_of_their_audit_without_a_link_they_cannot_open(supplied, now, login):
+    """The audited supplier's active contacts are its auditees: told of a new team member and of
+    new dates, with no link to the audit page (a supplier contact gets 403 there)."""
+    s = supplied
+    add_team_member(s.audit, s.auditor, TeamRole.AUDITOR, actor=None, now=now)
+    reschedule_audit(s.audit, starts_local=dt.datetime(2026, 4, 15, 9, 0),
+                     ends_local=dt.datetime(2026, 4, 15, 17, 0), actor=None, now=now)
+    notes = _notes()
+    assert s.gone.id not in notes
+    assert [n.kind for n in notes[s.contact.id]] == [AUDITEE_KIND, AUDITEE_KIND]
+    assert notes[s.contact.id][0].title == f"Abe Auditor joined {s.audit.reference} as auditor"
+    assert notes[s.contact.id][1].title.startswith(f"{s.audit.reference} moved to Wed 15 Apr 2026")
+    assert all(n.link is None for n in notes[s.contact.id])
+    assert all(n.link == f"/audits/{s.audit.id}" for n in notes[s.lead.id])
+    db.session.commit()
+    client = login(s.contact)
+    assert client.get(f"/audits/{s.audit.id}").status_code == 403
+    assert s.audit.reference in client.get("/notifications/").get_data(as_text=True)
+
+
+def test_supplier_contacts_are_not_sent_the_internal_reason_for_a_cancellation(supplied, now):
+    """The reason for cancelling is the organisation's record: the team reads it, the supplier
+    reads that the audit is cancelled."""
+    s = supplied
+    change_status(s.audit, AuditStatus.CANCELLED, reason="Supplier to be delisted", actor=None, now=now)
+    notes = _notes()
+    assert "Supplier to be delisted" in notes[s.lead.id][0].body
+    (note,) = notes[s.contact.id]
+    assert note.title == f"{s.audit.reference} cancelled" and "delisted" not in note.body
