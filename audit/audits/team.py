@@ -111,15 +111,27 @@ def qualification_problems(user: User, role: TeamRole, standards, first: dt.date
     return problems
 
 
-def uncovered_standards(audit: Audit, *, today: dt.date, extra: list[User] = ()) -> list:
-    """Standards in scope that no lead or auditor of the team (plus ``extra`` people) holds a
-    valid auditor qualification for on the audit days. Trainees, and people whose account is
-    deactivated, do not cover a standard."""
-    first, last = audit_days(audit, today)
-    people = [m.user for m in audit.team if m.role in (TeamRole.LEAD, TeamRole.AUDITOR)] + list(extra)
+#: The roles whose qualifications cover a standard in scope. Trainees, technical experts,
+#: observers and guides never do (ISO 19011 7.2: they support, they do not audit alone).
+COVERING_ROLES = (TeamRole.LEAD, TeamRole.AUDITOR)
+
+
+def team_coverage(audit: Audit, first: dt.date, last: dt.date, extra: list[User] = ()) -> set[int]:
+    """Ids of the standards in scope that the team's leads and auditors (plus ``extra`` people)
+    hold a valid auditor qualification for on every day of [first, last]; deactivated accounts
+    do not count. The one coverage rule: the services check it, the planner builds teams with it."""
+    people = [m.user for m in audit.team if m.role in COVERING_ROLES] + list(extra)
     covered: set[int] = set()
     for user in filter(lambda person: person.is_active, people):
         covered |= covered_standards(user, audit.standards, first, last)
+    return covered
+
+
+def uncovered_standards(audit: Audit, *, today: dt.date, extra: list[User] = ()) -> list:
+    """Standards in scope that no lead or auditor of the team (plus ``extra`` people) holds a
+    valid auditor qualification for on the audit days (``team_coverage``)."""
+    first, last = audit_days(audit, today)
+    covered = team_coverage(audit, first, last, extra)
     return [s for s in audit.standards if s.id not in covered]
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.orm import selectinload
 
 from audit.audits.dates import audit_country, audit_holidays, date_problems
 from audit.audits.services import add_team_member, change_status, reschedule_audit
+from audit.audits.team import team_coverage
 from audit.core.errors import DomainError
 from audit.core.services import get_or_fail
 from audit.extensions import db
@@ -167,9 +168,11 @@ def _complete_team(audit, pool: Pool, lead_id: int | None, members: list[int], d
                    reasons: Counter) -> list[int] | None:
     """Auditors to add so the team covers every standard, or None (reason counted)."""
     std_ids = [s.id for s in audit.standards]
-    covered: set[int] = set()
-    for uid in ([lead_id] if lead_id else []) + members:
-        covered |= pool.covers(uid, std_ids, days[0], days[-1])
+    # The team already there counts by the rule the accept checks (leads and auditors only: an
+    # expert or an observer covers nothing); the lead proposed is a pool candidate.
+    covered = team_coverage(audit, days[0], days[-1])
+    if lead_id:
+        covered |= pool.covers(lead_id, std_ids, days[0], days[-1])
     taken = set(members) | {lead_id}
     added: list[int] = []
     while len(covered) < len(std_ids):

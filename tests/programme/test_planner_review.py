@@ -1,0 +1,53 @@
+"""The planner's proposals against what accept will do: experts and observers cover no standard,
+and the earliest day is the site's."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from audit.audits.team import team_problems, uncovered_standards
+from audit.extensions import db
+from audit.models import AuditStatus, Programme, ProgrammeStatus, QualificationLevel, Role, TeamRole
+from audit.programme.planner import accept_planner_run, plan_programme, propose_plan
+
+NOW = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC)  # a Tuesday
+
+
+@pytest.fixture
+def setup(app, make):
+    std = make.standard()
+    site = make.site(timezone="Europe/Berlin")
+    programme = Programme(name="P", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 12, 31),
+                          status=ProgrammeStatus.ACTIVE)
+    db.session.add(programme)
+    db.session.flush()
+    lead = make.user(roles=(Role.AUDITOR,), name="Lea Lead")
+    make.qualification(lead, std, level=QualificationLevel.LEAD)
+    return {"std": std, "site": site, "programme": programme, "lead": lead}
+
+
+def _audit(make, s, planned, **kw):
+    kw.setdefault("site", s["site"])
+    kw.setdefault("standards", [s["std"]])
+    return make.audit(programme=s["programme"], planned_date=planned, **kw)
+
+
+@pytest.mark.parametrize("role", [TeamRole.TECHNICAL_EXPERT, TeamRole.OBSERVER])
+def test_experts_and_observers_cover_no_standard_for_the_planner(make, setup, role):
+    """The lead covers ISO 9001; the expert (or observer) already in the team holds an ISO 14001
+    qualification but does not audit: the planner adds an ISO 14001 auditor, as accept requires."""
+    s = setup
+    env = make.standard("ISO 14001")
+    expert, auditor = make.user(name="Ed Expert"), make.user(name="Abe Auditor")
+    make.qualification(expert, env)
+    make.qualification(auditor, env)
+    audit = _audit(make, s, dt.date(2026, 6, 9), standards=[s["std"], env], team=[(expert, role)])
+    proposals, unplaced = propose_plan(s["programme"], now=NOW)
+    assert unplaced == []
+    assert proposals[0].lead_id == s["lead"].id and proposals[0].auditor_ids == [auditor.id]
+    run = plan_programme(s["programme"], now=NOW)
+    assert accept_planner_run(run, actor=None, now=NOW) == 1
+    assert audit.status is AuditStatus.SCHEDULED
+    assert uncovered_standards(audit, today=NOW.date()) == [] and team_problems(audit, today=NOW.date()) == []
