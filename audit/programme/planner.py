@@ -101,21 +101,22 @@ def _audits_to_place(programme) -> list[Audit]:
 
 def propose_plan(programme, *, now: dt.datetime) -> tuple[list[Proposal], list[dict]]:
     """Proposals for every unplaced audit of ``programme``, and the unplaceable ones with reasons."""
-    today = now.date()
     audits = _audits_to_place(programme)
     if not audits:
         return [], []
-    first = max(today + dt.timedelta(days=1), programme.period_start)
+    # The earliest day is the day after the site's today, not UTC's: east of UTC, UTC's
+    # tomorrow can be the site's today, whose morning is already gone.
+    firsts = {a.id: max(a.local_today(now) + dt.timedelta(days=1), programme.period_start) for a in audits}
     # Audits with a deadline still to meet (triggers, major NCs) take their pick of days and
     # auditors first; those already late follow: they cannot be on time, the others still can.
-    audits.sort(key=lambda a: (a.due_by is None, a.due_by is not None and a.due_by < first,
+    audits.sort(key=lambda a: (a.due_by is None, a.due_by is not None and a.due_by < firsts[a.id],
                                a.due_by or dt.date.max))
     last = programme.period_end
-    pool = load_pool(first, last)
+    pool = load_pool(min(firsts.values()), last)
     proposals: list[Proposal] = []
     unplaced: list[dict] = []
     for audit in audits:
-        result = _place(audit, pool, first, last)
+        result = _place(audit, pool, firsts[audit.id], last)
         if isinstance(result, Proposal):
             proposals.append(result)
             pool.turn += 1

@@ -51,3 +51,28 @@ def test_experts_and_observers_cover_no_standard_for_the_planner(make, setup, ro
     assert accept_planner_run(run, actor=None, now=NOW) == 1
     assert audit.status is AuditStatus.SCHEDULED
     assert uncovered_standards(audit, today=NOW.date()) == [] and team_problems(audit, today=NOW.date()) == []
+
+
+def test_the_earliest_day_is_the_day_after_the_sites_today(make, setup):
+    """At 22:30 UTC on Tuesday it is already Wednesday morning in Tokyo: an audit there planned
+    for Wednesday goes to Thursday, not to the site's today; a Berlin audit may take Wednesday."""
+    s = setup
+    late_evening = dt.datetime(2026, 3, 10, 22, 30, tzinfo=dt.UTC)
+    tokyo = _audit(make, s, dt.date(2026, 3, 11), site=make.site(timezone="Asia/Tokyo"))
+    other = make.user(roles=(Role.AUDITOR,))
+    make.qualification(other, s["std"], level=QualificationLevel.LEAD)
+    berlin = _audit(make, s, dt.date(2026, 3, 11))
+    proposals, unplaced = propose_plan(s["programme"], now=late_evening)
+    assert unplaced == []
+    days = {p.audit_id: p.day for p in proposals}
+    assert days[tokyo.id] == dt.date(2026, 3, 12)
+    assert days[berlin.id] == dt.date(2026, 3, 11)
+
+
+def test_the_earliest_day_is_never_before_the_programme_period(make, setup):
+    """Next year's programme starts on its first day, whatever the site's today."""
+    s = setup
+    s["programme"].period_start, s["programme"].period_end = dt.date(2027, 1, 4), dt.date(2027, 12, 31)
+    audit = _audit(make, s, dt.date(2026, 12, 28), site=make.site(timezone="Asia/Tokyo"))
+    proposals, _ = propose_plan(s["programme"], now=NOW)
+    assert [(p.audit_id, p.day) for p in proposals] == [(audit.id, dt.date(2027, 1, 4))]
