@@ -75,6 +75,8 @@ class Proposal:
     site: str = ""
     zone: str = ""
     lead_options: list[int] = field(default_factory=list)
+    #: The audit's revision (bumped by every change of dates or team) the proposal was made from.
+    revision: int = 0
 
 
 def _consecutive_days(start: dt.date, length: int) -> list[dt.date]:
@@ -206,7 +208,8 @@ def _place(audit: Audit, pool: Pool, first: dt.date, last: dt.date) -> Proposal 
         return [options]
     country = audit_country(audit)
     site = audit.site.name if audit.site is not None else (audit.supplier.name if audit.supplier else "")
-    base = {"title": audit.title, "site": site, "zone": audit.timezone, "note": note, "late": bool(note)}
+    base = {"title": audit.title, "site": site, "zone": audit.timezone, "note": note, "late": bool(note),
+            "revision": audit.revision or 0}
     needs_lead = audit.kind is not AuditKind.THIRD_PARTY and not any(m.role is TeamRole.LEAD for m in audit.team)
     existing_lead = next((m.user_id for m in audit.team if m.role is TeamRole.LEAD), None)
     members = [m.user_id for m in audit.team if m.role is not TeamRole.GUIDE and m.role is not TeamRole.LEAD]
@@ -294,7 +297,8 @@ def plan_programme(programme, *, now: dt.datetime, actor=None) -> PlannerRun:
         proposals=[{"audit_id": p.audit_id, "reference": p.reference, "day": p.day.isoformat(),
                     "lead_id": p.lead_id, "auditor_ids": p.auditor_ids, "note": p.note, "late": p.late,
                     "title": p.title, "site": p.site, "zone": p.zone,
-                    "starts": DAY_START.strftime("%H:%M"), "lead_options": p.lead_options}
+                    "starts": DAY_START.strftime("%H:%M"), "lead_options": p.lead_options,
+                    "revision": p.revision}
                    for p in proposals],
         unplaced=unplaced, duration=round(time.perf_counter() - started, 4),
     )
@@ -318,8 +322,10 @@ def accept_planner_run(run: PlannerRun, *, actor, now: dt.datetime, edits: dict[
                        skip: set[int] | None = None) -> int:
     """Apply the (possibly edited) proposals through the audit services; every rule is checked
     again (the calendar rule, competence, impartiality, double booking). ``edits`` maps audit id
-    → {"day": date, "lead_id": id}. All-or-nothing: when any proposal fails, ``AcceptRefused``
-    names every failing row with its reason, and the caller rolls back."""
+    → {"day": date, "lead_id": id}. A row whose audit changed since the run (a manual reschedule,
+    a team change) fails too: the proposal no longer starts from what the audit is.
+    All-or-nothing: when any proposal fails, ``AcceptRefused`` names every failing row with its
+    reason, and the caller rolls back."""
     if run.accepted_at is not None:
         raise DomainError("This proposal was already accepted.")
     edits, skip = edits or {}, skip or set()
@@ -330,6 +336,12 @@ def accept_planner_run(run: PlannerRun, *, actor, now: dt.datetime, edits: dict[
             continue
         audit = db.session.get(Audit, p["audit_id"])
         if audit is None or audit.status is not AuditStatus.PLANNED:
+            continue
+        if _changed_since(audit, p, run):
+            # Applying it would undo a coordinator's later change (say, a manual reschedule) and
+            # record it as the planner's: refused like any broken rule, the other rows kept.
+            failed[audit.id] = (f"{audit.reference} changed since this proposal was made: run the "
+                                "planner again, or leave this row out.")
             continue
         try:
             # A savepoint per row: a refused row leaves no half-applied change behind it.
@@ -346,6 +358,14 @@ def accept_planner_run(run: PlannerRun, *, actor, now: dt.datetime, edits: dict[
     record(run, "accept", actor=actor, now=now, summary=f"Accepted {applied} planner proposals",
            changes={"applied": applied})
     return applied
+
+
+def _changed_since(audit: Audit, p: dict, run: PlannerRun) -> bool:
+    """Whether the audit's dates or team changed after the run proposed ``p``: its revision
+    moved on (runs stored before proposals kept it: the audit was edited after the run)."""
+    if "revision" in p:
+        return (audit.revision or 0) != p["revision"]
+    return audit.updated_at is not None and audit.updated_at > run.created_at
 
 
 #: The accept form has no reason field, so a weekend or a holiday is overridden elsewhere.

@@ -1,5 +1,5 @@
-"""The planner's proposals against what accept will do: experts and observers cover no standard,
-and the earliest day is the site's."""
+"""The planner's proposals against what accept will do: a stale proposal never undoes a manual
+reschedule, experts and observers cover no standard, and the earliest day is the site's."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import datetime as dt
 
 import pytest
 
+from audit.audits.services import reschedule_audit
 from audit.audits.team import team_problems, uncovered_standards
 from audit.extensions import db
 from audit.models import AuditStatus, Programme, ProgrammeStatus, QualificationLevel, Role, TeamRole
-from audit.programme.planner import accept_planner_run, plan_programme, propose_plan
+from audit.programme.planner import AcceptRefused, accept_planner_run, plan_programme, propose_plan
 
 NOW = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC)  # a Tuesday
 
@@ -32,6 +33,43 @@ def _audit(make, s, planned, **kw):
     kw.setdefault("site", s["site"])
     kw.setdefault("standards", [s["std"]])
     return make.audit(programme=s["programme"], planned_date=planned, **kw)
+
+
+def test_a_stale_proposal_does_not_undo_a_manual_reschedule(make, setup):
+    """Rescheduled by hand after the run, the audit's row is refused by name ("run the planner
+    again"); the audit keeps the coordinator's dates; the other row is not blamed."""
+    s = setup
+    moved = _audit(make, s, dt.date(2026, 6, 9))
+    other = _audit(make, s, dt.date(2026, 7, 7))
+    run = plan_programme(s["programme"], now=NOW)
+    assert {p["audit_id"] for p in run.proposals} == {moved.id, other.id}
+    reschedule_audit(moved, starts_local=dt.datetime(2026, 6, 17, 9, 0),
+                     ends_local=dt.datetime(2026, 6, 17, 17, 0),
+                     actor=None, now=NOW + dt.timedelta(hours=1), reason="the plant asked")
+    db.session.commit()  # the run and the manual reschedule came from two earlier requests
+    with pytest.raises(AcceptRefused) as refused:
+        accept_planner_run(run, actor=None, now=NOW + dt.timedelta(hours=2))
+    assert set(refused.value.rows) == {moved.id}
+    assert refused.value.rows[moved.id] == (f"{moved.reference} changed since this proposal was made: "
+                                           "run the planner again, or leave this row out.")
+    db.session.rollback()
+    assert moved.local_dates() == (dt.date(2026, 6, 17), dt.date(2026, 6, 17))
+    # Left out, the rest of the run still applies.
+    assert accept_planner_run(run, actor=None, now=NOW + dt.timedelta(hours=2), skip={moved.id}) == 1
+
+
+def test_a_run_stored_without_revisions_compares_the_audit_edit_time(make, setup):
+    """A run stored before proposals kept the audit's revision: an audit edited after the run
+    is refused all the same."""
+    s = setup
+    moved = _audit(make, s, dt.date(2026, 6, 9))
+    run = plan_programme(s["programme"], now=NOW)
+    run.proposals = [{k: v for k, v in p.items() if k != "revision"} for p in run.proposals]
+    reschedule_audit(moved, starts_local=dt.datetime(2026, 6, 17, 9, 0),
+                     ends_local=dt.datetime(2026, 6, 17, 17, 0),
+                     actor=None, now=NOW + dt.timedelta(hours=1))
+    with pytest.raises(AcceptRefused, match="changed since this proposal was made"):
+        accept_planner_run(run, actor=None, now=NOW + dt.timedelta(hours=2))
 
 
 @pytest.mark.parametrize("role", [TeamRole.TECHNICAL_EXPERT, TeamRole.OBSERVER])
