@@ -309,15 +309,18 @@ def coordinator_events(kind: FeedKind, obj, *, day: dt.date, links: Links) -> li
 def certification_deadlines(certificate) -> list[tuple[str, dt.date, str]]:
     """(key, date, label) of a certificate's cycle deadlines (DOMAIN.md §3).
 
-    The latest dates the cycle allows for each surveillance and the recertification audit,
-    from the programme's certification-cycle rules (``audit.programme.cycle``), plus expiry.
-    Keys are stable so each deadline keeps its UID while its date holds.
+    The latest dates the cycle allows for each surveillance and the recertification audit, as
+    the cycles page and the certification sweep compute them (``cycle_status``: from the real
+    dates of the earlier surveillances), plus expiry. Keys are stable so each deadline keeps its
+    UID while its date holds; the fingerprint's ``cycle`` part follows the audits read here.
     """
-    from audit.programme.cycle import certification_cycle
+    # Imported here: the programme's modules reach the audits' services, which import this module.
+    from audit.programme.deadlines import cycle_status
 
+    audits = db.session.scalars(select(Audit).where(Audit.certificate_id == certificate.id)).all()
     items = [
-        (f"{item.type.value}{item.number}", item.due, f"{item.label} due (latest)")
-        for item in certification_cycle(certificate.decision_date, certificate.expiry_date)
+        (f"{row['item'].type.value}{row['item'].number}", row["due"], f"{row['item'].label} due (latest)")
+        for row in cycle_status(certificate, list(audits))
     ]
     items.append(("expiry", certificate.expiry_date, "Certificate expires"))
     return items

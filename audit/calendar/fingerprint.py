@@ -16,6 +16,8 @@ aggregates that change whenever a row that matters changes:
   stage dates are days in it: ``criteria.personal_finding_criteria``), and the management reviews
   the user chairs, is invited to or coordinates (``criteria.review_criteria_bound``; their
   ``version_id``, bumped by every change, and status);
+* certificate feeds add every audit of the certificate, in the window or not, the same way:
+  the feed's cycle deadlines are computed from their dates (``feeds.certification_deadlines``);
 * plain values known without a query: the token's kind, target and owner, the day and its
   window, the owner's name, roles and company, the target's name and (certificates) its
   cycle dates, the links' base URL and UID domain, the organisation name and the
@@ -219,12 +221,30 @@ def variant_key(token) -> tuple:
     return (token.kind,)
 
 
+def _cycle_part() -> select:
+    """Every audit of the feed's certificate, window or not: the cycle deadlines in the feed are
+    computed from the real dates of earlier surveillances (``feeds.certification_deadlines``),
+    which may lie before the window. ``version_id`` moves with each date or status change; the
+    zone key follows the local day the dates are read in."""
+    zone = func.coalesce(Site.timezone, Supplier.timezone, "UTC")
+    return (
+        part("cycle", zone, func.count(Audit.id), func.sum(Audit.id),
+             func.sum(Audit.id * Audit.version_id), func.max(Audit.updated_at))
+        .select_from(Audit)
+        .outerjoin(Site, Site.id == Audit.site_id)
+        .outerjoin(Supplier, Supplier.id == Audit.supplier_id)
+        .where(Audit.certificate_id == bindparam("target_id"))
+        .group_by(zone)
+    )
+
+
 def parts(key: tuple) -> list[select]:
     """The fingerprint's parts for a ``variant_key``, with plain bound parameters."""
     if key[0] is FeedKind.PERSONAL:
         return [_audit_part(criteria.personal_criteria(key[1], bindparam)),
                 *_personal_parts(key[1:], bindparam)]
-    return [_audit_part(criteria.coordinator_criteria(key[0], bindparam))]
+    cycle = [_cycle_part()] if key[0] is FeedKind.CERTIFICATE else []
+    return [_audit_part(criteria.coordinator_criteria(key[0], bindparam)), *cycle]
 
 
 def values(token, target, *, day: dt.date) -> dict:

@@ -21,6 +21,7 @@ from audit.models import (
 )
 from audit.models.audit import audit_units
 from tests.calendar.conftest import local
+from tests.calendar.test_certificate_feed import held_surveillance
 from tests.calendar.test_views import SOON, new_token
 
 
@@ -299,3 +300,17 @@ def test_304_query_count_is_constant(app, client, make, cal, count_queries, kind
     assert counts[0] == counts[1], counts
     # Token, owner, target and fingerprint in the one statement of a remembered poll (polls.py).
     assert counts[0] == 1, queries.statements
+
+
+def test_certificate_feed_follows_its_audits_outside_the_window(app, make, cal):
+    """The feed's surveillance 2 deadline follows surveillance 1's real date, held long before
+    the window: moving that audit changes the ETag."""
+    certificate = cal.certificate(decision=dt.date(2023, 3, 15))
+    first = held_surveillance(make, certificate, dt.date(2024, 2, 15))
+    token = SimpleNamespace(user=make.user(roles=(Role.COORDINATOR,)), kind=FeedKind.CERTIFICATE,
+                            target_id=certificate.id)
+    before = etag(app, token, certificate)
+    first.planned_date = dt.date(2025, 1, 10)  # surveillance 2 now due by 31 Dec 2026
+    first.starts_at = dt.datetime(2025, 1, 10, 7, tzinfo=dt.UTC)
+    first.ends_at = first.starts_at + dt.timedelta(hours=8)
+    assert etag(app, token, certificate) != before
