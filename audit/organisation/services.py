@@ -30,6 +30,7 @@ from audit.models import (
     UnitKind,
     User,
 )
+from audit.organisation.certificate_status import tell_status_change
 from audit.trail.services import apply_changes, record
 
 
@@ -293,10 +294,43 @@ def create_certificate(data: dict, *, actor, now: dt.datetime) -> Certificate:
                  label=f"certificate {values['number'] or values['standard'].label}")
 
 
+#: A decision date moved this far, with the expiry kept, is a renewal, not a corrected typo.
+RENEWAL_MONTHS = 6
+
+
+def _require_new_expiry(cert: Certificate, values: dict) -> None:
+    """Refuse a renewal that kept the previous cycle's expiry.
+
+    The edit form shows the current expiry, so a manager recording a new certification decision
+    easily saves the old expiry with it: the new cycle would then end within months of its
+    decision and every deadline would be wrong. The expiry is not recomputed in their place:
+    after a recertification in time it follows the old expiry (continuity, DOMAIN.md §3), not
+    decision + 3 years, so only the certificate in hand says which. A decision date corrected
+    by days or weeks keeps its expiry."""
+    decision, expiry = values["decision_date"], values["expiry_date"]
+    if decision == cert.decision_date or expiry != cert.expiry_date:
+        return
+    if expiry >= default_expiry(decision) - relativedelta(months=RENEWAL_MONTHS):
+        return
+    raise DomainError(
+        f"The certification decision changed but the expiry is still the previous one "
+        f"({expiry:%d %b %Y}). Enter the expiry printed on the new certificate, or leave the field "
+        f"empty for decision + 3 years − 1 day ({default_expiry(decision):%d %b %Y}).",
+        field="expiry_date")
+
+
 def update_certificate(cert: Certificate, data: dict, *, actor, now) -> Certificate:
-    """Update a certificate's dates, status or scope."""
-    return save_with_trail(cert, _certificate_values(data), actor=actor, now=now,
-                 label=f"certificate {cert.number or cert.id}")
+    """Update a certificate's dates, status or scope.
+
+    A new decision date needs its new expiry (``_require_new_expiry``); a change of status is
+    told to the coordinators (``certificate_status``)."""
+    values = _certificate_values(data)
+    _require_new_expiry(cert, values)
+    previous = cert.status
+    saved = save_with_trail(cert, values, actor=actor, now=now,
+                            label=f"certificate {cert.number or cert.id}")
+    tell_status_change(saved, previous, now=now)
+    return saved
 
 
 # Site holidays -------------------------------------------------------------------------------

@@ -19,8 +19,15 @@ from audit.models import (
     UserRole,
 )
 from audit.notifications.services import notify
-from audit.programme.cycle import certification_cycle, check_cycle, surveillance_deadline
+from audit.programme.cycle import (
+    certification_cycle,
+    check_cycle,
+    restoration_status,
+    surveillance_deadline,
+)
 
+#: Certificate statuses whose cycle still runs: its audits are generated and warned about.
+CYCLE_RUNS = (CertificateStatus.ACTIVE, CertificateStatus.SUSPENDED)
 #: Warn this many days before a surveillance is due or the certificate expires.
 WARN_DAYS = (60, 14)
 
@@ -31,13 +38,36 @@ def _audit_day(audit: Audit) -> dt.date | None:
     return span[0] if span else audit.planned_date
 
 
+def certificate_state(cert: Certificate, today: dt.date) -> str:
+    """What the cycles page says of a certificate: ``suspended`` or ``withdrawn`` as recorded
+    (the certification body decided it, whatever the dates say), ``expired`` when recorded so
+    before its expiry date, else by its dates: ``valid``, ``restorable`` or ``stage2_needed``."""
+    by_dates = restoration_status(cert.expiry_date, today)
+    if cert.status in (CertificateStatus.SUSPENDED, CertificateStatus.WITHDRAWN):
+        return cert.status.value
+    if cert.status is CertificateStatus.EXPIRED and by_dates == "valid":
+        return "expired"
+    return by_dates
+
+
+def current_cycle_audits(cert: Certificate, audits: list[Audit]) -> list[Audit]:
+    """The audits of the certificate's current cycle: those dated on or after its decision.
+
+    A renewal moves the decision date but keeps the certificate and its audits; the previous
+    cycle's surveillances and recertification (all before the new decision) would otherwise
+    stand in for the new cycle's steps and hide its gaps."""
+    return [a for a in audits if (day := _audit_day(a)) is not None and day >= cert.decision_date]
+
+
 def cycle_status(cert: Certificate, audits: list[Audit]) -> list[dict]:
     """Each audit the cycle needs, the real audit covering it (if any), and its deadline.
 
     The deadline comes from the one surveillance rule (``surveillance_deadline``) applied to the
     real dates of the earlier surveillances, so the page, ``check_cycle`` and the sweep agree.
+    Only the current cycle's audits count (``current_cycle_audits``).
     """
-    live = [a for a in audits if a.status is not AuditStatus.CANCELLED and a.third_party_type]
+    live = [a for a in current_cycle_audits(cert, audits)
+            if a.status is not AuditStatus.CANCELLED and a.third_party_type]
     rows = []
     used: set[int] = set()
     previous: dt.date | None = None
@@ -79,8 +109,10 @@ def send_certification_warnings(*, now: dt.datetime) -> int:
     and no audit covering it has been held, and as soon as the covering audit is dated (or
     planned) after its deadline: that breaks the cycle rule however far off the deadline is."""
     today = now.date()
+    # A suspended certificate's deadlines still run: missing one is what turns a suspension into
+    # a withdrawal (DOMAIN.md §3), so it is warned about like an active one.
     certs = db.session.scalars(select(Certificate).where(Certificate.supplier_id.is_(None),
-                                                         Certificate.status == CertificateStatus.ACTIVE)
+                                                         Certificate.status.in_(CYCLE_RUNS))
                                .options(joinedload(Certificate.standard))).all()
     if not certs:
         return 0
@@ -117,18 +149,26 @@ def send_certification_warnings(*, now: dt.datetime) -> int:
     return made
 
 
+def cycle_warnings(cert: Certificate, audits: list[Audit], *, today: dt.date,
+                   horizon_months: int = 15) -> list[str]:
+    """Rules of the current cycle broken by its real audits' dates, and its steps not planned yet.
 
-
-def cycle_warnings(cert: Certificate, audits: list[Audit], *, today: dt.date, horizon_months: int = 15) -> list[str]:
-    """Rules of the cycle broken by the real audits' dates. Needs beyond the rolling horizon are
-    not generated yet: they count at their computed dates, so only real dates raise warnings."""
+    A step with no audit is not a planned audit and its computed date is never quoted as one.
+    It stands in for ``check_cycle`` at that date clipped to its deadline (so it breaks no rule
+    itself, keeps the numbering of later surveillances and covers its calendar year), and is
+    reported as "not planned yet" when it falls within the rolling horizon: beyond it, the
+    programme has not generated it yet, which is normal."""
     from dateutil.relativedelta import relativedelta
 
-
     horizon = today + relativedelta(months=horizon_months)
-    planned = [(a.third_party_type, (a.local_dates() or (a.planned_date,))[0]) for a in audits
-               if a.third_party_type and a.status is not AuditStatus.CANCELLED and (a.starts_at or a.planned_date)]
-    for row in cycle_status(cert, audits):
-        if row["audit"] is None and row["item"].planned > horizon:
-            planned.append((row["item"].type, row["item"].planned))
-    return check_cycle(cert.decision_date, cert.expiry_date, planned)
+    mine = current_cycle_audits(cert, audits)
+    planned = [(a.third_party_type, _audit_day(a)) for a in mine
+               if a.third_party_type and a.status is not AuditStatus.CANCELLED]
+    missing = []
+    for row in cycle_status(cert, mine):
+        item = row["item"]
+        if row["audit"] is None:
+            planned.append((item.type, min(item.planned, row["due"])))
+            if item.planned <= horizon:
+                missing.append(f"{item.label} is not planned yet: due by {row['due']:%d %b %Y}.")
+    return check_cycle(cert.decision_date, cert.expiry_date, planned) + missing

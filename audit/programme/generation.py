@@ -33,7 +33,7 @@ from audit.models import (
     ThirdPartyType,
 )
 from audit.programme.cycle import surveillance_focus
-from audit.programme.deadlines import cycle_status
+from audit.programme.deadlines import CYCLE_RUNS, cycle_status
 from audit.programme.intervals import (
     HISTORY_MONTHS,
     anchor_for,
@@ -251,7 +251,9 @@ def _cycle_slots(rule: ProgrammeRule, *, start: dt.date, until: dt.date, context
     """
 
     cert = rule.certificate
-    if cert is None:
+    # A withdrawn or expired certificate has no cycle left to keep; a suspended one has (its
+    # surveillances are what lifts the suspension).
+    if cert is None or cert.status not in CYCLE_RUNS:
         return []
     audits = context["cert_audits"].get(cert.id, [])
     # The deadlines come from ``cycle_status`` (the cycle rule applied to the real dates), the

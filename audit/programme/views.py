@@ -21,8 +21,8 @@ from audit.models.audit import audit_zone
 from audit.programme import calendar_grid, forms, queries, services
 from audit.programme.coverage import coverage_matrix
 from audit.programme.coverage import workload as compute_workload
-from audit.programme.cycle import restoration_deadline, restoration_status
-from audit.programme.deadlines import cycle_status, cycle_warnings
+from audit.programme.cycle import restoration_deadline
+from audit.programme.deadlines import certificate_state, cycle_status, cycle_warnings
 from audit.programme.export import export_pdf, export_xlsx, programme_export
 from audit.programme.generation import generate_programme
 from audit.programme.planner import AcceptRefused, accept_planner_run, plan_programme, propose_plan
@@ -409,7 +409,7 @@ def cycles():
         mine = [a for a in audits if a.certificate_id == cert.id]
         rows.append({"cert": cert, "needed": cycle_status(cert, mine),
                      "warnings": cycle_warnings(cert, mine, today=today),
-                     "status": restoration_status(cert.expiry_date, today),
+                     "status": certificate_state(cert, today),
                      "restore_until": restoration_deadline(cert.expiry_date)})
 
     stage2 = [s for f in stage2_findings() if (s := stage2_state(f, today))]
