@@ -275,7 +275,8 @@ FORWARD_SCAR = {ScarStage.ISSUED: "acknowledge", ScarStage.ACKNOWLEDGED: "contai
 def page_for(finding, user) -> str:
     """Where ``user`` works on ``finding``: a supplier contact on the SCAR page (the only one they
     may open), everyone else -- the auditors reviewing a SCAR too -- on the finding's page."""
-    return f"/scar/{finding.id}" if getattr(user, "supplier_id", None) is not None else f"/findings/{finding.id}"
+    outside = getattr(user, "supplier_id", None) is not None
+    return f"/scar/{finding.id}" if outside else f"/findings/{finding.id}"
 
 
 def may_answer(finding, user) -> bool:

@@ -291,7 +291,8 @@ def test_audit_page_shows_findings_closed_since_the_units_previous_audit(app, ma
     w.audit.starts_at, w.audit.ends_at = now - dt.timedelta(days=730), now - dt.timedelta(days=729)
     f = draft(w, Grade.MINOR, now=now - dt.timedelta(days=730))
     f.status, f.closed_at = FindingStatus.CLOSED, now - dt.timedelta(days=600)
-    nxt = make.audit(site=w.audit.site, starts_at=now + dt.timedelta(days=5), ends_at=now + dt.timedelta(days=6))
+    nxt = make.audit(site=w.audit.site, starts_at=now + dt.timedelta(days=5),
+                     ends_at=now + dt.timedelta(days=6))
     nxt.units = [w.unit]
     db.session.commit()
     assert [x.id for x in audit_findings_section(nxt, w.auditor)["context"]["findings"]] == [f.id]
