@@ -7,7 +7,7 @@ import datetime as dt
 from audit.core.errors import DomainError
 from audit.findings.notifying import notify_transition
 from audit.findings.probation import update_supplier_status
-from audit.findings.responses import restart_scar_deadlines
+from audit.findings.responses import restart_deadlines
 from audit.findings.transitions import text, transition
 from audit.findings.workflow import FINDING
 from audit.models import (
@@ -48,10 +48,13 @@ def verify_effectiveness(finding: Finding, *, effective: bool, note: str, actor,
         extra = {"effective": False, "note": note, "recurrence_count": finding.recurrence_count}
         # Internal owners add actions on the finding's page; a supplier re-plans (D5) on the
         # SCAR page, so its SCAR goes back to the plan stage and awaits the new plan, due
-        # afresh (the old plan date passed long ago).
+        # afresh (the old plan date passed long ago). Either way the closure is due afresh:
+        # further actions must fit before it, and the old date is often past already.
         if finding.is_scar:
             finding.scar_stage = ScarStage.ROOT_CAUSE
-            extra.update(restart_scar_deadlines(finding, now))
+            extra.update(restart_deadlines(finding, now))
+        else:
+            extra.update(restart_deadlines(finding, now, fields=("closure_due_on",)))
         transition(finding, FindingStatus.AWAITING_RESPONSE if finding.is_scar
                    else FindingStatus.ACTION_IN_PROGRESS, actor=actor, now=now,
                     summary=f"{finding.reference} not effective: back to action", extra=extra)

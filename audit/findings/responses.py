@@ -242,7 +242,7 @@ def reject_response(finding: Finding, reason: str, *, actor, now: dt.datetime) -
     if finding.is_scar:
         finding.scar_stage = (ScarStage.CONTAINMENT if finding.scar_containment_at
                               else ScarStage.ACKNOWLEDGED)
-        extra.update(restart_scar_deadlines(finding, now))
+        extra.update(restart_deadlines(finding, now))
     transition(finding, FindingStatus.AWAITING_RESPONSE, actor=actor, now=now,
                 summary=f"Response to {finding.reference} rejected", extra=extra)
     if finding.is_scar:
@@ -251,19 +251,22 @@ def reject_response(finding: Finding, reason: str, *, actor, now: dt.datetime) -
     return finding
 
 
-def restart_scar_deadlines(finding: Finding, now: dt.datetime) -> dict:
-    """Give a SCAR sent back to the supplier (response rejected, actions not effective) fresh
-    deadlines for the stages it reopens, and return the changed dates for the trail.
+def restart_deadlines(finding: Finding, now: dt.datetime,
+                      fields: tuple[str, ...] = ("response_due_on", "closure_due_on")) -> dict:
+    """Give a finding sent back for another round fresh ``fields`` deadlines, and return the
+    changed dates for the trail: a SCAR back with the supplier (response rejected, actions not
+    effective) its plan and closure, an internal finding whose actions were not effective its
+    closure (its owner plans further actions, which must fit before it).
 
-    Its stages were dated from the issue; re-dated from the old issue they would all be past the
-    moment the SCAR reopens. So the plan and closure dates are set again by the rule of the issue
-    (``compute_deadlines``), counted from today where the audit happened; the root-cause stage
-    follows the plan date (``Finding.scar_due_dates``). A deadline is never brought forward.
+    They were dated from the issue; re-dated from the old issue they would be past the moment
+    the finding reopens. So they are set again by the rule of the issue (``compute_deadlines``),
+    counted from today where the audit happened; a SCAR's root-cause stage follows its plan
+    date (``Finding.scar_due_dates``). A deadline is never brought forward.
     """
     fresh = dict(zip(("response_due_on", "closure_due_on"),
                      compute_deadlines(finding, local_date(finding, now)), strict=True))
     changes = {}
-    for field, day in fresh.items():
+    for field, day in ((f, d) for f, d in fresh.items() if f in fields):
         old = getattr(finding, field)
         if day is not None and (old is None or day > old):
             setattr(finding, field, day)

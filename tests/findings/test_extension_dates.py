@@ -10,7 +10,8 @@ import pytest
 from audit.core.errors import DomainError
 from audit.extensions import db
 from audit.findings import services as fs
-from audit.models import Grade
+from audit.findings.reminders import sweep_finding_deadlines
+from audit.models import ActionKind, Grade
 from tests.findings.helpers import draft, to_status, world
 
 
@@ -61,3 +62,22 @@ def test_once_the_response_is_accepted_only_the_closure_can_be_extended(app, mak
     page = login(w.owner).get(f"/findings/{f.id}").get_data(as_text=True)
     options = page.split('name="ext-deadline"')[1].split("</select>")[0]
     assert 'value="closure"' in options and 'value="response"' not in options
+
+
+def test_actions_not_effective_give_an_internal_finding_a_fresh_closure_date(app, make, library, now):
+    """Verified not effective near its closure date, an internal finding kept the old date: the
+    owner, asked to plan further actions, was refused any due after it, and the sweep escalated
+    the finding as overdue days later. Its closure is now due afresh, never brought forward."""
+    w = world(make, library)
+    f = draft(w, Grade.MINOR, now=now)
+    f.owner = w.owner
+    to_status(w, f, "pending_verification", now=now)
+    old_closure = f.closure_due_on
+    late = dt.datetime.combine(old_closure - dt.timedelta(days=2), dt.time(9), tzinfo=dt.UTC)
+    fs.verify_effectiveness(f, effective=False, note="Scrap rate unchanged", actor=w.auditor, now=late)
+    assert f.closure_due_on > old_closure
+    fs.add_action(f, kind=ActionKind.CORRECTIVE, description="Poka-yoke on the fixture",
+                  due_on=late.date() + dt.timedelta(days=30), owner=w.owner, actor=w.owner, now=late)
+    db.session.commit()
+    counts = sweep_finding_deadlines(late + dt.timedelta(days=15))
+    assert counts["overdue"] == counts["escalations"] == 0
