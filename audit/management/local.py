@@ -1,11 +1,12 @@
 """Local dates for top management's records.
 
 The application defines no organisation-wide time zone (no ``ORGANISATION_TIMEZONE`` or similar
-setting exists; time zones belong to sites). So a risk and its actions live in the time zone of
-the site of the risk's unit, where the risk names a unit; anything without a site (a risk
-without a unit, a management review and its outputs) uses UTC. "Today", overdue flags and the
-day an action was completed are all taken in that zone, so a page, a check and a reminder agree
-near midnight.
+setting exists; time zones belong to sites and people). So a risk and its actions live in the
+time zone of the site of the risk's unit, where the risk names a unit; a management review's
+output (an action with an owner, no site) lives in its owner's own zone (``action_day``);
+anything else without a site (a risk without a unit, a review meeting, the review pack's
+period) uses UTC. "Today", overdue flags and the day an action was completed are all taken in
+that zone, so a page, a check and a reminder agree near midnight.
 """
 
 from __future__ import annotations
@@ -41,10 +42,16 @@ def risk_day(risk, instant: dt.datetime) -> dt.date:
 
 
 def review_day(instant: dt.datetime) -> dt.date:
-    """The date of ``instant`` for management reviews and their outputs, which belong to no
-    site: UTC. The one place that says so -- the sweep, the pages, the waiting list and the
-    pack all ask it, so an action is overdue in all of them at once."""
+    """The date of ``instant`` for management review meetings and the pack, which belong to no
+    site or person: UTC. The one place that says so (reminders, the waiting list, the pages and
+    the pack ask it); the outputs' days are their owners' (``action_day``)."""
     return local_day(DEFAULT_ZONE, instant)
+
+
+def action_day(action, instant: dt.datetime) -> dt.date:
+    """The date of ``instant`` for a management review's output: its owner's day, since the
+    owner is the one who acts by its due date (the sweep, the pages and the lists ask this)."""
+    return person_day(action.owner, instant)
 
 
 def person_day(user, instant: dt.datetime) -> dt.date:

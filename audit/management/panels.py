@@ -6,12 +6,12 @@ import datetime as dt
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from audit.extensions import db
 from audit.findings import charts
 from audit.management import reviews
-from audit.management.local import review_day
+from audit.management.local import action_day, person_day
 from audit.management.objectives import status_as_of
 from audit.models import (
     Audit,
@@ -31,17 +31,20 @@ def is_top_management(user) -> bool:
     return bool({Role.VIEWER, Role.ADMIN} & set(user.roles))
 
 
-def management_overview(today: dt.date) -> dict:
+def management_overview(now: dt.datetime) -> dict:
     """Objectives by status, open review actions, this year's audits done, 6-month cost trend."""
+    today = now.date()
     objectives = db.session.scalars(select(QualityObjective).where(QualityObjective.due_on >= today.replace(month=1, day=1))
                                     .options(selectinload(QualityObjective.measurements))).all()
     counts: dict[str, int] = {}
     for o in objectives:
         status = status_as_of(o, today)[0]
         counts[status] = counts.get(status, 0) + 1
-    open_actions = db.session.scalar(select(func.count(ReviewAction.id)).where(ReviewAction.completed_at.is_(None)))
-    overdue_actions = db.session.scalar(select(func.count(ReviewAction.id)).where(
-        ReviewAction.completed_at.is_(None), ReviewAction.due_on < today))
+    # Each open output is overdue by its owner's day (``action_day``): one statement, counted here.
+    outputs = db.session.scalars(select(ReviewAction).where(ReviewAction.completed_at.is_(None))
+                                 .options(joinedload(ReviewAction.owner))).all()
+    open_actions = len(outputs)
+    overdue_actions = sum(1 for a in outputs if a.overdue_on(action_day(a, now)))
     year_start = today.replace(month=1, day=1)
     audits = db.session.execute(select(Audit.status, func.count(Audit.id)).where(
         Audit.planned_date >= year_start, Audit.planned_date <= today.replace(month=12, day=31))
@@ -72,7 +75,7 @@ def management_panel(user) -> dict | None:
     from markupsafe import Markup
 
 
-    overview = management_overview(utcnow().date())
+    overview = management_overview(utcnow())
     chart = Markup(charts.bar_chart(overview["cost_trend"], title=f"Cost of poor quality, last 6 months "
                                     f"({overview['currency']})", color="#b3261e", width=420))
     return {"title": "Management system at a glance", "template": "management/panel_overview.html",
@@ -85,4 +88,4 @@ def my_review_actions_panel(user) -> dict | None:
     if not actions:
         return None
     return {"title": "My management review actions", "template": "management/panel_actions.html",
-            "context": {"actions": actions, "today": review_day(utcnow())}}
+            "context": {"actions": actions, "today": person_day(user, utcnow())}}

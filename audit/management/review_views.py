@@ -12,7 +12,7 @@ from audit.core.forms import form_values, post_form, saving
 from audit.extensions import db
 from audit.management import forms, reviews
 from audit.management import pack as packs
-from audit.management.local import person_day, review_day
+from audit.management.local import action_day, person_day, review_day
 from audit.management.pack import NOTHING, build_review_pack
 from audit.models import ManagementReview, ReviewAction, utcnow
 from audit.reports.services import pack_pdf
@@ -94,7 +94,8 @@ def _page(review, status=200, **forms_in):
         "reassign_form": forms_in.get("reassign_form") or (forms.ReassignForm(formdata=None) if reassigns
                                                            else None),
         "failed": forms_in.get("failed"),
-        "today": review_day(utcnow()),
+        # Each output is overdue by its owner's day (``local.action_day``).
+        "overdue": {a.id for a in review.outputs if a.overdue_on(action_day(a, utcnow()))},
     }
     return render_template("management/review_detail.html", **context), status
 
@@ -192,7 +193,7 @@ def my_actions():
     """The review actions the logged-in person owns, open first, with a form to close each."""
     actions = reviews.open_actions_for(current_user)
     return render_template("management/my_actions.html", actions=actions,
-                           form=forms.CompleteForm(formdata=None), today=review_day(utcnow()))
+                           form=forms.CompleteForm(formdata=None), today=person_day(current_user, utcnow()))
 
 
 @bp.post("/actions/<int:action_id>/done")
@@ -211,7 +212,7 @@ def action_done(action_id: int):
         abort(403)
     db.session.rollback()
     return render_template("management/my_actions.html", actions=reviews.open_actions_for(current_user),
-                           form=form, failed=action.id, today=review_day(utcnow())), 422
+                           form=form, failed=action.id, today=person_day(current_user, utcnow())), 422
 
 
 def _filename(review, ext: str) -> str:

@@ -19,7 +19,7 @@ from audit.core.errors import DomainError, NotAllowed
 from audit.core.services import active_owner, get_or_fail, save_with_trail
 from audit.extensions import db
 from audit.management import review_notices
-from audit.management.local import person_day, review_day
+from audit.management.local import action_day, person_day, review_day
 from audit.models import ManagementReview, OutputKind, ReviewAction, ReviewStatus, Role, User, UserRole
 from audit.notifications.services import notify
 from audit.trail.services import apply_changes, record, snapshot
@@ -354,13 +354,16 @@ def _remind_unrecorded(now: dt.datetime) -> int:
 
 
 def _remind_actions(now: dt.datetime) -> int:
-    today = review_day(now)
+    # A day of margin in SQL: owners east of UTC are a day ahead; each owner's day decides.
+    latest = review_day(now) + dt.timedelta(days=ACTION_REMINDER_DAYS + 1)
     made = 0
     actions = db.session.scalars(select(ReviewAction).where(
-        ReviewAction.completed_at.is_(None),
-        ReviewAction.due_on <= today + dt.timedelta(days=ACTION_REMINDER_DAYS))
+        ReviewAction.completed_at.is_(None), ReviewAction.due_on <= latest)
         .options(joinedload(ReviewAction.owner), joinedload(ReviewAction.review))).all()
     for action in actions:
+        today = action_day(action, now)
+        if action.due_on > today + dt.timedelta(days=ACTION_REMINDER_DAYS):
+            continue
         stage = "overdue" if action.overdue_on(today) else "due"
         # The owner is in the key: an action handed over is reminded to its new owner too.
         if notify(action.owner, kind="review_action_due", now=now,

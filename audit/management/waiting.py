@@ -23,7 +23,7 @@ from sqlalchemy.orm import aliased, joinedload
 from audit.core.todo import ToDo
 from audit.extensions import db
 from audit.management import objectives, reviews, risk_actions, risk_reviews
-from audit.management.local import review_day, risk_day
+from audit.management.local import action_day, person_day, review_day, risk_day
 from audit.models import (
     Complaint,
     ComplaintStatus,
@@ -154,10 +154,11 @@ def waiting_source(user, now: dt.datetime) -> list[ToDo]:
     today = review_day(now)
     coordinator = Role.COORDINATOR in user.roles
     items = []
+    own_day = person_day(user, now)  # the owner's day: their outputs' days (``action_day``)
     for action in reviews.open_actions_for(user):
         items.append(ToDo("management", "review_action", "Management review action to complete",
                           action.review.title, action.decision[:160], url_for("reviews.my_actions"),
-                          action.due_on, "Action", action.overdue_on(today), ("", action.kind.label)))
+                          action.due_on, "Action", action.overdue_on(own_day), ("", action.kind.label)))
     for review in _reviews_to_move(user, coordinator, today):
         items.append(_review_step(review, today))
     for objective, status, latest in objectives.owner_turns(user, today):
@@ -185,7 +186,8 @@ def waiting_source(user, now: dt.datetime) -> list[ToDo]:
         items.append(ToDo("management", "assign_review_action", "Name an owner", output.review.title,
                           f"{output.owner.name} can no longer log in: {output.decision[:120]}",
                           url_for("reviews.review_detail", review_id=output.review_id) + "#outputs",
-                          output.due_on, "Action", output.overdue_on(today), ("", output.kind.label)))
+                          output.due_on, "Action", output.overdue_on(action_day(output, now)),
+                          ("", output.kind.label)))
     for objective, status, latest in objectives.unowned(today):
         gone = (f"{objective.owner.name} can no longer log in" if objective.owner is not None
                 else "No owner")

@@ -103,8 +103,8 @@ class ReviewAction(db.Model):
     owner = relationship("User")
 
     def overdue_on(self, day: dt.date) -> bool:
-        """Whether the action is open and its due date has passed on ``day``
-        (``management.local.review_day``): the one overdue rule of review outputs."""
+        """Whether the action is open and its due date has passed on ``day`` (its owner's day,
+        ``management.local.action_day``): the one overdue rule of review outputs."""
         return self.completed_at is None and self.due_on < day
 
     def status_as_of(self, instant: dt.datetime, day: dt.date) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from audit.extensions import db
 from audit.management import reviews
 from audit.models import ManagementReview, Notification, ReviewAction, ReviewStatus, Role, UserRole, utcnow
-from tests.journey import at, notice_titles, run_job
+from tests.journey import at, notice_titles, run_job, waiting_items
 
 MEETING = dt.date(2027, 12, 2)
 
@@ -296,3 +296,30 @@ def test_the_pack_lists_only_resource_needs_still_open_when_the_period_began(app
     pack = build_review_pack(dt.date(2028, 1, 1), dt.date(2028, 12, 31), today=dt.date(2029, 1, 2))
     needs = next(s for s in pack.sections if s.code == "d").tables[0].rows
     assert [row[0] for row in needs] == [open_need.decision]
+
+
+def test_an_output_is_overdue_by_its_owners_own_day(app, people, make):
+    """Just after midnight in Tokyo the owner's output due yesterday is overdue -- in their list
+    and in the sweep's reminder -- while it is still its due day in UTC; a UTC owner's output
+    due the same day is not overdue yet."""
+    from audit.management.panels import management_overview
+
+    p = people
+    tokyo = make.user(roles=(Role.AUDITEE,), name="Taro Tokyo", timezone="Asia/Tokyo")
+    utc_owner = make.user(roles=(Role.AUDITEE,), name="Uma UTC", timezone="UTC")
+    review = _held(p)
+    due = MEETING + dt.timedelta(days=20)
+    for owner in (tokyo, utc_owner):
+        reviews.add_output(review, {"kind": "improvement", "decision": f"Action of {owner.name}",
+                                    "owner_id": owner.id, "due_on": due},
+                           actor=p["coordinator"], now=at(MEETING, 16))
+    db.session.commit()
+    moment = dt.datetime.combine(due, dt.time(15, 30), tzinfo=dt.UTC)  # 00:30 the next day in Tokyo
+    overdue = {u.name: [i.overdue for i in waiting_items(app, u, moment, step="review_action")]
+               for u in (tokyo, utc_owner)}
+    assert overdue == {"Taro Tokyo": [True], "Uma UTC": [False]}
+    run_job(app, moment, job="management_review_reminders")
+    assert notice_titles(tokyo, kind="review_action_due")[-1] == f"Review action overdue {due:%d %b %Y}"
+    assert notice_titles(utc_owner, kind="review_action_due")[-1] == f"Review action due {due:%d %b %Y}"
+    with app.test_request_context():
+        assert management_overview(moment)["overdue_actions"] == 1
