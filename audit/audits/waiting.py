@@ -7,6 +7,8 @@ administrator because of blanket rights (as with programmes and reports) -- when
   sweep's rule, ``overdue_clause`` / ``overdue_day``); the item carries the day the sweep names;
 - it must happen by a deadline (``due_by``: a trigger, a major NC's follow-up, a certification
   cycle step) and still has no dates or no lead; the item carries that deadline;
+- it is planned, without a deadline, with no dates or no lead, and its planned day is within
+  ``PLACING_DAYS``: nobody else places it (the planner only proposes); the item carries that day;
 - it is staffed and starts within ``staffing_watch.WATCH_DAYS`` but its team no longer covers
   its scope on its days (``staffing_watch.lapses``, the rule of the staffing sweep); the item
   carries the audit's first day;
@@ -42,6 +44,11 @@ from audit.models import (
 
 #: At most this many audits are examined (the earliest planned first).
 LIMIT = 300
+#: A planned audit still without dates or lead waits for the coordinators from this many days
+#: before its planned day: time to find a qualified team and agree the days before the longest
+#: reminder lead (``reminders.DEFAULT_LEAD_DAYS``: 30 days) and the certification warnings'
+#: first stage (``programme.deadlines.WARN_DAYS``: 60 days) come due.
+PLACING_DAYS = 60
 #: What each item asks of the coordinator, as the list says it.
 LABELS = {
     "overdue": "Overdue audit: hold, reschedule or postpone it",
@@ -81,7 +88,8 @@ def overdue_day(audit: Audit, now: dt.datetime) -> dt.date | None:
         return None
     if audit.ends_at is not None:
         return audit.local_dates()[1] if audit.ends_at < now else None
-    if audit.starts_at is None and audit.planned_date is not None and audit.planned_date < audit.local_today(now):
+    if (audit.starts_at is None and audit.planned_date is not None
+            and audit.planned_date < audit.local_today(now)):
         return audit.planned_date
     return None
 
@@ -91,11 +99,25 @@ def _without_lead(audit: Audit) -> bool:
     return audit.lead is None and audit.kind is not AuditKind.THIRD_PARTY
 
 
-def _to_staff_clause():
-    """SQL: audits not started, due by a deadline, still without dates or without a lead."""
+def _to_staff_clause(now: dt.datetime):
+    """SQL: audits not started, still without dates or without a lead, due by a deadline or
+    planned within ``PLACING_DAYS`` (a day more: ``_placing_day`` decides at the audit's site)."""
     no_lead = (Audit.kind != AuditKind.THIRD_PARTY) & ~Audit.team.any(AuditTeamMember.role == TeamRole.LEAD)
-    return (Audit.status.in_(AuditStatus.not_started()) & Audit.due_by.is_not(None)
+    near = ((Audit.status == AuditStatus.PLANNED) & Audit.planned_date.is_not(None)
+            & (Audit.planned_date <= now.date() + dt.timedelta(days=PLACING_DAYS + 1)))
+    return (Audit.status.in_(AuditStatus.not_started()) & (Audit.due_by.is_not(None) | near)
             & (Audit.starts_at.is_(None) | no_lead))
+
+
+def _placing_day(audit: Audit, today: dt.date) -> dt.date | None:
+    """The day by which ``audit`` must be placed: its deadline, or for a planned audit without
+    one its planned day once within ``PLACING_DAYS`` of ``today`` (the audit's local day)."""
+    if audit.due_by is not None:
+        return audit.due_by
+    if (audit.status is AuditStatus.PLANNED and audit.planned_date is not None
+            and (audit.planned_date - today).days <= PLACING_DAYS):
+        return audit.planned_date
+    return None
 
 
 def _to_close_clause():
@@ -124,7 +146,8 @@ def _ready_days(audits) -> dict[int, dt.date]:
 
 def _item(audit: Audit, step: str, title: str, due: dt.date, overdue: bool) -> ToDo:
     # A plain path: the list is also computed outside requests (sweeps, tests).
-    return ToDo("audits", step, LABELS[step], audit.reference, title, f"/audits/{audit.id}", due, "Audit", overdue)
+    return ToDo("audits", step, LABELS[step], audit.reference, title, f"/audits/{audit.id}", due, "Audit",
+                overdue)
 
 
 def _item_for(audit: Audit, now: dt.datetime, ready_day: dt.date | None) -> ToDo | None:
@@ -142,11 +165,13 @@ def _item_for(audit: Audit, now: dt.datetime, ready_day: dt.date | None) -> ToDo
         if problems:
             first = audit.local_dates()[0]
             return _item(audit, "restaff", problems[0][1].message, first, first < today)
-    if audit.due_by is not None and audit.status in AuditStatus.not_started():
+    due = _placing_day(audit, today)
+    if due is not None and audit.status in AuditStatus.not_started():
         undated, unled = audit.starts_at is None, _without_lead(audit)
-        step = "staff_and_date" if undated and unled else "set_dates" if undated else "name_lead" if unled else None
+        step = ("staff_and_date" if undated and unled else "set_dates" if undated
+                else "name_lead" if unled else None)
         if step is not None:
-            return _item(audit, step, audit.title, audit.due_by, audit.due_by < today)
+            return _item(audit, step, audit.title, due, due < today)
     return None
 
 
@@ -155,7 +180,7 @@ def waiting_source(user, now: dt.datetime) -> list[ToDo]:
     if not user.is_active or not coordinates(user):
         return []
     audits = db.session.scalars(
-        select(Audit).where(or_(overdue_clause(now), _to_staff_clause(), watched_clause(now),
+        select(Audit).where(or_(overdue_clause(now), _to_staff_clause(now), watched_clause(now),
                                 _to_close_clause()))
         .options(*team_loading())
         .order_by(Audit.planned_date.is_(None), Audit.planned_date, Audit.id).limit(LIMIT)).unique().all()

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from audit.audits.reminders import send_overdue_audits
 from audit.audits.services import change_status
 from audit.audits.staffing_watch import send_staffing_warnings
-from audit.audits.waiting import waiting_source
+from audit.audits.waiting import PLACING_DAYS, waiting_source
 from audit.conduct.answers import save_answer
 from audit.conduct.lifecycle import REFUSED
 from audit.core.registry import registry
@@ -32,6 +32,7 @@ from audit.models import (
     TrailEntry,
 )
 from audit.programme.triggers import record_trigger
+from tests.journey import at
 
 NOW = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC)  # Tuesday 10 March 2026 (the test clock)
 
@@ -78,7 +79,7 @@ def test_overdue_audits_wait_for_the_coordinator_on_the_day_the_sweep_names(peop
     day the notice names; nobody else's (not the administrator's, not the lead's)."""
     dated = _scheduled(make, people, NOW - dt.timedelta(days=3))
     undated = make.audit(planned_date=dt.date(2026, 3, 2))
-    make.audit(planned_date=dt.date(2026, 3, 20))  # not due yet
+    make.audit(planned_date=dt.date(2026, 6, 20))  # not due yet, nor near enough to place
     db.session.commit()
     assert send_overdue_audits(now=NOW) == 2
     items = _audit_items(people["coordinator"])
@@ -93,7 +94,7 @@ def test_overdue_audits_wait_for_the_coordinator_on_the_day_the_sweep_names(peop
 def test_audits_due_by_a_deadline_wait_until_they_have_a_lead_and_dates(people, make):
     """A follow-up or trigger audit due by a deadline: "staff and date", "name a lead" or "set the
     dates" until it has both, with its deadline; a certification body's audit needs no lead of
-    ours; an audit without a deadline is the planner's, not an item."""
+    ours; an audit without a deadline is not an item while its planned day is far off."""
     due = dt.date(2026, 4, 30)
     both = make.audit(due_by=due, planned_date=dt.date(2026, 4, 15))
     undated = make.audit(due_by=due, planned_date=dt.date(2026, 4, 15), team=[(people["lead"], TeamRole.LEAD)])
@@ -102,7 +103,7 @@ def test_audits_due_by_a_deadline_wait_until_they_have_a_lead_and_dates(people, 
     late = make.audit(due_by=dt.date(2026, 3, 9), planned_date=dt.date(2026, 3, 20))
     make.audit(kind=AuditKind.THIRD_PARTY, due_by=due, planned_date=dt.date(2026, 4, 15),
                starts_at=NOW + dt.timedelta(days=9), ends_at=NOW + dt.timedelta(days=9, hours=8))
-    make.audit(planned_date=dt.date(2026, 4, 15))  # no deadline
+    make.audit(planned_date=dt.date(2026, 6, 15))  # no deadline, planned beyond PLACING_DAYS
     db.session.commit()
     assert _audit_items(people["coordinator"]) == {
         both.reference: ("staff_and_date", due, False), undated.reference: ("set_dates", due, False),
@@ -110,26 +111,56 @@ def test_audits_due_by_a_deadline_wait_until_they_have_a_lead_and_dates(people, 
     assert _audit_items(people["lead"]) == {}
 
 
-def test_coordinators_list_costs_the_same_queries_for_three_audits_or_twelve(people, make, count_queries):
-    """Overdue, to staff and lapsed audits: the coordinator's list sends a fixed number of queries."""
+def test_planned_audits_without_dates_or_lead_wait_once_their_day_is_near(people, make):
+    """A planned audit with no deadline, whose planned day comes within ``PLACING_DAYS``, still
+    without dates or without a lead: nobody else places it, so the coordinators have it, due on
+    its planned day (a certification body's audit needs only its dates). Further off, or placed,
+    it is not an item; the lead and the administrator never have it."""
+    today = NOW.date()
+    near, edge = today + dt.timedelta(days=40), today + dt.timedelta(days=PLACING_DAYS)
+    start = at(today + dt.timedelta(days=30))
+    nothing = make.audit(planned_date=near)
+    undated = make.audit(planned_date=near, team=[(people["lead"], TeamRole.LEAD)])
+    unled = make.audit(planned_date=near, starts_at=start, ends_at=start + dt.timedelta(hours=8))
+    at_edge = make.audit(planned_date=edge)
+    cb_undated = make.audit(kind=AuditKind.THIRD_PARTY, planned_date=near)
+    make.audit(kind=AuditKind.THIRD_PARTY, planned_date=near, starts_at=start,
+               ends_at=start + dt.timedelta(hours=8))  # the certification body brings its lead
+    make.audit(planned_date=edge + dt.timedelta(days=1))  # not near yet
+    make.audit(planned_date=near, starts_at=start, ends_at=start + dt.timedelta(hours=8),
+               team=[(people["lead"], TeamRole.LEAD)])  # placed
+    db.session.commit()
+    assert _audit_items(people["coordinator"]) == {
+        nothing.reference: ("staff_and_date", near, False), undated.reference: ("set_dates", near, False),
+        unled.reference: ("name_lead", near, False), at_edge.reference: ("staff_and_date", edge, False),
+        cb_undated.reference: ("set_dates", near, False)}
+    for other in ("admin", "lead", "auditor"):
+        assert _audit_items(people[other]) == {}, other
+
+
+def test_coordinators_list_costs_the_same_queries_for_four_audits_or_twelve(people, make, count_queries):
+    """Overdue, to staff (by a deadline or planned soon) and lapsed audits: the coordinator's list
+    sends a fixed number of queries."""
     def add(n):
         for i in range(n):
-            if i % 3 == 0:
+            if i % 4 == 0:
                 make.audit(planned_date=dt.date(2026, 3, 1))  # overdue
-            elif i % 3 == 1:
+            elif i % 4 == 1:
                 make.audit(due_by=dt.date(2026, 4, 30), planned_date=dt.date(2026, 4, 15))  # to staff
+            elif i % 4 == 3:
+                make.audit(planned_date=dt.date(2026, 4, 20))  # planned soon, nobody placed it
             else:
                 _scheduled(make, people, NOW + dt.timedelta(days=10 + i),
                            lead=_lapse(make, people, dt.date(2026, 3, 15)))
         db.session.commit()
 
     coordinator_id = people["coordinator"].id
-    add(3)
+    add(4)
     db.session.expire_all()
     coordinator = db.session.get(type(people["coordinator"]), coordinator_id)
     with count_queries() as few:
-        assert len(waiting_source(coordinator, NOW)) == 3
-    add(9)
+        assert len(waiting_source(coordinator, NOW)) == 4
+    add(8)
     db.session.expire_all()
     coordinator = db.session.get(type(people["coordinator"]), coordinator_id)
     with count_queries() as many:
