@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -20,6 +21,7 @@ from audit.models import (
 )
 from audit.notifications.services import notify
 from audit.programme.cycle import (
+    MAJOR_NC_MONTHS,
     certification_cycle,
     check_cycle,
     restoration_status,
@@ -32,10 +34,40 @@ CYCLE_RUNS = (CertificateStatus.ACTIVE, CertificateStatus.SUSPENDED)
 WARN_DAYS = (60, 14)
 
 
+#: The audits after which the certification body decides on the certificate (ISO/IEC 17021-1).
+DECIDED_AFTER = (ThirdPartyType.STAGE2, ThirdPartyType.RECERTIFICATION)
+
+
 def _audit_day(audit: Audit) -> dt.date | None:
     """The day an audit happens: its first local day once dated, else its planned date."""
     span = audit.local_dates()
     return span[0] if span else audit.planned_date
+
+
+def awaiting_decision(cert: Certificate, audits: list[Audit]) -> Audit | None:
+    """The latest held stage 2 or recertification audit of ``cert`` whose decision is not
+    recorded: the certificate's decision date is still on or before the audit's day.
+
+    The same rule puts the audit in the current cycle (``current_cycle_audits``): once the new
+    decision is recorded (dated after the audit) the audit belongs to the previous cycle, and
+    the decision no longer waits. A withdrawn certificate has had its decision."""
+    if cert.status is CertificateStatus.WITHDRAWN:
+        return None
+    held = [a for a in audits if a.certificate_id == cert.id and a.third_party_type in DECIDED_AFTER
+            and a.status in AuditStatus.audited() and (_audit_day(a) or dt.date.min) >= cert.decision_date]
+    return max(held, key=lambda a: (_audit_day(a), a.id), default=None)
+
+
+def decision_due(cert: Certificate, audit: Audit) -> dt.date:
+    """When the decision after ``audit`` is due: before the certificate expires after a
+    recertification (DOMAIN.md §3); after a stage 2, which sets no expiry yet, within
+    ``MAJOR_NC_MONTHS`` of its last day -- past that, its majors' corrections may no longer be
+    verified and stage 2 is repeated (DOMAIN.md §3), so the decision can wait no longer."""
+    if audit.third_party_type is ThirdPartyType.RECERTIFICATION:
+        return cert.expiry_date
+    span = audit.local_dates()
+    last = span[1] if span else audit.planned_date or cert.decision_date
+    return last + relativedelta(months=MAJOR_NC_MONTHS)
 
 
 def certificate_state(cert: Certificate, today: dt.date) -> str:
@@ -107,7 +139,9 @@ def _covering_text(audit: Audit | None, late_day: dt.date | None) -> str:
 def send_certification_warnings(*, now: dt.datetime) -> int:
     """Warn coordinators when a surveillance or recertification deadline, or expiry, is near
     and no audit covering it has been held, and as soon as the covering audit is dated (or
-    planned) after its deadline: that breaks the cycle rule however far off the deadline is."""
+    planned) after its deadline: that breaks the cycle rule however far off the deadline is.
+    Once the recertification is held, expiry is warned of until the new decision is recorded
+    (``_warn_decision``)."""
     today = now.date()
     # A suspended certificate's deadlines still run: missing one is what turns a suspension into
     # a withdrawal (DOMAIN.md §3), so it is warned about like an active one.
@@ -143,9 +177,38 @@ def send_certification_warnings(*, now: dt.datetime) -> int:
                           body=f"Certificate {cert.number}: {item.label.lower()} {state}"
                                + _covering_text(audit, late_day),
                           link=f"/audits/{audit.id}" if audit else "/programme/cycles",
-                          dedupe_key=f"cert:{cert.id}:{item.type.value}{item.number}:{due}:{stage}:{person.id}",
+                          dedupe_key=f"cert:{cert.id}:{item.type.value}{item.number}:{due}:{stage}:"
+                                     f"{person.id}",
                           now=now):
                     made += 1
+        made += _warn_decision(cert, mine, coordinators, today=today, now=now)
+    return made
+
+
+def _warn_decision(cert: Certificate, audits: list[Audit], coordinators: list[User], *,
+                   today: dt.date, now: dt.datetime) -> int:
+    """Warn the coordinators before expiry while the held recertification's decision is not
+    recorded: every step of the cycle is done, so no step warns, yet the certificate lapses on
+    its expiry unless the new decision is made (and recorded, which starts the next cycle)."""
+    audit = awaiting_decision(cert, audits)
+    if audit is None or audit.third_party_type is not ThirdPartyType.RECERTIFICATION:
+        return 0
+    days_left = (cert.expiry_date - today).days
+    threshold = next((d for d in sorted(WARN_DAYS) if days_left <= d), None)
+    if threshold is None:
+        return 0
+    state = "has expired" if days_left < 0 else f"expires on {cert.expiry_date:%d %b %Y}"
+    made = 0
+    for person in coordinators:
+        if notify(person, kind="certification_deadline",
+                  title=f"{cert.standard.code} certificate {state}: no new certification decision recorded",
+                  body=f"Certificate {cert.number}: recertification audit {audit.reference} is "
+                       f"{audit.status.label.lower()}, but the certificate still shows the decision of "
+                       f"{cert.decision_date:%d %b %Y}. Record the certification body's new decision and "
+                       "expiry on the certificate, or follow up with the body if it has not decided.",
+                  link=f"/organisation/certificates/{cert.id}",
+                  dedupe_key=f"cert:{cert.id}:decision:{cert.expiry_date}:{threshold}:{person.id}", now=now):
+            made += 1
     return made
 
 
@@ -158,8 +221,6 @@ def cycle_warnings(cert: Certificate, audits: list[Audit], *, today: dt.date,
     itself, keeps the numbering of later surveillances and covers its calendar year), and is
     reported as "not planned yet" when it falls within the rolling horizon: beyond it, the
     programme has not generated it yet, which is normal."""
-    from dateutil.relativedelta import relativedelta
-
     horizon = today + relativedelta(months=horizon_months)
     mine = current_cycle_audits(cert, audits)
     planned = [(a.third_party_type, _audit_day(a)) for a in mine

@@ -14,6 +14,13 @@ approved or active programme changed since its approval, with its objectives sta
 (``awaits_approval``: the step's states and guard). The approval has no deadline in the domain,
 so the items carry none. The list costs one query whatever the number of programmes, none for
 people who may not approve at all.
+
+The coordinators also record the certification body's decisions on our certificates: once a
+recertification or stage 2 audit is held and the certificate still shows the decision before
+it (``deadlines.awaiting_decision``), "Certification decision to record" waits for every
+coordinator (as the certification sweep warns them all), due on the certificate's expiry after a
+recertification, or ``MAJOR_NC_MONTHS`` after a stage 2 (``deadlines.decision_due``). One query
+more for a coordinator, whatever the number of certificates.
 """
 
 from __future__ import annotations
@@ -26,8 +33,19 @@ from sqlalchemy.orm import joinedload, selectinload
 from audit.auth.permissions import Permission, permissions_for
 from audit.core.todo import ToDo
 from audit.extensions import db
-from audit.models import Programme, ProgrammeStatus, Role, User, UserRole
+from audit.models import (
+    Audit,
+    AuditStatus,
+    Certificate,
+    Programme,
+    ProgrammeStatus,
+    Role,
+    ThirdPartyType,
+    User,
+    UserRole,
+)
 from audit.people.services import coordinators
+from audit.programme.deadlines import DECIDED_AFTER, awaiting_decision, decision_due
 from audit.programme.workflow import PROGRAMME
 
 #: The workflow steps these items ask for.
@@ -101,6 +119,33 @@ def _coordinator_item(programme: Programme, user, today: dt.date) -> ToDo | None
     return None
 
 
+def decision_items(now: dt.datetime) -> list[ToDo]:
+    """"Certification decision to record" for each of our certificates whose held stage 2 or
+    recertification audit has no decision recorded after it, linked to the certificate (one query)."""
+    audits = db.session.scalars(
+        select(Audit).join(Certificate, Audit.certificate_id == Certificate.id)
+        .where(Certificate.supplier_id.is_(None), Audit.third_party_type.in_(DECIDED_AFTER),
+               Audit.status.in_(AuditStatus.audited()))
+        .options(joinedload(Audit.site), joinedload(Audit.supplier),
+                 joinedload(Audit.certificate).joinedload(Certificate.standard))).unique().all()
+    items = []
+    for cert in {audit.certificate.id: audit.certificate for audit in audits}.values():
+        audit = awaiting_decision(cert, audits)
+        if audit is None:
+            continue
+        due = decision_due(cert, audit)
+        today = audit.local_today(now)
+        after_stage2 = audit.third_party_type is ThirdPartyType.STAGE2
+        items.append(ToDo("programme", "record_decision", "Certification decision to record",
+                          cert.number or cert.standard.code,
+                          f"{audit.third_party_type.label} {audit.reference} held: "
+                          f"record the decision ({cert.standard.code}).",
+                          f"/organisation/certificates/{cert.id}", due,
+                          "Stage 2 + 6 months" if after_stage2 else "Expiry",
+                          due < today))
+    return items
+
+
 def waiting_source(user, now: dt.datetime) -> list[ToDo]:
     """Each programme ``user`` may approve now, and each of theirs to complete, make active or
     close, linked to its page (where the form or button is)."""
@@ -124,4 +169,4 @@ def waiting_source(user, now: dt.datetime) -> list[ToDo]:
             item = _coordinator_item(programme, user, today)
             if item is not None:
                 items.append(item)
-    return items
+    return items + (decision_items(now) if runs else [])
