@@ -317,7 +317,9 @@ def certification_deadlines(certificate) -> list[tuple[str, dt.date, str]]:
     # Imported here: the programme's modules reach the audits' services, which import this module.
     from audit.programme.deadlines import cycle_status
 
-    audits = db.session.scalars(select(Audit).where(Audit.certificate_id == certificate.id)).all()
+    # With their site and supplier: each audit's day is read in its zone (``Audit.timezone``).
+    audits = db.session.scalars(select(Audit).where(Audit.certificate_id == certificate.id)
+                                .options(selectinload(Audit.site), selectinload(Audit.supplier))).all()
     items = [
         (f"{row['item'].type.value}{row['item'].number}", row["due"], f"{row['item'].label} due (latest)")
         for row in cycle_status(certificate, list(audits))

@@ -85,6 +85,25 @@ def request_extension(finding: Finding, *, deadline: str, new_due_on: dt.date | 
     return ext
 
 
+def _require_still_current(ext: ExtensionRequest) -> None:
+    """Refuse to approve a request the finding has moved past: a response extension once the
+    response was given (approving it would move the closure by as many days, unseen), or any
+    request whose deadline changed since it was asked (re-dated after "not effective", or
+    extended otherwise): its new date could bring the deadline forward."""
+    finding = ext.finding
+    name = _deadline_name(finding, ext.deadline)
+    if ext.deadline == "response" and finding.status not in RESPONSE_PENDING:
+        raise DomainError(f"The {name} was given since this request was made: reject it with a note; "
+                          f"more time on the {_deadline_name(finding, 'closure')} can be asked for "
+                          "separately.", field="note")
+    current = finding.response_due_on if ext.deadline == "response" else finding.closure_due_on
+    if current != ext.current_due_on:
+        now_due = f"{current:%d %b %Y}" if current else "none"
+        raise DomainError(f"The {name} deadline changed since this request was made "
+                          f"({ext.current_due_on:%d %b %Y} then, {now_due} now): reject it with a note; "
+                          "a new request can start from the current date.", field="note")
+
+
 def decide_extension(ext: ExtensionRequest, *, approve: bool, note: str | None, actor,
                      now: dt.datetime) -> ExtensionRequest:
     """A coordinator approves (the deadline moves) or rejects an extension request."""
@@ -96,6 +115,8 @@ def decide_extension(ext: ExtensionRequest, *, approve: bool, note: str | None, 
         raise DomainError("This request was decided already.")
     if not approve and not text(note):
         raise DomainError("Say why the extension is refused.", field="note")
+    if approve:
+        _require_still_current(ext)
     ext.status = ExtensionStatus.APPROVED if approve else ExtensionStatus.REJECTED
     ext.decided_by_id = actor.id
     ext.decided_at = now

@@ -31,8 +31,10 @@ EXPECTED = {
 }
 
 
-def tell_status_change(cert: Certificate, previous: CertificateStatus, *, now: dt.datetime) -> int:
-    """Notify every active coordinator that ``cert`` went from ``previous`` to its status.
+def tell_status_change(cert: Certificate, previous: CertificateStatus, *, actor=None,
+                       now: dt.datetime) -> int:
+    """Notify every active coordinator but ``actor`` (who made the change) that ``cert`` went
+    from ``previous`` to its status.
 
     Returns the number of notifications queued."""
     if cert.status is previous:
@@ -41,6 +43,8 @@ def tell_status_change(cert: Certificate, previous: CertificateStatus, *, now: d
     name = f"{cert.standard.code} certificate {cert.number or f'#{cert.id}'}"
     made = 0
     for person in coordinators():
+        if actor is not None and person.id == getattr(actor, "id", None):
+            continue
         # The time in the key: a later suspension of the same certificate is told again.
         if notify(person, kind=KIND, title=f"{name} is now {cert.status.value}",
                   body=f"{name} of {holder} went from {previous.value} to {cert.status.value}. "

@@ -329,7 +329,7 @@ def update_certificate(cert: Certificate, data: dict, *, actor, now) -> Certific
     previous = cert.status
     saved = save_with_trail(cert, values, actor=actor, now=now,
                             label=f"certificate {cert.number or cert.id}")
-    tell_status_change(saved, previous, now=now)
+    tell_status_change(saved, previous, actor=actor, now=now)
     return saved
 
 

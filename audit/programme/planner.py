@@ -40,6 +40,7 @@ from audit.models import (
     Audit,
     AuditKind,
     AuditStatus,
+    AuditTeamMember,
     PlannerRun,
     Site,
     TeamRole,
@@ -86,7 +87,11 @@ def _consecutive_days(start: dt.date, length: int) -> list[dt.date]:
 def _audits_to_place(programme) -> list[Audit]:
     stmt = (
         select(Audit).where(Audit.programme_id == programme.id, Audit.status == AuditStatus.PLANNED)
-        .options(selectinload(Audit.team), selectinload(Audit.standards),
+        # The team's users and qualifications too: coverage counts the team already there by
+        # the services' rule (``team_coverage``), which reads them.
+        .options(selectinload(Audit.team).selectinload(AuditTeamMember.user)
+                 .selectinload(User.qualifications),
+                 selectinload(Audit.standards),
                  selectinload(Audit.units).selectinload(Unit.members),
                  selectinload(Audit.site).selectinload(Site.holidays), selectinload(Audit.supplier),
                  selectinload(Audit.programme))

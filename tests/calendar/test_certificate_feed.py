@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 from audit.calendar.feeds import certification_deadlines
-from audit.models import AuditKind, AuditStatus, ThirdPartyType
+from audit.extensions import db
+from audit.models import AuditKind, AuditStatus, Certificate, ThirdPartyType
 from audit.programme.deadlines import cycle_status
 
 
@@ -28,3 +29,20 @@ def test_feed_deadlines_are_the_pages(app, make, cal):
     feed = {key: day for key, day, _label in certification_deadlines(cert)}
     assert page["surveillance2"] == dt.date(2025, 12, 31)
     assert {key: feed[key] for key in page} == page
+
+
+def test_feed_deadlines_cost_the_same_statements_whatever_the_number_of_sites(app, make, cal, count_queries):
+    """Each audit's day is read in its site's zone: the sites come with the audits."""
+    cert = cal.certificate(decision=dt.date(2024, 3, 15))
+    held_surveillance(make, cert, dt.date(2024, 11, 20))
+
+    def statements() -> int:
+        db.session.expire_all()
+        with count_queries() as counted:
+            certification_deadlines(db.session.get(Certificate, cert.id))
+        return counted.count
+
+    few = statements()
+    for month in (1, 2, 3, 4):
+        held_surveillance(make, cert, dt.date(2025, month, 10))
+    assert statements() == few

@@ -12,7 +12,7 @@ from audit.extensions import db
 from audit.findings import services as fs
 from audit.findings.reminders import sweep_finding_deadlines
 from audit.models import ActionKind, Grade
-from tests.findings.helpers import draft, to_status, world
+from tests.findings.helpers import draft, response_kwargs, to_status, world
 
 
 def test_an_extension_to_a_day_already_past_is_refused(app, make, library, now):
@@ -81,3 +81,39 @@ def test_actions_not_effective_give_an_internal_finding_a_fresh_closure_date(app
     db.session.commit()
     counts = sweep_finding_deadlines(late + dt.timedelta(days=15))
     assert counts["overdue"] == counts["escalations"] == 0
+
+
+def test_a_request_the_finding_moved_past_is_not_approved(app, make, library, now):
+    """Asked while the response was due, approved after it was accepted: the closure moved by
+    as many days, unseen. Asked for the closure, approved after "not effective" re-dated it:
+    the old request's date would bring the closure forward. Both are refused; rejecting works."""
+    w = world(make, library)
+    f = draft(w, Grade.MINOR, now=now)
+    f.owner = w.owner
+    fs.issue_finding(f, actor=w.auditor, now=now)
+    asked = fs.request_extension(f, deadline="response", new_due_on=f.response_due_on + dt.timedelta(days=10),
+                                 reason="Team on leave", actor=w.owner, now=now)
+    fs.submit_response(f, actor=w.owner, now=now, **response_kwargs(w, now))
+    fs.accept_response(f, actor=w.auditor, now=now)
+    closure = f.closure_due_on
+    with pytest.raises(DomainError, match="was given since this request"):
+        fs.decide_extension(asked, approve=True, note=None, actor=w.coordinator, now=now)
+    assert f.closure_due_on == closure
+    fs.decide_extension(asked, approve=False, note="Answered in time after all", actor=w.coordinator, now=now)
+
+    later = now + dt.timedelta(days=5)
+    closure_request = fs.request_extension(f, deadline="closure", new_due_on=closure + dt.timedelta(days=7),
+                                           reason="Parts late", actor=w.owner, now=later)
+    for action in f.actions:
+        fs.complete_action(action, "Done", actor=w.owner, now=later)
+    verified = closure_at(closure)
+    fs.verify_effectiveness(f, effective=False, note="Still recurring", actor=w.auditor, now=verified)
+    redated = f.closure_due_on
+    with pytest.raises(DomainError, match="deadline changed since this request"):
+        fs.decide_extension(closure_request, approve=True, note=None, actor=w.coordinator, now=verified)
+    assert f.closure_due_on == redated > closure
+
+
+def closure_at(day: dt.date) -> dt.datetime:
+    """Nine o'clock UTC two days before ``day``."""
+    return dt.datetime.combine(day - dt.timedelta(days=2), dt.time(9), tzinfo=dt.UTC)

@@ -61,6 +61,13 @@ def test_a_status_change_tells_the_coordinators(app, make):
     assert sorted(n.user_id for n in notes) == sorted(c.id for c in coordinators)
     assert "suspended" in notes[0].title and "surveillance" in notes[0].body
     assert "certificate_status" in registry(app).notification_kinds
+    # The coordinator who records the next change is not told of their own step.
+    update_certificate(cert, {"standard_id": std.id, "scope": "All sites", "status": "active",
+                              "decision_date": cert.decision_date, "expiry_date": cert.expiry_date},
+                       actor=coordinators[0], now=NOW + dt.timedelta(days=30))
+    lifted = db.session.scalars(select(Notification.user_id).where(
+        Notification.kind == "certificate_status", Notification.title.contains("active"))).all()
+    assert lifted == [coordinators[1].id]
 
 
 def test_the_edit_form_says_why_the_renewal_is_refused(app, make, login):

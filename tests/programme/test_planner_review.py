@@ -114,3 +114,28 @@ def test_the_earliest_day_is_never_before_the_programme_period(make, setup):
     audit = _audit(make, s, dt.date(2026, 12, 28), site=make.site(timezone="Asia/Tokyo"))
     proposals, _ = propose_plan(s["programme"], now=NOW)
     assert [(p.audit_id, p.day) for p in proposals] == [(audit.id, dt.date(2027, 1, 4))]
+
+
+def test_the_proposals_cost_the_same_statements_whatever_the_number_of_staffed_audits(
+        app, make, setup, count_queries):
+    """Coverage counts each audit's team by the services' rule, which reads the members and
+    their qualifications: loaded with the audits, not one audit at a time."""
+    s = setup
+
+    def add(n: int) -> None:
+        for i in range(n):
+            auditor = make.user(roles=(Role.AUDITOR,), name=f"Aud {i}")
+            make.qualification(auditor, s["std"], level=QualificationLevel.AUDITOR)
+            _audit(make, s, dt.date(2026, 6, 9) + dt.timedelta(days=7 * i), team=[(auditor, TeamRole.AUDITOR)])
+        db.session.commit()
+
+    def statements() -> int:
+        db.session.expire_all()
+        with count_queries() as counted:
+            propose_plan(db.session.get(Programme, s["programme"].id), now=NOW)
+        return counted.count
+
+    add(2)
+    few = statements()
+    add(6)
+    assert statements() == few
