@@ -138,7 +138,6 @@ def _scope_values(data: dict, audit: Audit | None) -> dict:
     if clauses is not None:
         values["clauses"] = clauses
     if "checklist_version_id" in data:
-
         values["checklist_version"] = get_or_fail(
             ChecklistTemplateVersion, data.get("checklist_version_id"), field="checklist_version_id",
             what="checklist version", optional=True)
@@ -147,8 +146,10 @@ def _scope_values(data: dict, audit: Audit | None) -> dict:
         values["planned_date"] = data.get("planned_date")
     if "report_due_on" in data:
         values["report_due_on"] = data.get("report_due_on")
-    if "due_by" in data:
-        values["due_by"] = data.get("due_by")
+    if "due_by" in data or (certificate is not None and (audit is None or audit.due_by is None)):
+        # A hand-entered cycle step gets its deadline too (imported here: the programme imports us).
+        from audit.programme.deadlines import step_deadline as cycle_due
+        values["due_by"] = data.get("due_by") or cycle_due(certificate, tp, audit, data.get("planned_date"))
     return values
 
 

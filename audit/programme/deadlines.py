@@ -117,6 +117,23 @@ def cycle_status(cert: Certificate, audits: list[Audit]) -> list[dict]:
     return rows
 
 
+def step_deadline(cert: Certificate | None, third_party_type, audit: Audit | None = None,
+                  planned_date: dt.date | None = None) -> dt.date | None:
+    """The cycle deadline of the step a surveillance or recertification audit of ``cert`` covers,
+    for one entered by hand (generated ones carry it already): the uncovered step of its type
+    nearest ``planned_date`` (else the first one), by ``cycle_status`` over the certificate's
+    other audits. None for any other audit, or when every such step is covered."""
+    if cert is None or third_party_type not in (ThirdPartyType.SURVEILLANCE, ThirdPartyType.RECERTIFICATION):
+        return None
+    others = [a for a in db.session.scalars(select(Audit).where(Audit.certificate_id == cert.id))
+              if audit is None or a.id != audit.id]
+    open_steps = [r for r in cycle_status(cert, others)
+                  if r["audit"] is None and r["item"].type is third_party_type]
+    if planned_date is not None:
+        open_steps.sort(key=lambda r: abs((r["item"].planned - planned_date).days))
+    return open_steps[0]["due"] if open_steps else None
+
+
 def _after_deadline(audit: Audit | None, due: dt.date) -> dt.date | None:
     """The day of the covering audit when it lies after the step's deadline, else None.
 

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import func, select
 
+from audit.audits.services import create_audit, reschedule_audit
+from audit.core.errors import DomainError
 from audit.extensions import db
 from audit.models import (
     Audit,
@@ -117,3 +120,25 @@ def test_the_cycles_page_shows_a_suspension(app, make, login):
     assert 'pill ok">valid' not in html
     assert 'pill bad">suspended' in html
 
+
+
+def test_a_surveillance_entered_by_hand_must_happen_by_its_cycle_deadline(app, make):
+    """Generated cycle audits carried "must happen by"; one entered on the audit form did not, so
+    a reschedule past the surveillance deadline was accepted and only the sweep warned after."""
+    cert, std = certificate(make, D(2025, 4, 1))  # surveillance 1 due by 1 Apr 2026
+    site = make.site(timezone="UTC")
+    now = dt.datetime(2026, 1, 12, 9, tzinfo=dt.UTC)
+    audit = create_audit({"title": "Surveillance 1", "kind": AuditKind.THIRD_PARTY,
+                          "third_party_type": ThirdPartyType.SURVEILLANCE, "certificate_id": cert.id,
+                          "site_id": site.id, "standard_ids": [std.id], "planned_date": D(2026, 3, 20)},
+                         actor=None, now=now, manual=True)
+    assert audit.due_by == D(2026, 4, 1)
+    with pytest.raises(DomainError, match="must happen by 01 Apr 2026"):
+        reschedule_audit(audit, starts_local=dt.datetime(2026, 6, 16, 9),
+                         ends_local=dt.datetime(2026, 6, 16, 17), actor=None, now=now)
+    # A surveillance date typed on the form stays the coordinator's.
+    typed = create_audit({"title": "Surveillance 2", "kind": AuditKind.THIRD_PARTY,
+                          "third_party_type": ThirdPartyType.SURVEILLANCE, "certificate_id": cert.id,
+                          "site_id": site.id, "standard_ids": [std.id], "planned_date": D(2027, 3, 20),
+                          "due_by": D(2027, 6, 30)}, actor=None, now=now, manual=True)
+    assert typed.due_by == D(2027, 6, 30)
