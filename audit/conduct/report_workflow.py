@@ -74,6 +74,10 @@ def _no_blockers(audit, user) -> str | None:
 S = ReportState
 _UNISSUED = frozenset({S.NONE, S.DRAFT, S.SIGNED})
 _WRITTEN = frozenset({S.DRAFT, S.SIGNED})
+#: The auditee acknowledges the report at the closing meeting (signed or not yet), and still may
+#: once it is issued: the lead often issues it on site minutes after signing, and the notice of
+#: the signature asked the unit owners to acknowledge it by the report's due date.
+_ACKNOWLEDGEABLE = frozenset({S.DRAFT, S.SIGNED, S.ISSUED})
 _TEAM = "Only the audit team's auditors write this audit's report."
 _LEAD = "Only the lead auditor signs and issues the report."
 
@@ -82,6 +86,6 @@ REPORT = Workflow("report", state=report_state, state_label=lambda a: report_sta
     Step("question_reason", "Record a reason", _UNISSUED, _team, _TEAM, _open),
     Step("sign_report", "Sign as lead auditor", _WRITTEN, _lead, _LEAD, _conclusions),
     Step("issue_report", "Issue report", _UNISSUED, _lead, _LEAD, _no_blockers),
-    Step("acknowledge_report", "Record auditee acknowledgement", _WRITTEN, _team_or_auditee,
+    Step("acknowledge_report", "Record auditee acknowledgement", _ACKNOWLEDGEABLE, _team_or_auditee,
          "Only the auditee representative or the audit team can record this."),
 ])

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from audit.conduct.report import acknowledge_report, save_report, sign_report
+from audit.conduct.report import acknowledge_report, get_report, issue_report, save_report, sign_report
 from audit.core.todo import waiting_for
 from audit.extensions import db
 from audit.models import AuditStatus, Notification
-from tests.conduct.test_report import REPORT
+from tests.conduct.test_report import REPORT, _ready_to_issue
 
 
 def _notes() -> list[Notification]:
@@ -52,3 +52,17 @@ def test_a_report_already_acknowledged_tells_nobody_when_signed(setup, now):
     sign_report(audit, actor=setup.lead, now=now)
     db.session.commit()
     assert _notes() == []
+
+
+def test_the_owner_can_still_acknowledge_once_the_lead_issued_the_report(setup, now, login):
+    """Told at the signature to acknowledge by the report's due date, the owner followed the link
+    after the lead had issued the report on site minutes later and got 409: issued is no end to
+    acknowledging (it changes no finding)."""
+    _ready_to_issue(setup, now)
+    issue_report(setup.audit, actor=setup.lead, now=now)
+    db.session.commit()
+    r = login(setup.auditee).post(f"/audits/{setup.audit.id}/report/acknowledge", data={"name": ""})
+    assert r.status_code == 302
+    report = get_report(setup.audit)
+    db.session.refresh(report)
+    assert report.acknowledged_by_id == setup.auditee.id
