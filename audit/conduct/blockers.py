@@ -87,6 +87,10 @@ def report_blockers(audit: Audit, report: AuditReport | None, checklist: Checkli
                 "raise one, or record why none was raised.", q.id, "no_finding"))
         elif row.missing_evidence:
             problems.append(Blocker(f"Question {q.key}: {row.missing_evidence}.", q.id))
+    for reference in checklist.drafts:
+        # Issued with the report, a draft would reach nobody: no owner told, no deadline, and
+        # the report would list a finding its readers may not open.
+        problems.append(Blocker(f"Finding {reference} is still a draft: issue it (or delete it) first."))
     if report is None or report.signed_at is None:
         problems.append(Blocker("The lead auditor has not signed the report."))
     return problems

@@ -122,6 +122,8 @@ class Checklist:
     sections: list[SectionRow]
     previous_audit: Audit | None
     open_findings: list[Finding]
+    #: References of the audit's findings still in draft (each one blocks the report's issue).
+    drafts: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -254,18 +256,22 @@ def build_checklist(audit: Audit, *, structure=None, reader=None) -> Checklist:
     progress -- are the same whatever the sections are. The units' open findings from other
     audits are read only for a ``reader`` (the page's user), and only those they may open.
     """
-    if audit.checklist_version_id is None:
-        return Checklist(audit, [], None, [])
-    sections = (structure or _sections)(audit.checklist_version_id)
     params = {"audit_id": audit.id}
+    if audit.checklist_version_id is None:
+        return Checklist(audit, [], None, [], [f.reference for f in db.session.scalars(_FINDINGS, params)
+                                               if f.status is FindingStatus.DRAFT])
+    sections = (structure or _sections)(audit.checklist_version_id)
     answers = {a.question_id: a for a in db.session.scalars(_ANSWERS, params)}
     evidence: dict[int, list[Evidence]] = {}
     for ev in db.session.scalars(_EVIDENCE, params):
         evidence.setdefault(ev.question_id, []).append(ev)
     findings: dict[int, list[Finding]] = {}
+    drafts = []
     for f in db.session.scalars(_FINDINGS, params):
         if f.answer is not None:
             findings.setdefault(f.answer.question_id, []).append(f)
+        if f.status is FindingStatus.DRAFT:
+            drafts.append(f.reference)
 
     previous = previous_audit_of(audit)
     previous_by_key: dict[str, ChecklistAnswer] = {}
@@ -294,6 +300,6 @@ def build_checklist(audit: Audit, *, structure=None, reader=None) -> Checklist:
         q = row.question
         if q.condition_key:
             row.visible = states.get(q.condition_key) == q.condition_value
-    return Checklist(audit, result, previous, open_findings)
+    return Checklist(audit, result, previous, open_findings, drafts)
 
 

@@ -40,6 +40,7 @@ from audit.models import (
     ChecklistSection,
     Evidence,
     Finding,
+    FindingStatus,
     Role,
     TeamRole,
     Unit,
@@ -114,7 +115,6 @@ def _candidates(user) -> list[Audit]:
 def _checklists(audits) -> dict[int, Checklist]:
     """``checklist_read.build_checklist`` for many audits at once, as far as the report's
     blockers need it (questions, answers, evidence, findings; no carry-forward)."""
-    audits = [a for a in audits if a.checklist_version_id is not None]
     if not audits:
         return {}
     ids = [a.id for a in audits]
@@ -130,10 +130,13 @@ def _checklists(audits) -> dict[int, Checklist]:
     for ev in db.session.scalars(select(Evidence).where(Evidence.audit_id.in_(ids)).order_by(Evidence.id)):
         evidence.setdefault((ev.audit_id, ev.question_id), []).append(ev)
     findings: dict[tuple[int, int], list[Finding]] = {}
+    drafts: dict[int, list[str]] = {}
     for f in db.session.scalars(select(Finding).where(Finding.audit_id.in_(ids)).order_by(Finding.id)
                                 .options(selectinload(Finding.answer))):
         if f.answer is not None:
             findings.setdefault((f.audit_id, f.answer.question_id), []).append(f)
+        if f.status is FindingStatus.DRAFT:
+            drafts.setdefault(f.audit_id, []).append(f.reference)
     result = {}
     for audit in audits:
         states, rows = {}, []
@@ -145,7 +148,7 @@ def _checklists(audits) -> dict[int, Checklist]:
                 section_rows.append(QuestionRow(q, answer, None, evidence.get((audit.id, q.id), []),
                                                 findings.get((audit.id, q.id), [])))
             rows.append(SectionRow(section, section_rows))
-        checklist = Checklist(audit, rows, None, [])
+        checklist = Checklist(audit, rows, None, [], drafts.get(audit.id, []))
         for row in checklist.rows:
             if row.question.condition_key:
                 row.visible = states.get(row.question.condition_key) == row.question.condition_value

@@ -15,7 +15,8 @@ from audit.conduct.evidence import add_evidence
 from audit.conduct.report import ensure_report_due_on, get_report, issue_report, save_report, sign_report
 from audit.core.errors import DomainError, NotAllowed
 from audit.extensions import db
-from audit.models import AuditStatus, Finding, Grade, TrailEntry
+from audit.findings.services import issue_finding
+from audit.models import AuditStatus, Finding, FindingStatus, Grade, TrailEntry
 from tests.conduct.conftest import jpeg_bytes
 
 REPORT = {"conclusions": "The assembly process conforms with two exceptions.",
@@ -34,9 +35,13 @@ def _ready_to_issue(setup, now):
     add_evidence(audit, data=jpeg_bytes(), filename="p.jpg", question=setup.questions["S1Q1"],
                           max_bytes=10_000_000, actor=setup.auditor, now=now)
     raise_finding_from_answer(audit, setup.questions["S1Q1"], grade=Grade.MINOR,
-                                       statement="Work instruction WI-7 is not the released revision.",
-                                       evidence="WI-7 rev B at station 3; rev C released.",
-                                       actor=setup.auditor, now=now)
+                              statement="Work instruction WI-7 is not the released revision.",
+                              evidence="WI-7 rev B at station 3; rev C released.",
+                              actor=setup.auditor, now=now)
+    # Every draft of the audit issued (a draft blocks the report's issue), the test's own too.
+    for draft in db.session.scalars(select(Finding).where(Finding.audit_id == audit.id,
+                                                          Finding.status == FindingStatus.DRAFT)):
+        issue_finding(draft, actor=setup.lead, now=now)
     _cover_the_rest(setup, now)
     save_report(audit, REPORT, actor=setup.lead, now=now)
     sign_report(audit, actor=setup.lead, now=now)

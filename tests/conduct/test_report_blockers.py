@@ -15,6 +15,7 @@ from audit.conduct.checklist_read import build_checklist
 from audit.conduct.report import get_report, issue_report, save_report, sign_report
 from audit.core.errors import DomainError
 from audit.extensions import db
+from audit.findings.services import issue_finding
 from audit.models import AuditStatus, Grade, TrailEntry
 from tests.conduct.test_report import REPORT
 
@@ -66,10 +67,18 @@ def test_nc_with_finding_or_reason_does_not_block(setup, now):
     assert _blocker_questions(setup) == {}
     record_question_reason(setup.audit, q["S1Q1"], kind="no_finding", reason="", actor=setup.auditor, now=now)
     assert _blocker_questions(setup) == {q["S1Q1"].id: "no_finding"}
-    raise_finding_from_answer(setup.audit, q["S1Q1"], grade=Grade.MAJOR, statement="No records kept.",
-                              evidence="Logbook empty since May.", actor=setup.auditor, now=now)
+    finding = raise_finding_from_answer(setup.audit, q["S1Q1"], grade=Grade.MAJOR,
+                                        statement="No records kept.", evidence="Logbook empty since May.",
+                                        actor=setup.auditor, now=now)
     _sign(setup, now)
     assert _blocker_questions(setup) == {}
+    # Still a draft, it would reach nobody with the report: issuing it comes first.
+    blockers = report_blockers(setup.audit, get_report(setup.audit), build_checklist(setup.audit))
+    assert [b.message for b in blockers] == [f"Finding {finding.reference} is still a draft: issue it (or "
+                                             "delete it) first."]
+    with pytest.raises(DomainError, match="is still a draft"):
+        issue_report(setup.audit, actor=setup.lead, now=now)
+    issue_finding(finding, actor=setup.lead, now=now)
     issue_report(setup.audit, actor=setup.lead, now=now)
     assert setup.audit.status is AuditStatus.REPORT_ISSUED
 
