@@ -126,7 +126,8 @@ def test_the_proposals_cost_the_same_statements_whatever_the_number_of_staffed_a
         for i in range(n):
             auditor = make.user(roles=(Role.AUDITOR,), name=f"Aud {i}")
             make.qualification(auditor, s["std"], level=QualificationLevel.AUDITOR)
-            _audit(make, s, dt.date(2026, 6, 9) + dt.timedelta(days=7 * i), team=[(auditor, TeamRole.AUDITOR)])
+            _audit(make, s, dt.date(2026, 6, 9) + dt.timedelta(days=7 * i),
+                   team=[(auditor, TeamRole.AUDITOR)])
         db.session.commit()
 
     def statements() -> int:
