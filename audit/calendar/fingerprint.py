@@ -105,10 +105,12 @@ def _day_number(column) -> ColumnElement:
             + func.coalesce(cast(extract("day", column), db.Integer), 0))
 
 
-def _audit_part(criteria) -> select:
+def _audit_part(criteria, *, name: str = "audits") -> select:
+    """The audits matching ``criteria`` by the zone they are shown in: count, ids, versions and
+    latest change (see the module docstring)."""
     zone = func.coalesce(Site.timezone, Supplier.timezone, "UTC")
     return (
-        part("audits", zone, func.count(Audit.id), func.sum(Audit.id),
+        part(name, zone, func.count(Audit.id), func.sum(Audit.id),
              func.sum(Audit.id * Audit.version_id), func.max(Audit.updated_at))
         .select_from(Audit)
         .outerjoin(Site, Site.id == Audit.site_id)
@@ -224,18 +226,8 @@ def variant_key(token) -> tuple:
 def _cycle_part() -> select:
     """Every audit of the feed's certificate, window or not: the cycle deadlines in the feed are
     computed from the real dates of earlier surveillances (``feeds.certification_deadlines``),
-    which may lie before the window. ``version_id`` moves with each date or status change; the
-    zone key follows the local day the dates are read in."""
-    zone = func.coalesce(Site.timezone, Supplier.timezone, "UTC")
-    return (
-        part("cycle", zone, func.count(Audit.id), func.sum(Audit.id),
-             func.sum(Audit.id * Audit.version_id), func.max(Audit.updated_at))
-        .select_from(Audit)
-        .outerjoin(Site, Site.id == Audit.site_id)
-        .outerjoin(Supplier, Supplier.id == Audit.supplier_id)
-        .where(Audit.certificate_id == bindparam("target_id"))
-        .group_by(zone)
-    )
+    which may lie before the window. Summed as the window's audits are (``_audit_part``)."""
+    return _audit_part([Audit.certificate_id == bindparam("target_id")], name="cycle")
 
 
 def parts(key: tuple) -> list[select]:

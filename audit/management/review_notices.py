@@ -144,14 +144,18 @@ def announce_held(review: ManagementReview, *, actor, now: dt.datetime) -> None:
                     "sign them off; signing off freezes the record.")
 
 
+def _others(people: list[User | None], actor) -> list[User]:
+    """``people`` who can still be told, once each, without the person who acted."""
+    found = {u.id: u for u in people if u is not None and u.is_active and (actor is None or u.id != actor.id)}
+    return list(found.values())
+
+
 def announce_done(action, *, actor, now: dt.datetime) -> None:
     """An output reported done: the chair hears it (its minutes record the outputs), and so does
     the owner when a quality manager closed it for them."""
     review = action.review
     closer = getattr(actor, "name", None) or "The system"
-    people = {u.id: u for u in (review.chair, action.owner)
-              if u is not None and u.is_active and (actor is None or u.id != actor.id)}
-    for person in people.values():
+    for person in _others([review.chair, action.owner], actor):
         notify(person, kind="review_action_done", now=now, link=link_for(review, person),
                dedupe_key=f"review-action:{action.id}:done:{person.id}",
                title=f"{review.title}: “{action.decision[:60]}” is done",
@@ -162,9 +166,7 @@ def announce_done(action, *, actor, now: dt.datetime) -> None:
 def announce_signed_off(review: ManagementReview, *, actor, now: dt.datetime) -> None:
     """Signed-off minutes are final: the chair (unless they signed), the invitees and the
     coordinators hear it."""
-    people = {u.id: u for u in [review.chair, *review.invitees, *coordinators()]
-              if u is not None and u.is_active and (actor is None or u.id != actor.id)}
-    for person in people.values():
+    for person in _others([review.chair, *review.invitees, *coordinators()], actor):
         notify(person, kind="review_signed_off", now=now, link=link_for(review, person),
                dedupe_key=f"review:{review.id}:signed-off:{person.id}",
                title=f"{review.title}: the minutes are signed off",
