@@ -47,6 +47,16 @@ def _wait(predicate, timeout=10.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _offline(context, page) -> None:
+    """Take the tablet off the network and wait until the checklist page knows it.
+
+    Chromium tells the page (``navigator.onLine``) a moment after the switch; a tap in between
+    is sent, and a page under the service worker reaches the server despite the emulation, which a
+    real network that is gone would not allow."""
+    context.set_offline(True)
+    page.wait_for_selector('[data-sync="offline"]')
+
+
 def _q(setup, key) -> str:
     return f"#q{setup.questions[key].id}"
 
@@ -101,7 +111,7 @@ def test_tablet_journey_offline_and_back(live, browser, setup):
 
     # Lose the network: the browser goes offline and the server is gone too.
     live.stop()
-    context.set_offline(True)
+    _offline(context, page)
     page.tap(f'{_q(setup, "S1Q3")} [data-set="observation"]')
     page.fill(f'{_q(setup, "S2Q1")} [data-value-input]', "42")
     page.press(f'{_q(setup, "S2Q1")} [data-value-input]', "Tab")
@@ -198,7 +208,7 @@ def test_shared_tablet_keeps_each_persons_queue_for_them(live, browser, setup):
     arne = context.new_page()
     _login(arne, base, setup.auditor)
     arne.goto(url)
-    context.set_offline(True)
+    _offline(context, arne)
     arne.tap(f'{sel} [data-set="not_applicable"]')
     arne.wait_for_selector('[data-sync="offline"]')
     arne.close()

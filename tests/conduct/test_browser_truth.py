@@ -13,6 +13,7 @@ from audit.models import ChecklistAnswer
 from tests.conduct.test_browser import (
     _counts,
     _login,
+    _offline,
     _q,
     _tablet,
     _wait,
@@ -47,7 +48,7 @@ def test_conflict_survives_a_reload_until_a_person_resolves_it(live, browser, se
     _login(b, live.url, setup.lead)
     a.goto(url)
     b.goto(url)
-    a_ctx.set_offline(True)
+    _offline(a_ctx, a)
     a.tap(f'{sel} [data-set="minor_nc"]')
     a.fill(f"{sel} [data-note]", "Gauge G-12 out of calibration")
     a.tap(f'{_q(setup, "S2Q3")} h3')  # leave the note: it is queued at once
@@ -92,7 +93,7 @@ def test_refused_change_is_reverted_with_its_reason_and_kept_until_read(live, br
     page.fill(f"{sel} [data-value-input]", "42")
     page.press(f"{sel} [data-value-input]", "Tab")
     page.wait_for_selector(f'{sel} [data-q-status][data-kind="saved"]')
-    ctx.set_offline(True)
+    _offline(ctx, page)
     page.fill(f"{sel} [data-value-input]", "150")
     page.press(f"{sel} [data-value-input]", "Tab")
     page.wait_for_selector('[data-sync="offline"]')
@@ -128,7 +129,7 @@ def test_note_only_edit_keeps_the_colleagues_verdict(live, browser, setup):
     a.tap(f'{sel} [data-set="conforming"]')
     a.wait_for_selector(f'{sel} [data-q-status][data-kind="saved"]')
     b.goto(url)
-    a_ctx.set_offline(True)
+    _offline(a_ctx, a)
     a.fill(f"{sel} [data-note]", "Records kept in the blue binder")
     a.tap(f'{_q(setup, "S2Q3")} h3')
     a.wait_for_selector('[data-sync="offline"]')
