@@ -95,7 +95,8 @@ class BaseConfig:
     BASE_CURRENCY = "EUR"
     #: The largest single cost of poor quality accepted, in the base currency.
     COST_MAX_AMOUNT = 10_000_000
-    #: Audit-days per auditor and month above which the workload page highlights the month.
+    #: Audit-days per auditor and month: the planner never proposes past it, the workload page
+    #: highlights a month over it, a manual change past it is warned about (audits.workload).
     WORKLOAD_DAYS_PER_MONTH = 6
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 

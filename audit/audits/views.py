@@ -13,6 +13,7 @@ from audit.audits.access import can_read_audit, readable_audits
 from audit.audits.queries import audit_list_query, read_filters
 from audit.audits.team import uncovered_standards
 from audit.audits.workflow import AUDIT
+from audit.audits.workload import workload_warnings
 from audit.auth.permissions import Permission, requires
 from audit.core.errors import DomainError
 from audit.core.forms import saving
@@ -94,12 +95,15 @@ def bulk_change():
                               lead=lead, reason=form.reason.data, actor=current_user, now=utcnow())
     # Read before the commit expires them: the report needs no reload per audit.
     done = [a.reference for a in outcome.applied]
+    over_limit = [f"{a.reference}: {why}" for a in outcome.applied for why in workload_warnings(a)]
     refused = [(a.id, a.reference, a.title, why) for a, why in outcome.refused]
     db.session.commit()
     missing = len(set(form.ids.data)) - len(audits)
     if done:
         flash(f"{bulk.ACTIONS[form.action.data]}: done for {len(done)} audit{'' if len(done) == 1 else 's'} "
               f"({', '.join(done)}).", "success")
+    for why in over_limit:
+        flash(why, "warning")
     if missing:
         flash(f"{missing} selected audit{'' if missing == 1 else 's'} no longer exist.", "error")
     if not refused:
@@ -161,8 +165,16 @@ def audit_edit(audit_id: int):
                                   version=form.version.data or None, manual=True)
         if saved.ok:
             flash("Audit saved.", "success")
+            _warn_workload(audit)
             return redirect(url_for("audits.detail", audit_id=audit_id))
     return render_template("audits/form.html", form=form, audit=audit)
+
+
+def _warn_workload(audit: Audit) -> None:
+    """Tell the coordinator who passes the monthly workload limit after her change: allowed, a
+    deliberate decision, but never unnoticed (the planner keeps to the limit)."""
+    for why in workload_warnings(audit):
+        flash(why, "warning")
 
 
 def _load_audit(audit_id: int) -> Audit:
@@ -205,10 +217,10 @@ def detail(audit_id: int, team_form=None, status_form=None, reschedule_form=None
             "ends_local": services.to_local(audit.ends_at, audit.timezone)})
     uncovered = []
     if audit.is_open and audit.kind is not AuditKind.THIRD_PARTY:
-
         uncovered = uncovered_standards(audit, today=utcnow().date())
     return render_template(
         "audits/detail.html", audit=audit, sections=sections, can_manage=can_manage, uncovered=uncovered,
+        over_limit=workload_warnings(audit) if can_manage else [],
         status_hints=status_hints if can_manage else [],
         team_form=team_form, status_form=status_form, reschedule_form=reschedule_form,
         trail=entries_for(audit, limit=50),
@@ -232,6 +244,7 @@ def team_add(audit_id: int):
                                      actor=current_user, now=utcnow())
         if saved.ok:
             flash(f"{user.name} added to the team.", "success")
+            _warn_workload(audit)
             return redirect(url_for("audits.detail", audit_id=audit_id) + "#team")
     return detail(audit_id, team_form=form), 422
 
@@ -286,5 +299,6 @@ def reschedule(audit_id: int):
                                       override_reason=form.reason.data, actor=current_user, now=utcnow())
         if saved.ok:
             flash("Audit rescheduled.", "success")
+            _warn_workload(audit)
             return redirect(_safe_next() or url_for("audits.detail", audit_id=audit_id))
     return detail(audit_id, reschedule_form=form), 422

@@ -10,24 +10,22 @@ audited and nothing planned): gaps are visible before they happen.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from audit.audits.workload import booked_workload, monthly_limit
 from audit.extensions import db
 from audit.models import (
     Audit,
     AuditStatus,
-    AuditTeamMember,
     Clause,
     Finding,
     Grade,
     Role,
     Standard,
-    TeamRole,
     Unit,
     User,
     UserRole,
@@ -163,7 +161,8 @@ def unit_months(units, *, today: dt.date, default: int = COVERAGE_MONTHS) -> dic
 
 
 def workload(*, first: dt.date, last: dt.date) -> dict:
-    """Audit-days per auditor and month in [first, last], and who is over the monthly limit."""
+    """Audit-days per auditor and month in [first, last], counted by the one workload rule
+    (``audit.audits.workload``) the planner and the team changes keep."""
     months = []
     day = first.replace(day=1)
     while day <= last:
@@ -172,22 +171,6 @@ def workload(*, first: dt.date, last: dt.date) -> dict:
     auditors = list(db.session.scalars(select(User).join(UserRole).where(UserRole.role == Role.AUDITOR,
                                                                           User.is_active.is_(True))
                                        .order_by(User.name)))
-    lo = dt.datetime.combine(first, dt.time(), dt.UTC)
-    hi = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), dt.UTC)
-    rows = db.session.execute(
-        select(AuditTeamMember.user_id, AuditTeamMember.role, Audit.planned_date, Audit.starts_at,
-               Audit.planned_days)
-        .join(Audit, AuditTeamMember.audit_id == Audit.id)
-        .where(Audit.status.not_in(AuditStatus.inactive()),
-               AuditTeamMember.role.in_((TeamRole.LEAD, TeamRole.AUDITOR, TeamRole.TRAINEE)),
-               ((Audit.starts_at >= lo) & (Audit.starts_at < hi))
-               | (Audit.starts_at.is_(None) & (Audit.planned_date >= first) & (Audit.planned_date <= last)))
-    ).all()
-    days: dict[int, dict[dt.date, int]] = defaultdict(lambda: defaultdict(int))
-    leads: dict[int, int] = defaultdict(int)
-    for user_id, role, planned, starts, planned_days in rows:
-        day = starts.date() if starts else planned
-        days[user_id][day.replace(day=1)] += planned_days or 1
-        if role is TeamRole.LEAD:
-            leads[user_id] += 1
-    return {"months": months, "auditors": auditors, "days": days, "leads": leads}
+    booked = booked_workload(first=first, last=last)
+    return {"months": months, "auditors": auditors, "days": booked.days, "leads": booked.leads,
+            "limit": monthly_limit()}

@@ -5,7 +5,8 @@ brings its team) it searches days near the planned date that pass the one calend
 (``audit.audits.dates``: working days, site holidays, inside the programme period, never in the
 past), and builds a competent team: a lead qualified as lead for one standard in scope, plus
 auditors until the team together covers every standard; every member impartial, free, and not
-in another country the working day before or after (no travel day).
+in another country the working day before or after (no travel day), and nobody past the
+monthly workload limit (``audit.audits.workload``), the run's own proposals counted.
 
 Fairness: the lead with the fewest audits led in the period is tried first (ties: fewest audits
 overall, then a stable rotation; a coordinator is never preferred), then the day nearest the
@@ -33,6 +34,7 @@ from sqlalchemy.orm import selectinload
 from audit.audits.dates import audit_country, audit_holidays, date_problems
 from audit.audits.services import add_team_member, change_status, reschedule_audit
 from audit.audits.team import team_coverage
+from audit.audits.workload import COUNTED_ROLES, workload_warnings
 from audit.core.errors import DomainError
 from audit.core.services import get_or_fail
 from audit.extensions import db
@@ -119,7 +121,7 @@ def propose_plan(programme, *, now: dt.datetime) -> tuple[list[Proposal], list[d
     audits.sort(key=lambda a: (a.due_by is None, a.due_by is not None and a.due_by < firsts[a.id],
                                a.due_by or dt.date.max))
     last = programme.period_end
-    pool = load_pool(min(firsts.values()), last)
+    pool = load_pool(min(firsts.values()), last, placing=[a.id for a in audits])
     proposals: list[Proposal] = []
     unplaced: list[dict] = []
     for audit in audits:
@@ -219,6 +221,8 @@ def _place(audit: Audit, pool: Pool, first: dt.date, last: dt.date) -> Proposal 
     existing_lead = next((m.user_id for m in audit.team if m.role is TeamRole.LEAD), None)
     members = [m.user_id for m in audit.team if m.role is not TeamRole.GUIDE and m.role is not TeamRole.LEAD]
     team_ids = members + ([existing_lead] if existing_lead else [])
+    # Experts and observers are booked but hold no audit-days under the workload limit.
+    uncounted = {m.user_id for m in audit.team if m.role not in COUNTED_ROLES}
     reasons: Counter = Counter()
     if audit.kind is not AuditKind.THIRD_PARTY and not audit.standards:
         return ["No standard in scope: qualifications cannot be checked. Add the standards first."]
@@ -226,8 +230,10 @@ def _place(audit: Audit, pool: Pool, first: dt.date, last: dt.date) -> Proposal 
     excluded = _excluded(audit) if audit.kind is not AuditKind.THIRD_PARTY else set()
     free_options = []
     for start, days in options:
-        if any(pool.free(uid, days, country) for uid in team_ids):
-            reasons["the people already in the team are booked elsewhere"] += 1
+        busy = next(filter(None, (pool.free(uid, days, country, counted=uid not in uncounted)
+                                  for uid in team_ids)), None)
+        if busy:
+            reasons[f"people already in the team are {busy}"] += 1
             continue
         free_options.append((start, days))
     if not needs_lead:
@@ -237,7 +243,8 @@ def _place(audit: Audit, pool: Pool, first: dt.date, last: dt.date) -> Proposal 
             if extra is None:
                 continue
             for uid in team_ids + extra:
-                pool.book(uid, days, country, lead=uid == existing_lead, place=audit_place(audit))
+                pool.book(uid, days, country, lead=uid == existing_lead, place=audit_place(audit),
+                          counted=uid not in uncounted)
             return Proposal(audit.id, audit.reference, start, None, extra, **{**base, "note": note or "dates only"})
         return [f"No day near {audit.planned_date or first:%d %b %Y} fits the team: "
                 f"{'; '.join(sorted(reasons)) or 'no candidate'}."]
@@ -270,7 +277,7 @@ def _place(audit: Audit, pool: Pool, first: dt.date, last: dt.date) -> Proposal 
                 extra = _second_auditor(pool, lead_id, std_ids, days, country, excluded)
             pool.book(lead_id, days, country, lead=True, place=place)
             for uid in members + extra:
-                pool.book(uid, days, country, lead=False, place=place)
+                pool.book(uid, days, country, lead=False, place=place, counted=uid not in uncounted)
             options_for_day = [lead_id]
             for uid in ordered:  # the best-placed alternatives, not every lead in the company
                 if len(options_for_day) >= LEAD_OPTIONS:
@@ -380,6 +387,10 @@ PLANNER_OVERRIDE_HINT = ("Choose working days here, or use the audit's reschedul
 PLANNER_TRAVEL_HINT = ("Choose other days or another lead here, or use the audit's reschedule page to "
                        "skip the travel day with a recorded reason.")
 
+#: The same for the monthly workload limit, which the audit's page lets a coordinator pass.
+PLANNER_WORKLOAD_HINT = ("Choose another lead or other days here, or add the person on the audit's page "
+                         "to go past the limit knowingly.")
+
 
 def _check_planner_days(audit: Audit, days: list[dt.date], *, today: dt.date) -> None:
     """The one calendar rule for an accepted row, told in the planner's words: it cannot take a
@@ -410,5 +421,9 @@ def _apply(audit: Audit, p: dict, edit: dict, *, actor, now: dt.datetime) -> Non
         if uid != lead_id and all(m.user_id != uid for m in audit.team):
             auditor = get_or_fail(User, uid, field="auditor_ids", what="auditor")
             add_team_member(audit, auditor, TeamRole.AUDITOR, actor=actor, now=now)
+    # The planner keeps the workload limit; an edited row is held to it too.
+    over = workload_warnings(audit)
+    if over:
+        raise DomainError(" ".join([*over, PLANNER_WORKLOAD_HINT]))
     if audit.lead is not None or audit.kind is AuditKind.THIRD_PARTY:
         change_status(audit, AuditStatus.SCHEDULED, actor=actor, now=now)

@@ -2,8 +2,9 @@
 
 Qualifications are indexed by person and standard, leads by standard; bookings are a day →
 country map per person (the travel rule needs the country, the double-booking rule the day);
-loads count the audits each person leads or audits in the programme period. Choosing between
-equally loaded people uses a stable rotation (by name, then e-mail), never the database id,
+loads count the audits each person leads or audits in the programme period; audit-days per
+month keep the workload limit (``audit.audits.workload``, the rule the workload page shows).
+Choosing between equally loaded people uses a stable rotation (by name, then e-mail), never the database id,
 and a coordinator is never preferred: she runs the programme and audits when others cannot.
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from audit.audits.dates import country_where, next_working_day, previous_working_day
+from audit.audits.workload import Workload, booked_workload, month_of, monthly_limit
 from audit.extensions import db
 from audit.models import (
     Audit,
@@ -56,6 +58,10 @@ class Pool:
     where: dict[int, dict[dt.date, str]] = field(default_factory=lambda: defaultdict(dict))
     lead_load: Counter = field(default_factory=Counter)
     load: Counter = field(default_factory=Counter)
+    #: audit-days per person and month (the audits being placed count once proposed)
+    workload: Workload = field(default_factory=Workload)
+    #: the monthly workload limit (audit-days)
+    limit: int | None = None
     #: position of each person in the stable rotation, and how far it has turned
     rotation: dict[int, int] = field(default_factory=dict)
     turn: int = 0
@@ -76,12 +82,16 @@ class Pool:
             found.update(self.leads_by_standard.get(s, ()))
         return list(found)
 
-    def free(self, uid: int, days: list[dt.date], country: str) -> str | None:
-        """Why ``uid`` cannot take these days, or None: booked, or in another country on the
-        working day before or after (no travel day)."""
+    def free(self, uid: int, days: list[dt.date], country: str, *, counted: bool = True) -> str | None:
+        """Why ``uid`` cannot take these days, or None: booked, in another country on the
+        working day before or after (no travel day), or past the monthly workload limit (not
+        for a role whose days the limit does not count: ``counted=False``)."""
         booked = self.busy.get(uid, {})
         if any(d in booked for d in days):
             return "booked on other audits"
+        if counted and self.limit is not None \
+                and self.workload.over(uid, month_of(days[0]), len(days), limit=self.limit):
+            return f"at their workload limit ({self.limit} audit-days a month)"
         for d in (previous_working_day(days[0]), next_working_day(days[-1])):
             if d in booked and booked[d] != country:
                 return "in another country the working day before or after"
@@ -100,11 +110,15 @@ class Pool:
         booked = self.where.get(uid, {})
         return place in (booked.get(previous_working_day(days[0])), booked.get(next_working_day(days[-1])))
 
-    def book(self, uid: int, days: list[dt.date], country: str, *, lead: bool, place: str = "") -> None:
-        """Record a proposal so later audits see this person as taken on those days."""
+    def book(self, uid: int, days: list[dt.date], country: str, *, lead: bool, place: str = "",
+             counted: bool = True) -> None:
+        """Record a proposal so later audits see this person as taken on those days (and, for a
+        role the workload limit counts, as holding those audit-days in their month)."""
         for d in days:
             self.busy[uid][d] = country
             self.where[uid][d] = place
+        if counted:
+            self.workload.days[uid][month_of(days[0])] += len(days)
         self.load[uid] += 1
         if lead:
             self.lead_load[uid] += 1
@@ -119,8 +133,10 @@ class Candidate:
     email: str
 
 
-def load_pool(first: dt.date, last: dt.date) -> Pool:
-    """Active auditors, their qualifications, bookings and loads in [first, last] (three queries).
+def load_pool(first: dt.date, last: dt.date, *, placing=()) -> Pool:
+    """Active auditors, their qualifications, bookings, loads in [first, last] and audit-days in
+    its months (four queries). ``placing`` are the ids of the audits the run places: their days
+    count once proposed (``book``), not on their planned date as well.
 
     Plain rows, not ORM objects: the planner reads a few columns of hundreds of people and
     bookings, and building mapped objects for them was a third of a run at demo scale 50.
@@ -144,7 +160,9 @@ def load_pool(first: dt.date, last: dt.date) -> Pool:
     ordered = sorted(users.values(), key=lambda u: (u.name.casefold(), u.email))
     pool = Pool(users=users, quals=quals, leads_by_standard=dict(leads),
                 coordinators={uid for uid, _n, _e, coordinator in people if coordinator},
-                rotation={u.id: i for i, u in enumerate(ordered)})
+                rotation={u.id: i for i, u in enumerate(ordered)}, limit=monthly_limit(),
+                workload=booked_workload(first=month_of(first), last=_month_end(last),
+                                         exclude_audit_ids=placing))
     lo = dt.datetime.combine(first - dt.timedelta(days=7), dt.time(), dt.UTC)
     hi = dt.datetime.combine(last + dt.timedelta(days=7), dt.time(), dt.UTC)
     rows = db.session.execute(
@@ -154,7 +172,9 @@ def load_pool(first: dt.date, last: dt.date) -> Pool:
         .join(Audit, AuditTeamMember.audit_id == Audit.id)
         .outerjoin(Site, Site.id == Audit.site_id).outerjoin(Supplier, Supplier.id == Audit.supplier_id)
         .where(Audit.starts_at.is_not(None), Audit.starts_at < hi, Audit.ends_at > lo,
-               Audit.status.not_in(AuditStatus.inactive()), AuditTeamMember.role != TeamRole.GUIDE)).all()
+               Audit.status.not_in(AuditStatus.inactive()), AuditTeamMember.role != TeamRole.GUIDE,
+               # The audits being placed are booked as they are proposed: their own team is free.
+               Audit.id.not_in(list(placing)))).all()
     for row in rows:
         # As Audit.timezone and audit_country read them from the audit's site or supplier.
         zone = audit_zone(row.site_id is not None, row.site_zone,
@@ -172,3 +192,7 @@ def load_pool(first: dt.date, last: dt.date) -> Pool:
             if row.role is TeamRole.LEAD:
                 pool.lead_load[row.user_id] += 1
     return pool
+
+
+def _month_end(day: dt.date) -> dt.date:
+    return (month_of(day) + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)

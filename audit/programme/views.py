@@ -6,7 +6,7 @@ import datetime as dt
 import time
 
 from dateutil.relativedelta import relativedelta
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from audit.audits.queries import read_filters
@@ -395,7 +395,7 @@ def workload():
         year = None
         first, last = today.replace(day=1) - relativedelta(months=2), dt.date(today.year + 1, 12, 31)
     data = compute_workload(first=first, last=last)
-    return render_template("programme/workload.html", w=data, limit=current_app.config["WORKLOAD_DAYS_PER_MONTH"], year=year, this_year=today.year)
+    return render_template("programme/workload.html", w=data, year=year, this_year=today.year)
 
 
 @bp.get("/cycles")

@@ -1,0 +1,214 @@
+"""The monthly workload limit is one rule applied end to end: counted in the audit's own month
+and zone, shown on the workload page, kept by the planner (its own proposals counted), held
+against an edited planner row, and warned about on every manual change that passes it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import pytest
+from sqlalchemy import select
+
+from audit.audits.workload import booked_workload, workload_warnings
+from audit.extensions import db
+from audit.models import (
+    Audit,
+    AuditStatus,
+    PlannerRun,
+    Programme,
+    ProgrammeStatus,
+    QualificationLevel,
+    Role,
+    TeamRole,
+)
+from audit.programme.planner import AcceptRefused, accept_planner_run, plan_programme, propose_plan
+
+NOW = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC)  # a Tuesday
+
+
+@pytest.fixture
+def setup(app, make):
+    app.config["WORKLOAD_DAYS_PER_MONTH"] = 2
+    std = make.standard()
+    site = make.site(timezone="Europe/Berlin")
+    programme = Programme(name="P", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 12, 31),
+                          status=ProgrammeStatus.ACTIVE)
+    db.session.add(programme)
+    db.session.flush()
+    return {"std": std, "site": site, "programme": programme}
+
+
+def _lead(make, s, name):
+    person = make.user(roles=(Role.AUDITOR,), name=name)
+    make.qualification(person, s["std"], level=QualificationLevel.LEAD)
+    return person
+
+
+def _booked(make, s, person, day: dt.date, days: int = 1, role=TeamRole.LEAD, site=None):
+    """A scheduled audit ``person`` works on from 08:30 local on ``day``."""
+    site = site or s["site"]
+    start = dt.datetime.combine(day, dt.time(8, 30), tzinfo=zoneinfo.ZoneInfo(site.timezone))
+    return make.audit(programme=s["programme"], site=site, planned_date=day, planned_days=days,
+                      standards=[s["std"]], team=[(person, role)], status=AuditStatus.SCHEDULED,
+                      starts_at=start.astimezone(dt.UTC),
+                      ends_at=(start + dt.timedelta(days=days - 1, hours=8)).astimezone(dt.UTC))
+
+
+def test_days_count_in_the_month_the_audit_starts_where_it_happens(make, setup):
+    """08:30 on 1 June in Tokyo is still 31 May in UTC: the audit counts in June, as the site
+    lives it; its planned days count, trainees too, cancelled audits and observers not at all."""
+    s = setup
+    tokyo = make.site(timezone="Asia/Tokyo")
+    arne, tina, olga = _lead(make, s, "Arne"), _lead(make, s, "Tina"), _lead(make, s, "Olga")
+    audit = _booked(make, s, arne, dt.date(2026, 6, 1), days=2, site=tokyo)
+    assert audit.starts_at.date() == dt.date(2026, 5, 31)
+    _booked(make, s, tina, dt.date(2026, 6, 3), role=TeamRole.TRAINEE)
+    _booked(make, s, olga, dt.date(2026, 6, 4), role=TeamRole.OBSERVER)
+    _booked(make, s, arne, dt.date(2026, 6, 8)).status = AuditStatus.CANCELLED
+    db.session.flush()
+    load = booked_workload(first=dt.date(2026, 5, 1), last=dt.date(2026, 6, 30))
+    assert load.days[arne.id] == {dt.date(2026, 6, 1): 2}
+    assert load.days[tina.id] == {dt.date(2026, 6, 1): 1}
+    assert olga.id not in load.days
+    assert load.leads[arne.id] == 1
+
+
+def test_workload_page_highlights_the_same_count(make, setup, login):
+    """The page shows the rule's count and highlights a month past the limit."""
+    s = setup
+    arne = _lead(make, s, "Arne Auditor")
+    _booked(make, s, arne, dt.date(2026, 6, 2), days=2)
+    _booked(make, s, arne, dt.date(2026, 6, 9))
+    page = login(make.user(roles=(Role.COORDINATOR,))).get("/programme/workload?year=2026").get_data(as_text=True)
+    row = page[page.index("Arne Auditor"):]
+    row = row[:row.index("</tr>")]
+    assert '<td class="cov-gap">3</td>' in row
+    assert "more than 2 days in a month" in page
+
+
+def test_planner_never_proposes_past_the_limit(make, setup):
+    """A lead with June full is passed over for June; with the run's own proposals counted, two
+    more June audits do not both go to the one lead who has room for one."""
+    s = setup
+    full, room = _lead(make, s, "Full"), _lead(make, s, "Room")
+    _booked(make, s, full, dt.date(2026, 6, 2), days=2)
+    _booked(make, s, room, dt.date(2026, 6, 3))
+    first = make.audit(programme=s["programme"], site=s["site"], planned_date=dt.date(2026, 6, 16),
+                       standards=[s["std"]])
+    second = make.audit(programme=s["programme"], site=s["site"], planned_date=dt.date(2026, 6, 17),
+                        standards=[s["std"]])
+    proposals, unplaced = propose_plan(s["programme"], now=NOW)
+    assert unplaced == []
+    by_audit = {p.audit_id: p for p in proposals}
+    june = [p for p in proposals if p.day.month == 6]
+    assert [p.lead_id for p in june] == [room.id], "one June audit fits, and only Room has room"
+    # The other moves out of June (the window reaches into July) rather than break the limit.
+    other = by_audit[second.id] if by_audit[first.id] in june else by_audit[first.id]
+    assert other.day.month == 7
+
+
+def test_unplaceable_says_the_limit_is_why(make, setup):
+    """When the limit is what stops every candidate, the reason says so."""
+    s = setup
+    s["programme"].period_end = dt.date(2026, 6, 30)
+    only = _lead(make, s, "Only")
+    _booked(make, s, only, dt.date(2026, 6, 1), days=2)
+    make.audit(programme=s["programme"], site=s["site"], planned_date=dt.date(2026, 6, 16), standards=[s["std"]])
+    proposals, unplaced = propose_plan(s["programme"], now=NOW)
+    assert proposals == []
+    assert "at their workload limit (2 audit-days a month)" in unplaced[0]["reasons"][0]
+
+
+def test_an_edited_planner_row_is_held_to_the_limit(make, setup):
+    """The coordinator swaps in a lead whose month is full: the accept refuses that row, names
+    the person, the month and the way to do it knowingly; nothing is applied."""
+    s = setup
+    full, room = _lead(make, s, "Fiona Full"), _lead(make, s, "Room")
+    _booked(make, s, full, dt.date(2026, 6, 2), days=2)
+    audit = make.audit(programme=s["programme"], site=s["site"], planned_date=dt.date(2026, 6, 16),
+                       standards=[s["std"]])
+    run = plan_programme(s["programme"], now=NOW)
+    db.session.commit()
+    assert run.proposals[0]["lead_id"] == room.id
+    with pytest.raises(AcceptRefused) as refused:
+        accept_planner_run(run, actor=None, now=NOW, edits={audit.id: {"lead_id": full.id}})
+    message = refused.value.rows[audit.id]
+    assert "Fiona Full has 3 audit-days in June 2026 with this audit" in message
+    assert "on the audit's page" in message
+    db.session.rollback()
+    assert db.session.get(Audit, audit.id).lead is None
+    run = db.session.scalars(select(PlannerRun)).one()
+    assert accept_planner_run(run, actor=None, now=NOW) == 1
+
+
+def _weekday(year: int, month: int, day: int) -> dt.date:
+    """That day, or the next working day after a weekend."""
+    found = dt.date(year, month, day)
+    while found.weekday() >= 5:
+        found += dt.timedelta(days=1)
+    return found
+
+
+def test_manual_changes_past_the_limit_are_warned_on_the_audit_page(make, setup, login):
+    """Adding a full person, moving an audit into a full month, or a bulk lead assignment: allowed
+    (the coordinator decides), but each names who passes the limit, and the audit page keeps
+    saying it until the plan changes."""
+    s = setup
+    year = dt.datetime.now(dt.UTC).year + 1  # the pages refuse dates in the past of the real clock
+    s["programme"].period_end = dt.date(year, 12, 31)
+    full = _lead(make, s, "Fiona Full")
+    _booked(make, s, full, _weekday(year, 6, 2), days=2)
+    june = make.audit(programme=s["programme"], site=s["site"], planned_date=_weekday(year, 6, 16),
+                      standards=[s["std"]])
+    july = _booked(make, s, full, _weekday(year, 7, 7))
+    client = login(make.user(roles=(Role.COORDINATOR,)))
+
+    response = client.post(f"/audits/{june.id}/team", data={"user_id": full.id, "role": "lead"},
+                           follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Fiona Full added to the team." in page
+    warning = f"Fiona Full has 3 audit-days in June {year} with this audit: more than the limit of 2 a month."
+    assert page.count(warning) == 2  # the flash, and the team panel that keeps it in view
+    assert 'id="team-workload"' in page
+
+    moved = _weekday(year, 6, 23)
+    response = client.post(f"/audits/{july.id}/reschedule", follow_redirects=True, data={
+        "starts_local": f"{moved}T08:30", "ends_local": f"{moved}T16:30"})
+    page = response.get_data(as_text=True)
+    assert "Audit rescheduled." in page
+    assert f"Fiona Full has 4 audit-days in June {year} with this audit" in page
+
+    other = _lead(make, s, "Otto Other")
+    _booked(make, s, other, _weekday(year, 9, 1), days=2)
+    september = make.audit(programme=s["programme"], site=s["site"], planned_date=_weekday(year, 9, 15),
+                           standards=[s["std"]])
+    db.session.commit()
+    response = client.post("/audits/bulk", follow_redirects=True, data={
+        "ids": [september.id], "action": "assign_lead", "lead_id": other.id})
+    page = response.get_data(as_text=True)
+    assert f"{september.reference}: Otto Other has 3 audit-days in September {year}" in page
+
+
+def test_no_warning_within_the_limit(make, setup, login):
+    """At the limit exactly, nothing is said: the limit is a ceiling, not a target."""
+    s = setup
+    arne = _lead(make, s, "Arne")
+    _booked(make, s, arne, dt.date(2026, 6, 2))
+    audit = _booked(make, s, arne, dt.date(2026, 6, 9))
+    assert workload_warnings(audit) == []
+    page = login(make.user(roles=(Role.COORDINATOR,))).get(f"/audits/{audit.id}").get_data(as_text=True)
+    assert 'id="team-workload"' not in page
+
+
+def test_an_observer_with_a_full_month_does_not_stop_the_planner(make, setup):
+    """An observer's days are not audit-days: a full month of auditing elsewhere does not keep
+    the audit they observe out of that month."""
+    s = setup
+    watcher, lead = _lead(make, s, "Watcher"), _lead(make, s, "Lead")
+    _booked(make, s, watcher, dt.date(2026, 6, 2), days=2)
+    audit = make.audit(programme=s["programme"], site=s["site"], planned_date=dt.date(2026, 6, 16),
+                       standards=[s["std"]], team=[(watcher, TeamRole.OBSERVER)])
+    proposals, unplaced = propose_plan(s["programme"], now=NOW)
+    assert unplaced == []
+    assert (proposals[0].audit_id, proposals[0].lead_id, proposals[0].day.month) == (audit.id, lead.id, 6)
