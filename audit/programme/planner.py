@@ -126,6 +126,11 @@ def propose_plan(programme, *, now: dt.datetime) -> tuple[list[Proposal], list[d
     unplaced: list[dict] = []
     for audit in audits:
         result = _place(audit, pool, firsts[audit.id], last)
+        if not isinstance(result, Proposal) and audit.due_by is not None and audit.due_by >= firsts[audit.id]:
+            # A deadline too close to meet (say, a Saturday tomorrow) is still an audit to hold:
+            # proposed as soon as possible and marked late, not left unplaced.
+            late = _place(audit, pool, firsts[audit.id], last, past_deadline=True)
+            result = late if isinstance(late, Proposal) else result
         if isinstance(result, Proposal):
             proposals.append(result)
             pool.turn += 1
@@ -136,11 +141,15 @@ def propose_plan(programme, *, now: dt.datetime) -> tuple[list[Proposal], list[d
     return proposals, unplaced
 
 
-def _day_options(audit: Audit, first: dt.date, last: dt.date, holidays: set[dt.date]):
-    """(start, days, note, target) candidates nearest the target first, or a reason string."""
+def _day_options(audit: Audit, first: dt.date, last: dt.date, holidays: set[dt.date], *,
+                 past_deadline: bool = False):
+    """(start, days) candidates nearest the target first, or a reason string; and the note.
+    ``past_deadline``: nothing fitted before the audit's deadline, so it goes as soon as possible."""
     length = audit.planned_days or 1
     deadline = audit.due_by if audit.due_by is not None and audit.due_by >= first else None
     note = f"late: was due by {audit.due_by:%d %b %Y}" if audit.due_by is not None and deadline is None else ""
+    if deadline is not None and past_deadline:
+        deadline, note = None, f"late: no day and team fitted before its deadline, {audit.due_by:%d %b %Y}"
     if audit.starts_at is not None:
         span = audit.local_dates()
         return [(span[0], _consecutive_days(span[0], (span[1] - span[0]).days + 1))], note
@@ -207,10 +216,11 @@ def _complete_team(audit, pool: Pool, lead_id: int | None, members: list[int], d
     return added
 
 
-def _place(audit: Audit, pool: Pool, first: dt.date, last: dt.date) -> Proposal | list[str]:
+def _place(audit: Audit, pool: Pool, first: dt.date, last: dt.date, *,
+           past_deadline: bool = False) -> Proposal | list[str]:
     """One audit: a proposal, or the reasons it cannot be placed."""
     holidays = audit_holidays(audit)
-    options, note = _day_options(audit, first, last, holidays)
+    options, note = _day_options(audit, first, last, holidays, past_deadline=past_deadline)
     if isinstance(options, str):
         return [options]
     country = audit_country(audit)

@@ -195,6 +195,20 @@ def test_planner_places_an_audit_whose_deadline_passed_at_once_and_says_so(world
                      ends_local=dt.datetime(2026, 3, 11, 17), actor=world["coordinator"], now=NOW)
 
 
+def test_a_deadline_too_close_to_meet_is_proposed_late_not_left_unplaced(world, make):
+    """No lead is qualified before the deadline (13 Mar): the audit is still proposed, on the
+    first day someone is (16 Mar), marked late with the reason, instead of "unplaceable"."""
+    lead = make.user(roles=(Role.AUDITOR,), name="Lea Lead")
+    make.qualification(lead, world["std"], level=QualificationLevel.LEAD, valid_from=dt.date(2026, 3, 16))
+    trigger, _ = _complaint(world)
+    trigger.audit.due_by = dt.date(2026, 3, 13)
+    db.session.commit()
+    proposals, unplaced = propose_plan(world["programme"], now=NOW)
+    assert unplaced == []
+    assert (proposals[0].day, proposals[0].lead_id, proposals[0].late) == (dt.date(2026, 3, 16), lead.id, True)
+    assert proposals[0].note == "late: no day and team fitted before its deadline, 13 Mar 2026"
+
+
 def test_rescheduling_past_the_deadline_is_refused(world):
     """A coordinator cannot date the audit after its deadline without moving the deadline."""
     trigger, _ = _complaint(world)
