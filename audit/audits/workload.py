@@ -46,6 +46,8 @@ class Workload:
 
     days: dict[int, Counter] = field(default_factory=lambda: defaultdict(Counter))
     leads: Counter = field(default_factory=Counter)
+    #: audit id → [(person, month, days)]: what each audit adds, so a planner run can move it
+    by_audit: dict[int, list[tuple[int, dt.date, int]]] = field(default_factory=lambda: defaultdict(list))
 
     def over(self, user_id: int, month: dt.date, extra: int = 0, *, limit: int) -> int | None:
         """The days ``user_id`` would hold in ``month`` with ``extra`` more, when past ``limit``."""
@@ -62,14 +64,14 @@ def audit_start_day(audit: Audit) -> dt.date | None:
 def booked_workload(*, first: dt.date, last: dt.date, user_ids=None, exclude_audit_ids=()) -> Workload:
     """Audit-days per person and month for live audits starting in [first, last] (one query).
 
-    ``user_ids`` limits it to those people; ``exclude_audit_ids`` leaves audits out (the planner
-    counts the audits it is placing itself, on the days it proposes)."""
+    ``user_ids`` limits it to those people; ``exclude_audit_ids`` leaves audits out (the audit a
+    warning is about counts on the days it is being given)."""
     # A day's margin either side of the UTC window: the local start day decides, in any zone.
     lo = dt.datetime.combine(first - dt.timedelta(days=1), dt.time(), dt.UTC)
     hi = dt.datetime.combine(last + dt.timedelta(days=2), dt.time(), dt.UTC)
     stmt = (
-        select(AuditTeamMember.user_id, AuditTeamMember.role, Audit.planned_date, Audit.planned_days,
-               Audit.starts_at, Audit.ends_at, Audit.site_id, Audit.supplier_id,
+        select(AuditTeamMember.user_id, AuditTeamMember.role, Audit.id, Audit.planned_date,
+               Audit.planned_days, Audit.starts_at, Audit.ends_at, Audit.site_id, Audit.supplier_id,
                Site.timezone.label("site_zone"), Supplier.timezone.label("supplier_zone"))
         .join(Audit, AuditTeamMember.audit_id == Audit.id)
         .outerjoin(Site, Site.id == Audit.site_id).outerjoin(Supplier, Supplier.id == Audit.supplier_id)
@@ -92,16 +94,18 @@ def booked_workload(*, first: dt.date, last: dt.date, user_ids=None, exclude_aud
         if not first <= day <= last:
             continue
         found.days[row.user_id][month_of(day)] += row.planned_days or 1
+        found.by_audit[row.id].append((row.user_id, month_of(day), row.planned_days or 1))
         if row.role is TeamRole.LEAD:
             found.leads[row.user_id] += 1
     return found
 
 
-def workload_warnings(audit: Audit) -> list[str]:
-    """The audit's team members whose month (the audit's) holds more audit-days than the limit,
-    this audit included, in plain words; empty for a closed or set-aside audit (one query)."""
+def workload_warnings(audit: Audit, only=None) -> list[str]:
+    """The audit's team members (or those of them in ``only``) whose month (the audit's) holds
+    more audit-days than the limit, this audit included, in plain words; empty for a closed or
+    set-aside audit (one query)."""
     day = audit_start_day(audit)
-    members = [m for m in audit.team if m.role in COUNTED_ROLES]
+    members = [m for m in audit.team if m.role in COUNTED_ROLES and (only is None or m.user_id in only)]
     if day is None or not members or not audit.is_open:
         return []
     month = month_of(day)

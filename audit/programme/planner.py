@@ -11,7 +11,7 @@ monthly workload limit (``audit.audits.workload``), the run's own proposals coun
 Fairness: the lead with the fewest audits led in the period is tried first (ties: fewest audits
 overall, then a stable rotation; a coordinator is never preferred), then the day nearest the
 planned date that works for that lead. Deterministic: the same data gives the same plan.
-Nothing is written to audits until the coordinator accepts the run (``accept_planner_run``),
+Nothing is written to audits until the coordinator accepts the run (``planner_accept``),
 which goes through the audit services so every rule is checked again.
 
 Cost: people, qualifications and bookings are read once per run (``audit.programme.pool``);
@@ -32,11 +32,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from audit.audits.dates import audit_country, audit_holidays, date_problems
-from audit.audits.services import add_team_member, change_status, reschedule_audit
 from audit.audits.team import team_coverage
-from audit.audits.workload import COUNTED_ROLES, workload_warnings
-from audit.core.errors import DomainError
-from audit.core.services import get_or_fail
+from audit.audits.workload import COUNTED_ROLES
 from audit.extensions import db
 from audit.models import (
     Audit,
@@ -82,7 +79,8 @@ class Proposal:
     revision: int = 0
 
 
-def _consecutive_days(start: dt.date, length: int) -> list[dt.date]:
+def consecutive_days(start: dt.date, length: int) -> list[dt.date]:
+    """``length`` days from ``start``, weekends included (the calendar rule judges them)."""
     return [start + dt.timedelta(days=i) for i in range(length)]
 
 
@@ -125,37 +123,50 @@ def propose_plan(programme, *, now: dt.datetime) -> tuple[list[Proposal], list[d
     proposals: list[Proposal] = []
     unplaced: list[dict] = []
     for audit in audits:
+        pool.release(audit.id)  # its own bookings in the database are what it is placed from
         result = _place(audit, pool, firsts[audit.id], last)
-        if not isinstance(result, Proposal) and audit.due_by is not None and audit.due_by >= firsts[audit.id]:
+        if (not isinstance(result, Proposal) and audit.kind is not AuditKind.THIRD_PARTY
+                and audit.due_by is not None and audit.due_by >= firsts[audit.id]):
             # A deadline too close to meet (say, a Saturday tomorrow) is still an audit to hold:
-            # proposed as soon as possible and marked late, not left unplaced.
-            late = _place(audit, pool, firsts[audit.id], last, past_deadline=True)
-            result = late if isinstance(late, Proposal) else result
+            # proposed as soon as possible, marked late if it is. A certification cycle's
+            # deadline is the certification body's: that one stays with the coordinator.
+            soonest = _place(audit, pool, firsts[audit.id], last, past_deadline=True)
+            result = _late_if_after_deadline(soonest, audit) if isinstance(soonest, Proposal) else result
         if isinstance(result, Proposal):
             proposals.append(result)
             pool.turn += 1
         else:
+            pool.restore(audit.id)
             unplaced.append({"audit_id": audit.id, "reference": audit.reference, "title": audit.title,
                              "reasons": result})
     proposals.sort(key=lambda p: (p.day, p.reference))
     return proposals, unplaced
 
 
+def _late_if_after_deadline(proposal: Proposal, audit: Audit) -> Proposal:
+    """Mark a proposal from the soonest-day search late when its last day passes the deadline."""
+    if proposal.day + dt.timedelta(days=(audit.planned_days or 1) - 1) > audit.due_by:
+        proposal.late = True
+        proposal.note = f"late: no day and team fitted before its deadline, {audit.due_by:%d %b %Y}"
+    return proposal
+
+
 def _day_options(audit: Audit, first: dt.date, last: dt.date, holidays: set[dt.date], *,
                  past_deadline: bool = False):
     """(start, days) candidates nearest the target first, or a reason string; and the note.
-    ``past_deadline``: nothing fitted before the audit's deadline, so it goes as soon as possible."""
+    ``past_deadline``: nothing fitted in the deadline's window, so every day from the first one
+    through a window past the deadline is a candidate, the soonest first."""
     length = audit.planned_days or 1
     deadline = audit.due_by if audit.due_by is not None and audit.due_by >= first else None
     note = f"late: was due by {audit.due_by:%d %b %Y}" if audit.due_by is not None and deadline is None else ""
-    if deadline is not None and past_deadline:
-        deadline, note = None, f"late: no day and team fitted before its deadline, {audit.due_by:%d %b %Y}"
     if audit.starts_at is not None:
         span = audit.local_dates()
-        return [(span[0], _consecutive_days(span[0], (span[1] - span[0]).days + 1))], note
+        return [(span[0], consecutive_days(span[0], (span[1] - span[0]).days + 1))], note
     # An overdue audit (planned date or deadline already past) is placed as soon as possible.
-    target = first if note else min(max(audit.planned_date or first, first), last)
+    target = first if note or past_deadline else min(max(audit.planned_date or first, first), last)
     lo, hi = max(first, target - dt.timedelta(days=WINDOW_BEFORE)), min(last, target + dt.timedelta(days=WINDOW_AFTER))
+    if past_deadline and deadline is not None:
+        deadline, hi = None, min(last, deadline + dt.timedelta(days=WINDOW_AFTER))
     if deadline is not None:
         # A trigger or major-NC deadline is hard: search before it, from as early as needed.
         hi = min(hi, deadline)
@@ -164,7 +175,7 @@ def _day_options(audit: Audit, first: dt.date, last: dt.date, holidays: set[dt.d
     options = []
     day = lo
     while day <= hi:
-        days = _consecutive_days(day, length)
+        days = consecutive_days(day, length)
         if days[-1] <= last and not date_problems(audit, days[0], days[-1], holidays=holidays):
             options.append((day, days))
         day += dt.timedelta(days=1)
@@ -187,6 +198,7 @@ def _complete_team(audit, pool: Pool, lead_id: int | None, members: list[int], d
                    reasons: Counter) -> list[int] | None:
     """Auditors to add so the team covers every standard, or None (reason counted)."""
     std_ids = [s.id for s in audit.standards]
+    size = audit.planned_days or 1
     # The team already there counts by the rule the accept checks (leads and auditors only: an
     # expert or an observer covers nothing); the lead proposed is a pool candidate.
     covered = team_coverage(audit, days[0], days[-1])
@@ -201,7 +213,7 @@ def _complete_team(audit, pool: Pool, lead_id: int | None, members: list[int], d
             if uid in taken or uid in excluded:
                 continue
             gives = pool.covers(uid, missing, days[0], days[-1])
-            if not gives or pool.free(uid, days, country):
+            if not gives or pool.free(uid, days, country, size=size):
                 continue
             key = (-len(gives), *pool.order_key(uid, as_lead=False))
             if best is None or key < best[0]:
@@ -231,8 +243,10 @@ def _place(audit: Audit, pool: Pool, first: dt.date, last: dt.date, *,
     existing_lead = next((m.user_id for m in audit.team if m.role is TeamRole.LEAD), None)
     members = [m.user_id for m in audit.team if m.role is not TeamRole.GUIDE and m.role is not TeamRole.LEAD]
     team_ids = members + ([existing_lead] if existing_lead else [])
-    # Experts and observers are booked but hold no audit-days under the workload limit.
-    uncounted = {m.user_id for m in audit.team if m.role not in COUNTED_ROLES}
+    # The workload limit binds the people the planner chooses; those the coordinator put in the
+    # team were her decision (warned about then). Experts and observers hold no audit-days.
+    size = audit.planned_days or 1
+    sizes = {m.user_id: size if m.role in COUNTED_ROLES else 0 for m in audit.team}
     reasons: Counter = Counter()
     if audit.kind is not AuditKind.THIRD_PARTY and not audit.standards:
         return ["No standard in scope: qualifications cannot be checked. Add the standards first."]
@@ -240,8 +254,7 @@ def _place(audit: Audit, pool: Pool, first: dt.date, last: dt.date, *,
     excluded = _excluded(audit) if audit.kind is not AuditKind.THIRD_PARTY else set()
     free_options = []
     for start, days in options:
-        busy = next(filter(None, (pool.free(uid, days, country, counted=uid not in uncounted)
-                                  for uid in team_ids)), None)
+        busy = next(filter(None, (pool.free(uid, days, country) for uid in team_ids)), None)
         if busy:
             reasons[f"people already in the team are {busy}"] += 1
             continue
@@ -254,7 +267,7 @@ def _place(audit: Audit, pool: Pool, first: dt.date, last: dt.date, *,
                 continue
             for uid in team_ids + extra:
                 pool.book(uid, days, country, lead=uid == existing_lead, place=audit_place(audit),
-                          counted=uid not in uncounted)
+                          size=sizes.get(uid, size))
             return Proposal(audit.id, audit.reference, start, None, extra, **{**base, "note": note or "dates only"})
         return [f"No day near {audit.planned_date or first:%d %b %Y} fits the team: "
                 f"{'; '.join(sorted(reasons)) or 'no candidate'}."]
@@ -275,7 +288,7 @@ def _place(audit: Audit, pool: Pool, first: dt.date, last: dt.date, *,
             if not pool.covers(lead_id, std_ids, days[0], days[-1], LEAD):
                 reasons["lead qualifications not valid on those days"] += 1
                 continue
-            why = pool.free(lead_id, days, country)
+            why = pool.free(lead_id, days, country, size=size)
             if why:
                 reasons[f"qualified leads are {why}"] += 1
                 continue
@@ -284,16 +297,16 @@ def _place(audit: Audit, pool: Pool, first: dt.date, last: dt.date, *,
                 continue
             if not extra and len(members) == 0 and (len(audit.units) > 1 or len(days) > 1):
                 # A longer or wider audit gets a second auditor when someone is free.
-                extra = _second_auditor(pool, lead_id, std_ids, days, country, excluded)
-            pool.book(lead_id, days, country, lead=True, place=place)
+                extra = _second_auditor(pool, lead_id, std_ids, days, country, excluded, size)
+            pool.book(lead_id, days, country, lead=True, place=place, size=size)
             for uid in members + extra:
-                pool.book(uid, days, country, lead=False, place=place, counted=uid not in uncounted)
+                pool.book(uid, days, country, lead=False, place=place, size=sizes.get(uid, size))
             options_for_day = [lead_id]
             for uid in ordered:  # the best-placed alternatives, not every lead in the company
                 if len(options_for_day) >= LEAD_OPTIONS:
                     break
                 if uid != lead_id and pool.covers(uid, std_ids, days[0], days[-1], LEAD) \
-                        and not pool.free(uid, days, country):
+                        and not pool.free(uid, days, country, size=size):
                     options_for_day.append(uid)
             return Proposal(audit.id, audit.reference, start, lead_id, extra, lead_options=sorted(
                 options_for_day, key=lambda uid: pool.users[uid].name), **base)
@@ -302,10 +315,10 @@ def _place(audit: Audit, pool: Pool, first: dt.date, last: dt.date, *,
             f"{'; '.join(sorted(reasons)) or 'no candidate'}."]
 
 
-def _second_auditor(pool: Pool, lead_id: int, std_ids, days, country, excluded) -> list[int]:
+def _second_auditor(pool: Pool, lead_id: int, std_ids, days, country, excluded, size: int) -> list[int]:
     ranked = sorted((uid for uid in pool.users if uid != lead_id and uid not in excluded
                      and pool.covers(uid, std_ids, days[0], days[-1], AUDITOR)
-                     and not pool.free(uid, days, country)),
+                     and not pool.free(uid, days, country, size=size)),
                     key=lambda uid: pool.order_key(uid, as_lead=False))
     return ranked[:1]
 
@@ -330,110 +343,3 @@ def plan_programme(programme, *, now: dt.datetime, actor=None) -> PlannerRun:
            summary=f"Planner proposed {len(proposals)} audits, {len(unplaced)} unplaceable for {programme.name}",
            changes={"proposals": len(proposals), "unplaced": len(unplaced)})
     return run
-
-
-class AcceptRefused(DomainError):
-    """Some proposals broke a rule: nothing was applied; ``rows`` maps audit id → reason."""
-
-    def __init__(self, rows: dict[int, str], references: dict[int, str]):
-        super().__init__(" ".join(f"{references[aid]}: {why}" for aid, why in rows.items()))
-        self.rows = rows
-
-
-def accept_planner_run(run: PlannerRun, *, actor, now: dt.datetime, edits: dict[int, dict] | None = None,
-                       skip: set[int] | None = None) -> int:
-    """Apply the (possibly edited) proposals through the audit services; every rule is checked
-    again (the calendar rule, competence, impartiality, double booking). ``edits`` maps audit id
-    → {"day": date, "lead_id": id}. A row whose audit changed since the run (a manual reschedule,
-    a team change) fails too: the proposal no longer starts from what the audit is.
-    All-or-nothing: when any proposal fails, ``AcceptRefused`` names every failing row with its
-    reason, and the caller rolls back."""
-    if run.accepted_at is not None:
-        raise DomainError("This proposal was already accepted.")
-    edits, skip = edits or {}, skip or set()
-    applied = 0
-    failed: dict[int, str] = {}
-    for p in run.proposals:
-        if p["audit_id"] in skip:
-            continue
-        audit = db.session.get(Audit, p["audit_id"])
-        if audit is None or audit.status is not AuditStatus.PLANNED:
-            continue
-        if _changed_since(audit, p, run):
-            # Applying it would undo a coordinator's later change (say, a manual reschedule) and
-            # record it as the planner's: refused like any broken rule, the other rows kept.
-            failed[audit.id] = (f"{audit.reference} changed since this proposal was made: run the "
-                                "planner again, or leave this row out.")
-            continue
-        try:
-            # A savepoint per row: a refused row leaves no half-applied change behind it.
-            with db.session.begin_nested():
-                _apply(audit, p, edits.get(audit.id, {}), actor=actor, now=now)
-        except DomainError as exc:
-            failed[audit.id] = exc.message
-            continue
-        applied += 1
-    if failed:
-        raise AcceptRefused(failed, {p["audit_id"]: p["reference"] for p in run.proposals})
-    run.accepted_at = now
-    db.session.flush()
-    record(run, "accept", actor=actor, now=now, summary=f"Accepted {applied} planner proposals",
-           changes={"applied": applied})
-    return applied
-
-
-def _changed_since(audit: Audit, p: dict, run: PlannerRun) -> bool:
-    """Whether the audit's dates or team changed after the run proposed ``p``: its revision
-    moved on (runs stored before proposals kept it: the audit was edited after the run)."""
-    if "revision" in p:
-        return (audit.revision or 0) != p["revision"]
-    return audit.updated_at is not None and audit.updated_at > run.created_at
-
-
-#: The accept form has no reason field, so a weekend or a holiday is overridden elsewhere.
-PLANNER_OVERRIDE_HINT = ("Choose working days here, or use the audit's reschedule page to audit on "
-                         "those days with a recorded reason.")
-#: The same for the travel day between countries.
-PLANNER_TRAVEL_HINT = ("Choose other days or another lead here, or use the audit's reschedule page to "
-                       "skip the travel day with a recorded reason.")
-
-#: The same for the monthly workload limit, which the audit's page lets a coordinator pass.
-PLANNER_WORKLOAD_HINT = ("Choose another lead or other days here, or add the person on the audit's page "
-                         "to go past the limit knowingly.")
-
-
-def _check_planner_days(audit: Audit, days: list[dt.date], *, today: dt.date) -> None:
-    """The one calendar rule for an accepted row, told in the planner's words: it cannot take a
-    reason, so its refusal sends the coordinator to the reschedule page instead of promising one."""
-    problems = date_problems(audit, days[0], days[-1], today=today)
-    if problems:
-        raise DomainError(" ".join(PLANNER_OVERRIDE_HINT if p.rule == "override" else p.message
-                                   for p in problems))
-
-
-def _apply(audit: Audit, p: dict, edit: dict, *, actor, now: dt.datetime) -> None:
-    """One proposal through the audit services (dates, lead, auditors, scheduled)."""
-
-    day = edit.get("day") or dt.date.fromisoformat(p["day"])
-    lead_id = edit.get("lead_id", p["lead_id"])
-    if audit.starts_at is None or day != audit.local_dates()[0]:
-        days = _consecutive_days(day, audit.planned_days or 1)
-        _check_planner_days(audit, days, today=audit.local_today(now))
-        # The same calendar rule as every manual change; a late proposal may pass its deadline.
-        reschedule_audit(audit, starts_local=dt.datetime.combine(days[0], DAY_START),
-                         ends_local=dt.datetime.combine(days[-1], DAY_END), actor=actor, now=now,
-                         reason="planner", allow_late=bool(p.get("late")), travel_hint=PLANNER_TRAVEL_HINT)
-    if lead_id and audit.lead is None:
-        # The lead may come from the edited form: an unknown id is a message, not a 500.
-        lead = get_or_fail(User, lead_id, field="lead_id", what="lead auditor")
-        add_team_member(audit, lead, TeamRole.LEAD, actor=actor, now=now)
-    for uid in p.get("auditor_ids") or []:
-        if uid != lead_id and all(m.user_id != uid for m in audit.team):
-            auditor = get_or_fail(User, uid, field="auditor_ids", what="auditor")
-            add_team_member(audit, auditor, TeamRole.AUDITOR, actor=actor, now=now)
-    # The planner keeps the workload limit; an edited row is held to it too.
-    over = workload_warnings(audit)
-    if over:
-        raise DomainError(" ".join([*over, PLANNER_WORKLOAD_HINT]))
-    if audit.lead is not None or audit.kind is AuditKind.THIRD_PARTY:
-        change_status(audit, AuditStatus.SCHEDULED, actor=actor, now=now)

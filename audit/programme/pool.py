@@ -62,6 +62,10 @@ class Pool:
     workload: Workload = field(default_factory=Workload)
     #: the monthly workload limit (audit-days)
     limit: int | None = None
+    #: audit being placed → its bookings read from the database [(person, days, country, place,
+    #: lead, loaded)], released while the run places it (its own team is not "booked elsewhere",
+    #: its old days no longer count) and restored when it cannot be placed
+    pending: dict[int, list[tuple]] = field(default_factory=lambda: defaultdict(list))
     #: position of each person in the stable rotation, and how far it has turned
     rotation: dict[int, int] = field(default_factory=dict)
     turn: int = 0
@@ -82,15 +86,15 @@ class Pool:
             found.update(self.leads_by_standard.get(s, ()))
         return list(found)
 
-    def free(self, uid: int, days: list[dt.date], country: str, *, counted: bool = True) -> str | None:
+    def free(self, uid: int, days: list[dt.date], country: str, *, size: int | None = None) -> str | None:
         """Why ``uid`` cannot take these days, or None: booked, in another country on the
-        working day before or after (no travel day), or past the monthly workload limit (not
-        for a role whose days the limit does not count: ``counted=False``)."""
+        working day before or after (no travel day), or past the monthly workload limit with
+        ``size`` more audit-days (the audit's planned days; None: the limit is not asked)."""
         booked = self.busy.get(uid, {})
         if any(d in booked for d in days):
             return "booked on other audits"
-        if counted and self.limit is not None \
-                and self.workload.over(uid, month_of(days[0]), len(days), limit=self.limit):
+        if size is not None and self.limit is not None \
+                and self.workload.over(uid, month_of(days[0]), size, limit=self.limit):
             return f"at their workload limit ({self.limit} audit-days a month)"
         for d in (previous_working_day(days[0]), next_working_day(days[-1])):
             if d in booked and booked[d] != country:
@@ -111,17 +115,37 @@ class Pool:
         return place in (booked.get(previous_working_day(days[0])), booked.get(next_working_day(days[-1])))
 
     def book(self, uid: int, days: list[dt.date], country: str, *, lead: bool, place: str = "",
-             counted: bool = True) -> None:
-        """Record a proposal so later audits see this person as taken on those days (and, for a
-        role the workload limit counts, as holding those audit-days in their month)."""
+             size: int = 0) -> None:
+        """Record a proposal so later audits see this person as taken on those days, holding
+        ``size`` audit-days in their month (0 for a role the workload limit does not count)."""
         for d in days:
             self.busy[uid][d] = country
             self.where[uid][d] = place
-        if counted:
-            self.workload.days[uid][month_of(days[0])] += len(days)
+        self.workload.days[uid][month_of(days[0])] += size
         self.load[uid] += 1
         if lead:
             self.lead_load[uid] += 1
+
+    def release(self, audit_id: int) -> None:
+        """Take an audit being placed out of the pool: its people's days, loads and audit-days."""
+        self._move(audit_id, -1)
+
+    def restore(self, audit_id: int) -> None:
+        """Put an audit that could not be placed back as the database has it."""
+        self._move(audit_id, +1)
+
+    def _move(self, audit_id: int, sign: int) -> None:
+        for uid, days, country, place, lead, loaded in self.pending.get(audit_id, ()):
+            for d in days:
+                if sign > 0:
+                    self.busy[uid][d], self.where[uid][d] = country, place
+                else:
+                    self.busy[uid].pop(d, None)
+                    self.where[uid].pop(d, None)
+            self.load[uid] += sign * loaded
+            self.lead_load[uid] += sign * (loaded and lead)
+        for uid, month, size in self.workload.by_audit.get(audit_id, ()):
+            self.workload.days[uid][month] += sign * size
 
 
 @dataclass(frozen=True)
@@ -135,8 +159,8 @@ class Candidate:
 
 def load_pool(first: dt.date, last: dt.date, *, placing=()) -> Pool:
     """Active auditors, their qualifications, bookings, loads in [first, last] and audit-days in
-    its months (four queries). ``placing`` are the ids of the audits the run places: their days
-    count once proposed (``book``), not on their planned date as well.
+    its months (four queries). ``placing`` are the ids of the audits the run places: their
+    bookings are kept apart too, for ``release`` and ``restore``.
 
     Plain rows, not ORM objects: the planner reads a few columns of hundreds of people and
     bookings, and building mapped objects for them was a third of a run at demo scale 50.
@@ -161,20 +185,18 @@ def load_pool(first: dt.date, last: dt.date, *, placing=()) -> Pool:
     pool = Pool(users=users, quals=quals, leads_by_standard=dict(leads),
                 coordinators={uid for uid, _n, _e, coordinator in people if coordinator},
                 rotation={u.id: i for i, u in enumerate(ordered)}, limit=monthly_limit(),
-                workload=booked_workload(first=month_of(first), last=_month_end(last),
-                                         exclude_audit_ids=placing))
+                workload=booked_workload(first=month_of(first), last=_month_end(last)))
+    placing = set(placing)
     lo = dt.datetime.combine(first - dt.timedelta(days=7), dt.time(), dt.UTC)
     hi = dt.datetime.combine(last + dt.timedelta(days=7), dt.time(), dt.UTC)
     rows = db.session.execute(
-        select(AuditTeamMember.user_id, AuditTeamMember.role, Audit.starts_at, Audit.ends_at,
+        select(AuditTeamMember.user_id, AuditTeamMember.role, Audit.id, Audit.starts_at, Audit.ends_at,
                Audit.site_id, Audit.supplier_id, Site.timezone.label("site_zone"),
                Supplier.timezone.label("supplier_zone"), Supplier.country.label("supplier_country"))
         .join(Audit, AuditTeamMember.audit_id == Audit.id)
         .outerjoin(Site, Site.id == Audit.site_id).outerjoin(Supplier, Supplier.id == Audit.supplier_id)
         .where(Audit.starts_at.is_not(None), Audit.starts_at < hi, Audit.ends_at > lo,
-               Audit.status.not_in(AuditStatus.inactive()), AuditTeamMember.role != TeamRole.GUIDE,
-               # The audits being placed are booked as they are proposed: their own team is free.
-               Audit.id.not_in(list(placing)))).all()
+               Audit.status.not_in(AuditStatus.inactive()), AuditTeamMember.role != TeamRole.GUIDE)).all()
     for row in rows:
         # As Audit.timezone and audit_country read them from the audit's site or supplier.
         zone = audit_zone(row.site_id is not None, row.site_zone,
@@ -182,15 +204,18 @@ def load_pool(first: dt.date, last: dt.date, *, placing=()) -> Pool:
         span = local_dates(row.starts_at, row.ends_at, zone)
         country = country_where(row.site_id is not None, row.supplier_country, zone)
         place = audit_place(row)
-        day = span[0]
-        while day <= span[1]:
+        days = [span[0] + dt.timedelta(days=i) for i in range((span[1] - span[0]).days + 1)]
+        for day in days:
             pool.busy[row.user_id][day] = country
             pool.where[row.user_id][day] = place
-            day += dt.timedelta(days=1)
-        if first <= span[0] <= last and row.role in (TeamRole.LEAD, TeamRole.AUDITOR):
+        loaded = first <= span[0] <= last and row.role in (TeamRole.LEAD, TeamRole.AUDITOR)
+        if loaded:
             pool.load[row.user_id] += 1
             if row.role is TeamRole.LEAD:
                 pool.lead_load[row.user_id] += 1
+        if row.id in placing:
+            pool.pending[row.id].append((row.user_id, days, country, place, row.role is TeamRole.LEAD,
+                                         int(loaded)))
     return pool
 
 

@@ -25,7 +25,8 @@ from audit.programme.cycle import restoration_deadline
 from audit.programme.deadlines import certificate_state, cycle_status, cycle_warnings
 from audit.programme.export import export_pdf, export_xlsx, programme_export
 from audit.programme.generation import generate_programme
-from audit.programme.planner import AcceptRefused, accept_planner_run, plan_programme, propose_plan
+from audit.programme.planner import plan_programme, propose_plan
+from audit.programme.planner_accept import AcceptRefused, accept_planner_run
 from audit.programme.rules import add_rule, delete_rule, explain_rules, set_rule_active, update_rule
 from audit.programme.stage2 import stage2_findings, stage2_state
 from audit.programme.triggers import record_trigger, trigger_audit_days

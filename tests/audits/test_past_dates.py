@@ -16,7 +16,8 @@ from audit.audits.services import reschedule_audit
 from audit.core.errors import DomainError
 from audit.extensions import db
 from audit.models import AuditStatus, QualificationLevel, Role
-from audit.programme.planner import AcceptRefused, accept_planner_run, plan_programme
+from audit.programme.planner import plan_programme
+from audit.programme.planner_accept import AcceptRefused, accept_planner_run
 
 NOW = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC)  # Tuesday 10 March 2026
 MONDAY_BEFORE = dt.date(2026, 3, 9)

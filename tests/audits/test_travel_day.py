@@ -109,7 +109,7 @@ def test_the_edit_form_judges_the_travel_day_only_when_the_days_move(app, make, 
 
 def test_the_planner_words_the_travel_day_in_its_own_terms(app, make, now, places):
     """Its accept form has no reason field: the refusal points at the reschedule page instead."""
-    from audit.programme.planner import PLANNER_TRAVEL_HINT
+    from audit.programme.planner_accept import PLANNER_TRAVEL_HINT
 
     lead, berlin, _munich, chicago = places
     _on(make, berlin, THURSDAY, team=[(lead, TeamRole.LEAD)])

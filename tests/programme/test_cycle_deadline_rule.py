@@ -28,7 +28,8 @@ from audit.models import (
 from audit.organisation.services import default_expiry
 from audit.programme.deadlines import send_certification_warnings
 from audit.programme.generation import generate_programme
-from audit.programme.planner import AcceptRefused, accept_planner_run, plan_programme
+from audit.programme.planner import plan_programme
+from audit.programme.planner_accept import AcceptRefused, accept_planner_run
 from audit.programme.rules import add_rule
 
 NOW = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC)

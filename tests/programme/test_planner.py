@@ -23,7 +23,8 @@ from audit.models import (
     SiteHoliday,
     TeamRole,
 )
-from audit.programme.planner import accept_planner_run, plan_programme, propose_plan
+from audit.programme.planner import plan_programme, propose_plan
+from audit.programme.planner_accept import accept_planner_run
 
 NOW = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC)  # a Tuesday
 

@@ -11,7 +11,8 @@ from audit.audits.services import reschedule_audit
 from audit.audits.team import team_problems, uncovered_standards
 from audit.extensions import db
 from audit.models import AuditStatus, Programme, ProgrammeStatus, QualificationLevel, Role, TeamRole
-from audit.programme.planner import AcceptRefused, accept_planner_run, plan_programme, propose_plan
+from audit.programme.planner import plan_programme, propose_plan
+from audit.programme.planner_accept import AcceptRefused, accept_planner_run
 
 NOW = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC)  # a Tuesday
 

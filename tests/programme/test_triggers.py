@@ -22,6 +22,7 @@ from audit.models import (
     ProgrammeStatus,
     QualificationLevel,
     Role,
+    SiteHoliday,
     TrailEntry,
 )
 from audit.programme.planner import propose_plan
@@ -209,6 +210,31 @@ def test_a_deadline_too_close_to_meet_is_proposed_late_not_left_unplaced(world, 
     assert proposals[0].note == "late: no day and team fitted before its deadline, 13 Mar 2026"
 
 
+def test_a_far_deadline_missed_by_its_window_is_proposed_on_time_not_late(world, make):
+    """The lead's qualification ends on 20 Mar; the deadline (8 May) and the planned date
+    (15 Apr) are far: the soonest-day search finds 11 Mar, before the deadline, so not late."""
+    lead = make.user(roles=(Role.AUDITOR,), name="Lea Lead")
+    make.qualification(lead, world["std"], level=QualificationLevel.LEAD, valid_until=dt.date(2026, 3, 20))
+    trigger, _ = _complaint(world)
+    trigger.audit.due_by, trigger.audit.planned_date = dt.date(2026, 5, 8), dt.date(2026, 4, 15)
+    db.session.commit()
+    proposals, unplaced = propose_plan(world["programme"], now=NOW)
+    assert unplaced == []
+    assert (proposals[0].day, proposals[0].late, proposals[0].note) == (dt.date(2026, 3, 11), False, "")
+
+
+def test_a_certification_deadline_too_close_to_meet_stays_with_the_coordinator(world, make):
+    """No working day before a third-party audit's deadline (a site holiday): not proposed late,
+    the certification body's date is the coordinator's to agree."""
+    db.session.add(SiteHoliday(site=world["site"], day=dt.date(2026, 3, 11), name="Closed"))
+    trigger, _ = _complaint(world)
+    audit = trigger.audit
+    audit.kind, audit.due_by = AuditKind.THIRD_PARTY, dt.date(2026, 3, 11)
+    db.session.commit()
+    proposals, unplaced = propose_plan(world["programme"], now=NOW)
+    assert proposals == [] and unplaced[0]["audit_id"] == audit.id
+
+
 def test_rescheduling_past_the_deadline_is_refused(world):
     """A coordinator cannot date the audit after its deadline without moving the deadline."""
     trigger, _ = _complaint(world)
@@ -332,7 +358,8 @@ def test_without_an_active_programme_the_coordinator_must_choose(world):
 
 def test_planner_late_proposal_is_accepted(world, make):
     """A proposal the planner marks late (deadline behind the window) is accepted as proposed."""
-    from audit.programme.planner import accept_planner_run, plan_programme
+    from audit.programme.planner import plan_programme
+    from audit.programme.planner_accept import accept_planner_run
 
     lead = make.user(roles=(Role.AUDITOR,), name="Lea Lead")
     make.qualification(lead, world["std"], level=QualificationLevel.LEAD)

@@ -22,7 +22,8 @@ from audit.models import (
     Role,
     TeamRole,
 )
-from audit.programme.planner import AcceptRefused, accept_planner_run, plan_programme, propose_plan
+from audit.programme.planner import plan_programme, propose_plan
+from audit.programme.planner_accept import AcceptRefused, accept_planner_run
 
 NOW = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC)  # a Tuesday
 
@@ -212,3 +213,74 @@ def test_an_observer_with_a_full_month_does_not_stop_the_planner(make, setup):
     proposals, unplaced = propose_plan(s["programme"], now=NOW)
     assert unplaced == []
     assert (proposals[0].audit_id, proposals[0].lead_id, proposals[0].day.month) == (audit.id, lead.id, 6)
+
+
+def test_an_audit_left_unplaced_keeps_its_people_booked(make, setup):
+    """A dated audit nobody can lead stays where it is, and so does its auditor: the next audit
+    is not given that auditor on the same day."""
+    s = setup
+    other_std = make.standard(code="ISO 14001")
+    xavier = _lead(make, s, "Xavier")
+    stuck = make.audit(programme=s["programme"], site=s["site"], planned_date=dt.date(2026, 6, 16),
+                       standards=[other_std], team=[(xavier, TeamRole.AUDITOR)],
+                       starts_at=dt.datetime(2026, 6, 16, 6, 30, tzinfo=dt.UTC),
+                       ends_at=dt.datetime(2026, 6, 16, 14, 30, tzinfo=dt.UTC))
+    wanted = make.audit(programme=s["programme"], site=s["site"], planned_date=dt.date(2026, 6, 16),
+                        standards=[s["std"]])
+    proposals, unplaced = propose_plan(s["programme"], now=NOW)
+    assert [u["audit_id"] for u in unplaced] == [stuck.id]
+    assert proposals[0].audit_id == wanted.id and proposals[0].lead_id == xavier.id
+    assert proposals[0].day != dt.date(2026, 6, 16)
+
+
+def test_an_audit_moved_out_of_a_month_by_the_run_no_longer_counts_there(make, setup):
+    """Accepted together, an audit the run moves from June to July frees its June days for the
+    row that needs them, whatever order the rows are applied in."""
+    s = setup
+    x, lea = _lead(make, s, "Xena"), _lead(make, s, "Lea")
+    _booked(make, s, x, dt.date(2026, 6, 2))
+    moved = make.audit(programme=s["programme"], site=s["site"], planned_date=dt.date(2026, 6, 19),
+                       standards=[s["std"]], team=[(lea, TeamRole.LEAD), (x, TeamRole.AUDITOR)])
+    added = make.audit(programme=s["programme"], site=s["site"], planned_date=dt.date(2026, 6, 25),
+                       standards=[s["std"]])
+    run = PlannerRun(programme_id=s["programme"].id, created_at=NOW, unplaced=[], duration=0, proposals=[
+        {"audit_id": added.id, "reference": added.reference, "day": "2026-06-25", "lead_id": x.id,
+         "auditor_ids": [], "note": "", "late": False, "revision": added.revision or 0},
+        {"audit_id": moved.id, "reference": moved.reference, "day": "2026-07-01", "lead_id": None,
+         "auditor_ids": [], "note": "", "late": False, "revision": moved.revision or 0}])
+    db.session.add(run)
+    db.session.flush()
+    assert accept_planner_run(run, actor=None, now=NOW) == 2
+    assert booked_workload(first=dt.date(2026, 6, 1), last=dt.date(2026, 7, 31)).days[x.id] == {
+        dt.date(2026, 6, 1): 2, dt.date(2026, 7, 1): 1}
+
+
+def test_the_planner_and_the_accept_count_the_same_days(make, setup):
+    """A dated one-day audit planned as two days counts two, in the planner as on accept: the
+    planner does not propose a lead the accept would refuse."""
+    s = setup
+    busy = _lead(make, s, "Busy")
+    _booked(make, s, busy, dt.date(2026, 6, 2))
+    make.audit(programme=s["programme"], site=s["site"], planned_date=dt.date(2026, 6, 16), planned_days=2,
+               standards=[s["std"]], starts_at=dt.datetime(2026, 6, 16, 6, 30, tzinfo=dt.UTC),
+               ends_at=dt.datetime(2026, 6, 16, 14, 30, tzinfo=dt.UTC))
+    proposals, unplaced = propose_plan(s["programme"], now=NOW)
+    assert proposals == []
+    assert "at their workload limit (2 audit-days a month)" in unplaced[0]["reasons"][0]
+
+
+def test_people_the_coordinator_put_in_the_team_do_not_block_the_planner(make, setup):
+    """Xena is already past the limit in June and the coordinator kept her on this audit (she
+    was warned then): the planner dates it in June with a lead of its own choosing, and the
+    accept holds only that lead to the limit."""
+    s = setup
+    x, lea = _lead(make, s, "Xena"), _lead(make, s, "Lea")
+    _booked(make, s, x, dt.date(2026, 6, 2), days=2)
+    audit = make.audit(programme=s["programme"], site=s["site"], planned_date=dt.date(2026, 6, 16),
+                       standards=[s["std"]], team=[(x, TeamRole.AUDITOR)])
+    run = plan_programme(s["programme"], now=NOW)
+    assert run.unplaced == []
+    assert (run.proposals[0]["lead_id"], run.proposals[0]["day"][:7]) == (lea.id, "2026-06")
+    assert accept_planner_run(run, actor=None, now=NOW) == 1
+    assert workload_warnings(audit) == [
+        "Xena has 3 audit-days in June 2026 with this audit: more than the limit of 2 a month."]
