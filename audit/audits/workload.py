@@ -100,6 +100,15 @@ def booked_workload(*, first: dt.date, last: dt.date, user_ids=None, exclude_aud
     return found
 
 
+def over_limit_months(*, first: dt.date, months: int) -> int:
+    """How many (person, month) pairs hold more audit-days than the limit in the ``months``
+    months from ``first`` (a month's first day): the coordinator's count to act on (one query)."""
+    last = first + relativedelta(months=months) - dt.timedelta(days=1)
+    limit = monthly_limit()
+    return sum(1 for per_month in booked_workload(first=first, last=last).days.values()
+               for days in per_month.values() if days > limit)
+
+
 def workload_warnings(audit: Audit, only=None) -> list[str]:
     """The audit's team members (or those of them in ``only``) whose month (the audit's) holds
     more audit-days than the limit, this audit included, in plain words; empty for a closed or

@@ -8,6 +8,7 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from audit.audits.workload import over_limit_months
 from audit.auth.permissions import Permission
 from audit.extensions import db
 from audit.models import Audit, AuditKind, AuditStatus, AuditTeamMember, TeamRole, ThirdPartyType, utcnow
@@ -33,6 +34,8 @@ def my_next_audits(user, *, now: dt.datetime, limit: int = 6) -> list[Audit]:
 
 #: "Due soon" for an audit still without a lead.
 UNSTAFFED_SOON = dt.timedelta(days=45)
+#: Months ahead (this one included) the panel counts auditors past the workload limit in.
+WORKLOAD_MONTHS = 3
 
 
 def _count_at_site(stmt, holds, *, now: dt.datetime) -> int:
@@ -44,7 +47,8 @@ def _count_at_site(stmt, holds, *, now: dt.datetime) -> int:
 
 
 def programme_health(*, now: dt.datetime) -> dict:
-    """Counts a coordinator acts on: undated or unstaffed soon, overdue, reports late.
+    """Counts a coordinator acts on: undated or unstaffed soon, overdue, reports late, and
+    auditors past the monthly workload limit in the coming months.
 
     Days are the audit site's days, as in the sweeps: "overdue" is what
     ``audits.reminders.send_overdue_audits`` escalates (its dates have passed, or, undated, its
@@ -73,6 +77,9 @@ def programme_health(*, now: dt.datetime) -> dict:
                                                now=now),
         "reports_late": _count_at_site(reports, lambda audit, today: audit.report_due_on < today, now=now),
         "in_progress": db.session.scalar(base.where(Audit.status == AuditStatus.IN_PROGRESS)),
+        # The workload page's rule: months of an auditor past the limit, this month and the next two.
+        "over_limit": over_limit_months(first=utc_today.replace(day=1), months=WORKLOAD_MONTHS),
+        "workload_months": WORKLOAD_MONTHS,
     }
 
 

@@ -284,3 +284,20 @@ def test_people_the_coordinator_put_in_the_team_do_not_block_the_planner(make, s
     assert accept_planner_run(run, actor=None, now=NOW) == 1
     assert workload_warnings(audit) == [
         "Xena has 3 audit-days in June 2026 with this audit: more than the limit of 2 a month."]
+
+
+def test_the_coordinators_home_counts_who_is_over_the_limit(make, setup, login):
+    """Programme health counts the auditor-months past the limit in the coming months, by the
+    same rule, and links to the workload page; within the limit it says 0."""
+    s = setup
+    today = dt.datetime.now(dt.UTC).date()
+    next_month = (today.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    s["programme"].period_end = next_month + dt.timedelta(days=60)
+    arne = _lead(make, s, "Arne")
+    _booked(make, s, arne, next_month + dt.timedelta(days=1), days=2)
+    client = login(make.user(roles=(Role.COORDINATOR,)))
+    page = client.get("/").get_data(as_text=True)
+    assert "Auditors over the workload limit (auditor-months, next 3)</dt><dd>0</dd>" in page
+    _booked(make, s, arne, next_month + dt.timedelta(days=8))
+    page = client.get("/").get_data(as_text=True)
+    assert '<a class="pill warn" href="/programme/workload">1</a>' in page
