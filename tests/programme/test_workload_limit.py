@@ -190,6 +190,15 @@ def test_manual_changes_past_the_limit_are_warned_on_the_audit_page(make, setup,
     page = response.get_data(as_text=True)
     assert f"{september.reference}: Otto Other has 3 audit-days in September {year}" in page
 
+    # The audit's form: two days planned instead of one.
+    response = client.post(f"/audits/{june.id}/edit", follow_redirects=True, data={
+        "title": june.title, "kind": "internal", "third_party_type": "", "programme_id": s["programme"].id,
+        "site_id": s["site"].id, "supplier_id": 0, "certificate_id": 0, "certification_body_id": 0,
+        "standard_ids": [s["std"].id], "planned_date": june.planned_date.isoformat(), "planned_days": 2,
+        "checklist_version_id": 0, "version": june.version_id})
+    page = response.get_data(as_text=True)
+    assert "Audit saved." in page and f"Fiona Full has 5 audit-days in June {year} with this audit" in page
+
 
 def test_no_warning_within_the_limit(make, setup, login):
     """At the limit exactly, nothing is said: the limit is a ceiling, not a target."""
