@@ -21,7 +21,7 @@ def init_app(app: Flask) -> None:
     source (programmes to approve) and sweeps."""
     # Views are imported when the feature is installed, not when the package is imported, so
     # services and jobs can import this package without loading views (nothing imports views).
-    from audit.programme import deadlines, generation, panels, stage2, views, waiting
+    from audit.programme import coverage_watch, deadlines, generation, panels, stage2, views, waiting
     from audit.scheduling.jobs import sweep
 
     app.register_blueprint(views.bp)
@@ -42,6 +42,11 @@ def init_app(app: Flask) -> None:
     reg.add_job("certification_deadlines", sweep(
         deadlines.send_certification_warnings,
         doc="Warn before surveillance, recertification and certificate expiry deadlines."), 15 * 60)
+    reg.add_notification_kinds(coverage_watch.KINDS)
+    reg.add_job("coverage_gaps", sweep(
+        coverage_watch.send_coverage_warnings,
+        doc="Tell the coordinators which units fall due for an audit with nothing planned in time."),
+        6 * 3600)
     reg.add_job("stage2_major_nc_deadlines", sweep(
         stage2.send_stage2_warnings,
         doc="Warn 30 and 7 days before a stage-2 major NC's 6-month deadline; flag repeat stage 2 after."),

@@ -28,7 +28,7 @@ def test_features_register_their_jobs(app):
     assert {j.id for j in jobs} == {"extend_programme_horizons", "certification_deadlines", "audit_reminders",
                                     "finding_deadlines", "deliver_email", "management_review_reminders",
                                     "stage2_major_nc_deadlines", "prune_applied_mutations",
-                                    "qualification_renewals"}
+                                    "qualification_renewals", "coverage_gaps"}
     assert all(isinstance(j, Job) and j.interval > 0 and callable(j.function) and j.function.__doc__
                for j in jobs)
 
