@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 
 from dateutil.relativedelta import relativedelta
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from audit.extensions import db
-from audit.models import Audit, AuditStatus, AuditTeamMember, Site, Supplier, TeamRole
+from audit.models import Audit, AuditStatus, AuditTeamMember, Role, Site, Supplier, TeamRole, User, UserRole
 from audit.models.audit import audit_zone, local_dates
 
 #: The roles whose days count: the people doing the auditing (ISO 19011 7.2).
@@ -64,8 +64,9 @@ def audit_start_day(audit: Audit) -> dt.date | None:
 def booked_workload(*, first: dt.date, last: dt.date, user_ids=None, exclude_audit_ids=()) -> Workload:
     """Audit-days per person and month for live audits starting in [first, last] (one query).
 
-    ``user_ids`` limits it to those people; ``exclude_audit_ids`` leaves audits out (the audit a
-    warning is about counts on the days it is being given)."""
+    ``user_ids`` (ids, or a statement selecting them) limits it to those people;
+    ``exclude_audit_ids`` leaves audits out (the audit a warning is about counts on the days it
+    is being given)."""
     # A day's margin either side of the UTC window: the local start day decides, in any zone.
     lo = dt.datetime.combine(first - dt.timedelta(days=1), dt.time(), dt.UTC)
     hi = dt.datetime.combine(last + dt.timedelta(days=2), dt.time(), dt.UTC)
@@ -80,7 +81,8 @@ def booked_workload(*, first: dt.date, last: dt.date, user_ids=None, exclude_aud
                | (Audit.starts_at.is_(None) & (Audit.planned_date >= first) & (Audit.planned_date <= last)))
     )
     if user_ids is not None:
-        stmt = stmt.where(AuditTeamMember.user_id.in_(list(user_ids)))
+        people = user_ids if isinstance(user_ids, Select) else list(user_ids)
+        stmt = stmt.where(AuditTeamMember.user_id.in_(people))
     if exclude_audit_ids:
         stmt = stmt.where(Audit.id.not_in(list(exclude_audit_ids)))
     found = Workload()
@@ -100,13 +102,20 @@ def booked_workload(*, first: dt.date, last: dt.date, user_ids=None, exclude_aud
     return found
 
 
+def active_auditors() -> Select:
+    """The ids of the active auditors: the people the workload page lists and the planner places."""
+    return (select(User.id).join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role == Role.AUDITOR, User.is_active.is_(True)))
+
+
 def over_limit_months(*, first: dt.date, months: int) -> int:
-    """How many (person, month) pairs hold more audit-days than the limit in the ``months``
-    months from ``first`` (a month's first day): the coordinator's count to act on (one query)."""
+    """How many (active auditor, month) pairs hold more audit-days than the limit in the
+    ``months`` months from ``first`` (a month's first day): the coordinator's count to act on,
+    each one a highlighted cell of the workload page (one query)."""
     last = first + relativedelta(months=months) - dt.timedelta(days=1)
     limit = monthly_limit()
-    return sum(1 for per_month in booked_workload(first=first, last=last).days.values()
-               for days in per_month.values() if days > limit)
+    booked = booked_workload(first=first, last=last, user_ids=active_auditors())
+    return sum(1 for per_month in booked.days.values() for days in per_month.values() if days > limit)
 
 
 def workload_warnings(audit: Audit, only=None) -> list[str]:

@@ -5,8 +5,9 @@ The coverage page shows, clause by clause and unit by unit, when each unit falls
 of a standard and whether one is planned in time; a page nobody opens warns nobody. The sweep
 reads the same matrix (``coverage.coverage_matrix``) and tells the coordinators, per standard,
 which units fall due within the warning window or are already past due with nothing planned.
-One notice per standard and per set of such units: the same set is not told again, a changed
-set (a new unit due, a due one now past due) is.
+One notice per standard and per set of such units (each with its state and due day) and week:
+a changed set (a new unit due, a due one now past due) is told at once, an unchanged one again
+each week while nothing is planned.
 """
 
 from __future__ import annotations
@@ -33,11 +34,14 @@ class UnitToPlan:
     unit: object
     state: str  #: "gap" (past due or never audited) or "due" (within the warning window)
     due: dt.date  #: the earliest due day of its clauses in that state
+    audited: bool = False  #: some clause of the standard was audited in this unit before
 
 
 def units_to_plan(standard_id: int, *, today: dt.date) -> list[UnitToPlan]:
     """The units the coverage matrix marks "due" or "gap" for the standard, gaps first."""
     matrix = coverage_matrix(today=today, standard_id=standard_id)
+    units = {u.id: u for u in matrix["units"]}
+    audited = {unit_id for (_clause_id, unit_id), cell in matrix["cells"].items() if cell.last}
     found: dict[int, UnitToPlan] = {}
     for (_clause_id, unit_id), cell in matrix["cells"].items():
         if cell.state not in ("due", "gap"):
@@ -45,8 +49,7 @@ def units_to_plan(standard_id: int, *, today: dt.date) -> list[UnitToPlan]:
         seen = found.get(unit_id)
         state = "gap" if cell.state == "gap" or (seen and seen.state == "gap") else "due"
         due = min(cell.due, seen.due) if seen else cell.due
-        unit = seen.unit if seen else next(u for u in matrix["units"] if u.id == unit_id)
-        found[unit_id] = UnitToPlan(unit, state, due)
+        found[unit_id] = UnitToPlan(units[unit_id], state, due, unit_id in audited)
     return sorted(found.values(), key=lambda row: (row.state != "gap", row.due, row.unit.name))
 
 
@@ -54,8 +57,9 @@ def _line(row: UnitToPlan, today: dt.date) -> str:
     site = f" ({row.unit.site.name})" if row.unit.site is not None else ""
     if row.state == "due":
         return f"{row.unit.name}{site}: due by {row.due:%d %b %Y}"
-    return f"{row.unit.name}{site}: " + ("overdue since " + f"{row.due:%d %b %Y}" if row.due < today
-                                         else "never audited")
+    if row.due < today:
+        return f"{row.unit.name}{site}: overdue since {row.due:%d %b %Y}"
+    return f"{row.unit.name}{site}: " + ("some clauses never audited" if row.audited else "never audited")
 
 
 def send_coverage_warnings(now: dt.datetime) -> int:
@@ -68,7 +72,12 @@ def send_coverage_warnings(now: dt.datetime) -> int:
         rows = units_to_plan(standard.id, today=today)
         if not rows:
             continue
-        fingerprint = hashlib.sha1(",".join(f"{r.unit.id}:{r.state}" for r in rows).encode()).hexdigest()[:16]
+        # Each unit with its state and due day, in a fixed order: a unit due again in its next
+        # cycle, or a different day, is a new set. The week: an unchanged set is told again
+        # weekly while nothing is planned (say, after the planned audit was cancelled).
+        told = sorted(f"{r.unit.id}:{r.state}:{r.due.isoformat()}" for r in rows)
+        week = "{}-W{:02d}".format(*today.isocalendar()[:2])
+        fingerprint = hashlib.sha1(",".join([week, *told]).encode()).hexdigest()[:16]
         gaps = sum(1 for r in rows if r.state == "gap")
         lines = [_line(r, today) for r in rows[:NAMED]]
         if len(rows) > NAMED:

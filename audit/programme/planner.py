@@ -243,8 +243,9 @@ def _place(audit: Audit, pool: Pool, first: dt.date, last: dt.date, *,
     existing_lead = next((m.user_id for m in audit.team if m.role is TeamRole.LEAD), None)
     members = [m.user_id for m in audit.team if m.role is not TeamRole.GUIDE and m.role is not TeamRole.LEAD]
     team_ids = members + ([existing_lead] if existing_lead else [])
-    # The workload limit binds the people the planner chooses; those the coordinator put in the
-    # team were her decision (warned about then). Experts and observers hold no audit-days.
+    # The workload limit binds the people the planner chooses. Those the coordinator put in the
+    # team were her decision: days that keep them within it come first, but when none do the
+    # audit is still placed. Experts and observers hold no audit-days.
     size = audit.planned_days or 1
     sizes = {m.user_id: size if m.role in COUNTED_ROLES else 0 for m in audit.team}
     reasons: Counter = Counter()
@@ -259,6 +260,9 @@ def _place(audit: Audit, pool: Pool, first: dt.date, last: dt.date, *,
             reasons[f"people already in the team are {busy}"] += 1
             continue
         free_options.append((start, days))
+    within = [(start, days) for start, days in free_options
+              if not any(sizes[uid] and pool.free(uid, days, country, size=sizes[uid]) for uid in team_ids)]
+    free_options = within or free_options
     if not needs_lead:
         for start, days in free_options:
             extra = [] if audit.kind is AuditKind.THIRD_PARTY else _complete_team(

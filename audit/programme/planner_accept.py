@@ -66,7 +66,7 @@ def accept_planner_run(run: PlannerRun, *, actor, now: dt.datetime, edits: dict[
     # The workload limit, once every row has its days: checked row by row, an audit moved out
     # of a month later in the run would still count there.
     for audit, people in chosen.items():
-        over = workload_warnings(audit, only=people) if people and not failed else []
+        over = workload_warnings(audit, only=people) if people else []
         if over:
             failed[audit.id] = " ".join([*over, PLANNER_WORKLOAD_HINT])
     if failed:

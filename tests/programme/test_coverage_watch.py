@@ -46,25 +46,40 @@ def test_coordinators_hear_of_units_falling_due_with_nothing_planned(app, make, 
     assert "Machining (Chicago plant): due by 01 Apr 2026" in note.body
     assert note.link == f"/programme/coverage?standard={std.id}"
 
-    # The same set the next day: not told again.
+    # The same set the next day: not told again; the next week, still unplanned: told again.
     run_job(app, at(TODAY + dt.timedelta(days=1)), job=JOB)
     assert len(notice_titles(cora, kind=KIND)) == 1
-    # Past its due day with still nothing planned: the set changed (now overdue), told again.
+    run_job(app, at(TODAY + dt.timedelta(days=7)), job=JOB)
+    assert len(notice_titles(cora, kind=KIND)) == 2
+    # Past its due day (a Thursday) with still nothing planned: the set changed, told at once.
     run_job(app, at(dt.date(2026, 4, 2)), job=JOB)
-    titles = notice_titles(cora, kind=KIND)
-    assert len(titles) == 2
+    assert len(notice_titles(cora, kind=KIND)) == 3
     assert "Machining (Chicago plant): overdue since 01 Apr 2026" in db.session.scalars(
         select(Notification.body).where(Notification.kind == KIND).order_by(Notification.id.desc())).first()
     # Planned: nothing more to tell.
     make.audit(units=[machining], standards=[std], planned_date=dt.date(2026, 4, 20))
     db.session.commit()
-    assert units_to_plan(std.id, today=dt.date(2026, 4, 3)) == []
-    run_job(app, at(dt.date(2026, 4, 3)), job=JOB)
+    assert units_to_plan(std.id, today=dt.date(2026, 4, 13)) == []
+    run_job(app, at(dt.date(2026, 4, 13)), job=JOB)
+    assert len(notice_titles(cora, kind=KIND)) == 3
+
+
+def test_a_unit_due_again_in_its_next_cycle_is_told_again(app, make, library):
+    """Told in March 2026, audited, due again two years on: the new due day is a new notice."""
+    std = library["ISO 9001"]
+    cora = make.user(roles=(Role.COORDINATOR,))
+    unit = make.unit(name="Machining")
+    unit.standards.append(std)
+    _audited(make, unit, std, dt.date(2024, 4, 1))
+    run_job(app, at(TODAY), job=JOB)
+    _audited(make, unit, std, dt.date(2026, 3, 20))
+    run_job(app, at(dt.date(2028, 3, 1)), job=JOB)
     assert len(notice_titles(cora, kind=KIND)) == 2
 
 
 def test_a_unit_never_audited_is_named_as_such(app, make, library):
-    """A unit with the standard and no audit at all is a gap today: "never audited"."""
+    """A unit with the standard and no audit at all is a gap today: "never audited"; one audited
+    on part of the standard only has "some clauses never audited"."""
     std = library["ISO 9001"]
     cora = make.user(roles=(Role.COORDINATOR,))
     unit = make.unit(name="Warehouse")
@@ -73,3 +88,10 @@ def test_a_unit_never_audited_is_named_as_such(app, make, library):
     assert notice_titles(cora, kind=KIND) == ["ISO 9001 coverage: 1 unit to plan an audit for"]
     body = db.session.scalars(select(Notification.body).where(Notification.kind == KIND)).one()
     assert f"{unit.name} ({unit.site.name}): never audited" in body
+    partly = make.unit(name="Stores")
+    partly.standards.append(std)
+    partial_audit = _audited(make, partly, std, dt.date(2026, 1, 12))
+    partial_audit.clauses.append(next(c for c in std.clauses if c.number == "8.5"))
+    db.session.flush()
+    assert [(r.unit.name, r.audited) for r in units_to_plan(std.id, today=TODAY)] == [
+        ("Stores", True), ("Warehouse", False)]

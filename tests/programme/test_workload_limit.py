@@ -280,9 +280,10 @@ def test_the_planner_and_the_accept_count_the_same_days(make, setup):
 
 def test_people_the_coordinator_put_in_the_team_do_not_block_the_planner(make, setup):
     """Xena is already past the limit in June and the coordinator kept her on this audit (she
-    was warned then): the planner dates it in June with a lead of its own choosing, and the
-    accept holds only that lead to the limit."""
+    was warned then); the programme ends in June: the planner still dates it in June with a lead
+    of its own choosing, and the accept holds only that lead to the limit."""
     s = setup
+    s["programme"].period_end = dt.date(2026, 6, 30)
     x, lea = _lead(make, s, "Xena"), _lead(make, s, "Lea")
     _booked(make, s, x, dt.date(2026, 6, 2), days=2)
     audit = make.audit(programme=s["programme"], site=s["site"], planned_date=dt.date(2026, 6, 16),
@@ -310,3 +311,30 @@ def test_the_coordinators_home_counts_who_is_over_the_limit(make, setup, login):
     _booked(make, s, arne, next_month + dt.timedelta(days=8))
     page = client.get("/").get_data(as_text=True)
     assert '<a class="pill warn" href="/programme/workload">1</a>' in page
+
+
+def test_days_that_keep_the_coordinators_choice_within_the_limit_come_first(make, setup):
+    """Xena (put in the team by the coordinator) has July full; the audit is planned on Saturday
+    1 Aug: Friday 31 Jul and Monday 3 Aug are equally near, and Monday keeps her within it."""
+    s = setup
+    x, lea = _lead(make, s, "Xena"), _lead(make, s, "Lea")
+    _booked(make, s, x, dt.date(2026, 7, 7), days=2)
+    make.audit(programme=s["programme"], site=s["site"], planned_date=dt.date(2026, 8, 1),
+               standards=[s["std"]], team=[(x, TeamRole.AUDITOR)])
+    proposals, unplaced = propose_plan(s["programme"], now=NOW)
+    assert unplaced == []
+    assert (proposals[0].day, proposals[0].lead_id) == (dt.date(2026, 8, 3), lea.id)
+
+
+def test_the_health_count_is_the_workload_pages_people(make, setup):
+    """A deactivated auditor still in a team is not on the workload page, nor in its count."""
+    from audit.audits.workload import over_limit_months
+
+    s = setup
+    gone, here = _lead(make, s, "Gone"), _lead(make, s, "Here")
+    for person in (gone, here):
+        _booked(make, s, person, dt.date(2026, 6, 2), days=3)
+    assert over_limit_months(first=dt.date(2026, 6, 1), months=3) == 2
+    gone.is_active = False
+    db.session.flush()
+    assert over_limit_months(first=dt.date(2026, 6, 1), months=3) == 1
