@@ -43,8 +43,7 @@ RULES_SHOWN = 12
 @bp.get("/planner/preview")
 @requires(Permission.MANAGE_PROGRAMME)
 def planner_preview():
-    """What the planner would propose for a programme (default: the current active one), without
-    storing anything: a read-only dry run, also what benchmarks time."""
+    """What the planner would propose for a programme (default: the active one): a dry run."""
     programme_id = request.args.get("programme", type=int)
     if programme_id:
         programme = db.session.get(Programme, programme_id) or abort(404)
