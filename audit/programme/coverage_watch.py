@@ -64,7 +64,7 @@ def _line(row: UnitToPlan, today: dt.date) -> str:
 
 def send_coverage_warnings(now: dt.datetime) -> int:
     """Tell every active coordinator, per standard, the units to plan an audit for; returns the
-    number of notifications queued (none for a set of units already told)."""
+    number of notifications queued (none for a set of units already told this week)."""
     today = now.astimezone(dt.UTC).date()
     made = 0
     people = coordinators()

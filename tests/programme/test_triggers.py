@@ -206,8 +206,9 @@ def test_a_deadline_too_close_to_meet_is_proposed_late_not_left_unplaced(world, 
     db.session.commit()
     proposals, unplaced = propose_plan(world["programme"], now=NOW)
     assert unplaced == []
-    assert (proposals[0].day, proposals[0].lead_id, proposals[0].late) == (dt.date(2026, 3, 16), lead.id, True)
-    assert proposals[0].note == "late: no day and team fitted before its deadline, 13 Mar 2026"
+    first = proposals[0]
+    assert (first.day, first.lead_id, first.late) == (dt.date(2026, 3, 16), lead.id, True)
+    assert first.note == "late: no day and team fitted before its deadline, 13 Mar 2026"
 
 
 def test_a_far_deadline_missed_by_its_window_is_proposed_on_time_not_late(world, make):

@@ -81,7 +81,8 @@ def test_workload_page_highlights_the_same_count(make, setup, login):
     arne = _lead(make, s, "Arne Auditor")
     _booked(make, s, arne, dt.date(2026, 6, 2), days=2)
     _booked(make, s, arne, dt.date(2026, 6, 9))
-    page = login(make.user(roles=(Role.COORDINATOR,))).get("/programme/workload?year=2026").get_data(as_text=True)
+    client = login(make.user(roles=(Role.COORDINATOR,)))
+    page = client.get("/programme/workload?year=2026").get_data(as_text=True)
     row = page[page.index("Arne Auditor"):]
     row = row[:row.index("</tr>")]
     assert '<td class="cov-gap">3</td>' in row
@@ -115,7 +116,8 @@ def test_unplaceable_says_the_limit_is_why(make, setup):
     s["programme"].period_end = dt.date(2026, 6, 30)
     only = _lead(make, s, "Only")
     _booked(make, s, only, dt.date(2026, 6, 1), days=2)
-    make.audit(programme=s["programme"], site=s["site"], planned_date=dt.date(2026, 6, 16), standards=[s["std"]])
+    make.audit(programme=s["programme"], site=s["site"], planned_date=dt.date(2026, 6, 16),
+               standards=[s["std"]])
     proposals, unplaced = propose_plan(s["programme"], now=NOW)
     assert proposals == []
     assert "at their workload limit (2 audit-days a month)" in unplaced[0]["reasons"][0]
