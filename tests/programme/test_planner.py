@@ -17,7 +17,6 @@ from audit.models import (
     AuditStatus,
     PlannerRun,
     Programme,
-    ProgrammeStatus,
     QualificationLevel,
     Role,
     SiteHoliday,
@@ -49,14 +48,8 @@ def test_planner_places_demo_programme_without_breaking_rules(app):
 
 
 @pytest.fixture
-def setup(app, make):
-    std = make.standard()
-    site = make.site(timezone="Europe/Berlin")
-    programme = Programme(name="P", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 12, 31),
-                          status=ProgrammeStatus.ACTIVE)
-    db.session.add(programme)
-    db.session.flush()
-    return {"std": std, "site": site, "programme": programme}
+def setup(planning):
+    return planning
 
 
 def _audit(make, s, planned, **kw):

@@ -10,7 +10,7 @@ import pytest
 from audit.audits.services import reschedule_audit
 from audit.audits.team import team_problems, uncovered_standards
 from audit.extensions import db
-from audit.models import AuditStatus, Programme, ProgrammeStatus, QualificationLevel, Role, TeamRole
+from audit.models import AuditStatus, Programme, QualificationLevel, Role, TeamRole
 from audit.programme.planner import plan_programme, propose_plan
 from audit.programme.planner_accept import AcceptRefused, accept_planner_run
 
@@ -18,16 +18,10 @@ NOW = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC)  # a Tuesday
 
 
 @pytest.fixture
-def setup(app, make):
-    std = make.standard()
-    site = make.site(timezone="Europe/Berlin")
-    programme = Programme(name="P", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 12, 31),
-                          status=ProgrammeStatus.ACTIVE)
-    db.session.add(programme)
-    db.session.flush()
+def setup(planning, make):
     lead = make.user(roles=(Role.AUDITOR,), name="Lea Lead")
-    make.qualification(lead, std, level=QualificationLevel.LEAD)
-    return {"std": std, "site": site, "programme": programme, "lead": lead}
+    make.qualification(lead, planning["std"], level=QualificationLevel.LEAD)
+    return {**planning, "lead": lead}
 
 
 def _audit(make, s, planned, **kw):

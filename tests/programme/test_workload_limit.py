@@ -16,8 +16,6 @@ from audit.models import (
     Audit,
     AuditStatus,
     PlannerRun,
-    Programme,
-    ProgrammeStatus,
     QualificationLevel,
     Role,
     TeamRole,
@@ -29,15 +27,9 @@ NOW = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC)  # a Tuesday
 
 
 @pytest.fixture
-def setup(app, make):
+def setup(app, planning):
     app.config["WORKLOAD_DAYS_PER_MONTH"] = 2
-    std = make.standard()
-    site = make.site(timezone="Europe/Berlin")
-    programme = Programme(name="P", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 12, 31),
-                          status=ProgrammeStatus.ACTIVE)
-    db.session.add(programme)
-    db.session.flush()
-    return {"std": std, "site": site, "programme": programme}
+    return planning
 
 
 def _lead(make, s, name):
